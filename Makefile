@@ -1,0 +1,47 @@
+# The course's commands. `make help` lists them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Extra pip options, e.g. PIP_OPTS="--extra-index-url https://download.pytorch.org/whl/cpu"
+# on a Linux laptop, to get PyTorch's CPU build instead of PyPI's multi-GB CUDA build.
+PIP_OPTS ?=
+NBVAL := --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+export SDL_VIDEODRIVER := dummy
+
+.DEFAULT_GOAL := help
+.PHONY: help setup lab notebooks check test lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## create .venv and install the pinned packages (again only when the pins change)
+
+$(STAMP): requirements.txt requirements-lock.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		{ echo "error: the course needs Python 3.11; '$(PYTHON)' is not. Run: make setup PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+lab: setup ## start JupyterLab on the student notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+notebooks: setup ## regenerate every notebook from solutions/NN_topic.py (executes only changed ones)
+	$(BIN)/python -m tools.build_notebooks $(if $(FORCE),--force)
+
+check: setup ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
+	$(BIN)/python -m tools.build_notebooks --check
+	$(BIN)/pytest $(NBVAL) tests solutions
+
+test: setup ## only the fast unit tests
+	$(BIN)/pytest -m "not slow" tests
+
+lock: ## re-resolve requirements.txt in a scratch venv and rewrite requirements-lock.txt
+	$(PYTHON) -m tools.lock_requirements
+
+clean: ## remove .venv, caches and generated scratch files (never notebooks or sources)
+	rm -rf $(VENV) .pytest_cache *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

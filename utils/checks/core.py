@@ -1,0 +1,125 @@
+"""The checks framework: run a student's answer, turn every outcome into one short message.
+
+A check is a function decorated with `@exercise("N.k", "title")`. Inside it, `expect(...)`
+(or `raise Mistake(...)`) states what was wrong. The decorator turns
+
+* a `Mistake` into `CheckFailed("Exercise N.k (title): <what came back>. <hint>")`,
+* a `NotImplementedError` from an untouched exercise into `ExerciseNotDone`,
+* any other exception raised by the student's code into `CheckFailed` naming it and the
+  line of the student's cell it came from,
+
+and prints one line when everything passes. In Jupyter these exceptions are shown as one
+line each, without a traceback through `utils` (see `_show_short`).
+"""
+import functools
+import traceback
+from pathlib import Path
+
+_UTILS_DIR = Path(__file__).resolve().parent.parent
+
+
+class Mistake(Exception):
+    """Raised inside a check: what the student's code did wrong, and a hint."""
+
+
+class CheckFailed(Exception):
+    """An exercise's check found a mistake; the message says which and how to fix it."""
+
+
+class ExerciseNotDone(Exception):
+    """An exercise still raises the `NotImplementedError` its template came with."""
+
+
+def expect(condition: bool, problem: str, hint: str = "") -> None:
+    """Raise a `Mistake` saying `problem` (and `hint`) unless `condition` holds."""
+    if not condition:
+        raise Mistake(f"{problem} Hint: {hint}" if hint else problem)
+
+
+def exercise(number: str, title: str):
+    """Decorate a check so that its outcome is one short, exercise-named message."""
+
+    def decorate(check):
+        @functools.wraps(check)
+        def run_check(*args, **kwargs):
+            label = f"Exercise {number} ({title})"
+            try:
+                check(*args, **kwargs)
+            except NotImplementedError as error:
+                raise ExerciseNotDone(not_done_message(error, label)) from None
+            except Mistake as mistake:
+                raise CheckFailed(f"{label}: {mistake}") from None
+            except (CheckFailed, ExerciseNotDone):
+                raise
+            except Exception as error:  # the student's code crashed inside the check
+                raise CheckFailed(f"{label}: your code raised {describe_crash(error)}") from None
+            print(f"✅ {label}: passed")
+
+        run_check.exercise_number = number
+        return run_check
+
+    return decorate
+
+
+def not_done_message(error: NotImplementedError, label: str) -> str:
+    """One line telling the student which exercise is still a template."""
+    needed = str(error) or label
+    return f"{needed} is not done yet: write your code in its cell, run that cell, then run this one."
+
+
+def describe_crash(error: Exception) -> str:
+    """`TypeError: ... (line 3 of your code: `x = a + b`)`, pointing at the student's own line."""
+    where = ""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if not _is_course_code(frame.filename):
+            code = (frame.line or "").strip()
+            where = f" (line {frame.lineno} of your code" + (f": `{code}`)" if code else ")")
+            break
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def _is_course_code(filename: str) -> bool:
+    """True for frames in `utils/` or the libraries it calls, not in the student's cell."""
+    path = Path(filename)
+    return (
+        _UTILS_DIR in path.resolve().parents
+        or "site-packages" in path.parts
+        or path.name.startswith("<frozen")
+    )
+
+
+def _show_short(shell, etype, value, tb, tb_offset=None):
+    """IPython handler: show check outcomes and unfinished exercises as one line, no traceback."""
+    if issubclass(etype, NotImplementedError) and not str(value).startswith("Exercise "):
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return None
+    if issubclass(etype, NotImplementedError):
+        value = ExerciseNotDone(not_done_message(value, str(value)))
+        etype = ExerciseNotDone
+    shell.showtraceback((etype, value, None), exception_only=True)
+    return None
+
+
+def install_short_errors() -> None:
+    """In Jupyter, show `CheckFailed`/`ExerciseNotDone`/exercise stubs without tracebacks."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((CheckFailed, ExerciseNotDone, NotImplementedError), _show_short)
+
+
+def name_the_mistake(matches_answer, wrong_versions: dict, fallback: str, returned: str = "") -> None:
+    """Raise a `Mistake` naming the first wrong version that matches what the student returned.
+
+    `matches_answer(value) -> bool` compares the student's result with a candidate;
+    `wrong_versions` maps a description of a typical mistake (with its hint) to the value
+    that mistake produces; `fallback` is the message when none of them matches. `returned`
+    (what came back, and what was expected) is put in front of a named mistake.
+    """
+    for description, value in wrong_versions.items():
+        if matches_answer(value):
+            raise Mistake(returned + description)
+    raise Mistake(fallback)

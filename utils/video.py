@@ -1,0 +1,104 @@
+"""Videos of an agent: record a rollout to an H.264 MP4 and embed it in the notebook."""
+import base64
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import imageio.v2 as imageio
+import numpy as np
+from IPython.display import HTML
+
+FPS = 50  # CartPole's own render_fps: one frame per 20 ms physics step, so videos play in real time
+# 8 divides CartPole's 600x400 frames, so ffmpeg encodes them as they are instead of resizing.
+MACRO_BLOCK = 8
+# Constant-rate-factor 30: a 500-step episode stays small enough to embed (target < 300 KB).
+FFMPEG_PARAMS = ["-crf", "30", "-preset", "medium", "-threads", "1"]
+
+Policy = Callable[[np.ndarray], int]
+
+
+@dataclass
+class Rollout:
+    """One recorded episode: a frame per state (the reset state included)."""
+
+    frames: list = field(default_factory=list)
+    states: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    rewards: list = field(default_factory=list)
+    terminated: bool = False
+    truncated: bool = False
+
+    @property
+    def steps(self) -> int:
+        """Number of environment steps taken (frames - 1)."""
+        return len(self.actions)
+
+    @property
+    def total_reward(self) -> float:
+        """Undiscounted return of the episode."""
+        return float(sum(self.rewards))
+
+
+def record_rollout(env, policy: Policy, max_frames: int = 1000) -> Rollout:
+    """Run `policy` for one episode of `env` (render_mode="rgb_array"), keeping every frame.
+
+    Stops when the episode terminates or is truncated, or after `max_frames` frames.
+    """
+    if getattr(env, "render_mode", None) != "rgb_array":
+        raise ValueError("record_rollout needs an env made with render=True (render_mode='rgb_array').")
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+    state, _ = env.reset()
+    rollout = Rollout(frames=[env.render()], states=[state])
+    while not (rollout.terminated or rollout.truncated) and len(rollout.frames) < max_frames:
+        action = _checked_action(policy(state), env)
+        state, reward, rollout.terminated, rollout.truncated, _ = env.step(action)
+        rollout.actions.append(action)
+        rollout.rewards.append(float(reward))
+        rollout.states.append(state)
+        rollout.frames.append(env.render())
+    return rollout
+
+
+def _checked_action(action, env) -> int:
+    """Return `action` as a Python int, or explain why the policy's answer is not an action."""
+    try:
+        as_int = int(action)
+    except (TypeError, ValueError):
+        raise TypeError(f"the policy returned {action!r}; expected an action index (int).") from None
+    if not env.action_space.contains(as_int):
+        raise ValueError(f"the policy returned action {as_int}; expected one of 0..{env.action_space.n - 1}.")
+    return as_int
+
+
+def encode_mp4(frames: list, fps: int = FPS) -> bytes:
+    """Encode RGB frames as an H.264 (yuv420p) MP4 and return its bytes."""
+    if not frames:
+        raise ValueError("encode_mp4 needs at least one frame.")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rollout.mp4"
+        with imageio.get_writer(
+            path, format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p",
+            macro_block_size=MACRO_BLOCK, ffmpeg_params=FFMPEG_PARAMS, ffmpeg_log_level="error",
+        ) as writer:
+            for frame in frames:
+                writer.append_data(frame)
+        return path.read_bytes()
+
+
+def video_html(mp4: bytes, width: int = 450) -> HTML:
+    """An HTML <video> holding the MP4 as base64, so it plays wherever the notebook goes."""
+    data = base64.b64encode(mp4).decode("ascii")
+    return HTML(
+        f'<video width="{width}" controls loop playsinline '
+        f'src="data:video/mp4;base64,{data}"></video>'
+    )
+
+
+def show_rollout(env, policy: Policy, max_frames: int = 1000) -> HTML:
+    """Record one episode of `policy`, print its length and return, and embed its video."""
+    rollout = record_rollout(env, policy, max_frames)
+    ending = "terminated" if rollout.terminated else "truncated" if rollout.truncated else "stopped at the frame cap"
+    print(f"{rollout.steps} steps, return {rollout.total_reward:.0f} ({ending})")
+    return video_html(encode_mp4(rollout.frames))
