@@ -71,10 +71,10 @@ def validate_markers(path: Path, text: str) -> None:
         if "BEGIN SOLUTION" not in stripped and "END SOLUTION" not in stripped:
             continue
         where = f"{relative(path)}:{number}"
-        if stripped not in (BEGIN, END):
-            raise SourceError(f"{where}: malformed marker {stripped!r}; write exactly {BEGIN!r} or {END!r}")
         if cell_kind != "code":
             raise SourceError(f"{where}: solution marker in a {cell_kind} cell (line {cell_line}); markers belong in code cells")
+        if stripped not in (BEGIN, END):
+            raise SourceError(f"{where}: malformed marker {stripped!r}; write exactly {BEGIN!r} or {END!r}")
         if stripped == BEGIN and open_line is not None:
             raise SourceError(f"{where}: nested {BEGIN} (the region opened at line {open_line} is still open)")
         if stripped == END and open_line is None:
@@ -152,7 +152,7 @@ def student_source(source: str, label: str) -> str:
             inside = True
         elif line.strip() == END:
             inside = False
-        elif not inside and line.strip() != NBVAL_MARKER:
+        elif not inside:
             out.append(line)
     return "\n".join(out)
 
@@ -189,7 +189,9 @@ def student_notebook(notebook):
     for cell in student.cells:
         if cell.cell_type == "code":
             label = cell.metadata.get("exercise")
-            cell.source = student_source(cell.source, label) if label else cell.source
+            source = student_source(cell.source, label) if label else cell.source
+            # nbval's marker means nothing to a student: drop it from their copy.
+            cell.source = "\n".join(line for line in source.splitlines() if line.strip() != NBVAL_MARKER)
     return student
 
 

@@ -96,7 +96,9 @@ def _show_short(shell, etype, value, tb, tb_offset=None):
     if issubclass(etype, NotImplementedError):
         value = ExerciseNotDone(not_done_message(value, str(value)))
         etype = ExerciseNotDone
-    shell.showtraceback((etype, value, None), exception_only=True)
+    # _showtraceback is how IPython and ipykernel display a prepared traceback (an "error"
+    # output for Jupyter); giving it only the exception line leaves out every frame.
+    shell._showtraceback(etype, value, shell.InteractiveTB.get_exception_only(etype, value))
     return None
 
 

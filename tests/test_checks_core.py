@@ -1,0 +1,87 @@
+"""The checks framework: every outcome becomes one short message naming the exercise."""
+import re
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from utils.checks.core import CheckFailed, ExerciseNotDone, Mistake, exercise, expect, install_short_errors
+
+
+@exercise("9.1", "double")
+def check_double(double) -> None:
+    """A toy check: double(2) must be 4."""
+    got = double(2)
+    expect(got == 4, f"double(2) returned {got!r}; expected 4.", "multiply by two.")
+
+
+def test_right_answer_prints_one_passed_line(capsys):
+    check_double(lambda x: 2 * x)
+    assert capsys.readouterr().out == "✅ Exercise 9.1 (double): passed\n"
+
+
+def test_mistake_names_exercise_result_and_hint():
+    with pytest.raises(CheckFailed) as failure:
+        check_double(lambda x: x + 1)
+    assert str(failure.value) == "Exercise 9.1 (double): double(2) returned 3; expected 4. Hint: multiply by two."
+    assert failure.value.__cause__ is None and failure.value.__suppress_context__
+
+
+def test_untouched_template_is_not_done_yet():
+    def stub(x):
+        raise NotImplementedError("Exercise 9.1: double")
+
+    with pytest.raises(ExerciseNotDone, match=r"^Exercise 9.1: double is not done yet"):
+        check_double(stub)
+
+
+def test_crash_in_student_code_names_the_exception_and_line():
+    def crashing(x):
+        return x + "oops"
+
+    with pytest.raises(CheckFailed, match=r"your code raised TypeError: .*\(line \d+ of your code: `return x \+ \"oops\"`\)"):
+        check_double(crashing)
+
+
+def test_a_raw_mistake_is_reported_like_expect():
+    @exercise("9.2", "raw")
+    def check_raw(_):
+        raise Mistake("plainly wrong.")
+
+    with pytest.raises(CheckFailed, match=r"^Exercise 9.2 \(raw\): plainly wrong\.$"):
+        check_raw(None)
+
+
+def plain(text: str) -> str:
+    """Text without terminal colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+@pytest.fixture()
+def shell():
+    """A real IPython shell with the short-error handler installed."""
+    instance = InteractiveShell.instance()
+    install_short_errors()
+    yield instance
+    instance.set_custom_exc((), None)
+    InteractiveShell.clear_instance()
+
+
+def test_jupyter_shows_check_failures_without_traceback(shell, capsys):
+    result = shell.run_cell("from utils.checks.core import CheckFailed\nraise CheckFailed('Exercise 9.1 (double): wrong.')")
+    out = plain(capsys.readouterr().out)
+    assert isinstance(result.error_in_exec, CheckFailed)  # the cell still fails, so nbval and graders see it
+    assert "CheckFailed: Exercise 9.1 (double): wrong." in out
+    assert out.strip() == "CheckFailed: Exercise 9.1 (double): wrong."
+
+
+def test_jupyter_shows_exercise_stubs_as_not_done(shell, capsys):
+    shell.run_cell("def f():\n    raise NotImplementedError('Exercise 9.3: f')\nf()")
+    out = plain(capsys.readouterr().out)
+    assert out.strip().count("\n") == 0
+    assert "ExerciseNotDone: Exercise 9.3: f is not done yet" in out
+    assert "Traceback" not in out
+
+
+def test_other_not_implemented_errors_keep_their_traceback(shell, capsys):
+    shell.run_cell("raise NotImplementedError('some library feature')")
+    assert "Traceback" in capsys.readouterr().out

@@ -1,0 +1,70 @@
+"""Checks of notebook 1: right answers pass, typical mistakes are named."""
+import numpy as np
+import pytest
+
+from utils import mdp
+from utils.checks import CheckFailed, ExerciseNotDone, check_bellman_backup, check_discounted_return
+
+
+def test_reference_answers_pass():
+    check_discounted_return(mdp.discounted_return)
+    check_bellman_backup(mdp.bellman_optimality_backup)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda r, g: float(sum(r)), "not discounted"),
+    (lambda r, g: sum(g ** (k + 1) * x for k, x in enumerate(r)), "first reward is discounted too"),
+    (lambda r, g: sum(g ** k * x for k, x in enumerate(reversed(r))), "reverse order"),
+    (lambda r, g: sum(g ** k * x for k, x in enumerate(r[:-1])), "last reward is missing"),
+    (lambda r, g: [sum(g ** k * x for k, x in enumerate(r[t:])) for t in range(len(r))], "expected one number"),
+    (lambda r, g: 4.807 if len(r) == 4 else 1.0, r"returned 1.0; expected 0.0000"),
+    (lambda r, g: r[0] + g * r[1], "expected 4.8070"),
+])
+def test_discounted_return_mistakes_are_named(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_discounted_return(wrong)
+
+
+def test_discounted_return_crash_on_empty_list_is_reported():
+    with pytest.raises(CheckFailed, match="IndexError"):
+        check_discounted_return(lambda r, g: r[0] + sum(g ** k * x for k, x in enumerate(r[1:], 1)))
+
+
+def greedy_values(Q, terminal):
+    """max_a' Q(s', a') with terminal states zeroed."""
+    return np.where(terminal, 0.0, Q.max(axis=1))
+
+
+def modifies_input(Q, P, R, terminal, gamma):
+    """Writes the answer into Q itself."""
+    Q[:] = R + gamma * P @ greedy_values(Q, terminal)
+    return Q
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda Q, P, R, T, g: R + g * P @ np.where(T, 0.0, Q.mean(axis=1)), "Bellman \\*expectation\\*"),
+    (lambda Q, P, R, T, g: R + g * P @ Q.max(axis=1), "bootstraps from terminal states"),
+    (lambda Q, P, R, T, g: R + P @ greedy_values(Q, T), "gamma is missing"),
+    (lambda Q, P, R, T, g: R + g * greedy_values(Q, T)[P.argmax(axis=2)], "most likely next state"),
+    (lambda Q, P, R, T, g: (R + g * P @ greedy_values(Q, T)).max(axis=1), "looks like V\\(s\\)"),
+    (lambda Q, P, R, T, g: (R + g * P @ greedy_values(Q, T)).tolist(), "expected a NumPy array"),
+    (modifies_input, "changed the Q array"),
+    (lambda Q, P, R, T, g: R + g * P @ greedy_values(Q, T) + 0.1, "differs from R \\+ gamma"),
+])
+def test_bellman_backup_mistakes_are_named(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_bellman_backup(wrong)
+
+
+def test_unfinished_backup_is_not_done():
+    def stub(*args):
+        raise NotImplementedError("Exercise 1.2: bellman_optimality_backup")
+
+    with pytest.raises(ExerciseNotDone, match="not done yet"):
+        check_bellman_backup(stub)
+
+
+def test_corridor_values_are_the_known_answer():
+    P, R, terminal = mdp.corridor_mdp(4)
+    Q, _ = mdp.value_iteration(P, R, terminal, 0.9)
+    assert np.allclose(Q[:3, 1], [0.9 ** 2, 0.9, 1.0]) and np.allclose(Q[:3, 0], [0.9 ** 3, 0.9 ** 3, 0.9 ** 2])

@@ -1,0 +1,48 @@
+"""The pins: exact, locked, identical for pip and conda, and what is actually installed."""
+import re
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PIN = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(\[[\w,-]+\])?==(?P<version>[\w.]+)$")
+
+
+def requirement_lines(path: Path) -> list:
+    """Non-comment, non-option lines of a requirements file."""
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def pins(path: Path) -> dict:
+    """{normalised name: version} of a requirements file with only exact pins."""
+    found = {}
+    for line in requirement_lines(path):
+        match = PIN.match(line)
+        assert match, f"{path.name}: {line!r} is not an exact pin (name==version)"
+        found[re.sub(r"[-_.]+", "-", match["name"]).lower()] = match["version"]
+    return found
+
+
+def test_direct_dependencies_are_pinned_exactly_and_locked():
+    direct, locked = pins(ROOT / "requirements.txt"), pins(ROOT / "requirements-lock.txt")
+    assert direct["torch"] == "2.13.0" and direct["gymnasium"] == "1.4.0"
+    assert "gymnasium[classic-control]==1.4.0" in requirement_lines(ROOT / "requirements.txt")
+    assert {"pygame-ce", "imageio-ffmpeg"} <= set(locked)
+    assert {name: locked.get(name) for name in direct} == direct
+    assert "-c requirements-lock.txt" in (ROOT / "requirements.txt").read_text()
+
+
+def test_conda_environment_installs_the_same_files():
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda, pip_section = environment["dependencies"][:-1], environment["dependencies"][-1]["pip"]
+    assert "python=3.11" in conda and all(entry in ("python=3.11", "pip") for entry in conda)
+    assert "-r requirements.txt" in pip_section
+    assert all(entry.startswith(("-r ", "-e ", "--extra-index-url")) for entry in pip_section), "pins belong in requirements.txt"
+
+
+def test_installed_packages_match_the_lock():
+    locked = pins(ROOT / "requirements-lock.txt")
+    installed = {name: metadata.version(name).split("+")[0] for name in locked}
+    assert installed == locked

@@ -1,0 +1,139 @@
+"""The notebook pipeline: one source gives a solution and a student notebook, stably and safely."""
+import json
+
+import pytest
+
+from tools import build_notebooks as pipeline
+
+SOURCE = '''# %% [markdown]
+# # Tiny notebook
+
+# %%
+from utils.checks import check_discounted_return
+
+# %% exercise="1.1: discounted_return"
+def discounted_return(rewards, gamma):
+    """Discounted return."""
+    ### BEGIN SOLUTION
+    weights = [gamma ** k for k in range(len(rewards))]
+    return float(sum(w * r for w, r in zip(weights, rewards)))
+    ### END SOLUTION
+
+# %% check="1.1"
+# NBVAL_CHECK_OUTPUT
+check_discounted_return(discounted_return)
+'''
+SOLUTION_LINES = ["weights = [gamma ** k for k in range(len(rewards))]", "return float(sum(w * r for w, r in zip(weights, rewards)))"]
+
+
+@pytest.fixture()
+def course(tmp_path, monkeypatch):
+    """A scratch course folder with one source, wired into the pipeline's paths."""
+    monkeypatch.setattr(pipeline, "ROOT", tmp_path)
+    monkeypatch.setattr(pipeline, "SOLUTIONS", tmp_path / "solutions")
+    monkeypatch.setattr(pipeline, "NOTEBOOKS", tmp_path / "notebooks")
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "01_tiny.py").write_text(SOURCE)
+    return tmp_path
+
+
+def cell_text(path) -> str:
+    """All cell sources of a notebook file, joined."""
+    return "\n".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"])
+
+
+def test_marker_validation_accepts_the_real_sources():
+    for source in pipeline.sources():
+        pipeline.read_source(source)
+
+
+def test_student_notebook_stubs_every_region_and_keeps_the_rest():
+    notebook, regions = pipeline.read_source(pipeline.SOLUTIONS / "01_mdp.py")
+    student = pipeline.student_notebook(notebook)
+    text = "\n".join(cell.source for cell in student.cells)
+    assert text.count('raise NotImplementedError("Exercise 1.1: discounted_return")') == 1
+    assert text.count('raise NotImplementedError("Exercise 1.2: bellman_optimality_backup")') == 1
+    assert "BEGIN SOLUTION" not in text and "NBVAL_CHECK_OUTPUT" not in text
+    assert all(cell.get("outputs", []) == [] for cell in student.cells)
+    assert "generated from `solutions/01_mdp.py`" in student.cells[0].source
+    assert pipeline.leaked_lines(regions, pipeline.serialize(student)) == []
+
+
+@pytest.mark.slow
+def test_round_trip_then_rebuild_is_byte_stable_and_does_not_re_execute(course, capsys):
+    pipeline.build(pipeline.sources())
+    solution, student = course / "solutions" / "01_tiny.ipynb", course / "notebooks" / "01_tiny.ipynb"
+    executed = json.loads(solution.read_text())
+    outputs = [o for cell in executed["cells"] if cell["cell_type"] == "code" for o in cell["outputs"]]
+    assert any("passed" in "".join(o.get("text", [])) for o in outputs)
+    assert executed["metadata"]["course"]["exercises"][0]["id"] == "1.1"
+    assert [cell["id"] for cell in executed["cells"]] == [f"01_tiny-{i:02d}" for i in range(len(executed["cells"]))]
+    assert all(line not in cell_text(student) for line in SOLUTION_LINES)
+    assert 'raise NotImplementedError("Exercise 1.1: discounted_return")' in cell_text(student)
+    before = {path: path.read_bytes() for path in (solution, student)}
+    capsys.readouterr()
+    pipeline.build(pipeline.sources())
+    assert capsys.readouterr().out == ""  # nothing executed, nothing written
+    assert {path: path.read_bytes() for path in before} == before
+    assert pipeline.check(pipeline.sources()) == []
+
+
+@pytest.mark.slow
+def test_check_reports_stale_and_leaking_notebooks(course):
+    pipeline.build(pipeline.sources())
+    student = course / "notebooks" / "01_tiny.ipynb"
+    notebook = json.loads(student.read_text())
+    notebook["cells"][-1]["source"] += "\n" + SOLUTION_LINES[0]
+    student.write_text(json.dumps(notebook))
+    assert any("stale" in problem for problem in pipeline.check(pipeline.sources()))
+    source = course / "solutions" / "01_tiny.py"
+    source.write_text(source.read_text().replace("Discounted return.", "The discounted return."))
+    problems = pipeline.check(pipeline.sources())
+    assert "solutions/01_tiny.ipynb is stale: run `make notebooks`" in problems
+
+
+def test_solution_line_outside_its_region_is_a_leak(course):
+    source = course / "solutions" / "01_tiny.py"
+    source.write_text(SOURCE + "\n# %%\n" + SOLUTION_LINES[0].replace("weights", "    weights").strip() + "\n")
+    with pytest.raises(pipeline.SourceError, match="would appear in the student notebook"):
+        pipeline.build(pipeline.sources())
+
+
+BROKEN = {
+    "unclosed": ("    ### END SOLUTION\n", "", r"01_tiny.py:10: ### BEGIN SOLUTION is not closed"),
+    "end without begin": ("    ### BEGIN SOLUTION\n", "", r"01_tiny.py:12: ### END SOLUTION without"),
+    "nested": ("    return float", "    ### BEGIN SOLUTION\n    return float", r"01_tiny.py:12: nested"),
+    "malformed": ("    ### END SOLUTION", "    ## END SOLUTION", r"01_tiny.py:13: malformed marker"),
+    "in markdown": ("# # Tiny notebook", "# # Tiny notebook\n# ### BEGIN SOLUTION", r"01_tiny.py:3: solution marker in a markdown cell"),
+    "no exercise label": ('# %% exercise="1.1: discounted_return"', "# %%", "without exercise="),
+    "no check": ('# %% check="1.1"', "# %%", "exercise 1.1 has no check cell"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_broken_source_stops_with_file_and_line_and_writes_nothing(course, case):
+    old, new, message = BROKEN[case]
+    good = course / "solutions" / "00_good.py"
+    good.write_text(SOURCE.replace("01_tiny", "00_good"))
+    committed = course / "notebooks" / "00_good.ipynb"
+    committed.parent.mkdir()
+    committed.write_bytes(b"committed bytes")
+    source = course / "solutions" / "01_tiny.py"
+    source.write_text(SOURCE.replace(old, new, 1))
+    with pytest.raises(pipeline.SourceError, match=message):
+        pipeline.build(pipeline.sources())
+    assert committed.read_bytes() == b"committed bytes"
+    assert sorted(p.name for p in (course / "solutions").iterdir()) == ["00_good.py", "01_tiny.py"]
+
+
+def test_command_line_reports_errors_in_one_line(course, capsys):
+    (course / "solutions" / "01_tiny.py").write_text(SOURCE.replace("    ### END SOLUTION\n", ""))
+    assert pipeline.main([]) == 2
+    assert capsys.readouterr().err.startswith("error: solutions/01_tiny.py:10:")
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path):
+    target = tmp_path / "x.ipynb"
+    pipeline.write_atomic(target, b"one")
+    pipeline.write_atomic(target, b"two")
+    assert target.read_bytes() == b"two" and [p.name for p in tmp_path.iterdir()] == ["x.ipynb"]

@@ -1,0 +1,73 @@
+"""Videos: rollouts stop where the episode ends, and the MP4 holds exactly its frames."""
+import base64
+import re
+
+import imageio.v2 as imageio
+import pytest
+
+from utils.seeding import make_env
+from utils.video import FPS, encode_mp4, record_rollout, show_rollout, video_html
+
+
+def balance(state) -> int:
+    """A hand-written controller that keeps the pole up for all 500 steps from most starts."""
+    return int(state[2] + 0.5 * state[3] > 0)
+
+
+def decode(mp4: bytes, tmp_path):
+    """Frame count and metadata of an MP4, read back with ffmpeg."""
+    path = tmp_path / "video.mp4"
+    path.write_bytes(mp4)
+    reader = imageio.get_reader(path, format="FFMPEG")
+    meta = reader.get_meta_data()
+    frames = sum(1 for _ in reader)
+    reader.close()
+    return frames, meta
+
+
+def test_video_of_terminated_episode_has_steps_plus_one_frames(tmp_path):
+    rollout = record_rollout(make_env(1, render=True), lambda s: 0)
+    assert rollout.terminated and not rollout.truncated
+    assert len(rollout.frames) == rollout.steps + 1 == len(rollout.states)
+    frames, meta = decode(encode_mp4(rollout.frames), tmp_path)
+    assert frames == rollout.steps + 1
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")
+    assert meta["fps"] == FPS and meta["size"] == (600, 400)
+
+
+def test_recording_stops_at_truncation(tmp_path):
+    rollout = record_rollout(make_env(0, render=True, max_episode_steps=10), balance)
+    assert rollout.truncated and not rollout.terminated
+    assert rollout.steps == 10 and rollout.total_reward == 10.0
+    assert decode(encode_mp4(rollout.frames), tmp_path)[0] == 11
+
+
+def test_frame_cap_stops_a_long_episode():
+    rollout = record_rollout(make_env(0, render=True), balance, max_frames=25)
+    assert len(rollout.frames) == 25 and not (rollout.terminated or rollout.truncated)
+
+
+def test_encoding_is_deterministic():
+    frames = record_rollout(make_env(2, render=True), lambda s: 1).frames
+    assert encode_mp4(frames) == encode_mp4(frames)
+
+
+def test_embedded_video_is_base64_mp4():
+    html = show_rollout(make_env(3, render=True), lambda s: 1).data
+    payload = re.search(r'src="data:video/mp4;base64,([^"]+)"', html).group(1)
+    assert base64.b64decode(payload)[4:8] == b"ftyp"
+    assert "<video" in video_html(b"\x00").data
+
+
+@pytest.mark.parametrize("answer, error, words", [
+    (None, TypeError, "expected an action index"),
+    (5, ValueError, "expected one of 0..1"),
+])
+def test_bad_policy_output_is_explained(answer, error, words):
+    with pytest.raises(error, match=words):
+        record_rollout(make_env(0, render=True), lambda s: answer)
+
+
+def test_env_without_rgb_rendering_is_refused():
+    with pytest.raises(ValueError, match="render=True"):
+        record_rollout(make_env(0), balance)
