@@ -27,7 +27,7 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	touch $(STAMP)
 
 lab: setup ## start JupyterLab on the student notebooks
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 notebooks: setup ## regenerate every notebook from solutions/NN_topic.py (executes only changed ones)
 	$(BIN)/python -m tools.build_notebooks $(if $(FORCE),--force)

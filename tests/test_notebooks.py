@@ -1,0 +1,49 @@
+"""The committed notebooks: embedded videos are real, student copies fail only politely."""
+import base64
+import json
+import re
+from pathlib import Path
+
+import imageio.v2 as imageio
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def outputs(notebook: dict):
+    """(cell index, output) for every output of a notebook's code cells."""
+    for index, cell in enumerate(notebook["cells"]):
+        for output in cell.get("outputs", []):
+            yield index, output
+
+
+def test_random_agent_video_has_one_frame_per_state(tmp_path):
+    notebook = json.loads((ROOT / "solutions" / "01_mdp.ipynb").read_text())
+    videos = [(i, o) for i, o in outputs(notebook) if "data:video/mp4" in "".join(o.get("data", {}).get("text/html", ""))]
+    assert len(videos) == 1
+    index, video = videos[0]
+    steps = int(re.match(r"(\d+) steps", "".join(notebook["cells"][index]["outputs"][0]["text"])).group(1))
+    payload = re.search(r"base64,([^\"]+)\"", "".join(video["data"]["text/html"])).group(1)
+    path = tmp_path / "random.mp4"
+    path.write_bytes(base64.b64decode(payload))
+    reader = imageio.get_reader(path, format="FFMPEG")
+    assert sum(1 for _ in reader) == steps + 1
+    assert reader.get_meta_data()["fps"] == 50
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.stem)
+def test_student_notebook_stops_only_at_unfinished_exercises(path, tmp_path):
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for _, o in outputs(notebook) if o["output_type"] == "error"]
+    assert errors, "a student notebook with exercises must stop at them"
+    for error in errors:
+        assert error["ename"] == "ExerciseNotDone", f"{error['ename']}: {error['evalue']}"
+        assert re.match(r"Exercise \d+\.\d+: .+ is not done yet", error["evalue"])
+        assert len(error["traceback"]) == 1, "the student sees one line, not a traceback"
