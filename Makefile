@@ -11,7 +11,7 @@ NBVAL := --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_
 export SDL_VIDEODRIVER := dummy
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab notebooks check test lock clean
+.PHONY: help setup lab notebooks check test grade lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ check: setup ## everything an instructor needs green: notebook sync, unit tests,
 
 test: setup ## only the fast unit tests
 	$(BIN)/pytest -m "not slow" tests
+
+grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/ [OUT=grades/] [TIMEOUT=600] [JOBS=n]
+	@test -n "$(SUBMISSIONS)" || { echo "error: name the folder to grade: make grade SUBMISSIONS=path/to/submissions/"; exit 2; }
+	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(JOBS),--jobs $(JOBS))
 
 lock: ## re-resolve requirements.txt in a scratch venv and rewrite requirements-lock.txt
 	$(PYTHON) -m tools.lock_requirements

@@ -11,3 +11,4 @@ sys.path.insert(0, str(ROOT))
 def pytest_configure(config):
     """Register the markers used to pick test subsets."""
     config.addinivalue_line("markers", "slow: starts Jupyter kernels or trains; skipped by `make test`")
+    config.addinivalue_line("markers", "grading: the instructor grader (tools/grade.py); select with -m grading")

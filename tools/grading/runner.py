@@ -1,0 +1,218 @@
+"""Grade many submissions in parallel, each in its own worker process and temporary folder."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import monotonic
+
+from tools.grading.course import CourseNotebook, course_metadata, identify, version_notes
+from tools.grading.submissions import Submission, read_notebook
+from tools.grading.worker import PROBE_SECONDS
+
+GRADER_ROOT = Path(__file__).resolve().parents[2]
+STARTUP_SECONDS = 120  # margin for starting the worker and its kernel before the hard time limit
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to grade: time limits (seconds), kernel memory (MiB), parallel workers."""
+
+    timeout: float = 600
+    check_timeout: float = 60
+    memory_mb: int = 4096
+    jobs: int = os.cpu_count() or 1
+    output_note_chars: int = 1_000_000
+
+    def __post_init__(self):
+        """Refuse limits that cannot work."""
+        for name in ("timeout", "check_timeout", "memory_mb", "jobs", "output_note_chars"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive; got {getattr(self, name)}")
+
+
+@dataclass
+class Grade:
+    """The outcome for one submission: status, exercise results `{id: (status, message)}`, notes."""
+
+    submission: Submission
+    status: str
+    notebook: str = ""
+    exercises: dict[str, tuple[str, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """How many exercises passed."""
+        return sum(status == "passed" for status, _ in self.exercises.values())
+
+
+class Workers:
+    """The running worker processes, so that an interrupted grading run can kill them all."""
+
+    def __init__(self):
+        """No workers yet."""
+        self.lock = threading.Lock()
+        self.processes: set[subprocess.Popen] = set()
+        self.stopped = False
+
+    def start(self, command: list[str], **popen_args) -> subprocess.Popen:
+        """Start a worker in its own process group, unless the run is stopping."""
+        with self.lock:
+            if self.stopped:
+                raise KeyboardInterrupt("grading was stopped")
+            process = subprocess.Popen(command, start_new_session=True, **popen_args)
+            self.processes.add(process)
+            return process
+
+    def finished(self, process: subprocess.Popen) -> None:
+        """Forget a worker that has ended."""
+        with self.lock:
+            self.processes.discard(process)
+
+    def stop(self) -> None:
+        """Kill every running worker (their kernels die with them) and start no more."""
+        with self.lock:
+            self.stopped = True
+            for process in self.processes:
+                kill_group(process)
+
+
+def grade_all(submissions: list[Submission], course: dict[str, CourseNotebook], course_root: Path,
+              options: Options, progress=None) -> list[Grade]:
+    """Grade every submission, `options.jobs` at a time; `progress(done, total, grade, seconds)` after each."""
+    workers = Workers()
+    grades = []
+    with ThreadPoolExecutor(max_workers=options.jobs) as pool:
+        started = [pool.submit(timed, grade_safely, s, course, course_root, options, workers) for s in submissions]
+        try:
+            for done, future in enumerate(as_completed(started), start=1):
+                grade, seconds = future.result()
+                grades.append(grade)
+                if progress:
+                    progress(done, len(submissions), grade, seconds)
+        except BaseException:
+            workers.stop()
+            pool.shutdown(cancel_futures=True)
+            raise
+    return sorted(grades, key=lambda g: (g.submission.student, g.notebook, g.submission.file))
+
+
+def timed(function, *args):
+    """`function(*args)` and the seconds it took."""
+    start = monotonic()
+    return function(*args), monotonic() - start
+
+
+def grade_safely(submission: Submission, *args) -> Grade:
+    """`grade_one`, with an unexpected grader error reported as a `crashed` file so the run goes on."""
+    try:
+        return grade_one(submission, *args)
+    except Exception as error:  # a bug or an OS error must not lose the other students' grades
+        return Grade(submission, "crashed", notes=[f"The grader failed on this file ({type(error).__name__}: {error})."])
+
+
+def grade_one(submission: Submission, course: dict[str, CourseNotebook], course_root: Path,
+              options: Options, workers: Workers) -> Grade:
+    """Read, recognise and (when it is a course notebook) run one submission."""
+    nb, problem = read_notebook(submission.path)
+    if nb is None:
+        return Grade(submission, "invalid", notes=[f"This file could not be graded: {problem}."])
+    notebook, how = identify(nb, course)
+    if notebook is None:
+        return Grade(submission, "unknown-notebook", notes=[unknown_note(nb)])
+    notes = version_notes(nb, notebook)
+    if how != "course metadata":
+        notes.insert(0, recognised_note(nb, notebook, how))
+    result = run_worker(submission, notebook, course_root, options, workers)
+    exercises = {id_: tuple(outcome) for id_, outcome in result["exercises"].items()}
+    return Grade(submission, result["status"], notebook.name, exercises, notes + result["notes"])
+
+
+def recognised_note(nb: dict, notebook: CourseNotebook, how: str) -> str:
+    """Say how a file whose metadata did not name a course notebook was recognised."""
+    named = course_metadata(nb).get("notebook")
+    why = (f"its metadata names `{named}`, which this course does not have" if isinstance(named, str)
+           else "its course metadata is missing")
+    return f"Recognised as course notebook {notebook.name} from its {how}, because {why}."
+
+
+def unknown_note(nb: dict) -> str:
+    """Why a valid notebook was not recognised as one of the course's."""
+    named = course_metadata(nb).get("notebook")
+    if isinstance(named, str):
+        return f"This notebook says it is course notebook `{named}`, which the course being graded does not have."
+    return "This notebook is not one of the course notebooks: it has neither their metadata nor their exercise cells."
+
+
+def run_worker(submission: Submission, notebook: CourseNotebook, course_root: Path,
+               options: Options, workers: Workers) -> dict:
+    """Run the worker on a copy of the submission in a fresh temporary folder; its result."""
+    with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as scratch:
+        workdir = Path(scratch) / "work"
+        workdir.mkdir()
+        copy = workdir / submission.path.name
+        shutil.copyfile(submission.path, copy)
+        job = worker_job(copy, Path(scratch), notebook, course_root, options)
+        process = workers.start(
+            [sys.executable, "-m", "tools.grading.worker"], cwd=GRADER_ROOT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = process.communicate(json.dumps(job).encode(), timeout=hard_limit(notebook, options))
+        except subprocess.TimeoutExpired:
+            kill_group(process)
+            process.communicate()
+            return stopped_result(notebook, "timeout", f"Grading this notebook took longer than "
+                                  f"{hard_limit(notebook, options):.0f} s in all and was stopped.")
+        finally:
+            workers.finished(process)
+    return parse_result(out, err, notebook)
+
+
+def worker_job(copy: Path, scratch: Path, notebook: CourseNotebook, course_root: Path, options: Options) -> dict:
+    """The JSON job a worker reads: where the copy is, what to check, and the limits."""
+    python_path = list(dict.fromkeys([str(course_root), str(GRADER_ROOT)]))
+    return {
+        "notebook": str(copy), "workdir": str(copy.parent), "scratch": str(scratch),
+        "exercises": [{"id": e.id, "title": e.title, "check": e.check} for e in notebook.exercises],
+        "timeout": options.timeout, "check_timeout": options.check_timeout, "memory_mb": options.memory_mb,
+        "python_path": python_path, "threads": max(1, (os.cpu_count() or 1) // options.jobs),
+        "output_note_chars": options.output_note_chars,
+    }
+
+
+def hard_limit(notebook: CourseNotebook, options: Options) -> float:
+    """Seconds after which a worker is killed whatever it is doing (its own limits failed)."""
+    checks = len(notebook.exercises) * (options.check_timeout + PROBE_SECONDS)
+    return options.timeout + PROBE_SECONDS + checks + STARTUP_SECONDS
+
+
+def parse_result(out: bytes, err: bytes, notebook: CourseNotebook) -> dict:
+    """The worker's JSON result, or a `crashed` result quoting its error output."""
+    lines = out.decode("utf-8", "replace").strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
+        return stopped_result(notebook, "crashed", "The grader failed on this notebook: " + " / ".join(tail))
+
+
+def stopped_result(notebook: CourseNotebook, status: str, note: str) -> dict:
+    """A result for a worker that gave none: every exercise unchecked."""
+    exercises = {e.id: ["error", "not checked: grading of this notebook was stopped"] for e in notebook.exercises}
+    return {"status": status, "exercises": exercises, "notes": [note]}
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """Kill a worker's whole process group (it leads its own session)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
