@@ -1,0 +1,121 @@
+"""Solve rate and speed of the course's DQN over seeds, optionally beside two baselines.
+
+    python -m benchmarks.solve_rate --seeds 0-9 [--baseline seed-fixed] [--baseline sb3] --json out.json
+
+Each seed trains with the course defaults (`DQNConfig(seed=seed)`), then plays 100 greedy
+episodes on evaluation seeds disjoint from training. Baselines run interleaved per seed,
+so all implementations see the same machine load. Timings use one torch thread for every
+implementation.
+"""
+import argparse
+import json
+import statistics
+import sys
+
+
+from benchmarks.sb3_baseline import INSTALL_HINT, sb3_available, train_sb3
+from benchmarks.seed_loop import train_seed_loop
+from utils.dqn import DQNConfig, train
+from utils.evaluation import REWARD_THRESHOLD, evaluate
+
+BASELINES = ("seed-fixed", "sb3")
+PERFECT_RETURN = 500.0
+
+
+def parse_seeds(text: str) -> list:
+    """'0-9', '3,17,42' or '100-104,7' → a list of distinct seeds in the order given."""
+    seeds = []
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise argparse.ArgumentTypeError(f"bad seed list {text!r}: expected e.g. 0-9, 3,17,42 or 100-104,7")
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            raise argparse.ArgumentTypeError(f"bad seed range {part!r}: the end is below the start")
+        seeds.extend(s for s in range(first, last + 1) if s not in seeds)
+    return seeds
+
+
+def run_course(seed: int) -> dict:
+    """Train the course's DQN with the default config."""
+    result = train(DQNConfig(seed=seed))
+    return {"q_net": result.q_net, "env_steps": result.env_steps, "updates": result.updates,
+            "wall_s": result.wall_s}
+
+
+RUNNERS = {"course": run_course, "seed-fixed": train_seed_loop, "sb3": train_sb3}
+
+
+def measure(impl: str, seed: int, eval_episodes: int) -> dict:
+    """Train `impl` on `seed`, evaluate it greedily, return one JSON-ready row."""
+    run = RUNNERS[impl](seed)
+    returns = evaluate(run["q_net"], n_episodes=eval_episodes)
+    return {"impl": impl, "seed": seed, "env_steps": run["env_steps"], "updates": run["updates"],
+            "wall_s": round(run["wall_s"], 3), "eval_mean": float(returns.mean()),
+            "eval_min": float(returns.min()), "n_500": int((returns == PERFECT_RETURN).sum())}
+
+
+def summarize(rows: list, eval_episodes: int) -> dict:
+    """Solved and perfect counts and medians of one implementation's rows."""
+    return {"runs": len(rows),
+            "solved": sum(r["eval_mean"] >= REWARD_THRESHOLD for r in rows),
+            "perfect": sum(r["n_500"] == eval_episodes for r in rows),
+            "median_env_steps": statistics.median(r["env_steps"] for r in rows),
+            "median_updates": statistics.median(r["updates"] for r in rows),
+            "median_wall_s": round(statistics.median(r["wall_s"] for r in rows), 3)}
+
+
+def ratios(summary: dict) -> dict:
+    """Course median wall time over each baseline's (below 1: the course is faster)."""
+    ours = summary["course"]["median_wall_s"]
+    return {f"course/{impl}_median_wall": round(ours / s["median_wall_s"], 3)
+            for impl, s in summary.items() if impl != "course"}
+
+
+def format_row(row: dict) -> str:
+    """One table line."""
+    return (f"{row['impl']:<11}{row['seed']:>6}{row['env_steps']:>10}{row['updates']:>9}"
+            f"{row['wall_s']:>9.1f}{row['eval_mean']:>10.1f}{row['eval_min']:>9.0f}{row['n_500']:>7}")
+
+
+def main(argv=None) -> int:
+    """Parse the command line, run every seed, print the table, write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-9"),
+                        help="training seeds: 0-9, 3,17,42 or 100-104,7 (default 0-9)")
+    parser.add_argument("--baseline", action="append", choices=BASELINES, default=[],
+                        help="also run this baseline on every seed (repeatable)")
+    parser.add_argument("--eval-episodes", type=int, default=100, help="greedy evaluation episodes")
+    parser.add_argument("--json", help="write runs and summary to this file")
+    args = parser.parse_args(argv)
+    if "sb3" in args.baseline and not sb3_available():
+        print(f"error: {INSTALL_HINT}", file=sys.stderr)
+        return 2
+    impls = ["course"] + [b for b in BASELINES if b in args.baseline]
+
+    print(f"{'impl':<11}{'seed':>6}{'env_steps':>10}{'updates':>9}{'wall_s':>9}{'eval_mean':>10}"
+          f"{'eval_min':>9}{'n_500':>7}", flush=True)
+    rows = []
+    for seed in args.seeds:
+        for impl in impls:
+            rows.append(measure(impl, seed, args.eval_episodes))
+            print(format_row(rows[-1]), flush=True)
+
+    summary = {impl: summarize([r for r in rows if r["impl"] == impl], args.eval_episodes) for impl in impls}
+    print()
+    for impl, s in summary.items():
+        print(f"{impl:<11} solved {s['solved']}/{s['runs']}  perfect {s['perfect']}/{s['runs']}  "
+              f"median env_steps {s['median_env_steps']:.0f}  median wall {s['median_wall_s']:.1f} s")
+    report = {"seeds": args.seeds, "eval_episodes": args.eval_episodes, "runs": rows, "summary": summary}
+    if len(impls) > 1:
+        report["ratios"] = ratios(summary)
+        for name, value in report["ratios"].items():
+            print(f"{name}: {value:.3f}  (their/ours = {1 / value:.1f}x)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Unit tests of utils.evaluation."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from utils.dqn import DQNConfig
+from utils.evaluation import (REWARD_THRESHOLD, evaluate, greedy_returns, is_solved,
+                              load_checkpoint, save_checkpoint)
+from utils.networks import QNetwork
+from utils.seeding import make_env
+
+
+class PushTowardsLean(nn.Module):
+    """A hand-made good controller: push the cart towards where the pole is falling."""
+
+    def forward(self, states):
+        lean = states[..., 2] + 0.5 * states[..., 3]
+        return torch.stack([-lean, lean], dim=-1)
+
+
+class AlwaysLeft(nn.Module):
+    """A bad controller: always action 0."""
+
+    def forward(self, states):
+        return torch.stack([torch.ones_like(states[..., 0]), torch.zeros_like(states[..., 0])], dim=-1)
+
+
+def test_threshold_is_cartpole_v1s():
+    assert REWARD_THRESHOLD == 475.0
+
+
+def test_is_solved():
+    assert is_solved([475.0] * 100)
+    assert not is_solved([500.0] * 50 + [449.0] * 50)
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        is_solved([])
+
+
+def test_evaluate_plays_episodes_to_the_time_limit():
+    returns = evaluate(PushTowardsLean(), n_episodes=3)
+    assert returns.shape == (3,) and np.all(returns == 500.0)
+
+
+def test_evaluate_is_deterministic_and_seeded():
+    first = evaluate(AlwaysLeft(), n_episodes=5, seed=1)
+    assert np.array_equal(first, evaluate(AlwaysLeft(), n_episodes=5, seed=1))
+    assert np.all(first < 20)
+    assert not np.array_equal(first, evaluate(AlwaysLeft(), n_episodes=5, seed=2))
+
+
+def test_evaluate_episode_i_uses_seed_plus_i():
+    both = evaluate(AlwaysLeft(), n_episodes=2, seed=7)
+    assert both[1] == evaluate(AlwaysLeft(), n_episodes=1, seed=8)[0]
+
+
+def test_greedy_returns_play_each_env_to_its_own_end():
+    envs = [make_env(1), make_env(2), make_env(3)]
+    together = greedy_returns(AlwaysLeft(), envs)
+    alone = [greedy_returns(AlwaysLeft(), [make_env(s)])[0] for s in (1, 2, 3)]
+    assert together.tolist() == alone and len(set(alone)) > 1
+
+
+def test_evaluate_rejects_bad_episode_count():
+    with pytest.raises(ValueError, match="n_episodes must be a positive integer"):
+        evaluate(AlwaysLeft(), n_episodes=0)
+
+
+def test_checkpoint_round_trip_is_exact_and_byte_stable(tmp_path):
+    torch.manual_seed(0)
+    net, config = QNetwork(hidden=16), DQNConfig(seed=3, hidden=16)
+    save_checkpoint(tmp_path / "a.pt", net, config)
+    save_checkpoint(tmp_path / "b.pt", net, config)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    loaded, loaded_config = load_checkpoint(tmp_path / "a.pt")
+    assert loaded_config == config
+    for name, tensor in net.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor)
+
+
+def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", QNetwork(hidden=16), DQNConfig(hidden=16))
+    data = (tmp_path / "a.pt").read_bytes()
+    (tmp_path / "a.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "a.pt")
+
+
+def test_foreign_file_gives_a_clear_error(tmp_path):
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="is not a dqn-cartpole-checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_mismatched_weights_give_a_clear_error(tmp_path):
+    # Weights of a 16-unit network, labelled with a config that says 128 units.
+    save_checkpoint(tmp_path / "a.pt", QNetwork(hidden=16), DQNConfig(hidden=128))
+    with pytest.raises(ValueError, match=r"do not fit QNetwork\(hidden=128\)"):
+        load_checkpoint(tmp_path / "a.pt")
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "nothing.pt")

@@ -1,0 +1,83 @@
+"""Tests of utils.dqn.train: reproducibility, bookkeeping, and the checkpoint round trip."""
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from utils.dqn import DQNConfig, train
+from utils.evaluation import evaluate, load_checkpoint, save_checkpoint
+
+TINY = DQNConfig(seed=11, max_env_steps=600, learning_starts=100, batch_size=16, hidden=16,
+                 eps_decay_steps=300, target_update_every=50, check_every=200, check_episodes=2,
+                 confirm_episodes=3)
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    """One short training run shared by the tests below."""
+    return train(TINY)
+
+
+def test_same_seed_gives_identical_returns_and_weights(tiny_run):
+    again = train(TINY)
+    assert again.episode_returns == tiny_run.episode_returns
+    for name, tensor in tiny_run.q_net.state_dict().items():
+        assert torch.equal(again.q_net.state_dict()[name], tensor), name
+
+
+def test_another_seed_gives_another_run(tiny_run):
+    other = train(DQNConfig(**{**TINY.__dict__, "seed": 12}))
+    assert other.episode_returns != tiny_run.episode_returns
+
+
+def test_bookkeeping_adds_up(tiny_run):
+    result = tiny_run
+    assert result.env_steps == 600 and not result.stopped_early
+    training_steps = range(TINY.learning_starts, 601)
+    assert result.updates == sum(step % TINY.train_every == 0 for step in training_steps)
+    # Steps of finished episodes plus the unfinished last one make up all steps.
+    assert sum(result.episode_lengths) <= result.env_steps
+    assert result.episode_end_steps[-1] == sum(result.episode_lengths)
+    assert result.episode_returns == [float(n) for n in result.episode_lengths]
+    assert result.episode_epsilons[-1] == pytest.approx(TINY.eps_end)
+    assert len(result.check_steps) == len(result.check_returns) >= 2
+
+
+def test_on_episode_callback_sees_every_episode(tiny_run):
+    seen = []
+    train(TINY, on_episode=lambda i, ret, eps, steps: seen.append((i, ret, steps)))
+    expected = list(zip(range(len(tiny_run.episode_returns)), tiny_run.episode_returns,
+                        tiny_run.episode_end_steps))
+    assert seen == expected
+
+
+def test_early_stop_when_check_reaches_the_goal():
+    result = train(DQNConfig(**{**TINY.__dict__, "stop_return": 1.0}))
+    assert result.stopped_early is True and result.env_steps == result.check_steps[0]
+
+
+def test_torch_threads_are_restored():
+    before = torch.get_num_threads()
+    train(DQNConfig(**{**TINY.__dict__, "max_env_steps": 150, "num_threads": 1}))
+    assert torch.get_num_threads() == before
+
+
+def test_checkpoint_round_trip_of_a_trained_net(tiny_run, tmp_path):
+    save_checkpoint(tmp_path / "run.pt", tiny_run.q_net, tiny_run.config)
+    q_net, config = load_checkpoint(tmp_path / "run.pt")
+    assert config == TINY
+    states = torch.randn(10, 4)
+    assert torch.equal(q_net(states), tiny_run.q_net(states))
+
+
+def test_shipped_checkpoint_matches_its_record_and_the_current_defaults():
+    root = Path(__file__).resolve().parent.parent / "checkpoints"
+    record = json.loads((root / "dqn_cartpole.json").read_text())
+    data = (root / "dqn_cartpole.pt").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == record["sha256"]
+    q_net, config = load_checkpoint(root / "dqn_cartpole.pt")
+    # Changing DQNConfig's defaults means retraining: `python -m tools.train_checkpoint`.
+    assert config == DQNConfig(seed=record["config"]["seed"])
+    assert evaluate(q_net, n_episodes=5).tolist() == [500.0] * 5

@@ -1,0 +1,364 @@
+"""DQN: TD targets, loss, target-network updates, the config and the training loop.
+
+`train(DQNConfig())` is the course's recommended recipe; it reads top to bottom in one
+loop. Same seed on the same machine → the same episode returns and the same weights.
+"""
+import contextlib
+import copy
+import dataclasses
+import time
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils.evaluation import greedy_returns
+from utils.networks import QNetwork
+from utils.policies import epsilon_greedy_action, epsilon_schedule
+from utils.replay import Batch, ReplayMemory
+from utils.seeding import make_env, seed_everything
+
+MAX_TRAIN_SEED = 1_000_000
+"""Training seeds are below this; greedy-check env i uses seed + (i + 1)·MAX_TRAIN_SEED."""
+
+MAX_CHECK_EPISODES = 1_000
+"""Keeps greedy-check seeds below utils.evaluation.EVAL_SEED."""
+
+LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
+
+
+# --- Building blocks -------------------------------------------------------------------
+
+def td_targets(rewards, next_states, terminated, target_net: nn.Module, gamma: float) -> torch.Tensor:
+    """r + γ·(1 − terminated)·max_a' Q_target(s', a'), shape (B,), without gradient.
+
+    Only `terminated` stops bootstrapping: a truncated episode (time limit) still has a
+    future, so its last state is bootstrapped like any other.
+    """
+    with torch.no_grad():
+        next_values = target_net(next_states).max(dim=1).values
+        return rewards + gamma * (1.0 - terminated) * next_values
+
+
+def double_dqn_targets(rewards, next_states, terminated, q_net: nn.Module, target_net: nn.Module,
+                       gamma: float) -> torch.Tensor:
+    """Double DQN: `q_net` picks argmax_a' in s', `target_net` scores it; (B,), no gradient.
+
+    Decoupling the choice of the action from its evaluation removes most of the upward
+    bias that max over noisy estimates gives (van Hasselt et al., 2016).
+    """
+    with torch.no_grad():
+        best_actions = q_net(next_states).argmax(dim=1, keepdim=True)
+        next_values = target_net(next_states).gather(1, best_actions).squeeze(1)
+        return rewards + gamma * (1.0 - terminated) * next_values
+
+
+def q_values_taken(q_net: nn.Module, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Q(s, a) for the action taken in each row: shape (B,), differentiable."""
+    return q_net(states).gather(1, actions.unsqueeze(1)).squeeze(1)
+
+
+def dqn_loss(predicted: torch.Tensor, targets: torch.Tensor, kind: str = "huber") -> torch.Tensor:
+    """Mean Huber (smooth L1) or squared TD error between two (B,) tensors: a scalar."""
+    if kind not in LOSSES:
+        raise ValueError(f"kind must be one of {sorted(LOSSES)}, got {kind!r}")
+    if predicted.shape != targets.shape:
+        # (B, 1) against (B,) would silently broadcast to a (B, B) loss.
+        raise ValueError(f"predicted has shape {tuple(predicted.shape)} but targets "
+                         f"{tuple(targets.shape)}; both must be (B,)")
+    return LOSSES[kind](predicted, targets)
+
+
+def soft_update(target_net: nn.Module, q_net: nn.Module, tau: float) -> None:
+    """Polyak averaging θ⁻ ← τ·θ + (1 − τ)·θ⁻, in place."""
+    if not 0.0 < tau <= 1.0:
+        raise ValueError(f"tau must be in (0, 1], got {tau!r}")
+    with torch.no_grad():
+        for target_param, param in zip(target_net.parameters(), q_net.parameters()):
+            target_param.lerp_(param, tau)
+
+
+def hard_update(target_net: nn.Module, q_net: nn.Module) -> None:
+    """Copy the Q-network's weights into the target network (θ⁻ ← θ)."""
+    target_net.load_state_dict(q_net.state_dict())
+
+
+# --- Configuration and result ----------------------------------------------------------
+
+@dataclasses.dataclass
+class DQNConfig:
+    """Everything a training run depends on; the defaults are the course's recommended recipe."""
+
+    seed: int = 0
+    """Seeds the network, the replay sampling, ε-greedy and the environment (0 ≤ seed < 1e6)."""
+    max_env_steps: int = 100_000
+    """Budget of environment steps; training stops here if the greedy check never succeeds."""
+    buffer_capacity: int = 50_000
+    """Transitions kept in the replay memory (the oldest are overwritten)."""
+    batch_size: int = 64
+    """Transitions per gradient update."""
+    learning_starts: int = 1_000
+    """Environment steps of pure collection before the first update."""
+    train_every: int = 2
+    """Environment steps between gradient updates: 2 halves the cost per step and still solves."""
+    gamma: float = 0.99
+    """Discount factor γ."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    loss: str = "huber"
+    """TD loss: "huber" (smooth L1) or "mse"."""
+    double_dqn: bool = True
+    """Use double-DQN targets (q_net picks the next action, target_net scores it)."""
+    target_update_every: int = 500
+    """Environment steps between target-network updates."""
+    tau: float = 1.0
+    """Fraction of the Q-network mixed into the target at each update (1.0 = hard copy)."""
+    eps_start: float = 1.0
+    """ε at the first step."""
+    eps_end: float = 0.05
+    """ε after the decay, kept until the end."""
+    eps_decay_steps: int = 10_000
+    """Environment steps over which ε falls linearly from eps_start to eps_end."""
+    hidden: int = 128
+    """Units in each of the Q-network's two hidden layers."""
+    max_grad_norm: Optional[float] = None
+    """Clip the gradient's global norm to this before each step (None = no clipping)."""
+    check_every: int = 1_000
+    """Greedy check: environment steps between checks (run at the end of an episode)."""
+    check_episodes: int = 20
+    """Greedy check: episodes per check, each on its own environment (seeds apart from evaluation's)."""
+    confirm_episodes: int = 100
+    """Greedy check: extra episodes once a check reaches stop_return; they must reach it too."""
+    stop_return: Optional[float] = 500.0
+    """Greedy check: stop training once a check's mean return reaches this (None = never)."""
+    num_threads: int = 1
+    """torch.set_num_threads during training: for a net this small, threads cost more than they save."""
+
+    def __post_init__(self):
+        """Reject values that cannot work, saying which field and what is expected."""
+        if not 0 <= self.seed < MAX_TRAIN_SEED:
+            raise ValueError(f"seed must be in [0, {MAX_TRAIN_SEED}), got {self.seed!r}")
+        for name in ("max_env_steps", "buffer_capacity", "batch_size", "train_every",
+                     "target_update_every", "eps_decay_steps", "hidden", "check_every",
+                     "check_episodes", "num_threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.learning_starts < self.batch_size:
+            raise ValueError(f"learning_starts ({self.learning_starts}) must be at least "
+                             f"batch_size ({self.batch_size}) so the first sample can be drawn")
+        if self.confirm_episodes < 0 or self.check_episodes + self.confirm_episodes > MAX_CHECK_EPISODES:
+            raise ValueError(f"check_episodes + confirm_episodes must be at most {MAX_CHECK_EPISODES} "
+                             f"(confirm_episodes ≥ 0), got {self.check_episodes} + {self.confirm_episodes}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1], got {self.tau!r}")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` returns: the learning curve, the cost, and the trained network."""
+
+    episode_returns: list
+    """Return of each training episode (ε-greedy, so below what the greedy policy gets)."""
+    episode_lengths: list
+    """Steps of each training episode."""
+    episode_epsilons: list
+    """ε at the last step of each training episode."""
+    episode_end_steps: list
+    """Global environment step at which each training episode ended."""
+    check_steps: list
+    """Global environment step of each greedy check."""
+    check_returns: list
+    """Mean greedy return of each check."""
+    env_steps: int
+    """Environment steps taken."""
+    updates: int
+    """Gradient updates made."""
+    wall_s: float
+    """Wall-clock seconds of training, greedy checks included."""
+    stopped_early: bool
+    """True when a greedy check reached `config.stop_return` before the step budget ran out."""
+    q_net: nn.Module
+    """The trained Q-network: the weights of the best greedy check (see `GreedyChecks`)."""
+    config: DQNConfig
+    """The configuration that produced this result."""
+
+
+# --- The training loop -----------------------------------------------------------------
+
+def train(config: Optional[DQNConfig] = None,
+          on_episode: Optional[Callable[[int, float, float, int], None]] = None) -> TrainResult:
+    """Train a DQN agent on CartPole-v1 with `config` (default: the recommended recipe).
+
+    `on_episode(episode_index, episode_return, epsilon, env_steps)`, if given, is called
+    after every training episode (e.g. to update a progress bar).
+    """
+    config = DQNConfig() if config is None else config
+    with torch_threads(config.num_threads):
+        seed_everything(config.seed)
+        env = make_env(config.seed)
+        rng = np.random.default_rng(config.seed)
+        q_net = QNetwork(env.observation_space.shape[0], int(env.action_space.n), config.hidden)
+        target_net = copy.deepcopy(q_net)
+        optimizer = torch.optim.Adam(q_net.parameters(), lr=config.lr, fused=True)
+        memory = ReplayMemory(config.buffer_capacity, env.observation_space.shape[0])
+        checks = GreedyChecks(config)
+        curve = LearningCurve()
+        updates = 0
+        start = time.perf_counter()
+
+        state, _ = env.reset()
+        for step in range(1, config.max_env_steps + 1):
+            # Act on the global step clock, store the transition, move on.
+            epsilon = epsilon_schedule(step - 1, config.eps_start, config.eps_end, config.eps_decay_steps)
+            action = epsilon_greedy_action(q_net, state, epsilon, rng)
+            next_state, reward, terminated, truncated, _ = env.step(action)
+            memory.push(state, action, reward, next_state, terminated)
+            state = next_state
+            curve.record_step(reward)
+
+            # Learn from a random minibatch of past transitions.
+            if step >= config.learning_starts and step % config.train_every == 0:
+                gradient_step(q_net, target_net, optimizer, memory.sample(config.batch_size), config)
+                updates += 1
+            if step % config.target_update_every == 0:
+                update_target(target_net, q_net, config.tau)
+
+            if terminated or truncated:
+                curve.end_episode(step, epsilon)
+                if on_episode is not None:
+                    on_episode(len(curve.returns) - 1, curve.returns[-1], epsilon, step)
+                state, _ = env.reset()
+                # Greedy check: keep the best weights so far, stop once they are good enough.
+                if checks.due(step) and checks.run(q_net, step):
+                    break
+
+        checks.restore_best(q_net)
+        env.close()
+        return TrainResult(
+            episode_returns=curve.returns, episode_lengths=curve.lengths,
+            episode_epsilons=curve.epsilons, episode_end_steps=curve.end_steps,
+            check_steps=checks.steps, check_returns=checks.returns,
+            env_steps=step, updates=updates, wall_s=time.perf_counter() - start,
+            stopped_early=checks.reached_goal, q_net=q_net, config=config,
+        )
+
+
+def gradient_step(q_net: nn.Module, target_net: nn.Module, optimizer: torch.optim.Optimizer,
+                  batch: Batch, config: DQNConfig) -> None:
+    """One Adam step on the TD loss of `batch`."""
+    targets = compute_targets(batch, q_net, target_net, config)
+    predicted = q_values_taken(q_net, batch.states, batch.actions)
+    loss = dqn_loss(predicted, targets, config.loss)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_net.parameters(), config.max_grad_norm, foreach=True)
+    optimizer.step()
+
+
+def compute_targets(batch: Batch, q_net: nn.Module, target_net: nn.Module, config: DQNConfig) -> torch.Tensor:
+    """TD targets for `batch`: double-DQN or plain, as `config.double_dqn` says."""
+    if config.double_dqn:
+        return double_dqn_targets(batch.rewards, batch.next_states, batch.terminated,
+                                  q_net, target_net, config.gamma)
+    return td_targets(batch.rewards, batch.next_states, batch.terminated, target_net, config.gamma)
+
+
+def update_target(target_net: nn.Module, q_net: nn.Module, tau: float) -> None:
+    """Hard copy when tau is 1, Polyak averaging otherwise."""
+    if tau == 1.0:
+        hard_update(target_net, q_net)
+    else:
+        soft_update(target_net, q_net, tau)
+
+
+class LearningCurve:
+    """Per-episode bookkeeping of the training run."""
+
+    def __init__(self):
+        """Start with no finished episode."""
+        self.returns, self.lengths, self.epsilons, self.end_steps = [], [], [], []
+        self._return, self._length = 0.0, 0
+
+    def record_step(self, reward: float) -> None:
+        """Add one step's reward to the running episode."""
+        self._return += reward
+        self._length += 1
+
+    def end_episode(self, step: int, epsilon: float) -> None:
+        """Close the running episode, ended at global `step` with exploration `epsilon`."""
+        self.returns.append(self._return)
+        self.lengths.append(self._length)
+        self.epsilons.append(epsilon)
+        self.end_steps.append(step)
+        self._return, self._length = 0.0, 0
+
+
+class GreedyChecks:
+    """Best-weights selection with early stopping, driven by periodic greedy checks.
+
+    Every `check_every` steps (at the next episode end) the greedy policy plays
+    `check_episodes` episodes, one on each of its environments; when their mean reaches
+    `stop_return`, it plays `confirm_episodes` more, and training stops only if those
+    reach it too. The weights with the best mean over a check's episodes are kept.
+    Without this, a DQN that has learned CartPole often unlearns it a few thousand steps
+    later; stopping at a confirmed good check and keeping the best weights makes the
+    outcome reliable. All episodes of a check run in step, so a check costs little.
+    """
+
+    def __init__(self, config: DQNConfig):
+        """Make the check environments (seeds apart from training and evaluation)."""
+        self.config = config
+        envs = [make_env(config.seed + (i + 1) * MAX_TRAIN_SEED)
+                for i in range(config.check_episodes + config.confirm_episodes)]
+        self.quick_envs, self.confirm_envs = envs[:config.check_episodes], envs[config.check_episodes:]
+        self.steps, self.returns = [], []
+        self.best_return = -np.inf
+        self.best_weights = None
+        self.reached_goal = False
+
+    def due(self, step: int) -> bool:
+        """True when `check_every` steps have passed since the last check."""
+        last = self.steps[-1] if self.steps else 0
+        return step - last >= self.config.check_every
+
+    def run(self, q_net: nn.Module, step: int) -> bool:
+        """Play the greedy check, keep the weights if best so far; True when training may stop."""
+        returns = greedy_returns(q_net, self.quick_envs)
+        if self._good_enough(returns) and self.confirm_envs:
+            returns = np.concatenate([returns, greedy_returns(q_net, self.confirm_envs)])
+        mean_return = float(returns.mean())
+        self.steps.append(step)
+        self.returns.append(mean_return)
+        if mean_return > self.best_return:
+            self.best_return = mean_return
+            self.best_weights = copy.deepcopy(q_net.state_dict())
+        self.reached_goal = self._good_enough(returns)
+        return self.reached_goal
+
+    def restore_best(self, q_net: nn.Module) -> None:
+        """Load the best checked weights into `q_net` (unchanged if no check ran)."""
+        if self.best_weights is not None:
+            q_net.load_state_dict(self.best_weights)
+        for env in self.quick_envs + self.confirm_envs:
+            env.close()
+
+    def _good_enough(self, returns: np.ndarray) -> bool:
+        """True when the mean of `returns` reaches `stop_return` (never if that is None)."""
+        return self.config.stop_return is not None and bool(returns.mean() >= self.config.stop_return)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run the block with `torch.set_num_threads(n)`, restoring the previous setting after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -1,0 +1,105 @@
+"""Greedy evaluation, the solved criterion, and saving/loading trained Q-networks."""
+import dataclasses
+import io
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from utils.networks import QNetwork
+from utils.policies import greedy_actions
+from utils.seeding import ENV_ID, make_env
+
+REWARD_THRESHOLD = float(gym.spec(ENV_ID).reward_threshold)
+"""CartPole-v1 counts as solved at a mean return of 475 over 100 episodes (v0's was 195)."""
+
+EVAL_SEED = 2_000_000_000
+"""Environment seed of evaluation episodes: far above any training seed (see utils.dqn)."""
+
+CHECKPOINT_FORMAT = "dqn-cartpole-checkpoint/1"
+
+
+def greedy_returns(q_net: nn.Module, envs: list) -> np.ndarray:
+    """Play one greedy episode on each env of `envs`, all in step; return their returns.
+
+    Stepping the episodes together lets one forward pass choose every env's action.
+    """
+    states = np.stack([env.reset()[0] for env in envs])
+    returns = np.zeros(len(envs))
+    running = np.ones(len(envs), dtype=bool)
+    while running.any():
+        actions = greedy_actions(q_net, torch.as_tensor(states)).tolist()
+        for i in np.flatnonzero(running):
+            states[i], reward, terminated, truncated, _ = envs[i].step(actions[i])
+            returns[i] += reward
+            # A perfect policy is truncated at 500 steps, never terminated.
+            running[i] = not (terminated or truncated)
+    return returns
+
+
+def evaluate(q_net: nn.Module, n_episodes: int = 100, seed: int = EVAL_SEED) -> np.ndarray:
+    """Greedy returns of `n_episodes` episodes, episode i on env seed `seed + i`.
+
+    The default seeds are disjoint from every training and greedy-check seed (utils.dqn).
+    """
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes <= 0:
+        raise ValueError(f"n_episodes must be a positive integer, got {n_episodes!r}")
+    envs = [make_env(seed + i) for i in range(n_episodes)]
+    try:
+        return greedy_returns(q_net, envs)
+    finally:
+        for env in envs:
+            env.close()
+
+
+def is_solved(returns) -> bool:
+    """True when the mean of `returns` reaches REWARD_THRESHOLD (475 for CartPole-v1)."""
+    returns = np.asarray(returns, dtype=float)
+    if returns.ndim != 1 or returns.size == 0:
+        raise ValueError(f"returns must be a non-empty 1-D sequence, got shape {returns.shape}")
+    return bool(returns.mean() >= REWARD_THRESHOLD)
+
+
+def save_checkpoint(path, q_net: nn.Module, config) -> None:
+    """Write `q_net`'s weights and its training config to `path`; same inputs, same bytes."""
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT,
+        "config": dataclasses.asdict(config),
+        "state_dict": {name: t.detach().clone() for name, t in q_net.state_dict().items()},
+    }
+    # Serialising to memory first keeps the archive's inner name fixed, whatever the path.
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    Path(path).write_bytes(buffer.getvalue())
+
+
+def load_checkpoint(path):
+    """Read a file written by `save_checkpoint`: returns `(q_net, config)`, q_net in eval mode."""
+    # Imported here: utils.dqn imports this module for its greedy checks.
+    from utils.dqn import DQNConfig
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        checkpoint = torch.load(path, weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a readable checkpoint (corrupt or not a torch file): "
+                         f"{type(error).__name__}: {str(error).splitlines()[0]}") from error
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint (written by "
+                         "utils.evaluation.save_checkpoint)")
+    config_fields = {f.name for f in dataclasses.fields(DQNConfig)}
+    unknown = sorted(set(checkpoint["config"]) - config_fields)
+    if unknown:
+        raise ValueError(f"{path} has config fields this DQNConfig does not know: {unknown}")
+    config = DQNConfig(**checkpoint["config"])
+    q_net = QNetwork(hidden=config.hidden)
+    try:
+        q_net.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:
+        raise ValueError(f"{path}: weights do not fit QNetwork(hidden={config.hidden}): "
+                         f"{str(error).splitlines()[-1].strip()}") from error
+    return q_net.eval(), config

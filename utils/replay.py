@@ -1,0 +1,91 @@
+"""Experience replay: a preallocated ring buffer of transitions, sampled uniformly."""
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+
+class Batch(NamedTuple):
+    """A minibatch of transitions, one row per transition."""
+
+    states: torch.Tensor
+    """(B, obs_dim) float32: the states the actions were taken in."""
+    actions: torch.Tensor
+    """(B,) int64: the actions taken."""
+    rewards: torch.Tensor
+    """(B,) float32: the rewards received."""
+    next_states: torch.Tensor
+    """(B, obs_dim) float32: the states the environment moved to."""
+    terminated: torch.Tensor
+    """(B,) float32: 1.0 where the episode terminated at next_state (truncation is not termination)."""
+
+
+class ReplayMemory:
+    """A fixed-capacity ring buffer of transitions; the oldest is overwritten when full."""
+
+    def __init__(self, capacity: int, obs_dim: int = 4):
+        """Preallocate room for `capacity` transitions with states of length `obs_dim`."""
+        _require_positive_int("capacity", capacity)
+        _require_positive_int("obs_dim", obs_dim)
+        self.capacity = capacity
+        self.obs_dim = obs_dim
+        self.states = torch.zeros((capacity, obs_dim), dtype=torch.float32)
+        self.actions = torch.zeros(capacity, dtype=torch.int64)
+        self.rewards = torch.zeros(capacity, dtype=torch.float32)
+        self.next_states = torch.zeros((capacity, obs_dim), dtype=torch.float32)
+        self.terminated = torch.zeros(capacity, dtype=torch.float32)
+        # push() writes through NumPy views of the same memory: assigning into a torch
+        # tensor costs a few microseconds per call, a NumPy view a fraction of one.
+        self._columns = [t.numpy() for t in self._tensors()]
+        self.position = 0
+        self.size = 0
+
+    def push(self, state, action: int, reward: float, next_state, terminated: bool) -> None:
+        """Store one transition, overwriting the oldest when the memory is full."""
+        states, actions, rewards, next_states, terminals = self._columns
+        i = self.position
+        states[i] = state
+        actions[i] = action
+        rewards[i] = reward
+        next_states[i] = next_state
+        terminals[i] = terminated
+        self.position = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size: int) -> Batch:
+        """Return `batch_size` distinct transitions drawn uniformly (torch's global RNG)."""
+        _require_positive_int("batch_size", batch_size)
+        if batch_size > self.size:
+            raise ValueError(
+                f"cannot sample {batch_size} transitions: the memory holds only {self.size}; "
+                "push more transitions first (or sample a smaller batch)"
+            )
+        index = _distinct_indices(self.size, batch_size)
+        return Batch(*(t[index] for t in self._tensors()))
+
+    def __len__(self) -> int:
+        """Number of transitions stored (at most `capacity`)."""
+        return self.size
+
+    def _tensors(self) -> tuple:
+        """The five storage tensors, in `Batch` field order."""
+        return self.states, self.actions, self.rewards, self.next_states, self.terminated
+
+
+def _distinct_indices(n: int, k: int) -> torch.Tensor:
+    """`k` distinct integers drawn uniformly from range(n) with torch's global RNG."""
+    if n < k * k:
+        return torch.randperm(n)[:k]
+    # randperm costs O(n); for n >= k² a draw of k has repeats less than half the time,
+    # and redrawing the whole batch until it has none still gives every k-subset the
+    # same probability.
+    while True:
+        index = torch.randint(n, (k,))
+        if torch.unique(index).numel() == k:
+            return index
+
+
+def _require_positive_int(name: str, value) -> None:
+    """Raise a ValueError unless `value` is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
