@@ -218,7 +218,8 @@ def execute(notebook, path: Path):
 
     executed = copy.deepcopy(notebook)
     client = NotebookClient(
-        executed, timeout=EXECUTION_TIMEOUT_S, kernel_name="python3", record_timing=False,
+        # Widget state holds random model ids: storing it would change the file on every build.
+        executed, timeout=EXECUTION_TIMEOUT_S, kernel_name="python3", record_timing=False, store_widget_state=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
     try:
