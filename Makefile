@@ -11,7 +11,7 @@ NBVAL := --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_
 export SDL_VIDEODRIVER := dummy
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab notebooks check test grade lock clean
+.PHONY: help setup lab notebooks check test grade bench checkpoint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,13 @@ test: setup ## only the fast unit tests
 grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/ [OUT=grades/] [TIMEOUT=600] [JOBS=n]
 	@test -n "$(SUBMISSIONS)" || { echo "error: name the folder to grade: make grade SUBMISSIONS=path/to/submissions/"; exit 2; }
 	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(JOBS),--jobs $(JOBS))
+
+bench: setup ## benchmark the course's DQN on seeds 0-9 beside Stable-Baselines3 (installs requirements-bench.txt)
+	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements-bench.txt
+	$(BIN)/python -m benchmarks.solve_rate --seeds 0-9 --baseline sb3 --json bench.json
+
+checkpoint: setup ## retrain checkpoints/dqn_cartpole.pt with the defaults (VERIFY=1: compare with the shipped file instead)
+	$(BIN)/python -m tools.train_checkpoint $(if $(VERIFY),--verify)
 
 lock: ## re-resolve requirements.txt in a scratch venv and rewrite requirements-lock.txt
 	$(PYTHON) -m tools.lock_requirements

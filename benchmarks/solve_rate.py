@@ -4,14 +4,16 @@
 
 Each seed trains with the course defaults (`DQNConfig(seed=seed)`), then plays 100 greedy
 episodes on evaluation seeds disjoint from training. Baselines run interleaved per seed,
-so all implementations see the same machine load. Timings use one torch thread for every
-implementation.
+so all implementations see the same machine load. By default every implementation runs
+with one torch thread (the course sets it; `--baseline-threads 0` gives the baselines
+torch's own default instead, as their users would run them).
 """
 import argparse
 import json
 import statistics
 import sys
 
+import torch
 
 from benchmarks.sb3_baseline import INSTALL_HINT, sb3_available, train_sb3
 from benchmarks.seed_loop import train_seed_loop
@@ -20,6 +22,7 @@ from utils.evaluation import REWARD_THRESHOLD, evaluate
 
 BASELINES = ("seed-fixed", "sb3")
 PERFECT_RETURN = 500.0
+TORCH_DEFAULT_THREADS = torch.get_num_threads()
 
 
 def parse_seeds(text: str) -> list:
@@ -46,9 +49,10 @@ def run_course(seed: int) -> dict:
 RUNNERS = {"course": run_course, "seed-fixed": train_seed_loop, "sb3": train_sb3}
 
 
-def measure(impl: str, seed: int, eval_episodes: int) -> dict:
+def measure(impl: str, seed: int, eval_episodes: int, baseline_threads: int = 1) -> dict:
     """Train `impl` on `seed`, evaluate it greedily, return one JSON-ready row."""
-    run = RUNNERS[impl](seed)
+    threads = {} if impl == "course" else {"num_threads": baseline_threads or TORCH_DEFAULT_THREADS}
+    run = RUNNERS[impl](seed, **threads)
     returns = evaluate(run["q_net"], n_episodes=eval_episodes)
     return {"impl": impl, "seed": seed, "env_steps": run["env_steps"], "updates": run["updates"],
             "wall_s": round(run["wall_s"], 3), "eval_mean": float(returns.mean()),
@@ -85,6 +89,8 @@ def main(argv=None) -> int:
                         help="training seeds: 0-9, 3,17,42 or 100-104,7 (default 0-9)")
     parser.add_argument("--baseline", action="append", choices=BASELINES, default=[],
                         help="also run this baseline on every seed (repeatable)")
+    parser.add_argument("--baseline-threads", type=int, default=1,
+                        help="torch threads for the baselines (default 1, as the course; 0 = torch's default)")
     parser.add_argument("--eval-episodes", type=int, default=100, help="greedy evaluation episodes")
     parser.add_argument("--json", help="write runs and summary to this file")
     args = parser.parse_args(argv)
@@ -98,7 +104,7 @@ def main(argv=None) -> int:
     rows = []
     for seed in args.seeds:
         for impl in impls:
-            rows.append(measure(impl, seed, args.eval_episodes))
+            rows.append(measure(impl, seed, args.eval_episodes, args.baseline_threads))
             print(format_row(rows[-1]), flush=True)
 
     summary = {impl: summarize([r for r in rows if r["impl"] == impl], args.eval_episodes) for impl in impls}
@@ -106,7 +112,8 @@ def main(argv=None) -> int:
     for impl, s in summary.items():
         print(f"{impl:<11} solved {s['solved']}/{s['runs']}  perfect {s['perfect']}/{s['runs']}  "
               f"median env_steps {s['median_env_steps']:.0f}  median wall {s['median_wall_s']:.1f} s")
-    report = {"seeds": args.seeds, "eval_episodes": args.eval_episodes, "runs": rows, "summary": summary}
+    report = {"seeds": args.seeds, "eval_episodes": args.eval_episodes, "runs": rows, "summary": summary,
+              "baseline_threads": args.baseline_threads or TORCH_DEFAULT_THREADS}
     if len(impls) > 1:
         report["ratios"] = ratios(summary)
         for name, value in report["ratios"].items():

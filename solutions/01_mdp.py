@@ -20,6 +20,7 @@ from utils.checks import check_bellman_backup, check_discounted_return
 from utils.mdp import corridor_mdp, value_iteration
 from utils.seeding import make_env, seed_everything
 from utils.video import show_rollout
+from utils.widgets import discount_explorer
 
 SEED = 0
 seed_everything(SEED)
@@ -71,6 +72,13 @@ check_discounted_return(discounted_return)
 # NBVAL_CHECK_OUTPUT
 for gamma in (0.9, 0.99, 0.999):
     print(f"gamma={gamma}: G_0 = {discounted_return([1.0] * 500, gamma):7.2f}, 1/(1-gamma) = {1 / (1 - gamma):7.1f}")
+
+# %% [markdown]
+# **Explore.** Move $\gamma$: the plot shows the weight $\gamma^k$ of a reward $k$ steps
+# ahead; below it, the effective horizon and $G_0$ of the 500-step episode above.
+
+# %%
+discount_explorer([1.0] * 500)
 
 # %% [markdown]
 # ## 1.2 Values and the Bellman equations

@@ -28,7 +28,9 @@ import torch
 from utils.checks import check_replay_memory
 from utils.plotting import pair_scatter
 from utils.replay import Batch
+from utils.replay import ReplayMemory as ReferenceMemory
 from utils.seeding import make_env, seed_everything
+from utils.widgets import replay_explorer
 
 SEED = 0
 seed_everything(SEED)
@@ -105,7 +107,24 @@ print(f"sigma / sqrt(B) for independent samples:    {angles.std() / np.sqrt(B):.
 # Random batches match $\sigma/\sqrt B$; consecutive batches are several times noisier.
 # Replay also lets every transition be used in many updates instead of once, which
 # matters when interacting with the environment is the expensive part.
-#
+
+# %% [markdown]
+# **Explore.** A replay memory (the course's reference `ReplayMemory`; you write your own
+# in Exercise 2.1) holding 3,000 steps of a random agent. Each click on *draw a batch*
+# samples 64 transitions and shows where in the memory they come from and their pole
+# angles, next to the last 64 transitions in a row.
+
+# %%
+explore_env, explore_memory = make_env(SEED), ReferenceMemory(capacity=5_000)
+state, _ = explore_env.reset()
+for _ in range(3_000):
+    action = int(explore_env.action_space.sample())
+    next_state, reward, terminated, truncated, _ = explore_env.step(action)
+    explore_memory.push(state, action, reward, next_state, terminated)
+    state = explore_env.reset()[0] if terminated or truncated else next_state
+replay_explorer(explore_memory, batch_size=64, seed=SEED)
+
+# %% [markdown]
 # ## 2.2 The replay memory
 #
 # The memory keeps the last $N$ transitions, its **capacity** (the seed used

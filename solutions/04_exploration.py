@@ -30,6 +30,7 @@ from utils.networks import QNetwork
 from utils.plotting import line_plot
 from utils.policies import greedy_action
 from utils.seeding import make_env, seed_everything
+from utils.widgets import epsilon_explorer
 
 SEED = 0
 seed_everything(SEED)
@@ -225,7 +226,18 @@ for episode, (length, start) in enumerate(zip(lengths, starts)):
 # learned anything, and the replay memory fills with near-greedy experience of an
 # untrained network. On the global step ε is still about 0.8. The fix is the one counter
 # of Exercise 4.3.
-#
+
+# %% [markdown]
+# **Explore.** Move the schedule's sliders and the typical episode length. Left: the
+# course's linear schedule and the seed's exponential one, on the global step. Right: the
+# chosen schedule driven by the global step and by the seed's clock `i_episode * 500 + t`,
+# against the real number of environment steps. With 500-step episodes the two clocks
+# agree; the shorter the episodes, the sooner the seed's clock ends exploration.
+
+# %%
+epsilon_explorer()
+
+# %% [markdown]
 # > **Common pitfall: the global random generator.** `random.random()` or
 # > `np.random.rand()` inside the policy work, but then exploration depends on whatever
 # > else consumed that generator. Passing `rng` makes the policy a function of its

@@ -17,20 +17,18 @@
 # checkpoint that ships with the course. **Time:** about 30–40 minutes.
 
 # %%
-from pathlib import Path
-
 import gymnasium as gym
 import numpy as np
 import torch
 
-import utils
 from utils.checks import check_evaluate_greedy, check_solved_runs
-from utils.evaluation import EVAL_SEED, REWARD_THRESHOLD, load_checkpoint
+from utils.evaluation import EVAL_SEED, REWARD_THRESHOLD, SHIPPED_CHECKPOINT, load_checkpoint
 from utils.networks import QNetwork, count_parameters
 from utils.plotting import q_value_maps, return_histograms
 from utils.policies import greedy_action
 from utils.seeding import make_env, seed_everything
-from utils.video import show_rollout
+from utils.video import record_rollout, show_rollout
+from utils.widgets import rollout_scrubber
 
 SEED = 0
 seed_everything(SEED)
@@ -41,10 +39,10 @@ seed_everything(SEED)
 # `checkpoints/dqn_cartpole.pt` was trained with the course's default `DQNConfig`
 # (`python -m tools.train_checkpoint` reproduces it). `load_checkpoint` rebuilds the
 # network from the weights and the config stored with them. To evaluate your own network
-# from notebook 5 instead, set `CHECKPOINT` to the path notebook 5 printed.
+# from notebook 5 instead, set `CHECKPOINT` to the path notebook 5 printed (a string is fine).
 
 # %%
-CHECKPOINT = Path(utils.__file__).resolve().parent.parent / "checkpoints" / "dqn_cartpole.pt"
+CHECKPOINT = SHIPPED_CHECKPOINT
 trained_net, trained_config = load_checkpoint(CHECKPOINT)
 print(f"trained for at most {trained_config.max_env_steps:,} environment steps with seed {trained_config.seed}; "
       f"double DQN: {trained_config.double_dqn}")
@@ -184,6 +182,15 @@ show_rollout(make_env(EVAL_SEED, render=True), policy=lambda s: greedy_action(un
 
 # %%
 show_rollout(make_env(EVAL_SEED, render=True), policy=lambda s: greedy_action(trained_net, s))
+
+# %% [markdown]
+# **Explore.** The first 150 steps of that episode, frame by frame: drag the slider (or
+# press play) to see the state, the network's Q-values and its greedy action at each step.
+
+# %%
+trained_rollout = record_rollout(make_env(EVAL_SEED, render=True), lambda s: greedy_action(trained_net, s),
+                                 max_frames=150)
+rollout_scrubber(trained_rollout, q_net=trained_net)
 
 # %% [markdown]
 # ## 6.5 What did the network learn?

@@ -20,9 +20,8 @@ import numpy as np
 import torch
 
 from utils.dqn import DQNConfig, train
-from utils.evaluation import evaluate, save_checkpoint
+from utils.evaluation import SHIPPED_CHECKPOINT, evaluate, save_checkpoint
 
-CHECKPOINT = Path("checkpoints/dqn_cartpole.pt")
 
 
 def train_and_save(seed: int, checkpoint: Path) -> Path:
@@ -53,7 +52,7 @@ def main(argv=None) -> int:
     """Train (or retrain and compare) the shipped checkpoint."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    parser.add_argument("--out", type=Path, default=CHECKPOINT, help=f"checkpoint path (default {CHECKPOINT})")
+    parser.add_argument("--out", type=Path, default=SHIPPED_CHECKPOINT, help="checkpoint path (default: the shipped checkpoints/dqn_cartpole.pt)")
     parser.add_argument("--verify", action="store_true", help="retrain and compare with the files at --out")
     args = parser.parse_args(argv)
     if not args.verify:

@@ -18,6 +18,9 @@ REWARD_THRESHOLD = float(gym.spec(ENV_ID).reward_threshold)
 EVAL_SEED = 2_000_000_000
 """Environment seed of evaluation episodes: far above any training seed (see utils.dqn)."""
 
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "dqn_cartpole.pt"
+"""The checkpoint that ships with the course (`make checkpoint` reproduces it); notebook 6 loads it."""
+
 CHECKPOINT_FORMAT = "dqn-cartpole-checkpoint/1"
 
 
