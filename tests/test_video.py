@@ -71,3 +71,10 @@ def test_bad_policy_output_is_explained(answer, error, words):
 def test_env_without_rgb_rendering_is_refused():
     with pytest.raises(ValueError, match="render=True"):
         record_rollout(make_env(0), balance)
+
+
+def test_show_rollout_streams_every_frame_into_the_video(tmp_path, capsys):
+    html = show_rollout(make_env(0, render=True, max_episode_steps=10), balance).data
+    mp4 = base64.b64decode(re.search(r"base64,([^\"]+)\"", html).group(1))
+    assert capsys.readouterr().out == "10 steps, return 10 (truncated)\n"
+    assert decode(mp4, tmp_path)[0] == 11

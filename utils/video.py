@@ -44,21 +44,29 @@ def record_rollout(env, policy: Policy, max_frames: int = 1000) -> Rollout:
     """Run `policy` for one episode of `env` (render_mode="rgb_array"), keeping every frame.
 
     Stops when the episode terminates or is truncated, or after `max_frames` frames.
+    Each 600x400 frame takes 720 kB: to only watch an episode, use `show_rollout`.
     """
+    rollout = Rollout()
+    rollout.frames = list(play_episode(env, policy, max_frames, rollout))
+    return rollout
+
+
+def play_episode(env, policy: Policy, max_frames: int, rollout: Rollout):
+    """Yield the frames of one episode as it is played, recording all but the frames in `rollout`."""
     if getattr(env, "render_mode", None) != "rgb_array":
-        raise ValueError("record_rollout needs an env made with render=True (render_mode='rgb_array').")
+        raise ValueError("recording needs an env made with render=True (render_mode='rgb_array').")
     if max_frames < 1:
         raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     state, _ = env.reset()
-    rollout = Rollout(frames=[env.render()], states=[state])
-    while not (rollout.terminated or rollout.truncated) and len(rollout.frames) < max_frames:
+    rollout.states.append(state)
+    yield env.render()
+    while not (rollout.terminated or rollout.truncated) and len(rollout.states) < max_frames:
         action = _checked_action(policy(state), env)
         state, reward, rollout.terminated, rollout.truncated, _ = env.step(action)
         rollout.actions.append(action)
         rollout.rewards.append(float(reward))
         rollout.states.append(state)
-        rollout.frames.append(env.render())
-    return rollout
+        yield env.render()
 
 
 def _checked_action(action, env) -> int:
@@ -72,18 +80,19 @@ def _checked_action(action, env) -> int:
     return as_int
 
 
-def encode_mp4(frames: list, fps: int = FPS) -> bytes:
-    """Encode RGB frames as an H.264 (yuv420p) MP4 and return its bytes."""
-    if not frames:
-        raise ValueError("encode_mp4 needs at least one frame.")
+def encode_mp4(frames, fps: int = FPS) -> bytes:
+    """Encode RGB frames (a list or any iterable) as an H.264 (yuv420p) MP4 and return its bytes."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "rollout.mp4"
+        count = 0
         with imageio.get_writer(
             path, format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p",
             macro_block_size=MACRO_BLOCK, ffmpeg_params=FFMPEG_PARAMS, ffmpeg_log_level="error",
         ) as writer:
-            for frame in frames:
+            for count, frame in enumerate(frames, start=1):
                 writer.append_data(frame)
+        if count == 0:
+            raise ValueError("encode_mp4 needs at least one frame.")
         return path.read_bytes()
 
 
@@ -97,8 +106,12 @@ def video_html(mp4: bytes, width: int = 450) -> HTML:
 
 
 def show_rollout(env, policy: Policy, max_frames: int = 1000) -> HTML:
-    """Record one episode of `policy`, print its length and return, and embed its video."""
-    rollout = record_rollout(env, policy, max_frames)
+    """Play one episode of `policy`, print its length and return, and embed its video.
+
+    Frames go straight to the encoder, so even a 500-step episode needs little memory.
+    """
+    rollout = Rollout()
+    mp4 = encode_mp4(play_episode(env, policy, max_frames, rollout))
     ending = "terminated" if rollout.terminated else "truncated" if rollout.truncated else "stopped at the frame cap"
     print(f"{rollout.steps} steps, return {rollout.total_reward:.0f} ({ending})")
-    return video_html(encode_mp4(rollout.frames))
+    return video_html(mp4)
