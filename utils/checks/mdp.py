@@ -5,6 +5,7 @@ import numpy as np
 
 from utils import mdp
 from utils.checks.core import exercise, expect, name_the_mistake
+from utils.checks.tensors import describe
 
 REWARDS = [1.0, 0.0, 2.0, 3.0]
 GAMMA = 0.9
@@ -16,7 +17,7 @@ def check_discounted_return(discounted_return) -> None:
     got = discounted_return(list(REWARDS), GAMMA)
     expect(
         isinstance(got, numbers.Real) and not isinstance(got, bool),
-        f"discounted_return({REWARDS}, {GAMMA}) returned {_describe(got)}; expected one number (a float).",
+        f"discounted_return({REWARDS}, {GAMMA}) returned {describe(got)}; expected one number (a float).",
         "return the return G_0 of the whole sequence, not the list of returns from every step.",
     )
     expected = mdp.discounted_return(REWARDS, GAMMA)
@@ -57,7 +58,7 @@ def check_bellman_backup(backup) -> None:
     got = backup(Q, P, R, terminal, gamma)
     expect(np.array_equal(Q, given), "your backup changed the Q array it was given.",
            "build a new array for Q' instead of writing into Q: value iteration compares old and new Q.")
-    expect(isinstance(got, np.ndarray), f"the backup returned {_describe(got)}; expected a NumPy array of shape {Q.shape}.",
+    expect(isinstance(got, np.ndarray), f"the backup returned {describe(got)}; expected a NumPy array of shape {Q.shape}.",
            "work with NumPy arrays throughout (e.g. Q.max(axis=1), P @ v).")
     expected = mdp.bellman_optimality_backup(Q, P, R, terminal, gamma)
     expect(got.shape == expected.shape,
@@ -101,12 +102,6 @@ def _random_mdp(states: int = 5, actions: int = 3, seed: int = 0):
     terminal[[1, 4]] = True
     Q = rng.normal(size=(states, actions))
     return P, R, terminal, Q, 0.8
-
-
-def _describe(value) -> str:
-    """A short description of a returned value: its type, and shape where it has one."""
-    shape = getattr(value, "shape", None)
-    return f"a {type(value).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else f" ({value!r:.60})")
 
 
 def _short(sequence) -> str:
