@@ -79,3 +79,17 @@ def test_oversampling_raises_a_clear_error():
 def test_bad_capacity_is_rejected(capacity):
     with pytest.raises(ValueError, match="capacity must be a positive integer"):
         ReplayMemory(capacity)
+
+
+def test_fill_with_random_agent_stores_real_transitions():
+    from utils.replay import fill_with_random_agent
+    from utils.seeding import make_env
+
+    memory = fill_with_random_agent(ReplayMemory(50), make_env(0), n_steps=60)
+    assert len(memory) == 50 and memory.position == 10
+    ended = memory.terminated == 1.0
+    assert ended.any() and torch.all(memory.rewards == 1.0)
+    continuing = ~ended
+    # Within an episode each transition starts where the previous one ended.
+    follows = torch.all(memory.states[1:] == memory.next_states[:-1], dim=1)
+    assert follows[continuing[:-1]].float().mean() > 0.9

@@ -89,3 +89,14 @@ def _require_positive_int(name: str, value) -> None:
     """Raise a ValueError unless `value` is a positive integer."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def fill_with_random_agent(memory: ReplayMemory, env, n_steps: int) -> ReplayMemory:
+    """Push `n_steps` transitions of a uniformly random agent playing `env`; return `memory`."""
+    state, _ = env.reset()
+    for _ in range(n_steps):
+        action = int(env.action_space.sample())
+        next_state, reward, terminated, truncated, _ = env.step(action)
+        memory.push(state, action, reward, next_state, terminated)
+        state = env.reset()[0] if terminated or truncated else next_state
+    return memory
