@@ -27,7 +27,7 @@ import torch
 
 from utils.checks import check_replay_memory
 from utils.plotting import pair_scatter
-from utils.replay import Batch
+from utils.replay import Batch, fill_with_random_agent
 from utils.replay import ReplayMemory as ReferenceMemory
 from utils.seeding import make_env, seed_everything
 from utils.widgets import replay_explorer
@@ -115,13 +115,7 @@ print(f"sigma / sqrt(B) for independent samples:    {angles.std() / np.sqrt(B):.
 # angles, next to the last 64 transitions in a row.
 
 # %%
-explore_env, explore_memory = make_env(SEED), ReferenceMemory(capacity=5_000)
-state, _ = explore_env.reset()
-for _ in range(3_000):
-    action = int(explore_env.action_space.sample())
-    next_state, reward, terminated, truncated, _ = explore_env.step(action)
-    explore_memory.push(state, action, reward, next_state, terminated)
-    state = explore_env.reset()[0] if terminated or truncated else next_state
+explore_memory = fill_with_random_agent(ReferenceMemory(capacity=5_000), make_env(SEED), n_steps=3_000)
 replay_explorer(explore_memory, batch_size=64, seed=SEED)
 
 # %% [markdown]

@@ -33,7 +33,7 @@ from utils.live import LiveTrainingView
 from utils.networks import QNetwork
 from utils.plotting import learning_curve, line_plot
 from utils.policies import epsilon_greedy_action, epsilon_schedule
-from utils.replay import ReplayMemory
+from utils.replay import ReplayMemory, fill_with_random_agent
 from utils.seeding import make_env, seed_everything
 from utils.widgets import hyperparameter_playground
 
@@ -105,13 +105,7 @@ check_td_targets(td_targets)
 # batch; a fresh network will score it.
 
 # %%
-demo_env, demo_memory = make_env(SEED), ReplayMemory(1_000)
-obs, _ = demo_env.reset()
-for _ in range(300):
-    move = int(demo_env.action_space.sample())
-    after, r, term, trunc, _ = demo_env.step(move)
-    demo_memory.push(obs, move, r, after, term)
-    obs = demo_env.reset()[0] if term or trunc else after
+demo_memory = fill_with_random_agent(ReplayMemory(1_000), make_env(SEED), n_steps=300)
 demo_net, demo_batch = QNetwork(), demo_memory.sample(64)
 
 # %% [markdown]

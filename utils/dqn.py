@@ -125,7 +125,7 @@ class DQNConfig:
     """Units in each of the Q-network's two hidden layers."""
     max_grad_norm: Optional[float] = None
     """Clip the gradient's global norm to this before each step (None = no clipping)."""
-    check_every: int = 1_000
+    check_every: int = 2_000
     """Greedy check: environment steps between checks (run at the end of an episode)."""
     check_episodes: int = 20
     """Greedy check: episodes per check, each on its own environment (seeds apart from evaluation's)."""
