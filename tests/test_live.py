@@ -103,3 +103,18 @@ def test_view_follows_a_real_training_run(capsys):
     assert view.epsilons == result.episode_epsilons
     assert 5 <= len(out.splitlines()) <= 11 and out.splitlines()[-1].startswith("finished:")
     assert "Widget" not in out and "VBox" not in out
+
+
+def test_a_verdict_replaces_the_summary_and_fills_the_bar(capsys):
+    view = LiveTrainingView(1_000, mode="widget")
+    feed(view, 52)  # stopped early at step 520 of 1,000
+    view.finish("greedy check passed at step 520")
+    assert view.bar.value == view.bar.max == 520 and view.bar.description == "done"
+    assert view.label.value.endswith(": greedy check passed at step 520")
+    text = LiveTrainingView(1_000, mode="text")
+    feed(text, 52)
+    capsys.readouterr()
+    text.finish("greedy check passed at step 520")
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("finished after 52 episodes in ") and line.endswith(": greedy check passed at step 520")
+    assert "ε-greedy" not in line

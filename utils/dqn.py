@@ -46,8 +46,9 @@ def double_dqn_targets(rewards, next_states, terminated, q_net: nn.Module, targe
                        gamma: float) -> torch.Tensor:
     """Double DQN: `q_net` picks argmax_a' in s', `target_net` scores it; (B,), no gradient.
 
-    Decoupling the choice of the action from its evaluation removes most of the upward
-    bias that max over noisy estimates gives (van Hasselt et al., 2016).
+    Decoupling the choice of the action from its evaluation reduces the upward bias that
+    max over noisy estimates gives (van Hasselt et al., 2016); the target network is a
+    lagged copy of q_net, not independent of it, so some bias remains.
     """
     with torch.no_grad():
         best_actions = q_net(next_states).argmax(dim=1, keepdim=True)
@@ -174,6 +175,8 @@ class TrainResult:
     """Global environment step of each greedy check."""
     check_returns: list
     """Mean greedy return of each check."""
+    check_values: list
+    """max_a Q(s, a) at each check for s = 0 (pole upright, cart at rest): how the values grow."""
     env_steps: int
     """Environment steps taken."""
     updates: int
@@ -186,6 +189,19 @@ class TrainResult:
     """The trained Q-network: the weights of the best greedy check (see `GreedyChecks`)."""
     config: DQNConfig
     """The configuration that produced this result."""
+
+    @property
+    def verdict(self) -> str:
+        """One line: what the greedy checks concluded, which is what decides the weights kept."""
+        if not self.check_returns:
+            return f"no greedy check ran in {self.env_steps:,} steps; the final weights are kept"
+        if self.stopped_early:
+            episodes = self.config.check_episodes + self.config.confirm_episodes
+            return (f"greedy check passed at step {self.env_steps:,}: {episodes} greedy episodes all reached "
+                    f"{self.config.stop_return:.0f}, so training stopped early with those weights")
+        best = int(np.argmax(self.check_returns))
+        return (f"no greedy check reached {self.config.stop_return} in {self.env_steps:,} steps; kept the weights of "
+                f"the best check (mean {self.check_returns[best]:.1f} at step {self.check_steps[best]:,})")
 
 
 # --- The training loop -----------------------------------------------------------------
@@ -206,9 +222,8 @@ def train(config: Optional[DQNConfig] = None,
         target_net = copy.deepcopy(q_net)
         optimizer = torch.optim.Adam(q_net.parameters(), lr=config.lr, fused=True)
         memory = ReplayMemory(config.buffer_capacity, env.observation_space.shape[0])
-        checks = GreedyChecks(config)
-        curve = LearningCurve()
-        updates = 0
+        monitor = TrainingMonitor(config, on_episode)
+        updates, episode_return = 0, 0.0
         start = time.perf_counter()
 
         state, _ = env.reset()
@@ -219,7 +234,7 @@ def train(config: Optional[DQNConfig] = None,
             next_state, reward, terminated, truncated, _ = env.step(action)
             memory.push(state, action, reward, next_state, terminated)
             state = next_state
-            curve.record_step(reward)
+            episode_return += reward
 
             # Learn from a random minibatch of past transitions.
             if step >= config.learning_starts and step % config.train_every == 0:
@@ -229,23 +244,15 @@ def train(config: Optional[DQNConfig] = None,
                 update_target(target_net, q_net, config.tau)
 
             if terminated or truncated:
-                curve.end_episode(step, epsilon)
-                if on_episode is not None:
-                    on_episode(len(curve.returns) - 1, curve.returns[-1], epsilon, step)
+                # Record the episode; the monitor's greedy checks say when to stop.
+                stop = monitor.on_episode_end(step, episode_return, epsilon, q_net)
                 state, _ = env.reset()
-                # Greedy check: keep the best weights so far, stop once they are good enough.
-                if checks.due(step) and checks.run(q_net, step):
+                episode_return = 0.0
+                if stop:
                     break
 
-        checks.restore_best(q_net)
         env.close()
-        return TrainResult(
-            episode_returns=curve.returns, episode_lengths=curve.lengths,
-            episode_epsilons=curve.epsilons, episode_end_steps=curve.end_steps,
-            check_steps=checks.steps, check_returns=checks.returns,
-            env_steps=step, updates=updates, wall_s=time.perf_counter() - start,
-            stopped_early=checks.reached_goal, q_net=q_net, config=config,
-        )
+        return monitor.result(q_net, env_steps=step, updates=updates, wall_s=time.perf_counter() - start)
 
 
 def gradient_step(q_net: nn.Module, target_net: nn.Module, optimizer: torch.optim.Optimizer,
@@ -277,26 +284,40 @@ def update_target(target_net: nn.Module, q_net: nn.Module, tau: float) -> None:
         soft_update(target_net, q_net, tau)
 
 
-class LearningCurve:
-    """Per-episode bookkeeping of the training run."""
+class TrainingMonitor:
+    """What a training loop calls at the end of every episode: the record, the progress and the greedy checks.
 
-    def __init__(self):
-        """Start with no finished episode."""
+    `train` calls `on_episode_end`, and so does the loop a student writes in notebook 5, so
+    both get the same greedy checks and best-weights selection. `on_episode_end` returns
+    True when a confirmed greedy check says training may stop; `result` then loads the
+    best checked weights into the network and packs everything into a `TrainResult`.
+    """
+
+    def __init__(self, config: DQNConfig, on_episode: Optional[Callable[[int, float, float, int], None]] = None):
+        """Start with no finished episode; `on_episode(index, return, epsilon, env_steps)` is called after each."""
+        self.config, self.on_episode = config, on_episode
+        self.checks = GreedyChecks(config)
         self.returns, self.lengths, self.epsilons, self.end_steps = [], [], [], []
-        self._return, self._length = 0.0, 0
 
-    def record_step(self, reward: float) -> None:
-        """Add one step's reward to the running episode."""
-        self._return += reward
-        self._length += 1
-
-    def end_episode(self, step: int, epsilon: float) -> None:
-        """Close the running episode, ended at global `step` with exploration `epsilon`."""
-        self.returns.append(self._return)
-        self.lengths.append(self._length)
-        self.epsilons.append(epsilon)
+    def on_episode_end(self, step: int, episode_return: float, epsilon: float, q_net: nn.Module) -> bool:
+        """Record an episode that ended at global `step`; run a greedy check if due; True = stop training."""
+        self.lengths.append(step - (self.end_steps[-1] if self.end_steps else 0))
+        self.returns.append(float(episode_return))
+        self.epsilons.append(float(epsilon))
         self.end_steps.append(step)
-        self._return, self._length = 0.0, 0
+        if self.on_episode is not None:
+            self.on_episode(len(self.returns) - 1, self.returns[-1], self.epsilons[-1], step)
+        return self.checks.due(step) and self.checks.run(q_net, step)
+
+    def result(self, q_net: nn.Module, env_steps: int, updates: int, wall_s: float) -> TrainResult:
+        """Load the best checked weights into `q_net` and return the run's `TrainResult`."""
+        self.checks.restore_best(q_net)
+        return TrainResult(
+            episode_returns=self.returns, episode_lengths=self.lengths, episode_epsilons=self.epsilons,
+            episode_end_steps=self.end_steps, check_steps=self.checks.steps, check_returns=self.checks.returns,
+            check_values=self.checks.values, env_steps=env_steps, updates=updates, wall_s=wall_s,
+            stopped_early=self.checks.reached_goal, q_net=q_net, config=self.config,
+        )
 
 
 class GreedyChecks:
@@ -317,7 +338,7 @@ class GreedyChecks:
         envs = [make_env(config.seed + (i + 1) * MAX_TRAIN_SEED)
                 for i in range(config.check_episodes + config.confirm_episodes)]
         self.quick_envs, self.confirm_envs = envs[:config.check_episodes], envs[config.check_episodes:]
-        self.steps, self.returns = [], []
+        self.steps, self.returns, self.values = [], [], []
         self.best_return = -np.inf
         self.best_weights = None
         self.reached_goal = False
@@ -335,6 +356,7 @@ class GreedyChecks:
         mean_return = float(returns.mean())
         self.steps.append(step)
         self.returns.append(mean_return)
+        self.values.append(zero_state_value(q_net, self.quick_envs[0].observation_space.shape[0]))
         if mean_return > self.best_return:
             self.best_return = mean_return
             self.best_weights = copy.deepcopy(q_net.state_dict())
@@ -351,6 +373,12 @@ class GreedyChecks:
     def _good_enough(self, returns: np.ndarray) -> bool:
         """True when the mean of `returns` reaches `stop_return` (never if that is None)."""
         return self.config.stop_return is not None and bool(returns.mean() >= self.config.stop_return)
+
+
+def zero_state_value(q_net: nn.Module, obs_dim: int) -> float:
+    """max_a Q(s, a) at the all-zero observation: for CartPole, pole upright and cart at rest in the middle."""
+    with torch.no_grad():
+        return float(q_net(torch.zeros(1, obs_dim)).max())
 
 
 @contextlib.contextmanager

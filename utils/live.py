@@ -45,6 +45,7 @@ class LiveTrainingView:
         self.returns, self.epsilons, self.steps = [], [], []
         self.overhead_s = 0.0  # seconds spent inside the view, to compare with the training time
         self.redraws = 0
+        self.verdict = ""
         self._line_interval = total_steps / text_lines
         self._next_line_step = self._line_interval
         self._started = time.perf_counter()
@@ -66,9 +67,12 @@ class LiveTrainingView:
             self._update_widgets(began, final=False)
         self.overhead_s += time.perf_counter() - began
 
-    def finish(self) -> None:
-        """Show the final state: the complete plot, or the summary line."""
+    def finish(self, verdict: str = "") -> None:
+        """Show the final state: the complete plot, or the summary line; `verdict` (e.g. the
+        greedy checks' `TrainResult.verdict`) replaces the summary and fills the bar, since a
+        run that stops early is finished, not 52% done."""
         began = time.perf_counter()
+        self.verdict = verdict
         if self.mode == "text":
             print(self.summary())
         else:
@@ -95,8 +99,10 @@ class LiveTrainingView:
                 f"ε {self.epsilons[-1]:.2f}")
 
     def summary(self) -> str:
-        """The closing line: how far training went and the best moving average reached."""
+        """The closing line: the verdict if one was given, else how far training went."""
         elapsed = time.perf_counter() - self._started
+        if self.verdict:
+            return f"finished after {len(self.returns)} episodes in {elapsed:.1f} s: {self.verdict}"
         if not self.returns:
             return f"finished after {elapsed:.1f} s without completing an episode"
         best = moving_average(self.returns, self.window).max()
@@ -144,6 +150,8 @@ class LiveTrainingView:
             self.label.value = self.summary() if final else self.status()
             if final:
                 self.bar.bar_style = "success"
+                if self.verdict and self.steps:
+                    self.bar.max, self.bar.description = self.steps[-1], "done"
         # Wait longer between redraws when drawing is slow, so it stays within the budget.
         if final or now - self._last_draw >= max(self.min_redraw_s, self._draw_cost / self.draw_budget):
             self._redraw()
