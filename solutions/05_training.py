@@ -11,15 +11,14 @@
 # truncation; write one optimisation step with the Huber loss and gradient clipping;
 # update a target network with hard copies and with Polyak averaging; write the whole
 # training loop on a global step clock; meet double DQN and best-weights selection by
-# greedy checks; train CartPole-v1 to solved and plot the learning curve.
+# greedy checks; train **your own agent** with **your own loop** until it solves CartPole-v1,
+# save it (notebook 6 evaluates and films it), and watch how its values grow.
 #
 # **Prerequisites:** notebooks 1–4 (their reference versions are imported from `utils`, so
-# you can start here). **Time:** about 45–60 minutes, plus under a minute of training.
+# you can start here). **Time:** about 90–120 minutes, plus a minute or less of training
+# (step counts and times vary by machine).
 
 # %%
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -27,18 +26,19 @@ from torch import nn
 
 from utils import dqn
 from utils.checks import check_optimize_step, check_td_targets, check_train_dqn, check_update_target
-from utils.dqn import DQNConfig, double_dqn_targets, train
-from utils.evaluation import REWARD_THRESHOLD, evaluate, is_solved, load_checkpoint, save_checkpoint
-from utils.live import LiveTrainingView
+from utils.dqn import DQNConfig, double_dqn_targets
+from utils.evaluation import REWARD_THRESHOLD, SHIPPED_CHECKPOINT, evaluate, is_solved, load_checkpoint
 from utils.networks import QNetwork
+from utils.notebook import setup_notebook
 from utils.plotting import learning_curve, line_plot
 from utils.policies import epsilon_greedy_action, epsilon_schedule
 from utils.replay import ReplayMemory, fill_with_random_agent
-from utils.seeding import make_env, seed_everything
+from utils.seeding import make_env
+from utils.student_agent import agent_path, train_your_agent
 from utils.widgets import hyperparameter_playground
 
 SEED = 0
-seed_everything(SEED)
+setup_notebook(SEED, optimizers=True)  # seeds, one torch thread, notices for unfinished exercises
 
 # %% [markdown]
 # ## 5.1 From Q-learning to a loss: the TD target
@@ -60,7 +60,13 @@ seed_everything(SEED)
 # * **A separate target network** $\theta^-$, a lagging copy of $\theta$, computes $y$.
 #   With $\theta$ itself, every step would move the target it is chasing (section 5.3).
 # * **Only termination masks.** $d_i$ is the `terminated` flag. A transition cut by the
-#   500-step time limit (`truncated`) still has a future, so its target bootstraps.
+#   500-step time limit (`truncated`) still has a future, so its target **bootstraps**:
+#   it uses the current estimate of the next state's value, $\max_{a'} Q(s'_i, a'; \theta^-)$,
+#   in place of the unknown rest of the return. Why is that right? The time left is not
+#   part of CartPole's observation, so the same state $s'$ occurs at step 20 and at step
+#   500; the agent cannot tell them apart, and its values must be those of the task without
+#   a clock. Treating the cut as a terminal state would teach it that the state has no
+#   future (Pardo et al. 2018).
 
 # %% [markdown]
 # > **Common pitfall: truncation treated as termination.** The seed notebook this course
@@ -123,20 +129,25 @@ print("terminated rows have target = reward:", bool(torch.equal(demo_targets[end
 # ## 5.2 The loss and one optimisation step
 #
 # **Huber instead of squared error.** With $\delta = y - Q(s, a; \theta)$ the squared
-# error $\tfrac12\delta^2$ has gradient $\delta$: one transition with a huge TD error (common
-# early on, when targets are still wrong) makes a huge step. The Huber loss
+# error $\delta^2$ (`F.mse_loss`) has derivative $2\delta$ with respect to $Q(s, a; \theta)$
+# (up to sign): one transition with a huge TD error (common early on, when targets are
+# still wrong) makes a huge step. The Huber loss
 #
 # $$\ell(\delta) = \begin{cases} \tfrac12 \delta^2 & |\delta| \le 1 \\ |\delta| - \tfrac12 & |\delta| > 1 \end{cases}$$
 #
-# is the same near 0 but grows linearly, so each transition's gradient is bounded by 1.
-# Mnih et al. (2015) clipped the error term to $[-1, 1]$, which is the same thing.
-# PyTorch calls it `F.smooth_l1_loss` (with its default `beta=1`).
+# is quadratic near 0 but grows linearly, so its derivative with respect to the predicted
+# $Q(s, a; \theta)$ is bounded by 1 per transition. (The gradient with respect to the
+# *weights* is that number times $\nabla_\theta Q$, which is not bounded.) Mnih et al.
+# (2015) clipped the error term to $[-1, 1]$, which is the same thing. PyTorch calls the
+# Huber loss `F.smooth_l1_loss` (with its default `beta=1`).
 
 # %%
 errors = np.linspace(-4, 4, 161)
-line_plot(errors, {"squared error δ²/2": errors**2 / 2, "Huber": np.where(np.abs(errors) <= 1, errors**2 / 2, np.abs(errors) - 0.5),
-                   "Huber gradient": np.clip(errors, -1, 1)},
-          xlabel="TD error δ", ylabel="loss / gradient", title="Huber grows linearly; its gradient stays in [-1, 1]")
+line_plot(errors, {"squared error δ²": errors**2, "its derivative 2δ": 2 * errors,
+                   "Huber": np.where(np.abs(errors) <= 1, errors**2 / 2, np.abs(errors) - 0.5),
+                   "its derivative, clip(δ, -1, 1)": np.clip(errors, -1, 1)},
+          xlabel="TD error δ", ylabel="loss / derivative",
+          title="Huber grows linearly; its derivative stays in [-1, 1], the squared error's grows with δ")
 
 # %% [markdown]
 # **Gradient clipping** bounds the step in another way, after `backward()`:
@@ -144,9 +155,8 @@ line_plot(errors, {"squared error δ²/2": errors**2 / 2, "Huber": np.where(np.a
 # * *Value clipping*, `clip_grad_value_(params, c)`, clamps each gradient entry to
 #   $[-c, c]$ on its own. When some entries are clipped and others are not, the step points
 #   in a different direction from the gradient. The seed notebook clipped at $c = 100$ every
-#   step; for CartPole's Huber gradients that bound is practically never reached, so it cost
-#   time (about 0.6 ms per update on a 2-core machine, where a whole update costs 1–2 ms)
-#   and changed nothing.
+#   step; for CartPole's Huber gradients that bound is practically never reached, so it
+#   changed nothing.
 # * *Norm clipping*, `clip_grad_norm_(params, c)`, rescales the whole gradient $g$ to
 #   $g \cdot \min(1, c / \lVert g \rVert)$: the direction stays, only the step length is capped.
 #   It is the usual choice when clipping is needed. The course's default
@@ -227,6 +237,12 @@ print(f"the loss fell by more than 90%: {demo_losses[-1] < 0.1 * demo_losses[0]}
 #   steps.
 #
 # One function covers both: with $\tau = 1$ the soft update *is* a copy.
+#
+# **The deadly triad, again.** Notebook 3 named the three ingredients that can make value
+# estimates diverge: function approximation, bootstrapping and off-policy learning. DQN
+# has all three. A slowly moving target and a replay memory of many past policies make
+# divergence rarer in practice, not impossible (van Hasselt et al. 2018): this is one
+# reason why the course watches the greedy policy during training (section 5.6).
 
 # %% [markdown]
 # > **Common pitfall: the target updated once per episode, and DQN credited with soft
@@ -287,10 +303,12 @@ print(f"mean of max over 2 noisy estimates: {noise.max(axis=1).mean():.3f} (true
 #
 # $$y = r + \gamma\,(1 - d)\; Q\big(s',\ \arg\max_{a'} Q(s', a'; \theta);\ \theta^-\big).$$
 #
-# The choice and its evaluation now use different noise, which removes most of the bias.
-# It costs one more forward pass. `utils.dqn.double_dqn_targets(rewards, next_states,
-# terminated, q_net, target_net, gamma)` implements it and the course's default uses it
-# (`DQNConfig.double_dqn = True`). Its targets never exceed the plain ones:
+# The choice and its evaluation now use different weights, which *reduces* the bias. It
+# does not remove it: the target network is a lagged copy of the online network, not an
+# independent estimate, so their errors are correlated. It costs one more forward pass.
+# `utils.dqn.double_dqn_targets(rewards, next_states, terminated, q_net, target_net, gamma)`
+# implements it and the course's default uses it (`DQNConfig.double_dqn = True`). Its
+# targets never exceed the plain ones:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -316,7 +334,9 @@ print("double DQN target <= plain target on every row:", bool(torch.all(double <
 #     if n % target_update_every == 0:
 #         update the target network                     # every C *steps*, not per episode
 #     if terminated or truncated:                       # the episode ends on either flag
-#         record the episode's return; state = env.reset()
+#         record the episode's return
+#         if on_episode_end(n, return, ε, q_net): stop  # the course's greedy checks (5.6)
+#         state = env.reset()
 #     else:
 #         state ← next_state
 # ```
@@ -334,7 +354,7 @@ print("double DQN target <= plain target on every row:", bool(torch.all(double <
 # %% [markdown]
 # ### Exercise 5.4: the training loop
 #
-# Write `train_dqn(env, config, q_net, target_net, optimizer, memory, rng) -> list`:
+# Write `train_dqn(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=None) -> list`:
 #
 # * `env`: a gymnasium CartPole env (not yet reset); `config`: a `utils.dqn.DQNConfig`;
 #   `q_net`, `target_net`: Q-networks (the target starts as a copy); `optimizer`: for
@@ -347,15 +367,20 @@ print("double DQN target <= plain target on every row:", bool(torch.all(double <
 #   `double_dqn_targets(..., q_net, target_net, config.gamma)` when `config.double_dqn`),
 #   `optimize_step(q_net, optimizer, batch, targets, config.loss, config.max_grad_norm)`,
 #   `update_target(target_net, q_net, config.tau)`.
-# * Return the list of the returns (sum of rewards) of the episodes that *finished*, in
-#   order, as floats.
+# * When an episode ends, append its return (sum of rewards) to a list; then, if
+#   `on_episode_end` is not `None`, call `on_episode_end(n, episode_return, epsilon, q_net)`
+#   with the global step count `n` and the ε of the last step; if it returns `True`, stop
+#   and return the list. (Section 5.7 passes the course's greedy checks here, so that your
+#   loop can stop once its agent is good; you don't write them.)
+# * Return the list of the returns of the episodes that *finished*, in order, as floats.
 #
 # The check runs your loop for 120 steps on a scripted stand-in for CartPole whose
 # episodes end by termination or by truncation, and inspects what it did: the ε used at
-# every step, what was stored, when it learned and when it updated the target.
+# every step, what was stored, when it learned and when it updated the target, and what
+# it did with `on_episode_end`.
 
 # %% exercise="5.4: train_dqn"
-def train_dqn(env, config, q_net, target_net, optimizer, memory, rng):
+def train_dqn(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=None):
     """Train q_net for config.max_env_steps environment steps; return the finished episodes' returns."""
     ### BEGIN SOLUTION
     episode_returns, running_return = [], 0.0
@@ -378,6 +403,8 @@ def train_dqn(env, config, q_net, target_net, optimizer, memory, rng):
             update_target(target_net, q_net, config.tau)
         if terminated or truncated:
             episode_returns.append(float(running_return))
+            if on_episode_end is not None and on_episode_end(n, running_return, epsilon, q_net):
+                break
             state, running_return = env.reset()[0], 0.0
         else:
             state = next_state
@@ -390,44 +417,31 @@ def train_dqn(env, config, q_net, target_net, optimizer, memory, rng):
 check_train_dqn(train_dqn)
 
 # %% [markdown]
-# Your loop on the real CartPole, for 4,000 steps with the course's settings otherwise.
-# That is too short to solve it, but the episodes should already get longer:
-
-# %%
-short = DQNConfig(seed=SEED, max_env_steps=4_000, eps_decay_steps=3_000)
-seed_everything(short.seed)
-short_q = QNetwork(hidden=short.hidden)
-short_target = QNetwork(hidden=short.hidden)
-short_target.load_state_dict(short_q.state_dict())
-short_returns = train_dqn(make_env(short.seed), short, short_q, short_target,
-                          torch.optim.Adam(short_q.parameters(), lr=short.lr), ReplayMemory(short.buffer_capacity),
-                          np.random.default_rng(short.seed))
-print(f"{len(short_returns)} episodes; first 10: mean return {np.mean(short_returns[:10]):.1f}; "
-      f"last 10: {np.mean(short_returns[-10:]):.1f}")
-
-# %% [markdown]
 # ## 5.6 Keeping the best weights: greedy checks and early stopping
 #
-# A DQN that has just learned CartPole often *unlearns* it a few thousand steps later:
-# once the memory fills with long, successful episodes, the rare failures that taught it
-# what to avoid get overwritten, and the greedy policy can collapse. Watching the training
-# returns does not tell you when the policy was good, because they are ε-greedy.
+# The returns printed during training come from the ε-greedy policy, so they do not tell
+# you how good the *greedy* policy is, and that policy need not improve steadily: DQN
+# runs often plateau and then jump, and can get worse again after being good. One
+# hypothesis for such drops is that once the memory holds mostly long, successful
+# episodes, the rare failures that taught the agent what to avoid are sampled less (and
+# eventually overwritten), so it forgets them; the deadly triad (section 5.3) is another.
 #
-# The course's trainer, `utils.dqn.train`, therefore adds a technique from supervised
-# learning, **early stopping with best-model selection** (Prechelt 1998): every
-# `check_every` steps (at the next episode end) the *greedy* policy plays
-# `check_episodes` episodes on environments kept for these checks, like a validation set.
-# The weights of the best check so far are kept. When a check reaches `stop_return` (500,
-# a perfect score), `confirm_episodes` more greedy episodes must reach it too, so that one
-# lucky check cannot end training; then training stops. The final evaluation (notebook 6)
-# uses yet other environment seeds, like a test set, so the selection cannot flatter it.
+# The course therefore adds a technique from supervised learning, **early stopping with
+# best-model selection** (Prechelt 1998): every `check_every` steps (at the next episode
+# end) the *greedy* policy plays `check_episodes` episodes on environments kept for these
+# checks, like a validation set. The weights of the best check so far are kept. When a
+# check reaches `stop_return` (500, a perfect score), `confirm_episodes` more greedy
+# episodes must reach it too, so that one lucky check cannot end training; then training
+# stops. The final evaluation (notebook 6) uses yet other environment seeds, like a test
+# set.
 #
-# We train with `utils.dqn.train` rather than your `train_dqn`: its loop is the same as
-# yours (read it in `utils/dqn.py`), plus the greedy checks and a callback after every
-# episode for the progress display. It also produced the checkpoint notebook 6 loads.
+# You don't write this part: `utils.dqn.TrainingMonitor` does it, and its
+# `on_episode_end(n, episode_return, epsilon, q_net)` is what section 5.7 passes to your
+# `train_dqn`. The course's own trainer, `utils.dqn.train`, is the same loop as yours
+# calling the same monitor (read it in `utils/dqn.py`).
 
 # %% [markdown]
-# ## 5.7 Training CartPole-v1
+# ## 5.7 Training your agent
 #
 # The course's recommended settings are the defaults of `DQNConfig`; each field is
 # documented in `utils/dqn.py`:
@@ -437,18 +451,21 @@ config = DQNConfig(seed=SEED)
 config
 
 # %% [markdown]
-# Training takes well under a minute on a laptop CPU. In JupyterLab a progress bar and the
-# learning curve (each episode's return, their mean over the last 20 episodes, and ε,
-# against environment steps) update while it runs. The budget is `max_env_steps`;
-# training usually stops well before it. Where widgets cannot be shown (a notebook run
-# by a script, nbval) a line is printed at every tenth of the budget instead.
+# `train_your_agent` first runs the checks of exercises 5.1–5.4 (if one fails, it says
+# which one in one line and trains nothing). Then it builds the networks, the Adam
+# optimizer, the replay memory, the environment and the random generator from `config`,
+# exactly as `utils.dqn.train` would, and calls **your** `train_dqn` with them and with the
+# greedy checks as `on_episode_end`. The budget is `config.max_env_steps` = 100,000 steps;
+# on a laptop CPU a run that stops early takes well under a minute (step counts and times
+# vary by machine). In JupyterLab a progress bar and the learning curve update while it
+# runs; elsewhere a line is printed at every tenth of the budget. At the end it keeps the
+# best checked weights and saves them as `my_dqn_agent.pt` next to this notebook (an
+# earlier agent is kept as `my_dqn_agent.previous.pt`).
 
 # %%
-view = LiveTrainingView(config.max_env_steps)
-result = train(config, on_episode=view.on_episode)
-view.finish()
-print(f"{result.env_steps:,} environment steps, {result.updates:,} updates, "
-      f"{len(result.episode_returns)} episodes, {result.wall_s:.0f} s; stopped early: {result.stopped_early}")
+result = train_your_agent(td_targets, optimize_step, update_target, train_dqn, config)
+print(f"{result.env_steps:,} environment steps, {result.updates:,} updates, {len(result.episode_returns)} episodes, "
+      f"{result.wall_s:.0f} s")
 
 # %% [markdown]
 # The learning curve: each training episode (ε-greedy, so noisy), their running mean, and
@@ -461,7 +478,7 @@ learning_curve(result.episode_end_steps, result.episode_returns, result.check_st
 # %% [markdown]
 # Is it solved? CartPole-v1 counts as solved at a mean return of at least 475 over 100
 # episodes. Notebook 6 explains the evaluation; here is its verdict on 100 greedy episodes
-# whose environment seeds were never used in training:
+# whose environment seeds were never used in training or in the checks:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -473,25 +490,60 @@ print(f"mean return {eval_returns.mean():.1f}, min {eval_returns.min():.0f}, "
       f"{np.sum(eval_returns == 500)} of 100 episodes at 500")
 
 # %% [markdown]
-# ## 5.8 Saving a checkpoint
+# ### How large are the values?
 #
-# A checkpoint stores the weights *and* the config that produced them, so the network
-# can be rebuilt and the run reproduced. `save_checkpoint` writes both;
-# `load_checkpoint` reads them back with `torch.load(..., weights_only=True)`, which
-# refuses arbitrary pickled code. We write to your temporary folder, so running this
-# notebook never changes the course's files:
+# A state from which the pole can be balanced forever is worth
+# $\sum_k \gamma^k = 1/(1-\gamma) = 100$, since truncation does not end its future. Yet the
+# network's value of the upright state, $\max_a Q(0, a)$, recorded at every greedy check,
+# stays well below that. The hard target copies explain it. Between two copies the
+# network regresses towards $r + \gamma \max_{a'} Q(s', a'; \theta^-)$ with $\theta^-$ frozen,
+# which is (approximately) one sweep of value iteration. Starting from $Q \approx 0$ with a
+# reward of 1 per step, after $k$ copies a state that can be held forever has reached about
+#
+# $$Q_k = 1 + \gamma Q_{k-1} = \sum_{j=0}^{k-1} \gamma^j = \frac{1 - \gamma^k}{1 - \gamma} = 100\,(1 - 0.99^k).$$
+#
+# With a copy every 500 steps, a run stopped after about 50,000 steps has made about 100
+# copies, and $100\,(1 - 0.99^{100}) \approx 63$. The plot puts the prediction beside the
+# values your network had at its greedy checks; they need not match exactly, since a
+# sweep done by a few hundred gradient steps on sampled transitions is only approximate:
 
 # %%
-checkpoint_path = Path(tempfile.gettempdir()) / "dqn_course" / "my_dqn.pt"
-checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-save_checkpoint(checkpoint_path, result.q_net, result.config)
-print("saved to", checkpoint_path)
+copies = np.asarray(result.check_steps) / config.target_update_every
+line_plot(result.check_steps, {"max_a Q(0, a) at the greedy checks": result.check_values,
+                               "100 (1 - 0.99^k), k = copies so far": 100 * (1 - config.gamma ** copies)},
+          xlabel="environment steps", ylabel="value of the upright state", hlines={"1 / (1 - γ) = 100": 100},
+          title="The values grow by about one sweep of value iteration per target copy")
+
+# %% [markdown]
+# The values are far from converged, and the policy is still perfect: it needs only the
+# right *ordering* of the two actions' values in each state, not their size.
+
+# %% [markdown]
+# ## 5.8 Your agent's file
+#
+# A checkpoint stores the weights *and* the config that produced them, so the network
+# can be rebuilt and the run reproduced. `utils.evaluation.save_checkpoint` wrote
+# `my_dqn_agent.pt`; `load_checkpoint` reads it back with `torch.load(..., weights_only=True)`,
+# which refuses arbitrary pickled code:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-reloaded_net, reloaded_config = load_checkpoint(checkpoint_path)
+reloaded_net, reloaded_config = load_checkpoint(agent_path())
 same = all(torch.equal(a, b) for a, b in zip(reloaded_net.state_dict().values(), result.q_net.state_dict().values()))
 print("weights identical:", same, "| config identical:", reloaded_config == result.config)
+
+# %% [markdown]
+# The course ships an agent trained by `utils.dqn.train` with the same config. If your
+# loop does what the pseudocode says, in the same order (the random generators are used
+# for the same things at the same time), your weights are identical to it bit for bit on
+# the machine type it was trained on. A loop that is correct but orders things
+# differently (or a different CPU, whose floating-point rounding differs) gives another
+# agent that is just as valid; what matters is the evaluation above.
+
+# %%
+shipped_net, _ = load_checkpoint(SHIPPED_CHECKPOINT)
+identical = all(torch.equal(a, b) for a, b in zip(shipped_net.state_dict().values(), result.q_net.state_dict().values()))
+print("your agent's weights are identical to the course's reference agent:", identical)
 
 # %% [markdown]
 # ## 5.9 Hyperparameter playground
@@ -513,18 +565,22 @@ hyperparameter_playground(DQNConfig(seed=SEED, max_env_steps=10_000))
 # * One step: Q-values of the *taken* actions, `(B,)` against `(B,)`; Huber loss; `zero_grad`,
 #   `backward`, norm clipping if any, `step`.
 # * The target network follows by hard copies every $C$ steps (Mnih et al. 2015) or by
-#   Polyak averaging every step (Lillicrap et al. 2015). Double DQN (van Hasselt et al.
-#   2016) removes most of the max's upward bias.
+#   Polyak averaging every step (Lillicrap et al. 2015). Double DQN (van Hasselt et
+#   al. 2016) reduces the max's upward bias.
 # * The loop runs on one global step clock: ε, learning and target updates all count
 #   environment steps. Greedy checks keep the best weights and stop early.
+# * Your loop trained your agent, `my_dqn_agent.pt`. After $k$ hard copies its values are
+#   about $100\,(1 - 0.99^k)$: far from converged, yet the greedy policy can be perfect.
 #
-# **Next:** notebook 6 evaluates a trained agent properly: 100 seeded episodes, the solved
-# criterion, videos, and a look inside the learned Q-function.
+# **Next:** notebook 6 evaluates your agent properly: 100 seeded episodes, the solved
+# criterion, videos, and a look inside its Q-function.
 #
 # **References.** V. Mnih et al., "Human-level control through deep reinforcement
 # learning", *Nature* 518, 529–533 (2015). H. van Hasselt, A. Guez and D. Silver, "Deep
 # reinforcement learning with double Q-learning", *AAAI* (2016). T. P. Lillicrap et al.,
 # "Continuous control with deep reinforcement learning", arXiv:1509.02971 (2015).
 # R. S. Sutton and A. G. Barto, *Reinforcement Learning: An Introduction*, 2nd ed., MIT
-# Press (2018). L. Prechelt, "Early stopping — but when?", in *Neural Networks: Tricks of
+# Press (2018). F. Pardo, A. Tavakoli, V. Levdik and P. Kormushev, "Time limits in
+# reinforcement learning", *ICML* (2018). H. van Hasselt et al., "Deep reinforcement
+# learning and the deadly triad", arXiv:1812.02648 (2018). L. Prechelt, "Early stopping — but when?", in *Neural Networks: Tricks of
 # the Trade*, Springer (1998).

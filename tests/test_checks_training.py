@@ -12,8 +12,13 @@ from utils.policies import epsilon_greedy_action, epsilon_schedule
 
 # --- 5.1 ------------------------------------------------------------------------------------
 
+def td_targets(rewards, next_states, terminated, target_net, gamma):
+    """The reference computation, written in the student's cell (not passed as utils.dqn.td_targets)."""
+    return dqn.td_targets(rewards, next_states, terminated, target_net, gamma)
+
+
 def test_reference_td_targets_pass():
-    check_td_targets(dqn.td_targets)
+    check_td_targets(td_targets)
 
 
 def plain_targets(r, s, d, net, g):
@@ -173,7 +178,7 @@ def returns_new(target_net, q_net, tau):
     return new
 
 
-@pytest.mark.parametrize("right", [polyak, via_state_dict, dqn.soft_update])
+@pytest.mark.parametrize("right", [polyak, via_state_dict])
 def test_right_target_updates_pass(right):
     check_update_target(right)
 
@@ -206,13 +211,14 @@ def update_target(target_net, q_net, tau):
 
 
 def make_loop(clock="global", store="terminated", end_on="either", target_every="step", update_every="step",
-              targets_from="target", returns_kind="finished", push=True, double=True):
+              targets_from="target", returns_kind="finished", push=True, double=True, hook="call"):
     """A train_dqn with one part done the usual wrong way."""
-    def train_dqn(env, config, q_net, target_net, optimizer, memory, rng):
+    def train_dqn(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=None):
         returns, episode_return, episode, t = [], 0.0, 0, 0
         state, _ = env.reset()
         for step in range(1, config.max_env_steps + 1):
-            ticks = {"global": step - 1, "episode": t, "fake": 500 * episode + t, "constant": 0}[clock]
+            ticks = {"global": step - 1, "episode": t, "fake": 500 * episode + t, "constant": 0,
+                     "episode_index": episode}[clock]
             epsilon = epsilon_schedule(ticks, config.eps_start, config.eps_end, config.eps_decay_steps)
             action = epsilon_greedy_action(q_net, state, epsilon, rng)
             next_state, reward, terminated, truncated, _ = env.step(action)
@@ -226,7 +232,14 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
                 update_target(target_net, q_net, config.tau)
             ended = terminated or truncated if end_on == "either" else terminated
             if ended:
+                if hook == "before_append" and on_episode_end is not None and on_episode_end(step, episode_return,
+                                                                                             epsilon, q_net):
+                    break
                 returns.append(episode_return)
+                stop = (hook != "before_append" and on_episode_end is not None
+                        and on_episode_end(step, episode_return, epsilon, q_net))
+                if stop and hook == "call":
+                    break
                 if target_every == "episode":
                     update_target(target_net, q_net, config.tau)
                 if update_every == "episode" and step >= config.learning_starts:
@@ -235,6 +248,12 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
                 episode_return = 0.0 if returns_kind == "finished" else episode_return
                 episode, t = episode + 1, 0
         return returns
+
+    if hook == "missing":
+        return lambda env, config, q_net, target_net, optimizer, memory, rng: train_dqn(
+            env, config, q_net, target_net, optimizer, memory, rng)
+    if hook == "never":
+        return lambda *args, on_episode_end=None: train_dqn(*args)
     return train_dqn
 
 
@@ -266,6 +285,11 @@ def test_reference_loop_passes():
     (make_loop(returns_kind="cumulative"), "not reset between episodes"),
     (make_loop(push=False), "pushed 0 transitions"),
     (make_loop(double=False), "double_dqn = True the targets were plain"),
+    (make_loop(clock="episode_index"), "ε runs on the episode index"),
+    (make_loop(hook="missing"), "has no on_episode_end parameter"),
+    (make_loop(hook="never"), "on_episode_end was never called"),
+    (make_loop(hook="no_stop"), "returned True after step 17 but the loop went on"),
+    (make_loop(hook="before_append"), "returned 2 returns; expected the 3 returns"),
 ])
 def test_loop_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):

@@ -550,6 +550,7 @@ def check_train_dqn(train_dqn) -> None:
            "target_net's parameters received gradients.", "compute the targets without gradient (td_targets).")
     _check_returns(env, returns)
     _check_double_and_soft(train_dqn)
+    _check_episode_end_hook(train_dqn)
 
 
 def _check_double_and_soft(train_dqn) -> None:
@@ -565,6 +566,59 @@ def _check_double_and_soft(train_dqn) -> None:
            "batch.terminated, q_net, target_net, config.gamma) when config.double_dqn is True.")
     taus = {tau for *_, tau in spy.target_updates}
     expect(taus == {0.5}, f"with config.tau = 0.5 update_target got tau = {sorted(taus)}.", "pass config.tau.")
+
+
+class EpisodeEndSpy:
+    """A stand-in for the course's greedy checks: records each call, asks to stop at call `stop_at`."""
+
+    def __init__(self, env: ScriptedEnv, stop_at: int):
+        """No call recorded yet."""
+        self.env, self.stop_at, self.calls = env, stop_at, []
+
+    def __call__(self, *args, **kwargs):
+        """Record (env steps so far, arguments); True on the `stop_at`-th call."""
+        self.calls.append((self.env.steps, args, kwargs))
+        return len(self.calls) == self.stop_at
+
+
+def _check_episode_end_hook(train_dqn) -> None:
+    """on_episode_end(n, episode_return, epsilon, q_net) after every episode; stop when it returns True."""
+    env, q_net, target_net, optimizer, memory, rng = loop_parts()
+    hook = EpisodeEndSpy(env, stop_at=3)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            returns = train_dqn(env, LOOP_CONFIG, q_net, target_net, optimizer, memory, rng, on_episode_end=hook)
+    except TypeError as error:
+        if "on_episode_end" not in str(error):
+            raise
+        raise Mistake("train_dqn has no on_episode_end parameter, so the course's greedy checks cannot run "
+                      "inside your loop. Hint: def train_dqn(env, config, q_net, target_net, optimizer, memory, "
+                      "rng, on_episode_end=None).") from None
+    expect(hook.calls, "on_episode_end was never called.", "when an episode ends, after recording its return: "
+           "if on_episode_end is not None and on_episode_end(n, episode_return, epsilon, q_net): return the returns.")
+    called_at = [steps for steps, _, _ in hook.calls]
+    expect(called_at == env.ends[:len(called_at)], f"on_episode_end was called after steps {called_at[:5]}; the "
+           f"episodes ended after steps {env.ends[:5]}.", "call it once per episode, when terminated or truncated.")
+    ends = env.ends[:3]
+    _, args, kwargs = hook.calls[0]
+    expect(not kwargs and len(args) == 4, f"on_episode_end got {len(args)} positional and {len(kwargs)} keyword "
+           "arguments; expected on_episode_end(n, episode_return, epsilon, q_net).", "pass the four, in that order.")
+    n, episode_return, epsilon, net = args
+    first_length = env.ends[0]
+    expect(n == first_length and float(episode_return) == float(first_length) and net is q_net,
+           f"the first call was on_episode_end({n!r}, {episode_return!r}, {describe(epsilon)}, {describe(net)}); "
+           f"expected on_episode_end({first_length}, {float(first_length)}, ε, q_net).",
+           "n is the global step count, the return is the episode's sum of rewards, then ε and q_net.")
+    expect(np.isclose(float(epsilon), _linear(first_length - 1)),
+           f"on_episode_end got epsilon={float(epsilon):.3f}; expected the ε of the episode's last step, "
+           f"{_linear(first_length - 1):.3f}.", "pass the epsilon you just acted with.")
+    expect(env.steps == ends[2], f"on_episode_end returned True after step {ends[2]} but the loop went on to step "
+           f"{env.steps}.", "if on_episode_end(...) returns True, stop and return the returns so far.")
+    count = f"{len(returns)} returns" if isinstance(returns, (list, tuple, np.ndarray)) else describe(returns)
+    expect(count == "3 returns", f"after stopping at the 3rd episode train_dqn returned {count}; expected the 3 "
+           "returns.",
+           "append the episode's return before calling on_episode_end, then return the list when it says stop.")
 
 
 def _check_actions(env: ScriptedEnv, spy: LoopSpy, rng) -> None:
@@ -618,6 +672,9 @@ def _check_epsilons(env: ScriptedEnv, spy: LoopSpy) -> None:
             [_linear(500 * episode_of[k] + k - start_of[k]) for k in range(env.steps)],
         "ε is computed once per episode. Hint: compute it before every action.": [_linear(start_of[k]) for k in
                                                                                   range(env.steps)],
+        "ε runs on the episode index, so it decays once per episode instead of once per step. Hint: "
+        "epsilon_schedule(n - 1, ...) with n the global count of environment steps.":
+            [_linear(episode_of[k]) for k in range(env.steps)],
         "ε runs one step ahead: the first action used epsilon_schedule(1). Hint: the step passed is the number of "
         "steps taken before this one, 0 for the first.": [_linear(k + 1) for k in range(env.steps)],
     }, f"the ε values used were {_round(got[:8])}...; expected epsilon_schedule(step, ...) at steps 0, 1, 2, ...: "
