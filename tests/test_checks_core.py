@@ -1,10 +1,16 @@
 """The checks framework: every outcome becomes one short message naming the exercise."""
+import functools
 import re
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from utils.checks.core import CheckFailed, ExerciseNotDone, Mistake, exercise, expect, install_short_errors
+from utils import dqn
+from utils.checks import check_td_targets, check_train_dqn, check_update_target
+from utils.checks.core import (CheckFailed, ExerciseNotDone, Mistake, course_implementation, exercise, expect,
+                               install_short_errors)
+from utils.networks import QNetwork
+from utils.replay import ReplayMemory
 
 
 @exercise("9.1", "double")
@@ -49,6 +55,29 @@ def test_a_raw_mistake_is_reported_like_expect():
 
     with pytest.raises(CheckFailed, match=r"^Exercise 9.2 \(raw\): plainly wrong\.$"):
         check_raw(None)
+
+
+@pytest.mark.parametrize("check, answer, name", [
+    (check_td_targets, dqn.td_targets, "utils.dqn.td_targets"),
+    (check_update_target, dqn.soft_update, "utils.dqn.soft_update"),
+    (check_train_dqn, functools.partial(dqn.train, None), "utils.dqn.train"),
+    (check_double, ReplayMemory(5).sample, "utils.replay.ReplayMemory.sample"),
+])
+def test_the_course_own_code_is_refused_by_every_check(check, answer, name, capsys):
+    label = re.escape(f"Exercise {check.exercise_number} (")
+    with pytest.raises(CheckFailed, match=f"^{label}.*\\): you passed the course's own `{re.escape(name)}`; the "
+                                          "exercise wants your own code\\. Hint: write it in the exercise cell"):
+        check(answer)
+    assert capsys.readouterr().out == ""
+
+
+def test_only_functions_and_classes_from_utils_are_the_course_code():
+    assert course_implementation(QNetwork) == "utils.networks.QNetwork"
+    twice_partial = functools.partial(functools.partial(dqn.td_targets), gamma=0.9)
+    assert course_implementation(twice_partial) == "utils.dqn.td_targets"
+    assert course_implementation(QNetwork()) == ""  # an object, not code: its class's module says nothing
+    assert course_implementation(lambda x: dqn.td_targets(*x)) == ""  # the student's own wrapper
+    assert course_implementation(re.escape) == course_implementation(len) == course_implementation(None) == ""
 
 
 def plain(text: str) -> str:

@@ -25,9 +25,21 @@ def linear(step, start, end, decay_steps):
 
 
 def test_the_reference_and_an_independent_schedule_pass(capsys):
-    check_epsilon_schedule(policies.epsilon_schedule)
+    check_epsilon_schedule(lambda step, start, end, decay: policies.epsilon_schedule(step, start, end, decay))
     check_epsilon_schedule(linear)
     assert capsys.readouterr().out.count("passed") == 2
+
+
+def test_the_course_functions_themselves_are_refused():
+    with pytest.raises(CheckFailed, match="^Exercise 4.1 \\(epsilon_schedule\\): you passed the course's own "
+                                          "`utils.policies.epsilon_schedule`"):
+        check_epsilon_schedule(policies.epsilon_schedule)
+    with pytest.raises(CheckFailed, match="course's own `utils.policies.epsilon_greedy_action`"):
+        check_epsilon_greedy(policies.epsilon_greedy_action)
+
+
+GEOMETRIC = r"returned \[1.0, .*\]: this decays geometrically \(multiplies by a constant each step\), not linearly\. " \
+            r"Hint: ε\(step\) = start \+ min\(step / decay_steps, 1\) \* \(end - start\)\.$"
 
 
 @pytest.mark.parametrize("schedule, named", [
@@ -36,7 +48,11 @@ def test_the_reference_and_an_independent_schedule_pass(capsys):
     (lambda step, start, end, decay: min(end, start + step / decay * (end - start)), "ε\\(0\\) must be start.*min"),
     (lambda step, start, end, decay: end + min(step / decay, 1) * (start - end), "ε\\(0\\) must be start.*swapped"),
     (lambda step, start, end, decay: start * (1 - min(step / decay, 1)), "towards 0 instead of end"),
-    (lambda step, start, end, decay: end + (start - end) * math.exp(-step / decay), "seed's exponential"),
+    (lambda step, start, end, decay: end + (start - end) * math.exp(-step / decay),
+     "seed's exponential schedule: it decays geometrically"),
+    (lambda step, start, end, decay: max(end, start * 0.995 ** step), GEOMETRIC),
+    (lambda step, start, end, decay: start * (end / start) ** min(step / decay, 1), GEOMETRIC),
+    (lambda step, start, end, decay: end + (start - end) * 0.99 ** step, GEOMETRIC),
     (lambda step, start, end, decay: start + min(step // decay, 1) * (end - start), "integer division"),
     (lambda step, start, end, decay: linear(step, EPS_START, EPS_END, EPS_DECAY), "ignores the arguments"),
     (lambda step, start, end, decay: linear(step, COURSE.eps_start, COURSE.eps_end, COURSE.eps_decay_steps),
@@ -67,7 +83,7 @@ def eps_greedy(q_net, state, epsilon, rng):
 
 
 def test_the_reference_and_an_independent_epsilon_greedy_pass(capsys):
-    check_epsilon_greedy(policies.epsilon_greedy_action)
+    check_epsilon_greedy(lambda q_net, state, epsilon, rng: policies.epsilon_greedy_action(q_net, state, epsilon, rng))
     check_epsilon_greedy(eps_greedy)
     assert capsys.readouterr().out.count("passed") == 2
 

@@ -6,9 +6,18 @@ from utils import mdp
 from utils.checks import CheckFailed, ExerciseNotDone, check_bellman_backup, check_discounted_return
 
 
-def test_reference_answers_pass():
-    check_discounted_return(mdp.discounted_return)
-    check_bellman_backup(mdp.bellman_optimality_backup)
+def test_reference_answers_pass(capsys):
+    check_discounted_return(lambda rewards, gamma: mdp.discounted_return(rewards, gamma))
+    check_bellman_backup(lambda Q, P, R, terminal, gamma: mdp.bellman_optimality_backup(Q, P, R, terminal, gamma))
+    assert capsys.readouterr().out.count("passed") == 2
+
+
+def test_the_course_functions_themselves_are_refused():
+    with pytest.raises(CheckFailed, match="^Exercise 1.1 \\(discounted_return\\): you passed the course's own "
+                                          "`utils.mdp.discounted_return`; the exercise wants your own code"):
+        check_discounted_return(mdp.discounted_return)
+    with pytest.raises(CheckFailed, match="course's own `utils.mdp.bellman_optimality_backup`"):
+        check_bellman_backup(mdp.bellman_optimality_backup)
 
 
 @pytest.mark.parametrize("wrong, words", [
@@ -45,6 +54,7 @@ def modifies_input(Q, P, R, terminal, gamma):
     (lambda Q, P, R, T, g: R + g * P @ np.where(T, 0.0, Q.mean(axis=1)), "Bellman \\*expectation\\*"),
     (lambda Q, P, R, T, g: R + g * P @ Q.max(axis=1), "bootstraps from terminal states"),
     (lambda Q, P, R, T, g: R + P @ greedy_values(Q, T), "gamma is missing"),
+    (lambda Q, P, R, T, g: R.copy(), "your Q' is off: it returns R alone: the discounted value of the next state"),
     (lambda Q, P, R, T, g: R + g * greedy_values(Q, T)[P.argmax(axis=2)], "most likely next state"),
     (lambda Q, P, R, T, g: (R + g * P @ greedy_values(Q, T)).max(axis=1), "looks like V\\(s\\)"),
     (lambda Q, P, R, T, g: (R + g * P @ greedy_values(Q, T)).tolist(), "expected a NumPy array"),

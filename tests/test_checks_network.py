@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from utils import policies
@@ -23,6 +24,30 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.out(self.hidden_layers(x))
+
+
+class CourseCopy(QNetwork):
+    """The course's network as a student might retype it in the exercise cell."""
+
+
+class SequentialInPlace(nn.Module):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, hidden),
+                                 nn.ReLU(inplace=True), nn.Linear(hidden, n_actions))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class FunctionalRelu(nn.Module):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+        self.input_layer, self.hidden_layer = nn.Linear(obs_dim, hidden), nn.Linear(hidden, hidden)
+        self.output_layer = nn.Linear(hidden, n_actions)
+
+    def forward(self, x):
+        return self.output_layer(F.relu(self.hidden_layer(F.relu(self.input_layer(x)))))
 
 
 class RegisteredBackwards(Net):
@@ -57,6 +82,22 @@ class NoActivation(Net):
         return self.fc2(self.fc1(x))
 
 
+class NoFirstRelu(Net):
+    def hidden_layers(self, x):
+        return torch.relu(self.fc2(self.fc1(x)))
+
+
+class NoSecondRelu(Net):
+    def hidden_layers(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class SequentialNoSecondRelu(SequentialInPlace):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        del self.net[3]
+
+
 class OneHidden(nn.Module):
     def __init__(self, obs_dim=4, n_actions=2, hidden=128):
         super().__init__()
@@ -69,6 +110,21 @@ class OneHidden(nn.Module):
 class HardCoded(Net):
     def __init__(self, obs_dim=4, n_actions=2, hidden=128):
         super().__init__()
+
+
+class HiddenFixedAt128(Net):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, 128)
+
+
+class HiddenFixedAt64(Net):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, 64)
+
+
+class WrongDefaultHidden(Net):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=64):
+        super().__init__(obs_dim, n_actions, hidden)
 
 
 class NoBias(Net):
@@ -113,11 +169,16 @@ class NotDoneNet(nn.Module):
         raise NotImplementedError("Exercise 3.1: QNetwork")
 
 
-def test_the_reference_and_an_independent_network_pass(capsys):
-    check_q_network(QNetwork)
-    check_q_network(Net)
-    check_q_network(RegisteredBackwards)
-    assert capsys.readouterr().out.count("passed") == 3
+def test_the_reference_and_independent_networks_pass(capsys):
+    for network_class in (CourseCopy, Net, RegisteredBackwards, SequentialInPlace, FunctionalRelu):
+        check_q_network(network_class)
+    assert capsys.readouterr().out.count("passed") == 5
+
+
+def test_the_course_network_itself_is_refused():
+    with pytest.raises(CheckFailed, match="^Exercise 3.1 \\(QNetwork\\): you passed the course's own "
+                                          "`utils.networks.QNetwork`; the exercise wants your own code"):
+        check_q_network(QNetwork)
 
 
 def test_an_unfinished_network_is_not_done():
@@ -132,7 +193,17 @@ def test_an_unfinished_network_is_not_done():
     (TanhHidden, "not ReLU"),
     (NoActivation, "affine.*no activation between the layers"),
     (OneHidden, "linear layers 4→128→2 \\(898 parameters\\); expected 4→128→128→2 \\(17,410"),
-    (HardCoded, "obs_dim=6.*4→128→128→2.*expected 6→32→32→3"),
+    (NoFirstRelu, "not Linear, ReLU, Linear, ReLU, Linear of its layers: there is no ReLU between the first linear "
+                  "layer \\(4→128\\) and the second"),
+    (NoSecondRelu, "no ReLU between the second linear layer \\(128→128\\) and the last \\(128→2\\)"),
+    (SequentialNoSecondRelu, "no ReLU between the second linear layer"),
+    (HardCoded, "obs_dim=6.*4→128→128→2.*expected 6→32→32→3.*`obs_dim`, `n_actions` and `hidden` arguments "
+                "are ignored"),
+    (HiddenFixedAt128, r"^Exercise 3.1 \(QNetwork\): QNetwork\(obs_dim=6, n_actions=3, hidden=32\) has linear "
+                       r"layers 6→128→128→3 .*expected 6→32→32→3 .*Hint: the `hidden` argument is ignored: size"),
+    (HiddenFixedAt64, r"^Exercise 3.1 \(QNetwork\): QNetwork\(\) has linear layers 4→64→64→2 .*the `hidden` "
+                      r"argument is ignored \(QNetwork\(obs_dim=4, n_actions=2, hidden=128\) builds 4→64→64→2 too\)"),
+    (WrongDefaultHidden, "QNetwork\\(\\) has linear layers 4→64→64→2 .*defaults are wrong"),
     (NoBias, "without bias"),
     (PlainList, "no trainable parameters.*plain Python list"),
     (NoSuperInit, "super\\(\\).__init__\\(\\)"),
@@ -155,10 +226,22 @@ def greedy_batch(q_net, states):
         return q_net(states).argmax(dim=1)
 
 
+def greedy_one_by_max(q_net, state):
+    with torch.no_grad():
+        return q_net(torch.as_tensor(state, dtype=torch.float32)).max(0).indices.item()
+
+
 def test_the_reference_and_independent_greedy_functions_pass(capsys):
-    check_greedy(policies.greedy_action, policies.greedy_actions)
+    check_greedy(lambda q_net, state: policies.greedy_action(q_net, state),
+                 lambda q_net, states: policies.greedy_actions(q_net, states))
     check_greedy(greedy_one, greedy_batch)
-    assert capsys.readouterr().out.count("passed") == 2
+    check_greedy(greedy_one_by_max, greedy_batch)
+    assert capsys.readouterr().out.count("passed") == 3
+
+
+def test_the_course_greedy_functions_themselves_are_refused():
+    with pytest.raises(CheckFailed, match="course's own `utils.policies.greedy_actions`"):
+        check_greedy(greedy_one, policies.greedy_actions)
 
 
 def test_unfinished_greedy_functions_are_not_done():
@@ -191,6 +274,10 @@ def as_float32(state):
     (quiet(lambda q, s: q(as_float32(s)).argmax()), greedy_batch, "returned a tensor.*expected a Python int"),
     (quiet(lambda q, s: np.int64(q(as_float32(s)).argmax())), greedy_batch, "numpy.int64; expected a Python int"),
     (quiet(lambda q, s: int(q(as_float32(s)).argmin())), greedy_batch, "lowest Q-value.*argmin"),
+    (quiet(lambda q, s: q(as_float32(s)).max(0)[0].item()), greedy_batch,
+     r"returned 0.9 for Q-values \[0.1, 0.9, -0.3\]: the largest Q-value itself; expected its index, the action 1\. "
+     r"Hint: .*argmax\(\)\), or \.max\(0\)\.indices"),
+    (quiet(lambda q, s: q(as_float32(s)).max()), greedy_batch, "the largest Q-value itself"),
     (greedy_one, quiet(lambda q, s: q(s).argmax(dim=1, keepdim=True)), r"shape \(5, 1\); expected \(5,\)"),
     (greedy_one, quiet(lambda q, s: q(s).argmax(dim=0)), "argmax over dim 0"),
     (greedy_one, quiet(lambda q, s: q(s).argmax()), "flattened"),

@@ -172,15 +172,81 @@ class DequeMemory:
         self.memory = deque(maxlen=capacity)
 
 
+class DictStorage:
+    """A correct ring buffer that keeps its preallocated tensors in a dict."""
+
+    def __init__(self, capacity, obs_dim=4):
+        self.capacity, self.position, self.size = capacity, 0, 0
+        self.data = {"states": torch.zeros(capacity, obs_dim), "actions": torch.zeros(capacity, dtype=torch.long),
+                     "rewards": torch.zeros(capacity), "next_states": torch.zeros(capacity, obs_dim),
+                     "terminated": torch.zeros(capacity)}
+
+    def tables(self):
+        return self.data
+
+    def push(self, state, action, reward, next_state, terminated):
+        for field, value in zip(Batch._fields, (state, action, reward, next_state, terminated)):
+            self.tables()[field][self.position] = torch.as_tensor(value, dtype=self.tables()[field].dtype)
+        self.position = (self.position + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size):
+        if batch_size > self.size:
+            raise ValueError(f"only {self.size} transitions stored")
+        i = torch.randperm(self.size)[:batch_size]
+        return Batch(*(self.tables()[field][i] for field in Batch._fields))
+
+    def __len__(self):
+        return self.size
+
+
+class NestedStorage(DictStorage):
+    """The same, with the tensors two levels down: {"tables": {"states": tensor, ...}}."""
+
+    def __init__(self, capacity, obs_dim=4):
+        super().__init__(capacity, obs_dim)
+        self.nested = {"tables": self.__dict__.pop("data")}
+
+    def tables(self):
+        return self.nested["tables"]
+
+
+class TupleStorage(DictStorage):
+    """The same, with the tensors in a tuple."""
+
+    def __init__(self, capacity, obs_dim=4):
+        super().__init__(capacity, obs_dim)
+        self.fields = tuple(self.__dict__.pop("data").values())
+
+    def tables(self):
+        return dict(zip(Batch._fields, self.fields))
+
+
+class DictOfLists(DictStorage):
+    def __init__(self, capacity, obs_dim=4):
+        super().__init__(capacity, obs_dim)
+        self.data = {field: [] for field in Batch._fields}
+
+
+class CourseCopy(ReplayMemory):
+    """The course's memory as a student might retype it in the exercise cell."""
+
+
 class NotDone:
     def __init__(self, capacity, obs_dim=4):
         raise NotImplementedError("Exercise 2.1: ReplayMemory")
 
 
-def test_the_reference_and_an_independent_memory_pass(capsys):
-    check_replay_memory(ReplayMemory)
-    check_replay_memory(Good)
-    assert capsys.readouterr().out.count("passed") == 2
+def test_the_reference_and_independent_memories_pass(capsys):
+    for memory_class in (CourseCopy, Good, DictStorage, NestedStorage, TupleStorage):
+        check_replay_memory(memory_class)
+    assert capsys.readouterr().out.count("passed") == 5
+
+
+def test_the_course_memory_itself_is_refused():
+    with pytest.raises(CheckFailed, match="^Exercise 2.1 \\(ReplayMemory\\): you passed the course's own "
+                                          "`utils.replay.ReplayMemory`"):
+        check_replay_memory(ReplayMemory)
 
 
 def test_a_template_is_not_done():
@@ -210,6 +276,7 @@ def test_a_template_is_not_done():
     (LenPastCapacity, "len\\(memory\\) is 7"),
     (HardCodedFour, "obs_dim=2.*hard-coded 4"),
     (DequeMemory, "holds no tensor with 5 rows.*deque.*preallocated"),
+    (DictOfLists, "holds no tensor with 5 rows; expected preallocated storage"),
 ])
 def test_a_typical_mistake_is_named(memory_class, named):
     with pytest.raises(CheckFailed, match=named):

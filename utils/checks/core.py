@@ -3,6 +3,8 @@
 A check is a function decorated with `@exercise("N.k", "title")`. Inside it, `expect(...)`
 (or `raise Mistake(...)`) states what was wrong. The decorator turns
 
+* an answer that is the course's own code from `utils` (not the student's) into `CheckFailed`
+  before anything runs,
 * a `Mistake` into `CheckFailed("Exercise N.k (title): <what came back>. <hint>")`,
 * a `NotImplementedError` from an untouched exercise into `ExerciseNotDone`,
 * any other exception raised by the student's code into `CheckFailed` naming it and the
@@ -12,6 +14,7 @@ and prints one line when everything passes. In Jupyter these exceptions are show
 line each, without a traceback through `utils` (see `_show_short`).
 """
 import functools
+import inspect
 import traceback
 from pathlib import Path
 
@@ -43,6 +46,11 @@ def exercise(number: str, title: str):
         @functools.wraps(check)
         def run_check(*args, **kwargs):
             label = f"Exercise {number} ({title})"
+            borrowed = next(filter(None, map(course_implementation, [*args, *kwargs.values()])), "")
+            if borrowed:
+                raise CheckFailed(f"{label}: you passed the course's own `{borrowed}`; the exercise wants your own "
+                                  "code. Hint: write it in the exercise cell, run that cell (after any import of the "
+                                  "same name), and pass what you wrote.")
             try:
                 check(*args, **kwargs)
             except NotImplementedError as error:
@@ -59,6 +67,17 @@ def exercise(number: str, title: str):
         return run_check
 
     return decorate
+
+
+def course_implementation(answer) -> str:
+    """'utils.dqn.td_targets' if `answer` is (a partial or bound method of) code from `utils`, else ''."""
+    while isinstance(answer, functools.partial):
+        answer = answer.func
+    answer = getattr(answer, "__func__", answer)  # a bound method's module is its function's
+    if not (inspect.isfunction(answer) or inspect.isclass(answer)):
+        return ""  # an instance reports its class's module, but checks are given code, not objects
+    module = answer.__module__ or ""
+    return f"{module}.{answer.__qualname__}" if module == "utils" or module.startswith("utils.") else ""
 
 
 def not_done_message(error: NotImplementedError, label: str) -> str:

@@ -60,8 +60,23 @@ class WatchedEnv:
         return self.state, reward, terminated, truncated, info
 
     def __getattr__(self, name):
-        """Everything else (action_space, close, ...) from the real env."""
+        """Everything else (close, unwrapped, spec, action_space, np_random, ...) from the real env."""
+        if name == "env":  # not set yet (e.g. in copy.copy): looking it up here would recurse forever
+            raise AttributeError(name)
         return getattr(self.env, name)
+
+    def __enter__(self):
+        """`with make_env(seed) as env:` gives this watched env, as gymnasium's envs give themselves."""
+        return self
+
+    def __exit__(self, *exception):
+        """Close the real env on leaving the `with` block; exceptions propagate."""
+        self.env.close()
+        return False
+
+    def __repr__(self):
+        """The real env's description."""
+        return repr(self.env)
 
 
 @contextlib.contextmanager
@@ -154,19 +169,20 @@ def _check_returns(returns, expected: np.ndarray) -> None:
 # --- 6.2 the solved verdict ------------------------------------------------------------
 
 def verdict_cases() -> np.ndarray:
-    """Five runs of 100 episodes that separate the mean from the median, the minimum, > and v0's 195."""
+    """Six runs of 100 episodes that separate the mean from the median, the minimum, the first 10, > and v0's 195."""
     return np.array([
         [475.0] * 100,                   # mean exactly 475: solved (≥, not >)
         [500.0] * 60 + [400.0] * 40,     # mean 460, median 500: not solved
         [300.0] * 100,                   # mean 300: solved only by v0's 195
         [500.0] * 95 + [100.0] * 5,      # mean 480, min 100: solved
         [9.0] * 100,                     # a random-looking policy
+        [400.0] * 10 + [500.0] * 90,     # mean 490, median 500, first 10 at 400: solved
     ])
 
 
 @exercise("6.2", "solved_runs")
 def check_solved_runs(solved_runs) -> None:
-    """Compare the verdicts on five designed runs with mean ≥ 475 per run."""
+    """Compare the verdicts on six designed runs with mean ≥ 475 per run."""
     returns = verdict_cases()
     given = returns.copy()
     got = solved_runs(given)
@@ -193,6 +209,8 @@ def check_solved_runs(solved_runs) -> None:
                 means > REWARD_THRESHOLD,
             "it compares the median, not the mean. Hint: the criterion is the mean return over the episodes.":
                 np.median(returns, axis=1) >= REWARD_THRESHOLD,
+            "it averages only the first 10 episodes of each run. Hint: the criterion is the mean over all the "
+            "episodes of a run: returns.mean(axis=1).": returns[:, :10].mean(axis=1) >= REWARD_THRESHOLD,
             "it requires every episode to reach the threshold (the minimum), not the mean. Hint: the criterion "
             "is the mean return.": returns.min(axis=1) >= REWARD_THRESHOLD,
             "it compares the sum of the returns with the threshold. Hint: the mean, returns.mean(axis=1).":

@@ -34,15 +34,42 @@ def check_epsilon_schedule(epsilon_schedule) -> None:
             values.append(got)
         expected = [linear_epsilon(step, start, end, decay) for step in steps]
         if not np.allclose(values, expected, rtol=0, atol=1e-9):
-            _name_schedule_mistake(values, expected, steps, (start, end, decay))
+            _name_schedule_mistake(epsilon_schedule, values, expected, steps, (start, end, decay))
 
 
-def _name_schedule_mistake(values: list, expected: list, steps: tuple, schedule: tuple) -> None:
+def _decays_geometrically(epsilon_schedule) -> bool:
+    """True if ε, or its distance to end, shrinks by a constant factor per step (until it is clamped at end)."""
+    for start, end, decay in SCHEDULES:
+        steps = range(0, decay + 1, max(1, decay // 10))
+        values = [float(epsilon_schedule(step, start, end, decay)) for step in steps]
+        for floor in (0.0, end):
+            points = [(step, math.log(v - floor)) for step, v in zip(steps, values)
+                      if v - floor > 1e-12 and not math.isclose(v, end)]
+            if len(points) < 3:
+                continue
+            slope, intercept = np.polyfit(*zip(*points), 1)
+            if slope < -1e-9 and all(abs(intercept + slope * step - log) < 1e-6 for step, log in points):
+                return True
+    return False
+
+
+def _name_schedule_mistake(epsilon_schedule, values: list, expected: list, steps: tuple, schedule: tuple) -> None:
     """Raise a Mistake naming the wrong schedule that gives `values` at `steps`."""
     start, end, decay = schedule
     other = next(s for s in SCHEDULES if s != schedule)
     fractions = [step / decay for step in steps]
     wrong = next(i for i, (v, e) in enumerate(zip(values, expected)) if not math.isclose(v, e, abs_tol=1e-9))
+    returned = (f"epsilon_schedule at steps {list(steps)} returned {[round(v, 4) for v in values]}, "
+                f"expected {[round(e, 4) for e in expected]}: ")
+    formula = "ε(step) = start + min(step / decay_steps, 1) * (end - start)"
+    if _decays_geometrically(epsilon_schedule):
+        fallback = (returned + "this decays geometrically (multiplies by a constant each step), not linearly. "
+                    f"Hint: {formula}.")
+    else:
+        fallback = (f"epsilon_schedule({steps[wrong]}, {start}, {end}, {decay}) returned {values[wrong]:.4g}; expected "
+                    f"{expected[wrong]:.4g}. Hint: {formula}"
+                    + (": ε(0) must be start (are start and end swapped, or is a max(...) clamp written as min(...)?)"
+                       if wrong == 0 else "."))
     name_the_mistake(lambda candidate: np.allclose(values, candidate, rtol=0, atol=1e-9), {
         "it never decays. Hint: ε must fall from start to end as step grows.": [start] * len(steps),
         "integer division: step // decay_steps stays 0 until the end. Hint: use step / decay_steps.":
@@ -51,8 +78,8 @@ def _name_schedule_mistake(values: list, expected: list, steps: tuple, schedule:
             [start + f * (end - start) for f in fractions],
         "it decays towards 0 instead of end. Hint: interpolate between start and end.":
             [start * (1 - min(f, 1.0)) for f in fractions],
-        "this is the seed's exponential schedule; the exercise asks for a linear one. "
-        "Hint: ε(step) = start + min(step / decay_steps, 1) * (end - start).":
+        "this is the seed's exponential schedule: it decays geometrically (multiplies the distance to end by a "
+        f"constant each step), not linearly. Hint: {formula}.":
             [end + (start - end) * math.exp(-f) for f in fractions],
         "it ignores the arguments start, end, decay_steps (does it read notebook globals?). "
         "Hint: compute ε only from the function's own arguments.":
@@ -60,12 +87,7 @@ def _name_schedule_mistake(values: list, expected: list, steps: tuple, schedule:
         "it uses the course's settings (DQNConfig) instead of the arguments start, end, decay_steps. "
         "Hint: compute ε only from the function's own arguments.":
             [linear_epsilon(step, COURSE.eps_start, COURSE.eps_end, COURSE.eps_decay_steps) for step in steps],
-    }, f"epsilon_schedule({steps[wrong]}, {start}, {end}, {decay}) returned {values[wrong]:.4g}; expected "
-       f"{expected[wrong]:.4g}. Hint: ε(step) = start + min(step / decay_steps, 1) * (end - start)"
-       + (": ε(0) must be start (are start and end swapped, or is a max(...) clamp written as min(...)?)"
-          if wrong == 0 else "."),
-        returned=f"epsilon_schedule at steps {list(steps)} returned {[round(v, 4) for v in values]}, "
-                 f"expected {[round(e, 4) for e in expected]}: ")
+    }, fallback, returned=returned)
 
 
 @exercise("4.2", "epsilon_greedy_action")

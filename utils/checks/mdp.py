@@ -76,6 +76,9 @@ def check_bellman_backup(backup) -> None:
                 "it bootstraps from terminal states. Hint: multiply max_a' Q(s', a') by (1 - terminal[s']): "
                 "nothing follows the end of an episode.":
                     R + gamma * P @ Q.max(axis=1),
+                "it returns R alone: the discounted value of the next state, gamma * sum_s' P(s'|s, a) v(s'), "
+                "is missing. Hint: Q'(s, a) = R(s, a) + gamma * (P @ v)(s, a) with v(s') = (1 - terminal[s']) * "
+                "max_a' Q(s', a').": R,
                 "gamma is missing. Hint: Q'(s, a) = R(s, a) + gamma * sum_s' P(s'|s, a) max_a' Q(s', a').":
                     R + P @ best_next,
                 "it follows only the most likely next state instead of weighting every s' by P(s'|s, a). "

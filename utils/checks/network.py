@@ -8,25 +8,34 @@ from torch import nn
 from utils.checks.core import Mistake, exercise, expect, name_the_mistake
 from utils.checks.tensors import describe, expect_tensor, shape_hint
 
+DEFAULT_SIZES = {"obs_dim": 4, "n_actions": 2, "hidden": 128}
+SMALL_SIZES = {"obs_dim": 6, "n_actions": 3, "hidden": 32}  # each differs from every default
+
 
 @exercise("3.1", "QNetwork")
 def check_q_network(network_class) -> None:
-    """Build the network with default and other sizes; check its layers, output and activations."""
+    """Build the network with default and other sizes; check its layers, output, activations and function."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         net = _construct(network_class)
-        _check_layers(net, obs_dim=4, n_actions=2, hidden=128)
+        _check_layers(network_class, net, {})
         _check_output(net, obs_dim=4, n_actions=2)
         _check_linear_output(net)
         _check_relu_between(net)
-        small = _construct(network_class, obs_dim=6, n_actions=3, hidden=32)
-        _check_layers(small, obs_dim=6, n_actions=3, hidden=32)
+        _check_function(net)
+        small = _construct(network_class, **SMALL_SIZES)
+        _check_layers(network_class, small, SMALL_SIZES)
         _check_output(small, obs_dim=6, n_actions=3)
+
+
+def _call(sizes: dict) -> str:
+    """The call the check made: `QNetwork()` or `QNetwork(obs_dim=6, n_actions=3, hidden=32)`."""
+    return f"QNetwork({', '.join(f'{k}={v}' for k, v in sizes.items())})"
 
 
 def _construct(network_class, **sizes) -> nn.Module:
     """`network_class(**sizes)`, turning the usual construction errors into named mistakes."""
-    call = f"QNetwork({', '.join(f'{k}={v}' for k, v in sizes.items())})"
+    call = _call(sizes)
     try:
         net = network_class(**sizes)
     except TypeError as error:
@@ -42,27 +51,66 @@ def _construct(network_class, **sizes) -> nn.Module:
     return net
 
 
-def _check_layers(net: nn.Module, obs_dim: int, n_actions: int, hidden: int) -> None:
-    """The linear layers must chain obs_dim → hidden → hidden → n_actions, with biases."""
-    call = f"QNetwork(obs_dim={obs_dim}, n_actions={n_actions}, hidden={hidden})"
-    count = sum(p.numel() for p in net.parameters() if p.requires_grad)
+def _linears(net: nn.Module) -> list:
+    """The network's nn.Linear layers, in registration order."""
+    return [m for m in net.modules() if isinstance(m, nn.Linear)]
+
+
+def _chain_text(linears: list) -> str:
+    """'4→128→128→2': the sizes of the linear layers in registration order."""
+    return "→".join([str(linears[0].in_features)] + [str(m.out_features) for m in linears]) if linears else "none"
+
+
+def _shapes(linears: list) -> list:
+    """The sorted (in_features, out_features) of the linear layers: the order they were registered in is free."""
+    return sorted((m.in_features, m.out_features) for m in linears)
+
+
+def _wanted_shapes(obs_dim: int, n_actions: int, hidden: int) -> list:
+    """The sorted layer shapes of obs_dim → hidden → hidden → n_actions."""
+    return sorted([(obs_dim, hidden), (hidden, hidden), (hidden, n_actions)])
+
+
+def _check_layers(network_class, net: nn.Module, sizes: dict) -> None:
+    """The linear layers of `network_class(**sizes)` must chain obs_dim → hidden → hidden → n_actions."""
+    full = {**DEFAULT_SIZES, **sizes}
+    obs_dim, n_actions, hidden = full["obs_dim"], full["n_actions"], full["hidden"]
+    call, count = _call(sizes), sum(p.numel() for p in net.parameters() if p.requires_grad)
     expect(count > 0, f"{call} has no trainable parameters.",
            "layers kept in a plain Python list or dict are invisible to PyTorch: assign each to self.<name>, "
            "or use nn.Sequential / nn.ModuleList.")
-    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
-    chain = "→".join([str(linears[0].in_features)] + [str(m.out_features) for m in linears]) if linears else "none"
+    linears = _linears(net)
     wanted = f"{obs_dim}→{hidden}→{hidden}→{n_actions}"
     expected = (obs_dim + 1) * hidden + (hidden + 1) * hidden + (hidden + 1) * n_actions
-    shapes = sorted((m.in_features, m.out_features) for m in linears)
-    expect(shapes == sorted([(obs_dim, hidden), (hidden, hidden), (hidden, n_actions)]),
-           f"{call} has linear layers {chain} ({count:,} parameters); expected {wanted} "
-           f"({expected:,} parameters).",
-           "three nn.Linear layers: (obs_dim, hidden), (hidden, hidden), (hidden, n_actions); use the arguments, "
-           "not hard-coded sizes.")
+    if _shapes(linears) != _wanted_shapes(obs_dim, n_actions, hidden):
+        raise Mistake(f"{call} has linear layers {_chain_text(linears)} ({count:,} parameters); expected {wanted} "
+                      f"({expected:,} parameters). Hint: {_layer_sizes_hint(network_class, sizes)}")
     expect(all(m.bias is not None for m in linears), f"{call} has linear layers without bias "
            f"({count:,} parameters; expected {expected:,}).", "keep nn.Linear's default bias=True.")
     expect(count == expected, f"{call} has {count:,} trainable parameters; expected {expected:,}.",
            "the network should hold only its three linear layers.")
+
+
+def _layer_sizes_hint(network_class, sizes: dict) -> str:
+    """Why the layers of `network_class(**sizes)` have the wrong sizes: ignored arguments, wrong defaults, or else."""
+    full = {**DEFAULT_SIZES, **sizes}
+    try:  # for QNetwork() the sizes must be passed explicitly to tell wrong defaults from ignored arguments
+        linears = _linears(network_class(**full))
+    except Exception:  # only a diagnosis: if that call fails too, the general hint is all there is to say
+        linears = []
+    ins, outs = {m.in_features for m in linears}, {m.out_features for m in linears}
+    ignored = [name for name, used in (("obs_dim", full["obs_dim"] in ins), ("n_actions", full["n_actions"] in outs),
+                                       ("hidden", full["hidden"] in outs)) if not used]
+    if linears and ignored:
+        names = " and ".join(", ".join(f"`{name}`" for name in ignored).rsplit(", ", 1))
+        evidence = "" if sizes else f" ({_call(full)} builds {_chain_text(linears)} too)"
+        return (f"the {names} argument{'s are' if len(ignored) > 1 else ' is'} ignored{evidence}: size the layers "
+                "with the arguments, not fixed numbers.")
+    if linears and not sizes and _shapes(linears) == _wanted_shapes(**DEFAULT_SIZES):
+        return (f"the defaults are wrong ({_call(full)} is right): write the signature as "
+                "QNetwork(obs_dim=4, n_actions=2, hidden=128).")
+    return ("three nn.Linear layers: (obs_dim, hidden), (hidden, hidden), (hidden, n_actions); use the arguments, "
+            "not hard-coded sizes.")
 
 
 def _check_output(net: nn.Module, obs_dim: int, n_actions: int) -> None:
@@ -115,6 +163,28 @@ def _check_relu_between(net: nn.Module) -> None:
         homogeneous = torch.allclose(unbiased(2.5 * x), 2.5 * unbiased(x), rtol=1e-4, atol=1e-5)
     expect(homogeneous, "the activation between the layers is not ReLU (with the biases set to 0, doubling the "
            "input does not double the output, as it would with ReLU).", "use torch.relu / nn.ReLU between the layers.")
+
+
+def _check_function(net: nn.Module) -> None:
+    """The output must be Linear, ReLU, Linear, ReLU, Linear of the network's own layers: no ReLU left out."""
+    linears = _linears(net)
+    first, last = next(m for m in linears if m.in_features == 4), _output_layer(net)
+    middle = next(m for m in linears if m is not first and m is not last)
+    states = 3 * torch.randn(64, 4)
+    with torch.no_grad():
+        got, expected = net(states), last(torch.relu(middle(torch.relu(first(states)))))
+        if torch.allclose(got, expected, rtol=1e-4, atol=1e-5):
+            return
+        hint = " Hint: apply ReLU after each of the two hidden layers: Linear, ReLU, Linear, ReLU, Linear."
+        name_the_mistake(lambda value: torch.allclose(got, value, rtol=1e-4, atol=1e-5), {
+            "there is no ReLU between the first linear layer (4→128) and the second (128→128)." + hint:
+                last(torch.relu(middle(first(states)))),
+            "there is no ReLU between the second linear layer (128→128) and the last (128→2)." + hint:
+                last(middle(torch.relu(first(states)))),
+        }, f"the output differs by up to {(got - expected).abs().max():.3g} from Linear, ReLU, Linear, ReLU, Linear "
+           "of the network's own layers. Hint: apply the three layers once each, in order, with ReLU after the two "
+           "hidden ones and nothing else.",
+            returned="QNetwork()'s output is not Linear, ReLU, Linear, ReLU, Linear of its layers: ")
 
 
 class ScriptedQNet(nn.Module):
@@ -171,6 +241,11 @@ def _check_one_state(greedy_action) -> None:
                           "(or unsqueeze(0) the state and index the result).") from None
         _expect_called_without_grad(net, "greedy_action")
         expected, shown = int(row[:3].argmax()), [round(q, 2) for q in row[:3].tolist()]
+        value = _floating_number(action)
+        if value is not None and np.isclose(value, float(row[:3].max())):
+            raise Mistake(f"greedy_action returned {value:.4g} for Q-values {shown}: the largest Q-value itself; "
+                          f"expected its index, the action {expected}. Hint: take the index of the maximum: "
+                          "int(q_values.argmax()), or .max(0).indices instead of .max(0)[0].")
         expect(isinstance(action, int) and not isinstance(action, bool),
                f"greedy_action returned {describe(action)}; expected a Python int.",
                "env.step and ε-greedy code expect a plain int: use int(...) or .item().")
@@ -181,6 +256,13 @@ def _check_one_state(greedy_action) -> None:
                     int(row.argmax()),
             }, f"greedy_action returned {action} for Q-values {shown}; expected {expected}.",
                 returned=f"greedy_action returned {action} for Q-values {shown}; expected {expected}: ")
+
+
+def _floating_number(value):
+    """`value` as a float if it is one floating-point number (Python, NumPy or a one-element tensor), else None."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
+        return float(value)
+    return float(value) if isinstance(value, (float, np.floating)) else None
 
 
 def _check_batch(greedy_actions, states: torch.Tensor) -> None:

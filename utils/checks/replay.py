@@ -51,13 +51,26 @@ def _construct(memory_class, capacity: int, obs_dim: int):
 
 def _check_preallocated(memory) -> None:
     """The memory must hold preallocated arrays with one row per slot, not a growing list."""
-    arrays = [v for v in vars(memory).values() if isinstance(v, (torch.Tensor, np.ndarray)) and v.ndim >= 1]
+    stored = _stored_values(vars(memory).values())
+    arrays = [v for v in stored if isinstance(v, (torch.Tensor, np.ndarray)) and v.ndim >= 1]
     containers = [type(v).__name__ for v in vars(memory).values() if isinstance(v, (list, tuple)) or hasattr(v, "maxlen")]
     expect(any(len(a) == CAPACITY for a in arrays),
            f"ReplayMemory({CAPACITY}) holds no tensor with {CAPACITY} rows"
            + (f" (it keeps a {containers[0]})" if containers else "") + "; expected preallocated storage.",
            "create the storage once in __init__, e.g. torch.zeros((capacity, obs_dim)) for states, "
            "and write each transition into row `position`.")
+
+
+def _stored_values(values, depth: int = 2) -> list:
+    """`values` and, down to `depth` levels, what the dicts, lists and tuples among them hold."""
+    found = []
+    for value in values:
+        found.append(value)
+        if depth and isinstance(value, dict):
+            found += _stored_values(value.values(), depth - 1)
+        elif depth and isinstance(value, (list, tuple)):
+            found += _stored_values(value, depth - 1)
+    return found
 
 
 def _check_format(batch, batch_size: int, obs_dim: int) -> None:
