@@ -18,12 +18,14 @@ import numpy as np
 
 from utils.checks import check_bellman_backup, check_discounted_return
 from utils.mdp import corridor_mdp, value_iteration
-from utils.seeding import make_env, seed_everything
+from utils.notebook import setup_notebook
+from utils.plotting import cartpole_diagram
+from utils.seeding import make_env
 from utils.video import show_rollout
 from utils.widgets import discount_explorer
 
 SEED = 0
-seed_everything(SEED)
+setup_notebook(SEED)  # seeds random/NumPy/torch, one torch thread, notices for unfinished exercises
 
 # %% [markdown]
 # ## 1.1 The MDP
@@ -66,7 +68,8 @@ check_discounted_return(discounted_return)
 
 # %% [markdown]
 # One reward of 1 at every step of a 500-step CartPole episode: the undiscounted score is
-# 500, but the discounted value from the first state is close to the effective horizon.
+# 500; the discounted value from the first state is
+# $G_0 = \sum_{k=0}^{499} \gamma^k = \big(1 - \gamma^{500}\big)/(1 - \gamma)$.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -74,6 +77,11 @@ for gamma in (0.9, 0.99, 0.999):
     print(f"gamma={gamma}: G_0 = {discounted_return([1.0] * 500, gamma):7.2f}, 1/(1-gamma) = {1 / (1 - gamma):7.1f}")
 
 # %% [markdown]
+# $G_0$ is close to the effective horizon only when $1/(1-\gamma) \ll 500$: then
+# $\gamma^{500} \approx 0$ and the episode outlasts the weights (10.00 against 10, 99.34
+# against 100). With $\gamma = 0.999$ the horizon of 1000 steps is longer than the episode,
+# $\gamma^{500} \approx 0.61$, and $G_0 = 393.62$ stays far below 1000.
+#
 # **Explore.** Move $\gamma$: the plot shows the weight $\gamma^k$ of a reward $k$ steps
 # ahead; below it, the effective horizon and $G_0$ of the 500-step episode above.
 
@@ -169,7 +177,11 @@ print(Q_slip.round(4))
 #
 # $$Q(s, a) \leftarrow Q(s, a) + \alpha \Big[\underbrace{r + \gamma\,(1 - \text{terminal}(s')) \max_{a'} Q(s', a')}_{\text{TD target } y} - Q(s, a)\Big].$$
 #
-# It learns $Q^*$ while following any policy that keeps trying every action (it is
+# The rest of the return after $r$ is not known yet, so the target $y$ puts in its place
+# the current estimate $\max_{a'} Q(s', a')$ of the next state's value. Building a target
+# from one's own current estimates is called **bootstrapping**.
+#
+# Q-learning learns $Q^*$ while following any policy that keeps trying every action (it is
 # *off-policy*); in a table it converges when every pair is visited infinitely often and
 # the step sizes decay suitably. DQN (Mnih et al. 2015) keeps this update but replaces
 # the table by a neural network $Q(s, a; \theta)$, because CartPole's states are
@@ -181,15 +193,39 @@ print(Q_slip.round(4))
 # A pole is hinged on a cart that moves along a track; the agent pushes the cart left or
 # right to keep the pole upright.
 #
-# * **State** $s \in \mathbb R^4$: cart position, cart velocity, pole angle, pole angular
-#   velocity. The physics is deterministic; only the start state is random (each entry
-#   uniform in $[-0.05, 0.05]$).
-# * **Actions**: 0 = push left, 1 = push right.
+# * **State** $s = (x, \dot x, \theta, \dot\theta) \in \mathbb R^4$: cart position $x$
+#   ($x > 0$ right of the centre), cart velocity, pole angle $\theta$ from the vertical
+#   ($\theta > 0$: the pole leans right), pole angular velocity. The physics is
+#   deterministic; only the start state is random (each entry uniform in $[-0.05, 0.05]$).
+# * **Actions**: 0 = push the cart left, 1 = push it right.
 # * **Reward**: $+1$ for every step, including the last.
-# * **Termination**: the pole tilts beyond 12° or the cart leaves $[-2.4, 2.4]$. The
-#   episode really ends: $s'$ is terminal and its future value is 0.
+# * **Termination**: $|\theta| > 12^\circ \approx 0.2094$ rad or $|x| > 2.4$. The episode
+#   really ends: $s'$ is terminal and its future value is 0.
 # * **Truncation**: after 500 steps the time limit stops the episode. The pole is still
-#   up; the state is *not* terminal, the clock simply ran out.
+#   up; the state is *not* terminal, the clock simply ran out. The remaining time is not
+#   part of the observation, so the time limit is not part of the MDP the agent sees: for
+#   the agent the episode could go on, and the TD target still bootstraps from $s'$
+#   (Pardo et al. 2018).
+
+# %%
+cartpole = make_env(SEED).unwrapped  # the simulator itself, under gymnasium's wrappers
+cartpole_diagram(x_limit=cartpole.x_threshold, angle_limit=cartpole.theta_threshold_radians)
+
+# %% [markdown]
+# The signs, checked on the simulator: from rest at the centre with the pole exactly
+# upright, one push each way.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for action in (0, 1):
+    cartpole.state = np.zeros(4)  # (x, x_dot, theta, theta_dot): at rest at the centre, pole upright
+    _, x_dot, _, theta_dot = cartpole.step(action)[0]
+    print(f"action {action}: cart velocity {x_dot:+.3f}, pole angular velocity {theta_dot:+.3f}")
+
+# %% [markdown]
+# Pushing right moves the cart right ($\dot x > 0$) and tips the pole to the left
+# ($\dot\theta < 0$): the cart moves out from under it. So a pole leaning right is caught
+# by pushing the cart right, under it.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -200,14 +236,21 @@ print("time limit:       ", env.spec.max_episode_steps, "steps")
 print("reward threshold: ", env.spec.reward_threshold)
 
 # %% [markdown]
+# The observation space's bounds are not the termination limits: position $\pm 4.8$ and
+# angle $\pm 0.4189$ rad (24°) are twice the limits $\pm 2.4$ and $\pm 0.2094$ rad (12°)
+# beyond which an episode terminates, so the state in which it fails still lies inside
+# the space. The velocities are unbounded (`inf`).
+#
 # > **Common pitfall: treating truncation as termination.** The seed notebook this
 # > course grew from said an episode *terminates* when $t > 500$. Gymnasium returns two
 # > flags, `terminated` and `truncated`. Only `terminated` means "no future": the TD target
 # > uses $(1 - \text{terminated})$. A truncated state still has a future (the pole would
-# > keep balancing), so the target must bootstrap from it. Masking truncated states
-# > teaches the agent that standing upright at step 500 is worth nothing more, the exact
-# > opposite of the truth. An episode *ends* on `terminated or truncated`; only the first
-# > one stops bootstrapping.
+# > keep balancing), so the target must bootstrap from it. The step count is not in the
+# > observation: the agent cannot tell step 50 from step 500. Masking truncated states
+# > gives the same upright state a target of 1 when it happens to come just before the
+# > time-out and of nearly 100 otherwise, noise from a clock the agent cannot see (Pardo
+# > et al. 2018). An episode *ends* on `terminated or truncated`; only the first one
+# > stops bootstrapping.
 
 # %% [markdown]
 # ## 1.5 A random agent
@@ -246,7 +289,8 @@ show_rollout(video_env, policy=lambda state: video_env.action_space.sample())
 #   far the agent effectively looks ahead.
 # * $Q^*$ satisfies the Bellman optimality equation; value iteration applies its backup
 #   until nothing changes; Q-learning does the same from sampled transitions.
-# * Terminal next states contribute no future value; truncated ones do.
+# * Terminal next states contribute no future value; truncated ones do, because the time
+#   left is not part of the state the agent sees.
 # * CartPole-v1: 4 continuous state variables, 2 actions, +1 per step, at most 500 steps.
 #
 # **Next:** notebook 2 stores the agent's experience in a replay memory, so that a neural
@@ -254,5 +298,7 @@ show_rollout(video_env, policy=lambda state: video_env.action_space.sample())
 #
 # **References.** V. Mnih et al., "Human-level control through deep reinforcement
 # learning", *Nature* 518, 529–533 (2015). R. S. Sutton and A. G. Barto,
-# *Reinforcement Learning: An Introduction*, 2nd ed., MIT Press (2018).
-# C. J. C. H. Watkins, *Learning from Delayed Rewards*, PhD thesis, Cambridge (1989).
+# *Reinforcement Learning: An Introduction*, 2nd ed., MIT Press (2018). F. Pardo,
+# A. Tavakoli, V. Levdik and P. Kormushev, "Time limits in reinforcement learning",
+# *ICML* (2018). C. J. C. H. Watkins, *Learning from Delayed Rewards*, PhD thesis,
+# Cambridge (1989).

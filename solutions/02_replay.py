@@ -26,14 +26,15 @@ import psutil
 import torch
 
 from utils.checks import check_replay_memory
+from utils.notebook import setup_notebook
 from utils.plotting import pair_scatter
 from utils.replay import Batch, fill_with_random_agent
 from utils.replay import ReplayMemory as ReferenceMemory
-from utils.seeding import make_env, seed_everything
+from utils.seeding import make_env
 from utils.widgets import replay_explorer
 
 SEED = 0
-seed_everything(SEED)
+setup_notebook(SEED)  # seeds random/NumPy/torch, one torch thread, notices for unfinished exercises
 
 # %% [markdown]
 # ## 2.1 Consecutive transitions are correlated
@@ -292,8 +293,8 @@ print(f"preallocated ring buffer: {buffer_bytes / capacity:6.0f} bytes per trans
 
 # %% [markdown]
 # Dozens of times more memory for the tuples, all of it overhead. Still only megabytes
-# for CartPole, but with image observations or a million transitions (as in Mnih et al.
-# 2015) the layout decides whether the memory fits at all. Speed differs too: the seed
+# for CartPole, but with image observations or a million transitions (as in Mnih et
+# al. 2015) the layout decides whether the memory fits at all. Speed differs too: the seed
 # rebuilt every batch with `torch.cat` over Python lists at every step, while the ring
 # buffer indexes five tensors once.
 

@@ -24,10 +24,11 @@ from torch import nn
 
 from utils.checks import check_greedy, check_q_network
 from utils.networks import count_parameters
-from utils.seeding import make_env, seed_everything
+from utils.notebook import setup_notebook
+from utils.seeding import make_env
 
 SEED = 0
-seed_everything(SEED)
+setup_notebook(SEED)  # seeds random/NumPy/torch, one torch thread, notices for unfinished exercises
 
 # %% [markdown]
 # ## 3.1 Function approximation
@@ -55,9 +56,13 @@ seed_everything(SEED)
 # sum to 1, which is a policy, not action values.
 #
 # Generalisation has a price: an update for one state moves the values of its
-# neighbours too, including the values used as targets. Function approximation,
-# bootstrapping and off-policy learning together can diverge (Sutton & Barto 2018,
-# sec. 11.3); the target network of notebook 5 is DQN's answer.
+# neighbours too, including the values used as targets. **Function approximation**,
+# **bootstrapping** (targets built from the current estimates, notebook 1) and
+# **off-policy learning** (learning the greedy policy from other behaviour) form the
+# *deadly triad*: together they can make the estimates diverge (Sutton & Barto 2018,
+# sec. 11.3). DQN has all three. Its replay memory (notebook 2) and target network
+# (notebook 5) make divergence rarer in practice, not impossible
+# (van Hasselt et al. 2018); notebook 5 comes back to this.
 
 # %% [markdown]
 # ### Exercise 3.1: `QNetwork`
@@ -228,3 +233,5 @@ with torch.no_grad():  # the same forward pass, not recorded
 # **References.** V. Mnih et al., "Human-level control through deep reinforcement
 # learning", *Nature* 518, 529–533 (2015). R. S. Sutton and A. G. Barto,
 # *Reinforcement Learning: An Introduction*, 2nd ed., MIT Press (2018), ch. 9–11.
+# H. van Hasselt, Y. Doron, F. Strub, M. Hessel, N. Sonnerat and J. Modayil, "Deep
+# reinforcement learning and the deadly triad", arXiv:1812.02648 (2018).

@@ -27,13 +27,14 @@ from torch import nn
 from utils.checks import check_epsilon_greedy, check_epsilon_schedule, check_run_episodes
 from utils.dqn import DQNConfig
 from utils.networks import QNetwork
+from utils.notebook import setup_notebook
 from utils.plotting import line_plot
 from utils.policies import greedy_action
-from utils.seeding import make_env, seed_everything
+from utils.seeding import make_env
 from utils.widgets import epsilon_explorer
 
 SEED = 0
-seed_everything(SEED)
+setup_notebook(SEED)  # seeds random/NumPy/torch, one torch thread, notices for unfinished exercises
 config = DQNConfig()  # the course's recommended settings, used in notebook 5
 print(f"eps_start={config.eps_start}, eps_end={config.eps_end}, eps_decay_steps={config.eps_decay_steps}")
 
@@ -51,8 +52,9 @@ print(f"eps_start={config.eps_start}, eps_end={config.eps_end}, eps_decay_steps=
 # (Watkins & Dayan 1992). It is a heuristic, not an efficient strategy: ε-greedy comes
 # with **no PAC guarantee** in general. Its exploration is undirected dithering, and
 # where a reward lies at the end of a long chain of right moves a dithering agent needs
-# a number of steps exponential in the chain's length to stumble on it (Osband et al.
-# 2016). CartPole is forgiving: random actions reach most relevant states quickly.
+# a number of steps exponential in the chain's length to stumble on it
+# (Osband et al. 2016). CartPole is forgiving: random actions reach most relevant states
+# quickly.
 #
 # ## 4.2 A decaying ε, on the right clock
 #
@@ -229,10 +231,13 @@ for episode, (length, start) in enumerate(zip(lengths, starts)):
 
 # %% [markdown]
 # **Explore.** Move the schedule's sliders and the typical episode length. Left: the
-# course's linear schedule and the seed's exponential one, on the global step. Right: the
-# chosen schedule driven by the global step and by the seed's clock `i_episode * 500 + t`,
-# against the real number of environment steps. With 500-step episodes the two clocks
-# agree; the shorter the episodes, the sooner the seed's clock ends exploration.
+# linear and the exponential shape with the sliders' settings, on the global step, and
+# for reference the seed's own schedule (exponential, 0.9 → 0.05, $\tau = 1000$). Right:
+# the chosen shape driven by the global step and by the seed's clock
+# `i_episode * 500 + t`, against the real number of environment steps; the dotted line
+# marks $\varepsilon_{\text{start}} + 0.9\,(\varepsilon_{\text{end}} - \varepsilon_{\text{start}})$,
+# where 90% of the decay is done. With 500-step episodes the two clocks agree; the
+# shorter the episodes, the sooner the seed's clock ends exploration.
 
 # %%
 epsilon_explorer()
@@ -247,19 +252,27 @@ epsilon_explorer()
 # ## 4.5 Alternatives, briefly
 #
 # * **Boltzmann (softmax) exploration** picks $a$ with probability
-#   $\propto \exp\big(Q(s, a)/T\big)$: better-looking actions are tried more often, and
-#   the temperature $T$ sets how greedy it is. It depends on the *scale* of the
-#   Q-values, which grow from about 0 to about 100 during CartPole training, so a fixed
-#   $T$ means very different behaviour early and late:
+#   $\pi(a \mid s) = e^{Q(s, a)/T} \big/ \sum_b e^{Q(s, b)/T}$: better-looking actions are
+#   tried more often, and the temperature $T$ sets how greedy it is. Adding the same
+#   constant to every $Q(s, b)$ changes nothing (the softmax is shift-invariant), so the
+#   level of the Q-values does not matter; only the gaps between them, divided by $T$, do.
+#   With two actions, $\pi(a_1 \mid s) = 1 / \big(1 + e^{-(Q(s, a_1) - Q(s, a_0))/T}\big)$.
+#   A fixed $T$ therefore explores differently wherever the gaps differ, from state to
+#   state and as training changes the estimates:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for q_values in ([0.1, 0.2], [90.0, 91.0]):
+for q_values in ([0.1, 0.2], [90.1, 90.2], [90.0, 91.0]):
+    gap = q_values[1] - q_values[0]
     for temperature in (0.1, 1.0):
         probabilities = torch.softmax(torch.tensor(q_values) / temperature, dim=0)
-        print(f"Q = {q_values}, T = {temperature}: P(better action) = {probabilities[1]:.3f}")
+        print(f"Q = {q_values}, T = {temperature}: gap / T = {gap / temperature:4.1f}, "
+              f"P(better action) = {probabilities[1]:.3f}")
 
 # %% [markdown]
+# The same gap gives the same probabilities near 0 and near 90; a gap ten times larger at
+# $T = 1$ gives what the small gap gives at $T = 0.1$: only the gap divided by $T$ counts.
+#
 # * **Noisy networks** (Fortunato et al. 2018) add learned, parameterised noise to the
 #   network's weights: exploration then depends on the state and fades where the
 #   network learns to shrink the noise, with no ε schedule to tune.

@@ -451,8 +451,8 @@ config = DQNConfig(seed=SEED)
 config
 
 # %% [markdown]
-# `train_your_agent` first runs the checks of exercises 5.1–5.4 (if one fails, it says
-# which one in one line and trains nothing). Then it builds the networks, the Adam
+# `train_your_agent` first runs the checks of exercises 5.1–5.4 (if one is not done or not
+# right, it says which one in one line and trains nothing). Then it builds the networks, the Adam
 # optimizer, the replay memory, the environment and the random generator from `config`,
 # exactly as `utils.dqn.train` would, and calls **your** `train_dqn` with them and with the
 # greedy checks as `on_episode_end`. The budget is `config.max_env_steps` = 100,000 steps;
@@ -464,8 +464,6 @@ config
 
 # %%
 result = train_your_agent(td_targets, optimize_step, update_target, train_dqn, config)
-print(f"{result.env_steps:,} environment steps, {result.updates:,} updates, {len(result.episode_returns)} episodes, "
-      f"{result.wall_s:.0f} s")
 
 # %% [markdown]
 # The learning curve: each training episode (ε-greedy, so noisy), their running mean, and
@@ -484,8 +482,6 @@ learning_curve(result.episode_end_steps, result.episode_returns, result.check_st
 # NBVAL_CHECK_OUTPUT
 eval_returns = evaluate(result.q_net)
 print("solved:", is_solved(eval_returns))
-
-# %%
 print(f"mean return {eval_returns.mean():.1f}, min {eval_returns.min():.0f}, "
       f"{np.sum(eval_returns == 500)} of 100 episodes at 500")
 
@@ -528,8 +524,9 @@ line_plot(result.check_steps, {"max_a Q(0, a) at the greedy checks": result.chec
 
 # %%
 # NBVAL_CHECK_OUTPUT
+trained_weights = result.q_net.state_dict()
 reloaded_net, reloaded_config = load_checkpoint(agent_path())
-same = all(torch.equal(a, b) for a, b in zip(reloaded_net.state_dict().values(), result.q_net.state_dict().values()))
+same = all(torch.equal(a, b) for a, b in zip(reloaded_net.state_dict().values(), trained_weights.values()))
 print("weights identical:", same, "| config identical:", reloaded_config == result.config)
 
 # %% [markdown]

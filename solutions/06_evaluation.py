@@ -13,37 +13,45 @@
 # untrained and a trained network on video and in a histogram; plot the learned values
 # and actions over pole angle and angular velocity.
 #
-# **Prerequisites:** notebooks 1–5 help, but this one runs on its own: it loads the
-# checkpoint that ships with the course. **Time:** about 30–40 minutes.
+# **Prerequisites:** notebooks 1–5. It evaluates the agent your loop trained at the end of
+# notebook 5; without one it runs on its own with the agent that ships with the course.
+# **Time:** about 30–40 minutes.
 
 # %%
 import gymnasium as gym
 import numpy as np
 import torch
 
+from utils.cartpole_physics import bare_simulator, certain_fall_steps
 from utils.checks import check_evaluate_greedy, check_solved_runs
-from utils.evaluation import EVAL_SEED, REWARD_THRESHOLD, SHIPPED_CHECKPOINT, load_checkpoint
+from utils.evaluation import EVAL_SEED, REWARD_THRESHOLD
 from utils.networks import QNetwork, count_parameters
+from utils.notebook import setup_notebook
 from utils.plotting import q_value_maps, return_histograms
 from utils.policies import greedy_action
-from utils.seeding import make_env, seed_everything
+from utils.seeding import make_env
+from utils.student_agent import load_agent
 from utils.video import record_rollout, show_rollout
 from utils.widgets import rollout_scrubber
 
 SEED = 0
-seed_everything(SEED)
+setup_notebook(SEED)  # seeds random/NumPy/torch, one torch thread, notices for unfinished exercises
 
 # %% [markdown]
-# ## 6.1 The trained agent
+# ## 6.1 The trained agent: yours
 #
-# `checkpoints/dqn_cartpole.pt` was trained with the course's default `DQNConfig`
-# (`python -m tools.train_checkpoint` reproduces it). `load_checkpoint` rebuilds the
-# network from the weights and the config stored with them. To evaluate your own network
-# from notebook 5 instead, set `CHECKPOINT` to the path notebook 5 printed (a string is fine).
+# Notebook 5 saved the agent *your* training loop trained as `my_dqn_agent.pt`, next to
+# the notebooks. This notebook evaluates and films that agent when the file is there.
+# Without it (you have not reached the end of notebook 5 yet), it uses the agent that ships
+# with the course, `checkpoints/dqn_cartpole.pt`, trained by `utils.dqn.train` with the
+# default `DQNConfig` (`make checkpoint VERIFY=1` retrains it byte for byte on the same
+# machine type; on another CPU seed 0 may take a different number of steps). Either way `load_checkpoint` rebuilds the network from the weights
+# and the config stored with them, with `torch.load(..., weights_only=True)`. The line
+# below says which agent you are looking at.
 
 # %%
-CHECKPOINT = SHIPPED_CHECKPOINT
-trained_net, trained_config = load_checkpoint(CHECKPOINT)
+trained_net, trained_config, agent_description = load_agent()
+print(agent_description)
 print(f"trained for at most {trained_config.max_env_steps:,} environment steps with seed {trained_config.seed}; "
       f"double DQN: {trained_config.double_dqn}")
 
@@ -57,12 +65,18 @@ print(f"both networks have {count_parameters(trained_net):,} and {count_paramete
 #
 # * **Greedy.** We evaluate the policy we would deploy, $\pi(s) = \arg\max_a Q(s, a)$.
 #   Exploration is for learning; with ε > 0 the score measures the noise too.
-# * **Held-out, seeded episodes.** CartPole's only randomness is its start state, drawn
-#   from the environment's seed. Episode $i$ runs on `make_env(seed + i)`, and the course's
-#   evaluation seeds start at `EVAL_SEED` = 2,000,000,000, far from every training seed
-#   and every greedy-check seed of notebook 5. Scoring on the training episodes would be
-#   like testing a classifier on its training set. Seeding also makes the score
-#   reproducible: the same network gets the same 100 returns on any run.
+# * **Held-out, seeded episodes.** CartPole's only randomness is its start state: each of
+#   the four variables is drawn uniformly from $[-0.05, 0.05]$ by the environment's seed.
+#   Episode $i$ runs on `make_env(seed + i)`, and the course's evaluation seeds start at
+#   `EVAL_SEED` = 2,000,000,000, far from every training seed and every greedy-check seed
+#   of notebook 5. A new seed only moves the start state within that small box; the
+#   returns printed during training mislead for other reasons. Their actions were
+#   ε-greedy. The weights changed during each episode (a gradient step every 4 steps in
+#   the course's recipe), so no single network played it. And the weights we keep were
+#   *selected*, as the ones with the best greedy check. That selection is why the seeds
+#   must still be new: the best of several checks overestimates its network's return on
+#   those very seeds, as a validation score does after model selection. Seeding also makes
+#   the score reproducible: the same network gets the same 100 returns on any run.
 # * **Whole episodes.** Each episode starts with one `reset()` and ends on
 #   `terminated or truncated`; its score is the undiscounted return, here the number of
 #   steps survived (at most 500).
@@ -105,9 +119,10 @@ check_evaluate_greedy(evaluate_greedy)
 
 # %% [markdown]
 # Now the real thing: 100 held-out episodes for the trained network and for the untrained
-# one (the trained agent plays up to 50,000 steps; this takes a few seconds). The mean
-# hides the shape: a policy can average 480 by being perfect 95 times and failing early 5
-# times, or by always falling at step 480. The histogram shows which.
+# one. The trained agent plays up to 50,000 steps: about 3 seconds on the 2-core machine
+# this notebook was built on, longer on a slower or busier one. The mean hides the shape:
+# a policy can average 480 by being perfect 95 times and failing early 5 times, or by
+# always falling at step 480. The histogram shows which.
 
 # %%
 trained_returns = evaluate_greedy(trained_net, 100, EVAL_SEED)
@@ -169,14 +184,25 @@ print(f"on seeds {next_block}..{next_block + 99}: trained network solved: {verdi
 # %% [markdown]
 # ## 6.4 Before and after, on video
 #
-# The untrained network's greedy policy: random weights usually prefer one action in
-# every state, so the cart drives off to one side and the pole falls within a few dozen
-# steps.
+# The untrained network's greedy policy. In the 100 episodes of section 6.2 it lasted 8 to
+# 11 steps (mean 9.3); the video and the cell after it show how the filmed episode ends.
 
 # %%
 show_rollout(make_env(EVAL_SEED, render=True), policy=lambda s: greedy_action(untrained_net, s))
 
+# %%
+# NBVAL_CHECK_OUTPUT
+untrained_rollout = record_rollout(make_env(EVAL_SEED, render=True), lambda s: greedy_action(untrained_net, s))
+cart_position, _, pole_angle, _ = untrained_rollout.states[-1]
+print(f"actions taken (0 = push left, 1 = push right): {untrained_rollout.actions}")
+print(f"last state: pole angle {np.degrees(pole_angle):+.1f}° (limit ±12°), "
+      f"cart position {cart_position:+.2f} (limit ±2.4)")
+
 # %% [markdown]
+# Its random weights happen to prefer *push left* in every state of that episode: the cart
+# accelerates left, the pole tips right and passes the 12° angle limit after 9 steps,
+# while the cart has moved less than a tenth of the way to the edge of the track.
+#
 # The trained agent on the same start state: it balances until the time limit truncates
 # the episode at 500 steps (the video is 10 seconds long).
 
@@ -184,22 +210,24 @@ show_rollout(make_env(EVAL_SEED, render=True), policy=lambda s: greedy_action(un
 show_rollout(make_env(EVAL_SEED, render=True), policy=lambda s: greedy_action(trained_net, s))
 
 # %% [markdown]
-# **Explore.** The first 150 steps of that episode, frame by frame: drag the slider (or
-# press play) to see the state, the network's Q-values and its greedy action at each step.
+# **Explore.** The first 150 steps of that episode, frame by frame: 151 frames, the start
+# state and the state after each step. Drag the slider (or press play) to see the state,
+# the network's Q-values and its greedy action at each step.
 
 # %%
 trained_rollout = record_rollout(make_env(EVAL_SEED, render=True), lambda s: greedy_action(trained_net, s),
-                                 max_frames=150)
+                                 max_frames=151)
 rollout_scrubber(trained_rollout, q_net=trained_net)
 
 # %% [markdown]
 # ## 6.5 What did the network learn?
 #
 # $Q(s, a)$ is a function of four numbers. Fix the cart at rest in the middle
-# (position 0, velocity 0) and vary the two pole variables over a grid: the pole angle
-# $\theta$ between the termination limits $\pm 12° \approx \pm 0.21$ rad, and the angular
-# velocity $\dot\theta$ between $-2$ and $2$ rad/s. For each point we show
-# $\max_a Q(s, a)$ (how good the network thinks the state is) and the greedy action.
+# ($x = \dot x = 0$) and vary the two pole variables over a grid: the pole angle $\theta$
+# from $-0.25$ to $0.25$ rad, a little beyond the termination limits
+# $\pm 12° \approx \pm 0.2094$ rad, and the angular velocity $\dot\theta$ from $-2$ to
+# $2$ rad/s. At each point we ask the network for $\max_a Q(s, a)$ (how good it thinks the
+# state is) and for the greedy action.
 
 # %%
 angles = np.linspace(-0.25, 0.25, 101)
@@ -208,28 +236,114 @@ grid = np.zeros((angles.size, angular_velocities.size, 4), dtype=np.float32)
 grid[..., 2], grid[..., 3] = np.meshgrid(angles, angular_velocities, indexing="ij")
 with torch.no_grad():
     q_grid = trained_net(torch.from_numpy(grid))  # (101, 101, 2): angle index, velocity index, action
-q_value_maps(angles, angular_velocities, q_grid.max(dim=-1).values.numpy(), q_grid.argmax(dim=-1).numpy(),
-             angle_limit=12 * 2 * np.pi / 360)
+
+# %% [markdown]
+# ### Where the action cannot matter
+#
+# Before reading the network's answer, ask the physics. From some states the pole falls
+# whatever the agent does, and on the same step $k$ for *every* sequence of actions. We
+# call such a state a **doomed tie**: every action has the same true value,
+# $Q^*(s, \text{left}) = Q^*(s, \text{right}) = \sum_{j=0}^{k-1} \gamma^j$, so the greedy
+# choice there is arbitrary. `utils.cartpole_physics.certain_fall_steps` finds them with
+# CartPole's own simulator: it sets the simulator's state to a grid point, steps it with
+# each action, and follows every action sequence from there for up to 4 steps (read it in
+# `utils/cartpole_physics.py`); a tie on a later step $k$ would need all
+# $2^k$ sequences to fall together, and already none does on step 4. CartPole's Euler step
+# explains the largest group: it moves $\theta$ by $\tau\dot\theta$ ($\tau = 0.02$ s) with
+# the *old* $\dot\theta$, so the next angle does not depend on the action, and every state
+# with $|\theta + \tau\dot\theta| > 0.2094$ is a doomed tie that falls on step 1.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+angle_limit = bare_simulator().theta_threshold_radians  # 12° in radians
+inside_limits = np.abs(angles) <= angle_limit
+fall_steps = certain_fall_steps(grid, horizon=4)  # (101, 101): k if every action sequence falls on step k, else 0
+doomed_ties = fall_steps > 0
+print(f"{inside_limits.sum() * angular_velocities.size:,} of the {grid.shape[0]} x {grid.shape[1]} grid points lie "
+      f"inside the limits |θ| <= {angle_limit:.4f} rad")
+print(f"{doomed_ties.sum()} of them are doomed ties; they fall on step "
+      + ", ".join(f"{k}: {np.sum(fall_steps == k)}" for k in range(1, 5)))
+
+# %% [markdown]
+# ### The maps
+#
+# The dots are the states in which the greedy policy acted during 5 held-out episodes: a
+# forward hook on the network records every state your `evaluate_greedy` asks it about.
+# The maps are a slice at $x = \dot x = 0$, while those states have other cart positions
+# and velocities: a dot shows where the policy goes in $(\theta, \dot\theta)$ only.
+
+# %%
+asked_states = []
+hook = trained_net.register_forward_hook(lambda net, inputs, output: asked_states.append(inputs[0]))
+try:
+    evaluate_greedy(trained_net, 5, EVAL_SEED)
+finally:
+    hook.remove()  # even if evaluate_greedy fails, so that later cells see a plain network
+visited = torch.cat([states.reshape(-1, 4) for states in asked_states]).numpy()
+values = q_grid.max(dim=-1).values.numpy()
+q_value_maps(angles, angular_velocities, values, q_grid.argmax(dim=-1).numpy(),
+             angle_limit=angle_limit, visited=visited[:, 2:], ties=doomed_ties)
+with torch.no_grad():
+    upright_value = trained_net(torch.zeros(4)).max().item()  # pole upright, cart at rest in the middle
+print(f"max_a Q inside the limits: from {values[inside_limits].min():.1f} to {values[inside_limits].max():.1f}; "
+      f"at the upright state s = 0: {upright_value:.1f}")
+print(f"the {len(visited):,} visited states span θ in [{visited[:, 2].min():+.3f}, {visited[:, 2].max():+.3f}] rad, "
+      f"θ̇ in [{visited[:, 3].min():+.2f}, {visited[:, 3].max():+.2f}] rad/s")
 
 # %% [markdown]
 # What to look for:
 #
+# * **Pale bands: not a state.** Beyond $|\theta| = 0.2094$ rad the episode is over. Such
+#   states reach the network only as terminal next states, whose value the TD target
+#   multiplies by $1 - \text{terminated} = 0$, so it is never trained there: its output in
+#   the pale bands is pure extrapolation.
 # * **The action map** has a boundary running from top left to bottom right: the agent
 #   pushes right when the pole leans right *or is falling right* fast enough, and left
 #   otherwise. Angle and angular velocity are traded off, as in a hand-designed controller
 #   $a = [\theta + k\,\dot\theta > 0]$: a pole leaning right but swinging back quickly
-#   already gets a push to the left.
+#   already gets a push to the left. $Q^*$ itself ranks the two actions only where one of
+#   them keeps the pole up longer. Wherever the pole can still be saved after either
+#   action, both are worth the same, $1/(1-\gamma)$, so where exactly the boundary runs
+#   through the middle comes from how the network generalises, not from $Q^*$.
+# * **Darkened: doomed ties.** There the colour is neither right nor wrong. The red patch
+#   at the bottom left, a pole leaning and falling left that gets a push to the right
+#   (which looks backwards), is almost all darkened.
+# * **The dots** show how small a part of the plane the greedy policy uses (the ranges are
+#   printed under the maps). The network was trained on more: its replay memory (50,000
+#   transitions, more than the 49,317 steps the course's agent trained for) still held
+#   the nearly random first steps of training (ε starts at 1) and every ε-greedy episode
+#   that failed, and each failure passes close to the limits. Inside the limits, an odd
+#   colour is therefore not simply a state the agent never saw: look for the darkened
+#   ties first.
 # * **The value map** is highest in the band of states from which the pole can be caught,
-#   and falls towards the corners where the pole leans and falls the same way: from there
-#   no push saves it. A state that can be held forever is worth
-#   $\sum_k \gamma^k = 1/(1-\gamma) = 100$ in principle (truncation does not end its
-#   future); the learned values are lower (see the colour bar) because training stopped as
-#   soon as the greedy policy was perfect, before the values had converged. Acting well
-#   needs only the right *ordering* of the two actions, not exact values.
-# * This is a 2-D slice of a 4-D function, and the network learned only from states its
-#   policy visits. Far from them (a pole falling fast, at the edges of the plot) it
-#   extrapolates: where the map disagrees with physics, you are looking at states the
-#   agent never saw.
+#   and falls towards the corners where the pole leans and falls the same way.
+#
+# ### The value scale
+#
+# A state from which the pole can be held for ever is worth
+# $\sum_k \gamma^k = 1/(1-\gamma) = 100$ under $Q^*$ (truncation does not end its future),
+# yet the colour bar ends well below 100: the largest value inside the limits is printed
+# under the maps (66.8 for the course's agent, whose upright state gets 65.9). The hard
+# target copies set this scale (notebook 5 derives it). Between two copies the network regresses on
+# targets $r + \gamma \max_{a'} Q(s', a'; \theta^-)$ from a frozen copy $\theta^-$, which is
+# about one sweep of value iteration. From $Q \approx 0$, after $k$ copies a state that can
+# be held for ever is worth about
+# $\sum_{j=0}^{k-1}\gamma^j = (1-\gamma^k)/(1-\gamma) = 100\,(1-0.99^k)$. The course's agent
+# stopped after 49,317 steps (`checkpoints/dqn_cartpole.json`), which is 98 copies at one
+# per 500 steps: $100\,(1-0.99^{98}) \approx 63$.
+#
+# Trained on without early stopping, the values keep climbing towards 100. We measured it
+# with `python -m benchmarks.value_growth` (seed 0; $\max_a Q$ averaged over the start
+# states of the 100 evaluation episodes; the numbers vary from machine to machine):
+#
+# | target copies (environment steps) | 50 (25,000) | 100 (50,000) | 150 (75,000) | 200 (100,000) |
+# |---|---|---|---|---|
+# | measured $\max_a Q$ | 40.5 | 66.5 | 81.4 | 88.4 |
+# | predicted $100\,(1 - 0.99^k)$ | 39.5 | 63.4 | 77.9 | 86.6 |
+#
+# Notebook 5's plot of Q over training shows the same growth for your own run. The
+# greedy policy was already perfect at values near 66: it depends only on the *ordering*
+# of the two actions' values in each state, not on their size.
 
 # %% [markdown]
 # ## Recap
@@ -240,6 +354,11 @@ q_value_maps(angles, angular_velocities, q_grid.max(dim=-1).values.numpy(), q_gr
 #   CartPole-v0's threshold, for 200-step episodes.
 # * The trained agent balances for the full 500 steps; its Q-function encodes a
 #   controller that weighs the pole's angle against its angular velocity.
+# * Read a Q-map with the physics beside it: where every action sequence falls on the same
+#   step (a doomed tie) the greedy choice is arbitrary, and only the terminal states
+#   beyond the limits are pure extrapolation. After $k$ hard target copies the values are
+#   near $100\,(1-0.99^k)$, well below $1/(1-\gamma) = 100$; the policy needs only their
+#   ordering.
 #
 # **Where next:** change one `DQNConfig` field at a time in notebook 5 (no double DQN,
 # `tau=0.005` with `target_update_every=1`, `loss="mse"`, no greedy checks with

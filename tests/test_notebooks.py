@@ -41,6 +41,10 @@ def test_student_notebook_stops_only_at_unfinished_exercises(path, tmp_path):
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
+    for cell in notebook.cells:
+        if "exercise" in cell.metadata:  # running an untouched exercise cell says so, in one line
+            said = "".join(o.get("text", "") for o in cell.outputs if o["output_type"] == "stream")
+            assert f"Exercise {cell.metadata['exercise']} is not done yet" in said
     errors = [o for _, o in outputs(notebook) if o["output_type"] == "error"]
     assert errors, "a student notebook with exercises must stop at them"
     for error in errors:

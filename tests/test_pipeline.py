@@ -56,6 +56,7 @@ def test_student_notebook_stubs_every_region_and_keeps_the_rest():
     assert "BEGIN SOLUTION" not in text and "NBVAL_CHECK_OUTPUT" not in text
     assert all(cell.get("outputs", []) == [] for cell in student.cells)
     assert "generated from `solutions/01_mdp.py`" in student.cells[0].source
+    assert "**Run All** stops at the first exercise that is not done yet" in student.cells[0].source
     assert pipeline.leaked_lines(regions, pipeline.serialize(student)) == []
 
 
@@ -124,6 +125,28 @@ def test_broken_source_stops_with_file_and_line_and_writes_nothing(course, case)
         pipeline.build(pipeline.sources())
     assert committed.read_bytes() == b"committed bytes"
     assert sorted(p.name for p in (course / "solutions").iterdir()) == ["00_good.py", "01_tiny.py"]
+
+
+def with_markdown(lines: str) -> str:
+    """SOURCE with one more markdown cell holding `lines` (its first line is line 20 of the file)."""
+    return SOURCE + "\n# %% [markdown]\n" + "".join(f"# {line}".rstrip() + "\n" for line in lines.splitlines())
+
+
+def test_number_wrapped_to_the_start_of_a_markdown_line_is_rejected(course):
+    (course / "solutions" / "01_tiny.py").write_text(with_markdown("as shown by van Hasselt et al.\n2016) it helps."))
+    with pytest.raises(pipeline.SourceError, match=r"01_tiny.py:21: markdown line starts with '2016\)'.*rewrap"):
+        pipeline.read_source(course / "solutions" / "01_tiny.py")
+
+
+@pytest.mark.parametrize("lines", [
+    "Steps:\n\n1. reset\n2. act\n3) learn",
+    "```text\nlength 20,\n2016. not a list in a fence\n```",
+    "| n | meaning |\n|---|---|\n| 1 | one |\n2. | two |",
+    "Double DQN (2016). Its year may start a line when no space follows:\n2016). Fine.",
+])
+def test_numbered_lines_that_are_lists_or_code_are_accepted(course, lines):
+    (course / "solutions" / "01_tiny.py").write_text(with_markdown(lines))
+    pipeline.read_source(course / "solutions" / "01_tiny.py")
 
 
 def test_command_line_reports_errors_in_one_line(course, capsys):

@@ -1,4 +1,5 @@
 """The student's own agent: notebook 5's solutions train it through utils.student_agent, notebook 6 loads it."""
+import re
 from pathlib import Path
 
 import jupytext
@@ -62,13 +63,16 @@ def stub(label: str, namespace: dict):
 
 
 @pytest.mark.parametrize("name, label", [("td_targets", "5.1: td_targets"), ("train_dqn", "5.4: train_dqn")])
-def test_an_unfinished_exercise_stops_before_training(solutions, tmp_path, name, label):
-    with pytest.raises(ExerciseNotDone, match=rf"^Exercise {label} is not done yet.*exercises 5\.1-5\.4 pass"):
-        train_your_agent(*answers(solutions, **{name: stub(label, solutions)}), folder=tmp_path, mode="text")
+def test_an_unfinished_exercise_stops_before_training(solutions, tmp_path, capsys, name, label):
+    result = train_your_agent(*answers(solutions, **{name: stub(label, solutions)}), folder=tmp_path, mode="text")
+    message = rf"Exercise {label} is not done yet.*exercises 5\.1-5\.4 pass"
+    assert re.fullmatch(rf"⛔ {message}.*\n", capsys.readouterr().out)
+    with pytest.raises(ExerciseNotDone, match=rf"^{message}"):
+        result.q_net  # later cells that use the result stop with the same line
     assert not (tmp_path / AGENT_FILE).exists()
 
 
-def test_a_wrong_exercise_is_named_before_training(solutions, tmp_path):
+def test_a_wrong_exercise_is_named_before_training(solutions, tmp_path, capsys):
     def no_zero_grad(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
         predicted = q_net(batch.states).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         loss = torch.nn.functional.smooth_l1_loss(predicted, targets)
@@ -76,8 +80,10 @@ def test_a_wrong_exercise_is_named_before_training(solutions, tmp_path):
         optimizer.step()
         return loss.item()
 
-    with pytest.raises(CheckFailed, match=r"cannot train yet: fix this first\. Exercise 5\.2 \(optimize_step\)"):
-        train_your_agent(*answers(solutions, optimize_step=no_zero_grad), folder=tmp_path, mode="text")
+    result = train_your_agent(*answers(solutions, optimize_step=no_zero_grad), folder=tmp_path, mode="text")
+    assert "⛔ Your agent cannot train yet: fix this first. Exercise 5.2 (optimize_step)" in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match=r"fix this first\. Exercise 5\.2"):
+        result.episode_returns
     assert not (tmp_path / AGENT_FILE).exists()
 
 

@@ -12,9 +12,9 @@ from utils.policies import epsilon_schedule
 from utils.replay import ReplayMemory
 from utils.seeding import make_env, seed_everything
 from utils.video import record_rollout
-from utils.widgets import (MODE_VARIABLE, discount_explorer, discount_summary, epsilon_explorer, exponential_epsilon,
-                           hyperparameter_playground, linear_epsilon, moving_average, playground_config,
-                           replay_explorer, rollout_scrubber, run_label, seed_clock)
+from utils.widgets import (MODE_VARIABLE, discount_explorer, discount_summary, draw_epsilon, epsilon_explorer,
+                           exponential_epsilon, hyperparameter_playground, linear_epsilon, moving_average,
+                           playground_config, replay_explorer, rollout_scrubber, run_label, seed_clock)
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +51,7 @@ def test_seed_clock_jumps_500_ticks_per_episode():
 def test_epsilon_explorer_shows_the_fake_clock_collapse():
     explorer = epsilon_explorer()
     state = explorer.state
-    # Linear 1.0 → 0.05 over 10,000 steps: within 10% of the end at step 9,000 on the
+    # Linear 1.0 → 0.05 over 10,000 steps: 90% of the decay is done at step 9,000 on the
     # global clock; the seed's clock gets there in episode 19, i.e. after 18 × 20 real steps.
     assert (state["global_reaches_level"], state["fake_reaches_level"]) == (9_000, 360)
     explorer.controls["episode_length"].value = 500
@@ -62,12 +62,38 @@ def test_epsilon_explorer_shows_the_fake_clock_collapse():
     assert explorer.state["linear"][-1] == pytest.approx(0.2) and explorer.state["level"] == pytest.approx(0.28)
 
 
+def test_epsilon_explorer_marks_90_percent_of_the_decay_where_its_label_says():
+    explorer = epsilon_explorer()
+    state = explorer.state
+    # Linear 1.0 → 0.05: 90% of the way down is 1.0 − 0.9 × 0.95 = 0.145, reached at 0.9 × 10,000 steps.
+    assert state["level"] == pytest.approx(0.145)
+    assert state["global_clock"][9_000] == pytest.approx(0.145) and state["global_clock"][8_999] > 0.145
+    fig, text = draw_epsilon(state)
+    line = next(line for line in fig.axes[1].get_lines() if line.get_label() == "90% of the decay done")
+    assert line.get_ydata()[0] == pytest.approx(0.145)
+    assert text.startswith("ε has done 90% of its decay (ε ≤ 0.145) after 360 real steps (episode 19)")
+
+
+def test_epsilon_explorer_draws_the_seed_schedule_whatever_the_sliders():
+    explorer = epsilon_explorer()
+    for name, value in (("start", 0.5), ("end", 0.2), ("decay_steps", 4_000)):
+        explorer.controls[name].value = value
+    state = explorer.state
+    # The seed notebook: EPS_START = 0.9, EPS_END = 0.05, EPS_DECAY = 1000, ε = end + (start − end)·exp(−t / decay).
+    assert state["seed"] == pytest.approx(0.05 + 0.85 * np.exp(-state["steps"] / 1_000))
+    fig, _ = draw_epsilon(state)
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert labels == ["linear, slider settings", "exponential, slider settings",
+                      "the seed: exponential, 0.9 → 0.05, τ = 1,000"]
+
+
 def test_epsilon_explorer_reproduces_the_seed_numbers():
     explorer = epsilon_explorer()
     for name, value in (("start", 0.9), ("decay_steps", 1_000), ("schedule", "exponential")):
         explorer.controls[name].value = value
     state = explorer.state
     assert state["global_clock"] == pytest.approx(exponential_epsilon(state["steps"], 0.9, 0.05, 1_000))
+    assert state["global_clock"] == pytest.approx(state["seed"])
     # ERRATA: with ~20-step episodes, ε ≈ 0.36 at the start of the third episode.
     assert state["fake_clock"][40] == pytest.approx(0.05 + 0.85 * math.exp(-1), abs=1e-12)
     assert round(state["fake_clock"][40], 2) == 0.36
@@ -197,8 +223,27 @@ def test_scrubber_without_network_and_at_the_last_frame(rollout):
     scrubber = rollout_scrubber(rollout)
     scrubber.controls["step"].value = 29
     assert scrubber.state["action"] is None and "q_values" not in scrubber.state
-    assert "Q(s" not in scrubber.table.value and "episode over" in scrubber.table.value
+    # The balancing episode goes on after the 30-frame cap: the recording stops, not the episode.
+    assert not (rollout.terminated or rollout.truncated)
+    assert "Q(s" not in scrubber.table.value and "recording stops here" in scrubber.table.value
     assert scrubber.controls["step"].max == 29
+
+
+def test_scrubber_says_episode_over_where_the_pole_fell():
+    fallen = record_rollout(make_env(0, render=True), lambda state: 0, max_frames=100)
+    assert fallen.terminated
+    scrubber = rollout_scrubber(fallen)
+    scrubber.controls["step"].value = fallen.steps
+    assert "episode over" in scrubber.table.value
+    scrubber.controls["step"].value = fallen.steps - 1
+    assert "push left" in scrubber.table.value
+
+
+def test_scrubber_over_n_steps_has_n_plus_one_frames():
+    capped = record_rollout(make_env(0, render=True), balance, max_frames=151)
+    scrubber = rollout_scrubber(capped)
+    assert capped.steps == scrubber.controls["step"].max == 150
+    assert "of a 150-step rollout" in scrubber.snapshot()["text/plain"]
 
 
 # --- Hyperparameter playground ---------------------------------------------------------

@@ -30,6 +30,11 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 NBVAL_MARKER = "# NBVAL_CHECK_OUTPUT"
 CELL_HEADER = re.compile(r"^# %%(?P<rest>.*)$")
 EXERCISE = re.compile(r"^(?P<id>\d+\.\d+): (?P<title>\S.*)$")
+MARKDOWN_PREFIX = re.compile(r"^# ?")
+ORDERED_ITEM = re.compile(r"^\d{1,9}[.)](\s|$)")  # what CommonMark reads as the start of a numbered list item
+LIST_ITEM = re.compile(r"^([-*+]|\d{1,9}[.)])(\s|$)")
+FENCE = re.compile(r"^(```|~~~)")
+TABLE_DELIMITER = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)+\|?$")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 EXECUTION_TIMEOUT_S = 900
 
@@ -56,6 +61,12 @@ def relative(path: Path) -> str:
     return path.resolve().relative_to(ROOT).as_posix()
 
 
+def kind_of_cell(header: re.Match) -> str:
+    """"code" for `# %%`, else the bracketed kind of `# %% [markdown]`."""
+    rest = header["rest"].strip()
+    return rest[1:].split("]")[0] if rest.startswith("[") else "code"
+
+
 def validate_markers(path: Path, text: str) -> None:
     """Fail with file:line on a marker that is unmatched, nested, malformed or in a text cell."""
     cell_kind, cell_line, open_line = "code", 0, None
@@ -64,8 +75,7 @@ def validate_markers(path: Path, text: str) -> None:
         if header:
             if open_line is not None:
                 raise SourceError(f"{relative(path)}:{open_line}: {BEGIN} is not closed before the next cell")
-            cell_kind = "code" if header["rest"].strip()[:1] != "[" else header["rest"].strip()[1:].split("]")[0]
-            cell_line = number
+            cell_kind, cell_line = kind_of_cell(header), number
             continue
         stripped = line.strip()
         if "BEGIN SOLUTION" not in stripped and "END SOLUTION" not in stripped:
@@ -84,12 +94,42 @@ def validate_markers(path: Path, text: str) -> None:
         raise SourceError(f"{relative(path)}:{open_line}: {BEGIN} is never closed")
 
 
+def validate_numbered_lines(path: Path, text: str) -> None:
+    """Fail with file:line on a markdown line that starts like "2016) ..." but is not meant as a list item.
+
+    Markdown renderers can read such a line as the start of a numbered list, which a wrapped
+    year or number never means. A line counts as a list item when the line before it is blank
+    or a list item itself; code fences and tables are left alone.
+    """
+    cell_kind, previous, fenced, in_table = "code", "", False, False
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = CELL_HEADER.match(line)
+        if header:
+            cell_kind, previous, fenced, in_table = kind_of_cell(header), "", False, False
+            continue
+        if cell_kind != "markdown":
+            continue
+        content = MARKDOWN_PREFIX.sub("", line, count=1).strip()
+        if FENCE.match(content):
+            fenced = not fenced
+        in_table = bool(content) and (in_table or bool(TABLE_DELIMITER.match(content)))
+        listed = not previous or LIST_ITEM.match(previous)
+        if not fenced and not in_table and ORDERED_ITEM.match(content) and not listed:
+            start = ORDERED_ITEM.match(content)[0].strip()
+            raise SourceError(
+                f"{relative(path)}:{number}: markdown line starts with {start!r}, which Markdown can render "
+                "as a numbered list item; rewrap the paragraph so that the number is not first on the line "
+                "(or, for a list, leave a blank line before its first item)")
+        previous = content
+
+
 def read_source(path: Path):
     """Parse and validate one source; return its notebook (no outputs) and solution regions."""
     if not path.is_file():
         raise SourceError(f"{path}: no such source file")
     text = path.read_text(encoding="utf-8")
     validate_markers(path, text)
+    validate_numbered_lines(path, text)
     notebook = jupytext.reads(text, fmt="py:percent")
     regions, exercises = [], {}
     for cell in notebook.cells:
@@ -164,7 +204,9 @@ def header_cell(notebook, kind: str):
         f"<small>Generated from `{source}` by `make notebooks`; edit that file, not this one.</small>"
         if kind == "solution"
         else f"<small>Student version, generated from `{source}` by `make notebooks`. Fill in each "
-        "`# YOUR CODE HERE`, run the cell, then run the check cell below it.</small>"
+        "`# YOUR CODE HERE`, run the cell, then run the check cell below it. **Run All** stops at the "
+        "first exercise that is not done yet, so the videos and explorers below it appear once the "
+        "exercises above them are done (or run those cells one by one).</small>"
     )
     return nbformat.v4.new_markdown_cell(text)
 

@@ -1,6 +1,7 @@
 """Small matplotlib helpers for the notebooks' figures; each draws one figure and shows it."""
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 
 
 def pair_scatter(panels: dict, label: str) -> None:
@@ -60,21 +61,100 @@ def return_histograms(runs: dict, threshold=None, max_return: float = 500.0) -> 
     plt.show()
 
 
-def q_value_maps(angles, angular_velocities, values, actions, angle_limit=None) -> None:
-    """Two heat maps over (pole angle, angular velocity): max_a Q and the greedy action."""
+TIE_SHADE_ALPHA = 0.5
+"""How much `shade_cells` darkens a doomed tie on the action map."""
+
+
+def q_value_maps(angles, angular_velocities, values, actions, angle_limit=None, visited=None, ties=None) -> None:
+    """Two heat maps over (pole angle, angular velocity): max_a Q and the greedy action; see draw_q_value_maps."""
+    draw_q_value_maps(angles, angular_velocities, values, actions, angle_limit, visited, ties)
+    plt.show()
+
+
+def draw_q_value_maps(angles, angular_velocities, values, actions, angle_limit=None, visited=None, ties=None):
+    """The figure of `q_value_maps`, with its optional overlays; returns it.
+
+    `values` and `actions` are (len(angles), len(angular_velocities)) grids. `angle_limit`
+    pales out the terminal angles |θ| > limit; `visited` is an (n, 2) array of (θ, θ̇) a
+    policy passed through, drawn as dots; `ties` is a bool grid darkened on the action map.
+    """
     extent = (angles[0], angles[-1], angular_velocities[0], angular_velocities[-1])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True, layout="constrained")
     image = left.imshow(np.asarray(values).T, origin="lower", extent=extent, aspect="auto", cmap="viridis")
-    fig.colorbar(image, ax=left, label="max_a Q(s, a)")
+    fig.colorbar(image, ax=left, label=r"$\mathrm{max}_a\, Q(s, a)$")
     right.imshow(np.asarray(actions).T, origin="lower", extent=extent, aspect="auto", cmap="coolwarm", vmin=0, vmax=1)
-    right.plot([], [], "s", color=plt.cm.coolwarm(0.0), label="0: push left")
-    right.plot([], [], "s", color=plt.cm.coolwarm(1.0), label="1: push right")
-    right.legend(loc="upper right")
-    for ax, title in ((left, "learned value max_a Q"), (right, "greedy action")):
-        if angle_limit is not None:
-            for sign in (-1, 1):
-                ax.axvline(sign * angle_limit, color="white", linestyle=":")
-        ax.set(xlabel="pole angle (rad)", title=title + " (cart at rest at 0)")
-    left.set_ylabel("pole angular velocity (rad/s)")
+    handles = [Patch(color=plt.cm.coolwarm(0.0), label="greedy action 0: push left"),
+               Patch(color=plt.cm.coolwarm(1.0), label="greedy action 1: push right")]
+    if ties is not None:
+        handles.append(shade_cells(right, ties, extent))
+    for ax, title in ((left, r"learned value $\mathrm{max}_a\, Q$"), (right, "greedy action")):
+        # The same overlays on both maps, so one legend entry each is enough.
+        overlays = [] if angle_limit is None else grey_out_terminal_angles(ax, angle_limit, extent)
+        if visited is not None:
+            overlays.append(ax.scatter(*np.asarray(visited).T, s=1, color="black", alpha=0.3,
+                                       label=r"states the greedy policy visited (any $x$, $\dot x$)"))
+        ax.set(xlim=extent[:2], ylim=extent[2:], xlabel=r"pole angle $\theta$ (rad)",
+               title=title + " (cart at rest at 0)")
+    left.set_ylabel(r"pole angular velocity $\dot\theta$ (rad/s)")
+    fig.legend(handles=handles + overlays, loc="outside lower center", ncol=3, fontsize=8)
+    return fig
+
+
+def grey_out_terminal_angles(ax, angle_limit: float, extent) -> list:
+    """Pale out |θ| > angle_limit (terminal: the network is never trained there); return legend handles."""
+    for low, high in ((extent[0], -angle_limit), (angle_limit, extent[1])):
+        ax.axvspan(low, high, color="lightgrey", alpha=0.85, linewidth=0)
+    label = rf"termination limits $\theta = \pm{angle_limit:.4f}$ rad (beyond, pale: terminal)"
+    lines = [ax.axvline(sign * angle_limit, color="black", linestyle=":", label=label) for sign in (-1, 1)]
+    return lines[:1]  # both lines are one legend entry
+
+
+def shade_cells(ax, mask, extent):
+    """Darken the grid cells where `mask` (len(angles), len(angular_velocities)) is True; return a legend handle."""
+    # An RGBA image with one pixel per grid point: even the thinnest bands of the mask show.
+    shade = np.zeros(np.asarray(mask).T.shape + (4,))
+    shade[np.asarray(mask).T, 3] = TIE_SHADE_ALPHA
+    ax.imshow(shade, origin="lower", extent=extent, aspect="auto", interpolation="nearest")
+    return Patch(color="black", alpha=TIE_SHADE_ALPHA, label="doomed tie: every action sequence falls on the same step")
+
+
+def cartpole_diagram(angle: float = 0.1, x_limit: float = 2.4, angle_limit: float = np.radians(12),
+                     pole_length: float = 1.0) -> None:
+    """CartPole's coordinates, to scale: cart, pole at `angle` (rad), the two actions, the termination limits."""
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    cart_width, cart_height = 0.5, 0.3
+    hinge = np.array([0.0, cart_height])
+
+    def from_hinge(theta: float, length: float) -> np.ndarray:
+        """The point `length` from the hinge in direction θ (measured from the vertical, positive to the right)."""
+        return hinge + length * np.array([np.sin(theta), np.cos(theta)])
+
+    ax.plot([-x_limit - 0.4, x_limit + 0.4], [0, 0], color="black", linewidth=1)
+    ax.add_patch(plt.Rectangle((-cart_width / 2, 0), cart_width, cart_height, color="dimgrey"))
+    for sign in (-1, 1):
+        ax.axvline(sign * x_limit, color="tab:red", linestyle="--", linewidth=1)
+        ax.text(sign * (x_limit - 0.08), 1.45, f"x = {sign * x_limit:+g}\nterminated beyond",
+                ha="right" if sign > 0 else "left", va="bottom", color="tab:red", fontsize=9)
+        ax.plot(*np.transpose([hinge, from_hinge(sign * angle_limit, 1.3 * pole_length)]), color="tab:red",
+                linestyle="--", linewidth=1)
+    ax.text(*from_hinge(angle_limit, 1.3 * pole_length), f" θ = ±{np.degrees(angle_limit):.0f}°: terminated beyond",
+            color="tab:red", fontsize=9, va="bottom")
+    ax.plot(*np.transpose([hinge, from_hinge(0, 1.3 * pole_length)]), color="grey", linestyle=":", linewidth=1)
+    ax.plot(*np.transpose([hinge, from_hinge(angle, pole_length)]), color="tab:orange", linewidth=4,
+            solid_capstyle="round", gid="pole")
+    ax.plot(*np.transpose([from_hinge(theta, 0.75 * pole_length) for theta in np.linspace(0, angle, 20)]),
+            color="black", linewidth=1)
+    ax.text(*from_hinge(angle, 0.75 * pole_length), "  θ > 0", va="center")
+    for sign, name in ((-1, "0: push left"), (1, "1: push right")):
+        side = sign * cart_width / 2
+        ax.annotate("", xy=(side + sign * 0.6, cart_height / 2), xytext=(side, cart_height / 2),
+                    arrowprops={"arrowstyle": "-|>", "color": "tab:blue", "linewidth": 2})
+        ax.text(side + sign * 0.35, cart_height / 2 + 0.08, name, ha="center", va="bottom", color="tab:blue")
+    ax.annotate("", xy=(1.0, -0.25), xytext=(0, -0.25), arrowprops={"arrowstyle": "-|>"})
+    ax.text(0, -0.3, "x = 0", ha="center", va="top")
+    ax.text(1.0, -0.3, "x > 0", ha="center", va="top")
+    ax.set(xlim=(-x_limit - 0.5, x_limit + 0.5), ylim=(-0.55, 1.9), aspect="equal",
+           title="CartPole: x > 0 right of the centre, θ > 0 pole leaning right")
+    ax.axis("off")
     fig.tight_layout()
     plt.show()

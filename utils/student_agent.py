@@ -62,14 +62,36 @@ def require_exercises(td_targets, optimize_step, update_target, train_dqn) -> No
             raise CheckFailed(f"Your agent cannot train yet: fix this first. {error}") from None
 
 
+class NotTrained:
+    """What `train_your_agent` returns when an exercise is not ready: every use repeats why, in one line."""
+
+    def __init__(self, reason: Exception):
+        """Keep the one-line reason (ExerciseNotDone or CheckFailed)."""
+        self.reason = reason
+
+    def __getattr__(self, name):
+        """Any attribute (`result.q_net`, ...) raises the reason again, so later cells stop politely."""
+        raise type(self.reason)(str(self.reason))
+
+
 def train_your_agent(td_targets, optimize_step, update_target, train_dqn, config: DQNConfig = None,
-                     folder=None, mode: str = "auto") -> TrainResult:
-    """Check exercises 5.1-5.4, train with YOUR `train_dqn` and the course's greedy checks, save the agent."""
+                     folder=None, mode: str = "auto"):
+    """Check exercises 5.1-5.4, train with YOUR `train_dqn` and the course's greedy checks, save the agent.
+
+    Returns the `TrainResult`, or, when an exercise is not done or not right, prints which
+    one in one line and returns a `NotTrained` (nothing is trained or saved).
+    """
     config = DQNConfig() if config is None else config
-    require_exercises(td_targets, optimize_step, update_target, train_dqn)
+    try:
+        require_exercises(td_targets, optimize_step, update_target, train_dqn)
+    except (ExerciseNotDone, CheckFailed) as reason:
+        print(f"⛔ {reason}")
+        return NotTrained(reason)
     view = LiveTrainingView(config.max_env_steps, mode=mode)
     result = run_student_loop(train_dqn, config, view.on_episode)
     view.finish(result.verdict)
+    print(f"{result.env_steps:,} environment steps, {result.updates:,} updates, {len(result.episode_returns)} "
+          f"episodes, {result.wall_s:.0f} s (step counts and times vary by machine)")
     save_agent(result, agent_path(folder))
     return result
 

@@ -31,6 +31,10 @@ from utils.mdp import discounted_return
 
 SEED_EPISODE_CLOCK = 500
 """The seed notebook fed ε-greedy `i_episode * 500 + t`: 500 clock ticks per episode."""
+SEED_SCHEDULE = {"start": 0.9, "end": 0.05, "decay_steps": 1_000}
+"""The seed notebook's EPS_START, EPS_END and EPS_DECAY, for its exponential schedule."""
+DECAY_DONE = 0.9
+"""The explorer marks where ε has covered this share of the way from ε_start to ε_end."""
 FIGURE_DPI = 80
 MODE_VARIABLE = "COURSE_FRONTEND"
 MODES = ("widget", "text")
@@ -44,8 +48,8 @@ def detect_mode(environ, shell) -> str:
     the environment variable COURSE_FRONTEND ("widget" or "text") when it is set; otherwise
     "widget" exactly when the code runs in an IPython kernel whose environment has
     JPY_SESSION_NAME, or whose namespace has VS Code's `__vsc_ipynb_file__`. Jupyter Server
-    (JupyterLab, Notebook 7) sets that variable for the kernels it starts for a notebook;
-    nbclient, nbconvert and nbval start kernels without it.
+    sets that variable for the kernels JupyterLab starts for a notebook (the course pins and
+    tests JupyterLab only); nbclient, nbconvert and nbval start kernels without it.
     """
     forced = environ.get(MODE_VARIABLE, "").strip().lower()
     if forced:
@@ -199,16 +203,17 @@ def first_step_below(steps, epsilons, level: float):
 
 def epsilon_curves(start: float, end: float, decay_steps: int, episode_length: int,
                    schedule: str = "linear") -> dict:
-    """Both schedules on the global clock, and the chosen one on the global vs the seed's clock."""
+    """Both shapes and the seed's own schedule; the chosen shape on the global and on the seed's clock."""
     steps = np.arange(int(2.5 * decay_steps) + 1)
     curve = SCHEDULES[schedule]
     global_clock = curve(steps, start, end, decay_steps)
     fake_clock = curve(seed_clock(steps, episode_length), start, end, decay_steps)
-    level = end + 0.1 * (start - end)
+    level = start + DECAY_DONE * (end - start)
     return {
         "steps": steps, "schedule": schedule, "episode_length": episode_length, "level": level,
         "linear": linear_epsilon(steps, start, end, decay_steps),
         "exponential": exponential_epsilon(steps, start, end, decay_steps),
+        "seed": exponential_epsilon(steps, **SEED_SCHEDULE),
         "global_clock": global_clock, "fake_clock": fake_clock,
         "global_reaches_level": first_step_below(steps, global_clock, level),
         "fake_reaches_level": first_step_below(steps, fake_clock, level),
@@ -220,11 +225,14 @@ def draw_epsilon(state: dict) -> tuple:
     fig, (shapes, clocks) = new_figure(2)
     steps = state["steps"]
     for name in SCHEDULES:
-        shapes.plot(steps, state[name], label=name + (" (the course)" if name == "linear" else " (the seed)"))
+        shapes.plot(steps, state[name], label=f"{name}, slider settings")
+    seed = SEED_SCHEDULE
+    shapes.plot(steps, state["seed"], linestyle="--", color="grey",
+                label=f"the seed: exponential, {seed['start']} → {seed['end']}, τ = {seed['decay_steps']:,}")
     shapes.set(xlabel="global step", ylabel="ε", title="schedule shapes", ylim=(0, 1.02))
     clocks.plot(steps, state["global_clock"], label="global step clock")
     clocks.plot(steps, state["fake_clock"], label=f"seed's clock (episodes of {state['episode_length']} steps)")
-    clocks.axhline(state["level"], color="grey", linestyle=":", label="10% above ε_end")
+    clocks.axhline(state["level"], color="grey", linestyle=":", label=f"{DECAY_DONE:.0%} of the decay done")
     clocks.set(xlabel="real environment steps", ylabel="ε", title=f"{state['schedule']} ε, two clocks", ylim=(0, 1.02))
     for ax in (shapes, clocks):
         ax.legend(fontsize=8)
@@ -232,13 +240,14 @@ def draw_epsilon(state: dict) -> tuple:
 
 
 def epsilon_summary(state: dict) -> str:
-    """One sentence comparing when each clock brings ε within 10% of its end value."""
+    """One sentence comparing when each clock has done 90% of the decay."""
     fake, real = state["fake_reaches_level"], state["global_reaches_level"]
-    if fake is None or real is None:
-        return f"ε does not get within 10% of ε_end in the {state['steps'][-1]:,} steps shown."
-    episode = fake // state["episode_length"] + 1
-    return (f"ε gets within 10% of ε_end after {fake:,} real steps (episode {episode}) on the seed's "
-            f"clock, after {real:,} steps on the global step clock.")
+    not_shown = f"not within the {state['steps'][-1]:,} steps shown"
+    on_seed_clock = not_shown if fake is None else (
+        f"after {fake:,} real steps (episode {fake // state['episode_length'] + 1})")
+    on_global_clock = not_shown if real is None else f"after {real:,} steps"
+    return (f"ε has done {DECAY_DONE:.0%} of its decay (ε ≤ {state['level']:.3f}) {on_seed_clock} on the "
+            f"seed's clock, {on_global_clock} on the global step clock.")
 
 
 def epsilon_explorer() -> Explorer:
@@ -377,6 +386,7 @@ def replay_explorer(memory, batch_size: int = 64, seed: int = 0) -> Explorer:
 # --- Rollout scrubber ------------------------------------------------------------------
 
 STATE_NAMES = ("cart position", "cart velocity", "pole angle (°)", "pole angular velocity (°/s)")
+ACTION_NAMES = ("push left", "push right")
 
 
 def q_values_along(q_net, states) -> np.ndarray:
@@ -394,6 +404,8 @@ def frame_state(rollout, step: int, q_values=None) -> dict:
         "step": step, "frame": rollout.frames[step],
         "values": dict(zip(STATE_NAMES, (x, x_dot, math.degrees(theta), math.degrees(theta_dot)))),
         "action": rollout.actions[step] if step < rollout.steps else None,
+        # A rollout cut at its frame cap stops recording while the episode goes on.
+        "episode_over": step == rollout.steps and (rollout.terminated or rollout.truncated),
         "return_so_far": float(sum(rollout.rewards[:step])),
     }
     if q_values is not None:
@@ -407,15 +419,21 @@ def frame_png(frame: np.ndarray) -> bytes:
     return iio.imwrite("<bytes>", frame, extension=".png")
 
 
+def action_taken(state: dict) -> str:
+    """The action taken at this frame, or why there is none."""
+    if state["action"] is not None:
+        return ACTION_NAMES[state["action"]]
+    return "— (episode over)" if state["episode_over"] else "— (recording stops here)"
+
+
 def state_table(state: dict, last_step: int) -> str:
     """The state, action and Q-values at one frame as a small HTML table."""
-    actions = ("push left", "push right")
     rows = [("frame", f"{state['step']} of {last_step}"), ("return so far", f"{state['return_so_far']:.0f}")]
     rows += [(name, f"{value:+.3f}") for name, value in state["values"].items()]
-    rows.append(("action taken", "— (episode over)" if state["action"] is None else actions[state["action"]]))
+    rows.append(("action taken", action_taken(state)))
     if "q_values" in state:
-        rows += [(f"Q(s, {name})", f"{q:.2f}") for name, q in zip(actions, state["q_values"])]
-        rows.append(("greedy action", actions[state["greedy_action"]]))
+        rows += [(f"Q(s, {name})", f"{q:.2f}") for name, q in zip(ACTION_NAMES, state["q_values"])]
+        rows.append(("greedy action", ACTION_NAMES[state["greedy_action"]]))
     cells = "".join(f"<tr><td>{name}</td><td style='text-align:right'>{value}</td></tr>" for name, value in rows)
     return f"<table>{cells}</table>"
 
