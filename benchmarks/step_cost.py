@@ -1,12 +1,17 @@
-"""Cost of one loop step of `utils.dqn.train` against its bare parts.
+"""Cost of one loop step of `utils.dqn.train` against its bare parts, and of each of its options.
 
-    python -m benchmarks.step_cost
+    python -m benchmarks.step_cost              # the recipe: loop against bare parts
+    python -m benchmarks.step_cost --variants   # also dueling, n-step, prioritized, all three
 
-Times (1) one gradient update (`gradient_step` on a sampled batch) and (2) one action
-selection (`epsilon_greedy_action` at the final ε), each alone in a tight loop, then
-(3) the training loop per env step with updates on every step and no greedy checks.
-Prints the ratio loop / (updates per step × update + action); the course target is ≤ 1.3.
+Times (1) one gradient update (`learn_from_memory`: sampling a batch and `gradient_step`,
+and for prioritized replay the priority updates) and (2) one action selection
+(`epsilon_greedy_action` at the final ε), each alone in a tight loop, then (3) the
+training loop per env step without greedy checks. Prints the ratio
+loop / (updates per step × update + action); the course target is ≤ 1.3. With
+--variants, prints one row per option with its costs and its loop cost relative to
+the recipe's.
 """
+import argparse
 import copy
 import dataclasses
 import statistics
@@ -15,13 +20,21 @@ import time
 import numpy as np
 import torch
 
-from utils.dqn import DQNConfig, gradient_step, torch_threads, train
-from utils.networks import QNetwork
+from utils.dqn import DQNConfig, learn_from_memory, replay_memory_for, torch_threads, train, transition_writer
+from utils.networks import q_network_for
 from utils.policies import epsilon_greedy_action
-from utils.replay import ReplayMemory
 from utils.seeding import make_env, seed_everything
 
 REPEATS = 5
+
+VARIANTS = {
+    "default": {},
+    "dueling": {"dueling": True},
+    "n_step=3": {"n_step": 3},
+    "prioritized": {"prioritized": True},
+    "all three": {"dueling": True, "n_step": 3, "prioritized": True},
+}
+"""The options notebook 7 compares, as changes to the benchmark's config."""
 
 
 def seconds_per_call(function, calls: int) -> float:
@@ -36,49 +49,82 @@ def seconds_per_call(function, calls: int) -> float:
 
 
 def bare_costs(config: DQNConfig, calls: int = 1000) -> tuple:
-    """(seconds per update, seconds per action) with a memory of random transitions."""
+    """(seconds per update, seconds per action) with a memory of random transitions, as `train` builds them."""
     seed_everything(config.seed)
-    q_net = QNetwork(hidden=config.hidden)
+    env = make_env(config.seed)
+    obs_dim = env.observation_space.shape[0]
+    q_net = q_network_for(config, obs_dim, int(env.action_space.n))
     target_net = copy.deepcopy(q_net)
     optimizer = torch.optim.Adam(q_net.parameters(), lr=config.lr, fused=True)
-    memory = ReplayMemory(config.buffer_capacity)
-    env = make_env(config.seed)
+    memory = replay_memory_for(config, obs_dim)
+    remember = transition_writer(memory, config)
     state, _ = env.reset()
     for _ in range(config.learning_starts):
         action = int(env.action_space.sample())
         next_state, reward, terminated, truncated, _ = env.step(action)
-        memory.push(state, action, reward, next_state, terminated)
+        remember(state, action, reward, next_state, terminated, truncated)
         state = env.reset()[0] if terminated or truncated else next_state
     rng = np.random.default_rng(config.seed)
     update = seconds_per_call(
-        lambda: gradient_step(q_net, target_net, optimizer, memory.sample(config.batch_size), config), calls)
+        lambda: learn_from_memory(q_net, target_net, optimizer, memory, config, config.learning_starts), calls)
     act = seconds_per_call(lambda: epsilon_greedy_action(q_net, state, config.eps_end, rng), calls)
     return update, act
 
 
-def loop_cost(config: DQNConfig, steps: int = 3000) -> tuple:
-    """(seconds per env step, updates per env step) of `train` without greedy checks."""
-    run = dataclasses.replace(config, max_env_steps=config.learning_starts + steps,
-                              check_every=10**9, stop_return=None)
-    walls, result = [], None
-    for _ in range(3):
-        result = train(run)
-        walls.append(result.wall_s)
+def loop_costs(configs: dict, steps: int = 3000, repeats: int = 3) -> dict:
+    """{name: (seconds per env step, updates per env step)} of `train` without greedy checks, for each config.
+
+    The runs of the configs take turns, so a slowdown of the machine in the middle
+    of the benchmark hits every config alike and their ratios stay fair.
+    """
+    runs = {name: dataclasses.replace(config, max_env_steps=config.learning_starts + steps,
+                                      check_every=10**9, stop_return=None)
+            for name, config in configs.items()}
+    walls, results = {name: [] for name in runs}, {}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            results[name] = train(run)
+            walls[name].append(results[name].wall_s)
     # The collection-only steps before learning_starts are cheap; charge them all to the loop anyway.
-    return statistics.median(walls) / result.env_steps, result.updates / result.env_steps
+    return {name: (statistics.median(walls[name]) / result.env_steps, result.updates / result.env_steps)
+            for name, result in results.items()}
 
 
-def main() -> None:
-    """Measure and print the three costs and the ratio."""
+def variant_table(base: DQNConfig) -> list:
+    """One row per VARIANTS entry: (name, µs per update, µs per action, µs per env step, ratio to default)."""
+    configs = {name: dataclasses.replace(base, **changes) for name, changes in VARIANTS.items()}
+    with torch_threads(base.num_threads):
+        bare = {name: bare_costs(config) for name, config in configs.items()}
+    loops = loop_costs(configs)
+    default_step = loops["default"][0]
+    return [(name, bare[name][0] * 1e6, bare[name][1] * 1e6, loops[name][0] * 1e6, loops[name][0] / default_step)
+            for name in configs]
+
+
+def print_variant_table(rows: list) -> None:
+    """Print `variant_table`'s rows, aligned."""
+    print(f"{'variant':<12} {'update us':>10} {'action us':>10} {'loop us/step':>13} {'x default':>10}")
+    for name, update, act, per_step, ratio in rows:
+        print(f"{name:<12} {update:>10.0f} {act:>10.0f} {per_step:>13.0f} {ratio:>10.2f}")
+
+
+def main(argv=None) -> None:
+    """Measure and print the three costs and the ratio; with --variants, the table of options too."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", action="store_true", help="also time each option of notebook 7")
+    args = parser.parse_args(argv)
     config = DQNConfig(learning_starts=1_000, eps_decay_steps=1)
     with torch_threads(config.num_threads):
         update, act = bare_costs(config)
-    per_step, updates_per_step = loop_cost(config)
+    per_step, updates_per_step = loop_costs({"default": config})["default"]
     bare = updates_per_step * update + act
     print(f"bare update {update * 1e6:.0f} us, bare action {act * 1e6:.0f} us "
           f"(torch threads: {config.num_threads})")
     print(f"training loop {per_step * 1e6:.0f} us per env step, {updates_per_step:.3f} updates per step")
     print(f"ratio loop / (updates per step x update + action) = {per_step / bare:.2f}  (target <= 1.3)")
+    if args.variants:
+        print()
+        print_variant_table(variant_table(config))
 
 
 if __name__ == "__main__":

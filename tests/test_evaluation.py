@@ -1,13 +1,16 @@
 """Unit tests of utils.evaluation."""
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from utils.dqn import DQNConfig
-from utils.evaluation import (REWARD_THRESHOLD, evaluate, greedy_returns, is_solved,
-                              load_checkpoint, save_checkpoint)
-from utils.networks import QNetwork
+from utils.evaluation import (CHECKPOINT_FORMAT, LATER_CONFIG_FIELDS, REWARD_THRESHOLD, SHIPPED_CHECKPOINT,
+                              config_record, evaluate, greedy_returns, is_solved, load_checkpoint, save_checkpoint)
+from utils.networks import DuelingQNetwork, QNetwork
 from utils.seeding import make_env
 
 
@@ -102,3 +105,41 @@ def test_mismatched_weights_give_a_clear_error(tmp_path):
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "nothing.pt")
+
+
+def test_config_record_of_the_recipe_has_the_fields_of_the_first_checkpoints():
+    shipped = json.loads(SHIPPED_CHECKPOINT.with_suffix(".json").read_text())["config"]
+    record = config_record(DQNConfig())
+    assert record == shipped and list(record) == list(shipped)
+    assert set(record) | set(LATER_CONFIG_FIELDS) == {f.name for f in dataclasses.fields(DQNConfig)}
+
+
+def test_config_record_keeps_later_fields_that_differ_from_their_default():
+    record = config_record(DQNConfig(dueling=True, n_step=3, per_alpha=0.5))
+    assert {"dueling": True, "n_step": 3, "per_alpha": 0.5}.items() <= record.items()
+    assert "prioritized" not in record and "per_eps" not in record
+
+
+def test_checkpoint_without_the_later_fields_loads_with_their_defaults(tmp_path):
+    old_config = {f.name: getattr(DQNConfig(seed=4), f.name) for f in dataclasses.fields(DQNConfig)
+                  if f.name not in LATER_CONFIG_FIELDS}
+    torch.save({"format": CHECKPOINT_FORMAT, "config": old_config, "state_dict": QNetwork().state_dict()},
+               tmp_path / "old.pt")
+    q_net, config = load_checkpoint(tmp_path / "old.pt")
+    assert config == DQNConfig(seed=4) and type(q_net) is QNetwork
+
+
+def test_dueling_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    net, config = DuelingQNetwork(hidden=16), DQNConfig(hidden=16, dueling=True, prioritized=True)
+    save_checkpoint(tmp_path / "a.pt", net, config)
+    loaded, loaded_config = load_checkpoint(tmp_path / "a.pt")
+    assert loaded_config == config and type(loaded) is DuelingQNetwork
+    states = torch.randn(5, 4)
+    assert torch.equal(loaded(states), net(states))
+
+
+def test_dueling_weights_under_a_plain_config_give_a_clear_error(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", DuelingQNetwork(hidden=16), DQNConfig(hidden=16))
+    with pytest.raises(ValueError, match=r"do not fit QNetwork\(hidden=16\)"):
+        load_checkpoint(tmp_path / "a.pt")

@@ -1,9 +1,9 @@
-"""Unit tests of utils.replay.ReplayMemory."""
+"""Unit tests of utils.replay: ReplayMemory and DiscountedReplayMemory."""
 import numpy as np
 import pytest
 import torch
 
-from utils.replay import Batch, ReplayMemory
+from utils.replay import Batch, DiscountedBatch, DiscountedReplayMemory, ReplayMemory
 
 
 def filled(n, capacity=100):
@@ -93,3 +93,18 @@ def test_fill_with_random_agent_stores_real_transitions():
     # Within an episode each transition starts where the previous one ended.
     follows = torch.all(memory.states[1:] == memory.next_states[:-1], dim=1)
     assert follows[continuing[:-1]].float().mean() > 0.9
+
+
+def test_discounted_memory_keeps_each_transitions_discount_with_its_row():
+    memory = DiscountedReplayMemory(30)
+    for i in range(40):  # wraps around: discounts follow their transitions
+        memory.push(np.full(4, i), i % 2, float(i), np.full(4, i + 1), False, 0.5 ** (i % 4))
+    batch = memory.sample(20)
+    assert isinstance(batch, DiscountedBatch) and batch._fields[:5] == Batch._fields
+    i = batch.states[:, 0]
+    assert torch.equal(batch.rewards, i) and i.min() >= 10
+    assert torch.equal(batch.discounts, 0.5 ** (i.long() % 4).float())
+
+
+def test_plain_memory_still_samples_plain_batches():
+    assert type(filled(10).sample(4)) is Batch

@@ -1,4 +1,5 @@
 """Tests of utils.dqn.train: reproducibility, bookkeeping, and the checkpoint round trip."""
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -8,6 +9,7 @@ import torch
 
 from utils.dqn import DQNConfig, train
 from utils.evaluation import evaluate, load_checkpoint, save_checkpoint
+from utils.networks import DuelingQNetwork
 
 TINY = DQNConfig(seed=11, max_env_steps=600, learning_starts=100, batch_size=16, hidden=16,
                  eps_decay_steps=300, target_update_every=50, check_every=200, check_episodes=2,
@@ -81,3 +83,45 @@ def test_shipped_checkpoint_matches_its_record_and_the_current_defaults():
     # Changing DQNConfig's defaults means retraining: `python -m tools.train_checkpoint`.
     assert config == DQNConfig(seed=record["config"]["seed"])
     assert evaluate(q_net, n_episodes=5).tolist() == [500.0] * 5
+
+
+OPTIONS = {"dueling": {"dueling": True}, "n_step": {"n_step": 3}, "prioritized": {"prioritized": True},
+           "all three": {"dueling": True, "n_step": 3, "prioritized": True}}
+SHORT = DQNConfig(seed=5, max_env_steps=3_000, learning_starts=200, batch_size=32, hidden=32, eps_decay_steps=1_500,
+                  target_update_every=200, check_every=1_000, check_episodes=2, confirm_episodes=2)
+
+
+@pytest.fixture(scope="module")
+def short_default_run():
+    """The default recipe on the short budget, to compare the options with."""
+    return train(SHORT)
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+def test_each_option_trains_reproducibly_and_changes_the_run(option, short_default_run):
+    config = dataclasses.replace(SHORT, **OPTIONS[option])
+    first, second = train(config), train(config)
+    assert first.env_steps == 3_000 and first.updates == short_default_run.updates
+    assert first.episode_returns == second.episode_returns
+    for name, tensor in first.q_net.state_dict().items():
+        assert torch.equal(second.q_net.state_dict()[name], tensor), name
+    assert first.episode_returns != short_default_run.episode_returns
+    assert isinstance(first.q_net, DuelingQNetwork) == config.dueling
+
+
+def test_checkpoint_round_trip_of_a_dueling_net(tmp_path):
+    result = train(dataclasses.replace(TINY, dueling=True, n_step=2))
+    save_checkpoint(tmp_path / "dueling.pt", result.q_net, result.config)
+    q_net, config = load_checkpoint(tmp_path / "dueling.pt")
+    assert config == result.config and isinstance(q_net, DuelingQNetwork)
+    states = torch.randn(10, 4)
+    assert torch.equal(q_net(states), result.q_net(states))
+
+
+def test_the_shipped_checkpoint_saves_back_to_the_same_bytes(tmp_path):
+    # What `python -m tools.train_checkpoint --verify` relies on: new config fields at their
+    # defaults leave a checkpoint's bytes unchanged.
+    shipped = Path(__file__).resolve().parent.parent / "checkpoints" / "dqn_cartpole.pt"
+    q_net, config = load_checkpoint(shipped)
+    save_checkpoint(tmp_path / "again.pt", q_net, config)
+    assert (tmp_path / "again.pt").read_bytes() == shipped.read_bytes()

@@ -9,7 +9,6 @@ and checkpoints/dqn_cartpole.json (config, training figures, evaluation, SHA-256
 byte-identical files.
 """
 import argparse
-import dataclasses
 import hashlib
 import json
 import sys
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 
 from utils.dqn import DQNConfig, train
-from utils.evaluation import SHIPPED_CHECKPOINT, evaluate, save_checkpoint
+from utils.evaluation import SHIPPED_CHECKPOINT, config_record, evaluate, save_checkpoint
 
 
 
@@ -33,7 +32,7 @@ def train_and_save(seed: int, checkpoint: Path) -> Path:
         "checkpoint": checkpoint.name,
         "sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
         "torch": torch.__version__,
-        "config": dataclasses.asdict(result.config),
+        "config": config_record(result.config),
         "env_steps": result.env_steps,
         "updates": result.updates,
         "episodes": len(result.episode_returns),

@@ -2,12 +2,15 @@
 
 `train(DQNConfig())` is the course's recommended recipe; it reads top to bottom in one
 loop. Same seed on the same machine → the same episode returns and the same weights.
+Three options go beyond that recipe (notebook 7): `dueling` networks, `n_step` returns
+and `prioritized` experience replay; any combination works, and with all three off
+`train` runs exactly the recipe.
 """
 import contextlib
 import copy
 import dataclasses
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -15,9 +18,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils.evaluation import greedy_returns
-from utils.networks import QNetwork
+from utils.networks import q_network_for
+from utils.nstep import NStepBuilder
 from utils.policies import epsilon_greedy_action, epsilon_schedule
-from utils.replay import Batch, ReplayMemory
+from utils.prioritized import PrioritizedReplayMemory, annealed_beta
+from utils.replay import Batch, DiscountedReplayMemory, ReplayMemory
 from utils.seeding import make_env, seed_everything
 
 MAX_TRAIN_SEED = 1_000_000
@@ -31,11 +36,13 @@ LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
 
 # --- Building blocks -------------------------------------------------------------------
 
-def td_targets(rewards, next_states, terminated, target_net: nn.Module, gamma: float) -> torch.Tensor:
+def td_targets(rewards, next_states, terminated, target_net: nn.Module,
+               gamma: Union[float, torch.Tensor]) -> torch.Tensor:
     """r + γ·(1 − terminated)·max_a' Q_target(s', a'), shape (B,), without gradient.
 
     Only `terminated` stops bootstrapping: a truncated episode (time limit) still has a
-    future, so its last state is bootstrapped like any other.
+    future, so its last state is bootstrapped like any other. `gamma` may be a (B,)
+    tensor of per-transition discounts γ^m (n-step returns, utils.nstep).
     """
     with torch.no_grad():
         next_values = target_net(next_states).max(dim=1).values
@@ -43,12 +50,13 @@ def td_targets(rewards, next_states, terminated, target_net: nn.Module, gamma: f
 
 
 def double_dqn_targets(rewards, next_states, terminated, q_net: nn.Module, target_net: nn.Module,
-                       gamma: float) -> torch.Tensor:
+                       gamma: Union[float, torch.Tensor]) -> torch.Tensor:
     """Double DQN: `q_net` picks argmax_a' in s', `target_net` scores it; (B,), no gradient.
 
     Decoupling the choice of the action from its evaluation reduces the upward bias that
     max over noisy estimates gives (van Hasselt et al., 2016); the target network is a
-    lagged copy of q_net, not independent of it, so some bias remains.
+    lagged copy of q_net, not independent of it, so some bias remains. `gamma` may be a
+    (B,) tensor, as in `td_targets`.
     """
     with torch.no_grad():
         best_actions = q_net(next_states).argmax(dim=1, keepdim=True)
@@ -61,15 +69,23 @@ def q_values_taken(q_net: nn.Module, states: torch.Tensor, actions: torch.Tensor
     return q_net(states).gather(1, actions.unsqueeze(1)).squeeze(1)
 
 
-def dqn_loss(predicted: torch.Tensor, targets: torch.Tensor, kind: str = "huber") -> torch.Tensor:
-    """Mean Huber (smooth L1) or squared TD error between two (B,) tensors: a scalar."""
+def dqn_loss(predicted: torch.Tensor, targets: torch.Tensor, kind: str = "huber",
+             weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Mean Huber (smooth L1) or squared TD error between two (B,) tensors: a scalar.
+
+    With (B,) `weights` (prioritized replay's importance-sampling weights), the mean of
+    each transition's loss times its weight instead.
+    """
     if kind not in LOSSES:
         raise ValueError(f"kind must be one of {sorted(LOSSES)}, got {kind!r}")
-    if predicted.shape != targets.shape:
+    tensors = {"predicted": predicted, "targets": targets, **({} if weights is None else {"weights": weights})}
+    if len({t.shape for t in tensors.values()}) > 1:
         # (B, 1) against (B,) would silently broadcast to a (B, B) loss.
-        raise ValueError(f"predicted has shape {tuple(predicted.shape)} but targets "
-                         f"{tuple(targets.shape)}; both must be (B,)")
-    return LOSSES[kind](predicted, targets)
+        shapes = ", ".join(str(tuple(t.shape)) for t in tensors.values())
+        raise ValueError(f"{', '.join(tensors)} have shapes {shapes}; all must be (B,)")
+    if weights is None:
+        return LOSSES[kind](predicted, targets)
+    return (weights * LOSSES[kind](predicted, targets, reduction="none")).mean()
 
 
 def soft_update(target_net: nn.Module, q_net: nn.Module, tau: float) -> None:
@@ -136,6 +152,18 @@ class DQNConfig:
     """Greedy check: stop training once a check's mean return reaches this (None = never)."""
     num_threads: int = 1
     """torch.set_num_threads during training: for a net this small, threads cost more than they save."""
+    dueling: bool = False
+    """Use a dueling network, Q = V + A − mean A (Wang et al., 2016): utils.networks.DuelingQNetwork."""
+    n_step: int = 1
+    """Steps per transition: target R + γ^n·max Q(s_{t+n}), R the discounted sum of n rewards (utils.nstep)."""
+    prioritized: bool = False
+    """Sample transitions in proportion to (|TD error| + per_eps)^per_alpha (Schaul et al., 2016): utils.prioritized."""
+    per_alpha: float = 0.6
+    """Prioritized replay: how much priorities count (0 = uniform sampling, 1 = fully proportional)."""
+    per_beta_start: float = 0.4
+    """Prioritized replay: importance-sampling exponent β at step 0, annealed linearly to 1 at max_env_steps."""
+    per_eps: float = 1e-6
+    """Prioritized replay: added to |TD error| so no transition's priority is ever 0 (never sampled again)."""
 
     def __post_init__(self):
         """Reject values that cannot work, saying which field and what is expected."""
@@ -143,13 +171,14 @@ class DQNConfig:
             raise ValueError(f"seed must be in [0, {MAX_TRAIN_SEED}), got {self.seed!r}")
         for name in ("max_env_steps", "buffer_capacity", "batch_size", "train_every",
                      "target_update_every", "eps_decay_steps", "hidden", "check_every",
-                     "check_episodes", "num_threads"):
+                     "check_episodes", "num_threads", "n_step"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.learning_starts < self.batch_size:
-            raise ValueError(f"learning_starts ({self.learning_starts}) must be at least "
-                             f"batch_size ({self.batch_size}) so the first sample can be drawn")
+        if self.learning_starts < self.batch_size + self.n_step - 1:
+            # An n-step transition is stored n − 1 steps after its start.
+            raise ValueError(f"learning_starts ({self.learning_starts}) must be at least batch_size + n_step - 1 "
+                             f"({self.batch_size + self.n_step - 1}) so the first sample can be drawn")
         if self.confirm_episodes < 0 or self.check_episodes + self.confirm_episodes > MAX_CHECK_EPISODES:
             raise ValueError(f"check_episodes + confirm_episodes must be at most {MAX_CHECK_EPISODES} "
                              f"(confirm_episodes ≥ 0), got {self.check_episodes} + {self.confirm_episodes}")
@@ -157,6 +186,12 @@ class DQNConfig:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"tau must be in (0, 1], got {self.tau!r}")
+        if not self.per_alpha >= 0.0:
+            raise ValueError(f"per_alpha must be ≥ 0 (0 = uniform sampling), got {self.per_alpha!r}")
+        if not 0.0 < self.per_beta_start <= 1.0:
+            raise ValueError(f"per_beta_start must be in (0, 1], got {self.per_beta_start!r}")
+        if not self.per_eps > 0.0:
+            raise ValueError(f"per_eps must be > 0, got {self.per_eps!r}")
 
 
 @dataclasses.dataclass
@@ -218,10 +253,12 @@ def train(config: Optional[DQNConfig] = None,
         seed_everything(config.seed)
         env = make_env(config.seed)
         rng = np.random.default_rng(config.seed)
-        q_net = QNetwork(env.observation_space.shape[0], int(env.action_space.n), config.hidden)
+        obs_dim = env.observation_space.shape[0]
+        q_net = q_network_for(config, obs_dim, int(env.action_space.n))
         target_net = copy.deepcopy(q_net)
         optimizer = torch.optim.Adam(q_net.parameters(), lr=config.lr, fused=True)
-        memory = ReplayMemory(config.buffer_capacity, env.observation_space.shape[0])
+        memory = replay_memory_for(config, obs_dim)
+        remember = transition_writer(memory, config)
         monitor = TrainingMonitor(config, on_episode)
         updates, episode_return = 0, 0.0
         start = time.perf_counter()
@@ -232,13 +269,13 @@ def train(config: Optional[DQNConfig] = None,
             epsilon = epsilon_schedule(step - 1, config.eps_start, config.eps_end, config.eps_decay_steps)
             action = epsilon_greedy_action(q_net, state, epsilon, rng)
             next_state, reward, terminated, truncated, _ = env.step(action)
-            memory.push(state, action, reward, next_state, terminated)
+            remember(state, action, reward, next_state, terminated, truncated)
             state = next_state
             episode_return += reward
 
-            # Learn from a random minibatch of past transitions.
+            # Learn from a minibatch of past transitions (uniform, or by priority).
             if step >= config.learning_starts and step % config.train_every == 0:
-                gradient_step(q_net, target_net, optimizer, memory.sample(config.batch_size), config)
+                learn_from_memory(q_net, target_net, optimizer, memory, config, step)
                 updates += 1
             if step % config.target_update_every == 0:
                 update_target(target_net, q_net, config.tau)
@@ -255,25 +292,79 @@ def train(config: Optional[DQNConfig] = None,
         return monitor.result(q_net, env_steps=step, updates=updates, wall_s=time.perf_counter() - start)
 
 
+def replay_memory_for(config: DQNConfig, obs_dim: int = 4) -> ReplayMemory:
+    """The replay memory `config` asks for: prioritized, else with discounts if n_step > 1, else the plain one."""
+    if config.prioritized:
+        # Seeded with (seed, 1), not seed: its draws must not repeat those of the ε-greedy rng.
+        return PrioritizedReplayMemory(config.buffer_capacity, obs_dim, config.per_alpha, config.per_eps,
+                                       seed=(config.seed, 1))
+    if config.n_step > 1:
+        return DiscountedReplayMemory(config.buffer_capacity, obs_dim)
+    return ReplayMemory(config.buffer_capacity, obs_dim)
+
+
+def transition_writer(memory: ReplayMemory, config: DQNConfig) -> Callable:
+    """A function `(state, action, reward, next_state, terminated, truncated)` storing one env step in `memory`.
+
+    A memory with discounts gets `config.n_step`-step transitions from an `NStepBuilder`
+    (which needs `truncated` to end its windows); the plain memory gets the step as it is.
+    """
+    if not isinstance(memory, DiscountedReplayMemory):
+        def push(state, action, reward, next_state, terminated, truncated):
+            memory.push(state, action, reward, next_state, terminated)
+        return push
+
+    builder = NStepBuilder(config.n_step, config.gamma)
+
+    def push_n_step(state, action, reward, next_state, terminated, truncated):
+        for transition in builder.add(state, action, reward, next_state, terminated, truncated):
+            memory.push(*transition)
+    return push_n_step
+
+
+def learn_from_memory(q_net: nn.Module, target_net: nn.Module, optimizer: torch.optim.Optimizer,
+                      memory: ReplayMemory, config: DQNConfig, step: int) -> None:
+    """One gradient step on a minibatch of `memory`; a prioritized memory also gets the new TD errors back.
+
+    A prioritized memory samples with β annealed from `config.per_beta_start` at step 0
+    to 1 at `config.max_env_steps`.
+    """
+    if not isinstance(memory, PrioritizedReplayMemory):
+        gradient_step(q_net, target_net, optimizer, memory.sample(config.batch_size), config)
+        return
+    beta = annealed_beta(step, config.per_beta_start, config.max_env_steps)
+    batch = memory.sample(config.batch_size, beta)
+    td_errors = gradient_step(q_net, target_net, optimizer, batch, config)
+    memory.update_priorities(batch.indices, td_errors)
+
+
 def gradient_step(q_net: nn.Module, target_net: nn.Module, optimizer: torch.optim.Optimizer,
-                  batch: Batch, config: DQNConfig) -> None:
-    """One Adam step on the TD loss of `batch`."""
+                  batch: Batch, config: DQNConfig) -> torch.Tensor:
+    """One Adam step on the TD loss of `batch`; returns its TD errors y − Q(s, a), (B,), from before the step.
+
+    A batch with `weights` (a `PrioritizedBatch`) weights each transition's loss by them.
+    """
     targets = compute_targets(batch, q_net, target_net, config)
     predicted = q_values_taken(q_net, batch.states, batch.actions)
-    loss = dqn_loss(predicted, targets, config.loss)
+    loss = dqn_loss(predicted, targets, config.loss, getattr(batch, "weights", None))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if config.max_grad_norm is not None:
         nn.utils.clip_grad_norm_(q_net.parameters(), config.max_grad_norm, foreach=True)
     optimizer.step()
+    return targets - predicted.detach()
 
 
 def compute_targets(batch: Batch, q_net: nn.Module, target_net: nn.Module, config: DQNConfig) -> torch.Tensor:
-    """TD targets for `batch`: double-DQN or plain, as `config.double_dqn` says."""
+    """TD targets for `batch`: double-DQN or plain, as `config.double_dqn` says.
+
+    A batch with `discounts` (n-step transitions) bootstraps each row with its own γ^m
+    instead of `config.gamma`.
+    """
+    gamma = getattr(batch, "discounts", config.gamma)
     if config.double_dqn:
-        return double_dqn_targets(batch.rewards, batch.next_states, batch.terminated,
-                                  q_net, target_net, config.gamma)
-    return td_targets(batch.rewards, batch.next_states, batch.terminated, target_net, config.gamma)
+        return double_dqn_targets(batch.rewards, batch.next_states, batch.terminated, q_net, target_net, gamma)
+    return td_targets(batch.rewards, batch.next_states, batch.terminated, target_net, gamma)
 
 
 def update_target(target_net: nn.Module, q_net: nn.Module, tau: float) -> None:

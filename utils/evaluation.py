@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from utils.networks import QNetwork
+from utils.networks import q_network_for
 from utils.policies import greedy_actions
 from utils.seeding import ENV_ID, make_env
 
@@ -22,6 +22,9 @@ SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "d
 """The checkpoint that ships with the course (`make checkpoint` reproduces it); notebook 6 loads it."""
 
 CHECKPOINT_FORMAT = "dqn-cartpole-checkpoint/1"
+
+LATER_CONFIG_FIELDS = ("dueling", "n_step", "prioritized", "per_alpha", "per_beta_start", "per_eps")
+"""DQNConfig fields added after the format's first checkpoints: recorded only when not at their default."""
 
 
 def greedy_returns(q_net: nn.Module, envs: list) -> np.ndarray:
@@ -65,11 +68,23 @@ def is_solved(returns) -> bool:
     return bool(returns.mean() >= REWARD_THRESHOLD)
 
 
+def config_record(config) -> dict:
+    """`config` as a checkpoint records it: every field, except LATER_CONFIG_FIELDS left at their default.
+
+    A config of the recipe thus gives the same dict, hence the same checkpoint bytes, as
+    before those fields existed: the shipped checkpoint stays byte-identical to a retrain
+    (`python -m tools.train_checkpoint --verify`). `load_checkpoint` fills in what is absent.
+    """
+    defaults = {field.name: field.default for field in dataclasses.fields(config)}
+    return {name: value for name, value in dataclasses.asdict(config).items()
+            if name not in LATER_CONFIG_FIELDS or value != defaults[name]}
+
+
 def save_checkpoint(path, q_net: nn.Module, config) -> None:
-    """Write `q_net`'s weights and its training config to `path`; same inputs, same bytes."""
+    """Write `q_net`'s weights and its training config (`config_record`) to `path`; same inputs, same bytes."""
     checkpoint = {
         "format": CHECKPOINT_FORMAT,
-        "config": dataclasses.asdict(config),
+        "config": config_record(config),
         "state_dict": {name: t.detach().clone() for name, t in q_net.state_dict().items()},
     }
     # Serialising to memory first keeps the archive's inner name fixed, whatever the path.
@@ -79,7 +94,11 @@ def save_checkpoint(path, q_net: nn.Module, config) -> None:
 
 
 def load_checkpoint(path):
-    """Read a file written by `save_checkpoint`: returns `(q_net, config)`, q_net in eval mode."""
+    """Read a file written by `save_checkpoint`: returns `(q_net, config)`, q_net in eval mode.
+
+    Config fields the file does not record take their defaults (see `config_record`), so
+    checkpoints written before a field existed still load.
+    """
     # Imported here: utils.dqn imports this module for its greedy checks.
     from utils.dqn import DQNConfig
 
@@ -99,10 +118,10 @@ def load_checkpoint(path):
     if unknown:
         raise ValueError(f"{path} has config fields this DQNConfig does not know: {unknown}")
     config = DQNConfig(**checkpoint["config"])
-    q_net = QNetwork(hidden=config.hidden)
+    q_net = q_network_for(config)
     try:
         q_net.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:
-        raise ValueError(f"{path}: weights do not fit QNetwork(hidden={config.hidden}): "
+        raise ValueError(f"{path}: weights do not fit {type(q_net).__name__}(hidden={config.hidden}): "
                          f"{str(error).splitlines()[-1].strip()}") from error
     return q_net.eval(), config

@@ -1,4 +1,8 @@
-"""Experience replay: a preallocated ring buffer of transitions, sampled uniformly."""
+"""Experience replay: a preallocated ring buffer of transitions, sampled uniformly.
+
+`ReplayMemory` stores one-step transitions; `DiscountedReplayMemory` also stores each
+transition's bootstrap discount, which n-step returns need (utils.nstep).
+"""
 from typing import NamedTuple
 
 import numpy as np
@@ -20,13 +24,30 @@ class Batch(NamedTuple):
     """(B,) float32: 1.0 where the episode terminated at next_state (truncation is not termination)."""
 
 
+class DiscountedBatch(NamedTuple):
+    """A minibatch of transitions that each carry their own bootstrap discount (n-step returns)."""
+
+    states: torch.Tensor
+    """(B, obs_dim) float32: the states the actions were taken in."""
+    actions: torch.Tensor
+    """(B,) int64: the actions taken."""
+    rewards: torch.Tensor
+    """(B,) float32: the (discounted sums of) rewards received."""
+    next_states: torch.Tensor
+    """(B, obs_dim) float32: the states to bootstrap from."""
+    terminated: torch.Tensor
+    """(B,) float32: 1.0 where the episode terminated at next_state (truncation is not termination)."""
+    discounts: torch.Tensor
+    """(B,) float32: the factor γ^m of the bootstrapped value, m being the transition's number of steps."""
+
+
 class ReplayMemory:
     """A fixed-capacity ring buffer of transitions; the oldest is overwritten when full."""
 
     def __init__(self, capacity: int, obs_dim: int = 4):
         """Preallocate room for `capacity` transitions with states of length `obs_dim`."""
-        _require_positive_int("capacity", capacity)
-        _require_positive_int("obs_dim", obs_dim)
+        require_positive_int("capacity", capacity)
+        require_positive_int("obs_dim", obs_dim)
         self.capacity = capacity
         self.obs_dim = obs_dim
         self.states = torch.zeros((capacity, obs_dim), dtype=torch.float32)
@@ -54,14 +75,8 @@ class ReplayMemory:
 
     def sample(self, batch_size: int) -> Batch:
         """Return `batch_size` distinct transitions drawn uniformly (torch's global RNG)."""
-        _require_positive_int("batch_size", batch_size)
-        if batch_size > self.size:
-            raise ValueError(
-                f"cannot sample {batch_size} transitions: the memory holds only {self.size}; "
-                "push more transitions first (or sample a smaller batch)"
-            )
-        index = _distinct_indices(self.size, batch_size)
-        return Batch(*(t[index] for t in self._tensors()))
+        self._require_sample_size(batch_size)
+        return self._rows(_distinct_indices(self.size, batch_size))
 
     def __len__(self) -> int:
         """Number of transitions stored (at most `capacity`)."""
@@ -70,6 +85,42 @@ class ReplayMemory:
     def _tensors(self) -> tuple:
         """The five storage tensors, in `Batch` field order."""
         return self.states, self.actions, self.rewards, self.next_states, self.terminated
+
+    def _require_sample_size(self, batch_size: int) -> None:
+        """Raise a ValueError unless `batch_size` is a positive integer no larger than the memory."""
+        require_positive_int("batch_size", batch_size)
+        if batch_size > self.size:
+            raise ValueError(
+                f"cannot sample {batch_size} transitions: the memory holds only {self.size}; "
+                "push more transitions first (or sample a smaller batch)"
+            )
+
+    def _rows(self, index: torch.Tensor) -> Batch:
+        """The transitions stored at `index` (an int64 tensor of slots), as a `Batch`."""
+        return Batch(*(t[index] for t in self._tensors()))
+
+
+class DiscountedReplayMemory(ReplayMemory):
+    """A ReplayMemory that also stores each transition's bootstrap discount γ^m; it samples `DiscountedBatch`es.
+
+    An m-step transition (utils.nstep) bootstraps with γ^m, and m varies near episode
+    ends, so the discount is stored with the transition rather than read from the config.
+    """
+
+    def __init__(self, capacity: int, obs_dim: int = 4):
+        """Preallocate room for `capacity` transitions and their discounts."""
+        super().__init__(capacity, obs_dim)
+        self.discounts = torch.zeros(capacity, dtype=torch.float32)
+        self._discount_column = self.discounts.numpy()
+
+    def push(self, state, action: int, reward: float, next_state, terminated: bool, discount: float) -> None:
+        """Store one transition and its bootstrap discount, overwriting the oldest when full."""
+        self._discount_column[self.position] = discount
+        super().push(state, action, reward, next_state, terminated)
+
+    def _rows(self, index: torch.Tensor) -> DiscountedBatch:
+        """The transitions stored at `index`, with their discounts, as a `DiscountedBatch`."""
+        return DiscountedBatch(*super()._rows(index), self.discounts[index])
 
 
 def _distinct_indices(n: int, k: int) -> torch.Tensor:
@@ -85,7 +136,7 @@ def _distinct_indices(n: int, k: int) -> torch.Tensor:
             return index
 
 
-def _require_positive_int(name: str, value) -> None:
+def require_positive_int(name: str, value) -> None:
     """Raise a ValueError unless `value` is a positive integer."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
