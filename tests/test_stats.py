@@ -1,0 +1,63 @@
+"""Statistics over seeds (utils.stats) and the ablation's bookkeeping (utils.ablation, benchmarks.ablation)."""
+import numpy as np
+import pytest
+
+from benchmarks.ablation import pending
+from utils.ablation import append_run, check_curve, load_runs, steps_to_solve, variant_config
+from utils.stats import bootstrap_ci, iqm, performance_profile
+
+SCORES = [500, 500, 480, 500, 300, 500, 500, 499, 500, 12]
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    assert iqm(np.arange(1, 9)) == pytest.approx(4.5)  # mean of 3, 4, 5, 6
+    assert iqm([1, 2, 3, 4, 1_000_000, 5, 6, 7]) == pytest.approx(iqm([1, 2, 3, 4, 8, 5, 6, 7]))
+
+
+def test_bootstrap_interval_holds_the_estimate_and_is_reproducible():
+    low, high = bootstrap_ci(SCORES)
+    assert low <= iqm(SCORES) <= high and low < high
+    assert bootstrap_ci(SCORES) == (low, high)
+    noisy = np.random.default_rng(0).normal(300, 50, 10)
+    assert bootstrap_ci(noisy, seed=1) != bootstrap_ci(noisy, seed=2)  # the resampling is what the seed fixes
+    assert bootstrap_ci([500.0] * 10) == (500.0, 500.0)
+
+
+def test_more_runs_give_a_narrower_interval():
+    rng = np.random.default_rng(0)
+    few, many = rng.normal(300, 50, 5), rng.normal(300, 50, 100)
+    assert np.diff(bootstrap_ci(many)) < np.diff(bootstrap_ci(few))
+
+
+def test_performance_profile_falls_with_the_threshold():
+    profile = performance_profile(SCORES, [0, 250, 475, 499.5], resamples=500)
+    assert profile["fraction"] == [1.0, 0.9, 0.8, 0.6]
+    assert all(lo <= f <= hi for lo, f, hi in zip(profile["low"], profile["fraction"], profile["high"]))
+
+
+@pytest.mark.parametrize("bad", [[500.0], [[1.0, 2.0]], [1.0, np.nan]])
+def test_bad_scores_are_refused(bad):
+    with pytest.raises(ValueError, match="at least 2 finite run scores"):
+        bootstrap_ci(bad)
+
+
+def test_unsolved_runs_count_as_their_budget_and_curves_carry_the_last_check():
+    rows = [{"solved_at": 40_000, "max_env_steps": 100_000}, {"solved_at": None, "max_env_steps": 100_000}]
+    assert steps_to_solve(rows).tolist() == [40_000, 100_000]
+    row = {"check_steps": [2_000, 4_100, 6_000], "check_returns": [20.0, 150.0, 500.0]}
+    curve = check_curve(row, [1_000, 2_000, 4_000, 4_100, 10_000])
+    assert np.isnan(curve[0]) and curve[1:].tolist() == [20.0, 20.0, 150.0, 500.0]
+
+
+def test_results_file_resumes_where_it_stopped(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    assert load_runs(path) == []
+    append_run(path, {"variant": "default", "seed": 0})
+    append_run(path, {"variant": "dueling", "seed": 0})
+    assert pending(load_runs(path), ["default", "dueling"], [0, 1]) == [(1, "default"), (1, "dueling")]
+
+
+def test_variants_are_configs_and_unknown_ones_are_refused():
+    assert variant_config("all three", 3, max_env_steps=5_000).n_step == 3
+    with pytest.raises(ValueError, match="unknown variant 'rainbow'"):
+        variant_config("rainbow", 0)
