@@ -11,7 +11,7 @@ NBVAL := --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_
 export SDL_VIDEODRIVER := dummy
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab notebooks check test grade bench checkpoint lock clean
+.PHONY: help setup lab notebooks check test grade bench ablation checkpoint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/
 bench: setup ## benchmark the course's DQN on seeds 0-9 beside Stable-Baselines3 (installs requirements-bench.txt)
 	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements-bench.txt
 	$(BIN)/python -m benchmarks.solve_rate --seeds 0-9 --baseline sb3 --json bench.json
+
+ablation: setup ## notebook 7's ablation: 5 variants x seeds 0-9, resuming results/ablation.jsonl (about 20-30 min)
+	$(BIN)/python -m benchmarks.ablation --seeds 0-9 --json results/ablation.jsonl
 
 checkpoint: setup ## retrain checkpoints/dqn_cartpole.pt with the defaults (VERIFY=1: compare with the shipped file instead)
 	$(BIN)/python -m tools.train_checkpoint $(if $(VERIFY),--verify)

@@ -1,0 +1,116 @@
+"""Ablation of the DQN extensions over training seeds: one run per (variant, seed), as JSON-ready rows.
+
+`benchmarks/ablation.py` runs the full grid and writes the rows (one JSON object per line)
+to `results/ablation.jsonl`; notebook 7 loads them with `load_runs` and reruns a small
+slice live with `run_variant`, the same code.
+"""
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from utils.dqn import DQNConfig, train
+from utils.evaluation import REWARD_THRESHOLD, evaluate
+from utils.stats import bootstrap_ci, iqm
+
+VARIANTS = {
+    "default": {},
+    "dueling": {"dueling": True},
+    "n-step 3": {"n_step": 3},
+    "prioritized": {"prioritized": True},
+    "all three": {"dueling": True, "n_step": 3, "prioritized": True},
+}
+"""Each variant: the DQNConfig fields it changes from the course's default recipe."""
+
+RESULTS = Path(__file__).resolve().parent.parent / "results" / "ablation.jsonl"
+"""The committed rows of `python -m benchmarks.ablation`."""
+
+
+def variant_config(variant: str, seed: int, **overrides) -> DQNConfig:
+    """The DQNConfig of `variant` for `seed` (overrides such as a shorter max_env_steps on top)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {list(VARIANTS)}")
+    return DQNConfig(seed=seed, **VARIANTS[variant], **overrides)
+
+
+def run_variant(variant: str, seed: int, eval_episodes: int = 100, **overrides) -> dict:
+    """Train `variant` on `seed`, evaluate it greedily on held-out seeds, return one row."""
+    config = variant_config(variant, seed, **overrides)
+    result = train(config)
+    returns = evaluate(result.q_net, n_episodes=eval_episodes)
+    return {
+        "variant": variant, "seed": seed, "max_env_steps": config.max_env_steps,
+        "env_steps": result.env_steps, "solved_at": result.env_steps if result.stopped_early else None,
+        "updates": result.updates, "wall_s": round(result.wall_s, 3),
+        "eval_mean": float(returns.mean()), "eval_min": float(returns.min()),
+        "n_500": int(np.sum(returns == 500.0)), "eval_episodes": eval_episodes,
+        "check_steps": result.check_steps, "check_returns": result.check_returns,
+        "config": dataclasses.asdict(config),
+    }
+
+
+def load_runs(path=RESULTS) -> list:
+    """The rows of a results file (one JSON object per line); a missing file gives []."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def append_run(path, row: dict) -> None:
+    """Add one row to a results file, flushing it so an interrupted benchmark loses nothing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as file:
+        file.write(json.dumps(row, sort_keys=True) + "\n")
+
+
+def runs_of(rows: list, variant: str) -> list:
+    """The rows of one variant, in seed order."""
+    return sorted((r for r in rows if r["variant"] == variant), key=lambda r: r["seed"])
+
+
+def steps_to_solve(rows: list) -> np.ndarray:
+    """Env steps to the first confirmed perfect greedy check; a run that never got there counts as its budget.
+
+    Counting such a run as its budget understates its true cost, so an IQM of these
+    numbers is a lower bound whenever some runs did not solve.
+    """
+    return np.array([r["solved_at"] if r["solved_at"] is not None else r["max_env_steps"] for r in rows], float)
+
+
+def check_curve(row: dict, grid) -> np.ndarray:
+    """The run's greedy-check score at each step of `grid`: its latest check so far (NaN before the first).
+
+    After a run stops early its kept weights passed the check, so the curve stays at the
+    last check's score up to the end of the grid.
+    """
+    steps, returns = np.asarray(row["check_steps"]), np.asarray(row["check_returns"], dtype=float)
+    latest = np.searchsorted(steps, np.asarray(grid), side="right") - 1
+    return np.where(latest >= 0, returns[np.maximum(latest, 0)], np.nan)
+
+
+def curve_band(rows: list, grid) -> dict:
+    """IQM over runs of the greedy-check curves at each grid step, with its 95% bootstrap interval.
+
+    Grid steps before every run has had its first check are left out.
+    """
+    curves = np.array([check_curve(row, grid) for row in rows])
+    known = ~np.isnan(curves).any(axis=0)
+    steps, curves = np.asarray(grid)[known], curves[:, known]
+    intervals = [bootstrap_ci(curves[:, k]) for k in range(len(steps))]
+    return {"steps": steps, "iqm": iqm(curves, axis=0), "low": np.array([lo for lo, _ in intervals]),
+            "high": np.array([hi for _, hi in intervals]), "runs": curves}
+
+
+def variant_summary(rows: list) -> dict:
+    """One variant's runs: final greedy scores and steps to solve, each with IQM and 95% interval."""
+    scores, steps = np.array([r["eval_mean"] for r in rows]), steps_to_solve(rows)
+    return {
+        "runs": len(rows), "solved": int(np.sum(scores >= REWARD_THRESHOLD)),
+        "scores": scores, "score_iqm": float(iqm(scores)), "score_ci": bootstrap_ci(scores),
+        "steps": steps, "steps_iqm": float(iqm(steps)), "steps_ci": bootstrap_ci(steps),
+        "unsolved": sum(r["solved_at"] is None for r in rows),
+        "median_wall_s": float(np.median([r["wall_s"] for r in rows])),
+    }
