@@ -20,22 +20,13 @@ import time
 import numpy as np
 import torch
 
-from utils.dqn import DQNConfig, learn_from_memory, replay_memory_for, torch_threads, train, transition_writer
+from utils.ablation import VARIANTS, loop_costs
+from utils.dqn import DQNConfig, learn_from_memory, replay_memory_for, torch_threads, transition_writer
 from utils.networks import q_network_for
 from utils.policies import epsilon_greedy_action
 from utils.seeding import make_env, seed_everything
 
 REPEATS = 5
-
-VARIANTS = {
-    "default": {},
-    "dueling": {"dueling": True},
-    "n_step=3": {"n_step": 3},
-    "prioritized": {"prioritized": True},
-    "all three": {"dueling": True, "n_step": 3, "prioritized": True},
-}
-"""The options notebook 7 compares, as changes to the benchmark's config."""
-
 
 def seconds_per_call(function, calls: int) -> float:
     """Median over REPEATS of the mean time of `calls` calls to `function`."""
@@ -69,25 +60,6 @@ def bare_costs(config: DQNConfig, calls: int = 1000) -> tuple:
         lambda: learn_from_memory(q_net, target_net, optimizer, memory, config, config.learning_starts), calls)
     act = seconds_per_call(lambda: epsilon_greedy_action(q_net, state, config.eps_end, rng), calls)
     return update, act
-
-
-def loop_costs(configs: dict, steps: int = 3000, repeats: int = 3) -> dict:
-    """{name: (seconds per env step, updates per env step)} of `train` without greedy checks, for each config.
-
-    The runs of the configs take turns, so a slowdown of the machine in the middle
-    of the benchmark hits every config alike and their ratios stay fair.
-    """
-    runs = {name: dataclasses.replace(config, max_env_steps=config.learning_starts + steps,
-                                      check_every=10**9, stop_return=None)
-            for name, config in configs.items()}
-    walls, results = {name: [] for name in runs}, {}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            results[name] = train(run)
-            walls[name].append(results[name].wall_s)
-    # The collection-only steps before learning_starts are cheap; charge them all to the loop anyway.
-    return {name: (statistics.median(walls[name]) / result.env_steps, result.updates / result.env_steps)
-            for name, result in results.items()}
 
 
 def variant_table(base: DQNConfig) -> list:

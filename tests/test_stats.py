@@ -4,7 +4,7 @@ import pytest
 
 from benchmarks.ablation import pending
 from utils.ablation import append_run, check_curve, load_runs, steps_to_solve, variant_config
-from utils.stats import bootstrap_ci, iqm, performance_profile
+from utils.stats import bootstrap_ci, iqm, iqm_difference_ci, performance_profile
 
 SCORES = [500, 500, 480, 500, 300, 500, 500, 499, 500, 12]
 
@@ -61,3 +61,12 @@ def test_variants_are_configs_and_unknown_ones_are_refused():
     assert variant_config("all three", 3, max_env_steps=5_000).n_step == 3
     with pytest.raises(ValueError, match="unknown variant 'rainbow'"):
         variant_config("rainbow", 0)
+
+
+def test_the_difference_interval_excludes_zero_only_for_a_real_difference():
+    rng = np.random.default_rng(0)
+    baseline = rng.normal(40_000, 8_000, 10)
+    low, high = iqm_difference_ci(baseline - 15_000, baseline)
+    assert high < 0 and low < -15_000 < high
+    low, high = iqm_difference_ci(rng.normal(40_000, 8_000, 10), baseline)
+    assert low < 0 < high

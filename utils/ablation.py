@@ -6,6 +6,7 @@ slice live with `run_variant`, the same code.
 """
 import dataclasses
 import json
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,22 @@ def variant_summary(rows: list) -> dict:
         "unsolved": sum(r["solved_at"] is None for r in rows),
         "median_wall_s": float(np.median([r["wall_s"] for r in rows])),
     }
+
+
+def loop_costs(configs: dict, steps: int = 3000, repeats: int = 3) -> dict:
+    """{name: (seconds per env step, updates per env step)} of `train` without greedy checks, for each config.
+
+    The runs of the configs take turns, so a slowdown of the machine in the middle
+    of the benchmark hits every config alike and their ratios stay fair.
+    """
+    runs = {name: dataclasses.replace(config, max_env_steps=config.learning_starts + steps,
+                                      check_every=10**9, stop_return=None)
+            for name, config in configs.items()}
+    walls, results = {name: [] for name in runs}, {}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            results[name] = train(run)
+            walls[name].append(results[name].wall_s)
+    # The collection-only steps before learning_starts are cheap; charge them all to the loop anyway.
+    return {name: (statistics.median(walls[name]) / result.env_steps, result.updates / result.env_steps)
+            for name, result in results.items()}

@@ -27,6 +27,20 @@ def bootstrap_ci(scores, statistic=iqm, confidence: float = CONFIDENCE, resample
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def iqm_difference_ci(scores, baseline, confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
+                      seed: int = 0) -> tuple:
+    """(low, high): the bootstrap interval of IQM(scores) − IQM(baseline), each group's runs resampled on its own.
+
+    The runs of two variants are independent (different training runs), so they are
+    resampled independently; an interval that excludes 0 is evidence of a difference.
+    """
+    result = stats.bootstrap((_runs(scores), _runs(baseline)),
+                             lambda a, b, axis: iqm(a, axis=axis) - iqm(b, axis=axis),
+                             confidence_level=confidence, n_resamples=resamples, method="percentile",
+                             vectorized=True, paired=False, rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
 def fraction_above(threshold: float):
     """The statistic 'fraction of runs scoring above `threshold`', in the form scipy's bootstrap takes."""
     def statistic(scores, axis=-1):
