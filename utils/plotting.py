@@ -158,3 +158,58 @@ def cartpole_diagram(angle: float = 0.1, x_limit: float = 2.4, angle_limit: floa
     ax.axis("off")
     fig.tight_layout()
     plt.show()
+
+
+def ablation_figure(bands: dict, summaries: dict, show_seeds: bool = True) -> None:
+    """Notebook 7's three panels for the variants in `summaries`: see draw_ablation_panels."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
+    draw_ablation_panels(axes, bands, summaries, show_seeds)
+    plt.show()
+
+
+def draw_ablation_panels(axes, bands: dict, summaries: dict, show_seeds: bool = True) -> None:
+    """Greedy-check curves (IQM and 95% band), final scores and steps to solve (IQM, 95% interval, each seed).
+
+    `bands` and `summaries` map a variant to `utils.ablation.curve_band` and
+    `variant_summary`; single seeds are drawn beside the aggregate when `show_seeds`.
+    """
+    curves, scores, steps = axes
+    colors = dict(zip(summaries, plt.cm.tab10.colors))
+    for variant, band in bands.items():
+        if variant not in summaries:
+            continue
+        if show_seeds:
+            curves.plot(band["steps"], band["runs"].T, color=colors[variant], alpha=0.15, linewidth=0.7)
+        curves.plot(band["steps"], band["iqm"], color=colors[variant], label=variant)
+        curves.fill_between(band["steps"], band["low"], band["high"], color=colors[variant], alpha=0.25)
+    curves.set(xlabel="environment steps", ylabel="greedy check (mean return)", ylim=(0, 510),
+               title="learning curves: IQM over seeds, 95% band")
+    curves.legend(fontsize=8, loc="lower right")
+    for ax, values, label in ((scores, "scores", "final greedy score (100 held-out episodes)"),
+                              (steps, "steps", "env steps to the first confirmed 500")):
+        statistic = "score" if values == "scores" else "steps"  # variant_summary's key prefix
+        for row, (variant, summary) in enumerate(summaries.items()):
+            low, high = summary[f"{statistic}_ci"]
+            ax.plot([low, high], [row, row], color=colors[variant], linewidth=6, alpha=0.5, solid_capstyle="butt")
+            ax.plot(summary[f"{statistic}_iqm"], row, "|", color="black", markersize=14)
+            if show_seeds:
+                jitter = np.linspace(-0.25, 0.25, len(summary[values]))  # spread the seeds' dots vertically
+                ax.scatter(summary[values], row + jitter, s=10, color=colors[variant], edgecolor="black",
+                           linewidth=0.3, zorder=3)
+        ax.set_yticks(range(len(summaries)), list(summaries))
+        ax.invert_yaxis()
+        ax.set(xlabel=label, title="IQM (|), 95% interval (bar)" + (", seeds (dots)" if show_seeds else ""))
+
+
+def performance_profiles(profiles: dict) -> None:
+    """Fraction of runs scoring above τ, against τ, with 95% bands: one line per `{variant: profile}`."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for variant, profile in profiles.items():
+        line, = ax.plot(profile["thresholds"], profile["fraction"], label=variant, drawstyle="steps-post")
+        ax.fill_between(profile["thresholds"], profile["low"], profile["high"], step="post",
+                        color=line.get_color(), alpha=0.15)
+    ax.set(xlabel="final greedy score τ", ylabel="fraction of runs scoring above τ", ylim=(-0.02, 1.02),
+           title="performance profiles (95% bands)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.show()

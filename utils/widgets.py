@@ -26,8 +26,10 @@ from IPython import get_ipython
 from IPython.display import Image, clear_output, display
 from matplotlib.figure import Figure
 
+from utils.ablation import curve_band, runs_of, variant_summary
 from utils.dqn import DQNConfig, train
 from utils.mdp import discounted_return
+from utils.plotting import draw_ablation_panels
 
 SEED_EPISODE_CLOCK = 500
 """The seed notebook fed ε-greedy `i_episode * 500 + t`: 500 clock ticks per episode."""
@@ -610,3 +612,44 @@ class HyperparameterPlayground(StaticWhereNoWidgets, widgets.VBox):
 def hyperparameter_playground(base_config=None) -> HyperparameterPlayground:
     """Change lr, target update, ε decay, buffer size and budget; train short runs; compare curves."""
     return HyperparameterPlayground(base_config)
+
+
+# --- Ablation over seeds (notebook 7) ----------------------------------------------------
+
+ABLATION_GRID = np.arange(2_000, 100_001, 2_000)
+"""Environment steps at which the greedy-check curves of the ablation are compared."""
+
+
+def ablation_state(summaries: dict, bands: dict, variants, seeds: bool) -> dict:
+    """The chosen variants' summaries and curve bands, and whether single seeds are drawn."""
+    chosen = [v for v in summaries if v in variants]
+    return {"summaries": {v: summaries[v] for v in chosen}, "bands": {v: bands[v] for v in chosen},
+            "show_seeds": seeds}
+
+
+def draw_ablation(state: dict) -> tuple:
+    """(figure, text): curves with bands, final-score and steps-to-solve intervals, and a table of them."""
+    if not state["summaries"]:
+        return None, "pick at least one variant"
+    fig, axes = new_figure(3, width=5.0, height=3.8)
+    draw_ablation_panels(axes, state["bands"], state["summaries"], state["show_seeds"])
+    lines = [f"{v:<12} solved {s['solved']}/{s['runs']}  final score IQM {s['score_iqm']:.1f} "
+             f"[{s['score_ci'][0]:.1f}, {s['score_ci'][1]:.1f}]  steps to solve IQM {s['steps_iqm']:,.0f} "
+             f"[{s['steps_ci'][0]:,.0f}, {s['steps_ci'][1]:,.0f}]" for v, s in state["summaries"].items()]
+    return fig, "\n".join(lines)
+
+
+def ablation_explorer(rows: list) -> Explorer:
+    """Pick variants of the ablation (and single seeds or not): their curves and 95% intervals redraw."""
+    variants = list(dict.fromkeys(row["variant"] for row in rows))
+    if not variants:
+        raise ValueError("no ablation runs to explore: run `make ablation` first")
+    summaries = {v: variant_summary(runs_of(rows, v)) for v in variants}
+    bands = {v: curve_band(runs_of(rows, v), ABLATION_GRID) for v in variants}
+    controls = {
+        "variants": widgets.SelectMultiple(options=variants, value=tuple(variants), rows=len(variants),
+                                           description="variants"),
+        "seeds": widgets.Checkbox(value=True, description="show single seeds"),
+    }
+    return Explorer(controls, lambda variants, seeds: ablation_state(summaries, bands, variants, seeds),
+                    draw_ablation)

@@ -27,3 +27,9 @@ __all__ += ["check_td_targets", "check_optimize_step", "check_update_target", "c
 from utils.checks.evaluation import check_evaluate_greedy, check_solved_runs  # noqa: E402
 
 __all__ += ["check_evaluate_greedy", "check_solved_runs"]
+
+from utils.checks.beyond import (check_dueling_network, check_iqm_bootstrap, check_n_step_targets,  # noqa: E402
+                                 check_per_weights, check_prioritized_slots, check_sum_tree)
+
+__all__ += ["check_dueling_network", "check_n_step_targets", "check_sum_tree", "check_per_weights",
+            "check_prioritized_slots", "check_iqm_bootstrap"]

@@ -1,0 +1,636 @@
+# %% [markdown]
+# # 7 · Beyond vanilla DQN, and how to tell whether an improvement is real
+#
+# DQN as notebooks 1–6 built it is where deep RL started, not where it stopped. Rainbow
+# (Hessel et al. 2018) combined six extensions and reached much better Atari scores than
+# any of them alone. This notebook builds three of them, each a few lines: a **dueling**
+# network, **n-step returns** and **prioritized experience replay**. Each is an option of
+# `DQNConfig` (`dueling`, `n_step`, `prioritized`), off by default.
+#
+# Then comes the harder question: does an extension *help*? On one seed, anything can
+# look better than anything else. Most published RL comparisons use few runs and report
+# point estimates that other seeds do not reproduce (Henderson et al. 2018; Agarwal et
+# al. 2021). The second half of the notebook compares the variants over ten training
+# seeds, with the statistics those papers recommend, and draws only the conclusions the
+# data supports.
+#
+# **You will:** write a dueling network; compute n-step targets on episodes that end by
+# termination and by truncation; write a sum-tree and the pieces of prioritized replay
+# (priorities, importance-sampling weights, β annealing, the sampler); measure what each
+# option costs per step; compute an interquartile mean and a bootstrap confidence interval
+# yourself; read an ablation over ten seeds honestly.
+#
+# **Prerequisites:** notebooks 1–6 (their reference versions are imported from `utils`).
+# **Time:** about 2 hours. Every cell runs in seconds; the ten-seed ablation is
+# precomputed by `make ablation` (about half an hour) and loaded from `results/`.
+
+# %%
+import numpy as np
+import torch
+from scipy import stats
+from torch import nn
+
+from utils.ablation import (RESULTS, VARIANTS, curve_band, load_runs, loop_costs, run_variant, runs_of,
+                            variant_config, variant_summary)
+from utils.checks import (check_dueling_network, check_iqm_bootstrap, check_n_step_targets, check_per_weights,
+                          check_prioritized_slots, check_sum_tree)
+from utils.networks import QNetwork, count_parameters
+from utils.notebook import setup_notebook
+from utils.plotting import ablation_figure, line_plot, performance_profiles
+from utils.prioritized import SumTree as CourseSumTree
+from utils.stats import bootstrap_ci, iqm_difference_ci, performance_profile
+from utils.widgets import ABLATION_GRID, ablation_explorer
+
+SEED = 0
+setup_notebook(SEED)  # seeds random/NumPy/torch, one torch thread, notices for unfinished exercises
+
+# %% [markdown]
+# ## 7.1 Dueling networks
+#
+# In many states the action barely matters: with the pole upright and still, pushing left
+# or right changes little, yet a plain Q-network must learn each action's value
+# separately. Wang et al. (2016) split the network's last layer into two **heads** on a
+# shared trunk: a **value** $V(s)$ (one number) and an **advantage** $A(s, a)$ (one per
+# action), recombined as
+#
+# $$Q(s, a) = V(s) + A(s, a) - \frac{1}{|\mathcal A|} \sum_{a'} A(s, a').$$
+#
+# Every update of any action now also trains $V$, which all actions share.
+#
+# **Why subtract the mean?** $Q = V + A$ alone is not *identifiable*: $V + c$ and $A - c$
+# give the same $Q$ for any $c$, so nothing pins down what each head means, and the two
+# can drift in opposite directions. Subtracting the mean advantage fixes it: now
+# $\sum_a A(s, a)$ has no effect on $Q$, and $V(s)$ equals the mean of $Q(s, \cdot)$.
+# Subtracting $\max_{a'} A(s, a')$ would also identify the heads ($V$ becomes the value of
+# the best action, as in the definition $V^*(s) = \max_a Q^*(s, a)$); Wang et al. found
+# the mean more stable, since the advantages then only need to move as fast as their mean,
+# not as fast as the best one.
+
+# %% [markdown]
+# ### Exercise 7.1: the dueling network
+#
+# Write `class DuelingQNetwork(nn.Module)` with `__init__(self, obs_dim=4, n_actions=2, hidden=128)`:
+#
+# * a trunk `Linear(obs_dim, hidden)`, ReLU, `Linear(hidden, hidden)`, ReLU (as in `QNetwork`);
+# * `self.value_head = nn.Linear(hidden, 1)` and `self.advantage_head = nn.Linear(hidden, n_actions)`
+#   (use these two names: the check looks at them);
+# * `forward(states)`: `(B, obs_dim)` float32 → `(B, n_actions)` Q-values
+#   $V + A - \text{mean}_a A$, with no activation on the output. Take the mean over the
+#   **last** dimension (`dim=-1, keepdim=True`), so that a single state `(obs_dim,)` works too.
+
+# %% exercise="7.1: DuelingQNetwork"
+class DuelingQNetwork(nn.Module):
+    """A shared trunk, a value head V(s) and an advantage head A(s, a); Q = V + A - mean_a A."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        """Build the trunk and the two heads."""
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.trunk = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.value_head = nn.Linear(hidden, 1)
+        self.advantage_head = nn.Linear(hidden, n_actions)
+        ### END SOLUTION
+
+    def forward(self, states):
+        """Q-values (..., n_actions) of states (..., obs_dim)."""
+        ### BEGIN SOLUTION
+        features = self.trunk(states)
+        advantages = self.advantage_head(features)
+        return self.value_head(features) + advantages - advantages.mean(dim=-1, keepdim=True)
+        ### END SOLUTION
+
+
+# %% check="7.1"
+# NBVAL_CHECK_OUTPUT
+check_dueling_network(DuelingQNetwork)
+
+# %% [markdown]
+# Two heads cost one extra output unit: 129 parameters more than `QNetwork`. And the mean
+# subtraction at work: add 5 to every advantage (through the advantage head's bias) and
+# the Q-values do not move.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+dueling = DuelingQNetwork()
+print(f"parameters: QNetwork {count_parameters(QNetwork()):,}, DuelingQNetwork {count_parameters(dueling):,}")
+states = torch.randn(3, 4)
+with torch.no_grad():
+    before = dueling(states)
+    dueling.advantage_head.bias += 5.0
+    after = dueling(states)
+print("Q unchanged when every advantage grows by 5:", torch.allclose(before, after, atol=1e-5))
+
+# %% [markdown]
+# ## 7.2 n-step returns
+#
+# The one-step target $r_t + \gamma \max_a Q(s_{t+1}, a)$ moves information one step per
+# update: a reward reaches the state $k$ steps before it only after $k$ rounds of
+# bootstrapping. The **n-step target** (Sutton 1988; Sutton & Barto 2018, ch. 7) sums $n$
+# real rewards before it bootstraps:
+#
+# $$y_t = \sum_{k=0}^{m-1} \gamma^k r_{t+k} + \gamma^m \,(1 - d_{t+m})\, \max_a Q(s_{t+m}, a; \theta^-),
+# \qquad m = \min(n,\ T - t),$$
+#
+# where $T$ is the episode's length and $d_{t+m} = 1$ only if the episode *terminated* at
+# $s_{t+m}$. What it trades:
+#
+# * **Less bias from the estimate, more variance from the rewards.** Early in training
+#   $\max_a Q$ is wrong; $n$ real rewards dilute that error (it is weighted by $\gamma^n$
+#   instead of $\gamma$), but the sum of $n$ random rewards varies more than one.
+# * **Off-policy bias.** The $n$ rewards were collected by the ε-greedy behaviour policy,
+#   not by the greedy policy whose values we learn; for $n > 1$ the target mixes the two.
+#   Corrections exist (importance sampling, Retrace: Munos et al. 2016); Rainbow uses
+#   $n = 3$ without any, and so does `DQNConfig(n_step=3)`.
+# * **The episode's end inside the window.** If the episode ends before $n$ steps, the
+#   window stops there: $m < n$. After a **termination** nothing is bootstrapped. After a
+#   **truncation** (the 500-step limit), the state still has a future, so the target
+#   bootstraps from the truncated state with $\gamma^m$, for the reason of notebook 1.
+#
+# In training, `utils.nstep.NStepBuilder` turns each step into the n-step transition that
+# started $n - 1$ steps earlier, and stores $\gamma^m$ with it; the target is then
+# $R + \gamma^m (1 - d) \max_a Q(s', a)$ with the transition's own $\gamma^m$.
+
+# %% [markdown]
+# ### Exercise 7.2: n-step targets of one episode
+#
+# Write `n_step_targets(rewards, bootstrap_values, terminated, n, gamma) -> np.ndarray`:
+#
+# | argument | meaning |
+# |---|---|
+# | `rewards` | `(T,)` float array: $r_0, \dots, r_{T-1}$ of one whole episode |
+# | `bootstrap_values` | `(T,)` float array: `bootstrap_values[t]` $= \max_a Q(s_{t+1}, a)$, the value of the state reached after step $t$ |
+# | `terminated` | `True` if the episode ended by termination at $s_T$, `False` if it was truncated |
+# | `n`, `gamma` | the number of steps and the discount |
+#
+# Return the `(T,)` float array of targets $y_t$ from the formula above: with
+# $m = \min(n, T - t)$, the bootstrap value is `bootstrap_values[t + m - 1]`, left out
+# when `terminated` and $t + m = T$.
+
+# %% exercise="7.2: n_step_targets"
+def n_step_targets(rewards, bootstrap_values, terminated, n, gamma):
+    """The n-step target of every step t of one episode, the window stopping at the episode's end."""
+    ### BEGIN SOLUTION
+    rewards, bootstrap_values = np.asarray(rewards, dtype=float), np.asarray(bootstrap_values, dtype=float)
+    length = len(rewards)
+    targets = np.zeros(length)
+    for t in range(length):
+        m = min(n, length - t)
+        targets[t] = sum(gamma ** k * rewards[t + k] for k in range(m))
+        if not (terminated and t + m == length):
+            targets[t] += gamma ** m * bootstrap_values[t + m - 1]
+    return targets
+    ### END SOLUTION
+
+
+# %% check="7.2"
+# NBVAL_CHECK_OUTPUT
+check_n_step_targets(n_step_targets)
+
+# %% [markdown]
+# A five-step episode with every state valued 10 and a reward of 1 per step, as CartPole
+# gives: the targets for $n = 1$ and $n = 3$, when it ends by termination and when the
+# time limit cuts it. Only the last $n$ targets differ between the two endings.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+episode_rewards, values = np.ones(5), np.full(5, 10.0)
+for n in (1, 3):
+    for ended_by, terminated in (("termination", True), ("truncation", False)):
+        targets = n_step_targets(episode_rewards, values, terminated, n, 0.9)
+        print(f"n = {n}, {ended_by:<11}: {np.round(targets, 3)}")
+
+# %% [markdown]
+# ## 7.3 Prioritized experience replay
+#
+# Uniform replay spends most updates on transitions the network already predicts well.
+# **Prioritized experience replay** (Schaul et al. 2016) replays a transition more often
+# the more it surprised the network at its last update. In the proportional variant,
+# transition $i$ with last TD error $\delta_i$ has priority $p_i = (|\delta_i| + \epsilon)^\alpha$
+# and is sampled with probability
+#
+# $$P(i) = \frac{p_i}{\sum_k p_k}.$$
+#
+# * $\epsilon > 0$ keeps a transition whose error happened to be 0 from never being
+#   replayed again; $\alpha \in [0, 1]$ sets how strongly priorities count ($\alpha = 0$ is
+#   uniform; the course uses 0.6, as Schaul et al. did for proportional replay).
+# * A **new** transition has no TD error yet: it gets the largest priority given so far,
+#   so that it is replayed at least once soon.
+# * After each gradient step, the sampled transitions get new priorities from their new
+#   TD errors.
+# * Non-uniform sampling changes the distribution the loss is averaged over, which biases
+#   the updates. **Importance-sampling weights** undo it: each sampled transition's loss
+#   is multiplied by
+#
+#   $$w_i = \frac{(N \cdot P(i))^{-\beta}}{\max_j\, (N \cdot P(j))^{-\beta}},$$
+#
+#   $N$ being the number of stored transitions. With $\beta = 1$ the correction is
+#   complete; dividing by the maximum keeps every weight $\le 1$, so that it only ever
+#   shrinks a step (the course takes the maximum over the batch). Full correction matters
+#   most near the end of training, when the updates should converge, so $\beta$ is
+#   **annealed** linearly from $\beta_0 = 0.4$ to 1 over the training budget.
+#
+# Sampling in proportion to $p_i$ from 50,000 transitions at every step needs the right
+# data structure. A **sum-tree** keeps the priorities in the leaves of a binary tree whose
+# every node holds the sum of its two children, so the root holds $\sum_k p_k$. To sample,
+# draw $v$ uniformly in $[0, \sum_k p_k)$ and walk down from the root: go left if $v$ is
+# below the left child's sum, else go right with $v$ reduced by it. Changing one priority
+# updates the sums on one path. Both take $O(\log N)$ steps, against $O(N)$ for a scan.
+
+# %% [markdown]
+# ### Exercise 7.3: a sum-tree
+#
+# The tree lives in one array `nodes` of size `2 * capacity` (`capacity` a power of two):
+# node 1 is the root, node $k$ has children $2k$ and $2k + 1$, and slot $j$'s priority is
+# the leaf `capacity + j`. Write `update(slot, priority)`, which sets the slot's priority
+# and updates every sum on its path to the root, and `find(value)`, which returns the slot
+# $j$ with $\sum_{k<j} p_k \le v < \sum_{k \le j} p_k$ for $0 \le v <$ `total()`. Both must
+# walk one path (about $\log_2$ capacity nodes), not the whole tree.
+
+# %% exercise="7.3: SumTree"
+class SumTree:
+    """Priorities of `capacity` slots (a power of two) in a binary tree of sums."""
+
+    def __init__(self, capacity):
+        """All priorities 0; node 1 is the root, slot j is leaf capacity + j."""
+        self.capacity = capacity
+        self.nodes = np.zeros(2 * capacity)
+
+    def total(self):
+        """The sum of all priorities."""
+        return self.nodes[1]
+
+    def update(self, slot, priority):
+        """Set `slot`'s priority and update the sums on its path to the root."""
+        ### BEGIN SOLUTION
+        node = self.capacity + slot
+        self.nodes[node] = priority
+        while node > 1:
+            node //= 2
+            self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
+        ### END SOLUTION
+
+    def find(self, value):
+        """The slot whose interval of the running sum of priorities contains `value`."""
+        ### BEGIN SOLUTION
+        node = 1
+        while node < self.capacity:
+            left = 2 * node
+            if value < self.nodes[left]:
+                node = left
+            else:
+                value -= self.nodes[left]
+                node = left + 1
+        return node - self.capacity
+        ### END SOLUTION
+
+
+# %% check="7.3"
+# NBVAL_CHECK_OUTPUT
+check_sum_tree(SumTree)
+
+# %% [markdown]
+# ### Exercise 7.4: priorities, importance-sampling weights, β
+#
+# Write three small functions (NumPy arrays in, NumPy arrays out):
+#
+# * `priorities_from(td_errors, alpha, eps=1e-6)`: $(|\delta| + \epsilon)^\alpha$ elementwise;
+# * `importance_weights(probabilities, memory_size, beta)`: $(N \cdot P(i))^{-\beta}$ for
+#   each sampled transition's probability $P(i)$, divided by their maximum;
+# * `beta_at(step, beta_start, total_steps)`: $\beta_0 + (1 - \beta_0) \min(\text{step} / \text{total}, 1)$,
+#   a float.
+
+# %% exercise="7.4: priorities_from / importance_weights / beta_at"
+def priorities_from(td_errors, alpha, eps=1e-6):
+    """(|TD error| + eps) ** alpha, elementwise."""
+    ### BEGIN SOLUTION
+    return (np.abs(np.asarray(td_errors, dtype=float)) + eps) ** alpha
+    ### END SOLUTION
+
+
+def importance_weights(probabilities, memory_size, beta):
+    """(N * P(i)) ** -beta for each sampled transition, divided by the largest of them."""
+    ### BEGIN SOLUTION
+    weights = (memory_size * np.asarray(probabilities, dtype=float)) ** -beta
+    return weights / weights.max()
+    ### END SOLUTION
+
+
+def beta_at(step, beta_start, total_steps):
+    """beta annealed linearly from beta_start at step 0 to 1 at total_steps, then kept at 1."""
+    ### BEGIN SOLUTION
+    return beta_start + (1.0 - beta_start) * min(step / total_steps, 1.0)
+    ### END SOLUTION
+
+
+# %% check="7.4"
+# NBVAL_CHECK_OUTPUT
+check_per_weights(priorities_from, importance_weights, beta_at)
+
+# %% [markdown]
+# ### Exercise 7.5: the prioritized sampler
+#
+# Put the pieces together in `PrioritizedSlots`, which decides which slots of a replay
+# memory to learn from. It keeps the priorities in the course's vectorised sum-tree,
+# `utils.prioritized.SumTree` (imported here as `CourseSumTree`): `tree.set(slot, p)` sets
+# one priority, `tree.update(slots, ps)` several, `tree.priorities(slots)` reads them,
+# `tree.find(values)` finds the slots of an array of values, and `tree.total` (a property)
+# is the sum. Write:
+#
+# * `add(slot)`: a new transition was written to `slot`: give it `self.max_priority`, and
+#   count it in `self.size`, which never exceeds `capacity` (a full ring buffer overwrites
+#   its oldest slot);
+# * `sample(batch_size, beta, rng)`: split $[0, \text{total})$ into `batch_size` equal
+#   segments, draw one value uniformly in each with `rng.uniform`, find their slots, and
+#   return `(slots, weights)` with the weights of exercise 7.4 for $P(i) = p_i / \text{total}$
+#   and $N$ = `self.size`;
+# * `update(slots, td_errors)`: set the priorities $(|\delta| + \epsilon)^\alpha$ of the
+#   sampled slots after a gradient step, and keep `self.max_priority` the largest priority
+#   given so far.
+
+# %% exercise="7.5: PrioritizedSlots"
+class PrioritizedSlots:
+    """Which replay-memory slots to learn from, in proportion to their priorities."""
+
+    def __init__(self, capacity, alpha, eps=1e-6):
+        """No slot in use yet; the first transitions get priority 1."""
+        self.tree = CourseSumTree(capacity)
+        self.capacity, self.alpha, self.eps = capacity, alpha, eps
+        self.max_priority = 1.0
+        self.size = 0
+
+    def add(self, slot):
+        """A new transition was written to `slot`: give it the largest priority so far."""
+        ### BEGIN SOLUTION
+        self.tree.set(slot, self.max_priority)
+        self.size = min(self.size + 1, self.capacity)
+        ### END SOLUTION
+
+    def sample(self, batch_size, beta, rng):
+        """(slots, weights): one slot per equal segment of the total priority, and their IS weights."""
+        ### BEGIN SOLUTION
+        segment = self.tree.total / batch_size
+        values = (np.arange(batch_size) + rng.uniform(size=batch_size)) * segment
+        slots = self.tree.find(values)
+        probabilities = self.tree.priorities(slots) / self.tree.total
+        return slots, importance_weights(probabilities, self.size, beta)
+        ### END SOLUTION
+
+    def update(self, slots, td_errors):
+        """New priorities from the TD errors of the sampled slots after a gradient step."""
+        ### BEGIN SOLUTION
+        priorities = priorities_from(td_errors, self.alpha, self.eps)
+        self.tree.update(slots, priorities)
+        self.max_priority = max(self.max_priority, float(priorities.max()))
+        ### END SOLUTION
+
+
+# %% check="7.5"
+# NBVAL_CHECK_OUTPUT
+check_prioritized_slots(PrioritizedSlots)
+
+# %% [markdown]
+# Your sampler at work: eight transitions with TD errors 0 to 7, sampled 20,000 times in
+# batches of 8. With $\alpha = 0.6$ the transition with error 7 should be drawn
+# $7^{0.6} \approx 3.2$ times as often as the one with error 1, not 7 times, and the one
+# with error 0 almost never (its priority is $\epsilon^{0.6} \approx 2.5 \cdot 10^{-4}$):
+
+# %%
+slots = PrioritizedSlots(8, alpha=0.6)
+for slot in range(8):
+    slots.add(slot)
+td_errors = np.arange(8.0)
+slots.update(np.arange(8), td_errors)
+drawn = np.concatenate([slots.sample(8, beta=0.4, rng=np.random.default_rng(k))[0] for k in range(2_500)])
+expected = priorities_from(td_errors, 0.6) / priorities_from(td_errors, 0.6).sum()
+line_plot(td_errors, {"share of draws": np.bincount(drawn, minlength=8) / drawn.size,
+                      "P(i) = p_i / sum p, p = (|δ| + ε)^0.6": expected},
+          xlabel="TD error |δ| of the slot", ylabel="probability", title="prioritized sampling: draws against P(i)")
+
+# %% [markdown]
+# ## 7.4 What each option costs
+#
+# The course's `utils.dqn.train` implements all three options (`DQNConfig(dueling=True)`,
+# `n_step=3`, `prioritized=True`, in any combination). What does each cost per environment
+# step? The cell runs each variant for 2,000 steps without greedy checks and divides the
+# wall-clock time by the steps: a quick, noisy measurement on whatever machine runs it
+# (`python -m benchmarks.step_cost --variants` does it more carefully).
+
+# %%
+costs = loop_costs({name: variant_config(name, SEED) for name in VARIANTS}, steps=2_000, repeats=1)
+default_cost = costs["default"][0]
+for name, (seconds_per_step, _) in costs.items():
+    print(f"{name:<12} {seconds_per_step * 1e6:5.0f} µs per env step   x{seconds_per_step / default_cost:.2f} of default")
+
+# %% [markdown]
+# Dueling adds a few small operations to every forward pass, n-step returns a little
+# bookkeeping per step, and prioritized replay two walks of the sum-tree per update (the
+# search and the priority update). None of them changes how the cost grows: the sum-tree
+# keeps sampling at $O(\log N)$ per draw, and nothing loops over the whole memory.
+#
+# ## 7.5 Does it help? Results across seeds
+#
+# Training CartPole once with each variant and ranking them by their single runs would be
+# the mistake this section is about. How much do runs vary? Here are the ten runs of the
+# course's *default* recipe, seeds 0–9, from the committed ablation (`make ablation`):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+rows = load_runs(RESULTS)
+default_runs = runs_of(rows, "default")
+print("env steps to the first confirmed perfect check, seeds 0-9:")
+print([r["solved_at"] for r in default_runs])
+
+# %% [markdown]
+# The same code, the same settings, only the seed differs, and the cost of solving varies
+# by a factor of several. A single run of a variant that happened to land in the lucky
+# part of this range would look like a large improvement. Agarwal et al. (2021) recommend
+# three things, which this section uses:
+#
+# * **Many runs, and an aggregate that is robust but efficient.** The median ignores most
+#   of the data; the mean follows a single outlier. The **interquartile mean** (IQM), the
+#   mean of the middle 50% of runs, sits between the two.
+# * **An interval, not a point.** A 95% **bootstrap confidence interval** shows how much
+#   the IQM would move with other seeds: resample the runs with replacement many times,
+#   compute the IQM of each resample, and take the 2.5th and 97.5th percentiles.
+#   (Agarwal et al. resample the runs within each task, a *stratified* bootstrap; with one
+#   task that is exactly this.)
+# * **The whole distribution.** A **performance profile** plots, for every score $\tau$,
+#   the fraction of runs that scored above it.
+
+# %% [markdown]
+# ### Exercise 7.6: IQM and a bootstrap interval
+#
+# Write `iqm(scores)`: sort the scores, cut $\lfloor 0.25\,n \rfloor$ runs from each end,
+# and return the mean of the rest (the definition of `scipy.stats.trim_mean(scores, 0.25)`).
+# Then write `bootstrap_interval(scores, statistic, n_resamples, rng, confidence=0.95)`:
+# draw `n_resamples` resamples of the runs **with replacement**, each as large as `scores`,
+# using the generator `rng` (e.g. `rng.integers` or `rng.choice`), apply `statistic` to
+# each, and return `(low, high)`, the $(1 - c)/2$ and $(1 + c)/2$ quantiles of those
+# statistics.
+
+# %% exercise="7.6: iqm / bootstrap_interval"
+def iqm(scores):
+    """The interquartile mean: the mean of the scores left after cutting 25% from each end."""
+    ### BEGIN SOLUTION
+    ordered = np.sort(np.asarray(scores, dtype=float))
+    cut = int(0.25 * len(ordered))
+    return ordered[cut:len(ordered) - cut].mean()
+    ### END SOLUTION
+
+
+def bootstrap_interval(scores, statistic, n_resamples, rng, confidence=0.95):
+    """(low, high): the percentile-bootstrap interval of statistic(scores), resampling the runs."""
+    ### BEGIN SOLUTION
+    scores = np.asarray(scores, dtype=float)
+    resamples = rng.integers(0, len(scores), size=(n_resamples, len(scores)))
+    statistics = np.array([statistic(scores[rows]) for rows in resamples])
+    return tuple(np.quantile(statistics, [(1 - confidence) / 2, (1 + confidence) / 2]))
+    ### END SOLUTION
+
+
+# %% check="7.6"
+# NBVAL_CHECK_OUTPUT
+check_iqm_bootstrap(iqm, bootstrap_interval)
+
+# %% [markdown]
+# Your functions against `scipy` on the default recipe's steps to solve. SciPy's
+# `stats.bootstrap` (which `utils.stats.bootstrap_ci` uses) draws its own resamples, so the
+# two intervals agree closely but not to the last digit:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+default_steps = np.array([r["solved_at"] for r in default_runs], dtype=float)
+low, high = bootstrap_interval(default_steps, iqm, 10_000, np.random.default_rng(SEED))
+print(f"IQM: yours {iqm(default_steps):,.0f}, scipy's trim_mean {stats.trim_mean(default_steps, 0.25):,.0f}")
+print(f"95% interval: yours [{low:,.0f}, {high:,.0f}], utils.stats.bootstrap_ci "
+      "[{:,.0f}, {:,.0f}]".format(*bootstrap_ci(default_steps)))
+
+# %% [markdown]
+# ### The same code, live
+#
+# `utils.ablation.run_variant` trains one variant on one seed and evaluates it on 100
+# held-out episodes; `make ablation` calls it for every variant and seeds 0–9 and appends
+# each run to `results/ablation.jsonl`. Here it runs a small slice, two variants on two
+# seeds with a budget of 12,000 steps (too short to solve CartPole, as the scores show;
+# about 15 seconds in all):
+
+# %%
+live = [run_variant(variant, seed, max_env_steps=12_000) for seed in (0, 1) for variant in ("default", "n-step 3")]
+for row in live:
+    print(f"{row['variant']:<10} seed {row['seed']}: best greedy check {max(row['check_returns']):5.1f}, "
+          f"final greedy score {row['eval_mean']:5.1f}, {row['wall_s']:.1f} s")
+
+# %% [markdown]
+# ### The ablation over ten seeds
+#
+# Five variants (the default, each option alone, all three together), ten training seeds
+# each, the default budget of 100,000 steps with the course's greedy checks: 50 runs.
+# For each variant, the final greedy score on 100 held-out episodes and the environment
+# steps to the first confirmed perfect check (a run that never got there counts as its
+# full budget, which *understates* its cost):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+summaries = {variant: variant_summary(runs_of(rows, variant)) for variant in VARIANTS}
+print(f"{'variant':<12}{'solved':>8}   {'final score: IQM [95% CI]':<28}{'env steps to solve: IQM [95% CI]'}")
+for variant, s in summaries.items():
+    print(f"{variant:<12}{s['solved']:>5}/{s['runs']:<2}   {s['score_iqm']:6.1f} [{s['score_ci'][0]:5.1f}, "
+          f"{s['score_ci'][1]:5.1f}]          {s['steps_iqm']:7,.0f} [{s['steps_ci'][0]:,.0f}, {s['steps_ci'][1]:,.0f}]")
+
+# %% [markdown]
+# The learning curves (the greedy checks during training: IQM over the ten seeds with its
+# 95% band, each seed as a thin line), and both measures per variant with every seed as a
+# dot beside the IQM and its interval:
+
+# %%
+bands = {variant: curve_band(runs_of(rows, variant), ABLATION_GRID) for variant in VARIANTS}
+ablation_figure(bands, summaries)
+
+# %% [markdown]
+# And the performance profiles of the final greedy scores: for each score $\tau$, the
+# fraction of the ten runs that scored above it.
+
+# %%
+thresholds = np.linspace(0, 500, 101)
+performance_profiles({variant: performance_profile(s["scores"], thresholds, resamples=1_000)
+                      for variant, s in summaries.items()})
+
+# %% [markdown]
+# Overlapping intervals do not settle whether two variants differ. What does is an
+# interval for the **difference**: resample each variant's runs on its own (they are
+# independent training runs), compute the difference of the IQMs each time, and take its
+# 95% interval. Against the default, in env steps to solve (negative: fewer steps):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+default_steps_all = summaries["default"]["steps"]
+for variant, s in summaries.items():
+    if variant == "default":
+        continue
+    low, high = iqm_difference_ci(s["steps"], default_steps_all)
+    verdict = "fewer steps" if high < 0 else "more steps" if low > 0 else "no difference detected"
+    print(f"{variant:<12} IQM difference {s['steps_iqm'] - summaries['default']['steps_iqm']:+8,.0f} "
+          f"[{low:+,.0f}, {high:+,.0f}]: {verdict}")
+
+# %% [markdown]
+# ### What the data supports
+#
+# * **Final score: no difference, because there is none to find.** Every run of every
+#   variant ends with a greedy policy that scores (almost) 500 on the held-out episodes:
+#   the course's greedy checks stop training only once 120 greedy episodes reach 500.
+#   CartPole is easy, and at the ceiling no extension can show an advantage in the final
+#   score. That is a property of the benchmark, not evidence that the extensions are
+#   useless.
+# * **Sample efficiency: n-step returns help.** With $n = 3$ the IQM of the steps to solve
+#   drops by about a quarter, and the interval of the difference lies entirely below 0.
+#   All three together do about as well as n-step alone: nothing here says that dueling
+#   or prioritized replay add to it.
+# * **Prioritized replay: no difference detected.** Its interval for the difference
+#   covers 0 comfortably. "Not detected with ten seeds" is not "no effect": a smaller
+#   effect would need more seeds to show.
+# * **Dueling: weak evidence that it needs more steps here.** The interval of the
+#   difference only just excludes 0. Four comparisons at 95% each give a fair chance that
+#   one of them crosses 0 by luck alone, so this is a hint to test with more seeds, not a
+#   finding. Dueling was designed for tasks with many actions whose values are similar
+#   (Atari); CartPole has two.
+# * The per-seed dots show why a single run proves nothing: the default's fastest and
+#   slowest seeds differ by more than a factor of two, more than any difference between
+#   the variants' IQMs.
+
+# %% [markdown]
+# **Explore.** Pick the variants to compare (ctrl/cmd-click for several) and whether to
+# draw the single seeds: the curves, intervals and the table redraw.
+
+# %%
+ablation_explorer(rows)
+
+# %% [markdown]
+# ## Recap
+#
+# * **Dueling** networks split $Q$ into $V(s)$ and $A(s, a)$; subtracting the mean
+#   advantage makes the split identifiable.
+# * **n-step targets** sum $n$ real rewards before bootstrapping: less bias from wrong
+#   estimates, more variance, and off-policy bias without a correction. The window stops
+#   at the episode's end; only a termination stops the bootstrap.
+# * **Prioritized replay** samples in proportion to $(|\delta| + \epsilon)^\alpha$ through a
+#   sum-tree in $O(\log N)$, gives new transitions the largest priority, updates priorities
+#   after each step, and corrects its bias with importance-sampling weights whose $\beta$
+#   is annealed to 1.
+# * **Results across seeds**: report many runs with an IQM and a bootstrap interval, show
+#   the single runs, and conclude only what the intervals support.
+#
+# **Where next:** Rainbow's other three parts (distributional values, noisy networks for
+# exploration, double DQN, which notebook 5 already uses), and multi-task comparisons,
+# where the stratified bootstrap resamples runs within each task (Agarwal et al. 2021).
+#
+# **References.** Z. Wang et al., "Dueling network architectures for deep reinforcement
+# learning", *ICML* (2016). R. S. Sutton, "Learning to predict by the methods of temporal
+# differences", *Machine Learning* 3, 9–44 (1988). R. S. Sutton and A. G. Barto,
+# *Reinforcement Learning: An Introduction*, 2nd ed., MIT Press (2018). T. Schaul,
+# J. Quan, I. Antonoglou and D. Silver, "Prioritized experience replay", *ICLR* (2016).
+# M. Hessel et al., "Rainbow: combining improvements in deep reinforcement learning",
+# *AAAI* (2018). R. Munos, T. Stepleton, A. Harutyunyan and M. G. Bellemare, "Safe and
+# efficient off-policy reinforcement learning", *NeurIPS* (2016). P. Henderson et al.,
+# "Deep reinforcement learning that matters", *AAAI* (2018). R. Agarwal, M. Schwarzer,
+# P. S. Castro, A. Courville and M. G. Bellemare, "Deep reinforcement learning at the
+# edge of the statistical precipice", *NeurIPS* (2021).

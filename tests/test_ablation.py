@@ -1,0 +1,47 @@
+"""Notebook 7's ablation: a committed run is reproduced by a fresh one, and its explorer recomputes what it shows."""
+import numpy as np
+import pytest
+
+from utils.ablation import RESULTS, VARIANTS, curve_band, load_runs, run_variant, runs_of, variant_summary
+from utils.widgets import ABLATION_GRID, MODE_VARIABLE, ablation_explorer
+
+ROWS = load_runs(RESULTS)
+
+
+def test_the_committed_ablation_is_complete():
+    assert {(r["variant"], r["seed"]) for r in ROWS} == {(v, s) for v in VARIANTS for s in range(10)}
+
+
+@pytest.mark.slow
+def test_a_committed_run_is_reproduced_by_a_fresh_run():
+    committed = min(ROWS, key=lambda r: r["env_steps"])  # the cheapest run to repeat
+    fresh = run_variant(committed["variant"], committed["seed"])
+    assert {k: v for k, v in fresh.items() if k != "wall_s"} == {k: v for k, v in committed.items() if k != "wall_s"}
+
+
+def test_summaries_agree_with_the_rows():
+    runs = runs_of(ROWS, "default")
+    summary = variant_summary(runs)
+    assert summary["runs"] == 10 and summary["solved"] == sum(r["eval_mean"] >= 475 for r in runs)
+    assert summary["score_ci"][0] <= summary["score_iqm"] <= summary["score_ci"][1]
+    assert summary["steps_ci"][0] <= summary["steps_iqm"] <= summary["steps_ci"][1]
+    band = curve_band(runs, ABLATION_GRID)
+    assert np.all(band["low"] <= band["iqm"] + 1e-9) and np.all(band["iqm"] <= band["high"] + 1e-9)
+    assert band["runs"].shape == (10, len(band["steps"]))
+
+
+def test_the_explorer_redraws_the_chosen_variants(monkeypatch):
+    monkeypatch.setenv(MODE_VARIABLE, "widget")
+    explorer = ablation_explorer(ROWS)
+    assert list(explorer.state["summaries"]) == list(VARIANTS)
+    explorer.controls["variants"].value = ("dueling", "n-step 3")
+    assert list(explorer.state["summaries"]) == ["dueling", "n-step 3"]
+    explorer.controls["seeds"].value = False
+    assert explorer.state["show_seeds"] is False
+    explorer.controls["variants"].value = ()
+    assert explorer.state["summaries"] == {} and "pick at least one variant" in explorer.snapshot()["text/plain"]
+
+
+def test_the_explorer_needs_runs():
+    with pytest.raises(ValueError, match="make ablation"):
+        ablation_explorer([])

@@ -1,0 +1,800 @@
+"""Checks of notebook 7: right answers pass, typical mistakes are named."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import stats
+from torch import nn
+
+from utils import networks, prioritized
+from utils.checks import (CheckFailed, ExerciseNotDone, check_dueling_network, check_iqm_bootstrap,
+                          check_n_step_targets, check_per_weights, check_prioritized_slots, check_sum_tree)
+from utils.checks import beyond
+
+# Some wrong answers below warn as they compute (NaN or infinite values), as they would in the notebook.
+WARNS = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+# --- 7.1 ------------------------------------------------------------------------------------
+
+class Dueling(nn.Module):
+    """A right answer with separate trunk layers; the mistakes below change one thing."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(obs_dim, hidden), nn.Linear(hidden, hidden)
+        self.value_head, self.advantage_head = nn.Linear(hidden, 1), nn.Linear(hidden, n_actions)
+
+    def features(self, x):
+        return torch.relu(self.fc2(torch.relu(self.fc1(x))))
+
+    def combine(self, v, a):
+        return v + a - a.mean(dim=-1, keepdim=True)
+
+    def forward(self, x):
+        f = self.features(x)
+        return self.combine(self.value_head(f), self.advantage_head(f))
+
+
+class CourseCopy(networks.DuelingQNetwork):
+    """The course's network as a student might retype it in the exercise cell."""
+
+
+class HeadsFirstSequential(nn.Module):
+    """Heads registered before a Sequential trunk with in-place ReLUs; mean then unsqueeze."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+        self.value_head, self.advantage_head = nn.Linear(hidden, 1), nn.Linear(hidden, n_actions)
+        self.trunk = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, hidden),
+                                   nn.ReLU(inplace=True))
+
+    def forward(self, states):
+        features = self.trunk(states)
+        advantages = self.advantage_head(features)
+        return self.value_head(features).expand_as(advantages) + advantages - advantages.mean(-1).unsqueeze(-1)
+
+
+class FunctionalRelu(Dueling):
+    def features(self, x):
+        return F.relu(self.fc2(F.relu(self.fc1(x))))
+
+    def combine(self, v, a):
+        return v + (a - torch.mean(a, dim=a.dim() - 1, keepdim=True))
+
+
+def combining(combine):
+    """A Dueling network whose heads are combined by `combine(v, a)`."""
+    return type("Combined", (Dueling,), {"combine": lambda self, v, a: combine(v, a)})
+
+
+def with_features(features):
+    """A Dueling network whose trunk output is `features(net, x)`."""
+    return type("Trunk", (Dueling,), {"features": features})
+
+
+class AdvantageOne(Dueling):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        self.advantage_head = nn.Linear(hidden, 1)
+
+
+class ValuePerAction(Dueling):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        self.value_head = nn.Linear(hidden, n_actions)
+
+
+class OtherHeadNames(nn.Module):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(obs_dim, hidden), nn.Linear(hidden, hidden)
+        self.value, self.advantage = nn.Linear(hidden, 1), nn.Linear(hidden, n_actions)
+
+
+class HiddenFixed(Dueling):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, 128)
+
+
+class ExtraTrunkLayer(Dueling):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        self.fc3 = nn.Linear(hidden, hidden)
+
+
+class NoValueHead(Dueling):
+    def forward(self, x):
+        a = self.advantage_head(self.features(x))
+        return a - a.mean(dim=-1, keepdim=True)
+
+
+class BatchOfOne(Dueling):
+    """Works on a batch only: a single state comes back as (1, n_actions)."""
+
+    def forward(self, x):
+        return super().forward(x if x.dim() == 2 else x.unsqueeze(0))
+
+
+class NoGrad(Dueling):
+    def forward(self, x):
+        with torch.no_grad():
+            return super().forward(x)
+
+
+class OnlyDefaults(Dueling):
+    def __init__(self):
+        super().__init__()
+
+
+class NotDoneDueling(nn.Module):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        raise NotImplementedError("Exercise 7.1: DuelingQNetwork")
+
+
+def test_right_dueling_networks_pass(capsys):
+    for network_class in (Dueling, CourseCopy, HeadsFirstSequential, FunctionalRelu):
+        check_dueling_network(network_class)
+    assert capsys.readouterr().out.count("passed") == 4
+
+
+def test_the_course_dueling_network_is_refused():
+    with pytest.raises(CheckFailed, match="course's own `utils.networks.DuelingQNetwork`"):
+        check_dueling_network(networks.DuelingQNetwork)
+
+
+def test_an_unfinished_dueling_network_is_not_done():
+    with pytest.raises(ExerciseNotDone, match="Exercise 7.1: DuelingQNetwork is not done yet"):
+        check_dueling_network(NotDoneDueling)
+
+
+@pytest.mark.parametrize("network_class, named", [
+    (combining(lambda v, a: v + a),
+     r"^Exercise 7.1 \(DuelingQNetwork\): DuelingQNetwork\(\)'s output is not V \+ A − mean over the actions of "
+     r"A .*: the mean advantage is not subtracted \(Q = V \+ A\).* Hint: Q = V \+ A − "
+     r"A.mean\(dim=-1, keepdim=True\)\.$"),
+    (combining(lambda v, a: v + a - a.max(dim=-1, keepdim=True).values),
+     "subtracts the largest advantage, not the mean"),
+    (combining(lambda v, a: v + a - a.mean(dim=0, keepdim=True)), r"mean is taken over the batch \(dim 0\)"),
+    (combining(lambda v, a: v + a - a.mean(dim=0)), r"mean is taken over the batch \(dim 0\)"),
+    (combining(lambda v, a: v + a - a.mean()), "every advantage of the batch at once"),
+    (combining(lambda v, a: v + a - a.mean(dim=-1)), r"raised RuntimeError: .*\(line \d+ of your code: .*Hint: keep "
+                                                     r"the action dimension"),
+    (combining(lambda v, a: v + a - a.mean(dim=1, keepdim=True)), r"fails on a single state of shape \(4,\): it raised "
+                                                                  r"IndexError.*Hint: take the mean over the last"),
+    (combining(lambda v, a: torch.relu(v) + a - a.mean(dim=-1, keepdim=True)), "ReLU on V"),
+    (combining(lambda v, a: v + torch.relu(a) - torch.relu(a).mean(dim=-1, keepdim=True)), "ReLU on A"),
+    (combining(lambda v, a: torch.relu(v + a - a.mean(dim=-1, keepdim=True))), "a ReLU on the output"),
+    (combining(lambda v, a: torch.tanh(v + a - a.mean(dim=-1, keepdim=True))), "a tanh on the output"),
+    (AdvantageOne, r"advantage_head is Linear\(128, 1\); expected Linear\(128, 2\): one advantage A\(s, a\) per "
+                   "action"),
+    (ValuePerAction, r"value_head is Linear\(128, 2\); expected Linear\(128, 1\): V\(s\) is one number per state"),
+    (with_features(lambda net, x: torch.relu(net.fc2(net.fc1(x)))), "no ReLU between the two trunk layers"),
+    (with_features(lambda net, x: net.fc2(torch.relu(net.fc1(x)))), "no ReLU after the trunk's second layer"),
+    (OtherHeadNames, r"DuelingQNetwork\(\).value_head is None; expected an nn.Linear.*names the two heads"),
+    (HiddenFixed, r"DuelingQNetwork\(obs_dim=6, n_actions=3, hidden=32\).value_head is Linear\(128, 1\)"),
+    (ExtraTrunkLayer, r"has the linear layers Linear\(4, 128\), Linear\(128, 128\), Linear\(128, 128\) besides"),
+    (NoValueHead, r"forward never calls self.value_head"),
+    (BatchOfOne, r"single state of shape \(4,\) returned a tensor of shape \(1, 2\).*; expected shape \(2,\)"),
+    (NoGrad, "does not require grad"),
+    (OnlyDefaults, r"raised TypeError.*keep the signature"),
+])
+def test_dueling_mistakes_are_named(network_class, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_dueling_network(network_class)
+
+
+# --- 7.2 ------------------------------------------------------------------------------------
+
+def n_step_loop(rewards, bootstrap_values, terminated, n, gamma):
+    """The statement's formula, one start at a time."""
+    length, targets = len(rewards), []
+    for t in range(length):
+        m = min(n, length - t)
+        target = sum(gamma ** k * rewards[t + k] for k in range(m))
+        if not (terminated and t + m == length):
+            target += gamma ** m * bootstrap_values[t + m - 1]
+        targets.append(target)
+    return np.array(targets)
+
+
+def n_step_vectorised(rewards, bootstrap_values, terminated, n, gamma):
+    """With a matrix of discounts; returns a float32 tensor, which np.asarray accepts."""
+    length = len(rewards)
+    t, k = np.arange(length)[:, None], np.arange(length)[None, :]
+    discounts = np.where((k >= t) & (k < t + n), gamma ** (k - t), 0.0)
+    m = np.minimum(n, length - np.arange(length))
+    alive = 1.0 - terminated * (np.arange(length) + m == length)
+    return torch.tensor(discounts @ rewards + gamma ** m * bootstrap_values[np.arange(length) + m - 1] * alive,
+                        dtype=torch.float32)
+
+
+def n_step_backwards(rewards, bootstrap_values, terminated, n, gamma):
+    """Windows by slicing, with a Python list as the result."""
+    length, targets = len(rewards), []
+    for t in range(length):
+        window = rewards[t:t + n]
+        end = t + len(window)
+        bootstrap = 0.0 if terminated and end == length else bootstrap_values[end - 1]
+        targets.append(float(np.dot(gamma ** np.arange(len(window)), window) + gamma ** len(window) * bootstrap))
+    return targets
+
+
+def n_step_with(masks_end=None, power=lambda m, n: m, value_index=lambda t, m: t + m - 1, reward_power=lambda k: k,
+                starts=lambda length, n: length):
+    """n_step_loop with one of its parts done a usual wrong way."""
+    def n_step_targets(rewards, bootstrap_values, terminated, n, gamma):
+        length, targets = len(rewards), []
+        for t in range(starts(length, n)):
+            m = min(n, length - t)
+            target = sum(gamma ** reward_power(k) * rewards[t + k] for k in range(m))
+            if not ((terminated if masks_end is None else masks_end) and t + m == length):
+                target += gamma ** power(m, n) * bootstrap_values[value_index(t, m)]
+            targets.append(target)
+        return np.array(targets)
+    return n_step_targets
+
+
+def full_windows(rewards, bootstrap_values, terminated, n, gamma):
+    """Reads n rewards whatever the start: crashes past the episode's end."""
+    return np.array([sum(gamma ** k * rewards[t + k] for k in range(n)) for t in range(len(rewards))])
+
+
+@pytest.mark.parametrize("right", [n_step_loop, n_step_vectorised, n_step_backwards])
+def test_right_n_step_targets_pass(right, capsys):
+    check_n_step_targets(right)
+    assert "passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, named", [
+    (n_step_with(masks_end=False), r"^Exercise 7.2 \(n_step_targets\): n_step_targets\(\[1.0, -0.5, 2.0, 0.25, 3.0\], "
+                                   r".*terminated=True, n=3, gamma=0.9\) returned .*, expected .*: it bootstraps after "
+                                   r"termination.*Hint: drop the bootstrap term"),
+    (n_step_with(masks_end=True), r"terminated=False, n=3.*truncation is treated as termination"),
+    (n_step_with(power=lambda m, n: n), r"terminated=False, n=3.*γ\^n.*Hint: γ\^m with m = min\(n, T − t\)"),
+    (n_step_with(value_index=lambda t, m: min(t + m, 4)), "read one step late"),
+    (n_step_with(value_index=lambda t, m: t + m), "read one step late"),  # named before it crashes at truncation
+    (n_step_with(value_index=lambda t, m: t + m - 2), "read one step early"),
+    (n_step_with(reward_power=lambda k: k + 1), r"the first reward is discounted: r_\(t\+k\) gets γ\^\(k\+1\)"),
+    (n_step_with(reward_power=lambda k: k + 1, power=lambda m, n: m + 1), "discounted once too often"),
+    (n_step_with(starts=lambda length, n: length - n + 1), r"returned 3 targets for an episode of 5 steps; expected 5"
+                                                           r".*Hint: stop the window at the episode's end"),
+    (full_windows, r"raised IndexError: .*\(line \d+ of your code: .*reads past the episode's end\. Hint: stop the "
+                   r"window at the episode's end: m = min\(n, T − t\)"),
+    (lambda r, v, d, n, g: {"targets": n_step_loop(r, v, d, n, g)}, "returned a Python dict; expected a NumPy array"),
+    (lambda r, v, d, n, g: n_step_loop(r, v, d, n, g) + 0.5, r"returned \[.*\]; expected \[.*\]\. Hint: y_t = "),
+])
+def test_n_step_mistakes_are_named(wrong, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_n_step_targets(wrong)
+
+
+# --- 7.3 ------------------------------------------------------------------------------------
+
+class SumTree:
+    """The statement's skeleton, completed: parents recomputed from their children."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.nodes = np.zeros(2 * capacity)
+
+    def total(self):
+        return self.nodes[1]
+
+    def update(self, slot, priority):
+        node = slot + self.capacity
+        self.nodes[node] = priority
+        while node > 1:
+            node //= 2
+            self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
+
+    def find(self, value):
+        node = 1
+        while node < self.capacity:
+            left = 2 * node
+            if value < self.nodes[left]:
+                node = left
+            else:
+                value -= self.nodes[left]
+                node = left + 1
+        return node - self.capacity
+
+
+class ChangePropagated(SumTree):
+    """Ancestors shifted by the change (fancy indexing on the whole path); find written recursively."""
+
+    def update(self, slot, priority):
+        leaf = slot + self.capacity
+        change = priority - self.nodes[leaf]
+        path = leaf >> np.arange(int(np.log2(self.capacity)) + 1)
+        self.nodes[path] += change
+
+    def find(self, value, node=1):
+        if node >= self.capacity:
+            return int(node - self.capacity)
+        if value >= self.nodes[2 * node]:
+            return self.find(value - self.nodes[2 * node], 2 * node + 1)
+        return self.find(value, 2 * node)
+
+
+class AddsToLeaf(SumTree):
+    def update(self, slot, priority):
+        node = slot + self.capacity
+        while node >= 1:
+            self.nodes[node] += priority
+            node //= 2
+
+
+class AddsToAncestors(SumTree):
+    def update(self, slot, priority):
+        node = slot + self.capacity
+        self.nodes[node] = priority
+        while node > 1:
+            node //= 2
+            self.nodes[node] += priority
+
+
+class RootLeftOut(SumTree):
+    def update(self, slot, priority):
+        node = slot + self.capacity
+        self.nodes[node] = priority
+        while node > 3:
+            node //= 2
+            self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
+
+
+class LeafOnly(SumTree):
+    def update(self, slot, priority):
+        self.nodes[slot + self.capacity] = priority
+
+
+class LeafAtSlot(SumTree):
+    def update(self, slot, priority):
+        self.nodes[slot] = priority
+
+
+class NoSubtraction(SumTree):
+    def find(self, value):
+        node = 1
+        while node < self.capacity:
+            node = 2 * node if value < self.nodes[2 * node] else 2 * node + 1
+        return node - self.capacity
+
+
+class LeftOnTies(SumTree):
+    def find(self, value):
+        node = 1
+        while node < self.capacity:
+            left = 2 * node
+            if value <= self.nodes[left]:
+                node = left
+            else:
+                value -= self.nodes[left]
+                node = left + 1
+        return node - self.capacity
+
+
+class NodeNumber(SumTree):
+    def find(self, value):
+        return super().find(value) + self.capacity
+
+
+class FloatSlot(SumTree):
+    def find(self, value):
+        return float(super().find(value))
+
+
+class WholeTreeRecomputed(SumTree):
+    def update(self, slot, priority):
+        self.nodes[slot + self.capacity] = priority
+        for node in range(self.capacity - 1, 0, -1):
+            self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
+
+
+class LevelsRecomputed(SumTree):
+    """Recomputes each level at once with slices: few Python steps, but every node touched."""
+
+    def update(self, slot, priority):
+        self.nodes[slot + self.capacity] = priority
+        width = self.capacity // 2
+        while width >= 1:
+            self.nodes[width:2 * width] = self.nodes[2 * width:4 * width:2] + self.nodes[2 * width + 1:4 * width:2]
+            width //= 2
+
+
+class LeavesScanned(SumTree):
+    def find(self, value):
+        return int(np.searchsorted(np.cumsum(self.nodes[self.capacity:]), value, side="right"))
+
+
+@pytest.mark.parametrize("right", [SumTree, ChangePropagated])
+def test_right_sum_trees_pass(right, capsys):
+    check_sum_tree(right)
+    assert "passed" in capsys.readouterr().out
+
+
+def test_the_course_sum_tree_is_refused():
+    with pytest.raises(CheckFailed, match="course's own `utils.prioritized.SumTree`"):
+        check_sum_tree(prioritized.SumTree)
+
+
+@pytest.mark.parametrize("wrong, named", [
+    (AddsToLeaf, r"^Exercise 7.3 \(SumTree\): after update\(2, 7\) overwrote the priority 4, nodes\[10\] is 11 and "
+                 r"total\(\) 30; expected 7 and 26: update adds the new priority to the old one instead of replacing"),
+    (AddsToAncestors, r"nodes\[10\] is 7 and total\(\) 30; expected 7 and 26: update adds the new priority to every "
+                      "ancestor"),
+    (RootLeftOut, r"total\(\) returns 0; expected 23: node 1 \(the root\) holds 0, not the sum of its children 23\. "
+                  r"Hint: .*the root \(node 1\) included"),
+    (LeafOnly, r"total\(\) returns 0; expected 23: node 4 holds 0, not the sum of its children 4"),
+    (LeafAtSlot, r"the leaves nodes\[8:\] hold \[0, 0, 0, 0, 0, 0, 0, 0\].*Hint: slot j is the leaf "
+                 r"nodes\[capacity \+ j\]"),
+    (NoSubtraction, "does not subtract the left child's sum"),
+    (LeftOnTies, r"find\(3\) returned 0, expected 1: a value equal to the left child's sum goes left"),
+    (NodeNumber, "returns the leaf's node number, not its slot"),
+    (FloatSlot, r"returned a Python float; expected a slot number, an int"),
+    (WholeTreeRecomputed, r"at capacity 1024, update\(0, 2\) read or wrote \d{4,} entries of nodes; a leaf and its "
+                          r"ancestors are 11 nodes\. Hint: .*O\(log capacity\)"),
+    (LevelsRecomputed, r"update\(0, 2\) read or wrote \d{4,} entries"),
+    (LeavesScanned, r"at capacity 1024, find\(.*\) read \d{4,} entries of nodes.*not a scan of the leaves"),
+])
+def test_sum_tree_mistakes_are_named(wrong, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_sum_tree(wrong)
+
+
+def test_counted_nodes_count_what_is_read_and_written():
+    nodes = beyond.CountedNodes(np.arange(16.0))
+    nodes[3] += 1.0  # one read, one write
+    _ = nodes[8:].sum()  # eight reads
+    _ = np.cumsum(nodes)  # sixteen
+    assert nodes.accesses[0] == 2 + 8 + 16 and nodes[3] == 4.0
+
+
+# --- 7.4 ------------------------------------------------------------------------------------
+
+def priorities_from(td_errors, alpha, eps=1e-6):
+    return (np.abs(td_errors) + eps) ** alpha
+
+
+def importance_weights(probabilities, memory_size, beta):
+    weights = (memory_size * probabilities) ** -beta
+    return weights / weights.max()
+
+
+def beta_at(step, beta_start, total_steps):
+    return beta_start + (1 - beta_start) * min(step / total_steps, 1)
+
+
+def test_right_per_functions_pass(capsys):
+    check_per_weights(priorities_from, importance_weights, beta_at)
+    check_per_weights(lambda d, a, eps=1e-6: np.power(np.abs(d) + eps, a),
+                      lambda p, n, b: np.min(n * p) ** b / (n * p) ** b,
+                      lambda s, b0, total: float(np.clip(b0 + (1 - b0) * s / total, b0, 1.0)))
+    assert capsys.readouterr().out.count("passed") == 2
+
+
+@pytest.mark.parametrize("wrong, named", [
+    (lambda d, a, eps=1e-6: np.abs(d) ** a,
+     r"^Exercise 7.4 \(priorities_from / importance_weights / beta_at\): priorities_from\(np.array\(\[-2.0, 0.0, 0.5, "
+     r"3.0\]\), alpha=0.6\) returned \[1.516, 0, .*eps is missing: a TD error of 0 gives priority 0"),
+    (lambda d, a, eps=1e-6: np.abs(d) + eps, "α is missing"),
+    (lambda d, a, eps=1e-6: np.abs(d) ** a + eps, "eps is added after the power"),
+    pytest.param(lambda d, a, eps=1e-6: (d + eps) ** a, "the sign of δ is kept", marks=WARNS),
+    (lambda d, a, eps=1e-6: (np.abs(d) + 1e-6) ** a, "the eps argument is ignored"),
+    (lambda d, a, eps=1e-6: list((np.abs(d) + eps) ** a), "returned a Python list; expected a NumPy array of 4 "
+                                                          "priorities"),
+])
+def test_priority_mistakes_are_named(wrong, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_per_weights(wrong, importance_weights, beta_at)
+
+
+@pytest.mark.parametrize("wrong, named", [
+    (lambda p, n, b: (n * p) ** -b, "not normalised: the largest is 0.5253, not 1"),
+    (lambda p, n, b: (n * p) ** b / ((n * p) ** b).max(), r"the exponent is \+β.*rare ones"),
+    (lambda p, n, b: (n * p) ** -b / ((n * p) ** -b).sum(), "divided by their sum"),
+    (lambda p, n, b: (n * p) ** -1.0 / ((n * p) ** -1.0).max(), "β is ignored"),
+    (lambda p, n, b: importance_weights(p, n, 0.4), r"with beta=0|beta = 0|β = 0"),
+])
+def test_weight_mistakes_are_named(wrong, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_per_weights(priorities_from, wrong, beta_at)
+
+
+@pytest.mark.parametrize("wrong, named", [
+    (lambda s, b0, total: b0, "β is not annealed"),
+    (lambda s, b0, total: b0 + (1 - b0) * s / total, "β goes past 1 after total_steps"),
+    (lambda s, b0, total: min(b0 + s / total, 1.0), "β reaches 1 too early"),
+    (lambda s, b0, total: b0 + (0.9 - b0) * min(s / total, 1),
+     r"at steps \[0, 250, 1000, 1500\] returned \[0.4, 0.525, 0.9, 0.9\]; expected \[0.4, 0.55, 1, 1\]"),
+    (lambda s, b0, total: torch.tensor(beta_at(s, b0, total)), "returned a tensor of shape ().*; expected a float"),
+])
+def test_beta_mistakes_are_named(wrong, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_per_weights(priorities_from, importance_weights, wrong)
+
+
+# --- 7.5 ------------------------------------------------------------------------------------
+
+class PrioritizedSlots:
+    """The statement's skeleton, completed with stratified draws."""
+
+    def __init__(self, capacity, alpha, eps=1e-6):
+        self.tree = prioritized.SumTree(capacity)
+        self.alpha, self.eps = alpha, eps
+        self.max_priority = 1.0
+        self.size = 0
+
+    def add(self, slot):
+        self.tree.set(slot, self.max_priority)
+        self.size = min(self.size + 1, self.tree.capacity)
+
+    def values(self, batch_size, rng):
+        return (np.arange(batch_size) + rng.random(batch_size)) * self.tree.total / batch_size
+
+    def probabilities(self, slots):
+        return self.tree.priorities(slots) / self.tree.total
+
+    def weights(self, slots, beta):
+        return importance_weights(self.probabilities(slots), self.size, beta)
+
+    def sample(self, batch_size, beta, rng):
+        slots = self.tree.find(self.values(batch_size, rng))
+        return slots, self.weights(slots, beta)
+
+    def priorities(self, td_errors):
+        return priorities_from(td_errors, self.alpha, self.eps)
+
+    def update(self, slots, td_errors):
+        priorities = self.priorities(td_errors)
+        self.tree.update(slots, priorities)
+        self.max_priority = max(self.max_priority, priorities.max())
+
+
+class IndependentDraws(PrioritizedSlots):
+    """Not stratified, size as the highest slot used + 1, weights through a loop: all allowed."""
+
+    def add(self, slot):
+        self.tree.set(slot, self.max_priority)
+        self.size = max(self.size, slot + 1)
+
+    def values(self, batch_size, rng):
+        return rng.uniform(0, self.tree.total, batch_size)
+
+    def weights(self, slots, beta):
+        weights = np.array([(self.size * p) ** -beta for p in self.probabilities(slots)])
+        return weights / weights.max()
+
+
+def slots_with(**methods):
+    """PrioritizedSlots with some methods replaced (each given as a function of self and its arguments)."""
+    return type("Changed", (PrioritizedSlots,), methods)
+
+
+class OwnTree(PrioritizedSlots):
+    def __init__(self, capacity, alpha, eps=1e-6):
+        super().__init__(capacity, alpha, eps)
+        self.tree = SumTree(capacity)
+
+
+def no_size(self, slot):
+    self.tree.set(slot, self.max_priority)
+
+
+def adding(priority_of):
+    """An add that gives the slot `priority_of(self)` and counts it."""
+    def add(self, slot):
+        self.tree.set(slot, priority_of(self))
+        self.size += 1
+    return add
+
+
+def batch_max(self, slots, td_errors):
+    priorities = self.priorities(td_errors)
+    self.tree.update(slots, priorities)
+    self.max_priority = priorities.max()
+
+
+def largest_error(self, slots, td_errors):
+    PrioritizedSlots.update(self, slots, td_errors)
+    self.max_priority = max(self.max_priority, np.abs(td_errors).max())
+
+
+def sampling_slots(draw):
+    """A sample whose slots are `draw(self, batch_size, rng)`, with the right weights."""
+    def sample(self, batch_size, beta, rng):
+        slots = draw(self, batch_size, rng)
+        return slots, self.weights(slots, beta)
+    return sample
+
+
+def proportional_to_powered(self, batch_size, rng):
+    powered = self.tree.priorities(np.arange(self.size)) ** self.alpha
+    return rng.choice(self.size, batch_size, p=powered / powered.sum())
+
+
+@pytest.mark.parametrize("right", [PrioritizedSlots, IndependentDraws])
+def test_right_prioritized_slots_pass(right, capsys):
+    check_prioritized_slots(right)
+    assert "passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, named", [
+    (OwnTree, r"^Exercise 7.5 \(PrioritizedSlots\): PrioritizedSlots\(...\).tree is a Python SumTree; expected the "
+              "course's SumTree"),
+    (slots_with(add=adding(lambda self: 0.0)), r"after add\(0\) … add\(4\) the new slots have the priorities "
+                                               r"\[0, 0, 0, 0, 0\], expected max_priority = 1: add gives priority 0"),
+    (slots_with(add=no_size), r"after add\(0\) … add\(4\) size is 0; expected 5"),
+    (slots_with(update=lambda self, slots, td_errors: None), "priorities were not updated after the step"),
+    (slots_with(priorities=lambda self, td_errors: np.abs(td_errors) + self.eps), "α is missing"),
+    (slots_with(update=lambda self, slots, td: self.tree.update(slots, self.priorities(td))),
+     "max_priority was not raised"),
+    (slots_with(update=largest_error), r"max_priority is the largest \|δ\|"),
+    (slots_with(update=batch_max), "expected it to stay 1.933"),
+    (slots_with(add=adding(lambda self: 1.0)), r"after add\(5\) the new slots have the priorities \[1\], expected "
+                                               r"max_priority = 1.933: add gives priority 1"),
+    (slots_with(add=adding(lambda self: self.max_priority ** self.alpha)), "to the power α again"),
+    pytest.param(slots_with(sample=sampling_slots(lambda self, b, rng: rng.integers(0, 8, b))),
+                 r"sample returned slot [67], but only slots 0–5 hold transitions \(size = 6\)", marks=WARNS),
+    (slots_with(values=lambda self, b, rng: np.random.uniform(0, self.tree.total, b)),
+     "generators seeded alike sampled different slots"),
+    (slots_with(values=lambda self, b, rng: np.random.default_rng(0).uniform(0, self.tree.total, b)),
+     "generators with different seeds sampled the same slots"),
+    (slots_with(sample=sampling_slots(lambda self, b, rng: rng.integers(0, self.size, b))), "the sampling is uniform"),
+    (slots_with(sample=sampling_slots(proportional_to_powered)), r"in proportion to p\^α"),
+    (slots_with(weights=lambda self, slots, beta: (self.size * self.probabilities(slots)) ** -beta),
+     r"for the slots \[0, 1, 2, 3, 4, 5\], sample\(..., beta=0.4, ...\) returned the weights \[.*\], expected "
+     r"\[.*\]: the weights are not normalised"),
+    (slots_with(weights=lambda self, slots, beta: (self.tree.capacity * self.probabilities(slots)) ** -beta),
+     r"N is the capacity \(8\), not the number of slots in use \(6\)"),
+    (slots_with(weights=lambda self, slots, beta: np.ones(len(slots))), "the weights are all 1: β is ignored"),
+    (slots_with(weights=lambda self, slots, beta: importance_weights(self.probabilities(slots), self.size, -beta)),
+     r"the exponent is \+β"),
+])
+def test_prioritized_slots_mistakes_are_named(wrong, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_prioritized_slots(wrong)
+
+
+# --- 7.6 ------------------------------------------------------------------------------------
+
+def iqm(scores):
+    return stats.trim_mean(scores, 0.25)
+
+
+def iqm_sorted(scores):
+    cut = int(0.25 * len(scores))
+    return float(np.mean(np.sort(scores)[cut:len(scores) - cut]))
+
+
+def bootstrap_loop(scores, statistic, n_resamples, rng, confidence=0.95):
+    values = [statistic(rng.choice(scores, size=len(scores), replace=True)) for _ in range(n_resamples)]
+    return tuple(np.percentile(values, [100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2]))
+
+
+def bootstrap_indices(scores, statistic, n_resamples, rng, confidence=0.95):
+    """All indices drawn at once, np.quantile, and the point estimate computed on the side."""
+    statistic(scores)
+    rows = rng.integers(0, len(scores), size=(n_resamples, len(scores)))
+    values = np.array([statistic(scores[row]) for row in rows])
+    low, high = np.quantile(values, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)
+
+
+def bootstrap_array(scores, statistic, n_resamples, rng, confidence=0.95):
+    """Indices as rng.choice(n, ...), the percentiles returned as an array of two."""
+    rows = rng.choice(len(scores), size=(n_resamples, len(scores)))
+    return np.percentile([statistic(scores[row]) for row in rows], [50 - 50 * confidence, 50 + 50 * confidence])
+
+
+def bootstrap_scipy(scores, statistic, n_resamples, rng, confidence=0.95):
+    result = stats.bootstrap((scores,), statistic, n_resamples=n_resamples, confidence_level=confidence,
+                             method="percentile", vectorized=False, rng=rng)
+    return result.confidence_interval.low, result.confidence_interval.high
+
+
+def bootstrap_with(resample=None, levels=None, statistic_used=True, resamples=None):
+    """bootstrap_loop with one of its parts done a usual wrong way."""
+    def bootstrap_interval(scores, statistic, n_resamples, rng, confidence=0.95):
+        draw = resample or (lambda rng, scores: rng.choice(scores, size=len(scores), replace=True))
+        samples = [draw(rng, scores) for _ in range(resamples or n_resamples)]
+        values = [statistic(sample) if statistic_used else np.mean(sample) for sample in samples]
+        return tuple(np.percentile(values, levels or [50 * (1 - confidence), 50 * (1 + confidence)]))
+    return bootstrap_interval
+
+
+def reused_resample(scores, statistic, n_resamples, rng, confidence=0.95):
+    sample = rng.choice(scores, size=len(scores))
+    return bootstrap_with(resample=lambda rng, scores: sample)(scores, statistic, n_resamples, rng, confidence)
+
+
+def means_not_statistic(scores, statistic, n_resamples, rng, confidence=0.95):
+    """Calls the statistic on every resample, then takes the percentiles of the means."""
+    samples = [rng.choice(scores, size=len(scores)) for _ in range(n_resamples)]
+    for sample in samples:
+        statistic(sample)
+    return tuple(np.percentile([np.mean(sample) for sample in samples], [50 * (1 - confidence), 50 * (1 + confidence)]))
+
+
+@pytest.mark.parametrize("right_iqm, right_bootstrap", [
+    (iqm, bootstrap_loop), (iqm_sorted, bootstrap_indices), (iqm, bootstrap_array), (iqm, bootstrap_scipy)])
+def test_right_iqm_and_bootstrap_pass(right_iqm, right_bootstrap, capsys):
+    check_iqm_bootstrap(right_iqm, right_bootstrap)
+    assert "passed" in capsys.readouterr().out
+
+
+def test_right_intervals_from_many_seeds_meet_the_reference_tolerance():
+    scores = np.array(beyond.RUN_SCORES)
+    for seed in range(200):
+        rows = np.random.default_rng(seed).integers(0, len(scores), (beyond.RESAMPLES, len(scores)))
+        low, high = np.percentile(stats.trim_mean(scores[rows], 0.25, axis=1), [2.5, 97.5])
+        beyond._check_against_reference(low, high)
+
+
+def test_the_recorded_statistic_is_scipy_interquartile_mean():
+    rng = np.random.default_rng(0)
+    for size in (3, 4, 7, 10, 13):
+        sample = rng.normal(size=size)
+        assert np.isclose(beyond.RecordedStatistic()(sample), stats.trim_mean(sample, 0.25))
+
+
+def in_place_iqm(scores):
+    scores.sort()
+    return iqm(scores)
+
+
+@pytest.mark.parametrize("wrong, named", [
+    (np.median, r"^Exercise 7.6 \(iqm / bootstrap_interval\): iqm\(\[500, 12, 230, .*\]\) returned 270, expected "
+                r"278.333: that is the median"),
+    (np.mean, "that is the plain mean"),
+    (lambda s: stats.trim_mean(s, 0.125), r"cuts 25% of the runs in total \(12.5% from each end\)"),
+    (lambda s: float(np.mean(s[len(s) // 4:len(s) - len(s) // 4])), "without sorting first"),
+    (lambda s: float(np.mean(np.sort(s)[-(-len(s) // 4):len(s) + len(s) // -4])),
+     r"it cuts 3 runs from each end of 10.*Hint: cut floor\(0.25 · n\), here 2"),
+    (lambda s: float(np.mean(s[(s >= np.percentile(s, 25)) & (s <= np.percentile(s, 75))])),
+     r"it cuts 3 runs from each end of 10: 0.25 · n rounded up \(or the runs kept are those between the 25th"),
+    (in_place_iqm, "reordered the array it was given"),
+    (lambda s: np.sort(s)[2:-2], "returned a NumPy array of shape .*; expected one number"),
+])
+def test_iqm_mistakes_are_named(wrong, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_iqm_bootstrap(wrong, bootstrap_loop)
+
+
+@pytest.mark.parametrize("wrong, named", [
+    (bootstrap_with(resample=lambda rng, scores: rng.permutation(scores)), "drawn without replacement.*collapses to a "
+                                                                            "point"),
+    (bootstrap_with(resample=lambda rng, scores: rng.choice(scores, size=len(scores), replace=False)),
+     "without replacement"),
+    (bootstrap_with(levels=[5, 95]), r"confidence=0.95\) returned .*: that is a 90% interval \(the 5th and 95th "
+                                     r"percentiles\), not a 95% one"),
+    (bootstrap_with(levels=[10, 90]), r"confidence=0.95\) returned \[.*\]; the percentiles of the statistic's "
+                                      r"values on your resamples are \[.*\]\. Hint: np.percentile"),
+    (bootstrap_with(levels=[2.5, 97.5]), r"confidence=0.8\) returned .*: that is the 95% interval"),
+    (bootstrap_with(levels=[0.025, 0.975]), "np.percentile was given fractions"),
+    (lambda s, stat, n, rng, c=0.95: bootstrap_with(levels=[100 * (1 - c), 100 * c])(s, stat, n, rng, c),
+     "a 90% interval"),
+    (bootstrap_with(levels=[0, 100]), "smallest and largest value"),
+    (bootstrap_with(statistic_used=False), "never called the statistic"),
+    (means_not_statistic, "percentiles of the resamples' means"),
+    (bootstrap_with(resample=lambda rng, scores: np.random.choice(scores, size=len(scores))), "seeded alike gave "
+                                                                                               "different intervals"),
+    (bootstrap_with(resample=lambda rng, scores: np.random.default_rng(0).choice(scores, size=len(scores))),
+     "all 2000 resamples are the same one"),
+    (lambda s, stat, n, rng, c=0.95: bootstrap_loop(s, stat, n, np.random.default_rng(0), c),
+     "different seeds gave the same interval"),
+    (bootstrap_with(resample=lambda rng, scores: rng.choice(scores, size=len(scores) - 1)), "the resamples hold 9 "
+                                                                                             "runs; expected 10"),
+    (bootstrap_with(resample=lambda rng, scores: scores[rng.integers(0, len(scores) - 1, len(scores))]),
+     "the run scoring 405 never appears"),
+    (reused_resample, "all 2000 resamples are the same one"),
+    (bootstrap_with(resamples=1000), "applied to 1000 resamples for n_resamples=2000"),
+    (bootstrap_with(resample=lambda rng, scores: rng.choice(scores, size=len(scores), p=scores / scores.sum())),
+     r"standard deviations of the IQM off the percentile bootstrap's"),
+    (lambda s, stat, n, rng, c=0.95: [stat(s)], r"returned a Python list; expected a pair \(low, high\)"),
+    (lambda s, stat, n, rng, c=0.95: stat(np.stack([s, s])), "statistic was called on a NumPy array of shape "
+                                                              r"\(2, 10\).*statistic\(resample\)"),
+])
+def test_bootstrap_mistakes_are_named(wrong, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_iqm_bootstrap(iqm, wrong)
