@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 # Extra pip options, e.g. PIP_OPTS="--extra-index-url https://download.pytorch.org/whl/cpu"
 # on a Linux laptop, to get PyTorch's CPU build instead of PyPI's multi-GB CUDA build.
 PIP_OPTS ?=
+# SOLUTIONS=1 makes `make site` build an instructor's copy that shows the solution code.
+SOLUTIONS ?=
 NBVAL := --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 export SDL_VIDEODRIVER := dummy
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab notebooks check test grade bench ablation checkpoint lock clean
+.PHONY: help setup lab notebooks site check test grade bench ablation checkpoint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +33,9 @@ lab: setup ## start JupyterLab on the student notebooks
 
 notebooks: setup ## regenerate every notebook from solutions/NN_topic.py (executes only changed ones)
 	$(BIN)/python -m tools.build_notebooks $(if $(FORCE),--force)
+
+site: setup ## build the course as static HTML in site/, offline (SOLUTIONS=1: with solutions, for instructors)
+	$(BIN)/python -m tools.build_site --out site $(if $(filter 1,$(SOLUTIONS)),--solutions)
 
 check: setup ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
 	$(BIN)/python -m tools.build_notebooks --check
@@ -57,5 +62,5 @@ lock: ## re-resolve requirements.txt in a scratch venv and rewrite requirements-
 	$(PYTHON) -m tools.lock_requirements
 
 clean: ## remove .venv, caches and generated scratch files (never notebooks or sources)
-	rm -rf $(VENV) .pytest_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache *.egg-info site
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -7,8 +7,10 @@ server on 127.0.0.1 and loaded in Chromium, driven through the DevTools protocol
 websocket (websocket-client; no webdriver needed). Every <video> is played muted, then
 seeked to its middle and drawn to a canvas, so the report says whether it loaded, decoded
 and how long it is, next to the frame count ffmpeg reads from the same MP4. JavaScript
-exceptions and console errors are collected. Host names other than 127.0.0.1 do not
-resolve, so the result is the same with or without a network (CDN scripts simply fail).
+exceptions and console errors are collected, and so is the URL of every request the page
+makes (`remote_requests` picks those not to the page's own server). Host names other than
+127.0.0.1 do not resolve, so the result is the same with or without a network (CDN
+scripts simply fail). `MATH_PROBE` waits for MathJax 3 and finds math it left untypeset.
 """
 import argparse
 import base64
@@ -23,6 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +92,30 @@ VIDEO_PROBE = """
   for (const video of videos) results.push(await probe(video));
   if (videos.length) videos[videos.length - 1].scrollIntoView({block: 'center'});
   return results;
+})()
+"""
+
+# Waits until MathJax 3 (if the page has it) has typeset the page, then reports how many
+# formulas it typeset, how many it could not, and any TeX still between $...$, \(...\) or
+# \[...\] in the text of Markdown cells (code and typeset math left out).
+MATH_PROBE = r"""
+(async () => {
+  const typeset = window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => 'typeset')
+                                                    : Promise.resolve('no MathJax');
+  const timeout = new Promise(resolve => setTimeout(() => resolve('timed out'), 30000));
+  const state = await Promise.race([typeset, timeout]);
+  const skip = 'script, style, code, pre, textarea, mjx-container';
+  const raw = [];
+  for (const cell of document.querySelectorAll('.jp-MarkdownCell')) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    let text = '';
+    while (walker.nextNode()) {
+      if (!walker.currentNode.parentElement.closest(skip)) text += walker.currentNode.textContent;
+    }
+    raw.push(...(text.match(/\$[^$]+\$|\\\(.*?\\\)|\\\[.*?\\\]/gs) || []));
+  }
+  return {state, raw, typeset: document.querySelectorAll('mjx-container').length,
+          failed: document.querySelectorAll('mjx-merror').length};
 })()
 """
 
@@ -213,6 +240,8 @@ class PageReport:
     videos: list = field(default_factory=list)
     errors: list = field(default_factory=list)
     blocked: list = field(default_factory=list)
+    requests: list = field(default_factory=list)
+    probes: dict = field(default_factory=dict)
     screenshot: Path | None = None
 
 
@@ -235,22 +264,36 @@ def page_errors(events: list) -> tuple:
     return errors, blocked
 
 
-def check_page(chromium: Chromium, url: str, screenshot: Path | None = None) -> PageReport:
-    """Load `url`, probe every video, collect errors, optionally save a screenshot."""
+def requested_urls(events: list) -> list:
+    """The URL of every request a page made (inline data: URLs left out), from DevTools events."""
+    urls = (event["params"]["request"]["url"] for event in events if event.get("method") == "Network.requestWillBeSent")
+    return [url for url in urls if not url.startswith("data:")]
+
+
+def remote_requests(urls: list, page_url: str) -> list:
+    """The URLs that do not go to the server `page_url` came from."""
+    origin = urllib.parse.urlsplit(page_url)[:2]
+    return [url for url in urls if urllib.parse.urlsplit(url)[:2] != origin]
+
+
+def check_page(chromium: Chromium, url: str, screenshot: Path | None = None, probes: dict | None = None) -> PageReport:
+    """Load `url`, run `probes` (name: JavaScript), probe every video, collect errors and requests, maybe screenshot."""
     page = chromium.new_page()
     try:
-        for domain in ("Page", "Runtime", "Log"):
+        for domain in ("Page", "Runtime", "Log", "Network"):
             page.send(f"{domain}.enable")
         page.send("Page.navigate", url=url)
         page.wait_for("Page.loadEventFired")
+        report = PageReport(url=url, probes={name: page.evaluate(script) for name, script in (probes or {}).items()})
         probe = page.send("Runtime.evaluate", expression=VIDEO_PROBE, awaitPromise=True, returnByValue=True)
-        report = PageReport(url=url, videos=probe["result"].get("value", []))
+        report.videos = probe["result"].get("value", [])
         if "exceptionDetails" in probe:
             report.errors.append(f"video probe failed: {probe['exceptionDetails']}")
         if screenshot is not None:
             report.screenshot = page.screenshot(screenshot)
         errors, report.blocked = page_errors(page.events)
         report.errors += errors
+        report.requests = requested_urls(page.events)
         return report
     finally:
         page.close()
