@@ -48,8 +48,7 @@ grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/
 	@test -n "$(SUBMISSIONS)" || { echo "error: name the folder to grade: make grade SUBMISSIONS=path/to/submissions/"; exit 2; }
 	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(JOBS),--jobs $(JOBS))
 
-bench: setup ## benchmark the course's DQN on seeds 0-9 beside Stable-Baselines3 (installs requirements-bench.txt)
-	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements-bench.txt
+bench: setup ## benchmark the course's DQN on seeds 0-9 beside Stable-Baselines3
 	$(BIN)/python -m benchmarks.solve_rate --seeds 0-9 --baseline sb3 --json bench.json
 
 ablation: setup ## notebook 7's ablation: 5 variants x seeds 0-9, resuming results/ablation.jsonl (about 20-30 min)

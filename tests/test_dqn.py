@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from utils.dqn import (DQNConfig, compute_targets, double_dqn_targets, dqn_loss, gradient_step, hard_update,
+from utils.dqn import (CountBonus, DQNConfig, compute_targets, double_dqn_targets, dqn_loss, gradient_step, hard_update,
                        learn_from_memory, q_values_taken, soft_update, td_targets)
 from utils.prioritized import PrioritizedReplayMemory
+from utils.seeding import make_env
 from utils.replay import Batch, DiscountedBatch
 
 
@@ -183,6 +184,10 @@ def test_every_config_field_is_documented():
     ({"per_beta_start": 0.0}, r"per_beta_start must be in \(0, 1\]"),
     ({"per_beta_start": 1.5}, r"per_beta_start must be in \(0, 1\]"),
     ({"per_eps": 0.0}, "per_eps must be > 0"),
+    ({"env_id": "Acrobot-v9"}, "'Acrobot-v9' is not registered in gymnasium"),
+    ({"env_id": "MountainCarContinuous-v0"}, "Box actions; DQN needs Discrete ones"),
+    ({"count_bonus": -0.5}, "count_bonus must be ≥ 0"),
+    ({"count_bins": 0}, "count_bins must be a positive integer"),
 ])
 def test_config_rejects_bad_values(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -191,3 +196,21 @@ def test_config_rejects_bad_values(changes, message):
 
 def test_options_accept_good_values():
     DQNConfig(dueling=True, n_step=3, learning_starts=66, prioritized=True, per_alpha=0.0, per_beta_start=1.0)
+    DQNConfig(env_id="Acrobot-v1", stop_return=-100.0)
+
+
+def test_count_bonus_fades_with_the_visits_to_each_cell():
+    bonus = CountBonus(low=[0.0, 0.0], high=[1.0, 2.0], bins=4, scale=0.5)
+    assert bonus(np.array([0.1, 0.1])) == 0.5
+    assert bonus(np.array([0.2, 0.4])) == pytest.approx(0.5 / np.sqrt(2))  # the same 0.25 x 0.5 cell
+    assert bonus(np.array([0.3, 0.1])) == 0.5  # the next cell along the first coordinate
+    # Observations on or beyond the bounds count in the edge cells.
+    assert bonus(np.array([1.0, 2.0])) == 0.5 and bonus(np.array([5.0, 9.0])) == pytest.approx(0.5 / np.sqrt(2))
+    assert len(bonus.counts) == 3
+
+
+def test_count_bonus_spans_the_envs_observation_space_and_needs_finite_bounds():
+    bonus = CountBonus.for_env(make_env(0, env_id="MountainCar-v0"), DQNConfig(count_bonus=0.5, count_bins=18))
+    assert np.allclose(bonus.cell_size, [0.1, 0.14 / 18]) and bonus.scale == 0.5
+    with pytest.raises(ValueError, match="finite observation bounds"):
+        CountBonus.for_env(make_env(0), DQNConfig(count_bonus=0.5))

@@ -34,6 +34,13 @@ def test_direct_dependencies_are_pinned_exactly_and_locked():
     assert "-c requirements-lock.txt" in (ROOT / "requirements.txt").read_text()
 
 
+def test_stable_baselines3_is_a_course_dependency_not_an_extra():
+    assert pins(ROOT / "requirements.txt")["stable-baselines3"] == "2.9.2"
+    # Notebook 8 needs it, so `make setup` installs it; a separate benchmark extra would drift from the lock.
+    assert not (ROOT / "requirements-bench.txt").exists()
+    assert "requirements-bench.txt" not in (ROOT / "Makefile").read_text()
+
+
 def test_conda_environment_installs_the_same_files():
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda, pip_section = environment["dependencies"][:-1], environment["dependencies"][-1]["pip"]

@@ -9,7 +9,8 @@ from torch import nn
 
 from utils.dqn import DQNConfig
 from utils.evaluation import (CHECKPOINT_FORMAT, LATER_CONFIG_FIELDS, REWARD_THRESHOLD, SHIPPED_CHECKPOINT,
-                              config_record, evaluate, greedy_returns, is_solved, load_checkpoint, save_checkpoint)
+                              config_record, evaluate, greedy_returns, is_solved, load_checkpoint, reward_threshold,
+                              save_checkpoint)
 from utils.networks import DuelingQNetwork, QNetwork
 from utils.seeding import make_env
 
@@ -38,6 +39,36 @@ def test_is_solved():
     assert not is_solved([500.0] * 50 + [449.0] * 50)
     with pytest.raises(ValueError, match="non-empty 1-D"):
         is_solved([])
+
+
+@pytest.mark.parametrize("env_id, threshold", [("CartPole-v1", 475.0), ("Acrobot-v1", -100.0),
+                                               ("MountainCar-v0", -110.0)])
+def test_reward_threshold_is_gymnasiums(env_id, threshold):
+    assert reward_threshold(env_id) == threshold
+
+
+def test_reward_threshold_of_an_env_without_one_is_refused():
+    with pytest.raises(ValueError, match="Pendulum-v1 has no registered reward_threshold"):
+        reward_threshold("Pendulum-v1")
+
+
+def test_is_solved_against_a_negative_threshold():
+    assert is_solved([-90.0, -110.0], threshold=-100.0)
+    assert not is_solved([-90.0, -112.0], threshold=-100.0)
+
+
+class PumpEnergy(nn.Module):
+    """A hand-made MountainCar controller: accelerate the way the car moves, so each swing climbs higher."""
+
+    def forward(self, states):
+        velocity = states[..., 1]
+        return torch.stack([-velocity, torch.zeros_like(velocity), velocity], dim=-1)
+
+
+def test_evaluate_plays_the_env_it_is_given():
+    returns = evaluate(PumpEnergy(), n_episodes=5, env_id="MountainCar-v0")
+    # Every episode reaches the flag, before the 200-step limit, at −1 a step.
+    assert np.all((returns > -200) & (returns < -80)) and np.all(returns == np.round(returns))
 
 
 def test_evaluate_plays_episodes_to_the_time_limit():
@@ -127,6 +158,21 @@ def test_checkpoint_without_the_later_fields_loads_with_their_defaults(tmp_path)
                tmp_path / "old.pt")
     q_net, config = load_checkpoint(tmp_path / "old.pt")
     assert config == DQNConfig(seed=4) and type(q_net) is QNetwork
+
+
+def test_config_record_keeps_a_task_other_than_cartpole():
+    assert config_record(DQNConfig(env_id="Acrobot-v1"))["env_id"] == "Acrobot-v1"
+    assert "env_id" not in config_record(DQNConfig())
+
+
+def test_checkpoint_of_another_task_loads_a_network_of_its_size(tmp_path):
+    torch.manual_seed(0)
+    net, config = QNetwork(6, 3, hidden=16), DQNConfig(hidden=16, env_id="Acrobot-v1")
+    save_checkpoint(tmp_path / "a.pt", net, config)
+    loaded, loaded_config = load_checkpoint(tmp_path / "a.pt")
+    assert loaded_config == config and (loaded.obs_dim, loaded.n_actions) == (6, 3)
+    states = torch.randn(5, 6)
+    assert torch.equal(loaded(states), net(states))
 
 
 def test_dueling_checkpoint_round_trip(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.seeding import make_env, seed_everything
+from utils.seeding import env_dimensions, make_env, seed_everything
 
 
 def draws():
@@ -56,3 +56,25 @@ def test_bad_seed_is_refused_clearly(bad):
         seed_everything(bad)
     with pytest.raises(ValueError, match="non-negative integer"):
         make_env(bad)
+
+
+@pytest.mark.parametrize("env_id, dimensions, frame_shape", [
+    ("CartPole-v1", (4, 2), (400, 600, 3)),
+    ("Acrobot-v1", (6, 3), (500, 500, 3)),
+    ("MountainCar-v0", (2, 3), (400, 600, 3)),
+])
+def test_other_classic_control_envs_are_made_and_seeded(env_id, dimensions, frame_shape):
+    env = make_env(5, render=True, env_id=env_id)
+    assert env.spec.id == env_id and env_dimensions(env_id) == dimensions
+    assert env.render().shape == frame_shape
+    assert np.array_equal(make_env(5, env_id=env_id).reset()[0], make_env(5, env_id=env_id).reset()[0])
+
+
+@pytest.mark.parametrize("env_id, message", [
+    ("CartPole-v9", "not registered in gymnasium"),
+    ("Pendulum-v1", "Box actions; DQN needs Discrete ones"),
+    ("FrozenLake-v1", "needs a 1-D Box"),
+])
+def test_envs_dqn_cannot_run_are_refused_clearly(env_id, message):
+    with pytest.raises(ValueError, match=message):
+        env_dimensions(env_id)

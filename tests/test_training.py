@@ -4,6 +4,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -116,6 +117,53 @@ def test_checkpoint_round_trip_of_a_dueling_net(tmp_path):
     assert config == result.config and isinstance(q_net, DuelingQNetwork)
     states = torch.randn(10, 4)
     assert torch.equal(q_net(states), result.q_net(states))
+
+
+def returns_are_minus_one_a_step(result) -> bool:
+    """Each return is minus its episode's length, far from CartPole's +1 a step (Acrobot's goal step pays 0)."""
+    return all(-n <= ret <= 1 - n for ret, n in zip(result.episode_returns, result.episode_lengths))
+
+
+@pytest.fixture(scope="module", params=["Acrobot-v1", "MountainCar-v0"])
+def other_task_run(request):
+    """A short run of TINY on another classic-control task, whose reward is −1 a step until the goal."""
+    return train(dataclasses.replace(TINY, env_id=request.param, stop_return=None))
+
+
+def test_other_tasks_train_reproducibly_with_networks_of_their_size(other_task_run):
+    result = other_task_run
+    obs_dim, n_actions = {"Acrobot-v1": (6, 3), "MountainCar-v0": (2, 3)}[result.config.env_id]
+    assert (result.q_net.obs_dim, result.q_net.n_actions) == (obs_dim, n_actions)
+    assert returns_are_minus_one_a_step(result)
+    assert result.env_steps == TINY.max_env_steps and len(result.check_returns) >= 2
+    again = train(result.config)
+    assert again.episode_returns == result.episode_returns and again.check_returns == result.check_returns
+
+
+def test_the_exploration_bonus_changes_what_is_learned_not_the_returns(other_task_run):
+    with_bonus = train(dataclasses.replace(other_task_run.config, count_bonus=0.5))
+    assert returns_are_minus_one_a_step(with_bonus)
+    plain = other_task_run.q_net.state_dict()
+    assert not all(torch.equal(with_bonus.q_net.state_dict()[name], tensor) for name, tensor in plain.items())
+
+
+def test_checkpoint_round_trip_of_an_acrobot_net(tmp_path):
+    result = train(dataclasses.replace(TINY, env_id="Acrobot-v1", stop_return=-100.0))
+    save_checkpoint(tmp_path / "acrobot.pt", result.q_net, result.config)
+    q_net, config = load_checkpoint(tmp_path / "acrobot.pt")
+    assert config == result.config and config.env_id == "Acrobot-v1"
+    states = torch.randn(10, 6)
+    assert torch.equal(q_net(states), result.q_net(states))
+    assert np.array_equal(evaluate(q_net, n_episodes=3, env_id=config.env_id),
+                          evaluate(result.q_net, n_episodes=3, env_id="Acrobot-v1"))
+
+
+def test_on_step_sees_every_step_and_leaves_the_run_unchanged(tiny_run):
+    steps = []
+    result = train(TINY, on_step=lambda *transition: steps.append(transition))
+    assert result.episode_returns == tiny_run.episode_returns and len(steps) == result.env_steps
+    ends = [i + 1 for i, (*_, terminated, truncated) in enumerate(steps) if terminated or truncated]
+    assert ends == result.episode_end_steps
 
 
 def test_the_shipped_checkpoint_saves_back_to_the_same_bytes(tmp_path):

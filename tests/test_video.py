@@ -6,7 +6,7 @@ import imageio.v2 as imageio
 import pytest
 
 from utils.seeding import make_env
-from utils.video import FPS, encode_mp4, record_rollout, show_rollout, video_html
+from utils.video import FPS, encode_mp4, record_rollout, render_fps, show_rollout, video_html
 
 
 def balance(state) -> int:
@@ -78,3 +78,19 @@ def test_show_rollout_streams_every_frame_into_the_video(tmp_path, capsys):
     mp4 = base64.b64decode(re.search(r"base64,([^\"]+)\"", html).group(1))
     assert capsys.readouterr().out == "10 steps, return 10 (truncated)\n"
     assert decode(mp4, tmp_path)[0] == 11
+
+
+@pytest.mark.parametrize("env_id, size, fps", [("Acrobot-v1", (500, 500), 15), ("MountainCar-v0", (600, 400), 30)])
+def test_other_tasks_are_shown_at_their_size_in_real_time(env_id, size, fps, tmp_path, capsys):
+    env = make_env(0, render=True, max_episode_steps=12, env_id=env_id)
+    assert render_fps(env) == fps
+    html = show_rollout(env, lambda s: 2).data
+    mp4 = base64.b64decode(re.search(r"base64,([^\"]+)\"", html).group(1))
+    assert capsys.readouterr().out == "12 steps, return -12 (truncated)\n"
+    frames, meta = decode(mp4, tmp_path)
+    # The frames are encoded as they are: no resizing to a multiple of 8 or 16.
+    assert frames == 13 and meta["size"] == size and meta["fps"] == fps
+
+
+def test_cartpole_is_shown_at_fps():
+    assert render_fps(make_env(0, render=True)) == FPS == 50

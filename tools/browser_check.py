@@ -335,11 +335,17 @@ def embedded_mp4s(html: str) -> list:
 
 def count_frames(mp4: bytes) -> int:
     """Frames in an MP4, decoded by ffmpeg (imageio's reader)."""
+    return video_facts(mp4)[0]
+
+
+def video_facts(mp4: bytes) -> tuple:
+    """(frames, frames per second, (width, height)) of an MP4, read by ffmpeg (imageio's reader)."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "video.mp4"
         path.write_bytes(mp4)
         with imageio.get_reader(path, format="FFMPEG") as reader:
-            return reader.count_frames()
+            meta = reader.get_meta_data()
+            return reader.count_frames(), float(meta["fps"]), tuple(meta["size"])
 
 
 class LocalServer:

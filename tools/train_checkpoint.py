@@ -2,6 +2,7 @@
 
     python -m tools.train_checkpoint            # train with the defaults, write the files
     python -m tools.train_checkpoint --verify   # train again, compare with the shipped files
+    python -m tools.train_checkpoint --task acrobot [--verify]   # notebook 8's Acrobot agent
 
 Writes checkpoints/dqn_cartpole.pt (weights + config, via utils.evaluation.save_checkpoint)
 and checkpoints/dqn_cartpole.json (config, training figures, evaluation, SHA-256 of the
@@ -20,13 +21,19 @@ import torch
 
 from utils.dqn import DQNConfig, train
 from utils.evaluation import SHIPPED_CHECKPOINT, config_record, evaluate, save_checkpoint
+from utils.tasks import task_config
+
+SHIPPED = {
+    "cartpole": (lambda seed: DQNConfig(seed=seed), SHIPPED_CHECKPOINT),
+    "acrobot": (lambda seed: task_config("acrobot", seed), SHIPPED_CHECKPOINT.with_name("dqn_acrobot.pt")),
+}
+"""Each shipped checkpoint: the config it is trained with (notebooks 6 and 8) and its file."""
 
 
-
-def train_and_save(seed: int, checkpoint: Path) -> Path:
-    """Train with the default config on `seed`; write the .pt and its .json; return the .json."""
-    result = train(DQNConfig(seed=seed))
-    returns = evaluate(result.q_net)
+def train_and_save(config: DQNConfig, checkpoint: Path) -> Path:
+    """Train with `config`; write the .pt and its .json; return the .json."""
+    result = train(config)
+    returns = evaluate(result.q_net, env_id=config.env_id)
     save_checkpoint(checkpoint, result.q_net, result.config)
     summary = {
         "checkpoint": checkpoint.name,
@@ -40,8 +47,9 @@ def train_and_save(seed: int, checkpoint: Path) -> Path:
         "eval_episodes": int(returns.size),
         "eval_mean": float(returns.mean()),
         "eval_min": float(returns.min()),
-        "eval_n_500": int(np.sum(returns == 500.0)),
     }
+    if config == DQNConfig(seed=config.seed):  # CartPole's recipe: how many episodes reached the 500-step limit
+        summary["eval_n_500"] = int(np.sum(returns == 500.0))
     summary_path = checkpoint.with_suffix(".json")
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return summary_path
@@ -50,17 +58,20 @@ def train_and_save(seed: int, checkpoint: Path) -> Path:
 def main(argv=None) -> int:
     """Train (or retrain and compare) the shipped checkpoint."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=list(SHIPPED), default="cartpole", help="which shipped agent (default cartpole)")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    parser.add_argument("--out", type=Path, default=SHIPPED_CHECKPOINT, help="checkpoint path (default: the shipped checkpoints/dqn_cartpole.pt)")
+    parser.add_argument("--out", type=Path, help="checkpoint path (default: the task's shipped file in checkpoints/)")
     parser.add_argument("--verify", action="store_true", help="retrain and compare with the files at --out")
     args = parser.parse_args(argv)
+    make_config, shipped = SHIPPED[args.task]
+    config, args.out = make_config(args.seed), args.out or shipped
     if not args.verify:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        print(f"wrote {args.out} and {train_and_save(args.seed, args.out)}")
+        print(f"wrote {args.out} and {train_and_save(config, args.out)}")
         return 0
     with tempfile.TemporaryDirectory() as scratch:
         fresh = Path(scratch) / args.out.name
-        summary = train_and_save(args.seed, fresh)
+        summary = train_and_save(config, fresh)
         same = (fresh.read_bytes() == args.out.read_bytes()
                 and summary.read_text() == args.out.with_suffix(".json").read_text())
     print(f"{args.out}: {'identical to a fresh retrain' if same else 'DIFFERS from a fresh retrain'}")

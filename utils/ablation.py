@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.dqn import DQNConfig, train
-from utils.evaluation import REWARD_THRESHOLD, evaluate
+from utils.evaluation import REWARD_THRESHOLD, config_record, evaluate
 from utils.stats import bootstrap_ci, iqm
 
 VARIANTS = {
@@ -47,7 +47,7 @@ def run_variant(variant: str, seed: int, eval_episodes: int = 100, **overrides) 
         "eval_mean": float(returns.mean()), "eval_min": float(returns.min()),
         "n_500": int(np.sum(returns == 500.0)), "eval_episodes": eval_episodes,
         "check_steps": result.check_steps, "check_returns": result.check_returns,
-        "config": dataclasses.asdict(config),
+        "config": config_record(config),
     }
 
 

@@ -4,7 +4,8 @@
 loop. Same seed on the same machine → the same episode returns and the same weights.
 Three options go beyond that recipe (notebook 7): `dueling` networks, `n_step` returns
 and `prioritized` experience replay; any combination works, and with all three off
-`train` runs exactly the recipe.
+`train` runs exactly the recipe. `env_id` runs it on another classic-control task
+(notebook 8, utils.tasks), where `count_bonus` adds a count-based exploration bonus.
 """
 import contextlib
 import copy
@@ -23,7 +24,7 @@ from utils.nstep import NStepBuilder
 from utils.policies import epsilon_greedy_action, epsilon_schedule
 from utils.prioritized import PrioritizedReplayMemory, annealed_beta
 from utils.replay import Batch, DiscountedReplayMemory, ReplayMemory
-from utils.seeding import make_env, seed_everything
+from utils.seeding import ENV_ID, env_dimensions, make_env, seed_everything
 
 MAX_TRAIN_SEED = 1_000_000
 """Training seeds are below this; greedy-check env i uses seed + (i + 1)·MAX_TRAIN_SEED."""
@@ -164,6 +165,12 @@ class DQNConfig:
     """Prioritized replay: importance-sampling exponent β at step 0, annealed linearly to 1 at max_env_steps."""
     per_eps: float = 1e-6
     """Prioritized replay: added to |TD error| so no transition's priority is ever 0 (never sampled again)."""
+    env_id: str = ENV_ID
+    """The gymnasium task: any registered env with a 1-D Box observation and Discrete actions (e.g. "Acrobot-v1")."""
+    count_bonus: float = 0.0
+    """Exploration bonus β/√N(s') added to the rewards learned from, N = visits to the grid cell of s' (0 = off)."""
+    count_bins: int = 20
+    """Exploration bonus: grid cells per observation coordinate, between the env's (finite) bounds: `CountBonus`."""
 
     def __post_init__(self):
         """Reject values that cannot work, saying which field and what is expected."""
@@ -171,7 +178,7 @@ class DQNConfig:
             raise ValueError(f"seed must be in [0, {MAX_TRAIN_SEED}), got {self.seed!r}")
         for name in ("max_env_steps", "buffer_capacity", "batch_size", "train_every",
                      "target_update_every", "eps_decay_steps", "hidden", "check_every",
-                     "check_episodes", "num_threads", "n_step"):
+                     "check_episodes", "num_threads", "n_step", "count_bins"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -192,6 +199,9 @@ class DQNConfig:
             raise ValueError(f"per_beta_start must be in (0, 1], got {self.per_beta_start!r}")
         if not self.per_eps > 0.0:
             raise ValueError(f"per_eps must be > 0, got {self.per_eps!r}")
+        if not self.count_bonus >= 0.0:
+            raise ValueError(f"count_bonus must be ≥ 0 (0 = no exploration bonus), got {self.count_bonus!r}")
+        env_dimensions(self.env_id)  # raises a ValueError saying why DQN cannot run on it
 
 
 @dataclasses.dataclass
@@ -211,7 +221,7 @@ class TrainResult:
     check_returns: list
     """Mean greedy return of each check."""
     check_values: list
-    """max_a Q(s, a) at each check for s = 0 (pole upright, cart at rest): how the values grow."""
+    """max_a Q(s, a) at each check for s = 0 (CartPole: pole upright, cart at rest): how the values grow."""
     env_steps: int
     """Environment steps taken."""
     updates: int
@@ -242,23 +252,28 @@ class TrainResult:
 # --- The training loop -----------------------------------------------------------------
 
 def train(config: Optional[DQNConfig] = None,
-          on_episode: Optional[Callable[[int, float, float, int], None]] = None) -> TrainResult:
-    """Train a DQN agent on CartPole-v1 with `config` (default: the recommended recipe).
+          on_episode: Optional[Callable[[int, float, float, int], None]] = None,
+          on_step: Optional[Callable] = None) -> TrainResult:
+    """Train a DQN agent on `config.env_id` with `config` (default: the recommended recipe on CartPole-v1).
 
     `on_episode(episode_index, episode_return, epsilon, env_steps)`, if given, is called
     after every training episode (e.g. to update a progress bar).
+    `on_step(state, action, reward, next_state, terminated, truncated)`, if given, sees
+    every environment step (e.g. to record where exploration went); it must not touch
+    any random generator, or the run would no longer match its seed.
     """
     config = DQNConfig() if config is None else config
     with torch_threads(config.num_threads):
         seed_everything(config.seed)
-        env = make_env(config.seed)
+        env = make_env(config.seed, env_id=config.env_id)
         rng = np.random.default_rng(config.seed)
-        obs_dim = env.observation_space.shape[0]
-        q_net = q_network_for(config, obs_dim, int(env.action_space.n))
+        obs_dim, n_actions = env_dimensions(config.env_id)
+        q_net = q_network_for(config, obs_dim, n_actions)
         target_net = copy.deepcopy(q_net)
         optimizer = torch.optim.Adam(q_net.parameters(), lr=config.lr, fused=True)
         memory = replay_memory_for(config, obs_dim)
         remember = transition_writer(memory, config)
+        bonus = CountBonus.for_env(env, config) if config.count_bonus > 0 else None
         monitor = TrainingMonitor(config, on_episode)
         updates, episode_return = 0, 0.0
         start = time.perf_counter()
@@ -269,7 +284,11 @@ def train(config: Optional[DQNConfig] = None,
             epsilon = epsilon_schedule(step - 1, config.eps_start, config.eps_end, config.eps_decay_steps)
             action = epsilon_greedy_action(q_net, state, epsilon, rng)
             next_state, reward, terminated, truncated, _ = env.step(action)
-            remember(state, action, reward, next_state, terminated, truncated)
+            # The bonus only changes what the agent learns from; returns stay the env's.
+            learned_reward = reward + bonus(next_state) if bonus is not None else reward
+            remember(state, action, learned_reward, next_state, terminated, truncated)
+            if on_step is not None:
+                on_step(state, action, reward, next_state, terminated, truncated)
             state = next_state
             episode_return += reward
 
@@ -375,6 +394,38 @@ def update_target(target_net: nn.Module, q_net: nn.Module, tau: float) -> None:
         soft_update(target_net, q_net, tau)
 
 
+class CountBonus:
+    """Count-based exploration bonus β/√N(s) (Strehl & Littman, 2008), N counted on a grid over the observations.
+
+    Each call counts one more visit to the state's grid cell and returns β/√N: large in
+    cells seldom seen, fading as they become familiar. Added to the reward, it makes Q
+    higher towards unexplored states, so the greedy policy itself goes exploring, where
+    ε-greedy's random dithering rarely strays far (MountainCar: the flag is never reached).
+    It changes the rewards learned from, so the values learned are of a different task
+    while the bonus matters; as the counts grow it fades and the task's own rewards rule.
+    """
+
+    def __init__(self, low, high, bins: int, scale: float):
+        """A grid of `bins` equal cells per coordinate between the finite bounds `low` and `high`."""
+        low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+        if not (np.isfinite(low).all() and np.isfinite(high).all()):
+            raise ValueError("count_bonus needs finite observation bounds to lay its grid on; "
+                             f"this env's are low={low}, high={high}")
+        self.low, self.cell_size, self.bins, self.scale = low, (high - low) / bins, bins, scale
+        self.counts = {}
+
+    @classmethod
+    def for_env(cls, env, config: DQNConfig) -> "CountBonus":
+        """The bonus `config` asks for, on a grid spanning `env`'s observation space."""
+        return cls(env.observation_space.low, env.observation_space.high, config.count_bins, config.count_bonus)
+
+    def __call__(self, state) -> float:
+        """Count a visit to `state`'s cell and return the bonus β/√N for it."""
+        cell = tuple(np.clip(((state - self.low) // self.cell_size).astype(int), 0, self.bins - 1).tolist())
+        self.counts[cell] = self.counts.get(cell, 0) + 1
+        return self.scale / np.sqrt(self.counts[cell])
+
+
 class TrainingMonitor:
     """What a training loop calls at the end of every episode: the record, the progress and the greedy checks.
 
@@ -426,7 +477,7 @@ class GreedyChecks:
     def __init__(self, config: DQNConfig):
         """Make the check environments (seeds apart from training and evaluation)."""
         self.config = config
-        envs = [make_env(config.seed + (i + 1) * MAX_TRAIN_SEED)
+        envs = [make_env(config.seed + (i + 1) * MAX_TRAIN_SEED, env_id=config.env_id)
                 for i in range(config.check_episodes + config.confirm_episodes)]
         self.quick_envs, self.confirm_envs = envs[:config.check_episodes], envs[config.check_episodes:]
         self.steps, self.returns, self.values = [], [], []

@@ -10,9 +10,21 @@ from torch import nn
 
 from utils.networks import q_network_for
 from utils.policies import greedy_actions
-from utils.seeding import ENV_ID, make_env
+from utils.seeding import ENV_ID, env_dimensions, make_env
 
-REWARD_THRESHOLD = float(gym.spec(ENV_ID).reward_threshold)
+
+def reward_threshold(env_id: str = ENV_ID) -> float:
+    """The mean return at which gymnasium counts `env_id` as solved; an env without one raises a ValueError.
+
+    CartPole-v1 475, Acrobot-v1 −100, MountainCar-v0 −110.
+    """
+    threshold = gym.spec(env_id).reward_threshold
+    if threshold is None:
+        raise ValueError(f"{env_id} has no registered reward_threshold")
+    return float(threshold)
+
+
+REWARD_THRESHOLD = reward_threshold(ENV_ID)
 """CartPole-v1 counts as solved at a mean return of 475 over 100 episodes (v0's was 195)."""
 
 EVAL_SEED = 2_000_000_000
@@ -23,7 +35,8 @@ SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "d
 
 CHECKPOINT_FORMAT = "dqn-cartpole-checkpoint/1"
 
-LATER_CONFIG_FIELDS = ("dueling", "n_step", "prioritized", "per_alpha", "per_beta_start", "per_eps")
+LATER_CONFIG_FIELDS = ("dueling", "n_step", "prioritized", "per_alpha", "per_beta_start", "per_eps", "env_id",
+                       "count_bonus", "count_bins")
 """DQNConfig fields added after the format's first checkpoints: recorded only when not at their default."""
 
 
@@ -40,19 +53,19 @@ def greedy_returns(q_net: nn.Module, envs: list) -> np.ndarray:
         for i in np.flatnonzero(running):
             states[i], reward, terminated, truncated, _ = envs[i].step(actions[i])
             returns[i] += reward
-            # A perfect policy is truncated at 500 steps, never terminated.
+            # A perfect CartPole policy is truncated at 500 steps, never terminated.
             running[i] = not (terminated or truncated)
     return returns
 
 
-def evaluate(q_net: nn.Module, n_episodes: int = 100, seed: int = EVAL_SEED) -> np.ndarray:
-    """Greedy returns of `n_episodes` episodes, episode i on env seed `seed + i`.
+def evaluate(q_net: nn.Module, n_episodes: int = 100, seed: int = EVAL_SEED, env_id: str = ENV_ID) -> np.ndarray:
+    """Greedy returns of `n_episodes` episodes of `env_id`, episode i on env seed `seed + i`.
 
     The default seeds are disjoint from every training and greedy-check seed (utils.dqn).
     """
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes <= 0:
         raise ValueError(f"n_episodes must be a positive integer, got {n_episodes!r}")
-    envs = [make_env(seed + i) for i in range(n_episodes)]
+    envs = [make_env(seed + i, env_id=env_id) for i in range(n_episodes)]
     try:
         return greedy_returns(q_net, envs)
     finally:
@@ -60,12 +73,12 @@ def evaluate(q_net: nn.Module, n_episodes: int = 100, seed: int = EVAL_SEED) -> 
             env.close()
 
 
-def is_solved(returns) -> bool:
-    """True when the mean of `returns` reaches REWARD_THRESHOLD (475 for CartPole-v1)."""
+def is_solved(returns, threshold: float = REWARD_THRESHOLD) -> bool:
+    """True when the mean of `returns` reaches `threshold` (default 475, CartPole-v1's; see `reward_threshold`)."""
     returns = np.asarray(returns, dtype=float)
     if returns.ndim != 1 or returns.size == 0:
         raise ValueError(f"returns must be a non-empty 1-D sequence, got shape {returns.shape}")
-    return bool(returns.mean() >= REWARD_THRESHOLD)
+    return bool(returns.mean() >= threshold)
 
 
 def config_record(config) -> dict:
@@ -118,7 +131,7 @@ def load_checkpoint(path):
     if unknown:
         raise ValueError(f"{path} has config fields this DQNConfig does not know: {unknown}")
     config = DQNConfig(**checkpoint["config"])
-    q_net = q_network_for(config)
+    q_net = q_network_for(config, *env_dimensions(config.env_id))
     try:
         q_net.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:

@@ -213,3 +213,22 @@ def performance_profiles(profiles: dict) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     plt.show()
+
+
+def coordinate_histograms(rows: dict, xlabel: str, goal: float | None = None) -> None:
+    """Where training went: the share of steps in each bin of the first observation coordinate, one panel per run.
+
+    `rows` maps a label to a `utils.tasks.run_task` row (its `coordinate_edges` and
+    `coordinate_counts`); `goal` draws the goal's position as a dotted line.
+    """
+    fig, axes = plt.subplots(1, len(rows), figsize=(5 * len(rows), 3.4), sharey=True, squeeze=False)
+    for ax, (label, row) in zip(axes[0], rows.items()):
+        edges, counts = np.asarray(row["coordinate_edges"]), np.asarray(row["coordinate_counts"], dtype=float)
+        ax.bar(edges[:-1], counts / counts.sum(), width=np.diff(edges), align="edge", edgecolor="white")
+        if goal is not None:
+            ax.axvline(goal, color="black", linestyle=":", label=f"goal ({goal})")
+            ax.legend(fontsize=8)
+        ax.set(xlabel=xlabel, title=f"{label}\n{row['goal_episodes']} training episodes reached the goal")
+    axes[0][0].set_ylabel("share of training steps")
+    fig.tight_layout()
+    plt.show()

@@ -10,8 +10,11 @@ import numpy as np
 from IPython.display import HTML
 
 FPS = 50  # CartPole's own render_fps: one frame per 20 ms physics step, so videos play in real time
-# 8 divides CartPole's 600x400 frames, so ffmpeg encodes them as they are instead of resizing.
-MACRO_BLOCK = 8
+# yuv420p stores colour at half resolution, so frame sides must be even; libx264 pads to its
+# 16-pixel macroblocks itself and crops on decoding. 2 divides every classic-control frame
+# (CartPole and MountainCar 600x400, Acrobot 500x500), so ffmpeg encodes them as they are
+# instead of resizing (imageio resizes up to a multiple of this).
+MACRO_BLOCK = 2
 # Constant-rate-factor 30: a 500-step episode stays small enough to embed (target < 300 KB).
 FFMPEG_PARAMS = ["-crf", "30", "-preset", "medium", "-threads", "1"]
 
@@ -44,7 +47,8 @@ def record_rollout(env, policy: Policy, max_frames: int = 1000) -> Rollout:
     """Run `policy` for one episode of `env` (render_mode="rgb_array"), keeping every frame.
 
     Stops when the episode terminates or is truncated, or after `max_frames` frames.
-    Each 600x400 frame takes 720 kB: to only watch an episode, use `show_rollout`.
+    Each 600x400 frame takes 720 kB: to only watch an episode, use `show_rollout`
+    (or `encode_mp4(rollout.frames, fps=render_fps(env))`).
     """
     rollout = Rollout()
     rollout.frames = list(play_episode(env, policy, max_frames, rollout))
@@ -96,6 +100,11 @@ def encode_mp4(frames, fps: int = FPS) -> bytes:
         return path.read_bytes()
 
 
+def render_fps(env) -> int:
+    """Frames per second at which `env`'s frames play in real time: its metadata's render_fps (FPS if absent)."""
+    return int(env.metadata.get("render_fps", FPS))
+
+
 def video_html(mp4: bytes, width: int = 450) -> HTML:
     """An HTML <video> holding the MP4 as base64, so it plays wherever the notebook goes."""
     data = base64.b64encode(mp4).decode("ascii")
@@ -108,10 +117,11 @@ def video_html(mp4: bytes, width: int = 450) -> HTML:
 def show_rollout(env, policy: Policy, max_frames: int = 1000) -> HTML:
     """Play one episode of `policy`, print its length and return, and embed its video.
 
-    Frames go straight to the encoder, so even a 500-step episode needs little memory.
+    Frames go straight to the encoder, so even a 500-step episode needs little memory;
+    the video plays at the env's own frame rate (`render_fps`), in real time.
     """
     rollout = Rollout()
-    mp4 = encode_mp4(play_episode(env, policy, max_frames, rollout))
+    mp4 = encode_mp4(play_episode(env, policy, max_frames, rollout), fps=render_fps(env))
     ending = "terminated" if rollout.terminated else "truncated" if rollout.truncated else "stopped at the frame cap"
     print(f"{rollout.steps} steps, return {rollout.total_reward:.0f} ({ending})")
     return video_html(mp4)

@@ -33,3 +33,7 @@ from utils.checks.beyond import (check_dueling_network, check_iqm_bootstrap, che
 
 __all__ += ["check_dueling_network", "check_n_step_targets", "check_sum_tree", "check_per_weights",
             "check_prioritized_slots", "check_iqm_bootstrap"]
+
+from utils.checks.capstone import check_count_bonus, check_negative_reward_task, check_sb3_wrapper  # noqa: E402
+
+__all__ += ["check_negative_reward_task", "check_count_bonus", "check_sb3_wrapper"]
