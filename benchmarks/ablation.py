@@ -14,13 +14,7 @@ import argparse
 import sys
 
 from benchmarks.solve_rate import parse_seeds
-from utils.ablation import RESULTS, VARIANTS, append_run, load_runs, run_variant, runs_of, variant_summary
-
-
-def pending(rows: list, variants: list, seeds: list) -> list:
-    """The (seed, variant) pairs with no row yet, seed by seed."""
-    done = {(r["variant"], r["seed"]) for r in rows}
-    return [(seed, variant) for seed in seeds for variant in variants if (variant, seed) not in done]
+from utils.ablation import RESULTS, VARIANTS, load_runs, missing_runs, run_missing, run_variant, runs_of, variant_summary
 
 
 def interval(estimate: float, ci: tuple) -> str:
@@ -50,14 +44,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=str(RESULTS), help=f"results file, one JSON line per run (default {RESULTS})")
     args = parser.parse_args(argv)
     rows = load_runs(args.json)
-    todo = pending(rows, args.variants, args.seeds)
-    print(f"{len(rows)} runs already in {args.json}; {len(todo)} to go", flush=True)
-    for seed, variant in todo:
-        row = run_variant(variant, seed)
-        append_run(args.json, row)
-        rows.append(row)
-        print(f"{variant:<13} seed {seed:>3}: {row['env_steps']:>7,} steps, solved at {row['solved_at']}, "
-              f"eval mean {row['eval_mean']:6.1f}, {row['wall_s']:6.1f} s", flush=True)
+    todo = missing_runs(rows, "variant", args.variants, args.seeds)
+    rows = run_missing(args.json, rows, todo, run_variant, lambda row: (
+        f"{row['variant']:<13} seed {row['seed']:>3}: {row['env_steps']:>7,} steps, solved at {row['solved_at']}, "
+        f"eval mean {row['eval_mean']:6.1f}, {row['wall_s']:6.1f} s"))
     report([r for r in rows if r["seed"] in args.seeds], args.variants)
     return 0
 

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from benchmarks.solve_rate import parse_seeds
-from utils.ablation import append_run, load_runs
+from utils.ablation import load_runs, missing_runs, run_missing
 from utils.tasks import RESULTS, TASKS, run_task
 
 
@@ -25,12 +25,6 @@ def parse_tasks(text: str) -> list:
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown task(s) {unknown}; expected some of {list(TASKS)}")
     return [name for task in tasks for name in TASKS[task]]
-
-
-def pending(rows: list, names: list, seeds: list) -> list:
-    """The (seed, config name) pairs with no row yet, seed by seed."""
-    done = {(r["config_name"], r["seed"]) for r in rows}
-    return [(seed, name) for seed in seeds for name in names if (name, seed) not in done]
 
 
 def report(rows: list, names: list) -> None:
@@ -57,15 +51,11 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=str(RESULTS), help=f"results file, one JSON line per run (default {RESULTS})")
     args = parser.parse_args(argv)
     rows = load_runs(args.json)
-    todo = pending(rows, args.tasks, args.seeds)
-    print(f"{len(rows)} runs already in {args.json}; {len(todo)} to go", flush=True)
-    for seed, name in todo:
-        row = run_task(name, seed)
-        append_run(args.json, row)
-        rows.append(row)
-        print(f"{name:<22} seed {seed:>3}: {row['env_steps']:>7,} steps, solved at {row['solved_at']}, "
-              f"eval mean {row['eval_mean']:7.1f}, {row['goal_episodes']} goal episodes, {row['wall_s']:6.1f} s",
-              flush=True)
+    todo = missing_runs(rows, "config_name", args.tasks, args.seeds)
+    rows = run_missing(args.json, rows, todo, run_task, lambda row: (
+        f"{row['config_name']:<22} seed {row['seed']:>3}: {row['env_steps']:>7,} steps, solved at "
+        f"{row['solved_at']}, eval mean {row['eval_mean']:7.1f}, {row['goal_episodes']} goal episodes, "
+        f"{row['wall_s']:6.1f} s"))
     report([r for r in rows if r["seed"] in args.seeds], args.tasks)
     return 0
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from benchmarks.sb3_baseline import train_sb3
 from benchmarks.solve_rate import PERFECT_RETURN, parse_seeds
-from utils.ablation import append_run, load_runs
+from utils.ablation import load_runs, missing_runs, run_missing
 from utils.dqn import DQNConfig, train
 from utils.evaluation import REWARD_THRESHOLD, evaluate
 from utils.sb3_bridge import SB3_RESULTS, train_sb3_with_eval, zoo_settings
@@ -66,12 +66,6 @@ def measure(impl: str, seed: int, eval_episodes: int = 100) -> dict:
             "solved": bool(returns.mean() >= REWARD_THRESHOLD)}
 
 
-def pending(rows: list, seeds: list) -> list:
-    """The (seed, impl) pairs with no row yet, seed by seed."""
-    done = {(r["impl"], r["seed"]) for r in rows}
-    return [(seed, impl) for seed in seeds for impl in RUNNERS if (impl, seed) not in done]
-
-
 def report(rows: list) -> None:
     """Per implementation: solved and perfect counts, median env steps and wall time."""
     print(f"\n{'impl':<12}{'runs':>5}{'solved':>7}{'perfect':>8}{'median steps':>13}{'median wall':>12}")
@@ -92,14 +86,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=str(SB3_RESULTS), help="results file, one JSON line per run")
     args = parser.parse_args(argv)
     rows = load_runs(args.json)
-    todo = pending(rows, args.seeds)
-    print(f"{len(rows)} runs already in {args.json}; {len(todo)} to go", flush=True)
-    for seed, impl in todo:
-        row = measure(impl, seed)
-        append_run(args.json, row)
-        rows.append(row)
-        print(f"{impl:<11} seed {seed:>3}: {row['env_steps']:>7,} steps, eval mean {row['eval_mean']:6.1f}, "
-              f"solved {row['solved']!s:<5}, {row['wall_s']:6.1f} s", flush=True)
+    todo = missing_runs(rows, "impl", list(RUNNERS), args.seeds)
+    rows = run_missing(args.json, rows, todo, measure, lambda row: (
+        f"{row['impl']:<11} seed {row['seed']:>3}: {row['env_steps']:>7,} steps, eval mean {row['eval_mean']:6.1f}, "
+        f"solved {row['solved']!s:<5}, {row['wall_s']:6.1f} s"))
     report([r for r in rows if r["seed"] in args.seeds])
     return 0
 

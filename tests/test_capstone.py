@@ -5,8 +5,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from benchmarks.capstone import parse_tasks, pending
-from utils.ablation import load_runs
+from benchmarks.capstone import parse_tasks
+from utils.ablation import load_runs, missing_runs
 from utils.dqn import DQNConfig
 from utils.evaluation import reward_threshold
 from utils.tasks import RESULTS, TASK_CONFIGS, TASKS, ExplorationLog, run_task, task_config, task_of
@@ -59,7 +59,7 @@ def test_parse_tasks_and_pending():
     with pytest.raises(argparse.ArgumentTypeError, match="unknown task"):
         parse_tasks("acrobot,pong")
     rows = [{"config_name": "acrobot", "seed": 0}]
-    assert pending(rows, ["acrobot", "mountaincar-default"], [0, 1]) == [
+    assert missing_runs(rows, "config_name", ["acrobot", "mountaincar-default"], [0, 1]) == [
         (0, "mountaincar-default"), (1, "acrobot"), (1, "mountaincar-default")]
 
 

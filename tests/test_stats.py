@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from benchmarks.ablation import pending
-from utils.ablation import append_run, check_curve, load_runs, steps_to_solve, variant_config
+from utils.ablation import append_run, check_curve, load_runs, missing_runs, steps_to_solve, variant_config
 from utils.stats import bootstrap_ci, iqm, iqm_difference_ci, performance_profile
 
 SCORES = [500, 500, 480, 500, 300, 500, 500, 499, 500, 12]
@@ -54,7 +53,7 @@ def test_results_file_resumes_where_it_stopped(tmp_path):
     assert load_runs(path) == []
     append_run(path, {"variant": "default", "seed": 0})
     append_run(path, {"variant": "dueling", "seed": 0})
-    assert pending(load_runs(path), ["default", "dueling"], [0, 1]) == [(1, "default"), (1, "dueling")]
+    assert missing_runs(load_runs(path), "variant", ["default", "dueling"], [0, 1]) == [(1, "default"), (1, "dueling")]
 
 
 def test_variants_are_configs_and_unknown_ones_are_refused():
