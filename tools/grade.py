@@ -1,11 +1,15 @@
 """Grade a folder of student notebooks: `python -m tools.grade SUBMISSIONS [--out DIR] ...`.
 
-SUBMISSIONS holds one folder per student with their .ipynb files (any names). Each file is
-recognised as a course notebook, run as submitted in its own kernel (separate process,
-temporary folder, time and memory limits), then every exercise's check from the course
-notebook is run. Results: OUT/grades.csv, OUT/report.md, OUT/feedback/<student>/<file>.md.
-The same folder graded with the same options gives the same files; progress and timings
-go to stderr only. Submissions are only read, never changed.
+SUBMISSIONS holds one folder per student with their .ipynb files (any names), or the flat
+folder a Canvas or Moodle export gives. Each file is recognised as a course notebook, run as
+submitted in its own kernel (separate process, temporary folder, time and memory limits),
+then every exercise's check from the course notebook is run. Results: OUT/grades.csv,
+OUT/gradebook.csv, OUT/report.md, OUT/feedback/<student>/<file>.md, and OUT/timings.csv.
+The same folder graded with the same options gives the same files, except timings.csv.
+Submissions are only read, never changed: every file's SHA-256 is compared before and after.
+
+Exit status: 0 when all went well; 1 when results were written but top-level files were
+not graded or grading changed the submissions folder; 2 on bad input; 130 when interrupted.
 """
 import argparse
 import signal
@@ -13,7 +17,8 @@ import sys
 from pathlib import Path
 
 from tools.grading.course import discover_course
-from tools.grading.report import check_out_dir, plural, write_outputs
+from tools.grading.integrity import changes, snapshot
+from tools.grading.report import check_out_dir, plural, write_outputs, write_timings
 from tools.grading.runner import GRADER_ROOT, Options, grade_all
 from tools.grading.submissions import find_submissions
 
@@ -22,7 +27,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(prog="python -m tools.grade", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("submissions", type=Path, help="folder with one sub-folder of .ipynb files per student")
+    parser.add_argument("submissions", type=Path, help="folder with one sub-folder of .ipynb files per student, or a Canvas or Moodle export")
     parser.add_argument("--out", type=Path, default=GRADER_ROOT / "grades",
                         help="where to write the results (default: grades/ in the repository)")
     parser.add_argument("--timeout", type=float, default=Options.timeout,
@@ -49,11 +54,19 @@ def check_folders(submissions: Path, out: Path) -> None:
         raise ValueError(f"the submissions folder {submissions} is inside --out {out}; choose another --out")
 
 
-def show_progress(done: int, total: int, grade, seconds: float) -> None:
-    """One stderr line per graded file (timings appear here only, never in the result files)."""
-    s = grade.submission
-    print(f"[{done}/{total}] {s.student}/{s.file}: {grade.status}, {grade.total} passed ({seconds:.0f} s)",
-          file=sys.stderr, flush=True)
+class Progress:
+    """Reports each graded file on stderr and remembers how long it took (for timings.csv only)."""
+
+    def __init__(self):
+        """No file graded yet."""
+        self.seconds: dict[tuple[str, str], float] = {}
+
+    def __call__(self, done: int, total: int, grade, seconds: float) -> None:
+        """One stderr line per graded file."""
+        s = grade.submission
+        self.seconds[s.student, s.file] = seconds
+        print(f"[{done}/{total}] {s.student}/{s.file}: {grade.status}, {grade.total} passed ({seconds:.0f} s)",
+              file=sys.stderr, flush=True)
 
 
 def stop_on_sigterm() -> None:
@@ -72,16 +85,33 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    submissions, ignored = find_submissions(args.submissions)
+    before = snapshot(args.submissions)
+    found = find_submissions(args.submissions)
+    progress = Progress()
     try:
-        grades = grade_all(submissions, course, args.course.resolve(), options, show_progress)
+        grades = grade_all(found.submissions, course, args.course.resolve(), options, progress)
     except KeyboardInterrupt:
         print("interrupted: the running notebooks were stopped and no results were written", file=sys.stderr)
         return 130
-    write_outputs(args.out, grades, course, ignored, options)
-    print(f"graded {plural(len(grades), 'file')}; results in {args.out}/ (grades.csv, report.md, feedback/)",
-          file=sys.stderr)
-    return 0
+    changed = changes(before, snapshot(args.submissions))
+    write_outputs(args.out, grades, course, found, options, changed)
+    write_timings(args.out, progress.seconds)
+    print(f"graded {plural(len(grades), 'file')}; results in {args.out}/ "
+          "(grades.csv, gradebook.csv, report.md, timings.csv, feedback/)", file=sys.stderr)
+    return warn_about(found.skipped, changed)
+
+
+def warn_about(skipped: list[str], changed: list[str]) -> int:
+    """Say on stderr what needs the instructor's attention; exit status 1 when anything does, else 0."""
+    if skipped:
+        print(f"warning: {plural(len(skipped), 'top-level file')} not graded ({', '.join(skipped[:3])}"
+              f"{', ...' if len(skipped) > 3 else ''}): put each student's files in a folder of their own, "
+              "or grade the folder exactly as Canvas or Moodle exported it; see report.md", file=sys.stderr)
+    if changed:
+        print(f"ERROR: grading changed {plural(len(changed), 'file')} in the submissions folder "
+              f"({'; '.join(changed[:3])}{'; ...' if len(changed) > 3 else ''}): a submission wrote there "
+              "through an absolute path; see report.md", file=sys.stderr)
+    return 1 if skipped or changed else 0
 
 
 if __name__ == "__main__":

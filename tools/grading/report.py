@@ -1,4 +1,4 @@
-"""Write the results: grades.csv, report.md and one feedback file per submission (all deterministic)."""
+"""Write the results: grades.csv, gradebook.csv, report.md and a feedback file per submission (all deterministic)."""
 import csv
 import io
 import shutil
@@ -7,8 +7,11 @@ from pathlib import Path
 
 from tools.grading.course import CourseNotebook
 from tools.grading.runner import Grade, Options
+from tools.grading.submissions import Found, Submission
 
-OUTPUT_NAMES = {"grades.csv", "report.md", "feedback"}
+OUTPUT_NAMES = {"grades.csv", "gradebook.csv", "report.md", "timings.csv", "feedback"}
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXERCISE_STATUSES = ("passed", "failed", "not attempted", "error")
 STATUS_MEANING = {
     "graded": "every cell was run, even after errors, and every exercise was checked",
@@ -16,6 +19,7 @@ STATUS_MEANING = {
     "crashed": "the Python kernel died while running the notebook",
     "invalid": "the file is not a readable Jupyter notebook",
     "unknown-notebook": "the file is not one of the course notebooks",
+    "missing": "the student handed in no file for this course notebook",
 }
 
 
@@ -32,26 +36,57 @@ def check_out_dir(out_dir: Path) -> None:
 
 
 def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNotebook],
-                  ignored: list[str], options: Options) -> None:
-    """Replace grades.csv, report.md and feedback/ in `out_dir` with these results."""
+                  found: Found, options: Options, changed: list[str]) -> None:
+    """Replace the result files in `out_dir`; `changed` lists submission files that grading changed."""
     check_out_dir(out_dir)
     shutil.rmtree(out_dir / "feedback", ignore_errors=True)  # no stale files from an earlier run
     out_dir.mkdir(parents=True, exist_ok=True)
+    grades = with_missing(grades, course, found.students)
     duplicates = duplicate_notes(grades)
     write_text(out_dir / "grades.csv", grades_csv(grades, course))
-    notes = ignored + sorted(set(duplicates.values()))
-    write_text(out_dir / "report.md", report_markdown(grades, course, notes, options))
-    for grade in grades:
+    write_text(out_dir / "gradebook.csv", gradebook_csv(grades, course))
+    notes = found.notes + sorted(set(duplicates.values()))
+    write_text(out_dir / "report.md", report_markdown(grades, course, notes, options, changed))
+    for grade in handed_in(grades):
         path = out_dir / "feedback" / grade.submission.student / grade.submission.feedback_name
         path.parent.mkdir(parents=True, exist_ok=True)
         extra = [duplicates[id(grade)]] if id(grade) in duplicates else []
         write_text(path, feedback_markdown(grade, course, extra))
 
 
+def write_timings(out_dir: Path, seconds: dict[tuple[str, str], float]) -> None:
+    """timings.csv: seconds spent grading each file (kept apart because it differs from run to run)."""
+    rows = [[student, file, f"{taken:.1f}"] for (student, file), taken in sorted(seconds.items())]
+    write_text(out_dir / "timings.csv", csv_text(["student", "file", "seconds"], rows))
+
+
 def write_text(path: Path, text: str) -> None:
     """Write UTF-8 text with \\n line ends on every platform."""
     with open(path, "w", encoding="utf-8", newline="\n") as file:
         file.write(text)
+
+
+def with_missing(grades: list[Grade], course: dict[str, CourseNotebook], students: set[str]) -> list[Grade]:
+    """The grades plus a `missing` row for each course notebook a student handed in no file for."""
+    handed = {(g.submission.student, g.notebook) for g in grades}
+    missing = [Grade(Submission(student, "", Path()), "missing", name)
+               for student in students for name in course if (student, name) not in handed]
+    return sorted(grades + missing, key=lambda g: (g.submission.student, g.notebook, g.submission.file))
+
+
+def handed_in(grades: list[Grade]) -> list[Grade]:
+    """The grades of files that were handed in (not the `missing` rows)."""
+    return [g for g in grades if g.status != "missing"]
+
+
+def best_per_notebook(grades: list[Grade], course: dict[str, CourseNotebook]) -> dict[str, dict[str, int]]:
+    """Per student, per course notebook, the exercises passed in their best file for it."""
+    best = defaultdict(lambda: dict.fromkeys(sorted(course), 0))
+    for grade in grades:
+        counts = best[grade.submission.student]
+        if grade.notebook in counts:
+            counts[grade.notebook] = max(counts[grade.notebook], grade.total)
+    return best
 
 
 def exercise_columns(course: dict[str, CourseNotebook]) -> list[str]:
@@ -62,20 +97,38 @@ def exercise_columns(course: dict[str, CourseNotebook]) -> list[str]:
 def grades_csv(grades: list[Grade], course: dict[str, CourseNotebook]) -> str:
     """One row per submission: student, notebook, file, status, each exercise's status, total passed."""
     columns = exercise_columns(course)
+    rows = [[g.submission.student, g.notebook, g.submission.file, g.status,
+             *[g.exercises.get(id_, ("", ""))[0] for id_ in columns], g.total] for g in grades]
+    return csv_text(["student", "notebook", "file", "status", *columns, "total"], rows)
+
+
+def gradebook_csv(grades: list[Grade], course: dict[str, CourseNotebook]) -> str:
+    """One row per student for an LMS import: total passed (best file per notebook), exercises, per notebook."""
+    exercises = sum(len(notebook.exercises) for notebook in course.values())
+    best = best_per_notebook(grades, course)
+    rows = [[student, sum(counts.values()), exercises, *counts.values()] for student, counts in sorted(best.items())]
+    return csv_text(["student", "total passed", "total exercises", *sorted(course)], rows)
+
+
+def csv_text(header: list[str], rows: list[list]) -> str:
+    """CSV text with every field made safe to open in a spreadsheet."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "notebook", "file", "status", *columns, "total"])
-    for grade in grades:
-        statuses = [grade.exercises.get(id_, ("", ""))[0] for id_ in columns]
-        writer.writerow([grade.submission.student, grade.notebook, grade.submission.file, grade.status,
-                         *statuses, grade.total])
+    for row in [header, *rows]:
+        writer.writerow([spreadsheet_safe(field) for field in row])
     return buffer.getvalue()
+
+
+def spreadsheet_safe(field) -> str:
+    """The field as text, with a `'` in front when a spreadsheet would read it as a formula."""
+    text = str(field)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def duplicate_notes(grades: list[Grade]) -> dict[int, str]:
     """For each grade whose student handed in several files for one notebook, a note saying so."""
     groups = defaultdict(list)
-    for grade in grades:
+    for grade in handed_in(grades):
         if grade.notebook:
             groups[(grade.submission.student, grade.notebook)].append(grade)
     notes = {}
@@ -88,16 +141,20 @@ def duplicate_notes(grades: list[Grade]) -> dict[int, str]:
     return notes
 
 
-def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], notes: list[str], options: Options) -> str:
-    """The instructor's report: settings, summary table, per-exercise counts, notes, per-student sections."""
+def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], notes: list[str], options: Options,
+                    changed: list[str]) -> str:
+    """The instructor's report: integrity, settings, summary, per-exercise counts, notes, per-student sections."""
     columns = exercise_columns(course)
     students = sorted({g.submission.student for g in grades})
+    best = best_per_notebook(grades, course)
+    exercises = sum(len(notebook.exercises) for notebook in course.values())
     lines = [
-        "# Grading report", "",
-        f"{plural(len(grades), 'file')} from {plural(len(students), 'student')}, graded against course notebooks "
+        "# Grading report", "", *integrity_lines(changed),
+        f"{plural(len(handed_in(grades)), 'file')} from {plural(len(students), 'student')}, graded against course notebooks "
         + ", ".join(f"{name} ({plural(len(course[name].exercises), 'exercise')})" for name in sorted(course)) + ".",
         f"Limits: {options.timeout:g} s to run a notebook, {options.check_timeout:g} s per check, "
         f"{options.memory_mb} MiB of memory per kernel.", "",
+        "Seconds spent on each file are in timings.csv (which alone differs between runs).", "",
         "## Summary", "",
         table(["Student", "Notebook", "File", "Status", *columns, "Total"],
               [[g.submission.student, g.notebook, g.submission.file, g.status,
@@ -111,10 +168,25 @@ def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], note
     if notes:
         lines += ["", "## Notes", "", *[f"- {note}" for note in notes]]
     for student in students:
-        lines += ["", f"## {student}"]
+        lines += ["", f"## {student}", "",
+                  f"Total: {sum(best[student].values())} of {plural(exercises, 'exercise')} passed "
+                  "(the best file for each course notebook counts)."]
         for grade in (g for g in grades if g.submission.student == student):
-            lines += ["", *submission_section(grade, course, f"### `{grade.submission.file}`", [])]
+            if grade.status == "missing":
+                lines += ["", f"### {grade.notebook}: not handed in"]
+            else:
+                lines += ["", *submission_section(grade, course, f"### `{grade.submission.file}`", [])]
     return "\n".join(lines) + "\n"
+
+
+def integrity_lines(changed: list[str]) -> list[str]:
+    """The report's opening lines on whether grading left every submission file as it was."""
+    if not changed:
+        return ["Every file in the submissions folder had the same SHA-256 after grading as before.", ""]
+    return ["## WARNING: grading changed the submissions folder", "",
+            "Code in a submission wrote outside its private copy (through an absolute path). "
+            "These files are not as handed in, so their grades cannot be trusted:", "",
+            *[f"- {change}" for change in changed], ""]
 
 
 def exercise_counts(grades: list[Grade], course: dict[str, CourseNotebook]) -> list[list[str]]:

@@ -1,6 +1,14 @@
-"""Find the handed-in notebooks (`SUBMISSIONS/<student>/<any name>.ipynb`) and read them safely."""
+"""Find the handed-in notebooks and read them safely.
+
+Three layouts are understood: one folder per student (`SUBMISSIONS/<student>/<any name>.ipynb`),
+and the flat folders that learning-management systems export: Canvas
+(`lastname_firstname[_LATE]_<user id>_<file id>_<original name>[-n].ipynb`) and Moodle
+(`Firstname Lastname_<id>_assignsubmission_file_<original name>`, or per-student folders named
+`Firstname Lastname_<id>_assignsubmission_file_`).
+"""
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -8,11 +16,14 @@ import nbformat
 # Larger files are refused unread: a notebook with its outputs is rarely over a few MB.
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 CELL_TYPES = {"code", "markdown", "raw"}
+# Canvas appends `-n` to the original name of the n-th resubmission; the user id names the student.
+CANVAS_NAME = re.compile(r"(?P<name>.+?)_(?:LATE_)?(?P<user>\d+)_\d+_(?P<stem>.+?)(?:-(?P<attempt>\d+))?(?P<ext>\.\w+)")
+MOODLE_NAME = re.compile(r"(?P<student>.+?_\d+)_assignsubmission_[a-z]+_(?P<file>.*)")
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One handed-in notebook: its student (folder name) and its path inside that folder."""
+    """One handed-in notebook: its student, its name as handed in, and where it lies."""
 
     student: str
     file: str
@@ -24,20 +35,82 @@ class Submission:
         return str(Path(self.file).with_suffix(".md").as_posix())
 
 
-def find_submissions(folder: Path) -> tuple[list[Submission], list[str]]:
-    """All notebooks in student folders, sorted, and notes about what was ignored."""
-    submissions, notes = [], []
+@dataclass(frozen=True)
+class LmsFile:
+    """A top-level file named by a learning-management system's export."""
+
+    student: str
+    file: str
+    attempt: int
+    path: Path
+
+
+@dataclass
+class Found:
+    """What a submissions folder holds: notebooks to grade, every student seen, and what was left out."""
+
+    submissions: list[Submission] = field(default_factory=list)
+    students: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # top-level files in no layout the grader knows
+
+
+def find_submissions(folder: Path) -> Found:
+    """All notebooks in student folders or LMS-named files, sorted, and notes about what was ignored."""
+    found, lms_files = Found(), []
     for entry in sorted(Path(folder).iterdir()):
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            found = notebooks_in(entry)
-            submissions += [Submission(entry.name, path.relative_to(entry).as_posix(), path) for path in found]
-            if not found:
-                notes.append(f"`{entry.name}/` holds no .ipynb file.")
-        elif entry.suffix == ".ipynb":
-            notes.append(f"`{entry.name}` is not inside a student folder and was not graded.")
-    return submissions, notes
+            add_student_folder(found, entry)
+        elif (named := lms_file(entry)) is not None:
+            lms_files.append(named)
+        else:
+            found.skipped.append(entry.name)
+            found.notes.append(f"`{entry.name}` is not inside a student folder or named like a Canvas "
+                               "or Moodle download, and was not graded.")
+    add_lms_files(found, lms_files)
+    found.submissions.sort(key=lambda s: (s.student, s.file))
+    return found
+
+
+def add_student_folder(found: Found, folder: Path) -> None:
+    """Add a student's folder (a Moodle folder's name is cut down to the student's name and id)."""
+    match = MOODLE_NAME.fullmatch(folder.name)
+    student = match["student"] if match else folder.name
+    found.students.add(student)
+    notebooks = notebooks_in(folder)
+    found.submissions += [Submission(student, path.relative_to(folder).as_posix(), path) for path in notebooks]
+    if not notebooks:
+        found.notes.append(f"`{folder.name}/` holds no .ipynb file.")
+
+
+def lms_file(path: Path) -> LmsFile | None:
+    """The student, original name and resubmission number of a Canvas or Moodle file; None for other names."""
+    moodle = MOODLE_NAME.fullmatch(path.name)
+    if moodle:
+        return LmsFile(moodle["student"], moodle["file"], 0, path)
+    canvas = CANVAS_NAME.fullmatch(path.name)
+    if canvas:
+        student = f"{canvas['name']}_{canvas['user']}"
+        return LmsFile(student, canvas["stem"] + canvas["ext"], int(canvas["attempt"] or 0), path)
+    return None
+
+
+def add_lms_files(found: Found, lms_files: list[LmsFile]) -> None:
+    """Add each student's latest resubmission of every .ipynb file; note the rest."""
+    latest: dict[tuple[str, str], LmsFile] = {}
+    for item in sorted(lms_files, key=lambda f: (f.attempt, f.path.name)):
+        found.students.add(item.student)
+        if not item.file.endswith(".ipynb"):
+            found.skipped.append(item.path.name)
+            found.notes.append(f"`{item.path.name}` ({item.student}) is not a .ipynb file and was not graded.")
+            continue
+        older = latest.get((item.student, item.file))
+        if older is not None:
+            found.notes.append(f"`{older.path.name}` was not graded: `{item.path.name}` is a later resubmission.")
+        latest[(item.student, item.file)] = item
+    found.submissions += [Submission(f.student, f.file, f.path) for f in latest.values()]
 
 
 def notebooks_in(student_dir: Path) -> list[Path]:
@@ -55,6 +128,8 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:
             return None, f"the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB"
         text = path.read_bytes().decode("utf-8-sig")
+        if not text.strip():
+            return None, "the file is empty"
     except UnicodeDecodeError:
         return None, "the file is not UTF-8 text"
     except OSError as error:
@@ -62,7 +137,7 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
-        return None, f"the file is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+        return None, f"the file is not valid JSON ({error.msg}: line {error.lineno}, column {error.colno})"
     problem = structure_problem(raw)
     if problem:
         return None, problem
