@@ -411,12 +411,14 @@ line_plot(td_errors, {"share of draws": np.bincount(drawn, minlength=8) / drawn.
 #
 # The course's `utils.dqn.train` implements all three options (`DQNConfig(dueling=True)`,
 # `n_step=3`, `prioritized=True`, in any combination). What does each cost per environment
-# step? The cell runs each variant for 2,000 steps without greedy checks and divides the
-# wall-clock time by the steps: a quick, noisy measurement on whatever machine runs it
-# (`python -m benchmarks.step_cost --variants` does it more carefully).
+# step? The cell runs each variant for 2,000 environment steps without greedy checks and
+# divides the wall-clock time by the steps: a quick, noisy measurement on whatever machine
+# runs it. Half of those steps are pure collection (`learning_starts`), so differences that
+# come from the updates look smaller here than in a whole run;
+# `python -m benchmarks.step_cost --variants` measures them more carefully.
 
 # %%
-costs = loop_costs({name: variant_config(name, SEED) for name in VARIANTS}, steps=2_000, repeats=1)
+costs = loop_costs({name: variant_config(name, SEED) for name in VARIANTS}, steps=1_000, repeats=1)
 default_cost = costs["default"][0]
 for name, (seconds_per_step, _) in costs.items():
     print(f"{name:<12} {seconds_per_step * 1e6:5.0f} µs per env step   x{seconds_per_step / default_cost:.2f} of default")

@@ -1,22 +1,20 @@
 """utils.sb3_bridge: the DQNConfig → SB3 mapping, the adapter, SB3's early stopping, and the committed comparison."""
 import dataclasses
 import inspect
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from stable_baselines3 import DQN
 
-from benchmarks.sb3_compare import measure
+from benchmarks.sb3_compare import RUNNERS
 from utils.ablation import load_runs
 from utils.dqn import DQNConfig
 from utils.evaluation import evaluate
 from utils.policies import greedy_actions
-from utils.sb3_bridge import (CONFIG_TO_SB3, SB3_FIXED, course_q_net, mapping_table, new_dqn, not_reproduced,
-                              sb3_kwargs, train_sb3_with_eval)
+from utils.sb3_bridge import (CONFIG_TO_SB3, SB3_FIXED, SB3_RESULTS, course_q_net, mapping_table, new_dqn,
+                              not_reproduced, sb3_kwargs, train_sb3_with_eval)
 
-COMPARE_RESULTS = Path(__file__).resolve().parent.parent / "results" / "sb3_compare.jsonl"
 DQN_ARGUMENTS = set(inspect.signature(DQN).parameters)
 SHORT = DQNConfig(learning_starts=500, eps_decay_steps=1_500, hidden=32, check_every=500, check_episodes=5)
 """A config that trains a few thousand steps in seconds."""
@@ -110,10 +108,9 @@ def test_early_stopping_stops_at_the_threshold():
     assert run.stopped_early and run.env_steps == run.eval_steps[-1] == 500
 
 
-@pytest.mark.slow
-def test_a_committed_comparison_row_is_reproduced_by_a_fresh_run():
-    """Exact on the machine type that wrote the file; float kernels of other CPUs may differ."""
-    rows = load_runs(COMPARE_RESULTS)
-    committed = min((r for r in rows if r["impl"] != "course"), key=lambda r: r["env_steps"])  # the cheapest SB3 run
-    fresh = measure(committed["impl"], committed["seed"], committed["eval_episodes"])
-    assert {k: v for k, v in fresh.items() if k != "wall_s"} == {k: v for k, v in committed.items() if k != "wall_s"}
+def test_the_committed_comparison_is_complete_and_consistent():
+    """Ten held-out seeds for each implementation; solved means a mean of at least 475 (a fresh run of a row
+    takes 15-20 s, so reproduction is left to test_early_stopping_runs_the_checks_keeps_the_best_model_and_is_reproducible)."""
+    rows = load_runs(SB3_RESULTS)
+    assert {(r["impl"], r["seed"]) for r in rows} == {(impl, s) for impl in RUNNERS for s in range(100, 110)}
+    assert all(r["solved"] == (r["eval_mean"] >= 475) for r in rows)
