@@ -54,8 +54,8 @@ bench: setup ## benchmark the course's DQN on seeds 0-9 beside Stable-Baselines3
 ablation: setup ## notebook 7's ablation: 5 variants x seeds 0-9, resuming results/ablation.jsonl (about 20-30 min)
 	$(BIN)/python -m benchmarks.ablation --seeds 0-9 --json results/ablation.jsonl
 
-checkpoint: setup ## retrain checkpoints/dqn_cartpole.pt with the defaults (VERIFY=1: compare with the shipped file instead)
-	$(BIN)/python -m tools.train_checkpoint $(if $(VERIFY),--verify)
+checkpoint: setup ## retrain the shipped agent (TASK=acrobot: notebook 8's; VERIFY=1: compare with the shipped file instead)
+	$(BIN)/python -m tools.train_checkpoint $(if $(TASK),--task $(TASK)) $(if $(VERIFY),--verify)
 
 lock: ## re-resolve requirements.txt in a scratch venv and rewrite requirements-lock.txt
 	$(PYTHON) -m tools.lock_requirements

@@ -1,4 +1,4 @@
-"""Train the checkpoint that ships with the course (notebook 6 loads it), or verify it.
+"""Train the checkpoints that ship with the course (notebooks 6 and 8 load them), or verify them.
 
     python -m tools.train_checkpoint            # train with the defaults, write the files
     python -m tools.train_checkpoint --verify   # train again, compare with the shipped files

@@ -31,7 +31,7 @@ EVAL_SEED = 2_000_000_000
 """Environment seed of evaluation episodes: far above any training seed (see utils.dqn)."""
 
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "dqn_cartpole.pt"
-"""The checkpoint that ships with the course (`make checkpoint` reproduces it); notebook 6 loads it."""
+"""The course's CartPole agent (`make checkpoint` reproduces it): notebook 6 shows it until a student has their own."""
 
 CHECKPOINT_FORMAT = "dqn-cartpole-checkpoint/1"
 
