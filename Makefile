@@ -44,9 +44,9 @@ check: setup ## everything an instructor needs green: notebook sync, unit tests,
 test: setup ## only the fast unit tests
 	$(BIN)/pytest -m "not slow" tests
 
-grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/ [OUT=grades/] [TIMEOUT=600] [JOBS=n]
+grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/ [OUT=grades/] [CPU_SECONDS=600] [TIMEOUT=wall s] [JOBS=n]
 	@test -n "$(SUBMISSIONS)" || { echo "error: name the folder to grade: make grade SUBMISSIONS=path/to/submissions/"; exit 2; }
-	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") $(if $(CPU_SECONDS),--cpu-seconds $(CPU_SECONDS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(JOBS),--jobs $(JOBS))
 
 bench: setup ## benchmark the course's DQN on seeds 0-9 beside Stable-Baselines3
 	$(BIN)/python -m benchmarks.solve_rate --seeds 0-9 --baseline sb3 --json bench.json

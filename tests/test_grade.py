@@ -205,8 +205,8 @@ def fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
 
 def grade(submissions: Path, out: Path, course: Path, *extra: str) -> int:
     """Run the grader's command line with small limits suited to the fake course."""
-    return main([str(submissions), "--out", str(out), "--course", str(course), "--timeout", "4",
-                 "--check-timeout", "3", "--memory-mb", "1024", "--jobs", "2", *extra])
+    return main([str(submissions), "--out", str(out), "--course", str(course), "--cpu-seconds", "4",
+                 "--timeout", "30", "--check-timeout", "3", "--memory-mb", "1024", "--jobs", "2", *extra])
 
 
 @pytest.fixture(scope="module")
@@ -284,10 +284,37 @@ def test_older_course_version(rows, graded):
 
 
 @slow
-def test_infinite_loop_times_out_but_earlier_exercises_are_checked(rows, graded):
+def test_infinite_loop_uses_up_its_cpu_time_but_earlier_exercises_are_checked(rows, graded):
     assert statuses(rows["frank", "01_fake.ipynb"]) == ("timeout", "passed", "error", "", "1")
-    expected = "did not finish within 4 s: it was stopped in cell 5 (`while True:`)"
+    expected = "used more than 4 s of CPU time: it was stopped in cell 5 (`while True:`)"
     assert expected in feedback(graded, "frank", "01_fake.md")
+    assert "graded again alone" not in feedback(graded, "frank", "01_fake.md")  # CPU time does not depend on load
+
+
+def counting_attempts(counter: Path, source: str) -> nbformat.NotebookNode:
+    """Notebook 01_fake answered, with a cell that appends a line to `counter` and then runs `source`."""
+    return answered_with(f"open({str(counter)!r}, 'a').write('attempt\\n')\n{source}")
+
+
+@slow
+def test_waiting_is_stopped_by_the_wall_clock_and_retried_alone_once_cpu_burning_is_not(tmp_path):
+    course = make_course(tmp_path / "course")
+    submissions, counters = tmp_path / "submissions", tmp_path / "counters"
+    counters.mkdir()
+    write(submissions / "sam" / "01_fake.ipynb", counting_attempts(counters / "sam", "import time\ntime.sleep(600)"))
+    write(submissions / "cora" / "01_fake.ipynb", counting_attempts(counters / "cora", "while True:\n    pass"))
+    assert main([str(submissions), "--out", str(tmp_path / "out"), "--course", str(course), "--cpu-seconds", "3",
+                 "--timeout", "6", "--check-timeout", "3", "--jobs", "2"]) == 0
+    found = {row["student"]: row for row in read_csv(tmp_path / "out" / "grades.csv") if row["status"] != "missing"}
+    assert statuses(found["sam"]) == ("timeout", "passed", "error", "", "1")
+    assert statuses(found["cora"]) == ("timeout", "passed", "error", "", "1")
+    assert (counters / "sam").read_text().count("attempt") == 2
+    assert (counters / "cora").read_text().count("attempt") == 1
+    assert "did not finish within 6 s (wall-clock time)" in feedback((tmp_path, tmp_path / "out"), "sam", "01_fake.md")
+    assert "used more than 3 s of CPU time" in feedback((tmp_path, tmp_path / "out"), "cora", "01_fake.md")
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "`sam/01_fake.ipynb` ran past the wall-clock limit while other files were being graded" in report
+    assert "`cora/01_fake.ipynb` ran past" not in report
 
 
 @slow

@@ -19,7 +19,7 @@ from pathlib import Path
 from tools.grading.course import discover_course
 from tools.grading.integrity import changes, snapshot
 from tools.grading.report import check_out_dir, plural, write_outputs, write_timings
-from tools.grading.runner import GRADER_ROOT, Options, grade_all
+from tools.grading.runner import GRADER_ROOT, WALL_CLOCK_FACTOR, Options, grade_all
 from tools.grading.submissions import find_submissions
 
 
@@ -30,8 +30,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("submissions", type=Path, help="folder with one sub-folder of .ipynb files per student, or a Canvas or Moodle export")
     parser.add_argument("--out", type=Path, default=GRADER_ROOT / "grades",
                         help="where to write the results (default: grades/ in the repository)")
-    parser.add_argument("--timeout", type=float, default=Options.timeout,
-                        help="seconds to run one notebook's cells (default %(default)g)")
+    parser.add_argument("--cpu-seconds", type=float, default=Options.cpu_seconds,
+                        help="CPU seconds one notebook's kernel may use to run its cells, counted from its start; "
+                             "unlike wall-clock time it does not grow when other jobs load the machine "
+                             "(default %(default)g)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="wall-clock seconds to run one notebook's cells: a backstop for code that waits "
+                             f"without using CPU (default {WALL_CLOCK_FACTOR} times --cpu-seconds); a file that "
+                             "runs past it while other files are graded is graded again alone")
     parser.add_argument("--check-timeout", type=float, default=Options.check_timeout,
                         help="seconds for each exercise's check (default %(default)g)")
     parser.add_argument("--memory-mb", type=int, default=Options.memory_mb,
@@ -62,9 +68,9 @@ class Progress:
         self.seconds: dict[tuple[str, str], float] = {}
 
     def __call__(self, done: int, total: int, grade, seconds: float) -> None:
-        """One stderr line per graded file."""
+        """One stderr line per graded file (a file graded again adds its seconds)."""
         s = grade.submission
-        self.seconds[s.student, s.file] = seconds
+        self.seconds[s.student, s.file] = self.seconds.get((s.student, s.file), 0) + seconds
         print(f"[{done}/{total}] {s.student}/{s.file}: {grade.status}, {grade.total} passed ({seconds:.0f} s)",
               file=sys.stderr, flush=True)
 
@@ -80,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_folders(args.submissions, args.out)
         check_out_dir(args.out)
-        options = Options(args.timeout, args.check_timeout, args.memory_mb, args.jobs)
+        options = Options(args.cpu_seconds, args.timeout, args.check_timeout, args.memory_mb, args.jobs)
         course = discover_course(args.course / "notebooks")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

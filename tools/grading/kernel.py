@@ -1,7 +1,8 @@
-"""Start an IPython kernel under the grader's limits: `python -m tools.grading.kernel BYTES -f FILE`.
+"""Start an IPython kernel under the grader's limits: `python -m tools.grading.kernel BYTES CPU_SECONDS -f FILE`.
 
-The worker's kernel spec runs this module instead of `ipykernel_launcher`, so the memory limit
-applies to the kernel (and whatever it starts) but not to the worker that reads its messages.
+The worker's kernel spec runs this module instead of `ipykernel_launcher`, so the memory and
+CPU-time limits apply to the kernel (and whatever it starts) but not to the worker that reads
+its messages.
 """
 import os
 import resource
@@ -17,6 +18,39 @@ def limit_memory(max_bytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
     except (ValueError, OSError):  # e.g. macOS, where RLIMIT_AS cannot be lowered like this
         print("grader: could not limit the kernel's memory on this system", file=sys.stderr)
+
+
+class CpuTimeLimit(BaseException):
+    """Raised in the running cell when the kernel has used its CPU time (BaseException: `except Exception` misses it)."""
+
+
+def limit_cpu(seconds: int) -> None:
+    """Send SIGXCPU after `seconds` of CPU time, which stops the running cell with CpuTimeLimit.
+
+    CPU time, unlike wall-clock time, does not grow when other jobs slow the machine down, so the
+    same notebook gets the same verdict under any load. The hard limit is left alone: the worker
+    lifts the soft one before the checks (which have their own time limits), and its wall-clock
+    limit stops a notebook that catches CpuTimeLimit and goes on.
+    """
+    try:
+        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, hard))
+    except (ValueError, OSError):
+        print("grader: could not limit the kernel's CPU time on this system", file=sys.stderr)
+        return
+    signal.signal(signal.SIGXCPU, stop_cell)
+
+
+def stop_cell(signum, frame) -> None:
+    """SIGXCPU handler: lift the soft limit (the kernel would get SIGXCPU every second) and stop the cell."""
+    lift_cpu_limit()
+    raise CpuTimeLimit("the notebook used up its CPU time")
+
+
+def lift_cpu_limit() -> None:
+    """Raise the soft CPU-time limit to the hard one."""
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
 
 
 def die_with_worker() -> None:
@@ -39,8 +73,9 @@ def ignore_exit() -> None:
 
 def main() -> None:
     """Apply the limits, then run the ordinary IPython kernel with the remaining arguments."""
-    max_bytes = int(sys.argv.pop(1))
+    max_bytes, cpu_seconds = int(sys.argv.pop(1)), int(sys.argv.pop(1))
     limit_memory(max_bytes)
+    limit_cpu(cpu_seconds)
     die_with_worker()
     ignore_exit()
     from ipykernel import kernelapp

@@ -15,7 +15,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXERCISE_STATUSES = ("passed", "failed", "not attempted", "error")
 STATUS_MEANING = {
     "graded": "every cell was run, even after errors, and every exercise was checked",
-    "timeout": "the notebook did not finish within the time limit and was stopped",
+    "timeout": "the notebook used up its CPU time, or ran past the wall-clock limit, and was stopped",
     "crashed": "the Python kernel died while running the notebook",
     "invalid": "the file is not a readable Jupyter notebook",
     "unknown-notebook": "the file is not one of the course notebooks",
@@ -45,13 +45,20 @@ def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNo
     duplicates = duplicate_notes(grades)
     write_text(out_dir / "grades.csv", grades_csv(grades, course))
     write_text(out_dir / "gradebook.csv", gradebook_csv(grades, course))
-    notes = found.notes + sorted(set(duplicates.values()))
+    notes = found.notes + retry_notes(grades) + sorted(set(duplicates.values()))
     write_text(out_dir / "report.md", report_markdown(grades, course, notes, options, changed))
     for grade in handed_in(grades):
         path = out_dir / "feedback" / grade.submission.student / grade.submission.feedback_name
         path.parent.mkdir(parents=True, exist_ok=True)
         extra = [duplicates[id(grade)]] if id(grade) in duplicates else []
         write_text(path, feedback_markdown(grade, course, extra))
+
+
+def retry_notes(grades: list[Grade]) -> list[str]:
+    """A report note for each file graded a second time, alone, after a wall-clock time-out."""
+    return [f"`{g.submission.student}/{g.submission.file}` ran past the wall-clock limit while other files were "
+            f"being graded, so it was graded again alone (status of the second run: {g.status})."
+            for g in grades if g.retried]
 
 
 def write_timings(out_dir: Path, seconds: dict[tuple[str, str], float]) -> None:
@@ -152,7 +159,8 @@ def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], note
         "# Grading report", "", *integrity_lines(changed),
         f"{plural(len(handed_in(grades)), 'file')} from {plural(len(students), 'student')}, graded against course notebooks "
         + ", ".join(f"{name} ({plural(len(course[name].exercises), 'exercise')})" for name in sorted(course)) + ".",
-        f"Limits: {options.timeout:g} s to run a notebook, {options.check_timeout:g} s per check, "
+        f"Limits: {options.cpu_seconds:g} s of CPU time to run a notebook ({options.timeout:g} s of wall-clock "
+        f"time at most), {options.check_timeout:g} s per check, "
         f"{options.memory_mb} MiB of memory per kernel.", "",
         "Seconds spent on each file are in timings.csv (which alone differs between runs).", "",
         "## Summary", "",

@@ -18,21 +18,27 @@ from tools.grading.worker import PROBE_SECONDS
 
 GRADER_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 120  # margin for starting the worker and its kernel before the hard time limit
+# The default wall-clock limit is this many times the CPU-time limit: generous, because a loaded
+# machine stretches wall-clock time while the CPU limit alone decides on a busy notebook.
+WALL_CLOCK_FACTOR = 4
 
 
 @dataclass(frozen=True)
 class Options:
-    """How to grade: time limits (seconds), kernel memory (MiB), parallel workers."""
+    """How to grade: time limits (seconds; `timeout` is wall-clock), kernel memory (MiB), parallel workers."""
 
-    timeout: float = 600
+    cpu_seconds: float = 600
+    timeout: float | None = None  # None: WALL_CLOCK_FACTOR times cpu_seconds
     check_timeout: float = 60
     memory_mb: int = 4096
     jobs: int = os.cpu_count() or 1
     output_note_chars: int = 1_000_000
 
     def __post_init__(self):
-        """Refuse limits that cannot work."""
-        for name in ("timeout", "check_timeout", "memory_mb", "jobs", "output_note_chars"):
+        """Fill in the default wall-clock limit; refuse limits that cannot work."""
+        if self.timeout is None:
+            object.__setattr__(self, "timeout", WALL_CLOCK_FACTOR * self.cpu_seconds)  # frozen: set once here
+        for name in ("cpu_seconds", "timeout", "check_timeout", "memory_mb", "jobs", "output_note_chars"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive; got {getattr(self, name)}")
 
@@ -46,6 +52,8 @@ class Grade:
     notebook: str = ""
     exercises: dict[str, tuple[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    wall_clock_timeout: bool = False  # stopped by a wall-clock limit, which other jobs' load may have caused
+    retried: bool = False  # graded a second time, alone
 
     @property
     def total(self) -> int:
@@ -86,10 +94,25 @@ class Workers:
 
 def grade_all(submissions: list[Submission], course: dict[str, CourseNotebook], course_root: Path,
               options: Options, progress=None) -> list[Grade]:
-    """Grade every submission, `options.jobs` at a time; `progress(done, total, grade, seconds)` after each."""
+    """Grade every submission, `options.jobs` at a time, then grade wall-clock time-outs again, alone.
+
+    `progress(done, total, grade, seconds)` is called after each grading, retries included.
+    """
     workers = Workers()
+    grades = grade_in_parallel(submissions, course, course_root, options, workers, progress, options.jobs)
+    timed_out = [g.submission for g in grades if g.wall_clock_timeout]
+    if timed_out and options.jobs > 1 and len(submissions) > 1:  # only then did other jobs share the machine
+        again = grade_in_parallel(timed_out, course, course_root, options, workers, progress, 1)
+        second = {g.submission: marked_retried(g, options) for g in again}
+        grades = [second.get(g.submission, g) for g in grades]
+    return sorted(grades, key=lambda g: (g.submission.student, g.notebook, g.submission.file))
+
+
+def grade_in_parallel(submissions: list[Submission], course: dict[str, CourseNotebook], course_root: Path,
+                      options: Options, workers: Workers, progress, jobs: int) -> list[Grade]:
+    """Grade every submission once, `jobs` at a time; every worker is killed if this is interrupted."""
     grades = []
-    with ThreadPoolExecutor(max_workers=options.jobs) as pool:
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         started = [pool.submit(timed, grade_safely, s, course, course_root, options, workers) for s in submissions]
         try:
             for done, future in enumerate(as_completed(started), start=1):
@@ -101,7 +124,15 @@ def grade_all(submissions: list[Submission], course: dict[str, CourseNotebook], 
             workers.stop()
             pool.shutdown(cancel_futures=True)
             raise
-    return sorted(grades, key=lambda g: (g.submission.student, g.notebook, g.submission.file))
+    return grades
+
+
+def marked_retried(grade: Grade, options: Options) -> Grade:
+    """The result of grading a file a second time, alone, with a note saying why."""
+    grade.retried = True
+    grade.notes.insert(0, f"This file ran past the {options.timeout:g} s wall-clock limit while other files were "
+                          "being graded at the same time, so it was graded again alone; this is the second result.")
+    return grade
 
 
 def timed(function, *args):
@@ -132,7 +163,8 @@ def grade_one(submission: Submission, course: dict[str, CourseNotebook], course_
         notes.insert(0, recognised_note(nb, notebook, how))
     result = run_worker(submission, notebook, course_root, options, workers)
     exercises = {id_: tuple(outcome) for id_, outcome in result["exercises"].items()}
-    return Grade(submission, result["status"], notebook.name, exercises, notes + result["notes"])
+    return Grade(submission, result["status"], notebook.name, exercises, notes + result["notes"],
+                 result.get("wall_clock_timeout", False))
 
 
 def recognised_note(nb: dict, notebook: CourseNotebook, how: str) -> str:
@@ -169,8 +201,9 @@ def run_worker(submission: Submission, notebook: CourseNotebook, course_root: Pa
         except subprocess.TimeoutExpired:
             kill_group(process)
             process.communicate()
-            return stopped_result(notebook, "timeout", f"Grading this notebook took longer than "
-                                  f"{hard_limit(notebook, options):.0f} s in all and was stopped.")
+            result = stopped_result(notebook, "timeout", f"Grading this notebook took longer than "
+                                    f"{hard_limit(notebook, options):.0f} s in all and was stopped.")
+            return result | {"wall_clock_timeout": True}
         finally:
             workers.finished(process)
     return parse_result(out, err, notebook)
@@ -182,7 +215,8 @@ def worker_job(copy: Path, scratch: Path, notebook: CourseNotebook, course_root:
     return {
         "notebook": str(copy), "workdir": str(copy.parent), "scratch": str(scratch),
         "exercises": [{"id": e.id, "title": e.title, "check": e.check} for e in notebook.exercises],
-        "timeout": options.timeout, "check_timeout": options.check_timeout, "memory_mb": options.memory_mb,
+        "cpu_seconds": options.cpu_seconds, "timeout": options.timeout,
+        "check_timeout": options.check_timeout, "memory_mb": options.memory_mb,
         "python_path": python_path, "threads": max(1, (os.cpu_count() or 1) // options.jobs),
         "output_note_chars": options.output_note_chars,
     }

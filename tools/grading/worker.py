@@ -2,7 +2,8 @@
 
 Run as `python -m tools.grading.worker` with the job (JSON, see `runner.worker_job`) on stdin;
 prints the result as one JSON line on stdout:
-`{"status": "graded" | "timeout" | "crashed", "exercises": {id: [status, message]}, "notes": [...]}`.
+`{"status": "graded" | "timeout" | "crashed", "exercises": {id: [status, message]}, "notes": [...],
+"wall_clock_timeout": bool}`.
 """
 import sys
 
@@ -30,6 +31,7 @@ from nbformat.v4 import new_code_cell
 from tools.grading.submissions import read_notebook
 
 TIME_LIMIT_ERROR = "GraderTimeLimit"  # the ename nbclient reports for a cell stopped at its time limit
+CPU_LIMIT_ERROR = "CpuTimeLimit"  # the ename of the exception the kernel raises when its CPU time is used up
 PROBE_SECONDS = 10  # how long a kernel may take to answer after an interrupt before it counts as stuck
 MAX_MESSAGE_CHARS = 1500
 MAX_CELL_ERROR_NOTES = 5
@@ -50,10 +52,17 @@ _grader_namespace = _grader_builtins.dict(_grader_builtins.globals())
 _grader_namespace.update({{n: _grader_builtins.getattr(_grader_checks, n) for n in _grader_names}})
 _grader_builtins.exec(_grader_builtins.compile({check!r}, "<check {id}>", "exec"), _grader_namespace)
 """
+# Run before the checks: they have wall-clock limits of their own, and the CPU time the student's
+# cells left over must not decide whether a check can run.
+LIFT_CPU_LIMIT_SOURCE = "from tools.grading.kernel import lift_cpu_limit as _grader_lift\n_grader_lift()"
 
 
 class TimedOut(Exception):
-    """A cell or check did not finish within its time limit."""
+    """A cell or check did not finish within its (wall-clock) time limit."""
+
+
+class OutOfCpuTime(TimedOut):
+    """A cell was stopped because the kernel used up its CPU time."""
 
 
 class QuietClient(NotebookClient):
@@ -88,6 +97,7 @@ class Grading:
         self.results: dict[str, list[str]] = {}
         self.why_unusable = ""
         self.started = False
+        self.wall_clock_timeout = False
 
     async def run(self) -> dict:
         """Start the kernel, run the notebook and the checks, and return the result."""
@@ -98,7 +108,7 @@ class Grading:
             ):
                 self.started = True
                 try:
-                    if await self.run_cells():
+                    if await self.run_cells() and await self.responsive(LIFT_CPU_LIMIT_SOURCE):
                         await self.run_checks()
                 finally:
                     kill_kernel_group(self.client)
@@ -118,8 +128,8 @@ class Grading:
                 continue
             try:
                 reply = await self.execute(index, deadline - monotonic())
-            except TimedOut:
-                self.stop("timeout", f"The notebook did not finish within {self.job['timeout']:g} s: it was stopped "
+            except TimedOut as stopped:
+                self.stop("timeout", f"{self.time_limit_reached(stopped)}: it was stopped "
                           f"in {describe_cell(index, cell)}; later cells were not run.")
                 return await self.responsive()
             except DeadKernelError:
@@ -160,17 +170,26 @@ class Grading:
         reply = self.client.last_reply
         if reply.get("ename") == TIME_LIMIT_ERROR:
             raise TimedOut()
+        if reply.get("ename") == CPU_LIMIT_ERROR:
+            raise OutOfCpuTime()
         return reply
+
+    def time_limit_reached(self, stopped: TimedOut) -> str:
+        """Which of the notebook's limits stopped it, in words; a wall-clock one is remembered for a retry."""
+        if isinstance(stopped, OutOfCpuTime):
+            return f"The notebook used more than {self.job['cpu_seconds']:g} s of CPU time"
+        self.wall_clock_timeout = True
+        return f"The notebook did not finish within {self.job['timeout']:g} s (wall-clock time)"
 
     def append_cell(self, source: str) -> int:
         """Add a grader's code cell after the student's cells; its index."""
         self.client.nb.cells.append(new_code_cell(source))
         return len(self.client.nb.cells) - 1
 
-    async def responsive(self) -> bool:
-        """After a time-out: did the interrupt stop the code, so that checks can still run?"""
+    async def responsive(self, source: str = "None") -> bool:
+        """Does the kernel still run a short grader cell (after a time-out: did the interrupt stop the code)?"""
         try:
-            await self.execute(self.append_cell("None"), PROBE_SECONDS)
+            await self.execute(self.append_cell(source), PROBE_SECONDS)
             return True
         except TimedOut:
             self.why_unusable = "the notebook's code could not be interrupted after the time limit"
@@ -218,14 +237,16 @@ class Grading:
         for exercise in self.job["exercises"]:
             status, message = self.results.get(exercise["id"], ["error", f"not checked: {self.why_unusable}"])
             exercises[exercise["id"]] = [status, clean(message, self.job)]
-        return {"status": self.status, "exercises": exercises, "notes": [clean(note, self.job) for note in notes]}
+        return {"status": self.status, "exercises": exercises, "notes": [clean(note, self.job) for note in notes],
+                "wall_clock_timeout": self.wall_clock_timeout}
 
 
 def make_client(nb, job: dict) -> QuietClient:
     """An nbclient client for our limited kernel that keeps going after errors."""
     spec_dir = Path(job["scratch"]) / "kernels" / "grader"
     spec_dir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "tools.grading.kernel", str(job["memory_mb"] * 2**20), "-f", "{connection_file}"]
+    limits = [str(job["memory_mb"] * 2**20), str(math.ceil(job["cpu_seconds"]))]
+    argv = [sys.executable, "-m", "tools.grading.kernel", *limits, "-f", "{connection_file}"]
     (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "grader", "language": "python"}))
     manager = AsyncKernelManager(
         kernel_name="grader", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
