@@ -12,19 +12,13 @@ loop / (updates per step × update + action); the course target is ≤ 1.3. With
 the recipe's.
 """
 import argparse
-import copy
 import dataclasses
 import statistics
 import time
 
-import numpy as np
-import torch
-
 from utils.ablation import VARIANTS, loop_costs
-from utils.dqn import DQNConfig, learn_from_memory, replay_memory_for, torch_threads, transition_writer
-from utils.networks import q_network_for
+from utils.dqn import DQNConfig, learn_from_memory, run_parts, torch_threads, transition_writer
 from utils.policies import epsilon_greedy_action
-from utils.seeding import make_env, seed_everything
 
 REPEATS = 5
 
@@ -41,13 +35,7 @@ def seconds_per_call(function, calls: int) -> float:
 
 def bare_costs(config: DQNConfig, calls: int = 1000) -> tuple:
     """(seconds per update, seconds per action) with a memory of random transitions, as `train` builds them."""
-    seed_everything(config.seed)
-    env = make_env(config.seed)
-    obs_dim = env.observation_space.shape[0]
-    q_net = q_network_for(config, obs_dim, int(env.action_space.n))
-    target_net = copy.deepcopy(q_net)
-    optimizer = torch.optim.Adam(q_net.parameters(), lr=config.lr, fused=True)
-    memory = replay_memory_for(config, obs_dim)
+    env, rng, q_net, target_net, optimizer, memory = run_parts(config)
     remember = transition_writer(memory, config)
     state, _ = env.reset()
     for _ in range(config.learning_starts):
@@ -55,7 +43,6 @@ def bare_costs(config: DQNConfig, calls: int = 1000) -> tuple:
         next_state, reward, terminated, truncated, _ = env.step(action)
         remember(state, action, reward, next_state, terminated, truncated)
         state = env.reset()[0] if terminated or truncated else next_state
-    rng = np.random.default_rng(config.seed)
     update = seconds_per_call(
         lambda: learn_from_memory(q_net, target_net, optimizer, memory, config, config.learning_starts), calls)
     act = seconds_per_call(lambda: epsilon_greedy_action(q_net, state, config.eps_end, rng), calls)

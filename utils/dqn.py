@@ -11,7 +11,7 @@ import contextlib
 import copy
 import dataclasses
 import time
-from typing import Callable, Optional, Union
+from typing import Callable, NamedTuple, Optional, Union
 
 import numpy as np
 import torch
@@ -264,14 +264,7 @@ def train(config: Optional[DQNConfig] = None,
     """
     config = DQNConfig() if config is None else config
     with torch_threads(config.num_threads):
-        seed_everything(config.seed)
-        env = make_env(config.seed, env_id=config.env_id)
-        rng = np.random.default_rng(config.seed)
-        obs_dim, n_actions = env_dimensions(config.env_id)
-        q_net = q_network_for(config, obs_dim, n_actions)
-        target_net = copy.deepcopy(q_net)
-        optimizer = torch.optim.Adam(q_net.parameters(), lr=config.lr, fused=True)
-        memory = replay_memory_for(config, obs_dim)
+        env, rng, q_net, target_net, optimizer, memory = run_parts(config)
         remember = transition_writer(memory, config)
         bonus = CountBonus.for_env(env, config) if config.count_bonus > 0 else None
         monitor = TrainingMonitor(config, on_episode)
@@ -309,6 +302,33 @@ def train(config: Optional[DQNConfig] = None,
 
         env.close()
         return monitor.result(q_net, env_steps=step, updates=updates, wall_s=time.perf_counter() - start)
+
+
+class RunParts(NamedTuple):
+    """What a training run starts from (`run_parts`)."""
+
+    env: object
+    rng: np.random.Generator
+    q_net: nn.Module
+    target_net: nn.Module
+    optimizer: torch.optim.Optimizer
+    memory: ReplayMemory
+
+
+def run_parts(config: DQNConfig) -> RunParts:
+    """Seed everything, then build the env, ε-greedy rng, networks, optimizer and memory of a run.
+
+    Always in this order, so that a seed fixes the run: `train` and a student's own loop
+    (utils.student_agent) start from the same parts and give the same weights.
+    """
+    seed_everything(config.seed)
+    env = make_env(config.seed, env_id=config.env_id)
+    rng = np.random.default_rng(config.seed)
+    obs_dim, n_actions = env_dimensions(config.env_id)
+    q_net = q_network_for(config, obs_dim, n_actions)
+    target_net = copy.deepcopy(q_net)
+    optimizer = torch.optim.Adam(q_net.parameters(), lr=config.lr, fused=True)
+    return RunParts(env, rng, q_net, target_net, optimizer, replay_memory_for(config, obs_dim))
 
 
 def replay_memory_for(config: DQNConfig, obs_dim: int = 4) -> ReplayMemory:

@@ -8,23 +8,16 @@ kernel's working folder): the solution notebooks run by `make check` write into
 overwritten. A previous agent is kept as `my_dqn_agent.previous.pt`.
 """
 import contextlib
-import copy
 import io
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from utils.checks import (CheckFailed, ExerciseNotDone, check_optimize_step, check_td_targets, check_train_dqn,
                           check_update_target)
 from utils.checks.core import describe_crash
-from utils.dqn import DQNConfig, TrainingMonitor, TrainResult, torch_threads
+from utils.dqn import DQNConfig, TrainingMonitor, TrainResult, run_parts, torch_threads
 from utils.evaluation import SHIPPED_CHECKPOINT, load_checkpoint, save_checkpoint
 from utils.live import LiveTrainingView
-from utils.networks import QNetwork
-from utils.replay import ReplayMemory
-from utils.seeding import make_env, seed_everything
 
 AGENT_FILE = "my_dqn_agent.pt"
 """Where notebook 5 saves the agent your loop trained, relative to the notebook's folder."""
@@ -99,15 +92,9 @@ def train_your_agent(td_targets, optimize_step, update_target, train_dqn, config
 def run_student_loop(train_dqn, config: DQNConfig, on_episode=None) -> TrainResult:
     """Build what `utils.dqn.train` builds, in the same order, and let the student's loop train it."""
     with torch_threads(config.num_threads):
-        seed_everything(config.seed)
-        env = make_env(config.seed)
-        rng = np.random.default_rng(config.seed)
-        q_net = QNetwork(env.observation_space.shape[0], int(env.action_space.n), config.hidden)
-        target_net = copy.deepcopy(q_net)
-        optimizer = torch.optim.Adam(q_net.parameters(), lr=config.lr, fused=True)
+        env, rng, q_net, target_net, optimizer, memory = run_parts(config)
         updates = []
         optimizer.register_step_post_hook(lambda *_: updates.append(1))
-        memory = ReplayMemory(config.buffer_capacity, env.observation_space.shape[0])
         monitor = TrainingMonitor(config, on_episode)
         start = time.perf_counter()
         try:

@@ -7,7 +7,7 @@ import torch
 
 from utils.checks.core import Mistake, exercise, expect, name_the_mistake
 from utils.checks.tensors import describe
-from utils.dqn import DQNConfig
+from utils.dqn import CountBonus, DQNConfig
 
 ACROBOT = "Acrobot-v1"
 CARTPOLE = "CartPole-v1"
@@ -102,12 +102,6 @@ BONUS_LOW, BONUS_HIGH, BONUS_BINS, BONUS_BETA = np.array([-1.2, -0.07]), np.arra
 """MountainCar's observation bounds, a coarse 4 x 4 grid and β: every cell index is easy to follow."""
 
 
-def reference_cell(state) -> tuple:
-    """The grid cell of `state`: floor of (state - low) / cell size per coordinate, clipped into the grid."""
-    cell_size = (BONUS_HIGH - BONUS_LOW) / BONUS_BINS
-    return tuple(np.clip(np.floor((np.asarray(state) - BONUS_LOW) / cell_size), 0, BONUS_BINS - 1).astype(int).tolist())
-
-
 def bonus_states() -> list:
     """A walk of MountainCar states that revisits cells, crosses a cell boundary and ends on the upper bounds."""
     return [np.array(s) for s in ([-0.5, 0.0], [-0.49, 0.001], [-0.5, 0.0], [-0.74, -0.02], [-0.75, -0.02],
@@ -117,7 +111,8 @@ def bonus_states() -> list:
 @exercise("8.2", "count_bonus")
 def check_count_bonus(count_bonus) -> None:
     """Feed a walk of states; each bonus must be β/√N with N the visits to the state's cell, this one included."""
-    counts, expected_counts, got, expected = {}, {}, [], []
+    reference = CountBonus(BONUS_LOW, BONUS_HIGH, BONUS_BINS, BONUS_BETA)  # the course's own, counting alongside
+    counts, got, expected = {}, [], []
     for state in bonus_states():
         try:
             value = count_bonus(counts, state.copy(), BONUS_LOW, BONUS_HIGH, BONUS_BINS, BONUS_BETA)
@@ -127,13 +122,11 @@ def check_count_bonus(count_bonus) -> None:
         expect(isinstance(value, numbers.Real) and np.isfinite(float(value)),
                f"count_bonus returned {describe(value)} for state {state.tolist()}; expected a finite float.",
                "count the visit first (the first visit gives N = 1, not 0), then return beta / sqrt(count).")
-        cell = reference_cell(state)
-        expected_counts[cell] = expected_counts.get(cell, 0) + 1
         got.append(float(value))
-        expected.append(BONUS_BETA / np.sqrt(expected_counts[cell]))
+        expected.append(reference(state))
     if np.allclose(got, expected):
-        expect(len(counts) == len(expected_counts), f"the counts dict has {len(counts)} cells after visiting "
-               f"{len(expected_counts)}.", "one key per grid cell, e.g. a tuple of the cell indices.")
+        expect(len(counts) == len(reference.counts), f"the counts dict has {len(counts)} cells after visiting "
+               f"{len(reference.counts)}.", "one key per grid cell, e.g. a tuple of the cell indices.")
         return
     visits = [BONUS_BETA ** 2 / value ** 2 for value in expected]  # N for each step, from β/√N
     name_the_mistake(lambda value: np.allclose(got, value), {
