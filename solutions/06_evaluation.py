@@ -24,6 +24,7 @@ import torch
 
 from utils.cartpole_physics import bare_simulator, certain_fall_steps
 from utils.checks import check_evaluate_greedy, check_solved_runs
+from utils.dqn import zero_state_value
 from utils.evaluation import EVAL_SEED, REWARD_THRESHOLD
 from utils.networks import QNetwork, count_parameters
 from utils.notebook import setup_notebook
@@ -283,8 +284,7 @@ visited = torch.cat([states.reshape(-1, 4) for states in asked_states]).numpy()
 values = q_grid.max(dim=-1).values.numpy()
 q_value_maps(angles, angular_velocities, values, q_grid.argmax(dim=-1).numpy(),
              angle_limit=angle_limit, visited=visited[:, 2:], ties=doomed_ties)
-with torch.no_grad():
-    upright_value = trained_net(torch.zeros(4)).max().item()  # pole upright, cart at rest in the middle
+upright_value = zero_state_value(trained_net, 4)  # pole upright, cart at rest in the middle
 print(f"max_a Q inside the limits: from {values[inside_limits].min():.1f} to {values[inside_limits].max():.1f}; "
       f"at the upright state s = 0: {upright_value:.1f}")
 print(f"the {len(visited):,} visited states span θ in [{visited[:, 2].min():+.3f}, {visited[:, 2].max():+.3f}] rad, "
