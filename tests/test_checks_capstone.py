@@ -77,6 +77,13 @@ def count_bonus_with_floor(counts, state, low, high, bins, beta):
     return float(beta * counts[key] ** -0.5)
 
 
+def count_bonus_rounded(counts, state, low, high, bins, beta):
+    """Cells by rounding: the boundaries move by half a cell."""
+    cell = tuple(np.clip(np.round((state - low) / ((high - low) / bins)), 0, bins - 1).astype(int).tolist())
+    counts[cell] = counts.get(cell, 0) + 1
+    return beta / np.sqrt(counts[cell])
+
+
 def make_bonus(power=0.5, count_first=True, update=True, clip=True):
     """A count bonus with one part done the usual wrong way."""
     def bonus(counts, state, low, high, bins, beta):
@@ -102,6 +109,8 @@ def test_right_bonuses_pass():
     (lambda counts, state, low, high, bins, beta: beta / counts.get(0, 0) ** 0.5, "counted after the bonus"),
     (make_bonus(update=False), "never fades"),
     (make_bonus(clip=False), "upper bound falls outside the grid"),
+    (lambda counts, state, low, high, bins, beta: count_bonus_rounded(counts, state, low, high, bins, beta),
+     "rounded, not floored"),
     (lambda counts, state, low, high, bins, beta: np.array([beta]), "expected a finite float"),
 ])
 def test_bonus_mistakes_are_named(wrong, words):

@@ -103,8 +103,11 @@ BONUS_LOW, BONUS_HIGH, BONUS_BINS, BONUS_BETA = np.array([-1.2, -0.07]), np.arra
 
 
 def bonus_states() -> list:
-    """A walk of MountainCar states that revisits cells, crosses a cell boundary and ends on the upper bounds."""
-    return [np.array(s) for s in ([-0.5, 0.0], [-0.49, 0.001], [-0.5, 0.0], [-0.74, -0.02], [-0.75, -0.02],
+    """A walk of MountainCar states that revisits cells, crosses a cell boundary and ends on the upper bounds.
+
+    [-0.7, 0] shares [-0.5, 0]'s cell when indices are floored but not when they are rounded.
+    """
+    return [np.array(s) for s in ([-0.5, 0.0], [-0.49, 0.001], [-0.5, 0.0], [-0.7, 0.0], [-0.74, -0.02], [-0.75, -0.02],
                                   [0.2, 0.05], [0.6, 0.07], [0.59, 0.069], [-0.5, 0.0])]
 
 
@@ -129,24 +132,29 @@ def check_count_bonus(count_bonus) -> None:
                f"{len(reference.counts)}.", "one key per grid cell, e.g. a tuple of the cell indices.")
         return
     visits = [BONUS_BETA ** 2 / value ** 2 for value in expected]  # N for each step, from β/√N
-    name_the_mistake(lambda value: np.allclose(got, value), {
+    # Each mistake maps to the bonus lists it can produce (rounding with or without clipping).
+    name_the_mistake(lambda candidates: any(np.allclose(got, c) for c in candidates), {
         "the bonus is β/N, not β/√N: it fades too fast. Hint: beta / np.sqrt(count).":
-            [BONUS_BETA / n for n in visits],
+            [[BONUS_BETA / n for n in visits]],
         "the bonus never fades: the counts are not updated. Hint: counts[cell] = counts.get(cell, 0) + 1.":
-            [BONUS_BETA] * len(visits),
+            [[BONUS_BETA] * len(visits)],
+        "the cell indices are rounded, not floored: a cell is [low + k * size, low + (k + 1) * size). Hint: "
+        "np.floor((state - low) / cell_size), clipped to 0 .. bins - 1.": [_bonuses_by(np.round, clip)
+                                                                    for clip in (False, True)],
         "a state on the upper bound falls outside the grid: clip the cell indices to 0 .. bins - 1. Hint: "
-        "np.clip(np.floor((state - low) / cell_size), 0, bins - 1).": _without_clipping(),
+        "np.clip(np.floor((state - low) / cell_size), 0, bins - 1).": [_bonuses_by(np.floor, clip=False)],
     }, f"count_bonus gave {np.round(got, 3).tolist()}; expected β/√N: {np.round(expected, 3).tolist()}. Hint: "
        "cell = floor((state - low) / ((high - low) / bins)) per coordinate, clipped to the grid.",
         returned=f"count_bonus gave {np.round(got, 3).tolist()}: ")
 
 
-def _without_clipping() -> list:
-    """The bonuses if the upper-bound state got a cell of its own (index = bins)."""
+def _bonuses_by(to_index, clip: bool) -> list:
+    """The bonuses if cells were `to_index((state - low) / cell size)`, clipped into the grid or not."""
     cell_size = (BONUS_HIGH - BONUS_LOW) / BONUS_BINS
     counts, bonuses = {}, []
     for state in bonus_states():
-        cell = tuple(np.floor((state - BONUS_LOW) / cell_size).astype(int).tolist())
+        index = to_index((state - BONUS_LOW) / cell_size)
+        cell = tuple((np.clip(index, 0, BONUS_BINS - 1) if clip else index).astype(int).tolist())
         counts[cell] = counts.get(cell, 0) + 1
         bonuses.append(BONUS_BETA / np.sqrt(counts[cell]))
     return bonuses
