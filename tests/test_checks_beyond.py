@@ -10,6 +10,7 @@ from utils import networks, prioritized
 from utils.checks import (CheckFailed, ExerciseNotDone, check_dueling_network, check_iqm_bootstrap,
                           check_n_step_targets, check_per_weights, check_prioritized_slots, check_sum_tree)
 from utils.checks import beyond
+from test_checks_core import Anything, RegisteredIntegral, RegisteredReal
 
 # Some wrong answers below warn as they compute (NaN or infinite values), as they would in the notebook.
 WARNS = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -798,3 +799,19 @@ def test_iqm_mistakes_are_named(wrong, named):
 def test_bootstrap_mistakes_are_named(wrong, named):
     with pytest.raises(CheckFailed, match=named):
         check_iqm_bootstrap(iqm, wrong)
+
+
+@pytest.mark.parametrize("rigged", [Anything, RegisteredIntegral])
+def test_sum_tree_find_refuses_an_object_posing_as_a_slot(rigged):
+    class RiggedFind(SumTree):
+        def find(self, value):
+            return rigged()
+
+    with pytest.raises(CheckFailed, match=f"returned a Python {rigged.__name__}; expected a slot number, an int"):
+        check_sum_tree(RiggedFind)
+
+
+@pytest.mark.parametrize("rigged", [Anything, RegisteredReal])
+def test_iqm_refuses_an_object_posing_as_a_number(rigged):
+    with pytest.raises(CheckFailed, match=f"returned a Python {rigged.__name__}; expected one number"):
+        check_iqm_bootstrap(lambda scores: rigged(), bootstrap_loop)

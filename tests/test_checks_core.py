@@ -1,6 +1,9 @@
 """The checks framework: every outcome becomes one short message naming the exercise."""
 import functools
+import numbers
 import re
+
+import numpy as np
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -8,7 +11,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from utils import dqn
 from utils.checks import check_td_targets, check_train_dqn, check_update_target
 from utils.checks.core import (CheckFailed, ExerciseNotDone, Mistake, course_implementation, exercise, expect,
-                               install_short_errors)
+                               install_short_errors, plain_number, plain_values)
 from utils.networks import QNetwork
 from utils.replay import ReplayMemory
 
@@ -114,3 +117,45 @@ def test_jupyter_shows_exercise_stubs_as_not_done(shell, capsys):
 def test_other_not_implemented_errors_keep_their_traceback(shell, capsys):
     shell.run_cell("raise NotImplementedError('some library feature')")
     assert "Traceback" in capsys.readouterr().out
+
+
+# --- objects posing as numbers: every check must refuse them before comparing ------------
+
+class Anything:
+    """Equal to everything, and a number to float(), int() and NumPy: the rigged answer a check must refuse."""
+
+    __eq__ = lambda self, other: True  # noqa: E731
+    __ne__ = lambda self, other: False  # noqa: E731
+    __hash__ = object.__hash__
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
+    __sub__ = __rsub__ = __add__ = __radd__ = __mul__ = __rmul__ = lambda self, other: self  # noqa: E731
+    __abs__ = __neg__ = lambda self: self  # noqa: E731
+    __float__ = lambda self: 0.0  # noqa: E731
+    __int__ = __index__ = lambda self: 0  # noqa: E731
+    __bool__ = lambda self: True  # noqa: E731
+    __format__ = lambda self, spec: "anything"  # noqa: E731
+
+
+class RegisteredReal(Anything):
+    """A class registered as a numbers.Real, which it is not."""
+
+
+class RegisteredIntegral(Anything):
+    """A class registered as a numbers.Integral, which it is not."""
+
+
+numbers.Real.register(RegisteredReal)
+numbers.Integral.register(RegisteredIntegral)
+
+
+def test_plain_number_refuses_objects_posing_as_numbers():
+    for rigged in (Anything(), RegisteredReal(), RegisteredIntegral()):
+        with pytest.raises(Mistake, match=f"^f returned a Python {type(rigged).__name__}; expected a number\\.$"):
+            plain_number(rigged, "f returned", "a number")
+    assert plain_number(np.float64(0.5), "f returned", "a number") == 0.5
+    assert type(plain_number(np.int64(3), "f returned", "a number")) is int
+
+
+def test_plain_values_refuses_an_always_equal_element():
+    with pytest.raises(Mistake, match="f returned a Python list holding a Python Anything; expected numbers"):
+        plain_values([1, Anything()], "f returned", "numbers")

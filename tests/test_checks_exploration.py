@@ -10,6 +10,7 @@ from utils import policies
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks.exploration import check_epsilon_greedy, check_epsilon_schedule, check_run_episodes
 from utils.dqn import DQNConfig
+from test_checks_core import Anything, RegisteredIntegral, RegisteredReal
 
 COURSE = DQNConfig()
 
@@ -167,3 +168,46 @@ def once_per_episode(env, q_net, n_episodes, schedule, rng):
 def test_a_typical_clock_mistake_is_named(loop, named):
     with pytest.raises(CheckFailed, match=named):
         check_run_episodes(loop)
+
+
+@pytest.mark.parametrize("rigged", [Anything, RegisteredIntegral])
+def test_run_episodes_refuses_lengths_posing_as_numbers(rigged):
+    with pytest.raises(CheckFailed, match=f"run_episodes returned a Python list holding a Python {rigged.__name__}; "
+                                          r"expected the list of episode lengths \[4, 2, 5\]"):
+        check_run_episodes(lambda *a: [rigged() for _ in run_episodes(*a)])
+
+
+def test_run_episodes_refuses_a_step_posing_as_a_number():
+    with pytest.raises(CheckFailed, match="called schedule with a Python Anything; expected a step count, an int"):
+        check_run_episodes(lambda *a: run_episodes(*a, clock=lambda episode, t, step: Anything()))
+
+
+def test_run_episodes_accepts_a_numpy_array_of_lengths(capsys):
+    check_run_episodes(lambda *a: np.array(run_episodes(*a)))
+    assert "passed" in capsys.readouterr().out
+
+
+class SneakyInt(int):
+    """An int subclass whose == always says True."""
+
+    __eq__ = lambda self, other: True  # noqa: E731
+    __hash__ = int.__hash__
+
+
+class SneakyFloat(float):
+    """A float subclass whose == always says True."""
+
+    __eq__ = lambda self, other: True  # noqa: E731
+    __hash__ = float.__hash__
+
+
+@pytest.mark.parametrize("rigged", [SneakyFloat, RegisteredReal, Anything])
+def test_epsilon_schedule_refuses_objects_posing_as_floats(rigged):
+    with pytest.raises(CheckFailed, match=f"returned a Python {rigged.__name__}; expected a Python float"):
+        check_epsilon_schedule(lambda step, start, end, decay: rigged(0.5) if rigged is SneakyFloat else rigged())
+
+
+@pytest.mark.parametrize("rigged", [SneakyInt, RegisteredIntegral, Anything])
+def test_epsilon_greedy_refuses_objects_posing_as_ints(rigged):
+    with pytest.raises(CheckFailed, match=f"returned a Python {rigged.__name__}; expected a Python int"):
+        check_epsilon_greedy(lambda q, s, e, rng: rigged(1) if rigged is SneakyInt else rigged())

@@ -4,6 +4,7 @@ import pytest
 
 from utils import mdp
 from utils.checks import CheckFailed, ExerciseNotDone, check_bellman_backup, check_discounted_return
+from test_checks_core import Anything, RegisteredReal
 
 
 def test_reference_answers_pass(capsys):
@@ -78,3 +79,32 @@ def test_corridor_values_are_the_known_answer():
     P, R, terminal = mdp.corridor_mdp(4)
     Q, _ = mdp.value_iteration(P, R, terminal, 0.9)
     assert np.allclose(Q[:3, 1], [0.9 ** 2, 0.9, 1.0]) and np.allclose(Q[:3, 0], [0.9 ** 3, 0.9 ** 3, 0.9 ** 2])
+
+
+@pytest.mark.parametrize("rigged", [Anything, RegisteredReal])
+def test_discounted_return_refuses_an_object_posing_as_a_number(rigged):
+    with pytest.raises(CheckFailed, match=f"returned a Python {rigged.__name__}; expected one number \\(a Python "
+                                          "float or a NumPy float\\)"):
+        check_discounted_return(lambda r, g: rigged())
+
+
+def test_discounted_return_accepts_numpy_and_int_answers(capsys):
+    check_discounted_return(lambda r, g: np.float64(mdp.discounted_return(r, g)))
+    check_discounted_return(lambda r, g: sum(g ** k * x for k, x in enumerate(r)))  # sum([]) is the int 0
+    assert capsys.readouterr().out.count("passed") == 2
+
+
+class AlwaysClose(np.ndarray):
+    """An array that overrides np.allclose and np.array_equal to say True."""
+
+    def __array_function__(self, func, types, args, kwargs):
+        return True
+
+
+@pytest.mark.parametrize("rigged, named", [
+    (lambda Q, P, R, T, g: np.array([[Anything()] * Q.shape[1]] * Q.shape[0], dtype=object), "dtype object"),
+    (lambda Q, P, R, T, g: np.zeros(Q.shape).view(AlwaysClose), "a Python AlwaysClose"),
+])
+def test_bellman_backup_refuses_rigged_arrays(rigged, named):
+    with pytest.raises(CheckFailed, match=f"the backup returned .*{named}; expected a NumPy array of shape"):
+        check_bellman_backup(rigged)

@@ -9,6 +9,7 @@ from utils import policies
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks.network import check_greedy, check_q_network
 from utils.networks import QNetwork
+from test_checks_core import Anything, RegisteredIntegral
 
 
 class Net(nn.Module):
@@ -290,3 +291,9 @@ def as_float32(state):
 def test_a_typical_greedy_mistake_is_named(one, batch, named):
     with pytest.raises(CheckFailed, match=named):
         check_greedy(one, batch)
+
+
+@pytest.mark.parametrize("rigged", [Anything, RegisteredIntegral])
+def test_greedy_action_refuses_an_object_posing_as_an_int(rigged):
+    with pytest.raises(CheckFailed, match=f"greedy_action returned a Python {rigged.__name__}; expected a Python int"):
+        check_greedy(quiet(lambda q, s: (q(torch.as_tensor(s, dtype=torch.float32)), rigged())[1]), greedy_batch)

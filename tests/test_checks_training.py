@@ -8,6 +8,7 @@ from utils import dqn
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks import check_optimize_step, check_td_targets, check_train_dqn, check_update_target
 from utils.policies import epsilon_greedy_action, epsilon_schedule
+from test_checks_core import Anything, RegisteredReal
 
 
 # --- 5.1 ------------------------------------------------------------------------------------
@@ -314,3 +315,23 @@ def test_loop_exploring_with_the_action_space_is_named():
 
     with pytest.raises(CheckFailed, match="epsilon_greedy_action was called 0 times"):
         check_train_dqn(loop)
+
+
+@pytest.mark.parametrize("rigged", [Anything, RegisteredReal])
+def test_optimize_step_refuses_a_loss_posing_as_a_number(rigged):
+    step = make_step()
+    with pytest.raises(CheckFailed, match=f"optimize_step returned a Python {rigged.__name__}; expected a Python float"):
+        check_optimize_step(lambda *args, **kwargs: (step(*args, **kwargs), rigged())[1])
+
+
+class AlwaysClose(torch.Tensor):
+    """A tensor whose torch functions (allclose, equal) always answer True."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return True
+
+
+def test_td_targets_refuses_a_tensor_subclass():
+    with pytest.raises(CheckFailed, match="td_targets returned a Python AlwaysClose; expected a tensor of shape"):
+        check_td_targets(lambda r, s, t, net, g: torch.zeros(5).as_subclass(AlwaysClose))

@@ -1,6 +1,5 @@
 """Checks for notebook 7: the dueling network, n-step targets, prioritized replay and statistics over seeds."""
 import functools
-import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -9,7 +8,8 @@ from scipy import stats
 from torch import nn
 
 from utils import prioritized
-from utils.checks.core import Mistake, describe_crash, exercise, expect, name_the_mistake
+from utils.checks.core import (NUMBERS, Mistake, describe_crash, exercise, expect, name_the_mistake, plain_array,
+                               plain_number, plain_tensor, plain_values)
 from utils.checks.tensors import describe, expect_tensor
 
 
@@ -74,7 +74,7 @@ def _check_heads(built: Built) -> None:
     """`value_head` must be Linear(hidden, 1) and `advantage_head` Linear(hidden, n_actions)."""
     for name, size, meaning in HEADS:
         head, outputs = getattr(built.net, name, None), 1 if size == "1" else built.n_actions
-        expect(isinstance(head, nn.Linear), f"{built.call}.{name} is {describe(head)}; expected an nn.Linear.",
+        expect(type(head) is nn.Linear, f"{built.call}.{name} is {describe(head)}; expected an nn.Linear.",
                "the statement names the two heads: self.value_head = nn.Linear(hidden, 1) and "
                "self.advantage_head = nn.Linear(hidden, n_actions).")
         shape = (head.in_features, head.out_features)
@@ -85,7 +85,8 @@ def _check_heads(built: Built) -> None:
 def _trunk_linears(built: Built) -> list:
     """The network's linear layers other than its two heads."""
     heads = [getattr(built.net, name) for name, _, _ in HEADS]
-    return [m for m in built.net.modules() if isinstance(m, nn.Linear) and all(m is not head for head in heads)]
+    # type(), not isinstance: a subclass could rig its forward
+    return [m for m in built.net.modules() if type(m) is nn.Linear and all(m is not head for head in heads)]
 
 
 def _check_trunk_layers(built: Built) -> None:
@@ -106,7 +107,8 @@ def _forward_watching_heads(built: Built, states: torch.Tensor) -> tuple:
         """A forward hook keeping the input and output of the head called `name`."""
         def record(module, inputs, output):
             """Keep this call's input and output (the last call wins)."""
-            seen[name] = (inputs[0].detach(), output.detach())
+            seen[name] = tuple(plain_tensor(x, f"{built.call}.{name}'s {part} is", "a tensor").detach()
+                               for x, part in ((inputs[0], "input"), (output, "output")))
         return record
 
     handles = [getattr(built.net, name).register_forward_hook(recorder(name)) for name, _, _ in HEADS]
@@ -201,7 +203,7 @@ def _check_single_state(built: Built) -> None:
         raise Mistake(f"{built.call} fails on a single state of shape ({built.obs_dim},): it raised "
                       f"{describe_crash(error)}. Hint: {hint}") from None
     shape = (built.n_actions,)
-    expect(isinstance(q_values, torch.Tensor) and tuple(q_values.shape) == shape, f"{built.call} on a single state "
+    expect(type(q_values) is torch.Tensor and tuple(q_values.shape) == shape, f"{built.call} on a single state "
            f"of shape ({built.obs_dim},) returned {describe(q_values)}; expected shape {shape}, one Q-value per "
            "action.", hint)
     with torch.no_grad():
@@ -289,12 +291,8 @@ def _n_step_call(n_step_targets, call: str, n: int, terminated: bool) -> np.ndar
     except IndexError as error:
         raise Mistake(f"{call} raised {describe_crash(error)}: it reads past the episode's end. "
                       f"Hint: {WINDOW_HINT}") from None
-    try:
-        targets = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        targets = None
-    expect(targets is not None, f"{call} returned {describe(got)}; expected a NumPy array of {length} targets.",
-           "return np.array(targets), one float per step.")
+    targets = plain_values(got, f"{call} returned", f"a NumPy array of {length} targets",
+                           "return np.array(targets), one float per step.", containers=(list, tuple, np.ndarray, torch.Tensor))
     expect(targets.shape == (length,), f"{call} returned " + (f"{len(targets)} targets" if targets.ndim == 1 else
            f"an array of shape {targets.shape}") + f" for an episode of {length} steps; expected {length}, one per "
            "step.", WINDOW_HINT)
@@ -389,12 +387,12 @@ def check_sum_tree(tree_class) -> None:
 def _total(tree) -> float:
     """`tree.total()` as the skeleton writes it (a property is accepted too)."""
     total = tree.total
-    return float(total() if callable(total) else total)
+    return plain_number(total() if callable(total) else total, "total() returned", "a number")
 
 
 def _sums_problem(tree, priorities: np.ndarray, after: str) -> str:
     """What is wrong with the leaves, the inner sums or total() of `tree`, or '' if nothing."""
-    capacity, nodes = len(priorities), np.asarray(tree.nodes, dtype=float)
+    capacity, nodes = len(priorities), _nodes(tree)
     leaves = nodes[capacity:]
     if not np.array_equal(leaves, priorities):
         return (f"{after}, the leaves nodes[{capacity}:] hold {_numbers(leaves)}; expected {_numbers(priorities)}. "
@@ -407,6 +405,12 @@ def _sums_problem(tree, priorities: np.ndarray, after: str) -> str:
              f"its children {nodes[2 * wrong[0]] + nodes[2 * wrong[0] + 1]:g}") if wrong else ""
     return (f"{after}, total() returns {total:g}; expected {expected:g}{where}. Hint: after setting the leaf, move up "
             "(node //= 2) and update every ancestor, the root (node 1) included.")
+
+
+def _nodes(tree) -> np.ndarray:
+    """`tree.nodes` as a new float array, checked to hold plain numbers (they are compared with the sums)."""
+    return plain_values(tree.nodes, "tree.nodes is", "a NumPy array of 2 * capacity sums",
+                        "self.nodes = np.zeros(2 * capacity).")
 
 
 def _expect_sums(tree, priorities: np.ndarray, after: str) -> None:
@@ -423,7 +427,7 @@ def _check_overwrite(tree, priorities: np.ndarray, slot: int, priority: float) -
     priorities[slot] = priority
     after = f"after update({slot}, {priority:g}) overwrote the priority {old:g}"
     leaf = TREE_CAPACITY + slot
-    got = (float(tree.nodes[leaf]), _total(tree))
+    got = (float(_nodes(tree)[leaf]), _total(tree))
     if got != (priority, priorities.sum()):
         name_the_mistake(lambda value: got == value, {
             "update adds the new priority to the old one instead of replacing it. Hint: set the leaf to the new "
@@ -467,9 +471,8 @@ def _check_find(tree, priorities: np.ndarray, values) -> None:
     prefix_sums = np.cumsum(priorities)
     about = f"with priorities {_numbers(priorities)} (prefix sums {_numbers(prefix_sums)}),"
     for value in map(float, values):
-        got = tree.find(value)
-        expect(isinstance(got, numbers.Integral) and not isinstance(got, bool), f"{about} find({value:g}) returned "
-               f"{describe(got)}; expected a slot number, an int.", "return the leaf's slot, node − capacity.")
+        got = plain_number(tree.find(value), f"{about} find({value:g}) returned", "a slot number, an int",
+                           "return the leaf's slot, node − capacity.", types=(int, np.integer))
         expected = int(np.searchsorted(prefix_sums, value, side="right"))
         if got != expected:
             name_the_mistake(lambda slot: got == slot, {
@@ -530,10 +533,11 @@ def check_per_weights(priorities_from, importance_weights, beta_at) -> None:
 
 def _array_result(got, call: str, length: int, what: str) -> np.ndarray:
     """`got` if it is a float ndarray of `length` entries, else a mistake saying what came back."""
-    expect(isinstance(got, np.ndarray) and got.shape == (length,), f"{call} returned {describe(got)}; expected a "
-           f"NumPy array of {length} {what}.", "compute with NumPy on the array you are given (np.abs, **), which "
-           "returns an array of the same shape.")
-    return got.astype(float)
+    wanted, hint = f"a NumPy array of {length} {what}", ("compute with NumPy on the array you are given (np.abs, **), "
+                                                         "which returns an array of the same shape.")
+    plain = plain_array(got, f"{call} returned", wanted, hint, kinds="iuf")
+    expect(plain.shape == (length,), f"{call} returned {describe(plain)}; expected {wanted}.", hint)
+    return plain.astype(float)
 
 
 def _check_priorities(priorities_from) -> None:
@@ -592,11 +596,10 @@ def _check_importance_weights(importance_weights) -> None:
 
 def _check_beta_at(beta_at) -> None:
     """A float growing linearly from beta_start to 1 at total_steps, then staying at 1."""
-    got = [beta_at(step, BETA, BETA_TOTAL_STEPS) for step in BETA_STEPS]
     call = f"beta_at(step, {BETA}, {BETA_TOTAL_STEPS})"
-    odd = next((value for value in got if not isinstance(value, (float, np.floating))), None)
-    expect(odd is None, f"{call} returned {describe(odd)}; expected a float.", "return a plain number: "
-           "beta_start + (1 − beta_start) * min(step / total_steps, 1).")
+    got = [plain_number(beta_at(step, BETA, BETA_TOTAL_STEPS), f"{call} returned", "a float", "return a plain number: "
+                        "beta_start + (1 − beta_start) * min(step / total_steps, 1).", types=(float, np.floating))
+           for step in BETA_STEPS]
     expected = [prioritized.annealed_beta(step, BETA, BETA_TOTAL_STEPS) for step in BETA_STEPS]
     if np.allclose(got, expected):
         return
@@ -633,7 +636,7 @@ def check_prioritized_slots(slots_class) -> None:
     """Add slots and update priorities, reading the tree; then sample many batches from a seeded rng."""
     memory = slots_class(SLOTS_CAPACITY, SLOTS_ALPHA)
     tree = getattr(memory, "tree", None)
-    expect(isinstance(tree, prioritized.SumTree), f"PrioritizedSlots(...).tree is {describe(tree)}; expected the "
+    expect(type(tree) is prioritized.SumTree, f"PrioritizedSlots(...).tree is {describe(tree)}; expected the "
            "course's SumTree.", "from utils.prioritized import SumTree, then self.tree = SumTree(capacity) (its "
            "update, set, find, total and priorities take arrays).")
     expected = np.zeros(SLOTS_CAPACITY)
@@ -664,7 +667,8 @@ def _check_adds(memory, slots: list, largest: float, expected: np.ndarray) -> No
     expect(np.allclose(everywhere, expected), f"{after} the tree holds the priorities {_numbers(everywhere)}; "
            f"expected {_numbers(expected)}.", "add(slot) sets the priority of that slot only.")
     size = int(np.count_nonzero(expected))
-    expect(memory.size == size, f"{after} size is {memory.size!r}; expected {size}.", "count the slots in use in "
+    got_size = plain_number(memory.size, f"{after} size is", "an int", types=(int, np.integer))
+    expect(got_size == size, f"{after} size is {got_size!r}; expected {size}.", "count the slots in use in "
            "add: self.size = min(self.size + 1, capacity).")
 
 
@@ -693,7 +697,7 @@ def _check_slot_updates(memory, expected: np.ndarray) -> float:
             returned=f"after update({slots.tolist()}, {deltas.tolist()}) the tree holds {_numbers(got)}, expected "
                      f"{_numbers(expected)}: ")
     largest = float(expected.max())
-    got_max = float(memory.max_priority)
+    got_max = _max_priority(memory)
     if not np.isclose(got_max, largest):
         name_the_mistake(lambda value: np.isclose(got_max, value), {
             "max_priority was not raised, so new transitions still get 1.0. Hint: self.max_priority = "
@@ -705,21 +709,31 @@ def _check_slot_updates(memory, expected: np.ndarray) -> float:
     slots, deltas = map(np.array, zip(*LATER_ERRORS))
     memory.update(slots, deltas)
     expected[slots] = _slot_priorities(LATER_ERRORS)
-    expect(np.isclose(float(memory.max_priority), largest), f"after a later update({slots.tolist()}, "
-           f"{deltas.tolist()}) with a smaller error, max_priority is {float(memory.max_priority):.4g}; expected it to "
+    got_max = _max_priority(memory)
+    expect(np.isclose(got_max, largest), f"after a later update({slots.tolist()}, "
+           f"{deltas.tolist()}) with a smaller error, max_priority is {got_max:.4g}; expected it to "
            f"stay {largest:.4g}, the largest priority given so far.", "keep the running maximum: self.max_priority = "
            "max(self.max_priority, priorities.max()).")
     return largest
+
+
+def _max_priority(memory) -> float:
+    """`memory.max_priority` as a Python float, checked to be a plain number (it is compared)."""
+    return float(plain_number(memory.max_priority, "max_priority is", "a number"))
 
 
 def _sample(memory, batch_size: int, rng: np.random.Generator) -> tuple:
     """One `sample(batch_size, BETA, rng)` as (integer slots, float weights), after checking what came back."""
     call = f"sample({batch_size}, {BETA}, rng)"
     result = memory.sample(batch_size, BETA, rng)
-    expect(isinstance(result, tuple) and len(result) == 2, f"{call} returned {describe(result)}; expected a pair "
+    expect(type(result) is tuple and len(result) == 2, f"{call} returned {describe(result)}; expected a pair "
            "(slots, weights).", "return slots, weights.")
+    # plain containers only: np.asarray of an object array would keep its elements' own __eq__
+    expect(all(type(part) in (np.ndarray, list, tuple) for part in result), f"{call} returned a pair holding "
+           f"{' and '.join(describe(part) for part in result)}; expected NumPy arrays.", "return slots, weights.")
     slots, weights = (np.asarray(part) for part in result)
-    expect(slots.shape == weights.shape == (batch_size,) and slots.dtype.kind in "iu", f"{call} returned slots of "
+    expect(slots.shape == weights.shape == (batch_size,) and slots.dtype.kind in "iu" and weights.dtype.kind in "iuf",
+           f"{call} returned slots of "
            f"shape {slots.shape} and dtype {slots.dtype} and weights of shape {weights.shape}; expected "
            f"{batch_size} integer slots and {batch_size} weights.", "slots = self.tree.find(values) with one value "
            "per draw, and one weight per slot.")
@@ -828,10 +842,8 @@ def check_iqm_bootstrap(iqm, bootstrap_interval) -> None:
 
 def _number(got, call: str) -> float:
     """`got` as a float if it is one real number, else a mistake saying what came back."""
-    real = isinstance(got, numbers.Real) and not isinstance(got, bool)
-    single = real or (isinstance(got, np.ndarray) and got.ndim == 0)
-    expect(single, f"{call} returned {describe(got)}; expected one number.", "return a float, e.g. float(...).")
-    return float(got)
+    return float(plain_number(got, f"{call} returned", "one number", "return a float, e.g. float(...).",
+                              types=NUMBERS + (np.ndarray,)))
 
 
 def _check_iqm(iqm, scores: np.ndarray) -> None:
@@ -894,7 +906,7 @@ def _interval(bootstrap_interval, statistic, resamples: int, seed: int, confiden
     given = "".join(f", {name}={value}" for name, value in keywords.items())
     call = f"bootstrap_interval(scores, statistic, {resamples}, rng{given})"
     got = bootstrap_interval(np.array(RUN_SCORES), statistic, resamples, np.random.default_rng(seed), **keywords)
-    pair = (isinstance(got, (tuple, list)) and len(got) == 2) or (isinstance(got, np.ndarray) and got.shape == (2,))
+    pair = (type(got) in (tuple, list) and len(got) == 2) or (type(got) is np.ndarray and got.shape == (2,))
     expect(pair, f"{call} returned {describe(got)}; expected a pair (low, high).", "return low, high.")
     return tuple(_number(bound, call) for bound in got)
 

@@ -1,11 +1,9 @@
 """Checks for notebook 8: a task whose reward is negative per step, and Stable-Baselines3 behind the course's evaluate."""
-import numbers
-
 import gymnasium as gym
 import numpy as np
 import torch
 
-from utils.checks.core import Mistake, exercise, expect, name_the_mistake
+from utils.checks.core import Mistake, exercise, expect, name_the_mistake, plain_number, plain_tensor
 from utils.checks.tensors import describe
 from utils.dqn import CountBonus, DQNConfig
 
@@ -27,8 +25,14 @@ def check_negative_reward_task(acrobot_config, solved) -> None:
 def _check_acrobot_config(acrobot_config) -> None:
     """acrobot_config(seed): a DQNConfig for Acrobot-v1 with that seed, stopping at -100, within the budget."""
     config = acrobot_config(3)
-    expect(isinstance(config, DQNConfig), f"acrobot_config(3) returned {describe(config)}; expected a DQNConfig.",
+    expect(type(config) is DQNConfig, f"acrobot_config(3) returned {describe(config)}; expected a DQNConfig.",
            "return DQNConfig(seed=seed, env_id=\"Acrobot-v1\", ...).")
+    # A dataclass takes any object in any field: those compared below must be plain values first.
+    odd = next((name for name, types in (("seed", (int,)), ("env_id", (str,)), ("max_env_steps", (int,)),
+                                         ("stop_return", (int, float, type(None))))
+                if type(getattr(config, name)) not in types), None)
+    expect(odd is None, f"acrobot_config(3) gave {odd}={describe(getattr(config, odd or 'seed'))}; expected a plain "
+           "int, float or str, as DQNConfig's defaults are.", "pass plain values: DQNConfig(seed=seed, ...).")
     expect(config.seed == 3, f"acrobot_config(3) gave seed={config.seed}.", "pass the seed on: DQNConfig(seed=seed, ...).")
     expect(config.env_id == ACROBOT, f"acrobot_config(3) trains on {config.env_id!r}.", f"env_id=\"{ACROBOT}\".")
     threshold = gym.spec(ACROBOT).reward_threshold
@@ -62,7 +66,7 @@ def verdict_cases() -> list:
 def _verdict(solved, returns, env_id) -> bool:
     """The student's verdict on one case, which must be a bool."""
     verdict = solved(returns.copy(), env_id)
-    expect(isinstance(verdict, (bool, np.bool_)), f"solved(returns, {env_id!r}) returned {describe(verdict)}; "
+    expect(type(verdict) in (bool, np.bool_), f"solved(returns, {env_id!r}) returned {describe(verdict)}; "
            "expected True or False.", "return the comparison itself: bool(np.mean(returns) >= threshold).")
     return bool(verdict)
 
@@ -122,10 +126,11 @@ def check_count_bonus(count_bonus) -> None:
         except ZeroDivisionError:
             raise Mistake("count_bonus divided by a count of 0: the visit is counted after the bonus is computed. "
                           "Hint: add 1 to the cell's count first, then return beta / sqrt(count).") from None
-        expect(isinstance(value, numbers.Real) and np.isfinite(float(value)),
-               f"count_bonus returned {describe(value)} for state {state.tolist()}; expected a finite float.",
-               "count the visit first (the first visit gives N = 1, not 0), then return beta / sqrt(count).")
-        got.append(float(value))
+        hint = "count the visit first (the first visit gives N = 1, not 0), then return beta / sqrt(count)."
+        value = float(plain_number(value, "count_bonus returned", f"a finite float (for state {state.tolist()})", hint))
+        expect(np.isfinite(value), f"count_bonus returned {value} for state {state.tolist()}; expected a finite "
+               "float.", hint)
+        got.append(value)
         expected.append(reference(state))
     if np.allclose(got, expected):
         expect(len(counts) == len(reference.counts), f"the counts dict has {len(counts)} cells after visiting "
@@ -183,8 +188,8 @@ def check_sb3_wrapper(wrapper_class) -> None:
         q_values = model.q_net(states)
         _perturb(model.q_net_target)  # so that reading the target network shows
         got = net(states)
-    expect(isinstance(got, torch.Tensor), f"SB3QNetwork returned {describe(got)} for a (6, 4) batch; expected a "
-           "torch tensor of Q-values.", "return model.q_net(states) itself, not a NumPy array.")
+    got = plain_tensor(got, "for a (6, 4) batch SB3QNetwork returned", "a torch tensor of Q-values",
+                       "return model.q_net(states) itself, not a NumPy array.")
     if tuple(got.shape) == (6,):
         raise Mistake("SB3QNetwork returned one number per state: actions (model.predict), not Q-values. Hint: "
                       "the course's evaluate takes the argmax itself; return model.q_net(states), shape (B, 2).")
@@ -196,7 +201,7 @@ def check_sb3_wrapper(wrapper_class) -> None:
             if torch.allclose(got, model.q_net_target(states), atol=1e-6) else
             ". Hint: return model.q_net(states) unchanged."))
     one = net(states[0])
-    expect(isinstance(one, torch.Tensor) and tuple(one.shape) == (2,), f"for one state (4,) SB3QNetwork "
+    expect(type(one) is torch.Tensor and tuple(one.shape) == (2,), f"for one state (4,) SB3QNetwork "
            f"returned {describe(one)}; expected a (2,) tensor, as the course's greedy_action needs.",
            "reshape to (-1, obs_dim) before model.q_net and back to the state's leading shape after.")
 

@@ -18,7 +18,15 @@ import inspect
 import traceback
 from pathlib import Path
 
+import numpy as np
+import torch
+
 _UTILS_DIR = Path(__file__).resolve().parent.parent
+# NumPy's own scalar types: a subclass a student defines (with a rigged __eq__, say) is none of them.
+NUMPY_SCALARS = frozenset(np.dtype(code).type for code in np.typecodes["All"])
+TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
+NUMBERS = (int, float, np.integer, np.floating)
+"""Python ints and floats and NumPy's integer and floating scalars: what `plain_number` accepts by default."""
 
 
 class Mistake(Exception):
@@ -144,3 +152,69 @@ def name_the_mistake(matches_answer, wrong_versions: dict, fallback: str, return
         if matches_answer(value):
             raise Mistake(returned + description)
     raise Mistake(fallback)
+
+
+def describe(value) -> str:
+    """A short description of a value: 'a tensor of shape (3, 1) and dtype torch.float32', 'a Python int'."""
+    kind = type(value)  # type(), not isinstance: a student's object may fake its __class__
+    if kind in TENSOR_TYPES:
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    if kind is np.ndarray:
+        return f"a NumPy array of shape {value.shape} and dtype {value.dtype}"
+    if kind in NUMPY_SCALARS:
+        return f"a NumPy scalar of type numpy.{kind.__name__}"
+    if value is None:
+        return "None"
+    return f"a Python {kind.__name__}"
+
+
+def is_plain(value, types: tuple) -> bool:
+    """True if `value`'s exact type is a built-in type in `types` or NumPy's own scalar type under one there."""
+    kind = type(value)
+    return kind in types or (kind in NUMPY_SCALARS and issubclass(kind, tuple(t for t in types if t not in (int, float))))
+
+
+def plain_number(value, returned: str, expected: str, hint: str = "", types: tuple = NUMBERS):
+    """`value` as a Python int or float if its exact type is one of `types`, else a Mistake saying what it is.
+
+    Checks compare only what this returns: an object of another type (one whose __eq__ always says
+    True, or a class registered as a numbers.Real) is refused before any of its methods is called.
+    A 0-d NumPy array counts when np.ndarray is among `types`.
+    """
+    if type(value) is np.ndarray and np.ndarray in types and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value[()]  # NumPy's own scalar, checked below like any other
+    scalars = tuple(t for t in types if t is not np.ndarray)  # an array of another shape is no number
+    expect(is_plain(value, scalars), f"{returned} {describe(value)}; expected {expected}.", hint)
+    return value.item() if type(value) in NUMPY_SCALARS else value
+
+
+def plain_array(value, returned: str, expected: str, hint: str = "", kinds: str = "biuf") -> np.ndarray:
+    """A copy of `value` if it is a NumPy array (no subclass) whose dtype kind is in `kinds`, else a Mistake.
+
+    A subclass can override np.allclose and friends (__array_function__), an object array compares
+    with its elements' own __eq__: neither is accepted.
+    """
+    expect(type(value) is np.ndarray and value.dtype.kind in kinds, f"{returned} {describe(value)}; expected "
+           f"{expected}.", hint)
+    return value.copy()
+
+
+def plain_tensor(value, returned: str, expected: str, hint: str = "") -> torch.Tensor:
+    """`value` if it is a torch tensor (no subclass: one can override torch.allclose), else a Mistake."""
+    expect(type(value) in TENSOR_TYPES, f"{returned} {describe(value)}; expected {expected}.", hint)
+    return value
+
+
+def plain_values(values, returned: str, expected: str, hint: str = "", types: tuple = NUMBERS,
+                 containers: tuple = (list, tuple, np.ndarray)) -> np.ndarray:
+    """A list, tuple, NumPy array (or tensor, if in `containers`) of numbers, as a new float64 array; else a Mistake."""
+    kind = type(values)
+    expect(kind in containers or (kind in TENSOR_TYPES and torch.Tensor in containers),
+           f"{returned} {describe(values)}; expected {expected}.", hint)
+    if kind in TENSOR_TYPES:
+        return values.detach().cpu().double().numpy().copy()
+    if kind is np.ndarray:
+        return plain_array(values, returned, expected, hint).astype(float)
+    odd = next((v for v in values if not is_plain(v, types)), None)
+    expect(odd is None, f"{returned} a Python {kind.__name__} holding {describe(odd)}; expected {expected}.", hint)
+    return np.array([float(v) for v in values], dtype=float)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from utils import seeding
-from utils.checks.core import Mistake, exercise, expect, name_the_mistake
+from utils.checks.core import NUMBERS, Mistake, exercise, expect, is_plain, name_the_mistake, plain_array, plain_number
 from utils.checks.tensors import describe
 from utils.evaluation import REWARD_THRESHOLD
 
@@ -51,7 +51,9 @@ class WatchedEnv:
                "call env.reset() at the start of every episode.")
         with torch.no_grad():
             greedy = int(self.q_net(torch.as_tensor(self.state, dtype=torch.float32)).argmax())
-        self.non_greedy += int(int(action) != greedy)
+        action = plain_number(action, "your evaluation passed env.step", "a Python int",
+                              "pass greedy_action(q_net, state), an int.", types=(int, np.integer))
+        self.non_greedy += int(action != greedy)
         self.state, reward, terminated, truncated, info = self.env.step(action)
         self.steps += 1
         self.rewards += float(reward)
@@ -141,15 +143,15 @@ def _check_envs(made: list) -> None:
 
 def _check_returns(returns, expected: np.ndarray) -> None:
     """A (N_EPISODES,) float array of undiscounted returns (CartPole pays 1 per step), in episode order."""
-    if isinstance(returns, (int, float, np.generic)):
+    if is_plain(returns, NUMBERS):
         name_the_mistake(lambda value: np.isclose(float(returns), value), {
             "it returned the mean return. Hint: return every episode's return; the mean is one line later.":
                 expected.mean(),
             "it returned the total of all episodes. Hint: return one return per episode.": expected.sum(),
         }, f"evaluate_greedy returned {describe(returns)}; expected an array of {N_EPISODES} returns.",
             returned=f"evaluate_greedy returned one number ({float(returns):.1f}): ")
-    expect(isinstance(returns, np.ndarray), f"evaluate_greedy returned {describe(returns)}; expected a NumPy array "
-           f"of shape ({N_EPISODES},).", "wrap the list of returns: np.array(returns, dtype=float).")
+    returns = plain_array(returns, "evaluate_greedy returned", f"a NumPy array of shape ({N_EPISODES},)",
+                          "wrap the list of returns: np.array(returns, dtype=float).")
     expect(returns.shape == (N_EPISODES,), f"evaluate_greedy returned shape {returns.shape}; expected "
            f"({N_EPISODES},), one return per episode.", "a flat array: np.array(list_of_returns, dtype=float).")
     expect(np.issubdtype(returns.dtype, np.floating), f"the returns have dtype {returns.dtype}; expected float.",
@@ -191,8 +193,8 @@ def check_solved_runs(solved_runs) -> None:
     if isinstance(got, (bool, np.bool_)):
         raise Mistake(f"solved_runs returned one verdict ({got}) for {len(returns)} runs; expected an array of "
                       f"{len(returns)} booleans. Hint: average each row (axis=1), then compare.")
-    expect(isinstance(got, np.ndarray), f"solved_runs returned {describe(got)}; expected a NumPy array of "
-           f"{len(returns)} booleans.", "compare a NumPy array with the threshold: the result is a bool array.")
+    got = plain_array(got, "solved_runs returned", f"a NumPy array of {len(returns)} booleans",
+                      "compare a NumPy array with the threshold: the result is a bool array.")
     if got.shape == (returns.shape[1],):
         raise Mistake(f"solved_runs returned shape {got.shape}, one verdict per episode: the mean was taken over "
                       "runs (axis=0). Hint: each row is one run; average over its episodes, axis=1.")

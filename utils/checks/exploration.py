@@ -5,15 +5,15 @@ import random
 import numpy as np
 import torch
 
-from utils.checks.core import Mistake, exercise, expect, name_the_mistake
+from utils.checks.core import Mistake, exercise, expect, name_the_mistake, plain_number, plain_values
 from utils.checks.network import ScriptedQNet
-from utils.checks.tensors import describe
 from utils.dqn import DQNConfig
 
 SCHEDULES = ((1.0, 0.05, 1000), (0.5, 0.1, 10))
 STATE = np.array([0.2, 0.7, -0.4, 9.0], dtype=np.float32)  # greedy action 1 of 3 under ScriptedQNet
 EPSILON = 0.2
 COURSE = DQNConfig()
+INTS = (int,)  # what env.step wants; a NumPy int is named as a mistake (the hint says int(...))
 
 
 def linear_epsilon(step: int, start: float, end: float, decay_steps: int) -> float:
@@ -28,20 +28,24 @@ def check_epsilon_schedule(epsilon_schedule) -> None:
         steps = (0, decay // 4, decay // 2, decay, 3 * decay)
         values = []
         for step in steps:
-            got = epsilon_schedule(step, start, end, decay)
-            expect(isinstance(got, float), f"epsilon_schedule({step}, {start}, {end}, {decay}) returned {describe(got)}; "
-                   "expected a Python float.", "ε is one number: compute it with plain Python arithmetic.")
-            values.append(got)
+            values.append(_epsilon(epsilon_schedule, step, start, end, decay))
         expected = [linear_epsilon(step, start, end, decay) for step in steps]
         if not np.allclose(values, expected, rtol=0, atol=1e-9):
             _name_schedule_mistake(epsilon_schedule, values, expected, steps, (start, end, decay))
+
+
+def _epsilon(epsilon_schedule, step: int, start: float, end: float, decay: int) -> float:
+    """The student's ε at `step`, which must be a Python float (a NumPy float64 is one too)."""
+    return plain_number(epsilon_schedule(step, start, end, decay),
+                        f"epsilon_schedule({step}, {start}, {end}, {decay}) returned", "a Python float",
+                        "ε is one number: compute it with plain Python arithmetic.", types=(float, np.float64))
 
 
 def _decays_geometrically(epsilon_schedule) -> bool:
     """True if ε, or its distance to end, shrinks by a constant factor per step (until it is clamped at end)."""
     for start, end, decay in SCHEDULES:
         steps = range(0, decay + 1, max(1, decay // 10))
-        values = [float(epsilon_schedule(step, start, end, decay)) for step in steps]
+        values = [_epsilon(epsilon_schedule, step, start, end, decay) for step in steps]
         for floor in (0.0, end):
             points = [(step, math.log(v - floor)) for step, v in zip(steps, values)
                       if v - floor > 1e-12 and not math.isclose(v, end)]
@@ -114,10 +118,8 @@ def check_epsilon_greedy(epsilon_greedy_action) -> None:
 def _check_greedy_at_zero(epsilon_greedy_action) -> None:
     """ε=0 must always give the greedy action, as a Python int, with the q_net given and without gradients."""
     net, rng = ScriptedQNet(), np.random.default_rng(0)
-    actions = [epsilon_greedy_action(net, STATE, 0.0, rng) for _ in range(50)]
-    bad = next((a for a in actions if not isinstance(a, int) or isinstance(a, bool)), None)
-    expect(bad is None, f"epsilon_greedy_action returned {describe(bad)}; expected a Python int.",
-           "env.step expects a plain int: use int(...) or .item().")
+    actions = [_action(epsilon_greedy_action(net, STATE, 0.0, rng), "epsilon_greedy_action returned",
+                       "env.step expects a plain int: use int(...) or .item().") for _ in range(50)]
     expect(len(set(actions)) == 1, f"with ε=0 the actions were {sorted(set(actions))} over 50 calls; expected always the "
            "greedy action 1.", "ε=0 means never explore: explore only when rng.random() < epsilon "
            "(is the comparison reversed?).")
@@ -127,6 +129,11 @@ def _check_greedy_at_zero(epsilon_greedy_action) -> None:
            "the greedy action is the argmax of the Q-values, over the action dimension.")
     expect(net.calls_with_grad == 0, "epsilon_greedy_action called q_net with gradient tracking on.",
            "compute the greedy action under torch.no_grad() (your greedy_action does).")
+
+
+def _action(action, returned: str, hint: str) -> int:
+    """`action` if it is a Python int (not a bool, a NumPy int or an object posing as one), else a Mistake."""
+    return plain_number(action, returned, "a Python int", hint, types=INTS)
 
 
 def _check_own_rng(epsilon_greedy_action) -> None:
@@ -170,10 +177,8 @@ def _check_greedy_share(counts: np.ndarray) -> None:
 def _action_counts(epsilon_greedy_action, epsilon: float, n: int) -> np.ndarray:
     """How often each of 3 actions is chosen in `n` calls with a seeded rng."""
     rng, net = np.random.default_rng(2), ScriptedQNet()
-    actions = [epsilon_greedy_action(net, STATE, epsilon, rng) for _ in range(n)]
-    bad = next((a for a in actions if not isinstance(a, int) or isinstance(a, bool)), None)
-    expect(bad is None, f"with ε={epsilon} epsilon_greedy_action returned {describe(bad)}; expected a Python int.",
-           "convert the random action too: int(rng.integers(n_actions)).")
+    actions = [_action(epsilon_greedy_action(net, STATE, epsilon, rng), f"with ε={epsilon} epsilon_greedy_action "
+                       "returned", "convert the random action too: int(rng.integers(n_actions)).") for _ in range(n)]
     expect(set(actions) <= {0, 1, 2}, f"epsilon_greedy_action returned actions {sorted(set(actions) - {0, 1, 2})} "
            "on a 3-action Q-network.", "actions are integers 0 .. n_actions - 1.")
     return np.bincount(actions, minlength=3)
@@ -201,7 +206,8 @@ class ScriptedEpisodes:
         if self.done:
             raise Mistake("it kept stepping an episode that had already ended (the seed's video loop bug). "
                           "Hint: stop the episode when terminated or truncated is True.")
-        self.actions.append(action)
+        self.actions.append(plain_number(action, "run_episodes passed env.step", "an action, a Python int",
+                                         "pass the int epsilon_greedy_action returned.", types=INTS + (np.integer,)))
         self.t += 1
         ended = self.t == self.lengths[self.episode]
         last = self.episode == len(self.lengths) - 1
@@ -218,7 +224,8 @@ class RecordingSchedule:
 
     def __call__(self, step: int) -> float:
         """Record `step`, return the fixed ε."""
-        self.steps.append(step)
+        self.steps.append(plain_number(step, "run_episodes called schedule with", "a step count, an int",
+                                       "count steps with a plain int: global_step += 1.", types=INTS + (np.integer,)))
         return self.epsilon
 
 
@@ -230,10 +237,12 @@ def check_run_episodes(run_episodes) -> None:
     """Play scripted episodes of known lengths and check which steps the schedule was asked about."""
     env, schedule = ScriptedEpisodes(LENGTHS), RecordingSchedule(0.0)
     net = ScriptedQNet(n_actions=2)
-    lengths = run_episodes(env, net, len(LENGTHS), schedule, np.random.default_rng(0))
-    expect(isinstance(lengths, (list, tuple, np.ndarray)) and list(lengths) == list(LENGTHS),
-           f"run_episodes returned {lengths!r} for episodes of lengths {list(LENGTHS)}; expected {list(LENGTHS)}.",
-           "count the steps of each episode and return the list of counts.")
+    hint = "count the steps of each episode and return the list of counts."
+    lengths = plain_values(run_episodes(env, net, len(LENGTHS), schedule, np.random.default_rng(0)),
+                           "run_episodes returned", f"the list of episode lengths {list(LENGTHS)}", hint)
+    shown = [int(n) if float(n).is_integer() else float(n) for n in lengths]
+    expect(shown == list(LENGTHS), f"run_episodes returned {shown} for episodes of lengths {list(LENGTHS)}; "
+           f"expected {list(LENGTHS)}.", hint)
     steps, expected = schedule.steps, list(range(sum(LENGTHS)))
     if steps != expected:
         per_episode = [t for n in LENGTHS for t in range(n)]

@@ -1,25 +1,19 @@
 """Checks for notebook 1: discounted return and the Bellman optimality backup."""
-import numbers
-
 import numpy as np
 
 from utils import mdp
-from utils.checks.core import exercise, expect, name_the_mistake
-from utils.checks.tensors import describe
+from utils.checks.core import exercise, expect, name_the_mistake, plain_array, plain_number
 
 REWARDS = [1.0, 0.0, 2.0, 3.0]
 GAMMA = 0.9
+ONE_NUMBER = "one number (a Python float or a NumPy float)"
 
 
 @exercise("1.1", "discounted_return")
 def check_discounted_return(discounted_return) -> None:
     """Compare `discounted_return(rewards, gamma)` with G_0 on sequences that expose typical slips."""
-    got = discounted_return(list(REWARDS), GAMMA)
-    expect(
-        isinstance(got, numbers.Real) and not isinstance(got, bool),
-        f"discounted_return({REWARDS}, {GAMMA}) returned {describe(got)}; expected one number (a float).",
-        "return the return G_0 of the whole sequence, not the list of returns from every step.",
-    )
+    got = plain_number(discounted_return(list(REWARDS), GAMMA), f"discounted_return({REWARDS}, {GAMMA}) returned",
+                       ONE_NUMBER, "return the return G_0 of the whole sequence, not the list of returns from every step.")
     expected = mdp.discounted_return(REWARDS, GAMMA)
     if not np.isclose(got, expected):
         n = len(REWARDS)
@@ -42,10 +36,12 @@ def check_discounted_return(discounted_return) -> None:
             returned=f"discounted_return({REWARDS}, {GAMMA}) returned {got:.4f}, expected {expected:.4f}: ",
         )
     for rewards, gamma in (([], 0.9), ([5.0], 0.5), ([1.0, 1.0, 1.0], 0.0), ([1.0] * 50, 0.99)):
-        got, expected = discounted_return(list(rewards), gamma), mdp.discounted_return(rewards, gamma)
+        call = f"discounted_return({_short(rewards)}, {gamma})"
+        got = plain_number(discounted_return(list(rewards), gamma), f"{call} returned", ONE_NUMBER, "return float(...).")
+        expected = mdp.discounted_return(rewards, gamma)
         expect(
             np.isclose(got, expected),
-            f"discounted_return({_short(rewards)}, {gamma}) returned {got!r}; expected {expected:.4f}.",
+            f"{call} returned {got!r}; expected {expected:.4f}.",
             "an empty sequence has return 0.0, and gamma = 0 keeps only the first reward.",
         )
 
@@ -58,8 +54,7 @@ def check_bellman_backup(backup) -> None:
     got = backup(Q, P, R, terminal, gamma)
     expect(np.array_equal(Q, given), "your backup changed the Q array it was given.",
            "build a new array for Q' instead of writing into Q: value iteration compares old and new Q.")
-    expect(isinstance(got, np.ndarray), f"the backup returned {describe(got)}; expected a NumPy array of shape {Q.shape}.",
-           "work with NumPy arrays throughout (e.g. Q.max(axis=1), P @ v).")
+    got = _backup_array(got, Q.shape)
     expected = mdp.bellman_optimality_backup(Q, P, R, terminal, gamma)
     expect(got.shape == expected.shape,
            f"the backup returned shape {got.shape}; expected {expected.shape} (one value per state and action)."
@@ -90,10 +85,17 @@ def check_bellman_backup(backup) -> None:
             returned="on a random 5-state MDP your Q' is off: ",
         )
     P, R, terminal = mdp.corridor_mdp(4)
-    solved, _ = mdp.value_iteration(P, R, terminal, 0.9, backup=backup, max_sweeps=200)
+    solved, _ = mdp.value_iteration(P, R, terminal, 0.9, backup=lambda *args: _backup_array(backup(*args), R.shape),
+                                    max_sweeps=200)
     expect(np.allclose(solved[:3, 1], [0.81, 0.9, 1.0]),
            f"value iteration with your backup gives Q(s, right) = {np.round(solved[:3, 1], 3)} in the corridor; "
            "expected [0.81, 0.9, 1.0] (gamma^(steps to the goal - 1)).")
+
+
+def _backup_array(got, shape: tuple) -> np.ndarray:
+    """What the backup returned, as a plain float NumPy array; a Mistake if it is anything else."""
+    return plain_array(got, "the backup returned", f"a NumPy array of shape {shape}",
+                       "work with NumPy arrays throughout (e.g. Q.max(axis=1), P @ v).", kinds="iuf")
 
 
 def _random_mdp(states: int = 5, actions: int = 3, seed: int = 0):

@@ -5,7 +5,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from utils.checks.core import Mistake, exercise, expect, name_the_mistake
+from utils.checks.core import (TENSOR_TYPES, Mistake, exercise, expect, is_plain, name_the_mistake, plain_number,
+                               plain_tensor)
 from utils.checks.tensors import describe, expect_tensor, shape_hint
 
 DEFAULT_SIZES = {"obs_dim": 4, "n_actions": 2, "hidden": 128}
@@ -53,7 +54,13 @@ def _construct(network_class, **sizes) -> nn.Module:
 
 def _linears(net: nn.Module) -> list:
     """The network's nn.Linear layers, in registration order."""
-    return [m for m in net.modules() if isinstance(m, nn.Linear)]
+    return [m for m in net.modules() if type(m) is nn.Linear]  # a subclass could rig its forward
+
+
+def _q(net: nn.Module, states: torch.Tensor) -> torch.Tensor:
+    """`net(states)` if it is a torch tensor (no subclass, which could rig torch.allclose), else a Mistake."""
+    return plain_tensor(net(states), f"for a batch of shape {tuple(states.shape)} the network returned",
+                        "a tensor of Q-values", "return the last nn.Linear's output.")
 
 
 def _chain_text(linears: list) -> str:
@@ -76,6 +83,8 @@ def _check_layers(network_class, net: nn.Module, sizes: dict) -> None:
     full = {**DEFAULT_SIZES, **sizes}
     obs_dim, n_actions, hidden = full["obs_dim"], full["n_actions"], full["hidden"]
     call, count = _call(sizes), sum(p.numel() for p in net.parameters() if p.requires_grad)
+    expect(all(type(p) is nn.Parameter for p in net.parameters()), f"{call} holds a parameter that is not an "
+           "nn.Parameter.", "let nn.Linear create its weights and biases.")
     expect(count > 0, f"{call} has no trainable parameters.",
            "layers kept in a plain Python list or dict are invisible to PyTorch: assign each to self.<name>, "
            "or use nn.Sequential / nn.ModuleList.")
@@ -127,9 +136,9 @@ def _check_linear_output(net: nn.Module) -> None:
     states = 3 * torch.randn(64, 4)
     shifted = copy.deepcopy(net)
     with torch.no_grad():
-        before = net(states)
+        before = _q(net, states)
         _output_layer(shifted).bias -= 1000.0
-        after = shifted(states)
+        after = _q(shifted, states)
     if torch.allclose(after, before - 1000.0, atol=1e-2):
         return
     hint = " Hint: return the last nn.Linear's output as it is; Q-values are unbounded real numbers (and can be negative)."
@@ -153,14 +162,14 @@ def _check_relu_between(net: nn.Module) -> None:
     """The network must not be affine (activation missing) and, without biases, be positively homogeneous (ReLU)."""
     x, y = torch.randn(32, 4), torch.randn(32, 4)
     with torch.no_grad():
-        zero = net(torch.zeros(1, 4))
-        gap = (net(x + y) - net(x) - net(y) + zero).abs().max()
+        zero = _q(net, torch.zeros(1, 4))
+        gap = (_q(net, x + y) - _q(net, x) - _q(net, y) + zero).abs().max()
         expect(gap > 1e-4, "the network is affine: f(x + y) = f(x) + f(y) - f(0), so there is no activation "
                "between the layers.", "a stack of linear layers is one linear layer: apply ReLU after each hidden layer.")
         unbiased = copy.deepcopy(net)
         for layer in (m for m in unbiased.modules() if isinstance(m, nn.Linear)):
             layer.bias.zero_()
-        homogeneous = torch.allclose(unbiased(2.5 * x), 2.5 * unbiased(x), rtol=1e-4, atol=1e-5)
+        homogeneous = torch.allclose(_q(unbiased, 2.5 * x), 2.5 * _q(unbiased, x), rtol=1e-4, atol=1e-5)
     expect(homogeneous, "the activation between the layers is not ReLU (with the biases set to 0, doubling the "
            "input does not double the output, as it would with ReLU).", "use torch.relu / nn.ReLU between the layers.")
 
@@ -172,7 +181,7 @@ def _check_function(net: nn.Module) -> None:
     middle = next(m for m in linears if m is not first and m is not last)
     states = 3 * torch.randn(64, 4)
     with torch.no_grad():
-        got, expected = net(states), last(torch.relu(middle(torch.relu(first(states)))))
+        got, expected = _q(net, states), last(torch.relu(middle(torch.relu(first(states)))))
         if torch.allclose(got, expected, rtol=1e-4, atol=1e-5):
             return
         hint = " Hint: apply ReLU after each of the two hidden layers: Linear, ReLU, Linear, ReLU, Linear."
@@ -246,9 +255,8 @@ def _check_one_state(greedy_action) -> None:
             raise Mistake(f"greedy_action returned {value:.4g} for Q-values {shown}: the largest Q-value itself; "
                           f"expected its index, the action {expected}. Hint: take the index of the maximum: "
                           "int(q_values.argmax()), or .max(0).indices instead of .max(0)[0].")
-        expect(isinstance(action, int) and not isinstance(action, bool),
-               f"greedy_action returned {describe(action)}; expected a Python int.",
-               "env.step and ε-greedy code expect a plain int: use int(...) or .item().")
+        action = plain_number(action, "greedy_action returned", "a Python int",
+                              "env.step and ε-greedy code expect a plain int: use int(...) or .item().", types=(int,))
         if action != expected:
             name_the_mistake(lambda value: action == value, {
                 "it picks the action with the lowest Q-value. Hint: argmax, not argmin.": int(row[:3].argmin()),
@@ -260,9 +268,9 @@ def _check_one_state(greedy_action) -> None:
 
 def _floating_number(value):
     """`value` as a float if it is one floating-point number (Python, NumPy or a one-element tensor), else None."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
+    if type(value) in TENSOR_TYPES and value.numel() == 1 and value.is_floating_point():
         return float(value)
-    return float(value) if isinstance(value, (float, np.floating)) else None
+    return float(value) if is_plain(value, (float, np.floating)) else None  # type(): a subclass may rig __float__
 
 
 def _check_batch(greedy_actions, states: torch.Tensor) -> None:
@@ -270,16 +278,17 @@ def _check_batch(greedy_actions, states: torch.Tensor) -> None:
     net = ScriptedQNet()
     actions = greedy_actions(net, states.clone())
     _expect_called_without_grad(net, "greedy_actions")
+    is_tensor = type(actions) in TENSOR_TYPES  # not isinstance: a subclass could rig shape, allclose and equal
     q_values = states[:, :3]
     batch = len(states)
-    if isinstance(actions, torch.Tensor) and actions.shape != (batch,):
+    if is_tensor and actions.shape != (batch,):
         name_the_mistake(lambda value: tuple(actions.shape) == value, {
             "argmax over dim 0 picks a row per action. Hint: the actions are along dim 1: argmax(dim=1).": (3,),
             "argmax without dim returns one index into the flattened (B, n_actions) tensor. Hint: argmax(dim=1).": (),
         }, f"greedy_actions on a ({batch}, 4) batch returned shape {tuple(actions.shape)}; expected ({batch},). "
            f"Hint: {shape_hint(tuple(actions.shape), (batch,))}",
             returned=f"greedy_actions on a ({batch}, 4) batch returned shape {tuple(actions.shape)}; expected ({batch},): ")
-    if isinstance(actions, torch.Tensor) and actions.is_floating_point() and torch.allclose(
+    if is_tensor and actions.is_floating_point() and torch.allclose(
             actions.float(), q_values.max(dim=1).values):
         raise Mistake("greedy_actions returned the largest Q-values, not the actions. "
                       "Hint: .max(dim=1) gives (values, indices): take the indices, or use argmax(dim=1).")

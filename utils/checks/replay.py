@@ -31,7 +31,7 @@ def check_replay_memory(memory_class) -> None:
         memory.push(*transition(i))
     expect(len(memory) == 3, f"after 3 pushes len(memory) is {len(memory)}; expected 3.",
            "increase the count in push (up to capacity) and return it from __len__.")
-    _check_format(memory.sample(2), batch_size=2, obs_dim=4)
+    _sample(memory, 2)
     with torch.random.fork_rng(devices=[]):
         _check_rows(memory, stored=range(3))
         _check_random(memory)
@@ -73,8 +73,16 @@ def _stored_values(values, depth: int = 2) -> list:
     return found
 
 
-def _check_format(batch, batch_size: int, obs_dim: int) -> None:
-    """A `Batch` of five tensors in the documented order, shapes and dtypes."""
+def _sample(memory, batch_size: int, obs_dim: int = 4) -> tuple:
+    """`memory.sample(batch_size)`, checked to be a Batch of five plain tensors, as a plain tuple of them.
+
+    Every sample is checked, not just the first: later ones could hold objects that compare equal to anything.
+    """
+    return _check_format(memory.sample(batch_size), batch_size, obs_dim)
+
+
+def _check_format(batch, batch_size: int, obs_dim: int) -> tuple:
+    """A `Batch` of five tensors in the documented order, shapes and dtypes, returned as a plain tuple."""
     expect(isinstance(batch, tuple) and len(batch) == 5,
            f"sample({batch_size}) returned {describe(batch)}"
            + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
@@ -83,6 +91,7 @@ def _check_format(batch, batch_size: int, obs_dim: int) -> None:
     shapes = {"states": (batch_size, obs_dim), "actions": (batch_size,), "rewards": (batch_size,),
               "next_states": (batch_size, obs_dim), "terminated": (batch_size,)}
     third = batch[2]
+    fields = tuple(batch)  # read once: what is checked below is what the check goes on to use
     expect(not (isinstance(third, torch.Tensor) and third.dim() == 2 and tuple(third.shape[1:]) == (obs_dim,)),
            f"the third field of the batch has shape {tuple(third.shape) if isinstance(third, torch.Tensor) else ''}: "
            "it looks like next_states; expected rewards.",
@@ -92,14 +101,15 @@ def _check_format(batch, batch_size: int, obs_dim: int) -> None:
            f"sample({batch_size}) returned a plain {type(batch).__name__}; expected a Batch, whose fields have names.",
            "return Batch(states, actions, rewards, next_states, terminated), so that batch.states etc. work.")
     dtypes = {"actions": torch.int64}
-    for field, value in zip(FIELDS, batch):
+    for field, value in zip(FIELDS, fields):
         expect_tensor(value, f"sample({batch_size}).{field}", shapes[field], dtypes.get(field, torch.float32))
+    return fields
 
 
 def _check_rows(memory, stored) -> None:
     """Every sampled row is one stored transition, with all its fields, and no row repeats."""
     for _ in range(30):
-        batch = memory.sample(len(stored))
+        batch = _sample(memory, len(stored))
         numbers = [transition_number(row) for row in batch[0]]
         expect(-1 not in numbers,
                f"sample({len(stored)}) with {len(stored)} of {CAPACITY} slots filled returned an all-zero row.",
@@ -139,15 +149,15 @@ def _check_row(batch, row: int, number: int) -> None:
 
 def _check_random(memory) -> None:
     """`sample` must draw every stored transition sometimes, reproducibly under torch.manual_seed."""
-    seen = {transition_number(memory.sample(1)[0][0]) for _ in range(60)}
+    seen = {transition_number(_sample(memory, 1)[0][0]) for _ in range(60)}
     expect(len(seen) == 3, f"60 calls of sample(1) with 3 stored only ever returned transitions {sorted(seen)}.",
            "sampling must be uniformly random over all stored transitions, not the first or the newest.")
     draws = []
     for _ in range(4):
         torch.manual_seed(0)
-        first = [transition_number(r) for r in memory.sample(3)[0]]
+        first = [transition_number(r) for r in _sample(memory, 3)[0]]
         torch.manual_seed(0)
-        draws.append(first == [transition_number(r) for r in memory.sample(3)[0]])
+        draws.append(first == [transition_number(r) for r in _sample(memory, 3)[0]])
     expect(all(draws), "after torch.manual_seed(0), two calls of sample(3) gave different batches.",
            "draw the indices with torch (torch.randperm), whose generator seed_everything seeds; "
            "the contract is torch's global RNG.")
@@ -163,7 +173,7 @@ def _check_ring(memory) -> None:
                           "Hint: the write position must wrap around: position = (position + 1) % capacity.") from None
     expect(len(memory) == CAPACITY, f"after 7 pushes into capacity {CAPACITY}, len(memory) is {len(memory)}; "
            f"expected {CAPACITY}.", "len never exceeds capacity: size = min(size + 1, capacity).")
-    held = sorted(transition_number(row) for row in memory.sample(CAPACITY)[0])
+    held = sorted(transition_number(row) for row in _sample(memory, CAPACITY)[0])
     expect(held == [2, 3, 4, 5, 6],
            f"after pushing transitions #0..#6 into capacity {CAPACITY}, the memory holds {held}; expected [2, 3, 4, 5, 6].",
            "when full, overwrite the oldest transition: keep writing at position and wrap it with % capacity"

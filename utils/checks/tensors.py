@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from utils.checks.core import expect
+from utils.checks.core import describe, expect, plain_tensor
 
 DTYPE_HINTS = {
     (torch.float64, torch.float32): "NumPy arrays are float64 by default and the network's weights are float32: "
@@ -18,23 +18,10 @@ DTYPE_HINTS = {
 }
 
 
-def describe(value) -> str:
-    """A short description of a value: 'a tensor of shape (3, 1) and dtype torch.float32', 'a Python int'."""
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
-    if isinstance(value, np.ndarray):
-        return f"a NumPy array of shape {value.shape} and dtype {value.dtype}"
-    if isinstance(value, np.generic):
-        return f"a NumPy scalar of type numpy.{type(value).__name__}"
-    if value is None:
-        return "None"
-    return f"a Python {type(value).__name__}"
-
-
 def expect_tensor(value, name: str, shape: tuple, dtype: torch.dtype) -> None:
     """Fail unless `value` is a tensor of `shape` and `dtype`, naming the usual reason when it is not."""
     wanted = f"a tensor of shape {shape} and dtype {dtype}"
-    expect(isinstance(value, torch.Tensor), f"{name} is {describe(value)}; expected {wanted}.", _not_tensor_hint(value))
+    plain_tensor(value, f"{name} is", wanted, _not_tensor_hint(value))
     got = tuple(value.shape)
     expect(got == shape, f"{name} has shape {got}; expected {shape}.", shape_hint(got, shape))
     expect(value.dtype == dtype, f"{name} has dtype {value.dtype}; expected {dtype}.",

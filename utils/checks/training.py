@@ -3,7 +3,6 @@ import contextlib
 import copy
 import dataclasses
 import inspect
-import numbers
 import warnings
 
 import numpy as np
@@ -13,7 +12,8 @@ from gymnasium import spaces
 from torch import nn
 
 from utils import dqn
-from utils.checks.core import Mistake, exercise, expect, name_the_mistake
+from utils.checks.core import (NUMBERS, Mistake, exercise, expect, name_the_mistake, plain_number, plain_tensor,
+                               plain_values)
 from utils.checks.tensors import describe, expect_tensor, shape_hint
 from utils.networks import QNetwork
 from utils.replay import Batch, ReplayMemory
@@ -48,9 +48,6 @@ def check_td_targets(td_targets) -> None:
     for given, original, name in zip(inputs, (REWARDS, states, TERMINATED), ("rewards", "next_states", "terminated")):
         expect(torch.equal(given, original), f"td_targets changed its `{name}` argument in place.",
                "build a new tensor (rewards + ...) instead of writing into the arguments: the batch is reused.")
-    expect(isinstance(got, torch.Tensor), f"td_targets returned {describe(got)}; expected a tensor of shape (5,).",
-           "a Python or NumPy value where a tensor is expected: keep everything in torch and return one (B,) tensor "
-           "(no .item(), .tolist() or .numpy()).")
     _expect_target_shape(got)
     expect(not got.requires_grad, "the targets require grad: gradients would flow into the target network.",
            "compute the targets under `with torch.no_grad():` (or .detach() them): the target is a fixed label, "
@@ -75,7 +72,7 @@ def check_td_targets(td_targets) -> None:
 def _call_td_targets(td_targets, rewards, states, terminated, net, gamma):
     """Call the student's function, naming the crashes that wrong dims and .max's tuple cause."""
     try:
-        return td_targets(rewards, states, terminated, net, gamma)
+        targets = td_targets(rewards, states, terminated, net, gamma)
     except RuntimeError as error:
         if "must match the size" in str(error):
             raise Mistake(f"td_targets raised RuntimeError: {error}. That is what max over dim 0 (the batch) gives: "
@@ -86,6 +83,9 @@ def _call_td_targets(td_targets, rewards, states, terminated, net, gamma):
             raise Mistake(f"td_targets raised TypeError: {error}. Hint: tensor.max(dim=1) returns (values, indices); "
                           "use .max(dim=1).values.") from None
         raise
+    return plain_tensor(targets, "td_targets returned", "a tensor of shape (5,)",
+                        "a Python or NumPy value where a tensor is expected: keep everything in torch and return one "
+                        "(B,) tensor (no .item(), .tolist() or .numpy()).")
 
 
 def _expect_target_shape(got: torch.Tensor) -> None:
@@ -205,9 +205,8 @@ def _check_loss_value(loss, net, batch, targets, kind) -> None:
            f"optimize_step returned {describe(loss)}; expected a Python float.",
            "a tensor where a number is expected: return loss.item(). Keeping the tensor also keeps its whole "
            "computation graph alive, step after step.")
-    expect(isinstance(loss, numbers.Real) and not isinstance(loss, bool),
-           f"optimize_step returned {describe(loss)}; expected a Python float (the loss before the step).",
-           "return loss.item().")
+    loss = plain_number(loss, "optimize_step returned", "a Python float (the loss before the step)",
+                        "return loss.item().")
     with torch.no_grad():
         q_all = net(batch.states)
     taken = q_all.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
@@ -402,21 +401,25 @@ class ScriptedEnv:
             ended = "truncated" if self.flags[-1][1] else "terminated"
             raise Mistake(f"your loop stepped an episode that had already ended ({ended}). Hint: after "
                           "`terminated or truncated`, record the episode and call env.reset().")
-        expect(isinstance(action, (int, np.integer)) and not isinstance(action, bool),
-               f"your loop passed {describe(action)} to env.step; expected a Python int.",
-               "epsilon_greedy_action returns an int: pass it as it is.")
+        action = _loop_action(action, "your loop passed env.step")
         self.steps += 1
         self.t += 1
         length = self.lengths[self.episode % len(self.lengths)]
         terminated = self.t == length and length < TIME_LIMIT
         truncated = self.t == TIME_LIMIT
         self.done = terminated or truncated
-        self.actions.append(int(action))
+        self.actions.append(action)
         self.flags.append((terminated, truncated))
         self.observations.append(self.state())
         if self.done:
             self.ends.append(self.steps)
         return self.state(), 1.0, terminated, truncated, {}
+
+
+def _loop_action(action, passed: str) -> int:
+    """An action the loop passed on, as a Python int; a Mistake unless it is a Python or NumPy int."""
+    return plain_number(action, passed, "a Python int", "epsilon_greedy_action returns an int: pass it as it is.",
+                        types=(int, np.integer))
 
 
 class RecordingMemory(ReplayMemory):
@@ -428,7 +431,11 @@ class RecordingMemory(ReplayMemory):
         self.pushed, self.sampled = [], []
 
     def push(self, state, action, reward, next_state, terminated):
-        """Record the transition, then store it."""
+        """Record the transition (its numbers checked to be plain ones: they are compared later), then store it."""
+        action = _loop_action(action, "your loop pushed as the action")
+        reward = plain_number(reward, "your loop pushed as the reward", "a number", "push the reward env.step returned.")
+        terminated = plain_number(terminated, "your loop pushed as terminated", "a bool",
+                                  "push the terminated flag env.step returned.", types=(bool, np.bool_, *NUMBERS))
         self.pushed.append((np.array(state, dtype=np.float32), action, reward,
                             np.array(next_state, dtype=np.float32), terminated))
         super().push(state, action, reward, next_state, terminated)
@@ -454,11 +461,12 @@ class LoopSpy:
     def epsilon_greedy_action(self, original):
         """Record ε and the state of each action choice."""
         def spy(q_net, state, epsilon, rng):
-            self.epsilons.append((self.env.steps, epsilon))
+            self.epsilons.append((self.env.steps, plain_number(epsilon, "your loop passed epsilon_greedy_action "
+                                                               "an epsilon that is", "a number (a float)")))
             self.act_states.append(np.array(state, dtype=np.float32))
             self.act_rngs.append(rng)
             action = original(q_net, state, epsilon, rng)
-            self.returned_actions.append(action)
+            self.returned_actions.append(_loop_action(action, "epsilon_greedy_action returned"))
             return action
         return spy
 
@@ -476,7 +484,9 @@ class LoopSpy:
     def update_target(self, original):
         """Record when the target is updated, with which networks and τ."""
         def spy(target_net, q_net, tau):
-            self.target_updates.append((self.env.steps, target_net, q_net, tau))
+            self.target_updates.append((self.env.steps, target_net, q_net,
+                                        plain_number(tau, "your loop passed update_target a tau that is", "a float",
+                                                     "pass config.tau.")))
             return original(target_net, q_net, tau)
         return spy
 
@@ -605,9 +615,13 @@ def _check_episode_end_hook(train_dqn) -> None:
     expect(not kwargs and len(args) == 4, f"on_episode_end got {len(args)} positional and {len(kwargs)} keyword "
            "arguments; expected on_episode_end(n, episode_return, epsilon, q_net).", "pass the four, in that order.")
     n, episode_return, epsilon, net = args
+    passed = "the first call passed on_episode_end"
+    n = plain_number(n, passed + " an n that is", "an int, the global step count", types=(int, np.integer))
+    episode_return = plain_number(episode_return, passed + " a return that is", "a number")
+    epsilon = plain_number(epsilon, passed + " an epsilon that is", "a number (a float)")
     first_length = env.ends[0]
-    expect(n == first_length and float(episode_return) == float(first_length) and net is q_net,
-           f"the first call was on_episode_end({n!r}, {episode_return!r}, {describe(epsilon)}, {describe(net)}); "
+    expect(n == first_length and episode_return == float(first_length) and net is q_net,
+           f"the first call was on_episode_end({n!r}, {episode_return!r}, {epsilon!r}, {describe(net)}); "
            f"expected on_episode_end({first_length}, {float(first_length)}, ε, q_net).",
            "n is the global step count, the return is the episode's sum of rewards, then ε and q_net.")
     expect(np.isclose(float(epsilon), _linear(first_length - 1)),
@@ -615,7 +629,7 @@ def _check_episode_end_hook(train_dqn) -> None:
            f"{_linear(first_length - 1):.3f}.", "pass the epsilon you just acted with.")
     expect(env.steps == ends[2], f"on_episode_end returned True after step {ends[2]} but the loop went on to step "
            f"{env.steps}.", "if on_episode_end(...) returns True, stop and return the returns so far.")
-    count = f"{len(returns)} returns" if isinstance(returns, (list, tuple, np.ndarray)) else describe(returns)
+    count = f"{len(returns)} returns" if type(returns) in (list, tuple, np.ndarray) else describe(returns)
     expect(count == "3 returns", f"after stopping at the 3rd episode train_dqn returned {count}; expected the 3 "
            "returns.",
            "append the episode's return before calling on_episode_end, then return the list when it says stop.")
@@ -739,7 +753,10 @@ def _check_updates(env: ScriptedEnv, spy: LoopSpy, memory: RecordingMemory, q_ne
     expect(first.get("q_net") is q_net and first.get("optimizer") is optimizer,
            "optimize_step got another network or optimiser than the loop's q_net and optimizer arguments.",
            "optimize_step(q_net, optimizer, batch, targets, ...).")
-    expect(first.get("loss_kind") == c.loss and first.get("max_grad_norm") == c.max_grad_norm,
+    kind, norm = first.get("loss_kind"), first.get("max_grad_norm")
+    # type() first: a str or float subclass could say == to anything
+    expect(type(kind) is str and kind == c.loss and (norm is None if c.max_grad_norm is None else
+                                                     type(norm) in (int, float) and norm == c.max_grad_norm),
            f"optimize_step got loss_kind={first.get('loss_kind')!r}, max_grad_norm={first.get('max_grad_norm')!r}; "
            f"the config says {c.loss!r} and {c.max_grad_norm!r}.",
            "pass loss_kind=config.loss and max_grad_norm=config.max_grad_norm.")
@@ -776,9 +793,8 @@ def _check_target_updates(env: ScriptedEnv, spy: LoopSpy, target_net, q_net) -> 
 def _check_returns(env: ScriptedEnv, returns) -> None:
     """The list of finished episodes' returns, in order."""
     lengths = np.diff([0] + env.ends).tolist()
-    expect(isinstance(returns, (list, tuple, np.ndarray)), f"train_dqn returned {describe(returns)}; expected a "
-           f"list of episode returns {lengths}.", "append each finished episode's return to a list and return it.")
-    got = [float(r) for r in returns]
+    got = plain_values(returns, "train_dqn returned", f"a list of episode returns {lengths}",
+                       "append each finished episode's return to a list and return it.").tolist()
     if got != [float(n) for n in lengths]:
         name_the_mistake(lambda value: got == value, {
             "the unfinished last episode is included. Hint: record a return only when its episode ends.":
