@@ -1,143 +1,46 @@
 """The instructor's grader (`python -m tools.grade`) on a synthetic course and synthetic submissions.
 
-The course here is tiny and self-contained (two notebooks, a fake `utils.checks` in tmp_path)
-so the tests do not depend on the real notebooks. Most cases run in one grading run with two
-jobs, because every graded file starts a Jupyter kernel (about a second each).
+The course is the tiny one of `fake_course`, so the tests do not depend on the real notebooks.
+Most cases run in one grading run with two jobs, because every graded file starts a Jupyter
+kernel (about a second each). Tampering is tested in test_grade_tamper.py.
 """
 import copy
-import csv
-import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from fake_course import (
+    EXERCISES, answered, answered_then, course_notebook, feedback, fingerprint, grade, make_course, read_csv,
+    statuses, with_exercise_code, write,
+)
+from nbformat.v4 import new_code_cell, new_notebook
 
 from tools.grade import main
+from tools.grading import sandbox
 from tools.grading.course import discover_course, identify
 from tools.grading.submissions import find_submissions, read_notebook
 
 pytestmark = pytest.mark.grading
 slow = pytest.mark.slow
 
-CHECKS_MODULE = '''\
-"""Fake course checks: the same exception names and outcomes as utils.checks."""
-
-
-class CheckFailed(Exception):
-    """A check found a mistake."""
-
-
-class ExerciseNotDone(Exception):
-    """The exercise still raises its template's NotImplementedError."""
-
-
-def _check(label, call, expected):
-    """Run the student's code and compare with the expected value."""
-    try:
-        got = call()
-    except NotImplementedError as error:
-        raise ExerciseNotDone(f"{error} is not done yet") from None
-    if got != expected:
-        raise CheckFailed(f"{label}: returned {got!r}; expected {expected!r}.")
-    print(f"passed: {label}")
-
-
-def check_add(add):
-    """Exercise 1.1."""
-    _check("Exercise 1.1 (add)", lambda: add(2, 3), 5)
-
-
-def check_scale(scale):
-    """Exercise 1.2."""
-    _check("Exercise 1.2 (scale)", lambda: scale([1, 2], 3), [3, 6])
-
-
-def check_twice(twice):
-    """Exercise 2.1."""
-    _check("Exercise 2.1 (twice)", lambda: twice(lambda x: x + 1, 0), 2)
-'''
-
-EXERCISES = {
-    "01_fake": [("1.1", "add", "def add(a, b):"), ("1.2", "scale", "def scale(xs, k):")],
-    "02_fake": [("2.1", "twice", "def twice(f, x):")],
-}
-ANSWERS = {
-    "1.1": "def add(a, b):\n    return a + b",
-    "1.2": "def scale(xs, k):\n    return [k * x for x in xs]",
-    "2.1": "def twice(f, x):\n    return f(f(x))",
-}
-CHECK_CALLS = {"1.1": "check_add(add)", "1.2": "check_scale(scale)", "2.1": "check_twice(twice)"}
-
-
-def course_notebook(name: str, sha: str = "v2", exercises=None) -> nbformat.NotebookNode:
-    """A student notebook as the generator writes it: course metadata, exercise and check cells."""
-    exercises = EXERCISES[name] if exercises is None else exercises
-    checks = ", ".join(CHECK_CALLS[id_].split("(")[0] for id_, _, _ in exercises if id_ in CHECK_CALLS)
-    cells = [new_markdown_cell(f"# {name}"), new_code_cell(f"from utils.checks import {checks}")]
-    for id_, title, signature in exercises:
-        stub = f'{signature}\n    # YOUR CODE HERE\n    raise NotImplementedError("Exercise {id_}: {title}")'
-        cells.append(new_code_cell(stub, metadata={"exercise": f"{id_}: {title}"}))
-        cells.append(new_code_cell(f"# NBVAL_CHECK_OUTPUT\n{CHECK_CALLS.get(id_, 'pass')}", metadata={"check": id_}))
-    for index, cell in enumerate(cells):
-        cell.id = f"{name}-{index}"
-    nb = new_notebook(cells=cells)
-    nb.metadata["course"] = {
-        "notebook": name, "kind": "student", "source": f"solutions/{name}.py", "source_sha256": sha,
-        "exercises": [{"id": id_, "title": title, "check": f"# NBVAL_CHECK_OUTPUT\n{CHECK_CALLS.get(id_, 'pass')}"}
-                      for id_, title, _ in exercises],
-    }
-    return nb
-
-
-def answered(nb: nbformat.NotebookNode, *ids: str) -> nbformat.NotebookNode:
-    """The notebook with the given exercises answered correctly."""
-    for cell in nb.cells:
-        exercise = cell.metadata.get("exercise", "").split(":")[0]
-        if exercise in ids:
-            cell.source = ANSWERS[exercise]
-    return nb
-
-
-def insert_before(nb: nbformat.NotebookNode, exercise_id: str, source: str) -> nbformat.NotebookNode:
-    """The notebook with a code cell inserted just before an exercise's cell."""
-    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("exercise", "").startswith(exercise_id))
-    nb.cells.insert(index, new_code_cell(source))
-    return nb
-
-
-def write(path: Path, nb_or_text) -> None:
-    """Write a notebook (or raw text) to `path`, creating its folder; notebooks are written unvalidated."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(nb_or_text if isinstance(nb_or_text, str) else json.dumps(nb_or_text, indent=1), encoding="utf-8")
-
-
-def make_course(root: Path) -> Path:
-    """A course folder with notebooks/ (two notebooks) and a fake utils.checks."""
-    for name in EXERCISES:
-        write(root / "notebooks" / f"{name}.ipynb", course_notebook(name))
-    write(root / "utils" / "__init__.py", "")
-    write(root / "utils" / "checks" / "__init__.py", CHECKS_MODULE)
-    return root
-
 
 def carol_notebook() -> nbformat.NotebookNode:
-    """Wrong answer, deleted exercise cell, check cell moved up, duplicated cell, a fake check."""
-    nb = course_notebook("01_fake")
-    nb.cells[2].source = "def add(a, b):\n    return a - b"
-    duplicate = copy.deepcopy(nb.cells[2])
-    duplicate.id = "a-copy"
-    nb.cells = [nb.cells[0], nb.cells[1], nb.cells[3], nb.cells[2], duplicate, nb.cells[5]]
+    """A right then a wrong copy of 1.1, the check cell moved up, 1.2's cell deleted, a fake check of her own."""
+    nb = answered(course_notebook("01_fake"), "1.1")
+    wrong = copy.deepcopy(nb.cells[2])
+    wrong.id, wrong.source = "a-copy", "def add(a, b):\n    return a - b"
+    nb.cells = [nb.cells[0], nb.cells[1], nb.cells[3], nb.cells[2], wrong, nb.cells[5]]
     nb.cells.append(new_code_cell("def check_add(add):\n    print('passed')\nimport utils.checks\n"
                                   "utils.checks.check_add = check_add"))
-    nb.cells.append(new_code_cell("import os\nraise RuntimeError(f'in {os.getcwd()} at {object()}')"))
     return nb
 
 
-def answered_with(source: str) -> nbformat.NotebookNode:
-    """Notebook 01_fake fully answered, with a cell running `source` between its two exercises."""
-    return insert_before(answered(course_notebook("01_fake"), "1.1", "1.2"), "1.2", source)
+def paula_notebook() -> nbformat.NotebookNode:
+    """1.1 right, but its cell then raises an error naming the working folder and an object's address."""
+    nb = answered(course_notebook("01_fake"), "1.1", "1.2")
+    return with_exercise_code(nb, "1.1", "import tempfile\nraise RuntimeError(f'in {tempfile.gettempdir()} at {object()}')")
 
 
 def olga_notebook() -> nbformat.NotebookNode:
@@ -171,7 +74,8 @@ def make_submissions(root: Path) -> Path:
     full = lambda: answered(course_notebook("01_fake"), "1.1", "1.2")  # noqa: E731
     files = {
         "alice/01_fake.ipynb": full(),
-        "alice/02_fake.ipynb": insert_before(answered(course_notebook("02_fake"), "2.1"), "2.1", WRITES_FILES),
+        "alice/02_fake.ipynb": answered(course_notebook("02_fake"), "2.1"),
+        "walt/02_fake.ipynb": with_exercise_code(answered(course_notebook("02_fake"), "2.1"), "2.1", WRITES_FILES),
         "alice/.ipynb_checkpoints/01_fake-checkpoint.ipynb": full(),
         "bob/my homework (final).ipynb": answered(course_notebook("01_fake"), "1.1"),
         "carol/01_fake.ipynb": carol_notebook(),
@@ -179,11 +83,12 @@ def make_submissions(root: Path) -> Path:
         "dave/01_fake.ipynb": full(),
         "dave/01_fake_v2.ipynb": answered(course_notebook("01_fake"), "1.1"),
         "erin/01_fake.ipynb": erin_notebook(),
-        "frank/01_fake.ipynb": answered_with("while True:\n    pass"),
-        "gina/01_fake.ipynb": answered_with("import os\nos._exit(3)"),
-        "hank/01_fake.ipynb": answered_with("import ctypes\nctypes.string_at(0)"),
-        "ivan/01_fake.ipynb": answered_with("blob = bytearray(8 * 2**30)"),
-        "judy/01_fake.ipynb": answered_with("for i in range(15_000):\n    print('x' * 100)\nexit()"),
+        "frank/01_fake.ipynb": answered_then("while True:\n    pass"),
+        "gina/01_fake.ipynb": answered_then("import os\nos._exit(3)"),
+        "hank/01_fake.ipynb": answered_then("import ctypes\nctypes.string_at(0)"),
+        "ivan/01_fake.ipynb": answered_then("blob = bytearray(8 * 2**30)"),
+        "judy/01_fake.ipynb": answered_then("for i in range(15_000):\n    print('x' * 100)\nexit()"),
+        "paula/01_fake.ipynb": paula_notebook(),
         "olga/01_fake.ipynb": olga_notebook(),
         "mia/01_fake.ipynb": mia_notebook(),
         "nick/random.ipynb": new_notebook(cells=[new_code_cell("print(1)")]),
@@ -193,20 +98,6 @@ def make_submissions(root: Path) -> Path:
     for name, content in files.items():
         write(root / name, content)
     return root
-
-
-def fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
-    """Every file under `folder`: its content hash and modification time."""
-    return {
-        str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-        for p in sorted(folder.rglob("*")) if p.is_file()
-    }
-
-
-def grade(submissions: Path, out: Path, course: Path, *extra: str) -> int:
-    """Run the grader's command line with small limits suited to the fake course."""
-    return main([str(submissions), "--out", str(out), "--course", str(course), "--cpu-seconds", "4",
-                 "--timeout", "30", "--check-timeout", "3", "--memory-mb", "1024", "--jobs", "2", *extra])
 
 
 @pytest.fixture(scope="module")
@@ -224,17 +115,7 @@ def graded(tmp_path_factory):
 def rows(graded):
     """grades.csv as a dict keyed by (student, file)."""
     with open(graded[1] / "grades.csv", encoding="utf-8") as file:
-        return {(row["student"], row["file"]): row for row in csv.DictReader(file)}
-
-
-def feedback(graded, student: str, name: str) -> str:
-    """The text of one feedback file."""
-    return (graded[1] / "feedback" / student / name).read_text(encoding="utf-8")
-
-
-def statuses(row: dict) -> tuple:
-    """(status, 1.1, 1.2, 2.1, total) of a csv row."""
-    return row["status"], row["1.1"], row["1.2"], row["2.1"], row["total"]
+        return {(row["student"], row["file"]): row for row in read_csv(Path(file.name))}
 
 
 @slow
@@ -242,7 +123,7 @@ def test_csv_has_one_column_per_exercise_and_a_row_per_file(rows, graded):
     header = (graded[1] / "grades.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header == "student,notebook,file,status,1.1,1.2,2.1,total"
     handed_in = [row for row in rows.values() if row["status"] != "missing"]
-    assert len(handed_in) == 16  # hidden checkpoint, stray top-level file and leo's .txt are not rows
+    assert len(handed_in) == 18  # hidden checkpoint, stray top-level file and leo's .txt are not rows
 
 
 @slow
@@ -257,14 +138,17 @@ def test_correct_and_partly_done_submissions(rows):
 def test_wrong_deleted_reordered_duplicated_cells_and_a_faked_check(rows, graded):
     assert statuses(rows["carol", "01_fake.ipynb"]) == ("graded", "failed", "error", "", "0")
     text = feedback(graded, "carol", "01_fake.md")
-    assert "add(2, 3): returned -1; expected 5" in text or "returned -1; expected 5" in text
-    assert "NameError: name 'scale' is not defined" in text
+    assert "Exercise 1.1 (add): returned -1; expected 5" in text
+    assert "Exercise 1.1 has 2 cells; the last one was graded" in text
+    assert "Exercise 1.2: your notebook has no cell for this exercise" in text
+    assert "1 code cell you added or edited outside the exercise cells was not run" in text
 
 
 @slow
-def test_messages_carry_no_temporary_paths_or_addresses(graded):
-    text = feedback(graded, "carol", "01_fake.md")
-    assert "RuntimeError: in . at <object object at 0x...>" in text
+def test_messages_carry_no_temporary_paths_or_addresses(rows, graded):
+    assert statuses(rows["paula", "01_fake.ipynb"]) == ("graded", "passed", "passed", "", "2")
+    text = feedback(graded, "paula", "01_fake.md")
+    assert "The cell of exercise 1.1 raised RuntimeError: in <scratch>/tmp at <object object at 0x...>" in text
     assert "grade-" not in (graded[1] / "report.md").read_text(encoding="utf-8")
 
 
@@ -286,30 +170,24 @@ def test_older_course_version(rows, graded):
 @slow
 def test_infinite_loop_uses_up_its_cpu_time_but_earlier_exercises_are_checked(rows, graded):
     assert statuses(rows["frank", "01_fake.ipynb"]) == ("timeout", "passed", "error", "", "1")
-    expected = "used more than 4 s of CPU time: it was stopped in cell 5 (`while True:`)"
+    expected = "used more than 4 s of CPU time: it was stopped in the cell of exercise 1.2."
     assert expected in feedback(graded, "frank", "01_fake.md")
     assert "graded again alone" not in feedback(graded, "frank", "01_fake.md")  # CPU time does not depend on load
 
 
-def counting_attempts(counter: Path, source: str) -> nbformat.NotebookNode:
-    """Notebook 01_fake answered, with a cell that appends a line to `counter` and then runs `source`."""
-    return answered_with(f"open({str(counter)!r}, 'a').write('attempt\\n')\n{source}")
-
-
 @slow
-def test_waiting_is_stopped_by_the_wall_clock_and_retried_alone_once_cpu_burning_is_not(tmp_path):
+def test_waiting_is_stopped_by_the_wall_clock_and_retried_alone_once_cpu_burning_is_not(tmp_path, capsys):
     course = make_course(tmp_path / "course")
-    submissions, counters = tmp_path / "submissions", tmp_path / "counters"
-    counters.mkdir()
-    write(submissions / "sam" / "01_fake.ipynb", counting_attempts(counters / "sam", "import time\ntime.sleep(600)"))
-    write(submissions / "cora" / "01_fake.ipynb", counting_attempts(counters / "cora", "while True:\n    pass"))
+    submissions = tmp_path / "submissions"
+    write(submissions / "sam" / "01_fake.ipynb", answered_then("import time\ntime.sleep(600)"))
+    write(submissions / "cora" / "01_fake.ipynb", answered_then("while True:\n    pass"))
     assert main([str(submissions), "--out", str(tmp_path / "out"), "--course", str(course), "--cpu-seconds", "3",
                  "--timeout", "6", "--check-timeout", "3", "--jobs", "2"]) == 0
     found = {row["student"]: row for row in read_csv(tmp_path / "out" / "grades.csv") if row["status"] != "missing"}
     assert statuses(found["sam"]) == ("timeout", "passed", "error", "", "1")
     assert statuses(found["cora"]) == ("timeout", "passed", "error", "", "1")
-    assert (counters / "sam").read_text().count("attempt") == 2
-    assert (counters / "cora").read_text().count("attempt") == 1
+    progress = capsys.readouterr().err
+    assert progress.count("sam/01_fake.ipynb: timeout") == 2 and progress.count("cora/01_fake.ipynb: timeout") == 1
     assert "did not finish within 6 s (wall-clock time)" in feedback((tmp_path, tmp_path / "out"), "sam", "01_fake.md")
     assert "used more than 3 s of CPU time" in feedback((tmp_path, tmp_path / "out"), "cora", "01_fake.md")
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
@@ -324,10 +202,14 @@ def test_a_check_that_never_ends_is_stopped_and_the_next_check_still_runs(rows, 
 
 
 @slow
-def test_kernel_death_by_exit_and_by_segfault(rows, graded):
-    assert statuses(rows["gina", "01_fake.ipynb"]) == ("crashed", "error", "error", "", "0")
-    assert "exited with code 3" in feedback(graded, "gina", "01_fake.md")
-    assert statuses(rows["hank", "01_fake.ipynb"]) == ("crashed", "error", "error", "", "0")
+def test_kernel_death_by_exit_and_by_segfault_keeps_the_exercises_before_it(rows, graded):
+    # os._exit and ctypes are flagged: an answer never needs them
+    assert statuses(rows["gina", "01_fake.ipynb"]) == ("crashed", "passed", "flagged", "", "1")
+    text = feedback(graded, "gina", "01_fake.md")
+    assert "died while running the cell of exercise 1.2: it exited with code 3" in text
+    assert "started a new kernel and went on without that cell" in text
+    assert "The check said: error: NameError: name 'scale' is not defined" in text  # checked in the new kernel
+    assert statuses(rows["hank", "01_fake.ipynb"]) == ("crashed", "passed", "flagged", "", "1")
     assert "segmentation fault" in feedback(graded, "hank", "01_fake.md")
 
 
@@ -367,7 +249,8 @@ def test_ignored_files_are_reported(graded):
 
 
 @slow
-def test_submissions_are_unchanged_and_written_files_stay_in_the_temp_folder(graded):
+def test_submissions_are_unchanged_and_written_files_stay_in_the_temp_folder(rows, graded):
+    assert statuses(rows["walt", "02_fake.ipynb"])[3] == "flagged"  # an answer never needs to open files
     submissions, out, before = graded
     assert fingerprint(submissions) == before
     assert not any(p.name in {"written.txt", "made_by_student", "outside.txt"} for p in submissions.parent.rglob("*"))
@@ -377,7 +260,7 @@ def test_submissions_are_unchanged_and_written_files_stay_in_the_temp_folder(gra
 @slow
 def test_feedback_file_per_submission(graded):
     names = sorted(str(p.relative_to(graded[1] / "feedback")) for p in (graded[1] / "feedback").rglob("*.md"))
-    assert len(names) == 16 and "bob/my homework (final).md" in names
+    assert len(names) == 18 and "bob/my homework (final).md" in names
 
 
 @slow
@@ -409,7 +292,7 @@ def test_real_course_student_and_solution_notebooks(tmp_path):
     write(tmp_path / "subs" / "teacher" / name, (REPO / "solutions" / name).read_text(encoding="utf-8"))
     assert main([str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--jobs", "2"]) == 0
     with open(tmp_path / "out" / "grades.csv", encoding="utf-8") as file:
-        found = {row["student"]: row for row in csv.DictReader(file) if row["status"] != "missing"}
+        found = {row["student"]: row for row in read_csv(Path(file.name)) if row["status"] != "missing"}
     exercise_count = len(json.loads(FIRST_NOTEBOOK[0].read_text(encoding="utf-8"))["metadata"]["course"]["exercises"])
     assert found["teacher"]["status"] == "graded" and found["teacher"]["total"] == str(exercise_count)
     assert found["student"]["total"] == "0"
@@ -467,12 +350,6 @@ def test_hidden_folders_and_top_level_files_are_not_submissions(tmp_path):
     found = find_submissions(tmp_path)
     assert [(s.student, s.file) for s in found.submissions] == [("alice", "a.ipynb")]
     assert len(found.notes) == 2 and found.skipped == ["loose.ipynb"]
-
-
-def read_csv(path: Path) -> list[dict]:
-    """A CSV result file as a list of rows."""
-    with open(path, encoding="utf-8") as file:
-        return list(csv.DictReader(file))
 
 
 @slow
@@ -537,17 +414,47 @@ def test_a_flat_folder_of_unknown_names_is_a_warning_and_exit_1(tmp_path, capsys
     assert "warning: 1 top-level file not graded (jane-01.ipynb)" in capsys.readouterr().err
 
 
-@slow
-def test_a_submission_writing_over_another_through_an_absolute_path_is_reported(tmp_path, capsys):
+def mallory_attacks(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A course, and a class in which mallory's exercise cell overwrites victim's file through absolute paths."""
     course = make_course(tmp_path / "course")
     submissions = tmp_path / "submissions"
     victim = submissions / "victim" / "01_fake.ipynb"
     write(victim, answered(course_notebook("01_fake"), "1.1", "1.2"))
     attack = f"open({str(victim.resolve())!r}, 'w').write('{{}}')\nopen({str(victim.parent.resolve())!r} + '/x', 'w')"
-    write(submissions / "mallory" / "01_fake.ipynb", answered_with(attack))
+    write(submissions / "mallory" / "01_fake.ipynb", answered_then(attack))
+    return course, submissions, victim
+
+
+@slow
+def test_a_submission_writing_over_another_is_reported_where_kernels_cannot_be_sandboxed(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sandbox, "namespaces_work", lambda: False)
+    course, submissions, victim = mallory_attacks(tmp_path)
     assert grade(submissions, tmp_path / "out", course, "--jobs", "1") == 1
     err = capsys.readouterr().err
     assert "ERROR: grading changed 2 files in the submissions folder" in err
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "## WARNING: grading changed the submissions folder" in report
     assert "- `victim/01_fake.ipynb` was changed" in report and "- `victim/x` was created" in report
+    assert "could not hide" in report
+
+
+@slow
+@pytest.mark.skipif(not sandbox.namespaces_work(), reason="this system allows no unprivileged mount namespaces")
+def test_sandboxed_kernels_cannot_reach_other_submissions(tmp_path, capsys):
+    course, submissions, victim = mallory_attacks(tmp_path)
+    before = fingerprint(submissions)
+    assert grade(submissions, tmp_path / "out", course, "--jobs", "1") == 0
+    assert fingerprint(submissions) == before
+    mallory = feedback((submissions, tmp_path / "out"), "mallory", "01_fake.md")
+    assert "The cell of exercise 1.2 raised FileNotFoundError" in mallory
+
+
+@pytest.mark.skipif(not sandbox.namespaces_work(), reason="this system allows no unprivileged mount namespaces")
+def test_sandboxed_kernels_see_a_clean_utils_and_none_of_the_course_secrets(tmp_path):
+    course = make_course(tmp_path / "course")
+    with sandbox.isolated_course(course, [tmp_path / "course" / "notebooks"]) as isolation:
+        listing = subprocess.run([*isolation.command_prefix, "ls", "-A", *[str(course / part) for part in (
+            "solutions", "checkpoints", "utils", "notebooks")], isolation.python_path[0]],
+            capture_output=True, text=True, check=True).stdout
+    assert "01_fake.ipynb" not in listing and "agent.pt" not in listing and "reference.py" not in listing
+    assert "_grader_kernel.py" in listing and "utils" in listing  # the clean copy, outside the hidden folders

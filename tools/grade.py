@@ -1,9 +1,12 @@
 """Grade a folder of student notebooks: `python -m tools.grade SUBMISSIONS [--out DIR] ...`.
 
 SUBMISSIONS holds one folder per student with their .ipynb files (any names), or the flat
-folder a Canvas or Moodle export gives. Each file is recognised as a course notebook, run as
-submitted in its own kernel (separate process, temporary folder, time and memory limits),
-then every exercise's check from the course notebook is run. Results: OUT/grades.csv,
+folder a Canvas or Moodle export gives. Each file is recognised as a course notebook and graded
+in its own kernel (separate process, temporary folder, CPU-time and memory limits): the kernel
+runs the course's own copy of that notebook with only the student's exercise cells put in, and
+the course's check of each exercise right after it; given cells that no exercise or check needs
+(plots, videos, training demos) are skipped. Exercise cells that tamper with the grading
+machinery are flagged for review. Results: OUT/grades.csv,
 OUT/gradebook.csv, OUT/report.md, OUT/feedback/<student>/<file>.md, and OUT/timings.csv.
 The same folder graded with the same options gives the same files, except timings.csv.
 Submissions are only read, never changed: every file's SHA-256 is compared before and after.
@@ -20,6 +23,7 @@ from tools.grading.course import discover_course
 from tools.grading.integrity import changes, snapshot
 from tools.grading.report import check_out_dir, plural, write_outputs, write_timings
 from tools.grading.runner import GRADER_ROOT, WALL_CLOCK_FACTOR, Options, grade_all
+from tools.grading.sandbox import isolated_course
 from tools.grading.submissions import find_submissions
 
 
@@ -39,7 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              f"without using CPU (default {WALL_CLOCK_FACTOR} times --cpu-seconds); a file that "
                              "runs past it while other files are graded is graded again alone")
     parser.add_argument("--check-timeout", type=float, default=Options.check_timeout,
-                        help="seconds for each exercise's check (default %(default)g)")
+                        help="CPU seconds for each exercise's check, with "
+                             f"{WALL_CLOCK_FACTOR} times as much wall-clock time as a backstop (default %(default)g)")
     parser.add_argument("--memory-mb", type=int, default=Options.memory_mb,
                         help="memory limit of each kernel in MiB (default %(default)d)")
     parser.add_argument("-j", "--jobs", type=int, default=Options.jobs,
@@ -94,13 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     before = snapshot(args.submissions)
     found = find_submissions(args.submissions)
     progress = Progress()
+    args.out.mkdir(parents=True, exist_ok=True)  # it exists to be hidden from the kernels
     try:
-        grades = grade_all(found.submissions, course, args.course.resolve(), options, progress)
+        with isolated_course(args.course.resolve(), [args.submissions.resolve(), args.out.resolve()]) as isolation:
+            grades = grade_all(found.submissions, course, isolation, options, progress)
     except KeyboardInterrupt:
         print("interrupted: the running notebooks were stopped and no results were written", file=sys.stderr)
         return 130
     changed = changes(before, snapshot(args.submissions))
-    write_outputs(args.out, grades, course, found, options, changed)
+    write_outputs(args.out, grades, course, found, options, changed, isolation.hidden)
     write_timings(args.out, progress.seconds)
     print(f"graded {plural(len(grades), 'file')}; results in {args.out}/ "
           "(grades.csv, gradebook.csv, report.md, timings.csv, feedback/)", file=sys.stderr)

@@ -1,7 +1,7 @@
 """The course notebooks being graded against, and recognising which one a submission is."""
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -21,6 +21,7 @@ class CourseNotebook:
     name: str
     source_sha256: str
     exercises: tuple[Exercise, ...]
+    path: Path | None = None  # the course's student notebook, whose given and check cells grading runs
 
     @property
     def exercise_ids(self) -> list[str]:
@@ -34,7 +35,7 @@ def discover_course(notebooks_dir: Path) -> dict[str, CourseNotebook]:
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         notebook = course_notebook_from(json.loads(path.read_text(encoding="utf-8")))
         if notebook is not None:
-            course[notebook.name] = notebook
+            course[notebook.name] = replace(notebook, path=path)
     if not course:
         raise ValueError(
             f"no course notebooks with course metadata in {notebooks_dir}; "

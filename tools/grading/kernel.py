@@ -1,9 +1,11 @@
-"""Start an IPython kernel under the grader's limits: `python -m tools.grading.kernel BYTES CPU_SECONDS -f FILE`.
+"""Start an IPython kernel under the grader's limits: `python -m _grader_kernel BYTES CPU_SECONDS -f FILE`.
 
-The worker's kernel spec runs this module instead of `ipykernel_launcher`, so the memory and
+The grader copies this file, as `_grader_kernel.py`, next to its clean copy of the course's
+`utils`, and the worker's kernel spec runs it instead of `ipykernel_launcher`, so the memory and
 CPU-time limits apply to the kernel (and whatever it starts) but not to the worker that reads
-its messages.
+its messages. It imports nothing from the grader, which the kernel cannot see.
 """
+import math
 import os
 import resource
 import signal
@@ -45,6 +47,22 @@ def stop_cell(signum, frame) -> None:
     """SIGXCPU handler: lift the soft limit (the kernel would get SIGXCPU every second) and stop the cell."""
     lift_cpu_limit()
     raise CpuTimeLimit("the notebook used up its CPU time")
+
+
+def set_cpu_budget(seconds: float, marker: str) -> None:
+    """Let the code that runs next use `seconds` more CPU time; print the CPU time used so far after `marker`."""
+    used = cpu_used()
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    soft = math.ceil(used + seconds)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    signal.signal(signal.SIGXCPU, stop_cell)
+    print(f"{marker}cpu {used:.3f}")
+
+
+def cpu_used() -> float:
+    """CPU seconds this process has used (all its threads, user and system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def lift_cpu_limit() -> None:

@@ -12,11 +12,11 @@ from tools.grading.submissions import Found, Submission
 OUTPUT_NAMES = {"grades.csv", "gradebook.csv", "report.md", "timings.csv", "feedback"}
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-EXERCISE_STATUSES = ("passed", "failed", "not attempted", "error")
+EXERCISE_STATUSES = ("passed", "failed", "not attempted", "error", "flagged")
 STATUS_MEANING = {
-    "graded": "every cell was run, even after errors, and every exercise was checked",
+    "graded": "the course's notebook ran with the student's exercise cells, even after errors, and every exercise was checked",
     "timeout": "the notebook used up its CPU time, or ran past the wall-clock limit, and was stopped",
-    "crashed": "the Python kernel died while running the notebook",
+    "crashed": "the Python kernel died; the grader restarted it without the cell that killed it and checked what it could",
     "invalid": "the file is not a readable Jupyter notebook",
     "unknown-notebook": "the file is not one of the course notebooks",
     "missing": "the student handed in no file for this course notebook",
@@ -36,8 +36,9 @@ def check_out_dir(out_dir: Path) -> None:
 
 
 def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNotebook],
-                  found: Found, options: Options, changed: list[str]) -> None:
-    """Replace the result files in `out_dir`; `changed` lists submission files that grading changed."""
+                  found: Found, options: Options, changed: list[str], hidden: list[str]) -> None:
+    """Replace the result files in `out_dir`; `changed` lists submission files that grading changed,
+    `hidden` the folders kernels could not see ([] when this system could not hide them)."""
     check_out_dir(out_dir)
     shutil.rmtree(out_dir / "feedback", ignore_errors=True)  # no stale files from an earlier run
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -46,7 +47,7 @@ def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNo
     write_text(out_dir / "grades.csv", grades_csv(grades, course))
     write_text(out_dir / "gradebook.csv", gradebook_csv(grades, course))
     notes = found.notes + retry_notes(grades) + sorted(set(duplicates.values()))
-    write_text(out_dir / "report.md", report_markdown(grades, course, notes, options, changed))
+    write_text(out_dir / "report.md", report_markdown(grades, course, notes, options, changed, hidden))
     for grade in handed_in(grades):
         path = out_dir / "feedback" / grade.submission.student / grade.submission.feedback_name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,14 +150,14 @@ def duplicate_notes(grades: list[Grade]) -> dict[int, str]:
 
 
 def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], notes: list[str], options: Options,
-                    changed: list[str]) -> str:
-    """The instructor's report: integrity, settings, summary, per-exercise counts, notes, per-student sections."""
+                    changed: list[str], hidden: list[str]) -> str:
+    """The instructor's report: integrity, isolation, flags, settings, summary, counts, notes, per-student sections."""
     columns = exercise_columns(course)
     students = sorted({g.submission.student for g in grades})
     best = best_per_notebook(grades, course)
     exercises = sum(len(notebook.exercises) for notebook in course.values())
     lines = [
-        "# Grading report", "", *integrity_lines(changed),
+        "# Grading report", "", *integrity_lines(changed), *isolation_lines(hidden), *flagged_lines(grades),
         f"{plural(len(handed_in(grades)), 'file')} from {plural(len(students), 'student')}, graded against course notebooks "
         + ", ".join(f"{name} ({plural(len(course[name].exercises), 'exercise')})" for name in sorted(course)) + ".",
         f"Limits: {options.cpu_seconds:g} s of CPU time to run a notebook ({options.timeout:g} s of wall-clock "
@@ -195,6 +196,30 @@ def integrity_lines(changed: list[str]) -> list[str]:
             "Code in a submission wrote outside its private copy (through an absolute path). "
             "These files are not as handed in, so their grades cannot be trusted:", "",
             *[f"- {change}" for change in changed], ""]
+
+
+def isolation_lines(hidden: list[str]) -> list[str]:
+    """The report's lines on what the kernels could see."""
+    if hidden:
+        return ["Each notebook ran in a private mount namespace in which the course's solutions, checkpoints and "
+                "grader, the submissions folder and this output folder were hidden.", ""]
+    return ["This system could not hide the course's solutions/ and checkpoints/, the submissions folder or this "
+            "output folder from the kernels (Linux user namespaces are off, or this is not Linux): code in an "
+            "exercise cell could read them through absolute paths. Exercise cells that do are flagged below; the "
+            "submissions' SHA-256 check above still catches any write.", ""]
+
+
+def flagged_lines(grades: list[Grade]) -> list[str]:
+    """The report's list of exercises flagged for review, or nothing when there are none."""
+    flagged = [(g, id_, message) for g in grades for id_, (status, message) in sorted(g.exercises.items())
+               if status == "flagged"]
+    if not flagged:
+        return []
+    return ["## Flagged for review", "",
+            "These exercise cells did something an answer never needs and that can tamper with grading. They count "
+            "as not passed until you have read the cell; each entry quotes what the check itself said.", "",
+            *[f"- `{g.submission.student}/{g.submission.file}`, exercise {id_}: {message}" for g, id_, message in flagged],
+            ""]
 
 
 def exercise_counts(grades: list[Grade], course: dict[str, CourseNotebook]) -> list[list[str]]:

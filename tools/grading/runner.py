@@ -1,18 +1,20 @@
 """Grade many submissions in parallel, each in its own worker process and temporary folder."""
+import functools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from time import monotonic
 
 from tools.grading.course import CourseNotebook, course_metadata, identify, version_notes
+from tools.grading.plan import Plan, build_plan
+from tools.grading.sandbox import Isolation
 from tools.grading.submissions import Submission, read_notebook
 from tools.grading.worker import PROBE_SECONDS
 
@@ -29,7 +31,7 @@ class Options:
 
     cpu_seconds: float = 600
     timeout: float | None = None  # None: WALL_CLOCK_FACTOR times cpu_seconds
-    check_timeout: float = 60
+    check_timeout: float = 60  # CPU seconds for each check; WALL_CLOCK_FACTOR times as much wall-clock time
     memory_mb: int = 4096
     jobs: int = os.cpu_count() or 1
     output_note_chars: int = 1_000_000
@@ -92,28 +94,28 @@ class Workers:
                 kill_group(process)
 
 
-def grade_all(submissions: list[Submission], course: dict[str, CourseNotebook], course_root: Path,
+def grade_all(submissions: list[Submission], course: dict[str, CourseNotebook], isolation: Isolation,
               options: Options, progress=None) -> list[Grade]:
     """Grade every submission, `options.jobs` at a time, then grade wall-clock time-outs again, alone.
 
     `progress(done, total, grade, seconds)` is called after each grading, retries included.
     """
     workers = Workers()
-    grades = grade_in_parallel(submissions, course, course_root, options, workers, progress, options.jobs)
+    grades = grade_in_parallel(submissions, course, isolation, options, workers, progress, options.jobs)
     timed_out = [g.submission for g in grades if g.wall_clock_timeout]
     if timed_out and options.jobs > 1 and len(submissions) > 1:  # only then did other jobs share the machine
-        again = grade_in_parallel(timed_out, course, course_root, options, workers, progress, 1)
+        again = grade_in_parallel(timed_out, course, isolation, options, workers, progress, 1)
         second = {g.submission: marked_retried(g, options) for g in again}
         grades = [second.get(g.submission, g) for g in grades]
     return sorted(grades, key=lambda g: (g.submission.student, g.notebook, g.submission.file))
 
 
-def grade_in_parallel(submissions: list[Submission], course: dict[str, CourseNotebook], course_root: Path,
+def grade_in_parallel(submissions: list[Submission], course: dict[str, CourseNotebook], isolation: Isolation,
                       options: Options, workers: Workers, progress, jobs: int) -> list[Grade]:
     """Grade every submission once, `jobs` at a time; every worker is killed if this is interrupted."""
     grades = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        started = [pool.submit(timed, grade_safely, s, course, course_root, options, workers) for s in submissions]
+        started = [pool.submit(timed, grade_safely, s, course, isolation, options, workers) for s in submissions]
         try:
             for done, future in enumerate(as_completed(started), start=1):
                 grade, seconds = future.result()
@@ -149,7 +151,7 @@ def grade_safely(submission: Submission, *args) -> Grade:
         return Grade(submission, "crashed", notes=[f"The grader failed on this file ({type(error).__name__}: {error})."])
 
 
-def grade_one(submission: Submission, course: dict[str, CourseNotebook], course_root: Path,
+def grade_one(submission: Submission, course: dict[str, CourseNotebook], isolation: Isolation,
               options: Options, workers: Workers) -> Grade:
     """Read, recognise and (when it is a course notebook) run one submission."""
     nb, problem = read_notebook(submission.path)
@@ -158,10 +160,11 @@ def grade_one(submission: Submission, course: dict[str, CourseNotebook], course_
     notebook, how = identify(nb, course)
     if notebook is None:
         return Grade(submission, "unknown-notebook", notes=[unknown_note(nb)])
-    notes = version_notes(nb, notebook)
+    plan = build_plan(nb, course_notebook_cells(notebook.path))
+    notes = version_notes(nb, notebook) + plan.notes
     if how != "course metadata":
         notes.insert(0, recognised_note(nb, notebook, how))
-    result = run_worker(submission, notebook, course_root, options, workers)
+    result = run_worker(submission, notebook, plan, isolation, options, workers)
     exercises = {id_: tuple(outcome) for id_, outcome in result["exercises"].items()}
     return Grade(submission, result["status"], notebook.name, exercises, notes + result["notes"],
                  result.get("wall_clock_timeout", False))
@@ -183,15 +186,19 @@ def unknown_note(nb: dict) -> str:
     return "This notebook is not one of the course notebooks: it has neither their metadata nor their exercise cells."
 
 
-def run_worker(submission: Submission, notebook: CourseNotebook, course_root: Path,
+@functools.lru_cache(maxsize=None)
+def course_notebook_cells(path: Path) -> dict:
+    """The course's student notebook (read once per grading run)."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def run_worker(submission: Submission, notebook: CourseNotebook, plan: Plan, isolation: Isolation,
                options: Options, workers: Workers) -> dict:
-    """Run the worker on a copy of the submission in a fresh temporary folder; its result."""
+    """Run the worker on the plan in a fresh temporary folder; its result."""
     with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as scratch:
         workdir = Path(scratch) / "work"
         workdir.mkdir()
-        copy = workdir / submission.path.name
-        shutil.copyfile(submission.path, copy)
-        job = worker_job(copy, Path(scratch), notebook, course_root, options)
+        job = worker_job(workdir, Path(scratch), notebook, plan, isolation, options)
         process = workers.start(
             [sys.executable, "-m", "tools.grading.worker"], cwd=GRADER_ROOT,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -209,22 +216,23 @@ def run_worker(submission: Submission, notebook: CourseNotebook, course_root: Pa
     return parse_result(out, err, notebook)
 
 
-def worker_job(copy: Path, scratch: Path, notebook: CourseNotebook, course_root: Path, options: Options) -> dict:
-    """The JSON job a worker reads: where the copy is, what to check, and the limits."""
-    python_path = list(dict.fromkeys([str(course_root), str(GRADER_ROOT)]))
+def worker_job(workdir: Path, scratch: Path, notebook: CourseNotebook, plan: Plan, isolation: Isolation,
+               options: Options) -> dict:
+    """The JSON job a worker reads: the steps to run, what to check, the limits and the kernel's isolation."""
     return {
-        "notebook": str(copy), "workdir": str(copy.parent), "scratch": str(scratch),
-        "exercises": [{"id": e.id, "title": e.title, "check": e.check} for e in notebook.exercises],
+        "steps": [asdict(step) for step in plan.steps], "workdir": str(workdir), "scratch": str(scratch),
+        "exercises": [{"id": e.id, "title": e.title} for e in notebook.exercises],
         "cpu_seconds": options.cpu_seconds, "timeout": options.timeout,
-        "check_timeout": options.check_timeout, "memory_mb": options.memory_mb,
-        "python_path": python_path, "threads": max(1, (os.cpu_count() or 1) // options.jobs),
+        "check_cpu_seconds": options.check_timeout, "check_wall_seconds": WALL_CLOCK_FACTOR * options.check_timeout,
+        "memory_mb": options.memory_mb, "python_path": isolation.python_path,
+        "sandbox_prefix": isolation.command_prefix, "threads": max(1, (os.cpu_count() or 1) // options.jobs),
         "output_note_chars": options.output_note_chars,
     }
 
 
 def hard_limit(notebook: CourseNotebook, options: Options) -> float:
     """Seconds after which a worker is killed whatever it is doing (its own limits failed)."""
-    checks = len(notebook.exercises) * (options.check_timeout + PROBE_SECONDS)
+    checks = len(notebook.exercises) * (WALL_CLOCK_FACTOR * options.check_timeout + 2 * PROBE_SECONDS)
     return options.timeout + PROBE_SECONDS + checks + STARTUP_SECONDS
 
 

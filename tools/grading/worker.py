@@ -1,4 +1,6 @@
-"""Grade one submission in this process: run it in a limited kernel, then run each exercise's check.
+"""Grade one submission in this process: run its plan (the course notebook's cells with the student's
+exercise cells, each check right after its exercise) in a limited kernel, started again without the
+cell that killed it if it dies.
 
 Run as `python -m tools.grading.worker` with the job (JSON, see `runner.worker_job`) on stdin;
 prints the result as one JSON line on stdout:
@@ -17,6 +19,7 @@ import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
+import secrets  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -26,35 +29,35 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
-from nbformat.v4 import new_code_cell
+from nbformat.v4 import new_code_cell, new_notebook
 
-from tools.grading.submissions import read_notebook
+from tools.grading.tamper import snapshot_changes, snapshot_source, static_flags
 
 TIME_LIMIT_ERROR = "GraderTimeLimit"  # the ename nbclient reports for a cell stopped at its time limit
 CPU_LIMIT_ERROR = "CpuTimeLimit"  # the ename of the exception the kernel raises when its CPU time is used up
 PROBE_SECONDS = 10  # how long a kernel may take to answer after an interrupt before it counts as stuck
+MAX_RESTARTS = 3  # a kernel that died is restarted (without the cell that killed it) at most this often
 MAX_MESSAGE_CHARS = 1500
 MAX_CELL_ERROR_NOTES = 5
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 
-# Run in the student's kernel for each check: a fresh import of utils.checks, so that a student's
-# own `check_*` (or one patched into the module) cannot stand in for the course's check; builtins
-# are reached through their module because a notebook may shadow `exec`, `dir`, ... by name.
+# The grader's own cells. A check counts as passed only when its cell prints the session's secret
+# marker after the check returned: a cell turned into `pass`, or stopped some other way, prints nothing.
+# Builtins are reached through their module because an answer may shadow `exec`, `dir`, ... by name,
+# and the check functions come from the course's module, not from names an answer may have defined.
+PRELUDE_SOURCE = "import _grader_kernel"
+BUDGET_SOURCE = "_grader_kernel.set_cpu_budget({seconds!r}, {marker!r})"
 CHECK_SOURCE = """\
 import builtins as _grader_builtins, sys as _grader_sys
-for _grader_name in [n for n in _grader_sys.modules if n == "utils.checks" or n.startswith("utils.checks.")]:
-    del _grader_sys.modules[_grader_name]
-import utils.checks as _grader_checks
-_grader_names = [n for n in _grader_builtins.dir(_grader_checks) if n.startswith("check_")]
+_grader_checks = _grader_sys.modules["utils.checks"]
 _grader_namespace = _grader_builtins.dict(_grader_builtins.globals())
-_grader_namespace.update({{n: _grader_builtins.getattr(_grader_checks, n) for n in _grader_names}})
+_grader_namespace.update({{n: _grader_builtins.getattr(_grader_checks, n)
+                          for n in _grader_builtins.dir(_grader_checks) if n.startswith("check_")}})
 _grader_builtins.exec(_grader_builtins.compile({check!r}, "<check {id}>", "exec"), _grader_namespace)
+_grader_builtins.print({marker!r} + "passed {id}")
 """
-# Run before the checks: they have wall-clock limits of their own, and the CPU time the student's
-# cells left over must not decide whether a check can run.
-LIFT_CPU_LIMIT_SOURCE = "from tools.grading.kernel import lift_cpu_limit as _grader_lift\n_grader_lift()"
 
 
 class TimedOut(Exception):
@@ -65,14 +68,28 @@ class OutOfCpuTime(TimedOut):
     """A cell was stopped because the kernel used up its CPU time."""
 
 
+class KernelDied(Exception):
+    """The kernel died while running step `index` (the grader starts a new one without that step)."""
+
+    def __init__(self, index: int):
+        """Remember which step killed the kernel."""
+        super().__init__(index)
+        self.index = index
+
+
 class QuietClient(NotebookClient):
-    """An nbclient client that keeps no outputs (only their size) and remembers the last reply."""
+    """An nbclient client that keeps no outputs of the student's code, only their size and the grader's lines."""
+
+    marker = ""
 
     def output(self, outs, msg, display_id, cell_index):
-        """Count the output's characters and drop it, so memory stays bounded."""
+        """Count the output's characters and drop it (memory stays bounded); keep the lines the grader printed."""
         content = msg.get("content", {})
-        size = len(str(content.get("text") or content.get("data") or ""))
-        self.output_chars = getattr(self, "output_chars", 0) + size
+        text = str(content.get("text") or content.get("data") or "")
+        self.output_chars = getattr(self, "output_chars", 0) + len(text)
+        if msg.get("msg_type") == "stream" and self.marker in text:
+            self.grader_lines = getattr(self, "grader_lines", []) + [
+                line[len(self.marker):] for line in text.splitlines() if line.startswith(self.marker)]
         return None
 
     def remember_reply(self, cell, cell_index, execute_reply):
@@ -84,89 +101,145 @@ class Grading:
     """The state of grading one notebook: its status, exercise results and notes for the student."""
 
     def __init__(self, job: dict):
-        """Prepare a client for the job's notebook copy; nothing runs yet."""
+        """Prepare the steps to run; nothing runs yet."""
         self.job = job
-        nb, problem = read_notebook(Path(job["notebook"]))
-        if nb is None:
-            raise ValueError(f"the worker was given an unreadable notebook: {problem}")
-        self.student_cells = len(nb.cells)
-        self.client = make_client(nb, job)
+        self.steps = job["steps"]
+        self.marker = f"@grader-{secrets.token_hex(16)}@ "  # printed only by the grader's cells
+        self.static = {step["exercise"]: static_flags(step["source"]) for step in self.steps
+                       if step["kind"] == "exercise"}
+        self.dynamic: dict[str, list[str]] = {}
         self.status = "graded"
         self.notes: list[str] = []
         self.cell_errors: list[str] = []
         self.results: dict[str, list[str]] = {}
+        self.skipped: set[int] = set()  # steps that killed the kernel or ran out of time: not run again
         self.why_unusable = ""
-        self.started = False
         self.wall_clock_timeout = False
+        self.output_chars = 0
+        self.cpu_left = job["cpu_seconds"]
+        self.deadline = monotonic() + job["timeout"]
 
     async def run(self) -> dict:
-        """Start the kernel, run the notebook and the checks, and return the result."""
+        """Run the steps in a kernel, restarting it without the step that killed it; the result."""
+        resume_at = 0
+        for _ in range(MAX_RESTARTS + 1):
+            try:
+                await self.run_kernel(resume_at)
+                break
+            except KernelDied as died:
+                self.skipped.add(died.index)
+                resume_at = died.index + 1
+        else:
+            self.why_unusable = f"the Python kernel died {MAX_RESTARTS + 1} times"
+        return self.result()
+
+    async def run_kernel(self, resume_at: int) -> None:
+        """In a fresh kernel: replay the definitions before `resume_at`, then run every step from there."""
+        self.client = make_client(self.job, self.marker)
         try:
             async with self.client.async_setup_kernel(
                 cwd=self.job["workdir"], env=kernel_env(self.job),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cleanup_kc=True,
             ):
-                self.started = True
                 try:
-                    if await self.run_cells() and await self.responsive(LIFT_CPU_LIMIT_SOURCE):
-                        await self.run_checks()
+                    await self.run_steps(resume_at)
                 finally:
+                    self.output_chars += getattr(self.client, "output_chars", 0)
                     kill_kernel_group(self.client)
         except RuntimeError as error:
-            if self.started:
+            if self.client.kc is not None:
                 raise
             self.crash(f"The Python kernel could not start ({error}); was the memory limit too low?")
             self.why_unusable = "the Python kernel could not start"
-        return self.result()
 
-    async def run_cells(self) -> bool:
-        """Run the student's code cells in order; False when the kernel is no longer usable."""
-        deadline = monotonic() + self.job["timeout"]
-        for index in range(self.student_cells):
-            cell = self.client.nb.cells[index]
-            if cell.cell_type != "code" or not cell.source.strip():
-                continue
+    async def run_steps(self, resume_at: int) -> None:
+        """Run the steps in order (only given and exercise cells before `resume_at`); stop when the kernel is unusable."""
+        self.cpu_report = None
+        self.baseline, baseline_taken = None, False
+        await self.grader_cell(PRELUDE_SOURCE, PROBE_SECONDS)
+        for index, step in enumerate(self.steps):
+            if index in self.skipped or (step["kind"] == "check" and (index < resume_at or step["exercise"] in self.results)):
+                continue  # after a restart, only the definitions before `resume_at` are run again
+            if step["kind"] == "exercise" and not baseline_taken:
+                self.baseline, baseline_taken = await self.snapshot(), True
             try:
-                reply = await self.execute(index, deadline - monotonic())
-            except TimedOut as stopped:
-                self.stop("timeout", f"{self.time_limit_reached(stopped)}: it was stopped "
-                          f"in {describe_cell(index, cell)}; later cells were not run.")
-                return await self.responsive()
-            except DeadKernelError:
-                self.crash(f"The Python kernel died while running {describe_cell(index, cell)}: {self.death()}.")
+                usable = await (self.run_check(index, step) if step["kind"] == "check" else self.run_cell(index, step))
+            except TimedOut:  # one of the grader's own short cells got no answer
+                self.why_unusable = "the Python kernel stopped answering the grader"
+                return
+            if not usable:
+                return
+
+    async def run_cell(self, index: int, step: dict) -> bool:
+        """Run a given or exercise cell within the notebook's remaining CPU time; False when the kernel is unusable."""
+        await self.set_budget(max(self.cpu_left, 1), charge=False)
+        try:
+            reply = await self.execute(self.append_cell(step["source"]), self.deadline - monotonic(), index)
+        except TimedOut as stopped:
+            self.skipped.add(index)
+            why = self.time_limit_reached(stopped)
+            self.stop("timeout", f"{why}: it was stopped in {step['label']}.")
+            if step["kind"] == "exercise":
+                self.results.setdefault(step["exercise"], ["error", f"{step['label']} was stopped: {why[0].lower()}{why[1:]}"])
+            if self.cpu_left <= 0 or self.deadline <= monotonic():
+                self.why_unusable = "the notebook had used up its time"
                 return False
-            self.note_cell_error(index, cell, reply)
+            return await self.responsive()
+        await self.set_budget(PROBE_SECONDS, charge=True)
+        self.note_cell_error(step, reply)
         return True
 
-    async def run_checks(self) -> None:
-        """Run every exercise's check from the course (not the student's check cell), one at a time.
+    async def run_check(self, index: int, step: dict) -> bool:
+        """Run the course's check of one exercise; False when the kernel is unusable."""
+        exercise, limit = step["exercise"], self.job["check_cpu_seconds"]
+        await self.set_budget(limit, charge=False)
+        changes = snapshot_changes(self.baseline, await self.snapshot())
+        if changes:
+            self.dynamic[exercise] = changes
+        source = CHECK_SOURCE.format(check=step["source"], id=exercise, marker=self.marker)
+        self.client.grader_lines = []
+        try:
+            reply = await self.execute(self.append_cell(source), self.job["check_wall_seconds"], index)
+        except TimedOut:
+            self.results[exercise] = ["error", f"the check did not finish within {limit:g} s of CPU time"]
+            return await self.responsive()
+        except KernelDied:
+            self.results[exercise] = ["error", f"the kernel died during the check ({self.death()})"]
+            raise
+        self.results[exercise] = list(classify(reply, f"passed {exercise}" in self.client.grader_lines))
+        return True
 
-        Exercises left without a result when the kernel becomes unusable are reported by `result`.
-        """
-        limit = self.job["check_timeout"]
-        for exercise in self.job["exercises"]:
-            source = CHECK_SOURCE.format(check=exercise["check"], id=exercise["id"])
-            try:
-                reply = await self.execute(self.append_cell(source), limit)
-            except TimedOut:
-                self.results[exercise["id"]] = ["error", f"the check did not finish within {limit:g} s"]
-                if not await self.responsive():
-                    return
-                continue
-            except DeadKernelError:
-                death = self.death()
-                self.crash(f"The Python kernel died while checking exercise {exercise['id']}: {death}.")
-                self.results[exercise["id"]] = ["error", f"the kernel died during the check ({death})"]
-                return
-            self.results[exercise["id"]] = list(classify(reply))
+    async def grader_cell(self, source: str, seconds: float) -> list[str]:
+        """Run one of the grader's own cells; the marked lines it printed."""
+        self.client.grader_lines = []
+        await self.execute(self.append_cell(source), seconds, None)
+        return self.client.grader_lines
 
-    async def execute(self, index: int, seconds: float) -> dict:
-        """Run cell `index` with a time limit; its reply content, or TimedOut."""
+    async def set_budget(self, seconds: float, charge: bool) -> None:
+        """Allow the next cell `seconds` of CPU time; with `charge`, count the last cell's CPU time against the notebook's."""
+        lines = await self.grader_cell(BUDGET_SOURCE.format(seconds=float(seconds), marker=self.marker), PROBE_SECONDS)
+        used = next((float(line.split()[1]) for line in lines if line.startswith("cpu ")), None)
+        if charge and used is not None and self.cpu_report is not None:
+            self.cpu_left -= used - self.cpu_report
+        self.cpu_report = used
+
+    async def snapshot(self) -> dict | None:
+        """The kernel's fingerprint of what the checks rely on (None when the grader's cell printed none)."""
+        lines = await self.grader_cell(snapshot_source(self.marker, self.job["python_path"][0]), PROBE_SECONDS)
+        return json.loads(lines[-1]) if lines else None
+
+    async def execute(self, cell_index: int, seconds: float, step_index: int | None) -> dict:
+        """Run a cell with a wall-clock limit; its reply content, or TimedOut, or KernelDied."""
         if seconds <= 0:
             raise TimedOut()
         self.client.timeout = math.ceil(seconds)
-        self.client.last_reply = {"status": "ok"}  # a cell nbclient skips (tag skip-execution) has no reply
-        await self.client.async_execute_cell(self.client.nb.cells[index], index, store_history=False)
+        self.client.last_reply = {"status": "ok"}
+        try:
+            await self.client.async_execute_cell(self.client.nb.cells[cell_index], cell_index, store_history=False)
+        except DeadKernelError:
+            label = self.steps[step_index]["label"] if step_index is not None else "one of the grader's own cells"
+            self.crash(f"The Python kernel died while running {label}: {self.death()}.")
+            raise KernelDied(step_index if step_index is not None else -1) from None
         reply = self.client.last_reply
         if reply.get("ename") == TIME_LIMIT_ERROR:
             raise TimedOut()
@@ -177,25 +250,23 @@ class Grading:
     def time_limit_reached(self, stopped: TimedOut) -> str:
         """Which of the notebook's limits stopped it, in words; a wall-clock one is remembered for a retry."""
         if isinstance(stopped, OutOfCpuTime):
+            self.cpu_left = 0
             return f"The notebook used more than {self.job['cpu_seconds']:g} s of CPU time"
         self.wall_clock_timeout = True
         return f"The notebook did not finish within {self.job['timeout']:g} s (wall-clock time)"
 
     def append_cell(self, source: str) -> int:
-        """Add a grader's code cell after the student's cells; its index."""
+        """Add a code cell to the kernel session's notebook; its index."""
         self.client.nb.cells.append(new_code_cell(source))
         return len(self.client.nb.cells) - 1
 
-    async def responsive(self, source: str = "None") -> bool:
+    async def responsive(self) -> bool:
         """Does the kernel still run a short grader cell (after a time-out: did the interrupt stop the code)?"""
         try:
-            await self.execute(self.append_cell(source), PROBE_SECONDS)
+            await self.grader_cell("None", PROBE_SECONDS)
             return True
         except TimedOut:
             self.why_unusable = "the notebook's code could not be interrupted after the time limit"
-            return False
-        except DeadKernelError:
-            self.crash(f"The Python kernel died after being interrupted: {self.death()}.")
             return False
 
     def stop(self, status: str, note: str) -> None:
@@ -205,9 +276,8 @@ class Grading:
             self.notes.append(note)
 
     def crash(self, note: str) -> None:
-        """Record that the kernel died; no later code can run."""
-        self.why_unusable = "the Python kernel had died"
-        self.stop("crashed", note)
+        """Record that a kernel died."""
+        self.stop("crashed", note + " The grader started a new kernel and went on without that cell.")
 
     def death(self) -> str:
         """How the kernel process ended, in words (exit code or signal)."""
@@ -215,46 +285,58 @@ class Grading:
         process = getattr(provisioner, "process", None)
         return describe_exit(process.poll() if process else None)
 
-    def note_cell_error(self, index: int, cell, reply: dict) -> None:
-        """Remember an exception raised by a student's cell, for the feedback."""
-        if reply.get("status") != "error" or "check" in cell.metadata:  # checks are reported per exercise
+    def note_cell_error(self, step: dict, reply: dict) -> None:
+        """Remember an exception raised by a cell, for the feedback."""
+        if reply.get("status") != "error":
             return
         evalue = reply.get("evalue")
-        text = f"C{describe_cell(index, cell)[1:]} raised {reply.get('ename')}{': ' + evalue if evalue else ''}"
+        text = f"{step['label'][0].upper()}{step['label'][1:]} raised {reply.get('ename')}{': ' + evalue if evalue else ''}"
         if reply.get("ename") == "MemoryError":
             text += f" (a notebook may use at most {self.job['memory_mb']} MiB of memory)"
         self.cell_errors.append(text)
+
+    def exercise_outcome(self, exercise: str) -> list[str]:
+        """An exercise's status and message; "flagged" when its cell looks like tampering."""
+        status, message = self.results.get(exercise, ["error", f"not checked: {self.why_unusable or 'no result'}"])
+        reasons = [f"its cell {flag}" for flag in self.static.get(exercise, [])]
+        if self.dynamic.get(exercise):
+            reasons.append(f"before its check: {', '.join(self.dynamic[exercise])}")
+        if not reasons:
+            return [status, message]
+        return ["flagged", f"for an instructor to review, because {'; '.join(reasons)}. "
+                           f"The check said: {status}{': ' + message if message else ''}"]
 
     def result(self) -> dict:
         """The JSON-ready result, with every message cleaned of paths, addresses and colour codes."""
         notes = self.notes + [f"{error}." for error in self.cell_errors[:MAX_CELL_ERROR_NOTES]]
         if len(self.cell_errors) > MAX_CELL_ERROR_NOTES:
             notes.append(f"... and {len(self.cell_errors) - MAX_CELL_ERROR_NOTES} more cells raised errors.")
-        if getattr(self.client, "output_chars", 0) > self.job["output_note_chars"]:
+        if self.output_chars > self.job["output_note_chars"]:
             notes.append(f"The notebook printed more than {self.job['output_note_chars']:,} characters of output; "
                          "long prints inside loops slow a notebook down.")
         exercises = {}
         for exercise in self.job["exercises"]:
-            status, message = self.results.get(exercise["id"], ["error", f"not checked: {self.why_unusable}"])
+            status, message = self.exercise_outcome(exercise["id"])
             exercises[exercise["id"]] = [status, clean(message, self.job)]
         return {"status": self.status, "exercises": exercises, "notes": [clean(note, self.job) for note in notes],
                 "wall_clock_timeout": self.wall_clock_timeout}
 
 
-def make_client(nb, job: dict) -> QuietClient:
-    """An nbclient client for our limited kernel that keeps going after errors."""
+def make_client(job: dict, marker: str) -> QuietClient:
+    """An nbclient client for a limited kernel (in a sandbox when the job has one) that keeps going after errors."""
     spec_dir = Path(job["scratch"]) / "kernels" / "grader"
     spec_dir.mkdir(parents=True, exist_ok=True)
     limits = [str(job["memory_mb"] * 2**20), str(math.ceil(job["cpu_seconds"]))]
-    argv = [sys.executable, "-m", "tools.grading.kernel", *limits, "-f", "{connection_file}"]
+    argv = [*job["sandbox_prefix"], sys.executable, "-m", "_grader_kernel", *limits, "-f", "{connection_file}"]
     (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "grader", "language": "python"}))
     manager = AsyncKernelManager(
         kernel_name="grader", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
     )
     client = QuietClient(
-        nb, km=manager, allow_errors=True, interrupt_on_timeout=True, shutdown_kernel="immediate",
+        new_notebook(), km=manager, allow_errors=True, interrupt_on_timeout=True, shutdown_kernel="immediate",
         error_on_timeout={"ename": TIME_LIMIT_ERROR, "evalue": "time limit reached"},
     )
+    client.marker = marker
     client.on_cell_executed = client.remember_reply
     return client
 
@@ -262,7 +344,7 @@ def make_client(nb, job: dict) -> QuietClient:
 def kernel_env(job: dict) -> dict:
     """The kernel's environment: course on the path, headless plotting, scratch dirs, few threads."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(job["python_path"] + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join(job["python_path"])  # the clean copy of the course only
     scratch = Path(job["scratch"])
     (scratch / "tmp").mkdir(exist_ok=True)
     env.update(
@@ -286,23 +368,18 @@ def kill_kernel_group(client: NotebookClient) -> None:
             pass
 
 
-def classify(reply: dict) -> tuple[str, str]:
-    """An exercise's status and message from the kernel's reply to its check."""
+def classify(reply: dict, signalled: bool) -> tuple[str, str]:
+    """An exercise's status and message from the kernel's reply to its check and whether it signalled success."""
     if reply.get("status") == "ok":
-        return "passed", ""
+        if signalled:
+            return "passed", ""
+        return "error", "the check reported no result: something in the notebook kept it from running"
     name, value = reply.get("ename", ""), reply.get("evalue", "")
     if name == "CheckFailed":
         return "failed", value
     if name == "ExerciseNotDone" or (name == "NotImplementedError" and value.startswith("Exercise ")):
         return "not attempted", value
     return "error", f"{name}: {value}"
-
-
-def describe_cell(index: int, cell) -> str:
-    """`cell 7 (`for step in range(...`)`: position among all cells and its first code line."""
-    lines = [line.strip() for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("#")]
-    first = (lines[0] if lines else "").replace("`", "'")  # it is shown inside Markdown backticks
-    return f"cell {index + 1} (`{first[:60]}{'...' if len(first) > 60 else ''}`)"
 
 
 def describe_exit(code: int | None) -> str:

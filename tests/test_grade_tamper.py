@@ -1,0 +1,154 @@
+"""Grades that no cell can fake: every trick a student might try on the grader, each proved to fail.
+
+Code outside the exercise cells never runs (the grader runs the course's own notebook with only
+the student's exercise cells), so the tricks there change nothing. The same tricks inside an
+exercise cell run, and are flagged for an instructor's review, by reading the cell's code or by
+the kernel's fingerprint of what the checks rely on, or both.
+"""
+import pytest
+from fake_course import answered, course_notebook, feedback, grade, graded_rows, insert_before, make_course, write
+
+from tools.grading.tamper import snapshot_changes, static_flags
+
+pytestmark = [pytest.mark.grading, pytest.mark.slow]
+
+REPLACE_EXEC = "import builtins\nbuiltins.exec = lambda *args, **kwargs: None"
+BLANK_CELLS = "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])"
+FAKE_CHECKS = """\
+import pathlib, sys, tempfile, utils
+fake = pathlib.Path(tempfile.mkdtemp()) / "checks"
+fake.mkdir()
+(fake / "__init__.py").write_text("def check_add(f): pass\\ndef check_scale(f): pass")
+utils.__path__.insert(0, str(fake.parent))
+for name in [n for n in sys.modules if n.startswith("utils.checks")]:
+    del sys.modules[name]
+"""
+PATCH_REFERENCE = "from utils import reference\nreference.add = lambda a, b: a - b"
+COPY_SOLUTIONS = """\
+import json, os, utils
+course = os.path.dirname(os.path.dirname(utils.__file__))
+for cell in json.load(open(os.path.join(course, "solutions", "01_fake.ipynb")))["cells"]:
+    if cell["cell_type"] == "code" and "exercise" in cell["metadata"]:
+        exec("".join(cell["source"]), globals())
+"""
+ALWAYS_EQUAL = "class Anything:\n    def __eq__(self, other):\n        return True\n"
+
+
+def outside(trick: str, *answers: str):
+    """01_fake with the given exercises answered and the trick in a cell of the student's own above 1.1."""
+    return insert_before(answered(course_notebook("01_fake"), *answers), "1.1", trick)
+
+
+def inside(answer_11: str, trick: str):
+    """01_fake with 1.2 answered, and exercise 1.1's cell holding the trick, then `answer_11`."""
+    nb = answered(course_notebook("01_fake"), "1.2")
+    cell = next(c for c in nb.cells if c.metadata.get("exercise", "").startswith("1.1"))
+    cell.source = f"{trick}\n{answer_11}"
+    return nb
+
+
+RIGHT, WRONG = "def add(a, b):\n    return a + b", "def add(a, b):\n    return a - b"
+CLASS = {
+    # Outside the exercise cells: the cell never runs, so the grade is what the answers deserve.
+    "out_exec": outside(REPLACE_EXEC),
+    "out_transformer": outside(BLANK_CELLS),
+    "out_fake_checks": outside(FAKE_CHECKS),
+    "out_reference": insert_before(inside(WRONG, ""), "1.1", PATCH_REFERENCE),
+    "out_solutions": outside(COPY_SOLUTIONS),
+    # Inside an exercise cell: it runs, and is flagged.
+    "in_exec": inside(RIGHT, REPLACE_EXEC),
+    "in_transformer": inside(RIGHT, BLANK_CELLS),
+    "in_fake_checks": inside(WRONG, FAKE_CHECKS),
+    "in_reference": inside(WRONG, PATCH_REFERENCE),
+    "in_solutions": inside("", COPY_SOLUTIONS),
+    "in_always_equal": inside("def add(a, b):\n    return Anything()", ALWAYS_EQUAL),
+    "in_late_import": inside(RIGHT, "import utils.late\nutils.late.add = lambda a, b: 0"),
+    "in_numpy": inside(RIGHT, "import numpy\nnumpy.isclose = lambda *args, **kwargs: True"),
+}
+
+
+@pytest.fixture(scope="module")
+def cheats(tmp_path_factory):
+    """The class of cheaters graded once: (submissions folder, out folder)."""
+    root = tmp_path_factory.mktemp("cheats")
+    course = make_course(root / "course")
+    for student, nb in CLASS.items():
+        write(root / "submissions" / student / "01_fake.ipynb", nb)
+    assert grade(root / "submissions", root / "out", course) == 0
+    return root / "submissions", root / "out"
+
+
+def results(cheats, student: str) -> tuple[str, str]:
+    """(1.1, 1.2) results of one student."""
+    row = graded_rows(cheats[1])[student]
+    return row["1.1"], row["1.2"]
+
+
+@pytest.mark.parametrize("student", ["out_exec", "out_transformer", "out_fake_checks", "out_solutions"])
+def test_tricks_outside_the_exercise_cells_never_run(cheats, student):
+    assert results(cheats, student) == ("not attempted", "not attempted")
+    assert "1 code cell you added or edited outside the exercise cells was not run" in feedback(
+        cheats, student, "01_fake.md")
+
+
+def test_patching_the_reference_outside_the_exercise_cells_does_not_pass_a_wrong_answer(cheats):
+    assert results(cheats, "out_reference") == ("failed", "passed")
+
+
+@pytest.mark.parametrize("student, reason", [
+    ("in_exec", "its cell imports builtins (line 1)"),
+    ("in_exec", "the grader's own cells no longer ran normally"),
+    ("in_transformer", "its cell calls get_ipython() (line 1)"),
+    ("in_transformer", "the grader's own cells no longer ran normally"),
+    ("in_fake_checks", "its cell uses .__path__ (line 5)"),
+    ("in_fake_checks", "before its check: sys.modules['utils.checks'] was removed"),
+    ("in_reference", "before its check: utils.reference.add was replaced or changed"),
+    ("in_solutions", "its cell names 'solutions' in a string"),
+    ("in_always_equal", "its cell defines __eq__ (line 2)"),
+    ("in_numpy", "numpy.isclose was replaced or changed"),
+    ("in_numpy", "numpy.isclose holds code from a notebook cell"),
+    ("in_late_import", "before its check: utils.late.add holds code from a notebook cell"),
+])
+def test_tricks_inside_an_exercise_cell_are_flagged_with_the_reason(cheats, student, reason):
+    status, _ = results(cheats, student)
+    assert status == "flagged"
+    assert reason in feedback(cheats, student, "01_fake.md")
+    assert f"`{student}/01_fake.ipynb`, exercise 1.1: for an instructor to review" in (
+        cheats[1] / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_blanked_check_reports_no_result_instead_of_a_pass(cheats):
+    assert "The check said: error: the check reported no result" in feedback(cheats, "in_transformer", "01_fake.md")
+
+
+def test_solutions_are_out_of_reach_of_an_exercise_cell(cheats):
+    assert "No such file or directory" in feedback(cheats, "in_solutions", "01_fake.md")
+    assert results(cheats, "in_solutions")[1] == "passed"  # nothing was copied into 1.2
+
+
+def test_a_later_exercise_checked_in_a_tampered_kernel_is_flagged_too(cheats):
+    assert results(cheats, "in_exec") == ("flagged", "flagged")
+
+
+def test_the_course_solution_code_is_not_flagged():
+    from pathlib import Path
+
+    import nbformat
+
+    for path in sorted(Path(__file__).resolve().parents[1].glob("solutions/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if "exercise" in cell.metadata:
+                assert static_flags(cell.source) == [], (path.name, cell.metadata["exercise"])
+
+
+def test_static_flags_name_each_construct_and_its_line():
+    assert static_flags("import os\nx = open('f')") == ["imports os (line 1)", "calls open() (line 2)"]
+    assert static_flags("def f(:") == []  # a cell that does not parse fails when it runs
+
+
+def test_snapshot_changes_ignore_additions():
+    before = {"fingerprint": {"a": 1, "b": [2]}, "planted": []}
+    after = {"fingerprint": {"a": 1, "b": [3], "c": 4}, "planted": ["m.f holds code from a notebook cell"]}
+    assert snapshot_changes(before, after) == ["b was replaced or changed", "m.f holds code from a notebook cell"]
+    assert snapshot_changes(before, {"fingerprint": {}, "planted": []}) == ["a was removed", "b was removed"]
+    assert "could not be taken" in snapshot_changes(before, None)[0]

@@ -1,0 +1,170 @@
+"""What the grader runs for one submission: the course's own notebook, with only the exercise cells taken from the student.
+
+Given cells, check cells and anything a student added or edited outside the exercise cells
+come from the course (or are left out), so no code outside an exercise cell can change a grade.
+Given cells that no later exercise or check needs (plots, videos, training demos) are not run:
+a given cell runs only when it is the notebook's first code cell (imports and seeding) or
+defines a name that a later cell which runs uses.
+"""
+import ast
+import io
+import keyword
+import symtable
+import tokenize
+from dataclasses import dataclass, field
+
+from tools.grading.course import code_cells, source_text
+
+
+@dataclass(frozen=True)
+class Step:
+    """One cell the grader runs: a course "given" cell, a student's "exercise" cell, or a course "check"."""
+
+    kind: str
+    source: str
+    exercise: str = ""  # the exercise id of an exercise or check step
+    label: str = ""  # how feedback names the cell, e.g. "cell 6 (the cell of exercise 1.1)"
+
+
+@dataclass
+class Plan:
+    """The steps to run, and notes for the student about cells of theirs that were not run."""
+
+    steps: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def cell_exercise(cell: dict) -> str:
+    """The exercise id an exercise cell's metadata names ("" for other cells)."""
+    metadata = cell.get("metadata")
+    named = metadata.get("exercise") if isinstance(metadata, dict) else None
+    return named.split(":", 1)[0].strip() if isinstance(named, str) else ""
+
+
+def cell_check(cell: dict) -> str:
+    """The exercise id a check cell's metadata names ("" for other cells)."""
+    metadata = cell.get("metadata")
+    named = metadata.get("check") if isinstance(metadata, dict) else None
+    return named.strip() if isinstance(named, str) else ""
+
+
+def student_answers(submission: dict, course_nb: dict) -> tuple[dict[str, str], list[str]]:
+    """The source of each exercise cell in the submission (found by metadata, else by cell id), and notes."""
+    course_ids = {cell.get("id"): cell_exercise(cell) for cell in code_cells(course_nb) if cell_exercise(cell)}
+    found: dict[str, list[str]] = {}
+    for cell in code_cells(submission):
+        exercise = cell_exercise(cell) or course_ids.get(cell.get("id"), "")
+        if exercise:
+            found.setdefault(exercise, []).append(source_text(cell))
+    notes = [f"Exercise {exercise} has {len(sources)} cells; the last one was graded, as it is the one that "
+             "defines your answer when the notebook runs from top to bottom."
+             for exercise, sources in sorted(found.items()) if len(sources) > 1]
+    return {exercise: sources[-1] for exercise, sources in found.items()}, notes
+
+
+def outside_cells_note(submission: dict, course_nb: dict) -> list[str]:
+    """A note when the student wrote code outside the exercise cells, which the grader does not run."""
+    course_sources = {without_markers(source_text(cell)) for cell in code_cells(course_nb)}
+    extra = [cell for cell in code_cells(submission)
+             if not cell_exercise(cell) and not cell_check(cell)
+             and without_markers(source_text(cell)) not in course_sources | {""}]
+    if not extra:
+        return []
+    count = f"{len(extra)} code cells you added or edited outside the exercise cells were" if len(extra) > 1 else \
+        "1 code cell you added or edited outside the exercise cells was"
+    return [f"{count} not run: only exercise cells are graded, inside the course's own notebook. "
+            "Put any helper code your answer needs inside the exercise cell."]
+
+
+def without_markers(source: str) -> str:
+    """A cell's code without the `# NBVAL_...` test markers the solution notebooks carry, stripped."""
+    return "\n".join(line for line in source.strip().splitlines() if not line.startswith("# NBVAL_")).strip()
+
+
+def build_plan(submission: dict, course_nb: dict) -> Plan:
+    """The steps that grade `submission` inside the course notebook `course_nb`."""
+    answers, notes = student_answers(submission, course_nb)
+    notes += outside_cells_note(submission, course_nb)
+    steps = []
+    for position, cell in enumerate(code_cells(course_nb)):
+        if cell_exercise(cell):
+            exercise = cell_exercise(cell)
+            missing = f'raise NameError("Exercise {exercise}: your notebook has no cell for this exercise")'
+            steps.append(Step("exercise", answers.get(exercise, missing), exercise,
+                              f"the cell of exercise {exercise}"))
+        elif cell_check(cell):
+            steps.append(Step("check", source_text(cell), cell_check(cell), f"the check of exercise {cell_check(cell)}"))
+        else:
+            steps.append(Step("given", source_text(cell), label=f"course code cell {position + 1}"))
+    return Plan(needed_steps(steps), notes)
+
+
+def needed_steps(steps: list[Step]) -> list[Step]:
+    """Drop given cells (other than the first) that define nothing a later kept step uses."""
+    needed: set[str] = set()
+    kept = []
+    for index in reversed(range(len(steps))):
+        step = steps[index]
+        if step.kind == "given" and index > 0 and not (defined_names(step.source) & needed):
+            continue
+        kept.append(step)
+        needed |= used_names(step.source)
+    return kept[::-1]
+
+
+def used_names(source: str) -> set[str]:
+    """The global names a cell reads (not its functions' parameters or locals); every identifier when it does not parse."""
+    try:
+        table = symtable.symtable(source, "<cell>", "exec")
+    except SyntaxError:
+        return identifiers(source)
+    names, pending = set(), [table]
+    while pending:
+        scope = pending.pop()
+        pending.extend(scope.get_children())
+        top = scope.get_type() == "module"
+        names.update(s.get_name() for s in scope.get_symbols() if s.is_referenced() and (top or s.is_global()))
+    return names
+
+
+def identifiers(source: str) -> set[str]:
+    """Every identifier in the source, read token by token so that code with syntax errors still counts."""
+    names = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.NAME and not keyword.iskeyword(token.string):
+                names.add(token.string)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass  # the names read before the error are kept
+    return names
+
+
+def defined_names(source: str) -> set[str]:
+    """Names a cell binds at module level; a cell that does not parse counts as defining everything it names."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return identifiers(source)
+    names = set()
+    for node in module_level_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
+
+
+def module_level_nodes(tree: ast.AST):
+    """The nodes of a module outside function, lambda, class and comprehension bodies (their names are local)."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        if not isinstance(node, LOCAL_SCOPES):
+            pending.extend(ast.iter_child_nodes(node))
+
+
+LOCAL_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
+                ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
