@@ -458,3 +458,26 @@ def test_sandboxed_kernels_see_a_clean_utils_and_none_of_the_course_secrets(tmp_
             capture_output=True, text=True, check=True).stdout
     assert "01_fake.ipynb" not in listing and "agent.pt" not in listing and "reference.py" not in listing
     assert "_grader_kernel.py" in listing and "utils" in listing  # the clean copy, outside the hidden folders
+
+
+@slow
+def test_shards_graded_apart_and_merged_give_the_results_of_one_run(tmp_path, capsys):
+    course = make_course(tmp_path / "course")
+    submissions = tmp_path / "submissions"
+    for student, answers in {"ann": ("1.1", "1.2"), "ben": ("1.1",), "cat": (), "dov": ("1.2",)}.items():
+        write(submissions / student / "01_fake.ipynb", answered(course_notebook("01_fake"), *answers))
+    write(submissions / "eve" / "02_fake.ipynb", answered(course_notebook("02_fake"), "2.1"))
+    assert grade(submissions, tmp_path / "whole", course) == 0
+    for index in (1, 2):
+        assert grade(submissions, tmp_path / f"part{index}", course, "--shard", f"{index}/2") == 0
+    assert {r["student"] for r in read_csv(tmp_path / "part1" / "gradebook.csv")} == {"ann", "cat", "eve"}
+    merge = ["--merge", str(tmp_path / "part1"), str(tmp_path / "part2"), "--course", str(course)]
+    assert main([*merge, "--out", str(tmp_path / "merged")]) == 0
+    for name in ("grades.csv", "gradebook.csv", "report.md", "results.json", "feedback/dov/01_fake.md"):
+        assert (tmp_path / "merged" / name).read_text() == (tmp_path / "whole" / name).read_text(), name
+    capsys.readouterr()
+    assert main(["--merge", str(tmp_path / "part1"), "--out", str(tmp_path / "half"), "--course", str(course)]) == 2
+    assert "the folders hold shards 1/2; expected each of 1/n ... n/n exactly once" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as error:
+        main([str(submissions), "--shard", "3/2", "--out", str(tmp_path / "bad")])
+    assert error.value.code == 2 and "is not of the form i/n with 1 <= i <= n" in capsys.readouterr().err

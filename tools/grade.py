@@ -24,6 +24,9 @@ from tools.grading.integrity import changes, snapshot
 from tools.grading.report import check_out_dir, plural, write_outputs, write_timings
 from tools.grading.runner import GRADER_ROOT, WALL_CLOCK_FACTOR, Options, grade_all
 from tools.grading.sandbox import isolated_course
+from tools.grading.shards import (
+    Part, course_versions, load_part, merge_parts, options_record, parse_shard, save_part, shard_of,
+)
 from tools.grading.submissions import find_submissions
 
 
@@ -31,7 +34,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(prog="python -m tools.grade", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("submissions", type=Path, help="folder with one sub-folder of .ipynb files per student, or a Canvas or Moodle export")
+    parser.add_argument("submissions", type=Path, nargs="?",
+                        help="folder with one sub-folder of .ipynb files per student, or a Canvas or Moodle export")
     parser.add_argument("--out", type=Path, default=GRADER_ROOT / "grades",
                         help="where to write the results (default: grades/ in the repository)")
     parser.add_argument("--cpu-seconds", type=float, default=Options.cpu_seconds,
@@ -51,7 +55,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="notebooks graded at the same time (default: number of cores, %(default)d here)")
     parser.add_argument("--course", type=Path, default=GRADER_ROOT,
                         help="course folder with notebooks/ and utils/ (default: this repository)")
-    return parser.parse_args(argv)
+    parser.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="I/N",
+                        help="grade only part I of N of the class (every N-th student in name order), e.g. on "
+                             "N machines; then combine the N output folders with --merge")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="DIR",
+                        help="instead of grading, combine the output folders of --shard 1/N ... N/N into --out")
+    args = parser.parse_args(argv)
+    if (args.submissions is None) == (args.merge is None):
+        parser.error("give either a submissions folder to grade or --merge DIR... (not both)")
+    return args
 
 
 def check_folders(submissions: Path, out: Path) -> None:
@@ -86,8 +98,10 @@ def stop_on_sigterm() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Grade the folder and write the results; a one-line error and exit status 2 on bad input."""
+    """Grade the folder (or merge parts) and write the results; a one-line error and exit status 2 on bad input."""
     args = parse_args(argv)
+    if args.merge:
+        return merge(args)
     try:
         check_folders(args.submissions, args.out)
         check_out_dir(args.out)
@@ -97,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     before = snapshot(args.submissions)
-    found = find_submissions(args.submissions)
+    found = shard_of(find_submissions(args.submissions), args.shard)
     progress = Progress()
     args.out.mkdir(parents=True, exist_ok=True)  # it exists to be hidden from the kernels
     try:
@@ -107,11 +121,35 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: the running notebooks were stopped and no results were written", file=sys.stderr)
         return 130
     changed = changes(before, snapshot(args.submissions))
-    write_outputs(args.out, grades, course, found, options, changed, isolation.hidden)
-    write_timings(args.out, progress.seconds)
-    print(f"graded {plural(len(grades), 'file')}; results in {args.out}/ "
-          "(grades.csv, gradebook.csv, report.md, timings.csv, feedback/)", file=sys.stderr)
-    return warn_about(found.skipped, changed)
+    part = Part(args.shard, course_versions(course), options_record(options), found, grades, changed,
+                bool(isolation.hidden), progress.seconds)
+    return write_part(args.out, part, course, options)
+
+
+def merge(args: argparse.Namespace) -> int:
+    """Combine the output folders of a sharded run into one set of results in `args.out`."""
+    try:
+        if args.out.resolve() in [folder.resolve() for folder in args.merge]:
+            raise ValueError(f"--out {args.out} is one of the folders being merged; choose another --out")
+        check_out_dir(args.out)
+        course = discover_course(args.course / "notebooks")
+        part = merge_parts([load_part(folder) for folder in args.merge], course)
+        options = Options(**part.options)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return write_part(args.out, part, course, options)
+
+
+def write_part(out: Path, part: Part, course: dict, options: Options) -> int:
+    """Write the results of a grading run (or merge) and say what needs attention; the exit status."""
+    write_outputs(out, part.grades, course, part.found, options, part.changed, part.sandboxed)
+    write_timings(out, part.seconds)
+    save_part(out, part)
+    index, count = part.shard
+    print(f"graded {plural(len(part.grades), 'file')}{f' (shard {index}/{count})' if count > 1 else ''}; results in "
+          f"{out}/ (grades.csv, gradebook.csv, report.md, timings.csv, results.json, feedback/)", file=sys.stderr)
+    return warn_about(part.found.skipped, part.changed)
 
 
 def warn_about(skipped: list[str], changed: list[str]) -> int:

@@ -9,7 +9,7 @@ from tools.grading.course import CourseNotebook
 from tools.grading.runner import Grade, Options
 from tools.grading.submissions import Found, Submission
 
-OUTPUT_NAMES = {"grades.csv", "gradebook.csv", "report.md", "timings.csv", "feedback"}
+OUTPUT_NAMES = {"grades.csv", "gradebook.csv", "report.md", "timings.csv", "results.json", "feedback"}
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXERCISE_STATUSES = ("passed", "failed", "not attempted", "error", "flagged")
@@ -36,9 +36,9 @@ def check_out_dir(out_dir: Path) -> None:
 
 
 def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNotebook],
-                  found: Found, options: Options, changed: list[str], hidden: list[str]) -> None:
+                  found: Found, options: Options, changed: list[str], sandboxed: bool) -> None:
     """Replace the result files in `out_dir`; `changed` lists submission files that grading changed,
-    `hidden` the folders kernels could not see ([] when this system could not hide them)."""
+    `sandboxed` says whether kernels ran where the course's secrets and the submissions were hidden."""
     check_out_dir(out_dir)
     shutil.rmtree(out_dir / "feedback", ignore_errors=True)  # no stale files from an earlier run
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -47,7 +47,7 @@ def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNo
     write_text(out_dir / "grades.csv", grades_csv(grades, course))
     write_text(out_dir / "gradebook.csv", gradebook_csv(grades, course))
     notes = found.notes + retry_notes(grades) + sorted(set(duplicates.values()))
-    write_text(out_dir / "report.md", report_markdown(grades, course, notes, options, changed, hidden))
+    write_text(out_dir / "report.md", report_markdown(grades, course, notes, options, changed, sandboxed))
     for grade in handed_in(grades):
         path = out_dir / "feedback" / grade.submission.student / grade.submission.feedback_name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,14 +150,14 @@ def duplicate_notes(grades: list[Grade]) -> dict[int, str]:
 
 
 def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], notes: list[str], options: Options,
-                    changed: list[str], hidden: list[str]) -> str:
+                    changed: list[str], sandboxed: bool) -> str:
     """The instructor's report: integrity, isolation, flags, settings, summary, counts, notes, per-student sections."""
     columns = exercise_columns(course)
     students = sorted({g.submission.student for g in grades})
     best = best_per_notebook(grades, course)
     exercises = sum(len(notebook.exercises) for notebook in course.values())
     lines = [
-        "# Grading report", "", *integrity_lines(changed), *isolation_lines(hidden), *flagged_lines(grades),
+        "# Grading report", "", *integrity_lines(changed), *isolation_lines(sandboxed), *flagged_lines(grades),
         f"{plural(len(handed_in(grades)), 'file')} from {plural(len(students), 'student')}, graded against course notebooks "
         + ", ".join(f"{name} ({plural(len(course[name].exercises), 'exercise')})" for name in sorted(course)) + ".",
         f"Limits: {options.cpu_seconds:g} s of CPU time to run a notebook ({options.timeout:g} s of wall-clock "
@@ -198,9 +198,9 @@ def integrity_lines(changed: list[str]) -> list[str]:
             *[f"- {change}" for change in changed], ""]
 
 
-def isolation_lines(hidden: list[str]) -> list[str]:
+def isolation_lines(sandboxed: bool) -> list[str]:
     """The report's lines on what the kernels could see."""
-    if hidden:
+    if sandboxed:
         return ["Each notebook ran in a private mount namespace in which the course's solutions, checkpoints and "
                 "grader, the submissions folder and this output folder were hidden.", ""]
     return ["This system could not hide the course's solutions/ and checkpoints/, the submissions folder or this "
