@@ -13,18 +13,18 @@ NBVAL := --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_
 export SDL_VIDEODRIVER := dummy
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab notebooks site check test grade bench ablation checkpoint lock clean
+.PHONY: help setup lab notebooks site check test grade nbgrader bench ablation checkpoint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## create .venv and install the pinned packages (again only when the pins change)
 
-$(STAMP): requirements.txt requirements-lock.txt pyproject.toml
+$(STAMP): requirements.txt requirements-lock.txt requirements-nbgrader.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 		{ echo "error: the course needs Python 3.11; '$(PYTHON)' is not. Run: make setup PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements.txt
+	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements.txt -r requirements-nbgrader.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -47,6 +47,9 @@ test: setup ## only the fast unit tests
 grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/ [OUT=grades/] [CPU_SECONDS=600] [TIMEOUT=wall s] [JOBS=n]
 	@test -n "$(SUBMISSIONS)" || { echo "error: name the folder to grade: make grade SUBMISSIONS=path/to/submissions/"; exit 2; }
 	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") $(if $(CPU_SECONDS),--cpu-seconds $(CPU_SECONDS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(JOBS),--jobs $(JOBS))
+
+nbgrader: setup ## write an nbgrader course folder, one assignment per notebook: make nbgrader [OUT=nbgrader/] [FORCE=1]
+	$(BIN)/python -m tools.nbgrader_course --out "$(or $(OUT),nbgrader)" $(if $(FORCE),--force)
 
 bench: setup ## benchmark the course's DQN on seeds 0-9 beside Stable-Baselines3
 	$(BIN)/python -m benchmarks.solve_rate --seeds 0-9 --baseline sb3 --json bench.json
