@@ -206,7 +206,9 @@ def header_cell(notebook, kind: str):
         else f"<small>Student version, generated from `{source}` by `make notebooks`. Fill in each "
         "`# YOUR CODE HERE`, run the cell, then run the check cell below it. **Run All** stops at the "
         "first exercise that is not done yet, so the videos and explorers below it appear once the "
-        "exercises above them are done (or run those cells one by one).</small>"
+        "exercises above them are done (or run those cells one by one). When your work is graded, only "
+        "the code inside the exercise cells counts: put any helper function you write inside the "
+        "exercise cell that uses it.</small>"
     )
     return nbformat.v4.new_markdown_cell(text)
 

@@ -29,7 +29,7 @@ WALL_CLOCK_FACTOR = 4
 class Options:
     """How to grade: time limits (seconds; `timeout` is wall-clock), kernel memory (MiB), parallel workers."""
 
-    cpu_seconds: float = 600
+    cpu_seconds: float = 60  # grading runs only setup, exercise cells and checks: about 5 s of CPU here
     timeout: float | None = None  # None: WALL_CLOCK_FACTOR times cpu_seconds
     check_timeout: float = 60  # CPU seconds for each check; WALL_CLOCK_FACTOR times as much wall-clock time
     memory_mb: int = 4096
