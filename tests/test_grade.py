@@ -280,25 +280,6 @@ def fingerprint_content(folder: Path) -> dict[str, str]:
     return {k: v[0] for k, v in fingerprint(folder).items() if k != "timings.csv"}
 
 
-REPO = Path(__file__).resolve().parent.parent
-FIRST_NOTEBOOK = sorted((REPO / "notebooks").glob("*.ipynb"))[:1]
-
-
-@slow
-@pytest.mark.skipif(not FIRST_NOTEBOOK, reason="no generated course notebook yet")
-def test_real_course_student_and_solution_notebooks(tmp_path):
-    name = FIRST_NOTEBOOK[0].name
-    write(tmp_path / "subs" / "student" / name, FIRST_NOTEBOOK[0].read_text(encoding="utf-8"))
-    write(tmp_path / "subs" / "teacher" / name, (REPO / "solutions" / name).read_text(encoding="utf-8"))
-    assert main([str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--jobs", "2"]) == 0
-    with open(tmp_path / "out" / "grades.csv", encoding="utf-8") as file:
-        found = {row["student"]: row for row in read_csv(Path(file.name)) if row["status"] != "missing"}
-    exercise_count = len(json.loads(FIRST_NOTEBOOK[0].read_text(encoding="utf-8"))["metadata"]["course"]["exercises"])
-    assert found["teacher"]["status"] == "graded" and found["teacher"]["total"] == str(exercise_count)
-    assert found["student"]["total"] == "0"
-    assert set(found["student"].values()) >= {"not attempted"}
-
-
 def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
     assert main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0

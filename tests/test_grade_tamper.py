@@ -5,8 +5,14 @@ the student's exercise cells), so the tricks there change nothing. The same tric
 exercise cell run, and are flagged for an instructor's review, by reading the cell's code or by
 the kernel's fingerprint of what the checks rely on, or both.
 """
+import copy
+from pathlib import Path
+
+import nbformat
 import pytest
 from fake_course import answered, course_notebook, feedback, grade, graded_rows, insert_before, make_course, write
+
+from tools.grade import main
 
 from tools.grading.tamper import snapshot_changes, static_flags
 
@@ -131,10 +137,6 @@ def test_a_later_exercise_checked_in_a_tampered_kernel_is_flagged_too(cheats):
 
 
 def test_the_course_solution_code_is_not_flagged():
-    from pathlib import Path
-
-    import nbformat
-
     for path in sorted(Path(__file__).resolve().parents[1].glob("solutions/*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             if "exercise" in cell.metadata:
@@ -152,3 +154,51 @@ def test_snapshot_changes_ignore_additions():
     assert snapshot_changes(before, after) == ["b was replaced or changed", "m.f holds code from a notebook cell"]
     assert snapshot_changes(before, {"fingerprint": {}, "planted": []}) == ["a was removed", "b was removed"]
     assert "could not be taken" in snapshot_changes(before, None)[0]
+
+
+REAL_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_mdp.ipynb"
+REAL_SOLUTION = REAL_NOTEBOOK.parents[1] / "solutions" / "01_mdp.ipynb"
+REAL_TRICKS = {
+    "exec": "import builtins\nbuiltins.exec = lambda *args, **kwargs: None",
+    "references": "import numpy as np, utils.mdp\nnp.isclose = np.allclose = lambda *a, **k: True\n"
+                  "utils.mdp.discounted_return = lambda rewards, gamma: 0.0",
+    "solutions": COPY_SOLUTIONS.replace("01_fake", "01_mdp"),
+}
+ALWAYS_EQUAL_NUMBER = """\
+import numbers
+class Anything(float):
+    def __eq__(self, other):
+        return True
+numbers.Real.register(Anything)
+def discounted_return(rewards, gamma):
+    return Anything(0.0)
+"""
+
+
+def real_submission(tmp_path: Path, student: str, nb: dict) -> None:
+    """Hand in `nb` as `student`'s copy of notebook 1."""
+    write(tmp_path / "subs" / student / "01_mdp.ipynb", nb)
+
+
+def test_the_tricks_on_the_real_notebook_1(tmp_path):
+    released = nbformat.read(REAL_NOTEBOOK, as_version=4)
+    real_submission(tmp_path, "teacher", nbformat.read(REAL_SOLUTION, as_version=4))
+    real_submission(tmp_path, "untouched", released)
+    wrong = copy.deepcopy(released)
+    cell_11 = next(c for c in wrong.cells if c.metadata.get("exercise", "").startswith("1.1"))
+    cell_11.source = "def discounted_return(rewards, gamma):\n    return 0.0"
+    for name, trick in REAL_TRICKS.items():
+        real_submission(tmp_path, f"outside_{name}", insert_before(copy.deepcopy(wrong), "1.1", trick))
+    equal = copy.deepcopy(released)
+    next(c for c in equal.cells if c.metadata.get("exercise", "").startswith("1.1")).source = ALWAYS_EQUAL_NUMBER
+    real_submission(tmp_path, "always_equal", equal)
+    assert main([str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--jobs", "2"]) == 0
+    rows = graded_rows(tmp_path / "out")
+    assert (rows["teacher"]["1.1"], rows["teacher"]["1.2"], rows["teacher"]["total"]) == ("passed", "passed", "2")
+    assert (rows["untouched"]["1.1"], rows["untouched"]["1.2"]) == ("not attempted", "not attempted")
+    for name in REAL_TRICKS:
+        assert (rows[f"outside_{name}"]["1.1"], rows[f"outside_{name}"]["1.2"]) == ("failed", "not attempted"), name
+    assert rows["always_equal"]["1.1"] == "flagged"
+    text = feedback((None, tmp_path / "out"), "always_equal", "01_mdp.md")
+    assert "its cell imports numbers (line 1)" in text and "its cell defines __eq__ (line 3)" in text
+    assert "The check said: failed: Exercise 1.1 (discounted_return): discounted_return([1.0, 0.0, 2.0, 3.0], 0.9) returned a Python Anything" in text
