@@ -145,7 +145,7 @@ def fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
 def grade(submissions: Path, out: Path, course: Path, *extra: str) -> int:
     """Run the grader's command line with small limits suited to the fake course."""
     return main([str(submissions), "--out", str(out), "--course", str(course), "--cpu-seconds", "4",
-                 "--timeout", "30", "--check-timeout", "3", "--memory-mb", "1024", "--jobs", "2", *extra])
+                 "--timeout", "30", "--check-timeout", "3", "--memory-mb", "1024", "--jobs", "4", *extra])
 
 
 def read_csv(path: Path) -> list[dict]:

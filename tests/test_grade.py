@@ -181,15 +181,15 @@ def test_waiting_is_stopped_by_the_wall_clock_and_retried_alone_once_cpu_burning
     submissions = tmp_path / "submissions"
     write(submissions / "sam" / "01_fake.ipynb", answered_then("import time\ntime.sleep(600)"))
     write(submissions / "cora" / "01_fake.ipynb", answered_then("while True:\n    pass"))
-    assert main([str(submissions), "--out", str(tmp_path / "out"), "--course", str(course), "--cpu-seconds", "3",
-                 "--timeout", "6", "--check-timeout", "3", "--jobs", "2"]) == 0
+    assert main([str(submissions), "--out", str(tmp_path / "out"), "--course", str(course), "--cpu-seconds", "1.5",
+                 "--timeout", "3", "--check-timeout", "3", "--jobs", "2"]) == 0
     found = {row["student"]: row for row in read_csv(tmp_path / "out" / "grades.csv") if row["status"] != "missing"}
     assert statuses(found["sam"]) == ("timeout", "passed", "error", "", "1")
     assert statuses(found["cora"]) == ("timeout", "passed", "error", "", "1")
     progress = capsys.readouterr().err
     assert progress.count("sam/01_fake.ipynb: timeout") == 2 and progress.count("cora/01_fake.ipynb: timeout") == 1
-    assert "did not finish within 6 s (wall-clock time)" in feedback((tmp_path, tmp_path / "out"), "sam", "01_fake.md")
-    assert "used more than 3 s of CPU time" in feedback((tmp_path, tmp_path / "out"), "cora", "01_fake.md")
+    assert "did not finish within 3 s (wall-clock time)" in feedback((tmp_path, tmp_path / "out"), "sam", "01_fake.md")
+    assert "used more than 1.5 s of CPU time" in feedback((tmp_path, tmp_path / "out"), "cora", "01_fake.md")
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "`sam/01_fake.ipynb` ran past the wall-clock limit while other files were being graded" in report
     assert "`cora/01_fake.ipynb` ran past" not in report
@@ -445,16 +445,16 @@ def test_sandboxed_kernels_see_a_clean_utils_and_none_of_the_course_secrets(tmp_
 def test_shards_graded_apart_and_merged_give_the_results_of_one_run(tmp_path, capsys):
     course = make_course(tmp_path / "course")
     submissions = tmp_path / "submissions"
-    for student, answers in {"ann": ("1.1", "1.2"), "ben": ("1.1",), "cat": (), "dov": ("1.2",)}.items():
+    for student, answers in {"ann": ("1.1", "1.2"), "ben": ("1.1",)}.items():
         write(submissions / student / "01_fake.ipynb", answered(course_notebook("01_fake"), *answers))
-    write(submissions / "eve" / "02_fake.ipynb", answered(course_notebook("02_fake"), "2.1"))
+    write(submissions / "cat" / "02_fake.ipynb", answered(course_notebook("02_fake"), "2.1"))
     assert grade(submissions, tmp_path / "whole", course) == 0
     for index in (1, 2):
         assert grade(submissions, tmp_path / f"part{index}", course, "--shard", f"{index}/2") == 0
-    assert {r["student"] for r in read_csv(tmp_path / "part1" / "gradebook.csv")} == {"ann", "cat", "eve"}
+    assert {r["student"] for r in read_csv(tmp_path / "part1" / "gradebook.csv")} == {"ann", "cat"}
     merge = ["--merge", str(tmp_path / "part1"), str(tmp_path / "part2"), "--course", str(course)]
     assert main([*merge, "--out", str(tmp_path / "merged")]) == 0
-    for name in ("grades.csv", "gradebook.csv", "report.md", "results.json", "feedback/dov/01_fake.md"):
+    for name in ("grades.csv", "gradebook.csv", "report.md", "results.json", "feedback/ben/01_fake.md"):
         assert (tmp_path / "merged" / name).read_text() == (tmp_path / "whole" / name).read_text(), name
     capsys.readouterr()
     assert main(["--merge", str(tmp_path / "part1"), "--out", str(tmp_path / "half"), "--course", str(course)]) == 2

@@ -117,7 +117,7 @@ class Grading:
         self.wall_clock_timeout = False
         self.output_chars = 0
         self.cpu_left = job["cpu_seconds"]
-        self.deadline = monotonic() + job["timeout"]
+        self.deadline = math.inf  # set when the first kernel is ready: starting it is not the notebook's time
 
     async def run(self) -> dict:
         """Run the steps in a kernel, restarting it without the step that killed it; the result."""
@@ -157,6 +157,8 @@ class Grading:
         self.cpu_report = None
         self.baseline, baseline_taken = None, False
         await self.grader_cell(PRELUDE_SOURCE, PROBE_SECONDS)
+        if self.deadline == math.inf:
+            self.deadline = monotonic() + self.job["timeout"]
         for index, step in enumerate(self.steps):
             if index in self.skipped or (step["kind"] == "check" and (index < resume_at or step["exercise"] in self.results)):
                 continue  # after a restart, only the definitions before `resume_at` are run again
