@@ -161,7 +161,7 @@ def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], note
         f"{plural(len(handed_in(grades)), 'file')} from {plural(len(students), 'student')}, graded against course notebooks "
         + ", ".join(f"{name} ({plural(len(course[name].exercises), 'exercise')})" for name in sorted(course)) + ".",
         f"Limits: {options.cpu_seconds:g} s of CPU time to run a notebook ({options.timeout:g} s of wall-clock "
-        f"time at most), {options.check_timeout:g} s per check, "
+        f"time at most), {options.check_timeout:g} s of CPU time per check, "
         f"{options.memory_mb} MiB of memory per kernel.", "",
         "Seconds spent on each file are in timings.csv (which alone differs between runs).", "",
         "## Summary", "",
