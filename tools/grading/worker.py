@@ -42,6 +42,7 @@ MAX_CELL_ERROR_NOTES = 5
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
+CHECK_NAME = re.compile(r"\bcheck_\w+")  # the course's check functions a check cell calls
 
 # The grader's own cells. A check counts as passed only when its cell prints the session's secret
 # marker after the check returned: a cell turned into `pass`, or stopped some other way, prints nothing.
@@ -53,8 +54,7 @@ CHECK_SOURCE = """\
 import builtins as _grader_builtins, sys as _grader_sys
 _grader_checks = _grader_sys.modules["utils.checks"]
 _grader_namespace = _grader_builtins.dict(_grader_builtins.globals())
-_grader_namespace.update({{n: _grader_builtins.getattr(_grader_checks, n)
-                          for n in _grader_builtins.dir(_grader_checks) if n.startswith("check_")}})
+_grader_namespace.update({{n: _grader_builtins.getattr(_grader_checks, n) for n in {checks!r}}})
 _grader_builtins.exec(_grader_builtins.compile({check!r}, "<check {id}>", "exec"), _grader_namespace)
 _grader_builtins.print({marker!r} + "passed {id}")
 """
@@ -198,7 +198,8 @@ class Grading:
         changes = snapshot_changes(self.baseline, await self.snapshot())
         if changes:
             self.dynamic[exercise] = changes
-        source = CHECK_SOURCE.format(check=step["source"], id=exercise, marker=self.marker)
+        checks = sorted(set(CHECK_NAME.findall(step["source"])))
+        source = CHECK_SOURCE.format(check=step["source"], id=exercise, marker=self.marker, checks=checks)
         self.client.grader_lines = []
         try:
             reply = await self.execute(self.append_cell(source), self.job["check_wall_seconds"], index)
