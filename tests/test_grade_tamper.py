@@ -6,6 +6,7 @@ exercise cell run, and are flagged for an instructor's review, by reading the ce
 the kernel's fingerprint of what the checks rely on, or both.
 """
 import copy
+import json
 from pathlib import Path
 
 import nbformat
@@ -13,6 +14,7 @@ import pytest
 from fake_course import answered, course_notebook, feedback, grade, graded_rows, insert_before, make_course, write
 
 from tools.grade import main
+from tools.grading.plan import build_plan
 
 from tools.grading.tamper import snapshot_changes, static_flags
 
@@ -202,3 +204,16 @@ def test_the_tricks_on_the_real_notebook_1(tmp_path):
     text = feedback((None, tmp_path / "out"), "always_equal", "01_mdp.md")
     assert "its cell imports numbers (line 1)" in text and "its cell defines __eq__ (line 3)" in text
     assert "The check said: failed: Exercise 1.1 (discounted_return): discounted_return([1.0, 0.0, 2.0, 3.0], 0.9) returned a Python Anything" in text
+
+
+def test_the_plan_runs_the_course_cells_the_answers_need_and_no_others():
+    course = json.loads(REAL_NOTEBOOK.read_text(encoding="utf-8"))
+    solution = json.loads(REAL_SOLUTION.read_text(encoding="utf-8"))
+    plan = build_plan(solution, course)
+    assert [step.kind for step in plan.steps] == ["given", "exercise", "check", "exercise", "check"]
+    setup = plan.steps[0].source
+    assert "setup_notebook(SEED)" in setup and "from utils.notebook import setup_notebook" in setup
+    assert "widgets" not in setup and "video" not in setup  # only plots and explorers use them
+    answer = next(c for c in solution["cells"] if c["metadata"].get("exercise", "").startswith("1.2"))
+    answer["source"] = "".join(answer["source"]) + "\nexample = corridor_mdp(length=3)\n"
+    assert "from utils.mdp import corridor_mdp" in build_plan(solution, course).steps[0].source

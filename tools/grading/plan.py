@@ -11,7 +11,7 @@ import io
 import keyword
 import symtable
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tools.grading.course import code_cells, source_text
 
@@ -100,16 +100,38 @@ def build_plan(submission: dict, course_nb: dict) -> Plan:
 
 
 def needed_steps(steps: list[Step]) -> list[Step]:
-    """Drop given cells (other than the first) that define nothing a later kept step uses."""
+    """Drop given cells (other than the first) that define nothing a later kept step uses, and unused imports."""
     needed: set[str] = set()
     kept = []
     for index in reversed(range(len(steps))):
         step = steps[index]
-        if step.kind == "given" and index > 0 and not (defined_names(step.source) & needed):
-            continue
+        if step.kind == "given":
+            if index > 0 and not (defined_names(step.source) & needed):
+                continue
+            step = replace(step, source=without_unused_imports(step.source, needed))
         kept.append(step)
         needed |= used_names(step.source)
     return kept[::-1]
+
+
+def without_unused_imports(source: str, needed: set[str]) -> str:
+    """A given cell without its top-level import statements that bind none of the `needed` names.
+
+    A setup cell imports what its notebook's plots, videos and explorers need too; grading
+    skips those cells, so it need not pay for their imports (matplotlib, ipywidgets, SciPy).
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    lines, needed = source.splitlines(keepends=True), set(needed)
+    for statement in reversed(tree.body):  # from the end, so that later statements' names are known
+        code = ast.unparse(statement)
+        if isinstance(statement, (ast.Import, ast.ImportFrom)) and not (defined_names(code) & needed):
+            del lines[statement.lineno - 1:statement.end_lineno]
+        else:
+            needed |= used_names(code)
+    return "".join(lines)
 
 
 def used_names(source: str) -> set[str]:
