@@ -14,7 +14,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from tools.grade import main
 
 CHECKS_MODULE = '''\
-"""Fake course checks: the same exception names and outcomes as utils.checks."""
+"""Fake course checks: the same exception names and outcomes as utils.checks (which import NumPy too)."""
+import numpy
+
 from utils import reference
 
 

@@ -203,6 +203,7 @@ def test_the_tricks_on_the_real_notebook_1(tmp_path):
     assert rows["always_equal"]["1.1"] == "flagged"
     text = feedback((None, tmp_path / "out"), "always_equal", "01_mdp.md")
     assert "its cell imports numbers (line 1)" in text and "its cell defines __eq__ (line 3)" in text
+    assert "before its check: numbers.Real has a class from a notebook cell registered" in text
     assert "The check said: failed: Exercise 1.1 (discounted_return): discounted_return([1.0, 0.0, 2.0, 3.0], 0.9) returned a Python Anything" in text
 
 

@@ -70,10 +70,11 @@ def suspect_module(name: str) -> bool:
 
 # Runs in the kernel: prints, after the marker, one JSON object with
 # - "fingerprint": what the checks rely on, mapped to an identity: module attributes by object
-#   identity, lists (import paths, IPython transformers) by their items, the ABC registries of
-#   `numbers` by their size; compared with the one taken before the first exercise cell;
-# - "planted": attributes of those modules that hold code defined in a notebook cell, and course
-#   modules loaded from anywhere but the grader's clean copy, which need no earlier fingerprint.
+#   identity, lists (import paths, IPython transformers) by their items; compared with the one
+#   taken before the first exercise cell;
+# - "planted": attributes of those modules that hold code defined in a notebook cell, classes
+#   from a notebook cell registered as `numbers` ABCs, and course modules loaded from anywhere
+#   but the grader's clean copy: these need no earlier fingerprint.
 SNAPSHOT_SOURCE = """\
 def _grader_snapshot():
     import abc, builtins, json, numbers, os, sys
@@ -107,7 +108,9 @@ def _grader_snapshot():
     seen["IPython event callbacks"] = {k: [id(f) for f in v] for k, v in shell.events.callbacks.items()}
     seen["IPython run_cell"] = [id(type(shell).run_cell), "run_cell" in vars(shell)]
     for cls in (numbers.Number, numbers.Complex, numbers.Real, numbers.Rational, numbers.Integral):
-        seen["classes registered as numbers.%s" % cls.__name__] = len(abc._get_dump(cls)[0])
+        for registered in abc._get_dump(cls)[0]:
+            if getattr(registered(), "__module__", None) == "__main__":
+                planted.append("numbers.%s has a class from a notebook cell registered" % cls.__name__)
     for key in ("builtins._", "builtins.__", "builtins.___", "builtins.input"):  # IPython sets these per cell
         seen.pop(key, None)
     planted = [p for p in planted if not p.startswith(("builtins._ ", "builtins.__ ", "builtins.___ "))]
