@@ -168,12 +168,14 @@ REAL_TRICKS = {
 }
 ALWAYS_EQUAL_NUMBER = """\
 import numbers
-class Anything(float):
+class Anything:
     def __eq__(self, other):
         return True
+    def __float__(self):
+        return 0.0
 numbers.Real.register(Anything)
 def discounted_return(rewards, gamma):
-    return Anything(0.0)
+    return Anything()
 """
 
 
