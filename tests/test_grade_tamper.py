@@ -148,6 +148,8 @@ def test_the_course_solution_code_is_not_flagged():
 def test_static_flags_name_each_construct_and_its_line():
     assert static_flags("import os\nx = open('f')") == ["imports os (line 1)", "calls open() (line 2)"]
     assert static_flags("def f(:") == []  # a cell that does not parse fails when it runs
+    assert static_flags("for layer in net.modules():\n    pass") == []  # nn.Module.modules() is fine
+    assert static_flags("import torch\ntorch.sys.modules.clear()") == ["uses .modules (line 2)", "uses .sys (line 2)"]
 
 
 def test_snapshot_changes_ignore_additions():

@@ -21,7 +21,9 @@ SUSPECT_ATTRIBUTES = {
     "__builtins__", "__import__", "__path__", "__globals__", "__code__", "__subclasses__", "__loader__",
     "__spec__", "__dict__", "modules", "meta_path", "path_hooks", "input_transformers_cleanup",
     "input_transformers_post", "ast_transformers", "events", "register", "f_globals", "f_back",
+    "sys", "os", "builtins", "importlib",  # modules that other modules import: torch.sys.modules
 }
+METHODS_OF_THE_SAME_NAME = {"modules"}  # nn.Module.modules() is an answer's business; sys.modules is not
 # Methods that let an object pass a comparison or a type test it should fail.
 RIGGED_METHODS = {"__eq__", "__ne__", "__instancecheck__", "__subclasscheck__", "__subclasshook__"}
 SUSPECT_TEXT = ("solutions", "checkpoints", "builtins", "_grader", ".ipynb", "utils.checks")
@@ -34,9 +36,10 @@ def static_flags(source: str) -> list[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return []  # the cell fails when it runs; there is nothing it can tamper with
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     flags = []
     for node in ast.walk(tree):
-        reason = node_flag(node)
+        reason = "" if id(node) in called and getattr(node, "attr", "") in METHODS_OF_THE_SAME_NAME else node_flag(node)
         if reason:
             flags.append(f"{reason} (line {node.lineno})")
     return list(dict.fromkeys(flags))
