@@ -408,7 +408,7 @@ def mallory_attacks(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 @slow
 def test_a_submission_writing_over_another_is_reported_where_kernels_cannot_be_sandboxed(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sandbox, "namespaces_work", lambda: False)
+    monkeypatch.setattr(sandbox, "namespaces_work", lambda *folders: False)
     course, submissions, victim = mallory_attacks(tmp_path)
     assert grade(submissions, tmp_path / "out", course, "--jobs", "1") == 1
     err = capsys.readouterr().err

@@ -1,7 +1,8 @@
 """Prove that grading changed no submission: the SHA-256 of every file before and after grading.
 
-Each notebook runs on a private copy, but its code can still reach the submissions folder
-through absolute paths; this check cannot prevent that, only make sure it never goes unnoticed.
+Kernels never get the submission file itself, and where Linux user namespaces are available
+the submissions folder is hidden from them; elsewhere their code can still reach it through
+absolute paths, which this check cannot prevent, only make sure it never goes unnoticed.
 """
 import hashlib
 from pathlib import Path

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KERNEL_MODULE = Path(__file__).with_name("kernel.py")
+GRADER_ROOT = Path(__file__).resolve().parents[2]  # the repository holding this grader (often the course too)
 COURSE_PARTS_TO_HIDE = ("solutions", "checkpoints", "tools", "tests", ".git", "utils")
 # Bind-mounts the empty folder ($1) over every folder up to "--", then runs the command after it.
 MOUNT_SCRIPT = 'empty=$1; shift; while [ "$1" != -- ]; do mount --bind "$empty" "$1" || exit 97; shift; done; ' \
@@ -39,8 +40,10 @@ def isolated_course(course_root: Path, also_hide: list[Path]):
         copy = clean_copy(course_root, Path(folder) / "course")
         empty = Path(folder) / "empty"
         empty.mkdir()
-        hidden = [str(p) for p in [course_root / part for part in COURSE_PARTS_TO_HIDE] + also_hide if p.is_dir()]
-        prefix = mount_prefix(empty, hidden) if namespaces_work() else []
+        roots = dict.fromkeys([course_root, GRADER_ROOT])
+        hidden = [str(p) for p in [root / part for root in roots for part in COURSE_PARTS_TO_HIDE] + also_hide
+                  if p.is_dir()]
+        prefix = mount_prefix(empty, hidden) if namespaces_work(empty, hidden) else []
         try:
             yield Isolation([str(copy)], prefix, hidden if prefix else [])
         finally:
@@ -69,10 +72,10 @@ def mount_prefix(empty: Path, hidden: list[str]) -> list[str]:
     return ["unshare", "-rm", "--", "/bin/sh", "-c", MOUNT_SCRIPT, "sh", str(empty), *hidden, "--"]
 
 
-def namespaces_work() -> bool:
-    """Can this user create a user and mount namespace and bind-mount in it (Linux with user namespaces on)?"""
+def namespaces_work(empty: Path | None = None, hidden: list[str] | None = None) -> bool:
+    """Can this user hide `hidden` behind `empty` in a new user and mount namespace (by default: any folder)?"""
     with tempfile.TemporaryDirectory(prefix="grader-probe-") as folder:
-        probe = [*mount_prefix(Path(folder), [folder]), "true"]
+        probe = [*mount_prefix(empty or Path(folder), hidden or [folder]), "true"]
         try:
             return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
