@@ -222,3 +222,17 @@ def test_the_plan_runs_the_course_cells_the_answers_need_and_no_others():
     answer = next(c for c in solution["cells"] if c["metadata"].get("exercise", "").startswith("1.2"))
     answer["source"] = "".join(answer["source"]) + "\nexample = corridor_mdp(length=3)\n"
     assert "from utils.mdp import corridor_mdp" in build_plan(solution, course).steps[0].source
+
+
+def test_an_answer_written_in_a_new_cell_is_graded_when_its_exercise_cell_is_untouched():
+    course = json.loads(REAL_NOTEBOOK.read_text(encoding="utf-8"))
+    submission = copy.deepcopy(course)
+    stub = next(c for c in submission["cells"] if c["metadata"].get("exercise", "").startswith("1.1"))
+    answer = "def discounted_return(rewards, gamma):\n    return sum(gamma**k * r for k, r in enumerate(rewards))"
+    submission["cells"].insert(submission["cells"].index(stub) + 1, nbformat.v4.new_code_cell(answer))
+    plan = build_plan(submission, course)
+    assert next(step.source for step in plan.steps if step.exercise == "1.1" and step.kind == "exercise") == answer
+    assert plan.notes == ["Your answer to exercise 1.1 was found in a cell of your own outside its exercise cell, "
+                          "and graded as if it were in the exercise cell."]
+    stub["source"] = "def discounted_return(rewards, gamma):\n    return 0.0"  # an edited exercise cell wins
+    assert "return 0.0" in build_plan(submission, course).steps[1].source

@@ -62,12 +62,37 @@ def student_answers(submission: dict, course_nb: dict) -> tuple[dict[str, str], 
     return {exercise: sources[-1] for exercise, sources in found.items()}, notes
 
 
-def outside_cells_note(submission: dict, course_nb: dict) -> list[str]:
-    """A note when the student wrote code outside the exercise cells, which the grader does not run."""
+def answers_outside_their_cells(submission: dict, course_nb: dict, answers: dict[str, str]) -> list[str]:
+    """Take, for an exercise whose cell is missing or untouched, a cell of the student's own that defines its names.
+
+    Students sometimes answer in a new cell and leave the stub where it was; that cell is then
+    graded as the exercise cell (and checked for tampering like one). Returns notes saying so.
+    """
+    stubs = {cell_exercise(cell): source_text(cell) for cell in code_cells(course_nb) if cell_exercise(cell)}
+    own = [source_text(cell) for cell in student_cells(submission, course_nb)]
+    notes = []
+    for exercise, stub in stubs.items():
+        if without_markers(answers.get(exercise, stub)) != without_markers(stub):
+            continue
+        found = [source for source in own if defined_names(source) & defined_names(stub)]
+        if found:
+            answers[exercise] = found[-1]
+            notes.append(f"Your answer to exercise {exercise} was found in a cell of your own outside its "
+                         "exercise cell, and graded as if it were in the exercise cell.")
+    return notes
+
+
+def student_cells(submission: dict, course_nb: dict) -> list[dict]:
+    """The code cells the student added or edited outside the exercise and check cells."""
     course_sources = {without_markers(source_text(cell)) for cell in code_cells(course_nb)}
-    extra = [cell for cell in code_cells(submission)
-             if not cell_exercise(cell) and not cell_check(cell)
-             and without_markers(source_text(cell)) not in course_sources | {""}]
+    return [cell for cell in code_cells(submission)
+            if not cell_exercise(cell) and not cell_check(cell)
+            and without_markers(source_text(cell)) not in course_sources | {""}]
+
+
+def outside_cells_note(submission: dict, course_nb: dict, answers: dict[str, str]) -> list[str]:
+    """A note when the student wrote code outside the exercise cells (not graded as an answer), which does not run."""
+    extra = [cell for cell in student_cells(submission, course_nb) if source_text(cell) not in answers.values()]
     if not extra:
         return []
     count = f"{len(extra)} code cells you added or edited outside the exercise cells were" if len(extra) > 1 else \
@@ -84,7 +109,7 @@ def without_markers(source: str) -> str:
 def build_plan(submission: dict, course_nb: dict) -> Plan:
     """The steps that grade `submission` inside the course notebook `course_nb`."""
     answers, notes = student_answers(submission, course_nb)
-    notes += outside_cells_note(submission, course_nb)
+    notes += answers_outside_their_cells(submission, course_nb, answers) + outside_cells_note(submission, course_nb, answers)
     steps = []
     for position, cell in enumerate(code_cells(course_nb)):
         if cell_exercise(cell):
