@@ -111,11 +111,14 @@ def test_patching_the_reference_outside_the_exercise_cells_does_not_pass_a_wrong
     ("in_fake_checks", "its cell uses .__path__ (line 5)"),
     ("in_fake_checks", "before its check: sys.modules['utils.checks'] was removed"),
     ("in_reference", "before its check: utils.reference.add was replaced or changed"),
+    ("in_reference", "its cell assigns reference.add (line 2)"),
+    ("in_numpy", "its cell assigns numpy.isclose (line 2)"),
     ("in_solutions", "its cell names 'solutions' in a string"),
     ("in_always_equal", "its cell defines __eq__ (line 2)"),
     ("in_numpy", "numpy.isclose was replaced or changed"),
     ("in_numpy", "numpy.isclose holds code from a notebook cell"),
     ("in_late_import", "before its check: utils.late.add holds code from a notebook cell"),
+    ("in_late_import", "its cell assigns utils.late.add (line 2)"),
 ])
 def test_tricks_inside_an_exercise_cell_are_flagged_with_the_reason(cheats, student, reason):
     status, _ = results(cheats, student)
@@ -149,6 +152,8 @@ def test_static_flags_name_each_construct_and_its_line():
     assert static_flags("import os\nx = open('f')") == ["imports os (line 1)", "calls open() (line 2)"]
     assert static_flags("def f(:") == []  # a cell that does not parse fails when it runs
     assert static_flags("for layer in net.modules():\n    pass") == []  # nn.Module.modules() is fine
+    assert static_flags("self.net = nn.Linear(4, 2)\nnet.weight = None") == []  # objects' attributes are fine
+    assert static_flags("torch.allclose = max") == ["assigns torch.allclose (line 1)"]
     assert static_flags("import torch\ntorch.sys.modules.clear()") == ["uses .modules (line 2)", "uses .sys (line 2)"]
 
 

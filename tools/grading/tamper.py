@@ -26,6 +26,8 @@ SUSPECT_ATTRIBUTES = {
 METHODS_OF_THE_SAME_NAME = {"modules"}  # nn.Module.modules() is an answer's business; sys.modules is not
 # Methods that let an object pass a comparison or a type test it should fail.
 RIGGED_METHODS = {"__eq__", "__ne__", "__instancecheck__", "__subclasscheck__", "__subclasshook__"}
+# Names that hold modules in the course's notebooks (their setup cells import them under these names).
+MODULE_NAMES = {"np", "numpy", "torch", "nn", "F", "math", "random", "utils", "gym", "gymnasium", "dqn", "stats"}
 SUSPECT_TEXT = ("solutions", "checkpoints", "builtins", "_grader", ".ipynb", "utils.checks")
 SUSPECT_NAMES = {"__builtins__"}
 
@@ -37,9 +39,12 @@ def static_flags(source: str) -> list[str]:
     except SyntaxError:
         return []  # the cell fails when it runs; there is nothing it can tamper with
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    modules = MODULE_NAMES | {name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                              for name in imported_names(node)}
     flags = []
     for node in ast.walk(tree):
         reason = "" if id(node) in called and getattr(node, "attr", "") in METHODS_OF_THE_SAME_NAME else node_flag(node)
+        reason = reason or module_assignment(node, modules)
         if reason:
             flags.append(f"{reason} (line {node.lineno})")
     return list(dict.fromkeys(flags))
@@ -63,6 +68,24 @@ def node_flag(node: ast.AST) -> str:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         found = [text for text in SUSPECT_TEXT if text in node.value]
         return f"names {found[0]!r} in a string" if found else ""
+    return ""
+
+
+def imported_names(node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The names an import statement binds."""
+    return [(alias.asname or alias.name).split(".")[0] for alias in node.names]
+
+
+def module_assignment(node: ast.AST, modules: set[str]) -> str:
+    """"assigns np.isclose" when `node` rebinds or deletes an attribute of a module, else ""."""
+    targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else \
+        [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+    for target in targets:
+        root = target
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if target is not root and isinstance(root, ast.Name) and root.id in modules:
+            return f"assigns {ast.unparse(target)}"
     return ""
 
 
