@@ -4,7 +4,8 @@ Given cells, check cells and anything a student added or edited outside the exer
 come from the course (or are left out), so no code outside an exercise cell can change a grade.
 Given cells that no later exercise or check needs (plots, videos, training demos) are not run:
 a given cell runs only when it is the notebook's first code cell (imports and seeding) or
-defines a name that a later cell which runs uses.
+defines a name that a later cell which runs uses, and a given cell that runs loses the import
+statements nothing that runs needs.
 """
 import ast
 import io
@@ -23,7 +24,7 @@ class Step:
     kind: str
     source: str
     exercise: str = ""  # the exercise id of an exercise or check step
-    label: str = ""  # how feedback names the cell, e.g. "cell 6 (the cell of exercise 1.1)"
+    label: str = ""  # how feedback names the cell: "the cell of exercise 1.1", "course code cell 4"
 
 
 @dataclass

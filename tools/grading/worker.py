@@ -203,8 +203,10 @@ class Grading:
         self.client.grader_lines = []
         try:
             reply = await self.execute(self.append_cell(source), self.job["check_wall_seconds"], index)
-        except TimedOut:
-            self.results[exercise] = ["error", f"the check did not finish within {limit:g} s of CPU time"]
+        except TimedOut as stopped:
+            within = (f"{limit:g} s of CPU time" if isinstance(stopped, OutOfCpuTime)
+                      else f"{self.job['check_wall_seconds']:g} s (wall-clock time)")
+            self.results[exercise] = ["error", f"the check did not finish within {within}"]
             return await self.responsive()
         except KernelDied:
             self.results[exercise] = ["error", f"the kernel died during the check ({self.death()})"]
