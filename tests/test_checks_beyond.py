@@ -128,6 +128,16 @@ class OnlyDefaults(Dueling):
         super().__init__()
 
 
+class RiggedParameter(nn.Parameter):
+    """A parameter whose subclass could override torch.allclose through __torch_function__."""
+
+
+class RiggedDueling(Dueling):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        self.value_head.bias = RiggedParameter(self.value_head.bias.detach())
+
+
 class NotDoneDueling(nn.Module):
     def __init__(self, obs_dim=4, n_actions=2, hidden=128):
         raise NotImplementedError("Exercise 7.1: DuelingQNetwork")
@@ -179,6 +189,7 @@ def test_an_unfinished_dueling_network_is_not_done():
     (BatchOfOne, r"single state of shape \(4,\) returned a tensor of shape \(1, 2\).*; expected shape \(2,\)"),
     (NoGrad, "does not require grad"),
     (OnlyDefaults, r"raised TypeError.*keep the signature"),
+    (RiggedDueling, r"DuelingQNetwork\(\) holds a parameter that is not an nn.Parameter"),
 ])
 def test_dueling_mistakes_are_named(network_class, named):
     with pytest.raises(CheckFailed, match=named):

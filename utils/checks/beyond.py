@@ -8,8 +8,8 @@ from scipy import stats
 from torch import nn
 
 from utils import prioritized
-from utils.checks.core import (NUMBERS, Mistake, describe_crash, exercise, expect, name_the_mistake, plain_array,
-                               plain_number, plain_tensor, plain_values)
+from utils.checks.core import (NUMBERS, Mistake, describe_crash, exercise, expect, expect_plain_parameters,
+                               name_the_mistake, plain_array, plain_number, plain_tensor, plain_values)
 from utils.checks.tensors import describe, expect_tensor
 
 
@@ -67,6 +67,7 @@ def _build_dueling(network_class, sizes: dict) -> Built:
                       "DuelingQNetwork(obs_dim=4, n_actions=2, hidden=128).") from None
     expect(isinstance(net, nn.Module), f"{call} built {describe(net)}; expected a torch.nn.Module.",
            "subclass nn.Module: class DuelingQNetwork(nn.Module).")
+    expect_plain_parameters(net, call)
     return Built(net, call, **{**DUELING_DEFAULTS, **sizes})
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from utils.checks.core import (TENSOR_TYPES, Mistake, exercise, expect, is_plain, name_the_mistake, plain_number,
-                               plain_tensor)
+from utils.checks.core import (TENSOR_TYPES, Mistake, exercise, expect, expect_plain_parameters, is_plain,
+                               name_the_mistake, plain_number, plain_tensor)
 from utils.checks.tensors import describe, expect_tensor, shape_hint
 
 DEFAULT_SIZES = {"obs_dim": 4, "n_actions": 2, "hidden": 128}
@@ -83,8 +83,7 @@ def _check_layers(network_class, net: nn.Module, sizes: dict) -> None:
     full = {**DEFAULT_SIZES, **sizes}
     obs_dim, n_actions, hidden = full["obs_dim"], full["n_actions"], full["hidden"]
     call, count = _call(sizes), sum(p.numel() for p in net.parameters() if p.requires_grad)
-    expect(all(type(p) is nn.Parameter for p in net.parameters()), f"{call} holds a parameter that is not an "
-           "nn.Parameter.", "let nn.Linear create its weights and biases.")
+    expect_plain_parameters(net, call)
     expect(count > 0, f"{call} has no trainable parameters.",
            "layers kept in a plain Python list or dict are invisible to PyTorch: assign each to self.<name>, "
            "or use nn.Sequential / nn.ModuleList.")
