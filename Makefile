@@ -70,5 +70,5 @@ lock: ## re-resolve requirements.txt in a scratch venv and rewrite requirements-
 	$(PYTHON) -m tools.lock_requirements
 
 clean: ## remove .venv, caches and generated scratch files (never notebooks or sources)
-	rm -rf $(VENV) .pytest_cache *.egg-info site
+	rm -rf $(VENV) .venv-nbgrader .pytest_cache *.egg-info site
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
