@@ -10,7 +10,7 @@ from utils import networks, prioritized
 from utils.checks import (CheckFailed, ExerciseNotDone, check_dueling_network, check_iqm_bootstrap,
                           check_n_step_targets, check_per_weights, check_prioritized_slots, check_sum_tree)
 from utils.checks import beyond
-from test_checks_core import Anything, RegisteredIntegral, RegisteredReal
+from test_checks_core import AlwaysCloseArray, Anything, RegisteredIntegral, RegisteredReal, SneakyFloat
 
 # Some wrong answers below warn as they compute (NaN or infinite values), as they would in the notebook.
 WARNS = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -826,3 +826,29 @@ def test_sum_tree_find_refuses_an_object_posing_as_a_slot(rigged):
 def test_iqm_refuses_an_object_posing_as_a_number(rigged):
     with pytest.raises(CheckFailed, match=f"returned a Python {rigged.__name__}; expected one number"):
         check_iqm_bootstrap(lambda scores: rigged(), bootstrap_loop)
+
+
+def test_n_step_targets_refuses_objects_posing_as_numbers():
+    with pytest.raises(CheckFailed, match="returned a Python list holding a Python Anything; expected a NumPy array of "
+                                          "5 targets"):
+        check_n_step_targets(lambda *args: [Anything() for _ in n_step_loop(*args)])
+
+
+@pytest.mark.parametrize("rigged_priorities, rigged_beta, named", [
+    (lambda d, a, eps=1e-6: priorities_from(d, a, eps).view(AlwaysCloseArray), beta_at,
+     "returned a Python AlwaysCloseArray; expected a NumPy array of 4 priorities"),
+    (priorities_from, lambda s, b0, total: SneakyFloat(beta_at(s, b0, total)),
+     r"beta_at\(step, 0.4, 1000\) returned a Python SneakyFloat; expected a float"),
+])
+def test_per_weights_refuse_rigged_results(rigged_priorities, rigged_beta, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_per_weights(rigged_priorities, importance_weights, rigged_beta)
+
+
+def test_prioritized_slots_refuses_a_size_posing_as_an_int():
+    def add(self, slot):
+        PrioritizedSlots.add(self, slot)
+        self.size = RegisteredIntegral()
+
+    with pytest.raises(CheckFailed, match="size is a Python RegisteredIntegral; expected an int"):
+        check_prioritized_slots(slots_with(add=add))

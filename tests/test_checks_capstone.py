@@ -10,6 +10,7 @@ from torch import nn
 from utils.checks import CheckFailed
 from utils.checks.capstone import check_count_bonus, check_negative_reward_task, check_sb3_wrapper
 from utils.dqn import DQNConfig
+from test_checks_core import AlwaysCloseTensor, Anything, RegisteredReal, rig_parameters
 
 
 # --- 8.1 ----------------------------------------------------------------------------------------
@@ -163,3 +164,41 @@ def test_right_wrappers_pass():
 def test_wrapper_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
         check_sb3_wrapper(wrong)
+
+
+@pytest.mark.parametrize("config, verdict, named", [
+    (lambda seed: dataclasses.replace(acrobot_config(seed), seed=Anything()), solved,
+     r"acrobot_config\(3\) gave seed=a Python Anything; expected a plain int"),
+    (acrobot_config, lambda returns, env_id: Anything(),
+     r"solved\(returns, 'CartPole-v1'\) returned a Python Anything; expected True or False"),
+])
+def test_negative_reward_task_refuses_rigged_answers(config, verdict, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_negative_reward_task(config, verdict)
+
+
+@pytest.mark.parametrize("rigged", [Anything, RegisteredReal])
+def test_count_bonus_refuses_an_object_posing_as_a_number(rigged):
+    with pytest.raises(CheckFailed, match=f"count_bonus returned a Python {rigged.__name__}; expected a finite float"):
+        check_count_bonus(lambda *args: (count_bonus(*args), rigged())[1])
+
+
+class RiggingWrapper(SB3QNetwork):
+    """Doubles the Q-values, after swapping the model's parameters for ones that say torch.allclose is True."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        rig_parameters(model.policy)
+
+    def forward(self, states):
+        return 2 * super().forward(states).as_subclass(torch.Tensor)
+
+
+@pytest.mark.parametrize("rigged, named", [
+    (wrapper(lambda model, s: model.q_net(s).as_subclass(AlwaysCloseTensor)),
+     r"for a \(6, 4\) batch SB3QNetwork returned a Python AlwaysCloseTensor; expected a torch tensor"),
+    (RiggingWrapper, "SB3QNetwork's Q-values are not model.q_net's"),
+])
+def test_wrapper_refuses_rigged_answers(rigged, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_sb3_wrapper(rigged)

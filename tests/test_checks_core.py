@@ -6,6 +6,7 @@ import re
 import numpy as np
 
 import pytest
+import torch
 from IPython.core.interactiveshell import InteractiveShell
 
 from utils import dqn
@@ -146,6 +147,52 @@ class RegisteredIntegral(Anything):
 
 numbers.Real.register(RegisteredReal)
 numbers.Integral.register(RegisteredIntegral)
+
+
+class SneakyInt(int):
+    """An int subclass whose == always says True."""
+
+    __eq__ = lambda self, other: True  # noqa: E731
+    __hash__ = int.__hash__
+
+
+class SneakyFloat(float):
+    """A float subclass whose == always says True."""
+
+    __eq__ = lambda self, other: True  # noqa: E731
+    __hash__ = float.__hash__
+
+
+class AlwaysCloseArray(np.ndarray):
+    """An array that overrides np.allclose and np.array_equal to say True."""
+
+    def __array_function__(self, func, types, args, kwargs):
+        return True
+
+
+class AlwaysCloseTensor(torch.Tensor):
+    """A tensor whose torch functions (allclose, equal) always answer True."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return True
+
+
+class AlwaysCloseParameter(torch.nn.Parameter):
+    """A parameter for which torch.allclose and torch.equal always say True; a tensor otherwise."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.allclose, torch.equal):
+            return True
+        return torch.Tensor.__torch_function__.__func__(cls, func, types, args, kwargs)
+
+
+def rig_parameters(net):
+    """Replace every parameter of `net` by an AlwaysCloseParameter holding the same values."""
+    for module in net.modules():
+        for name, param in list(module.named_parameters(recurse=False)):
+            setattr(module, name, AlwaysCloseParameter(param.detach()))
 
 
 def test_plain_number_refuses_objects_posing_as_numbers():

@@ -6,6 +6,7 @@ from utils.checks import CheckFailed, ExerciseNotDone, check_evaluate_greedy, ch
 from utils.evaluation import REWARD_THRESHOLD, evaluate
 from utils.policies import epsilon_greedy_action, greedy_action
 from utils.seeding import make_env
+from test_checks_core import AlwaysCloseArray, Anything
 
 
 def make_evaluate(seeds="offset", reset="per episode", stop="either", policy="greedy", total="plain", result="array"):
@@ -133,3 +134,21 @@ def test_the_course_code_itself_is_refused():
 def test_verdict_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
         check_solved_runs(wrong)
+
+
+@pytest.mark.parametrize("rigged, named", [
+    (lambda q_net, n, seed: make_evaluate()(q_net, n, seed).view(AlwaysCloseArray), "a Python AlwaysCloseArray"),
+    (lambda q_net, n, seed: [Anything() for _ in make_evaluate()(q_net, n, seed)], "a Python list"),
+])
+def test_evaluation_refuses_rigged_returns(rigged, named):
+    with pytest.raises(CheckFailed, match=f"evaluate_greedy returned {named}; expected a NumPy array of shape"):
+        check_evaluate_greedy(rigged)
+
+
+@pytest.mark.parametrize("rigged, named", [
+    (lambda r: np.array([Anything()] * len(r), dtype=object), r"shape \(6,\) and dtype object"),
+    (lambda r: (r.mean(axis=1) >= REWARD_THRESHOLD).view(AlwaysCloseArray), "a Python AlwaysCloseArray"),
+])
+def test_verdicts_refuse_rigged_arrays(rigged, named):
+    with pytest.raises(CheckFailed, match=f"solved_runs returned .*{named}; expected a NumPy array of 6 booleans"):
+        check_solved_runs(rigged)

@@ -4,7 +4,7 @@ import pytest
 
 from utils import mdp
 from utils.checks import CheckFailed, ExerciseNotDone, check_bellman_backup, check_discounted_return
-from test_checks_core import Anything, RegisteredReal
+from test_checks_core import AlwaysCloseArray, Anything, RegisteredReal
 
 
 def test_reference_answers_pass(capsys):
@@ -94,16 +94,9 @@ def test_discounted_return_accepts_numpy_and_int_answers(capsys):
     assert capsys.readouterr().out.count("passed") == 2
 
 
-class AlwaysClose(np.ndarray):
-    """An array that overrides np.allclose and np.array_equal to say True."""
-
-    def __array_function__(self, func, types, args, kwargs):
-        return True
-
-
 @pytest.mark.parametrize("rigged, named", [
     (lambda Q, P, R, T, g: np.array([[Anything()] * Q.shape[1]] * Q.shape[0], dtype=object), "dtype object"),
-    (lambda Q, P, R, T, g: np.zeros(Q.shape).view(AlwaysClose), "a Python AlwaysClose"),
+    (lambda Q, P, R, T, g: np.zeros(Q.shape).view(AlwaysCloseArray), "a Python AlwaysCloseArray"),
 ])
 def test_bellman_backup_refuses_rigged_arrays(rigged, named):
     with pytest.raises(CheckFailed, match=f"the backup returned .*{named}; expected a NumPy array of shape"):

@@ -9,7 +9,7 @@ from utils import policies
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks.network import check_greedy, check_q_network
 from utils.networks import QNetwork
-from test_checks_core import Anything, RegisteredIntegral
+from test_checks_core import AlwaysCloseTensor, Anything, RegisteredIntegral
 
 
 class Net(nn.Module):
@@ -297,3 +297,9 @@ def test_a_typical_greedy_mistake_is_named(one, batch, named):
 def test_greedy_action_refuses_an_object_posing_as_an_int(rigged):
     with pytest.raises(CheckFailed, match=f"greedy_action returned a Python {rigged.__name__}; expected a Python int"):
         check_greedy(quiet(lambda q, s: (q(torch.as_tensor(s, dtype=torch.float32)), rigged())[1]), greedy_batch)
+
+
+def test_greedy_actions_refuses_a_tensor_subclass():
+    with pytest.raises(CheckFailed, match=r"greedy_actions on a \(5, 4\) batch is a Python AlwaysCloseTensor; "
+                                          "expected a tensor of shape"):
+        check_greedy(greedy_one, quiet(lambda q, s: q(s).argmax(dim=1).as_subclass(AlwaysCloseTensor)))

@@ -8,6 +8,7 @@ import torch
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks.replay import check_replay_memory
 from utils.replay import Batch, ReplayMemory
+from test_checks_core import AlwaysCloseArray, Anything
 
 
 class Good:
@@ -282,3 +283,14 @@ def test_a_typical_mistake_is_named(memory_class, named):
     with pytest.raises(CheckFailed, match=named):
         check_replay_memory(memory_class)
 
+
+@pytest.mark.parametrize("methods, named", [
+    ({"sample": lambda self, n: (b := Good.sample(self, n))._replace(states=b.states.numpy().view(AlwaysCloseArray))},
+     r"sample\(2\).states is a Python AlwaysCloseArray; expected a tensor"),
+    ({"sample": lambda self, n: Good.sample(self, n)._replace(rewards=[Anything()] * n)},
+     r"sample\(2\).rewards is a Python list; expected a tensor"),
+    ({"__len__": lambda self: Anything()}, r"after 3 pushes len\(memory\) is 0; expected 3"),
+])
+def test_replay_memory_refuses_rigged_answers(methods, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_replay_memory(type("Rigged", (Good,), methods))

@@ -8,7 +8,8 @@ from utils import dqn
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks import check_optimize_step, check_td_targets, check_train_dqn, check_update_target
 from utils.policies import epsilon_greedy_action, epsilon_schedule
-from test_checks_core import Anything, RegisteredReal
+from test_checks_core import (AlwaysCloseParameter, AlwaysCloseTensor, Anything, RegisteredIntegral, RegisteredReal,
+                              rig_parameters)
 
 
 # --- 5.1 ------------------------------------------------------------------------------------
@@ -324,14 +325,47 @@ def test_optimize_step_refuses_a_loss_posing_as_a_number(rigged):
         check_optimize_step(lambda *args, **kwargs: (step(*args, **kwargs), rigged())[1])
 
 
-class AlwaysClose(torch.Tensor):
-    """A tensor whose torch functions (allclose, equal) always answer True."""
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        return True
-
-
 def test_td_targets_refuses_a_tensor_subclass():
-    with pytest.raises(CheckFailed, match="td_targets returned a Python AlwaysClose; expected a tensor of shape"):
-        check_td_targets(lambda r, s, t, net, g: torch.zeros(5).as_subclass(AlwaysClose))
+    with pytest.raises(CheckFailed, match="td_targets returned a Python AlwaysCloseTensor; expected a tensor of shape"):
+        check_td_targets(lambda r, s, t, net, g: torch.zeros(5).as_subclass(AlwaysCloseTensor))
+
+
+def test_update_target_refuses_a_parameter_subclass():
+    with pytest.raises(CheckFailed, match="after update_target, target_net holds a parameter that is not an "
+                                          "nn.Parameter"):
+        check_update_target(lambda target_net, q_net, tau: (polyak(target_net, q_net, tau), rig_parameters(target_net)))
+
+
+def loop_with_hook(change):
+    """The reference loop, calling on_episode_end with its arguments changed by `change`."""
+    def train_dqn(*args, on_episode_end=None):
+        hook = on_episode_end and (lambda *values: on_episode_end(*change(*values)))
+        return make_loop()(*args, on_episode_end=hook)
+    return train_dqn
+
+
+def loop_with_rewards(change):
+    """The reference loop, with the rewards of every sampled batch changed by `change`."""
+    def train_dqn(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=None):
+        sample = memory.sample
+        memory.sample = lambda n: (batch := sample(n))._replace(rewards=change(batch.rewards))
+        return make_loop()(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=on_episode_end)
+    return train_dqn
+
+
+@pytest.mark.parametrize("rigged, named", [
+    (lambda *args, **kwargs: [Anything() for _ in make_loop()(*args, **kwargs)],
+     "train_dqn returned a Python list holding a Python Anything; expected a list of episode returns"),
+    (loop_with_hook(lambda n, r, e, q: (RegisteredIntegral(), r, e, q)),
+     "passed on_episode_end an n that is a Python RegisteredIntegral; expected an int"),
+    (loop_with_hook(lambda n, r, e, q: (n, Anything(), e, q)),
+     "passed on_episode_end a return that is a Python Anything; expected a number"),
+    (loop_with_rewards(lambda rewards: AlwaysCloseParameter(rewards + 1, requires_grad=False)),
+     "optimize_step got rewards that are a Python AlwaysCloseParameter"),
+    (lambda env, config, q_net, *args, **kwargs: (rig_parameters(q_net), make_loop()(env, config, q_net, *args,
+                                                                                      **kwargs))[1],
+     "q_net holds a parameter that is not an nn.Parameter"),
+])
+def test_train_dqn_refuses_rigged_answers(rigged, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_train_dqn(rigged)

@@ -178,15 +178,16 @@ def untrained_sb3_model(seed: int = 0):
 def check_sb3_wrapper(wrapper_class) -> None:
     """The wrapper must return the online network's Q-values, as a tensor, for a batch and for one state."""
     model = untrained_sb3_model()
-    net = wrapper_class(model)
-    expect(isinstance(net, torch.nn.Module), f"SB3QNetwork(model) built {describe(net)}; expected an nn.Module.",
-           "class SB3QNetwork(nn.Module), calling super().__init__() first.")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         states = torch.randn(6, 4)
-    with torch.no_grad():
-        q_values = model.q_net(states)
+    with torch.no_grad():  # before the student's code runs: it could swap the model's parameters for rigged ones
         _perturb(model.q_net_target)  # so that reading the target network shows
+        q_values, target_q_values = model.q_net(states), model.q_net_target(states)
+    net = wrapper_class(model)
+    expect(isinstance(net, torch.nn.Module), f"SB3QNetwork(model) built {describe(net)}; expected an nn.Module.",
+           "class SB3QNetwork(nn.Module), calling super().__init__() first.")
+    with torch.no_grad():
         got = net(states)
     got = plain_tensor(got, "for a (6, 4) batch SB3QNetwork returned", "a torch tensor of Q-values",
                        "return model.q_net(states) itself, not a NumPy array.")
@@ -198,7 +199,7 @@ def check_sb3_wrapper(wrapper_class) -> None:
     if not torch.allclose(got, q_values, atol=1e-6):
         raise Mistake("SB3QNetwork's Q-values are not model.q_net's" + (
             ": they come from the target network. Hint: act with the online network, model.q_net."
-            if torch.allclose(got, model.q_net_target(states), atol=1e-6) else
+            if torch.allclose(got, target_q_values, atol=1e-6) else
             ". Hint: return model.q_net(states) unchanged."))
     one = net(states[0])
     expect(type(one) is torch.Tensor and tuple(one.shape) == (2,), f"for one state (4,) SB3QNetwork "

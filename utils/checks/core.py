@@ -220,7 +220,8 @@ def plain_values(values, returned: str, expected: str, hint: str = "", types: tu
     return np.array([float(v) for v in values], dtype=float)
 
 
-def expect_plain_parameters(net: torch.nn.Module, call: str) -> None:
+def expect_plain_parameters(net: torch.nn.Module, call: str,
+                            hint: str = "let nn.Linear create its weights and biases.") -> None:
     """Every parameter of `net` must be a plain nn.Parameter: a subclass could override torch.allclose."""
     expect(all(type(p) is torch.nn.Parameter for p in net.parameters()), f"{call} holds a parameter that is not an "
-           "nn.Parameter.", "let nn.Linear create its weights and biases.")
+           "nn.Parameter.", hint)

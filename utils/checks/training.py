@@ -12,8 +12,8 @@ from gymnasium import spaces
 from torch import nn
 
 from utils import dqn
-from utils.checks.core import (NUMBERS, Mistake, exercise, expect, name_the_mistake, plain_number, plain_tensor,
-                               plain_values)
+from utils.checks.core import (NUMBERS, Mistake, exercise, expect, expect_plain_parameters, name_the_mistake,
+                               plain_number, plain_tensor, plain_values)
 from utils.checks.tensors import describe, expect_tensor, shape_hint
 from utils.networks import QNetwork
 from utils.replay import Batch, ReplayMemory
@@ -341,14 +341,18 @@ def check_update_target(update_target) -> None:
 
 
 def _call_update(update_target, target, online, tau):
-    """Call the student's update, naming the in-place-on-leaf crash."""
+    """Call the student's update, naming the in-place-on-leaf crash; both networks must keep plain parameters."""
     try:
-        return update_target(target, online, tau)
+        returned = update_target(target, online, tau)
     except RuntimeError as error:
         if "leaf Variable" in str(error) or "in-place" in str(error):
             raise Mistake(f"update_target raised RuntimeError: {error}. Hint: write into the parameters under "
                           "`with torch.no_grad():` (the update is not part of any gradient).") from None
         raise
+    for name, net in (("target_net", target), ("q_net", online)):  # compared next: a subclass could rig allclose
+        expect_plain_parameters(net, f"after update_target, {name}", "write into the existing parameters "
+                                "(param.copy_ / lerp_ under torch.no_grad()); don't replace them.")
+    return returned
 
 
 def _params(net: nn.Module) -> list:
@@ -495,6 +499,14 @@ class LoopSpy:
         batch, targets = arguments.get("batch"), arguments.get("targets")
         if not isinstance(batch, Batch) or not isinstance(targets, torch.Tensor):
             return "optimize_step did not get a Batch from memory.sample and a targets tensor"
+        given = [(name, getattr(batch, name)) for name in Batch._fields] + [("targets", targets)]
+        odd = next((f"optimize_step got {name} that are {describe(value)}, not a plain tensor" for name, value in given
+                    if type(value) is not torch.Tensor), "")  # a subclass could rig torch.allclose below
+        if odd:
+            return odd
+        for name, net in (("target_net", self.target_net), ("q_net", self.q_net)):  # they give the reference targets
+            expect_plain_parameters(net, f"during the loop {name}", "update the networks' parameters in place "
+                                    "(optimizer.step, update_target); don't replace them.")
         if targets.requires_grad:
             return "the targets passed to optimize_step require grad (gradients would flow into the target network)"
         args, gamma = (batch.rewards, batch.next_states, batch.terminated), self.config.gamma
