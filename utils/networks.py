@@ -9,17 +9,8 @@ class QNetwork(nn.Module):
     def __init__(self, obs_dim: int = 4, n_actions: int = 2, hidden: int = 128):
         """Build the three linear layers (17,410 parameters with the defaults)."""
         super().__init__()
-        _require_positive_sizes(obs_dim=obs_dim, n_actions=n_actions, hidden=hidden)
-        self.obs_dim = obs_dim
-        self.n_actions = n_actions
-        self.hidden = hidden
-        self.layers = nn.Sequential(
-            nn.Linear(obs_dim, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, n_actions),
-        )
+        _keep_sizes(self, obs_dim, n_actions, hidden)
+        self.layers = nn.Sequential(*_hidden_layers(obs_dim, hidden), nn.Linear(hidden, n_actions))
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         """Map states (..., obs_dim) to Q-values (..., n_actions); no activation on the output."""
@@ -37,16 +28,8 @@ class DuelingQNetwork(nn.Module):
     def __init__(self, obs_dim: int = 4, n_actions: int = 2, hidden: int = 128):
         """Build the trunk (the same two hidden layers as QNetwork) and the two heads (17,539 parameters)."""
         super().__init__()
-        _require_positive_sizes(obs_dim=obs_dim, n_actions=n_actions, hidden=hidden)
-        self.obs_dim = obs_dim
-        self.n_actions = n_actions
-        self.hidden = hidden
-        self.trunk = nn.Sequential(
-            nn.Linear(obs_dim, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-        )
+        _keep_sizes(self, obs_dim, n_actions, hidden)
+        self.trunk = nn.Sequential(*_hidden_layers(obs_dim, hidden))
         self.value_head = nn.Linear(hidden, 1)
         self.advantage_head = nn.Linear(hidden, n_actions)
 
@@ -68,6 +51,17 @@ def count_parameters(module: nn.Module) -> int:
     if not isinstance(module, nn.Module):
         raise TypeError(f"count_parameters expects a torch.nn.Module, got {type(module).__name__}")
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def _keep_sizes(network: nn.Module, obs_dim: int, n_actions: int, hidden: int) -> None:
+    """Check the sizes are positive integers and keep them on the network, where callers read them."""
+    _require_positive_sizes(obs_dim=obs_dim, n_actions=n_actions, hidden=hidden)
+    network.obs_dim, network.n_actions, network.hidden = obs_dim, n_actions, hidden
+
+
+def _hidden_layers(obs_dim: int, hidden: int) -> list[nn.Module]:
+    """The two hidden layers both networks share: Linear(obs_dim, hidden), ReLU, Linear(hidden, hidden), ReLU."""
+    return [nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()]
 
 
 def _require_positive_sizes(**sizes) -> None:
