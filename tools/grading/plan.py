@@ -200,8 +200,13 @@ def defined_names(source: str) -> set[str]:
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            names.update(imported_names(node))
     return names
+
+
+def imported_names(node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The names an import statement binds."""
+    return [(alias.asname or alias.name).split(".")[0] for alias in node.names]
 
 
 def module_level_nodes(tree: ast.AST):

@@ -8,6 +8,8 @@ exercise cell replaced, however obfuscated its code was.
 """
 import ast
 
+from tools.grading.plan import imported_names
+
 # Modules an exercise never needs and that reach the interpreter, the file system or the grader.
 SUSPECT_MODULES = {
     "builtins", "sys", "os", "importlib", "ctypes", "gc", "inspect", "IPython", "ipykernel", "subprocess",
@@ -69,11 +71,6 @@ def node_flag(node: ast.AST) -> str:
         found = [text for text in SUSPECT_TEXT if text in node.value]
         return f"names {found[0]!r} in a string" if found else ""
     return ""
-
-
-def imported_names(node: ast.Import | ast.ImportFrom) -> list[str]:
-    """The names an import statement binds."""
-    return [(alias.asname or alias.name).split(".")[0] for alias in node.names]
 
 
 def module_assignment(node: ast.AST, modules: set[str]) -> str:
