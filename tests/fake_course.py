@@ -14,7 +14,15 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from tools.grade import main
 
 CHECKS_MODULE = '''\
-"""Fake course checks: the same exception names and outcomes as utils.checks (which import NumPy too)."""
+"""Fake course checks in two halves, as utils.checks.protocol has them: a probe (the kernel) and a judge (the grader).
+
+The same outcomes and interface as utils.checks (`inputs_json`, `probe_json`, `verdict_json`,
+`references`), small enough to read: the probe records what the student's function returned, or
+what it raised; the judge compares with the course's reference on inputs drawn from the run's seed.
+"""
+import json
+import random
+
 import numpy
 
 from utils import reference
@@ -28,30 +36,59 @@ class ExerciseNotDone(Exception):
     """The exercise still raises its template's NotImplementedError."""
 
 
-def _check(label, call, expected):
-    """Run the student's code and compare with the expected value."""
-    try:
-        got = call()
-    except NotImplementedError as error:
-        raise ExerciseNotDone(f"{error} is not done yet") from None
-    if got != expected:
-        raise CheckFailed(f"{label}: returned {got!r}; expected {expected!r}.")
-    print(f"passed: {label}")
+class Check:
+    """`label`, how to draw inputs, how to call the answer, and the expected value of the inputs."""
+
+    def __init__(self, label, draw, call, expected, references=()):
+        """Assemble the check."""
+        self.label, self.draw, self.call, self.expected, self.references = label, draw, call, expected, references
+
+    def inputs_json(self, seed):
+        """Fresh inputs for a grading run."""
+        return json.dumps(self.draw(random.Random(seed)))
+
+    def probe_json(self, inputs_text, answer):
+        """Call the answer; what it returned (a plain int or list of ints) or raised."""
+        try:
+            got = self.call(answer, json.loads(inputs_text))
+        except NotImplementedError as error:
+            return json.dumps({"not_done": str(error)})
+        except Exception as error:
+            return json.dumps({"raised": f"{type(error).__name__}: {error}"})
+        plain = type(got) is int or (type(got) is list and all(type(x) is int for x in got))
+        return json.dumps({"value": got if plain else None, "type": type(got).__name__})
+
+    def verdict_json(self, inputs_text, record_text):
+        """Decide outside the kernel."""
+        inputs, record = json.loads(inputs_text), json.loads(record_text)
+        if "not_done" in record:
+            return {"status": "not attempted", "message": record["not_done"] + " is not done yet", "flags": []}
+        if "raised" in record:
+            return {"status": "failed", "message": f"{self.label}: your code raised {record['raised']}", "flags": []}
+        expected = self.expected(inputs)
+        if record.get("value") != expected:
+            got = record.get("value") if record.get("value") is not None else f"a {record.get('type')}"
+            return {"status": "failed", "message": f"{self.label}: returned {got!r}; expected {expected!r}.",
+                    "flags": []}
+        return {"status": "passed", "message": "", "flags": []}
+
+    def __call__(self, answer):
+        """The notebook's check: both halves here."""
+        inputs = json.dumps(self.draw(None))
+        verdict = self.verdict_json(inputs, self.probe_json(inputs, answer))
+        if verdict["status"] == "not attempted":
+            raise ExerciseNotDone(verdict["message"])
+        if verdict["status"] != "passed":
+            raise CheckFailed(verdict["message"])
+        print(f"passed: {self.label}")
 
 
-def check_add(add):
-    """Exercise 1.1, compared with the course's reference answer."""
-    _check("Exercise 1.1 (add)", lambda: add(2, 3), reference.add(2, 3))
-
-
-def check_scale(scale):
-    """Exercise 1.2."""
-    _check("Exercise 1.2 (scale)", lambda: scale([1, 2], 3), [3, 6])
-
-
-def check_twice(twice):
-    """Exercise 2.1."""
-    _check("Exercise 2.1 (twice)", lambda: twice(lambda x: x + 1, 0), 2)
+check_add = Check("Exercise 1.1 (add)", lambda rng: [2, 3] if rng is None else [rng.randrange(100), rng.randrange(100)],
+                  lambda add, ab: add(*ab), lambda ab: reference.add(*ab), ("utils.reference.add",))
+check_scale = Check("Exercise 1.2 (scale)", lambda rng: [[1, 2], 3] if rng is None else [[rng.randrange(9), 4], 5],
+                    lambda scale, xk: scale(list(xk[0]), xk[1]), lambda xk: [xk[1] * x for x in xk[0]])
+check_twice = Check("Exercise 2.1 (twice)", lambda rng: 0 if rng is None else rng.randrange(50),
+                    lambda twice, x: twice(lambda y: y + 1, x), lambda x: x + 2)
 '''
 
 EXERCISES = {
@@ -144,10 +181,25 @@ def fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
     }
 
 
+SEED = 7  # the seed of the checks' inputs in every test grading run (see `drawn_inputs`)
+
+
+def drawn_inputs(check: str, notebook: str, exercise: str):
+    """The inputs the fake course's check draws for `exercise` in a grading run with SEED."""
+    import random
+
+    from tools.grading.judge import exercise_seed
+
+    draw = {"check_add": lambda rng: [rng.randrange(100), rng.randrange(100)],
+            "check_scale": lambda rng: [[rng.randrange(9), 4], 5], "check_twice": lambda rng: rng.randrange(50)}
+    return draw[check](random.Random(exercise_seed(SEED, notebook, exercise)))
+
+
 def grade(submissions: Path, out: Path, course: Path, *extra: str) -> int:
     """Run the grader's command line with small limits suited to the fake course."""
     return main([str(submissions), "--out", str(out), "--course", str(course), "--cpu-seconds", "4",
-                 "--timeout", "30", "--check-timeout", "3", "--memory-mb", "1024", "--jobs", "4", *extra])
+                 "--timeout", "30", "--check-timeout", "3", "--memory-mb", "1024", "--jobs", "4", "--seed", str(SEED),
+                 *extra])
 
 
 def read_csv(path: Path) -> list[dict]:

@@ -4,13 +4,21 @@ import pytest
 
 from utils import mdp
 from utils.checks import CheckFailed, ExerciseNotDone, check_bellman_backup, check_discounted_return
-from test_checks_core import AlwaysCloseArray, Anything, RegisteredReal
+from test_checks_core import AlwaysCloseArray, Anything, RegisteredReal, own_copy
 
 
 def test_reference_answers_pass(capsys):
-    check_discounted_return(lambda rewards, gamma: mdp.discounted_return(rewards, gamma))
-    check_bellman_backup(lambda Q, P, R, terminal, gamma: mdp.bellman_optimality_backup(Q, P, R, terminal, gamma))
+    check_discounted_return(own_copy(mdp.discounted_return))
+    check_bellman_backup(own_copy(mdp.bellman_optimality_backup))
     assert capsys.readouterr().out.count("passed") == 2
+
+
+def test_wrapping_the_course_functions_is_refused():
+    with pytest.raises(CheckFailed, match="^Exercise 1.1 \\(discounted_return\\): your code calls the course's own "
+                                          "`utils.mdp.discounted_return`; the exercise wants your own code"):
+        check_discounted_return(lambda rewards, gamma: mdp.discounted_return(rewards, gamma))
+    with pytest.raises(CheckFailed, match="calls the course's own `utils.mdp.bellman_optimality_backup`"):
+        check_bellman_backup(lambda *args: mdp.bellman_optimality_backup(*args))
 
 
 def test_the_course_functions_themselves_are_refused():
@@ -89,7 +97,8 @@ def test_discounted_return_refuses_an_object_posing_as_a_number(rigged):
 
 
 def test_discounted_return_accepts_numpy_and_int_answers(capsys):
-    check_discounted_return(lambda r, g: np.float64(mdp.discounted_return(r, g)))
+    own = own_copy(mdp.discounted_return)
+    check_discounted_return(lambda r, g: np.float64(own(r, g)))
     check_discounted_return(lambda r, g: sum(g ** k * x for k, x in enumerate(r)))  # sum([]) is the int 0
     assert capsys.readouterr().out.count("passed") == 2
 

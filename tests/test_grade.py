@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from fake_course import (
-    EXERCISES, answered, answered_then, course_notebook, feedback, fingerprint, grade, make_course, read_csv,
+    EXERCISES, answered, answered_then, course_notebook, drawn_inputs, feedback, fingerprint, grade, make_course, read_csv,
     statuses, with_exercise_code, write,
 )
 from nbformat.v4 import new_code_cell, new_notebook
@@ -138,7 +138,8 @@ def test_correct_and_partly_done_submissions(rows):
 def test_wrong_deleted_reordered_duplicated_cells_and_a_faked_check(rows, graded):
     assert statuses(rows["carol", "01_fake.ipynb"]) == ("graded", "failed", "error", "", "0")
     text = feedback(graded, "carol", "01_fake.md")
-    assert "Exercise 1.1 (add): returned -1; expected 5" in text
+    a, b = drawn_inputs("check_add", "01_fake", "1.1")
+    assert f"Exercise 1.1 (add): returned {a - b}; expected {a + b}" in text
     assert "Exercise 1.1 has 2 cells; the last one was graded" in text
     assert "Exercise 1.2: your notebook has no cell for this exercise" in text
     assert "1 code cell you added or edited outside the exercise cells was not run" in text

@@ -15,6 +15,7 @@ Exit status: 0 when all went well; 1 when results were written but top-level fil
 not graded or grading changed the submissions folder; 2 on bad input; 130 when interrupted.
 """
 import argparse
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -53,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="memory limit of each kernel in MiB (default %(default)d)")
     parser.add_argument("-j", "--jobs", type=int, default=Options.jobs,
                         help="notebooks graded at the same time (default: number of cores, %(default)d here)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the inputs the checks draw for this run, which no kernel sees (default: a new "
+                             "random one each run; give one to grade the same folder again with the same inputs)")
     parser.add_argument("--course", type=Path, default=GRADER_ROOT,
                         help="course folder with notebooks/ and utils/ (default: this repository)")
     parser.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="I/N",
@@ -110,13 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    seed = secrets.randbits(62) if args.seed is None else args.seed
     before = snapshot(args.submissions)
     found = shard_of(find_submissions(args.submissions), args.shard)
     progress = Progress()
     args.out.mkdir(parents=True, exist_ok=True)  # it exists to be hidden from the kernels
     try:
         with isolated_course(args.course.resolve(), [args.submissions.resolve(), args.out.resolve()]) as isolation:
-            grades = grade_all(found.submissions, course, isolation, options, progress)
+            grades = grade_all(found.submissions, course, isolation, options, progress, seed)
     except KeyboardInterrupt:
         print("interrupted: the running notebooks were stopped and no results were written", file=sys.stderr)
         return 130

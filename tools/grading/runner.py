@@ -13,10 +13,11 @@ from pathlib import Path
 from time import monotonic
 
 from tools.grading.course import CourseNotebook, course_metadata, identify, version_notes
+from tools.grading.judge import Judges
 from tools.grading.plan import Plan, build_plan
 from tools.grading.sandbox import Isolation
 from tools.grading.submissions import Submission, read_notebook
-from tools.grading.worker import PROBE_SECONDS
+from tools.grading.worker import PROBE_SECONDS, clean
 
 GRADER_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 120  # margin for starting the worker and its kernel before the hard time limit
@@ -95,27 +96,32 @@ class Workers:
 
 
 def grade_all(submissions: list[Submission], course: dict[str, CourseNotebook], isolation: Isolation,
-              options: Options, progress=None) -> list[Grade]:
+              options: Options, progress=None, seed: int = 0) -> list[Grade]:
     """Grade every submission, `options.jobs` at a time, then grade wall-clock time-outs again, alone.
 
-    `progress(done, total, grade, seconds)` is called after each grading, retries included.
+    The checks' inputs are drawn from `seed`, which no kernel sees. `progress(done, total, grade,
+    seconds)` is called after each grading, retries included.
     """
-    workers = Workers()
-    grades = grade_in_parallel(submissions, course, isolation, options, workers, progress, options.jobs)
-    timed_out = [g.submission for g in grades if g.wall_clock_timeout]
-    if timed_out and options.jobs > 1 and len(submissions) > 1:  # only then did other jobs share the machine
-        again = grade_in_parallel(timed_out, course, isolation, options, workers, progress, 1)
-        second = {g.submission: marked_retried(g, options) for g in again}
-        grades = [second.get(g.submission, g) for g in grades]
+    workers, judges = Workers(), Judges(isolation.python_path[0], seed)
+    try:
+        grades = grade_in_parallel(submissions, course, isolation, options, workers, judges, progress, options.jobs)
+        timed_out = [g.submission for g in grades if g.wall_clock_timeout]
+        if timed_out and options.jobs > 1 and len(submissions) > 1:  # only then did other jobs share the machine
+            again = grade_in_parallel(timed_out, course, isolation, options, workers, judges, progress, 1)
+            second = {g.submission: marked_retried(g, options) for g in again}
+            grades = [second.get(g.submission, g) for g in grades]
+    finally:
+        judges.close()
     return sorted(grades, key=lambda g: (g.submission.student, g.notebook, g.submission.file))
 
 
 def grade_in_parallel(submissions: list[Submission], course: dict[str, CourseNotebook], isolation: Isolation,
-                      options: Options, workers: Workers, progress, jobs: int) -> list[Grade]:
+                      options: Options, workers: Workers, judges: Judges, progress, jobs: int) -> list[Grade]:
     """Grade every submission once, `jobs` at a time; every worker is killed if this is interrupted."""
     grades = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        started = [pool.submit(timed, grade_safely, s, course, isolation, options, workers) for s in submissions]
+        started = [pool.submit(timed, grade_safely, s, course, isolation, options, workers, judges)
+                   for s in submissions]
         try:
             for done, future in enumerate(as_completed(started), start=1):
                 grade, seconds = future.result()
@@ -152,7 +158,7 @@ def grade_safely(submission: Submission, *args) -> Grade:
 
 
 def grade_one(submission: Submission, course: dict[str, CourseNotebook], isolation: Isolation,
-              options: Options, workers: Workers) -> Grade:
+              options: Options, workers: Workers, judges: Judges) -> Grade:
     """Read, recognise and (when it is a course notebook) run one submission."""
     nb, problem = read_notebook(submission.path)
     if nb is None:
@@ -164,7 +170,7 @@ def grade_one(submission: Submission, course: dict[str, CourseNotebook], isolati
     notes = version_notes(nb, notebook) + plan.notes
     if how != "course metadata":
         notes.insert(0, recognised_note(nb, notebook, how))
-    result = run_worker(submission, notebook, plan, isolation, options, workers)
+    result = run_worker(submission, notebook, plan, isolation, options, workers, judges)
     exercises = {id_: tuple(outcome) for id_, outcome in result["exercises"].items()}
     return Grade(submission, result["status"], notebook.name, exercises, notes + result["notes"],
                  result.get("wall_clock_timeout", False))
@@ -193,12 +199,13 @@ def course_notebook_cells(path: Path) -> dict:
 
 
 def run_worker(submission: Submission, notebook: CourseNotebook, plan: Plan, isolation: Isolation,
-               options: Options, workers: Workers) -> dict:
-    """Run the worker on the plan in a fresh temporary folder; its result."""
+               options: Options, workers: Workers, judges: Judges) -> dict:
+    """Run the worker on the plan in a fresh temporary folder, then judge its probes' records; the result."""
+    probes = {e.id: judges.probe(notebook.name, e.id, e.check) for e in notebook.exercises}
     with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as scratch:
         workdir = Path(scratch) / "work"
         workdir.mkdir()
-        job = worker_job(workdir, Path(scratch), notebook, plan, isolation, options)
+        job = worker_job(workdir, Path(scratch), notebook, plan, isolation, options) | {"probes": probes}
         process = workers.start(
             [sys.executable, "-m", "tools.grading.worker"], cwd=GRADER_ROOT,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -213,7 +220,28 @@ def run_worker(submission: Submission, notebook: CourseNotebook, plan: Plan, iso
             return result | {"wall_clock_timeout": True}
         finally:
             workers.finished(process)
-    return parse_result(out, err, notebook)
+        return judged(parse_result(out, err, notebook), probes, judges, job)
+
+
+def judged(result: dict, probes: dict, judges: Judges, job: dict) -> dict:
+    """The worker's result with every probe's record judged, and each flagged exercise marked for review."""
+    flags = result.get("flags", {})
+    for exercise, (status, message) in list(result["exercises"].items()):
+        reasons = list(flags.get(exercise, []))
+        if status == "record":
+            verdict = judges.verdict(probes[exercise], message)
+            status, message = verdict["status"], clean(verdict["message"], job)
+            reasons += [f"the answer {flag}" for flag in verdict["flags"]]
+        result["exercises"][exercise] = list(flagged(status, message, reasons))
+    return result
+
+
+def flagged(status: str, message: str, reasons: list[str]) -> tuple[str, str]:
+    """An exercise's outcome: its check's verdict, or "flagged" with the reasons and that verdict."""
+    if not reasons:
+        return status, message
+    return "flagged", (f"for an instructor to review, because {'; '.join(reasons)}. "
+                       f"The check said: {status}{': ' + message if message else ''}")
 
 
 def worker_job(workdir: Path, scratch: Path, notebook: CourseNotebook, plan: Plan, isolation: Isolation,

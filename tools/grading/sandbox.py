@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KERNEL_MODULE = Path(__file__).with_name("kernel.py")
+JUDGE_MODULE = Path(__file__).with_name("judge_server.py")
 GRADER_ROOT = Path(__file__).resolve().parents[2]  # the repository holding this grader (often the course too)
 COURSE_PARTS_TO_HIDE = ("solutions", "checkpoints", "tools", "tests", ".git", "utils")
 # Bind-mounts the empty folder ($1) over every folder up to "--", then runs the command after it.
@@ -51,9 +52,11 @@ def isolated_course(course_root: Path, also_hide: list[Path]):
 
 
 def clean_copy(course_root: Path, destination: Path) -> Path:
-    """Copy `utils/` and the kernel launcher (as `_grader_kernel.py`) to `destination`, compiled, then read-only."""
+    """Copy `utils/`, the kernel launcher and the judge (`_grader_kernel.py`, `_grader_judge.py`) to `destination`,
+    compiled, then read-only."""
     shutil.copytree(course_root / "utils", destination / "utils", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(KERNEL_MODULE, destination / "_grader_kernel.py")
+    shutil.copyfile(JUDGE_MODULE, destination / "_grader_judge.py")  # the judge runs outside the kernels
     compileall.compile_dir(destination, quiet=1)  # kernels cannot write byte code into a read-only copy
     for path in [destination, *destination.rglob("*")]:
         mode = path.stat().st_mode

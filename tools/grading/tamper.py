@@ -1,36 +1,36 @@
-"""Find exercise cells that tamper with the grading machinery, for an instructor to review.
+"""Find exercise cells that tamper with grading or lean on the course's own answer, for an instructor to review.
 
-Two independent looks: `static_flags` reads the exercise cell's code for constructs an answer
-never needs (reaching builtins, sys.modules, import paths, IPython's input transformers, the
-course's solutions or checkpoints, rigged comparison methods); `SNAPSHOT_SOURCE` runs in the
-kernel and fingerprints what the checks rely on, so that `snapshot_changes` can name whatever an
-exercise cell replaced, however obfuscated its code was.
+A check's verdict is decided by its judge outside the kernel (utils.checks.protocol), so what is
+left to look for is an exercise cell that reaches the grading machinery inside its kernel (to
+forge what its probe reports) or uses the course's own implementation of what it was asked to
+write. Two independent looks: `static_flags` and `course_code_flags` read the cell's code;
+`SNAPSHOT_SOURCE` runs in the kernel and fingerprints what the probes rely on, so that
+`snapshot_changes` can name whatever an exercise cell replaced, however its code was spelled.
+The rules are narrow on purpose: honest cells (helpers, debug prints, seeding, type hints,
+`IPython.display`) must never be flagged (tests/test_grade_honest.py holds such a corpus).
 """
 import ast
 
 from tools.grading.plan import imported_names
 
-# Modules an exercise never needs and that reach the interpreter, the file system or the grader.
+# Modules that reach the interpreter, the kernel, other processes or the grader: an answer needs none.
 SUSPECT_MODULES = {
-    "builtins", "sys", "os", "importlib", "ctypes", "gc", "inspect", "IPython", "ipykernel", "subprocess",
-    "shutil", "pathlib", "io", "pickle", "marshal", "types", "numbers", "abc", "resource", "signal",
-    "threading", "multiprocessing", "socket", "site", "runpy", "code", "codeop", "atexit", "glob",
-    "nbformat", "nbclient", "jupyter_client", "tools", "solutions", "_grader_kernel",
+    "builtins", "sys", "os", "importlib", "ctypes", "gc", "inspect", "ipykernel", "subprocess", "signal",
+    "multiprocessing", "threading", "socket", "pickle", "marshal", "runpy", "code", "codeop", "atexit", "resource",
+    "nbformat", "nbclient", "jupyter_client", "tools", "solutions", "_grader_kernel", "_grader_judge",
 }
-SUSPECT_CALLS = {"exec", "eval", "compile", "__import__", "globals", "vars", "setattr", "delattr", "open",
-                 "breakpoint", "get_ipython", "locals"}
+HARMLESS_SUBMODULES = ("IPython.display",)  # clear_output, display: what students use IPython for
+SUSPECT_CALLS = {"exec", "eval", "compile", "__import__", "globals", "open", "breakpoint", "get_ipython"}
 SUSPECT_ATTRIBUTES = {
-    "__builtins__", "__import__", "__path__", "__globals__", "__code__", "__subclasses__", "__loader__",
-    "__spec__", "__dict__", "modules", "meta_path", "path_hooks", "input_transformers_cleanup",
-    "input_transformers_post", "ast_transformers", "events", "register", "f_globals", "f_back",
+    "__builtins__", "__import__", "__path__", "__globals__", "__code__", "__closure__", "__subclasses__",
+    "__loader__", "__spec__", "modules", "meta_path", "path_hooks", "input_transformers_cleanup",
+    "input_transformers_post", "ast_transformers", "events", "f_globals", "f_locals", "f_back",
     "sys", "os", "builtins", "importlib",  # modules that other modules import: torch.sys.modules
 }
 METHODS_OF_THE_SAME_NAME = {"modules"}  # nn.Module.modules() is an answer's business; sys.modules is not
-# Methods that let an object pass a comparison or a type test it should fail.
-RIGGED_METHODS = {"__eq__", "__ne__", "__instancecheck__", "__subclasscheck__", "__subclasshook__"}
-# Names that hold modules in the course's notebooks (their setup cells import them under these names).
-MODULE_NAMES = {"np", "numpy", "torch", "nn", "F", "math", "random", "utils", "gym", "gymnasium", "dqn", "stats"}
-SUSPECT_TEXT = ("solutions", "checkpoints", "builtins", "_grader", ".ipynb", "utils.checks")
+# Assigning to these modules' attributes changes what the probe or the kernel runs.
+GUARDED_MODULES = {"utils", "builtins", "sys", "IPython", "_grader_kernel"}
+SUSPECT_TEXT = ("_grader", "utils.checks", "builtins", ".ipynb")
 SUSPECT_NAMES = {"__builtins__"}
 
 
@@ -41,12 +41,13 @@ def static_flags(source: str) -> list[str]:
     except SyntaxError:
         return []  # the cell fails when it runs; there is nothing it can tamper with
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    modules = MODULE_NAMES | {name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-                              for name in imported_names(node)}
+    guarded = GUARDED_MODULES | {name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                                 and (getattr(node, "module", None) or "").startswith("utils")
+                                 for name in imported_names(node)}
     flags = []
     for node in ast.walk(tree):
         reason = "" if id(node) in called and getattr(node, "attr", "") in METHODS_OF_THE_SAME_NAME else node_flag(node)
-        reason = reason or module_assignment(node, modules)
+        reason = reason or module_assignment(node, guarded)
         if reason:
             flags.append(f"{reason} (line {node.lineno})")
     return list(dict.fromkeys(flags))
@@ -58,15 +59,15 @@ def node_flag(node: ast.AST) -> str:
         bad = [alias.name for alias in node.names if suspect_module(alias.name)]
         return f"imports {', '.join(bad)}" if bad else ""
     if isinstance(node, ast.ImportFrom):
-        return f"imports from {node.module}" if suspect_module(node.module or "") else ""
+        module = node.module or ""
+        names = [f"{module}.{alias.name}" for alias in node.names]
+        return f"imports from {module}" if suspect_module(module) and not all(map(harmless, names)) else ""
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in SUSPECT_CALLS:
         return f"calls {node.func.id}()"
     if isinstance(node, ast.Attribute) and node.attr in SUSPECT_ATTRIBUTES:
         return f"uses .{node.attr}"
     if isinstance(node, ast.Name) and node.id in SUSPECT_NAMES | SUSPECT_CALLS and not isinstance(node.ctx, ast.Load):
         return f"rebinds {node.id}"
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in RIGGED_METHODS:
-        return f"defines {node.name}"
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         found = [text for text in SUSPECT_TEXT if text in node.value]
         return f"names {found[0]!r} in a string" if found else ""
@@ -74,7 +75,7 @@ def node_flag(node: ast.AST) -> str:
 
 
 def module_assignment(node: ast.AST, modules: set[str]) -> str:
-    """"assigns np.isclose" when `node` rebinds or deletes an attribute of a module, else ""."""
+    """"assigns utils.dqn.td_targets" when `node` rebinds or deletes an attribute of a guarded module, else ""."""
     targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else \
         [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
     for target in targets:
@@ -87,20 +88,92 @@ def module_assignment(node: ast.AST, modules: set[str]) -> str:
 
 
 def suspect_module(name: str) -> bool:
-    """Is an imported module one an exercise never needs (or the course's checks themselves)?"""
-    return name.split(".")[0] in SUSPECT_MODULES or name.startswith("utils.checks") or "solution" in name
+    """Is an imported module one an exercise never needs (or the course's checks, or IPython's machinery)?"""
+    if harmless(name):
+        return False
+    return (name.split(".")[0] in SUSPECT_MODULES | {"IPython"} or name.startswith("utils.checks")
+            or "solution" in name)
+
+
+def harmless(name: str) -> bool:
+    """Is `name` (a module or a name in one) one of the IPython helpers students use for display?"""
+    return any(name == module or name.startswith(module + ".") for module in HARMLESS_SUBMODULES) \
+        or name in ("IPython.display", "IPython.display.clear_output")
+
+
+def course_code_flags(source: str, reference_paths: list[str], given: list[str]) -> list[str]:
+    """Where an exercise cell names the course's own answer to it: 'uses the course's own utils.mdp.discounted_return (line 2)'.
+
+    `reference_paths` holds every dotted path under `utils` that leads to that answer (re-exports
+    included); `given` holds the course cells that run before, whose imports bind names too.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    modules, aliases = course_bindings([*given, source])
+    flags = []
+    for node in ast.walk(tree):
+        for path in dotted_paths(node, modules, aliases):
+            used = next((ref for ref in reference_paths if path == ref or path.startswith(ref + ".")), None)
+            if used:
+                flags.append(f"uses the course's own {used} (line {node.lineno})")
+    return list(dict.fromkeys(flags))
+
+
+def course_bindings(sources: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Names the cells bind to course modules ({'dqn': 'utils.dqn'}) and to names in them ({'dqn_train': 'utils.dqn.train'})."""
+    modules, aliases = {"utils": "utils"}, {}
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] == "utils":
+                        modules[alias.asname or "utils"] = alias.name if alias.asname else "utils"
+            elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "utils":
+                for alias in node.names:
+                    target = modules if node.module == "utils" else aliases  # `from utils import dqn`: a module
+                    target[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return modules, aliases
+
+
+def dotted_paths(node: ast.AST, modules: dict[str, str], aliases: dict[str, str]) -> list[str]:
+    """The course paths a node names: 'utils.dqn.td_targets' for `dqn.td_targets` or `from utils.dqn import td_targets`."""
+    if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "utils":
+        return [f"{node.module}.{alias.name}" for alias in node.names]
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in aliases:
+        return [aliases[node.id]]
+    if isinstance(node, ast.Attribute):
+        parts, root = [node.attr], node.value
+        while isinstance(root, ast.Attribute):
+            parts.insert(0, root.attr)
+            root = root.value
+        if isinstance(root, ast.Name) and root.id in modules:
+            return [".".join([modules[root.id], *parts])]
+        if isinstance(root, ast.Name) and root.id in aliases:
+            return [".".join([aliases[root.id], *parts])]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
+            and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+        base = dotted_paths(node.args[0], modules, aliases) if isinstance(node.args[0], ast.Attribute) else \
+            [modules.get(node.args[0].id, "")] if isinstance(node.args[0], ast.Name) else []
+        return [f"{b}.{node.args[1].value}" for b in base if b]
+    return []
 
 
 # Runs in the kernel: prints, after the marker, one JSON object with
-# - "fingerprint": what the checks rely on, mapped to an identity: module attributes by object
-#   identity, lists (import paths, IPython transformers) by their items; compared with the one
+# - "fingerprint": what the probes rely on, mapped to an identity: attributes of `builtins`, the
+#   grader's kernel module and the course's `utils` modules by object identity, lists (import paths
+#   and hooks, IPython's transformers and event callbacks) by their items; compared with the one
 #   taken before the first exercise cell;
-# - "planted": attributes of those modules that hold code defined in a notebook cell, classes
-#   from a notebook cell registered as `numbers` ABCs, and course modules loaded from anywhere
-#   but the grader's clean copy: these need no earlier fingerprint.
+# - "planted": attributes of those modules that hold code defined in a notebook cell, and course
+#   modules loaded from anywhere but the grader's clean copy: these need no earlier fingerprint.
 SNAPSHOT_SOURCE = """\
 def _grader_snapshot():
-    import abc, builtins, json, numbers, os, sys
+    import builtins, json, os, sys
     seen, planted = {}, []
     def note_module(name, module):
         seen["sys.modules[%r]" % name] = id(module)
@@ -113,9 +186,8 @@ def _grader_snapshot():
                     from_cell = True
                 if from_cell:
                     planted.append("%s.%s holds code from a notebook cell" % (name, key))
-    for name in ("builtins", "math", "numbers", "random", "numpy", "torch", "_grader_kernel"):
-        if name in sys.modules:  # modules the notebook has not imported yet cannot have been changed
-            note_module(name, sys.modules[name])
+    for name in ("builtins", "_grader_kernel"):
+        note_module(name, sys.modules[name])
     for name in [n for n in sys.modules if n == "utils" or n.startswith("utils.")]:
         module = sys.modules[name]
         note_module(name, module)
@@ -125,15 +197,12 @@ def _grader_snapshot():
             seen["%s.__path__ entries" % name] = [str(p) for p in module.__path__]
     for name in ("path", "meta_path", "path_hooks"):
         seen["sys.%s" % name] = [id(item) if name != "path" else item for item in getattr(sys, name)]
+    seen["sys.stdout"] = id(sys.stdout)
     shell = get_ipython()
     for name in ("input_transformers_cleanup", "input_transformers_post", "ast_transformers"):
         seen["IPython %s" % name] = [id(item) for item in getattr(shell, name)]
     seen["IPython event callbacks"] = {k: [id(f) for f in v] for k, v in shell.events.callbacks.items()}
     seen["IPython run_cell"] = [id(type(shell).run_cell), "run_cell" in vars(shell)]
-    for cls in (numbers.Number, numbers.Complex, numbers.Real, numbers.Rational, numbers.Integral):
-        for registered in abc._get_dump(cls)[0]:
-            if getattr(registered(), "__module__", None) == "__main__":
-                planted.append("numbers.%s has a class from a notebook cell registered" % cls.__name__)
     for key in ("builtins._", "builtins.__", "builtins.___", "builtins.input"):  # IPython sets these per cell
         seen.pop(key, None)
     planted = [p for p in planted if not p.startswith(("builtins._ ", "builtins.__ ", "builtins.___ "))]

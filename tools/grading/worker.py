@@ -4,8 +4,9 @@ cell that killed it if it dies.
 
 Run as `python -m tools.grading.worker` with the job (JSON, see `runner.worker_job`) on stdin;
 prints the result as one JSON line on stdout:
-`{"status": "graded" | "timeout" | "crashed", "exercises": {id: [status, message]}, "notes": [...],
-"wall_clock_timeout": bool}`.
+`{"status": "graded" | "timeout" | "crashed", "exercises": {id: [status, message]}, "flags": {id: [reason, ...]},
+"notes": [...], "wall_clock_timeout": bool}`, where an exercise whose probe printed a record has status
+"record" and the record (JSON text, see utils.checks.protocol) as its message, for the judge.
 """
 import sys
 
@@ -42,22 +43,15 @@ MAX_CELL_ERROR_NOTES = 5
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
-CHECK_NAME = re.compile(r"\bcheck_\w+")  # the course's check functions a check cell calls
 
-# The grader's own cells. A check counts as passed only when its cell prints the session's secret
-# marker after the check returned: a cell turned into `pass`, or stopped some other way, prints nothing.
-# Builtins are reached through their module because an answer may shadow `exec`, `dir`, ... by name,
-# and the check functions come from the course's module, not from names an answer may have defined.
+# The grader's own cells. A check's probe runs in the kernel and prints its record (plain data, see
+# utils.checks.protocol) after the session's marker; the judge decides in the grader, not here. The
+# grader's lines are read from all the stream text a grader cell printed, so a long record that the
+# kernel sends in several messages arrives whole.
 PRELUDE_SOURCE = "import _grader_kernel"
 BUDGET_SOURCE = "_grader_kernel.set_cpu_budget({seconds!r}, {marker!r})"
-CHECK_SOURCE = """\
-import builtins as _grader_builtins, sys as _grader_sys
-_grader_checks = _grader_sys.modules["utils.checks"]
-_grader_namespace = _grader_builtins.dict(_grader_builtins.globals())
-_grader_namespace.update({{n: _grader_builtins.getattr(_grader_checks, n) for n in {checks!r}}})
-_grader_builtins.exec(_grader_builtins.compile({check!r}, "<check {id}>", "exec"), _grader_namespace)
-_grader_builtins.print({marker!r} + "passed {id}")
-"""
+PROBE_SOURCE = "_grader_kernel.probe({check!r}, {inputs!r}, {marker!r}, {answers})"
+MAX_COLLECTED_CHARS = 40 * 2**20  # stream text kept from one grader cell; a record is at most 16 MiB
 
 
 class TimedOut(Exception):
@@ -81,16 +75,22 @@ class QuietClient(NotebookClient):
     """An nbclient client that keeps no outputs of the student's code, only their size and the grader's lines."""
 
     marker = ""
+    collected: list[str] | None = None  # the stream text of the grader cell running now (None: not collecting)
 
     def output(self, outs, msg, display_id, cell_index):
-        """Count the output's characters and drop it (memory stays bounded); keep the lines the grader printed."""
+        """Count the output's characters and drop it (memory stays bounded); collect a grader cell's stream text."""
         content = msg.get("content", {})
         text = str(content.get("text") or content.get("data") or "")
         self.output_chars = getattr(self, "output_chars", 0) + len(text)
-        if msg.get("msg_type") == "stream" and self.marker in text:
-            self.grader_lines = getattr(self, "grader_lines", []) + [
-                line[len(self.marker):] for line in text.splitlines() if line.startswith(self.marker)]
+        if msg.get("msg_type") == "stream" and self.collected is not None:
+            if sum(map(len, self.collected)) + len(text) <= MAX_COLLECTED_CHARS:
+                self.collected.append(text)
         return None
+
+    def grader_lines(self) -> list[str]:
+        """The lines the last grader cell printed after the marker, without it."""
+        text = "".join(self.collected or [])
+        return [line[len(self.marker):] for line in text.splitlines() if line.startswith(self.marker)]
 
     def remember_reply(self, cell, cell_index, execute_reply):
         """Hook: keep the kernel's reply to the cell that just ran."""
@@ -192,17 +192,17 @@ class Grading:
         return True
 
     async def run_check(self, index: int, step: dict) -> bool:
-        """Run the course's check of one exercise; False when the kernel is unusable."""
+        """Run the probe of one exercise's check and keep its record for the judge; False when the kernel is unusable."""
         exercise, limit = step["exercise"], self.job["check_cpu_seconds"]
         await self.set_budget(limit, charge=False)
         changes = snapshot_changes(self.baseline, await self.snapshot())
         if changes:
             self.dynamic[exercise] = changes
-        checks = sorted(set(CHECK_NAME.findall(step["source"])))
-        source = CHECK_SOURCE.format(check=step["source"], id=exercise, marker=self.marker, checks=checks)
-        self.client.grader_lines = []
+        probe = self.job["probes"][exercise]
+        source = PROBE_SOURCE.format(check=probe["check"], inputs=probe["inputs"], marker=self.marker,
+                                     answers=", ".join(probe["answers"]))
         try:
-            reply = await self.execute(self.append_cell(source), self.job["check_wall_seconds"], index)
+            reply, lines = await self.grader_cell(source, self.job["check_wall_seconds"], index)
         except TimedOut as stopped:
             within = (f"{limit:g} s of CPU time" if isinstance(stopped, OutOfCpuTime)
                       else f"{self.job['check_wall_seconds']:g} s (wall-clock time)")
@@ -211,18 +211,22 @@ class Grading:
         except KernelDied:
             self.results[exercise] = ["error", f"the kernel died during the check ({self.death()})"]
             raise
-        self.results[exercise] = list(classify(reply, f"passed {exercise}" in self.client.grader_lines))
+        record = next((line[len("record "):] for line in reversed(lines) if line.startswith("record ")), None)
+        self.results[exercise] = ["record", record] if record is not None else no_record(reply)
         return True
 
-    async def grader_cell(self, source: str, seconds: float) -> list[str]:
-        """Run one of the grader's own cells; the marked lines it printed."""
-        self.client.grader_lines = []
-        await self.execute(self.append_cell(source), seconds, None)
-        return self.client.grader_lines
+    async def grader_cell(self, source: str, seconds: float, step_index: int | None = None) -> tuple[dict, list[str]]:
+        """Run one of the grader's own cells; the kernel's reply and the marked lines it printed."""
+        self.client.collected = []
+        try:
+            reply = await self.execute(self.append_cell(source), seconds, step_index)
+            return reply, self.client.grader_lines()
+        finally:
+            self.client.collected = None
 
     async def set_budget(self, seconds: float, charge: bool) -> None:
         """Allow the next cell `seconds` of CPU time; with `charge`, count the last cell's CPU time against the notebook's."""
-        lines = await self.grader_cell(BUDGET_SOURCE.format(seconds=float(seconds), marker=self.marker), PROBE_SECONDS)
+        _, lines = await self.grader_cell(BUDGET_SOURCE.format(seconds=float(seconds), marker=self.marker), PROBE_SECONDS)
         used = next((float(line.split()[1]) for line in lines if line.startswith("cpu ")), None)
         if charge and used is not None and self.cpu_report is not None:
             self.cpu_left -= used - self.cpu_report
@@ -230,7 +234,7 @@ class Grading:
 
     async def snapshot(self) -> dict | None:
         """The kernel's fingerprint of what the checks rely on (None when the grader's cell printed none)."""
-        lines = await self.grader_cell(snapshot_source(self.marker, self.job["python_path"][0]), PROBE_SECONDS)
+        _, lines = await self.grader_cell(snapshot_source(self.marker, self.job["python_path"][0]), PROBE_SECONDS)
         return json.loads(lines[-1]) if lines else None
 
     async def execute(self, cell_index: int, seconds: float, step_index: int | None) -> dict:
@@ -300,16 +304,12 @@ class Grading:
             text += f" (a notebook may use at most {self.job['memory_mb']} MiB of memory)"
         self.cell_errors.append(text)
 
-    def exercise_outcome(self, exercise: str) -> list[str]:
-        """An exercise's status and message; "flagged" when its cell looks like tampering."""
-        status, message = self.results.get(exercise, ["error", f"not checked: {self.why_unusable or 'no result'}"])
+    def flags(self, exercise: str) -> list[str]:
+        """Why an exercise's cell looks like tampering, for an instructor's review ([] when it does not)."""
         reasons = [f"its cell {flag}" for flag in self.static.get(exercise, [])]
         if self.dynamic.get(exercise):
             reasons.append(f"before its check: {', '.join(self.dynamic[exercise])}")
-        if not reasons:
-            return [status, message]
-        return ["flagged", f"for an instructor to review, because {'; '.join(reasons)}. "
-                           f"The check said: {status}{': ' + message if message else ''}"]
+        return reasons
 
     def result(self) -> dict:
         """The JSON-ready result, with every message cleaned of paths, addresses and colour codes."""
@@ -319,12 +319,14 @@ class Grading:
         if self.output_chars > self.job["output_note_chars"]:
             notes.append(f"The notebook printed more than {self.job['output_note_chars']:,} characters of output; "
                          "long prints inside loops slow a notebook down.")
-        exercises = {}
+        exercises, flags = {}, {}
         for exercise in self.job["exercises"]:
-            status, message = self.exercise_outcome(exercise["id"])
-            exercises[exercise["id"]] = [status, clean(message, self.job)]
-        return {"status": self.status, "exercises": exercises, "notes": [clean(note, self.job) for note in notes],
-                "wall_clock_timeout": self.wall_clock_timeout}
+            status, message = self.results.get(exercise["id"],
+                                               ["error", f"not checked: {self.why_unusable or 'no result'}"])
+            exercises[exercise["id"]] = [status, message if status == "record" else clean(message, self.job)]
+            flags[exercise["id"]] = [clean(reason, self.job) for reason in self.flags(exercise["id"])]
+        return {"status": self.status, "exercises": exercises, "flags": flags,
+                "notes": [clean(note, self.job) for note in notes], "wall_clock_timeout": self.wall_clock_timeout}
 
 
 def make_client(job: dict, marker: str) -> QuietClient:
@@ -373,18 +375,11 @@ def kill_kernel_group(client: NotebookClient) -> None:
             pass
 
 
-def classify(reply: dict, signalled: bool) -> tuple[str, str]:
-    """An exercise's status and message from the kernel's reply to its check and whether it signalled success."""
+def no_record(reply: dict) -> list[str]:
+    """An exercise's outcome when its probe printed no record: what the kernel said instead."""
     if reply.get("status") == "ok":
-        if signalled:
-            return "passed", ""
-        return "error", "the check reported no result: something in the notebook kept it from running"
-    name, value = reply.get("ename", ""), reply.get("evalue", "")
-    if name == "CheckFailed":
-        return "failed", value
-    if name == "ExerciseNotDone" or (name == "NotImplementedError" and value.startswith("Exercise ")):
-        return "not attempted", value
-    return "error", f"{name}: {value}"
+        return ["error", "the check reported no result: something in the notebook kept it from running"]
+    return ["error", f"{reply.get('ename', '')}: {reply.get('evalue', '')}"]
 
 
 def describe_exit(code: int | None) -> str:

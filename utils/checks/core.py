@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from utils.checks.wire import describe  # noqa: F401 (checks import describe from here)
+
 _UTILS_DIR = Path(__file__).resolve().parent.parent
 # NumPy's own scalar types: a subclass a student defines (with a rigged __eq__, say) is none of them.
 NUMPY_SCALARS = frozenset(np.dtype(code).type for code in np.typecodes["All"])
@@ -152,20 +154,6 @@ def name_the_mistake(matches_answer, wrong_versions: dict, fallback: str, return
         if matches_answer(value):
             raise Mistake(returned + description)
     raise Mistake(fallback)
-
-
-def describe(value) -> str:
-    """A short description of a value: 'a tensor of shape (3, 1) and dtype torch.float32', 'a Python int'."""
-    kind = type(value)  # type(), not isinstance: a student's object may fake its __class__
-    if kind in TENSOR_TYPES:
-        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
-    if kind is np.ndarray:
-        return f"a NumPy array of shape {value.shape} and dtype {value.dtype}"
-    if kind in NUMPY_SCALARS:
-        return f"a NumPy scalar of type numpy.{kind.__name__}"
-    if value is None:
-        return "None"
-    return f"a Python {kind.__name__}"
 
 
 def is_plain(value, types: tuple) -> bool:

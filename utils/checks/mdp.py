@@ -1,58 +1,116 @@
-"""Checks for notebook 1: discounted return and the Bellman optimality backup."""
+"""Checks for notebook 1: discounted return and the Bellman optimality backup (probe and judge, see protocol)."""
 import numpy as np
 
 from utils import mdp
-from utils.checks.core import exercise, expect, name_the_mistake, plain_array, plain_number
+from utils.checks.core import expect, name_the_mistake, plain_array, plain_number
+from utils.checks.protocol import Check
 
-REWARDS = [1.0, 0.0, 2.0, 3.0]
-GAMMA = 0.9
 ONE_NUMBER = "one number (a Python float or a NumPy float)"
+GAMMAS = (0.8, 0.85, 0.9, 0.95)
 
 
-@exercise("1.1", "discounted_return")
-def check_discounted_return(discounted_return) -> None:
+# --- 1.1 the discounted return ------------------------------------------------------------
+
+def return_inputs(rng) -> dict:
+    """The notebook's sequence and edge cases, or (for a grading run) fresh ones on which every slip differs."""
+    if rng is None:
+        return {"rewards": [1.0, 0.0, 2.0, 3.0], "gamma": 0.9,
+                "cases": [[[], 0.9], [[5.0], 0.5], [[1.0, 1.0, 1.0], 0.0], [[1.0] * 50, 0.99]]}
+    for _ in range(1000):  # a few draws at most: most sequences separate every slip
+        rewards = [float(r) for r in rng.integers(0, 5, size=int(rng.integers(4, 7)))]
+        gamma = float(rng.choice(GAMMAS))
+        values = [mdp.discounted_return(rewards, gamma), *return_slips(rewards, gamma).values()]
+        if rewards[0] and rewards[-1] and all(abs(a - b) > 1e-3 for i, a in enumerate(values) for b in values[:i]):
+            break
+    cases = [[[], float(rng.choice(GAMMAS))], [[float(rng.integers(1, 9))], float(rng.choice((0.5, 0.7)))],
+             [[float(r) for r in rng.integers(1, 5, size=3)], 0.0], [[1.0] * int(rng.integers(30, 60)), 0.99]]
+    return {"rewards": rewards, "gamma": gamma, "cases": cases}
+
+
+def return_slips(rewards: list, gamma: float) -> dict:
+    """What each typical slip returns on `rewards`, keyed by its message."""
+    expected = mdp.discounted_return(rewards, gamma)
+    return {
+        "the rewards are not discounted (that is the plain sum). Hint: multiply r_k by gamma**k.": sum(rewards),
+        "the first reward is discounted too (gamma**(k+1) instead of gamma**k). Hint: r_0 is received now, "
+        "undiscounted.": gamma * expected,
+        "the discounts are applied in reverse order (the last reward gets gamma**0). Hint: r_0 gets gamma**0.":
+            sum(gamma**k * r for k, r in enumerate(reversed(rewards))),
+        "the last reward is missing. Hint: loop over all len(rewards) rewards.":
+            mdp.discounted_return(rewards[:-1], gamma),
+    }
+
+
+def probe_return(rec, inputs: dict, discounted_return) -> None:
+    """Call the student's function on the main sequence and on each edge case."""
+    rec.call("main", discounted_return, list(inputs["rewards"]), inputs["gamma"])
+    for index, (rewards, gamma) in enumerate(inputs["cases"]):
+        rec.call(f"case {index}", discounted_return, list(rewards), gamma)
+
+
+def judge_return(results, inputs: dict) -> None:
     """Compare `discounted_return(rewards, gamma)` with G_0 on sequences that expose typical slips."""
-    got = plain_number(discounted_return(list(REWARDS), GAMMA), f"discounted_return({REWARDS}, {GAMMA}) returned",
-                       ONE_NUMBER, "return the return G_0 of the whole sequence, not the list of returns from every step.")
-    expected = mdp.discounted_return(REWARDS, GAMMA)
+    rewards, gamma = inputs["rewards"], inputs["gamma"]
+    call = f"discounted_return({rewards}, {gamma})"
+    got = plain_number(results.value("main"), f"{call} returned", ONE_NUMBER,
+                       "return the return G_0 of the whole sequence, not the list of returns from every step.")
+    expected = mdp.discounted_return(rewards, gamma)
     if not np.isclose(got, expected):
-        n = len(REWARDS)
         name_the_mistake(
-            lambda value: np.isclose(got, value),
-            {
-                "the rewards are not discounted (that is the plain sum). Hint: multiply r_k by gamma**k.":
-                    sum(REWARDS),
-                "the first reward is discounted too (gamma**(k+1) instead of gamma**k). Hint: r_0 is received now, undiscounted.":
-                    GAMMA * expected,
-                "the discounts are applied in reverse order (the last reward gets gamma**0). Hint: r_0 gets gamma**0.":
-                    sum(GAMMA**k * r for k, r in enumerate(reversed(REWARDS))),
-                "the last reward is missing. Hint: loop over all len(rewards) rewards.":
-                    mdp.discounted_return(REWARDS[:-1], GAMMA),
-                "the exponent is off at the end: gamma**(n-1-k) weights. Hint: G_0 = sum_k gamma**k * r_k.":
-                    sum(GAMMA ** (n - 1 - k) * r for k, r in enumerate(REWARDS)),
-            },
-            f"discounted_return({REWARDS}, {GAMMA}) returned {got!r}; expected {expected:.4f} "
-            "= 1 + 0.9*0 + 0.81*2 + 0.729*3. Hint: G_0 = sum_k gamma**k * r_k.",
-            returned=f"discounted_return({REWARDS}, {GAMMA}) returned {got:.4f}, expected {expected:.4f}: ",
+            lambda value: np.isclose(got, value), return_slips(rewards, gamma),
+            f"{call} returned {got!r}; expected {expected:.4f} = {expansion(rewards, gamma)}. "
+            "Hint: G_0 = sum_k gamma**k * r_k.",
+            returned=f"{call} returned {got:.4f}, expected {expected:.4f}: ",
         )
-    for rewards, gamma in (([], 0.9), ([5.0], 0.5), ([1.0, 1.0, 1.0], 0.0), ([1.0] * 50, 0.99)):
-        call = f"discounted_return({_short(rewards)}, {gamma})"
-        got = plain_number(discounted_return(list(rewards), gamma), f"{call} returned", ONE_NUMBER, "return float(...).")
-        expected = mdp.discounted_return(rewards, gamma)
-        expect(
-            np.isclose(got, expected),
-            f"{call} returned {got!r}; expected {expected:.4f}.",
-            "an empty sequence has return 0.0, and gamma = 0 keeps only the first reward.",
-        )
+    for index, (case, case_gamma) in enumerate(inputs["cases"]):
+        call = f"discounted_return({_short(case)}, {case_gamma})"
+        got = plain_number(results.value(f"case {index}"), f"{call} returned", ONE_NUMBER, "return float(...).")
+        expected = mdp.discounted_return(case, case_gamma)
+        expect(np.isclose(got, expected), f"{call} returned {got!r}; expected {expected:.4f}.",
+               "an empty sequence has return 0.0, and gamma = 0 keeps only the first reward.")
 
 
-@exercise("1.2", "bellman_optimality_backup")
-def check_bellman_backup(backup) -> None:
+def expansion(rewards: list, gamma: float) -> str:
+    """'1 + 0.9*0 + 0.81*2 + 0.729*3': the sum G_0 written out."""
+    return " + ".join(f"{r:g}" if k == 0 else f"{round(gamma**k, 6):g}*{r:g}" for k, r in enumerate(rewards))
+
+
+check_discounted_return = Check("1.1", "discounted_return", return_inputs, probe_return, judge_return,
+                                references=("utils.mdp.discounted_return",))
+
+
+# --- 1.2 the Bellman optimality backup ---------------------------------------------------------
+
+def backup_inputs(rng) -> dict:
+    """A small random stochastic MDP whose terminal rows of Q are not zero, and a corridor to solve."""
+    seeded = np.random.default_rng(0) if rng is None else rng
+    states = 5 if rng is None else int(rng.integers(4, 8))
+    terminal = np.zeros(states, dtype=bool)
+    terminal[[1, 4] if rng is None else rng.choice(states, size=2, replace=False)] = True
+    P = seeded.dirichlet(np.ones(states), size=(states, 3))
+    R = seeded.normal(size=(states, 3))
+    Q = seeded.normal(size=(states, 3))
+    corridor = (4, 0.9) if rng is None else (int(rng.integers(4, 7)), float(rng.choice(GAMMAS)))
+    return {"P": P, "R": R, "terminal": terminal, "Q": Q, "gamma": 0.8 if rng is None else float(rng.choice(GAMMAS)),
+            "corridor": corridor}
+
+
+def probe_backup(rec, inputs: dict, backup) -> None:
+    """One backup on the random MDP (and Q afterwards), then value iteration in the corridor with the backup."""
+    Q = inputs["Q"].copy()
+    rec.call("backup", backup, Q, inputs["P"].copy(), inputs["R"].copy(), inputs["terminal"].copy(), inputs["gamma"])
+    rec.note("Q after", Q)
+    length, gamma = inputs["corridor"]
+    P, R, terminal = mdp.corridor_mdp(length)
+    rec.call("corridor", lambda: mdp.value_iteration(
+        P, R, terminal, gamma, backup=lambda *args: _backup_array(backup(*args), R.shape), max_sweeps=200)[0])
+
+
+def judge_backup(results, inputs: dict) -> None:
     """Compare one backup with the reference on a random stochastic MDP, naming the usual slips."""
-    P, R, terminal, Q, gamma = _random_mdp()
-    given = Q.copy()
-    got = backup(Q, P, R, terminal, gamma)
-    expect(np.array_equal(Q, given), "your backup changed the Q array it was given.",
+    P, R, terminal, Q, gamma = (inputs[k] for k in ("P", "R", "terminal", "Q", "gamma"))
+    got = results.value("backup")
+    expect(np.array_equal(results.value("Q after"), Q), "your backup changed the Q array it was given.",
            "build a new array for Q' instead of writing into Q: value iteration compares old and new Q.")
     got = _backup_array(got, Q.shape)
     expected = mdp.bellman_optimality_backup(Q, P, R, terminal, gamma)
@@ -82,14 +140,15 @@ def check_bellman_backup(backup) -> None:
             },
             f"the backup differs from R + gamma * P @ v by up to {np.max(np.abs(got - expected)):.3g}. "
             "Hint: v(s') = (1 - terminal[s']) * max_a' Q(s', a').",
-            returned="on a random 5-state MDP your Q' is off: ",
+            returned=f"on a random {Q.shape[0]}-state MDP your Q' is off: ",
         )
-    P, R, terminal = mdp.corridor_mdp(4)
-    solved, _ = mdp.value_iteration(P, R, terminal, 0.9, backup=lambda *args: _backup_array(backup(*args), R.shape),
-                                    max_sweeps=200)
-    expect(np.allclose(solved[:3, 1], [0.81, 0.9, 1.0]),
-           f"value iteration with your backup gives Q(s, right) = {np.round(solved[:3, 1], 3)} in the corridor; "
-           "expected [0.81, 0.9, 1.0] (gamma^(steps to the goal - 1)).")
+    length, corridor_gamma = inputs["corridor"]
+    solved = plain_array(results.value("corridor"), "value iteration with your backup returned", "a NumPy array")
+    wanted = corridor_gamma ** np.arange(length - 2, -1, -1)
+    expect(solved.shape == (length, 2) and np.allclose(solved[:-1, 1], wanted),
+           f"value iteration with your backup (gamma = {corridor_gamma}) gives Q(s, right) = "
+           f"{np.round(solved[:-1, 1], 3) if solved.shape == (length, 2) else solved.shape} in a corridor of "
+           f"{length} cells; expected {np.round(wanted, 3)} (gamma^(steps to the goal - 1)).")
 
 
 def _backup_array(got, shape: tuple) -> np.ndarray:
@@ -98,17 +157,10 @@ def _backup_array(got, shape: tuple) -> np.ndarray:
                        "work with NumPy arrays throughout (e.g. Q.max(axis=1), P @ v).", kinds="iuf")
 
 
-def _random_mdp(states: int = 5, actions: int = 3, seed: int = 0):
-    """A small random MDP with two terminal states and a Q whose terminal rows are not zero."""
-    rng = np.random.default_rng(seed)
-    P = rng.dirichlet(np.ones(states), size=(states, actions))
-    R = rng.normal(size=(states, actions))
-    terminal = np.zeros(states, dtype=bool)
-    terminal[[1, 4]] = True
-    Q = rng.normal(size=(states, actions))
-    return P, R, terminal, Q, 0.8
-
-
 def _short(sequence) -> str:
     """A list written compactly, e.g. [1.0]*50."""
     return f"[{sequence[0]}]*{len(sequence)}" if len(sequence) > 5 and len(set(sequence)) == 1 else repr(list(sequence))
+
+
+check_bellman_backup = Check("1.2", "bellman_optimality_backup", backup_inputs, probe_backup, judge_backup,
+                             references=("utils.mdp.bellman_optimality_backup",))

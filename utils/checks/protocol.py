@@ -1,0 +1,343 @@
+"""A check in two halves: a probe that calls the student's code, and a judge that decides.
+
+The **probe** runs where the student's code runs (their kernel). It calls the student's code on
+the check's inputs and records what came back in a `Recorder`, entry by entry: a returned value
+(encoded at once by `utils.checks.wire`, so later changes to it do not count), or the exception
+the call raised. The **judge** reads that record through `Results`, computes the references
+itself and raises a `Mistake` with today's messages when something is wrong.
+
+In a student's notebook, `Check.__call__` runs both halves in the kernel, passing the record
+through the same encoding a grader uses. A grader runs only the probe in the student's kernel
+(`probe_json`), on inputs it drew from a seed the kernel never sees (`inputs_json`), and the
+judge in its own process (`verdict_json`): nothing the kernel does can change how a record is
+read, only what it says, and a record that says the right thing needs right answers to inputs
+drawn afresh for every grading run.
+"""
+import functools
+import inspect
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from utils.checks import wire
+from utils.checks.core import CheckFailed, ExerciseNotDone, Mistake, not_done_message
+
+_UTILS_DIR = Path(__file__).resolve().parent.parent
+MAX_MESSAGE = 2_000  # characters kept of an exception's message
+
+
+class ProbeStopped(Exception):
+    """The student's code raised where the probe cannot go on; the record ends there."""
+
+
+class CheckError(Exception):
+    """The record lacks an entry the judge needs (the probe ended early without saying why)."""
+
+
+# --- the probe's side --------------------------------------------------------------------
+
+class Recorder:
+    """What a probe saw, as plain data: for each key, the value a call returned or what it raised."""
+
+    def __init__(self, references: dict):
+        """An empty record; `references` maps the code objects of the course's own answer to their names."""
+        self.entries: dict[str, dict] = {}
+        self.references = references
+        self.course_calls: list[str] = []
+
+    def call(self, key: str, function, *args, expect_error: bool = False, **kwargs):
+        """`function(*args, **kwargs)`, recorded under `key`; a raise ends the probe unless `expect_error`."""
+        try:
+            with self.watching():
+                result = function(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 (anything the student's code raises is part of the record)
+            self.entries[key] = {"raised": raised(error)}
+            if expect_error:
+                return None
+            raise ProbeStopped(key) from None
+        self.note(key, result)
+        return result
+
+    def note(self, key: str, value) -> None:
+        """Record a value under `key`, encoded now (what the judge reads is what it was at this moment)."""
+        self.entries[key] = {"value": wire.encode(value)}
+
+    def watching(self):
+        """A context in which calls into the course's own answer are noted (nothing when there is none)."""
+        return _Watch(self) if self.references else _NOTHING
+
+    def record(self) -> dict:
+        """The whole record, ready for `wire.dumps`."""
+        return {"entries": self.entries, "course_calls": sorted(set(self.course_calls))}
+
+
+class _Watch:
+    """Notes every call into the course's own answer while the student's code runs (sys.settrace, call events only)."""
+
+    def __init__(self, recorder: Recorder):
+        """Watch for `recorder`."""
+        self.recorder = recorder
+
+    def __enter__(self):
+        """Start watching, keeping any tracer already set (a debugger, say)."""
+        self.previous = sys.gettrace()
+        sys.settrace(self.trace)
+
+    def trace(self, frame, event, arg):
+        """On each new frame: note it if its code is the course's answer; trace no lines."""
+        name = self.recorder.references.get(id(frame.f_code))
+        if name:
+            self.recorder.course_calls.append(name)
+        return None
+
+    def __exit__(self, *exception):
+        """Stop watching."""
+        sys.settrace(self.previous)
+        return False
+
+
+class _Nothing:
+    """A context that does nothing."""
+
+    def __enter__(self):
+        """Nothing."""
+
+    def __exit__(self, *exception):
+        """Nothing; exceptions propagate."""
+        return False
+
+
+_NOTHING = _Nothing()
+
+
+def raised(error: BaseException) -> dict:
+    """What an exception says, as plain data: its type, message, the student's line, and whether it is a stub."""
+    kind = type(error)
+    try:
+        message = str(error)[:MAX_MESSAGE]
+    except Exception:  # noqa: BLE001 (a student's exception class may fail to print)
+        message = "(the exception's message could not be read)"
+    entry = {"type": kind.__name__, "message": message, "where": student_line(error)}
+    if kind is Mistake:
+        entry["mistake"] = message
+    if issubclass(kind, NotImplementedError) and message.startswith("Exercise "):
+        entry["not_done"] = message
+    return entry
+
+
+def student_line(error: BaseException) -> str:
+    """' (line 3 of your code: `x = a + b`)' for the innermost frame outside the course's code, else ''."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if not _is_course_code(frame.filename):
+            code = (frame.line or "").strip()
+            return f" (line {frame.lineno} of your code" + (f": `{code}`)" if code else ")")
+    return ""
+
+
+def _is_course_code(filename: str) -> bool:
+    """True for frames in `utils/` or the libraries it calls, not in the student's cell."""
+    path = Path(filename)
+    return _UTILS_DIR in path.resolve().parents or "site-packages" in path.parts or path.name.startswith("<frozen")
+
+
+def course_implementation(answer) -> str:
+    """'utils.dqn.td_targets' if `answer` is (a partial, bound method or subclass of) code from `utils`, else ''."""
+    while isinstance(answer, functools.partial):
+        answer = answer.func
+    answer = getattr(answer, "__func__", answer)  # a bound method's module is its function's
+    if inspect.isclass(answer):
+        return next((name for name in map(_course_name, answer.__mro__) if name), "")
+    return _course_name(answer) if inspect.isfunction(answer) else ""  # objects are not code
+
+
+def _course_name(code) -> str:
+    """'module.qualname' of a function or class defined in `utils`, else ''."""
+    module = getattr(code, "__module__", "") or ""
+    return f"{module}.{code.__qualname__}" if module == "utils" or module.startswith("utils.") else ""
+
+
+def reference_codes(names: tuple) -> dict:
+    """{id(code): name} for the code of the course's answers named 'utils.module.name' (functions, classes' methods).
+
+    Keyed by identity: code objects compare equal by content, and a student's own copy is not the course's.
+    """
+    codes = {}
+    for name in names:
+        module_name, _, attribute = name.rpartition(".")
+        obj = getattr(sys.modules.get(module_name) or __import__(module_name, fromlist=["_"]), attribute)
+        functions = [v for v in vars(obj).values() if inspect.isfunction(v)] if inspect.isclass(obj) else [obj]
+        codes.update({id(function.__code__): name for function in functions})
+    return codes
+
+
+# --- the judge's side --------------------------------------------------------------------
+
+class Results:
+    """A probe's record as the judge reads it: each entry's value, or the mistake its raise means."""
+
+    def __init__(self, record: dict):
+        """Wrap a decoded record; CheckError when it is not shaped like one."""
+        entries = record.get("entries") if type(record) is dict else None
+        if type(entries) is not dict:
+            raise CheckError("the check's probe returned no record")
+        self.entries = entries
+
+    def value(self, key: str):
+        """What the call recorded under `key` returned; raises what its raise means (Mistake, ExerciseNotDone)."""
+        entry = self.entry(key)
+        if "raised" in entry:
+            raise failure(entry["raised"])
+        try:
+            return wire.decode(entry.get("value"))
+        except wire.WireError as error:
+            raise Mistake(f"what your code returned could not be read: {error}") from None
+
+    def raised(self, key: str) -> dict | None:
+        """What the call under `key` raised ({type, message, where, ...}), or None if it returned."""
+        entry = self.entry(key)
+        return entry.get("raised") if type(entry.get("raised")) is dict else None
+
+    def has(self, key: str) -> bool:
+        """Did the probe record anything under `key`?"""
+        return key in self.entries
+
+    def entry(self, key: str) -> dict:
+        """The entry under `key`; CheckError if the probe never got there."""
+        entry = self.entries.get(key)
+        if type(entry) is not dict:
+            raise CheckError(f"the check's probe recorded nothing for {key!r}")
+        return entry
+
+
+def failure(info: dict) -> Exception:
+    """The exception a recorded raise stands for: ExerciseNotDone for a stub, else a Mistake naming the crash."""
+    if info.get("not_done"):
+        return ExerciseNotDone(not_done_message(NotImplementedError(info["not_done"]), str(info["not_done"])))
+    if info.get("mistake"):
+        return Mistake(str(info["mistake"]))
+    return Mistake(f"your code raised {crash_text(info)}")
+
+
+def crash_text(info: dict) -> str:
+    """'TypeError: message (line 3 of your code: `...`)' from a recorded raise."""
+    return f"{info.get('type', 'Exception')}: {info.get('message', '')}{info.get('where', '')}"
+
+
+# --- a whole check -----------------------------------------------------------------------
+
+class Check:
+    """One exercise's check: `inputs(rng)`, `probe(recorder, inputs, *answers)` and `judge(results, inputs)`.
+
+    `inputs(None)` gives the inputs a student's notebook uses; `inputs(rng)` draws fresh ones for
+    a grading run. `references` names the course's own answer ('utils.mdp.discounted_return'):
+    passing it, or calling it from the student's code, is refused in a notebook and flagged when graded.
+    """
+
+    def __init__(self, number: str, title: str, inputs, probe, judge, references: tuple = ()):
+        """Assemble the check from its parts."""
+        self.number, self.title, self.references = number, title, tuple(references)
+        self.inputs, self.probe, self.judge = inputs, probe, judge
+        self.exercise_number = number  # as the notebooks' tests read it
+        self.__name__ = self.__qualname__ = f"check_{title}"
+        self.__doc__ = judge.__doc__
+
+    @property
+    def label(self) -> str:
+        """'Exercise 1.1 (discounted_return)'."""
+        return f"Exercise {self.number} ({self.title})"
+
+    def __call__(self, *answers) -> None:
+        """The notebook's check: probe and judge here, through the grader's encoding; one line when it passes."""
+        inputs_text = wire.dumps(self.inputs(None))
+        record = wire.from_json(self.probe_json(inputs_text, *answers))
+        refused = self.refusal(record)
+        if refused:
+            raise CheckFailed(f"{self.label}: {refused}")
+        self.decide(wire.loads(inputs_text), record)
+        print(f"✅ {self.label}: passed")
+
+    def run_probe(self, inputs, answers: tuple) -> dict:
+        """Run the probe on the student's answers; the record (never raises for the student's code)."""
+        recorder = Recorder(reference_codes(self.references))
+        borrowed = next(filter(None, map(course_implementation, answers)), "")
+        if borrowed:
+            return recorder.record() | {"borrowed": borrowed}
+        try:
+            self.probe(recorder, inputs, *answers)
+        except ProbeStopped:
+            pass
+        except Exception as error:  # noqa: BLE001 (the student's code failed outside a recorded call)
+            recorder.entries["$crash"] = {"raised": raised(error)}
+        return recorder.record()
+
+    def decide(self, inputs, record: dict) -> None:
+        """Judge a record: return when it passes, else raise CheckFailed or ExerciseNotDone."""
+        if type(record) is dict and record.get("unreadable"):
+            raise CheckFailed(f"{self.label}: what your code returned is too large to check "
+                              f"({record['unreadable']}).")
+        results = Results(record)
+        try:
+            self.judge(results, inputs)
+        except CheckError:
+            crash = results.entries.get("$crash")
+            if type(crash) is not dict or type(crash.get("raised")) is not dict:
+                raise
+            self.translate(failure(crash["raised"]))
+        except Mistake as mistake:
+            raise CheckFailed(f"{self.label}: {mistake}") from None
+
+    def translate(self, error: Exception) -> None:
+        """Raise a recorded failure as the check's outcome."""
+        if isinstance(error, Mistake):
+            raise CheckFailed(f"{self.label}: {error}") from None
+        raise error
+
+    @staticmethod
+    def refusal(record: dict) -> str:
+        """Why the record shows the course's own answer in use ('' when it does not)."""
+        borrowed = record.get("borrowed") if type(record) is dict else ""
+        if borrowed:
+            return (f"you passed the course's own `{borrowed}`; the exercise wants your own code. Hint: write it in "
+                    "the exercise cell, run that cell (after any import of the same name), and pass what you wrote.")
+        called = record.get("course_calls") if type(record) is dict else []
+        if called:
+            return (f"your code calls the course's own `{called[0]}`; the exercise wants your own code. Hint: write "
+                    "the computation yourself in the exercise cell.")
+        return ""
+
+    # --- what a grader calls: text in, text out --------------------------------------------
+
+    def inputs_json(self, seed: int) -> str:
+        """Inputs drawn from `seed`, encoded (the grader's side)."""
+        return wire.dumps(self.inputs(np.random.default_rng(seed)))
+
+    def probe_json(self, inputs_text: str, *answers) -> str:
+        """The probe's record on encoded inputs, encoded (the kernel's side)."""
+        try:
+            return wire.to_json(self.run_probe(wire.loads(inputs_text), answers))
+        except wire.WireError as error:
+            return wire.to_json({"entries": {}, "course_calls": [], "unreadable": str(error)})
+
+    def verdict_json(self, inputs_text: str, record_text: str) -> dict:
+        """The judge's verdict on an encoded record (the grader's side): status, message and flags."""
+        record = {}
+        try:
+            record = wire.from_json(record_text)
+            self.decide(wire.loads(inputs_text), record)
+        except wire.WireError as error:
+            return {"status": "error", "message": f"the check's record could not be read: {error}", "flags": []}
+        except CheckFailed as failed:
+            return {"status": "failed", "message": str(failed), "flags": self.flags(record)}
+        except ExerciseNotDone as not_done:
+            return {"status": "not attempted", "message": str(not_done), "flags": self.flags(record)}
+        except CheckError as error:
+            return {"status": "error", "message": f"the check could not run: {error}", "flags": self.flags(record)}
+        return {"status": "passed", "message": "", "flags": self.flags(record)}
+
+    def flags(self, record: dict) -> list[str]:
+        """Why a graded record needs an instructor's review ([] when it does not)."""
+        refused = self.refusal(record)
+        return [refused.split("; ")[0].replace("you passed", "passes").replace("your code calls", "calls")] \
+            if refused else []
