@@ -118,7 +118,7 @@ class Judges:
             seed = exercise_seed(self.run_seed, notebook, exercise)
             known = {"check": check, "answers": answers,
                      "inputs": self.judge().ask({"op": "inputs", "check": check, "seed": seed})["inputs"],
-                     "references": self.judge().ask({"op": "references", "check": check})["references"]}
+                     "reference_paths": self.judge().ask({"op": "references", "check": check})["paths"]}
             with self.lock:
                 self.probes[key] = known
         return known

@@ -6,7 +6,8 @@ and judges the records the kernels' probes sent, with the course's own checks (s
 utils.checks.protocol). It imports nothing from the grader. Requests:
 
 - `{"op": "inputs", "check": "check_td_targets", "seed": 123}` -> `{"inputs": "<json text>"}`
-- `{"op": "references", "check": ...}` -> `{"references": ["utils.dqn.td_targets", ...]}`
+- `{"op": "references", "check": ...}` -> `{"references": ["utils.dqn.td_targets", ...], "paths": [...]}`:
+  the course's own answers to the exercise, and every dotted path under `utils` that leads to one
 - `{"op": "verdict", "check": ..., "inputs": "<json text>", "record": "<json text>"}`
   -> `{"status": ..., "message": ..., "flags": [...]}`
 
@@ -25,10 +26,26 @@ def answer(request: dict) -> dict:
     if request["op"] == "inputs":
         return {"inputs": check.inputs_json(int(request["seed"]))}
     if request["op"] == "references":
-        return {"references": list(check.references)}
+        return {"references": list(check.references), "paths": reference_paths(check.references)}
     if request["op"] == "verdict":
         return check.verdict_json(str(request["inputs"]), str(request["record"]))
     raise ValueError(f"unknown request {request['op']!r}")
+
+
+def reference_paths(references) -> list[str]:
+    """The references' names and the names other loaded course modules re-export them under."""
+    import importlib
+
+    def resolve(name):
+        module, _, attribute = name.rpartition(".")
+        return getattr(importlib.import_module(module), attribute)
+
+    wanted = {id(resolve(name)): name for name in references}
+    paths = set(references)
+    for module_name, module in list(sys.modules.items()):
+        if module_name.split(".")[0] == "utils" and not module_name.startswith("utils.checks"):
+            paths.update(f"{module_name}.{key}" for key, value in vars(module).items() if id(value) in wanted)
+    return sorted(paths)
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tools.grading.tamper import snapshot_changes, snapshot_source, static_flags
+from tools.grading.tamper import course_code_flags, snapshot_changes, snapshot_source, static_flags
 
 TIME_LIMIT_ERROR = "GraderTimeLimit"  # the ename nbclient reports for a cell stopped at its time limit
 CPU_LIMIT_ERROR = "CpuTimeLimit"  # the ename of the exception the kernel raises when its CPU time is used up
@@ -105,8 +105,10 @@ class Grading:
         self.job = job
         self.steps = job["steps"]
         self.marker = f"@grader-{secrets.token_hex(16)}@ "  # printed only by the grader's cells
-        self.static = {step["exercise"]: static_flags(step["source"]) for step in self.steps
-                       if step["kind"] == "exercise"}
+        given = [step["source"] for step in self.steps if step["kind"] == "given"]
+        self.static = {step["exercise"]: static_flags(step["source"]) + course_code_flags(
+            step["source"], job["probes"][step["exercise"]]["reference_paths"], given)
+            for step in self.steps if step["kind"] == "exercise"}
         self.dynamic: dict[str, list[str]] = {}
         self.status = "graded"
         self.notes: list[str] = []
