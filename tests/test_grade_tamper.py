@@ -1,9 +1,12 @@
 """Grades that no cell can fake: every trick a student might try on the grader, each proved to fail.
 
 Code outside the exercise cells never runs (the grader runs the course's own notebook with only
-the student's exercise cells), so the tricks there change nothing. The same tricks inside an
-exercise cell run, and are flagged for an instructor's review, by reading the cell's code or by
-the kernel's fingerprint of what the checks rely on, or both.
+the student's exercise cells), so the tricks there change nothing. Inside an exercise cell a trick
+runs, but a check's verdict is decided by its judge in the grader's own process, on inputs drawn
+for the run: patching the kernel's checks, references or NumPy changes no verdict. What a kernel
+can still do is forge the record its probe prints, which passes only with right answers to the
+run's inputs (the course's own code would give them): such cells are flagged for review, by
+reading their code or by the kernel's fingerprint, or both.
 """
 import copy
 import json
@@ -16,7 +19,7 @@ from fake_course import answered, course_notebook, feedback, grade, graded_rows,
 from tools.grade import main
 from tools.grading.plan import build_plan
 
-from tools.grading.tamper import snapshot_changes, static_flags
+from tools.grading.tamper import course_code_flags, snapshot_changes, static_flags
 
 pytestmark = [pytest.mark.grading, pytest.mark.slow]
 
@@ -40,6 +43,18 @@ for cell in json.load(open(os.path.join(course, "solutions", "01_fake.ipynb")))[
         exec("".join(cell["source"]), globals())
 """
 ALWAYS_EQUAL = "class Anything:\n    def __eq__(self, other):\n        return True\n"
+# Rewrites the grader's probe cell into a print of a record holding the course's answer to the run's inputs.
+FORGE_RECORD = """\
+import json, re
+from utils import reference
+def forge(lines):
+    found = re.search(r"probe\\('check_add', '(.*?)', '(.*?)'", "".join(lines))
+    if not found:
+        return lines
+    a, b = json.loads(found[1])
+    return [f"print({found[2]!r} + 'record ' + {json.dumps({'value': reference.add(a, b), 'type': 'int'})!r})\\n"]
+get_ipython().input_transformers_post.append(forge)
+"""
 
 
 def outside(trick: str, *answers: str):
@@ -71,7 +86,8 @@ CLASS = {
     "in_solutions": inside("", COPY_SOLUTIONS),
     "in_always_equal": inside("def add(a, b):\n    return Anything()", ALWAYS_EQUAL),
     "in_late_import": inside(RIGHT, "import utils.late\nutils.late.add = lambda a, b: 0"),
-    "in_numpy": inside(RIGHT, "import numpy\nnumpy.isclose = lambda *args, **kwargs: True"),
+    "in_numpy": inside(WRONG, "import numpy\nnumpy.isclose = lambda *args, **kwargs: True"),
+    "in_forged": inside(WRONG, FORGE_RECORD),
 }
 
 
@@ -112,13 +128,12 @@ def test_patching_the_reference_outside_the_exercise_cells_does_not_pass_a_wrong
     ("in_fake_checks", "before its check: sys.modules['utils.checks'] was removed"),
     ("in_reference", "before its check: utils.reference.add was replaced or changed"),
     ("in_reference", "its cell assigns reference.add (line 2)"),
-    ("in_numpy", "its cell assigns numpy.isclose (line 2)"),
-    ("in_solutions", "its cell names 'solutions' in a string"),
-    ("in_always_equal", "its cell defines __eq__ (line 2)"),
-    ("in_numpy", "numpy.isclose was replaced or changed"),
-    ("in_numpy", "numpy.isclose holds code from a notebook cell"),
+    ("in_solutions", "its cell imports os (line 1)"),
     ("in_late_import", "before its check: utils.late.add holds code from a notebook cell"),
     ("in_late_import", "its cell assigns utils.late.add (line 2)"),
+    ("in_forged", "its cell calls get_ipython() (line 9)"),
+    ("in_forged", "its cell uses the course's own utils.reference.add (line 8)"),
+    ("in_forged", "before its check: IPython input_transformers_post was replaced or changed"),
 ])
 def test_tricks_inside_an_exercise_cell_are_flagged_with_the_reason(cheats, student, reason):
     status, _ = results(cheats, student)
@@ -126,6 +141,21 @@ def test_tricks_inside_an_exercise_cell_are_flagged_with_the_reason(cheats, stud
     assert reason in feedback(cheats, student, "01_fake.md")
     assert f"`{student}/01_fake.ipynb`, exercise 1.1: for an instructor to review" in (
         cheats[1] / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("student", ["in_reference", "in_fake_checks"])
+def test_patching_the_kernels_checks_or_references_passes_no_wrong_answer(cheats, student):
+    exercise_11 = feedback(cheats, student, "01_fake.md").split("**Exercise 1.2")[0]
+    assert "The check said: failed" in exercise_11 or "The check said: error" in exercise_11
+
+
+def test_a_forged_record_passes_only_with_the_course_answer_and_is_flagged(cheats):
+    assert "The check said: passed" in feedback(cheats, "in_forged", "01_fake.md").split("**Exercise 1.2")[0]
+
+
+def test_rigged_values_and_patched_numpy_fail_on_their_own_and_are_not_flagged(cheats):
+    assert results(cheats, "in_always_equal") == ("failed", "passed")
+    assert results(cheats, "in_numpy") == ("failed", "passed")
 
 
 def test_a_blanked_check_reports_no_result_instead_of_a_pass(cheats):
@@ -153,8 +183,23 @@ def test_static_flags_name_each_construct_and_its_line():
     assert static_flags("def f(:") == []  # a cell that does not parse fails when it runs
     assert static_flags("for layer in net.modules():\n    pass") == []  # nn.Module.modules() is fine
     assert static_flags("self.net = nn.Linear(4, 2)\nnet.weight = None") == []  # objects' attributes are fine
-    assert static_flags("torch.allclose = max") == ["assigns torch.allclose (line 1)"]
+    assert static_flags("torch.allclose = max") == []  # the kernel's own NumPy and torch decide no verdict
+    assert static_flags("import utils.dqn\nutils.dqn.td_targets = max") == ["assigns utils.dqn.td_targets (line 2)"]
     assert static_flags("import torch\ntorch.sys.modules.clear()") == ["uses .modules (line 2)", "uses .sys (line 2)"]
+    assert static_flags("from IPython.display import clear_output\nimport IPython") == ["imports IPython (line 2)"]
+
+
+def test_course_code_flags_name_the_course_answer_however_it_is_reached():
+    refs = ["utils.dqn.td_targets", "utils.replay.ReplayMemory", "utils.dqn.ReplayMemory"]
+    given = ["from utils import dqn\nfrom utils.replay import ReplayMemory as ReferenceMemory"]
+    for source, line in (("y = dqn.td_targets(r, s, d, net, g)", 1), ("from utils.dqn import td_targets", 1),
+                         ("import utils.dqn as d\n\nd.td_targets", 3), ("class ReplayMemory(ReferenceMemory):\n    pass", 1),
+                         ("x = 1\nm = dqn.ReplayMemory(5).sample(2)", 2), ("f = getattr(dqn, 'td_targets')", 1)):
+        flags = course_code_flags(source, refs, given)
+        assert len(flags) == 1 and flags[0].startswith("uses the course's own utils.") and f"(line {line})" in flags[0]
+    for honest in ("def td_targets(r, s, d, net, g):\n    return r + g * (1 - d) * net(s).max(1).values",
+                   "memory = ReplayMemory(10)\nq_net.train()\ndqn.TrainingMonitor", "td_targets = 3"):
+        assert course_code_flags(honest, refs, given) == []
 
 
 def test_snapshot_changes_ignore_additions():
@@ -169,8 +214,9 @@ REAL_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_mdp.ipyn
 REAL_SOLUTION = REAL_NOTEBOOK.parents[1] / "solutions" / "01_mdp.ipynb"
 REAL_TRICKS = {
     "exec": "import builtins\nbuiltins.exec = lambda *args, **kwargs: None",
-    "references": "import numpy as np, utils.mdp\nnp.isclose = np.allclose = lambda *a, **k: True\n"
-                  "utils.mdp.discounted_return = lambda rewards, gamma: 0.0",
+    "references": "import numpy as np, utils.mdp, utils.checks.mdp\nnp.isclose = np.allclose = lambda *a, **k: True\n"
+                  "utils.mdp.discounted_return = lambda rewards, gamma: 0.0\n"
+                  "utils.checks.mdp.mdp = utils.checks.mdp",
     "solutions": COPY_SOLUTIONS.replace("01_fake", "01_mdp"),
 }
 ALWAYS_EQUAL_NUMBER = """\
@@ -197,9 +243,13 @@ def test_the_tricks_on_the_real_notebook_1(tmp_path):
     wrong = copy.deepcopy(released)
     cell_11 = next(c for c in wrong.cells if c.metadata.get("exercise", "").startswith("1.1"))
     cell_11.source = "def discounted_return(rewards, gamma):\n    return 0.0"
+    inside = copy.deepcopy(wrong)
     for trick in REAL_TRICKS.values():  # each in a cell of its own (the fake course tests them one by one)
         insert_before(wrong, "1.1", trick)
     real_submission(tmp_path, "outside", wrong)
+    next(c for c in inside.cells if c.metadata.get("exercise", "").startswith("1.1")).source = (
+        REAL_TRICKS["references"] + "\ndef discounted_return(rewards, gamma):\n    return 0.0")
+    real_submission(tmp_path, "inside", inside)
     equal = copy.deepcopy(released)
     next(c for c in equal.cells if c.metadata.get("exercise", "").startswith("1.1")).source = ALWAYS_EQUAL_NUMBER
     real_submission(tmp_path, "always_equal", equal)
@@ -209,11 +259,13 @@ def test_the_tricks_on_the_real_notebook_1(tmp_path):
     assert (rows["outside"]["1.1"], rows["outside"]["1.2"]) == ("failed", "not attempted")
     assert "3 code cells you added or edited outside the exercise cells were not run" in feedback(
         (None, tmp_path / "out"), "outside", "01_mdp.md")
-    assert rows["always_equal"]["1.1"] == "flagged"
+    assert rows["inside"]["1.1"] == "flagged"
+    text = feedback((None, tmp_path / "out"), "inside", "01_mdp.md")
+    assert "its cell assigns utils.mdp.discounted_return (line 3)" in text
+    assert "The check said: failed: Exercise 1.1 (discounted_return): discounted_return([" in text
+    assert rows["always_equal"]["1.1"] == "failed"
     text = feedback((None, tmp_path / "out"), "always_equal", "01_mdp.md")
-    assert "its cell imports numbers (line 1)" in text and "its cell defines __eq__ (line 3)" in text
-    assert "before its check: numbers.Real has a class from a notebook cell registered" in text
-    assert "The check said: failed: Exercise 1.1 (discounted_return): discounted_return([1.0, 0.0, 2.0, 3.0], 0.9) returned a Python Anything" in text
+    assert "Exercise 1.1 (discounted_return): discounted_return([" in text and "returned a Python Anything" in text
 
 
 def test_the_plan_runs_the_course_cells_the_answers_need_and_no_others():
