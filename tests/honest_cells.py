@@ -517,6 +517,9 @@ def solved_runs(returns):
 """),
     # --- 7.1 DuelingQNetwork
     ("07_beyond_dqn", "7.1", """\
+from torch.nn import functional as F
+
+
 class DuelingQNetwork(nn.Module):
     \"\"\"A shared trunk, a value head V(s) and an advantage head A(s, a); Q = V + A - mean_a A.\"\"\"
 
