@@ -11,10 +11,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests.test_environment import pins
 from tools import build_site
 from tools.browser_check import (SITE_PROBES, LocalServer, check_page, embedded_mp4s, remote_requests,
                                  video_facts)
-from tests.test_environment import pins
 from tools.build_notebooks import NBVAL_MARKER, leaked_lines, serialize
 from utils.video import FPS
 from utils.widgets import snapshot_bundle, static_bundle
@@ -30,12 +30,13 @@ STUDENT_WORDS = re.compile(r"\b(you|your|yours)\b", re.I)
 MAX_LINE_CHARACTERS = 90
 MEASURE_PROBE = """() => {
   const context = document.createElement('canvas').getContext('2d');
-  return Math.max(...[...document.querySelectorAll('article.bd-article p')].filter(p => p.textContent.length > 300 && !p.querySelector('mjx-container'))
-    .map(p => {
-      const style = getComputedStyle(p);
-      context.font = `${style.fontSize} ${style.fontFamily}`;
-      return p.clientWidth / (context.measureText(p.textContent).width / p.textContent.length);
-    }));
+  const prose = [...document.querySelectorAll('article.bd-article p')]
+    .filter(p => p.textContent.length > 300 && !p.querySelector('mjx-container'));
+  return Math.max(...prose.map(p => {
+    const style = getComputedStyle(p);
+    context.font = `${style.fontSize} ${style.fontFamily}`;
+    return p.clientWidth / (context.measureText(p.textContent).width / p.textContent.length);
+  }));
 }"""
 """Characters of prose that fit on one line of the widest long paragraph, at the page's own font."""
 
@@ -264,15 +265,20 @@ def test_search_finds_what_the_course_teaches_from_the_server_and_from_a_file(si
 
 
 @browser
-def test_sidebar_leads_to_every_notebook_and_to_a_section_of_another(site_server, chromium):
+def test_sidebar_lists_every_notebook_and_its_sections_and_leads_to_them(site_server, chromium):
     page = open_page(chromium, site_server.url("index.html"))
     try:
+        notebooks = page.eval_on_selector_all(".course-nav li.toctree-l1 > a", "links => links.map(a => a.textContent)")
+        assert notebooks == [build_site.first_heading(executed(path)) for path in NOTEBOOKS]
         for path in NOTEBOOKS:
-            title = build_site.first_heading(executed(path))
-            page.locator(".course-nav li.toctree-l1 > a", has_text=title).click()
+            sections = page.locator(f'.course-nav li.toctree-l2 > a[href^="{path.stem}.html#"]')
+            headings = [cell.source for cell in executed(path).cells if cell.cell_type == "markdown"]
+            assert sections.count() == sum(source.count("\n## ") + source.startswith("## ") for source in headings)
+        for path in NOTEBOOKS[:2]:  # from the index to notebook 1, from there to notebook 2
+            page.locator(".course-nav li.toctree-l1 > a", has_text=build_site.first_heading(executed(path))).click()
             page.wait_for_url(f"**/{path.stem}.html")
-            assert page.locator("article h1").first.inner_text().startswith(title.split(" ")[0]), path.stem
-        section = page.locator(".course-nav li.toctree-l1", has_text="3 ·").locator("li.toctree-l2 > a").nth(1)
+            assert page.locator("article h1").first.inner_text().startswith(build_site.first_heading(executed(path)))
+        section = page.locator(f'.course-nav a[href^="{NOTEBOOKS[2].stem}.html#"]').nth(1)
         anchor, heading = section.get_attribute("href"), section.inner_text()
         section.click()
         page.wait_for_url(f"**/{anchor}")

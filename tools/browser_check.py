@@ -177,6 +177,7 @@ def remote_requests(urls: list, page_url: str) -> list:
 def watch(page, report: PageReport) -> None:
     """Collect into `report` the page's JavaScript errors, resources that failed, and every URL it requests."""
     def on_console(message) -> None:
+        """An error logged to the console: blocked when a remote resource failed (offline by design), else an error."""
         if message.type not in ("error", "assert"):
             return
         url = message.location.get("url", "")
@@ -185,10 +186,14 @@ def watch(page, report: PageReport) -> None:
         else:  # a console.error call, or a local resource (an inline image, say) that failed to load
             report.errors.append(f"{url}: {message.text}" if url else f"console.error: {message.text}")
 
+    def on_request(request) -> None:
+        """Every URL the page asks for, inline data: ones left out."""
+        if not request.url.startswith("data:"):
+            report.requests.append(request.url)
+
     page.on("pageerror", lambda error: report.errors.append(str(error)))
     page.on("console", on_console)
-    page.on("request", lambda request: None if request.url.startswith("data:") else report.requests.append(
-        request.url))
+    page.on("request", on_request)
 
 
 def check_page(browser, url: str, screenshot: Path | None = None, probes: dict | None = None) -> PageReport:
