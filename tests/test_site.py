@@ -194,6 +194,7 @@ def test_a_rebuild_replaces_a_site_but_never_another_folder(tmp_path):
     assert "Instructor" in (tmp_path / "site" / f"{first[0].stem}.html").read_text(encoding="utf-8")
     build_site.build(tmp_path / "site", solutions=False, paths=first)
     assert "Instructor" not in (tmp_path / "site" / f"{first[0].stem}.html").read_text(encoding="utf-8")
+    assert [path.name for path in tmp_path.iterdir()] == ["site"], "nothing written beside the site"
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "mine.txt").write_text("keep me")
     with pytest.raises(build_site.SiteError, match="not a site"):

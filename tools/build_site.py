@@ -257,18 +257,15 @@ def build(out: Path, solutions: bool = False, paths=None) -> list:
     title = HEADING.search(readme)["title"].split(":")[0]
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="course-site-") as scratch:
-        source = Path(scratch) / "source"
+    # Everything the build writes stays in here until the site replaces `out`: MyST-NB also writes
+    # copies of the notebooks beside Sphinx's output folder (its "jupyter_execute").
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as scratch:
+        source, built = Path(scratch) / "source", Path(scratch) / "html"
         source.mkdir()
         write_sources(source, pages, readme_outline(readme, pages))
-        built = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
-        try:
-            run_sphinx(source, Path(scratch) / "doctrees", built, sphinx_config(title, solutions))
-            (built / STAMP).write_text("built by tools/build_site.py; a rebuild replaces this folder\n")
-            built.chmod(0o755)  # mkdtemp makes the folder private; the site is meant to be shared
-            replace_folder(built, out)
-        finally:
-            shutil.rmtree(built, ignore_errors=True)
+        run_sphinx(source, Path(scratch) / "doctrees", built, sphinx_config(title, solutions))
+        (built / STAMP).write_text("built by tools/build_site.py; a rebuild replaces this folder\n")
+        replace_folder(built, out)
     return pages
 
 
