@@ -3,8 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The instructor's extra (nbgrader, for the JupyterHub route and its test): `make check` adds it.
+# The extras, requirements-<name>.txt on top of the course's pins: nbgrader (the JupyterHub route and
+# its test), site (`make site`'s builder) and test (Playwright, for the browser tests).
 EXTRA_STAMP := $(VENV)/.installed-nbgrader
+SITE_STAMP := $(VENV)/.installed-site
+TEST_STAMP := $(VENV)/.installed-test
 # Extra pip options, e.g. PIP_OPTS="--extra-index-url https://download.pytorch.org/whl/cpu"
 # on a Linux laptop, to get PyTorch's CPU build instead of PyPI's multi-GB CUDA build.
 PIP_OPTS ?=
@@ -36,18 +39,18 @@ lab: setup ## start JupyterLab on the student notebooks
 notebooks: setup ## regenerate every notebook from solutions/NN_topic.py (executes only changed ones)
 	$(BIN)/python -m tools.build_notebooks $(if $(FORCE),--force)
 
-site: setup ## build the course as static HTML in site/, offline (SOLUTIONS=1: with solutions, for instructors)
+site: setup $(SITE_STAMP) ## build the course as static HTML in site/, offline (SOLUTIONS=1: with solutions, for instructors)
 	$(BIN)/python -m tools.build_site --out site $(if $(filter 1,$(SOLUTIONS)),--solutions)
 
-$(EXTRA_STAMP): $(STAMP) requirements-nbgrader.txt
-	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements-nbgrader.txt
-	touch $(EXTRA_STAMP)
+$(VENV)/.installed-%: $(STAMP) requirements-%.txt
+	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements-$*.txt
+	touch $@
 
-check: setup $(EXTRA_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
+check: setup $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
 	$(BIN)/python -m tools.build_notebooks --check
 	$(BIN)/pytest $(NBVAL) tests solutions
 
-test: setup ## only the fast unit tests
+test: setup $(SITE_STAMP) $(TEST_STAMP) ## only the fast unit tests
 	$(BIN)/pytest -m "not slow" tests
 
 grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/ [OUT=grades/] [CPU_SECONDS=60] [TIMEOUT=wall s] [JOBS=n] [SHARD=i/n]

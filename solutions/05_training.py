@@ -540,7 +540,7 @@ print("weights identical:", same, "| config identical:", reloaded_config == resu
 # %%
 shipped_net, _ = load_checkpoint(SHIPPED_CHECKPOINT)
 identical = all(torch.equal(a, b) for a, b in zip(shipped_net.state_dict().values(), result.q_net.state_dict().values()))
-print("your agent's weights are identical to the course's reference agent:", identical)
+print("weights identical to the course's reference agent:", identical)
 
 # %% [markdown]
 # ## 5.9 Hyperparameter playground

@@ -291,6 +291,12 @@ def test_playground_trains_and_overlays_runs():
     assert playground.runs == []
 
 
+def test_playground_before_any_run_pictures_its_empty_axes_and_settings():
+    bundle = hyperparameter_playground(TINY).snapshot()
+    assert bundle["text/html"].startswith('<img src="data:image/png;base64,'), "a picture, not just a line"
+    assert "lr 2.0e-03, a hard target copy every 500 steps" in bundle["text/plain"]
+    assert "a 200-step budget" in bundle["text/plain"]
+
 # --- Where widgets cannot be seen ------------------------------------------------------
 
 def test_explorers_draw_into_their_output_in_a_frontend():

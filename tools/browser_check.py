@@ -1,54 +1,52 @@
-"""Open executed notebooks in headless Chromium and check that their videos really play.
+"""Open the course's pages in headless Chromium and check what a reader gets: videos that play,
+math that is typeset, no JavaScript error, nothing loaded from the network.
 
     python -m tools.browser_check solutions/*.ipynb [--screenshots DIR]
 
-Each notebook is converted to HTML (nbconvert, lab template), served from a local HTTP
-server on 127.0.0.1 and loaded in Chromium, driven through the DevTools protocol over a
-websocket (websocket-client; no webdriver needed). Every <video> is played muted, then
-seeked to its middle and drawn to a canvas, so the report says whether it loaded, decoded
-and how long it is, next to the frame count ffmpeg reads from the same MP4. JavaScript
-exceptions and console errors are collected, and so is the URL of every request the page
-makes (`remote_requests` picks those not to the page's own server). Host names other than
-127.0.0.1 do not resolve, so the result is the same with or without a network (CDN
-scripts simply fail). `MATH_PROBE` waits for MathJax 3 and finds math it left untypeset.
+The notebooks are built into the course's static site (tools.build_site, in a temporary
+folder), served from 127.0.0.1 and loaded in Debian's `chromium`, which Playwright drives
+through `executable_path`: Playwright never downloads a browser of its own here. Every
+<video> is played muted, then seeked to its middle and drawn to a canvas, so the report says
+whether it loaded, decoded and how long it is, next to the frame count ffmpeg reads from the
+same MP4. JavaScript exceptions and console errors are collected, and so is the URL of every
+request a page makes (`remote_requests` picks those not to the page's own server). Host names
+other than 127.0.0.1 do not resolve, so the result is the same with or without a network.
 """
 import argparse
 import base64
+import contextlib
 import functools
 import http.server
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
-import time
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import imageio.v2 as imageio
-import websocket
-from nbconvert import HTMLExporter
+from playwright.sync_api import sync_playwright
+
+from tools import build_site
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--mute-audio", "--window-size=1280,900",
-    "--autoplay-policy=no-user-gesture-required",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+# Without the background-networking flags Chromium's own connections (updates, sync) are refused
+# here and logged; the resolver rule keeps every page on this machine, network or not.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--mute-audio",
+    "--autoplay-policy=no-user-gesture-required", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
-TIMEOUT_S = 60.0  # a guard against hanging, far above what any step needs
+VIEWPORT = {"width": 1280, "height": 900}
 VIDEO_PAYLOAD = re.compile(r'<video[^>]*\ssrc="data:video/mp4;base64,([^"]+)"')
 
 # Plays each video (muted) until time advances, then seeks to its middle and draws that
 # frame to a canvas: a video that only parsed its header would fail here. Finally scrolls
 # the last video (in the evaluation notebook, the trained agent) into view for the screenshot.
 VIDEO_PROBE = """
-(async () => {
+async () => {
   const until = (target, event, ms) => new Promise(resolve => {
     const timer = setTimeout(() => resolve(false), ms);
     target.addEventListener(event, () => { clearTimeout(timer); resolve(true); }, {once: true});
@@ -92,32 +90,41 @@ VIDEO_PROBE = """
   for (const video of videos) results.push(await probe(video));
   if (videos.length) videos[videos.length - 1].scrollIntoView({block: 'center'});
   return results;
-})()
+}
 """
 
 # Waits until MathJax 3 (if the page has it) has typeset the page, then reports how many
 # formulas it typeset, how many it could not, and any TeX still between $...$, \(...\) or
-# \[...\] in the text of Markdown cells (code and typeset math left out).
+# \[...\] in the text of the elements `prose` selects (code, typeset math and `skip` left out).
 MATH_PROBE = r"""
-(async () => {
+async ({prose, skip}) => {
   const typeset = window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => 'typeset')
                                                     : Promise.resolve('no MathJax');
   const timeout = new Promise(resolve => setTimeout(() => resolve('timed out'), 30000));
   const state = await Promise.race([typeset, timeout]);
-  const skip = 'script, style, code, pre, textarea, mjx-container';
+  const skipped = ['script, style, code, pre, textarea, mjx-container', skip].filter(Boolean).join(', ');
   const raw = [];
-  for (const cell of document.querySelectorAll('.jp-MarkdownCell')) {
-    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  for (const element of document.querySelectorAll(prose)) {
+    const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
     let text = '';
     while (walker.nextNode()) {
-      if (!walker.currentNode.parentElement.closest(skip)) text += walker.currentNode.textContent;
+      if (!walker.currentNode.parentElement.closest(skipped)) text += walker.currentNode.textContent;
     }
     raw.push(...(text.match(/\$[^$]+\$|\\\(.*?\\\)|\\\[.*?\\\]/gs) || []));
   }
   return {state, raw, typeset: document.querySelectorAll('mjx-container').length,
           failed: document.querySelectorAll('mjx-merror').length};
-})()
+}
 """
+
+SITE_PROBES = {
+    "math": (MATH_PROBE, {"prose": "article.bd-article", "skip": ".cell"}),
+    "images": "async () => Promise.all([...document.querySelectorAll('.cell_output img')].map("
+              "image => image.decode().then(() => image.naturalWidth > 0, () => false)))",
+    "text": "document.body.innerText",
+    "live_notes": "document.querySelectorAll('.course-live-note').length",
+}
+"""What the checks read off a page of the course site (tools.build_site): its math, its pictures, its text."""
 
 
 def find_chromium():
@@ -125,116 +132,23 @@ def find_chromium():
     return next((path for path in map(shutil.which, CHROMIUM_NAMES) if path), None)
 
 
-class Chromium:
-    """A headless Chromium with a fresh profile, stopped (with its children) by `close()`."""
-
-    def __init__(self, binary: str):
-        """Start the browser and wait until its DevTools endpoint answers."""
-        self.profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
-        self.process = subprocess.Popen(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile.name}", "--remote-debugging-port=0",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        self.port = self._wait_for_port()
-
-    def _wait_for_port(self) -> int:
-        """The DevTools port Chromium picked (it writes it into the profile folder)."""
-        port_file = Path(self.profile.name) / "DevToolsActivePort"
-        deadline = time.monotonic() + TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Chromium exited with status {self.process.returncode} at start")
-            if port_file.exists() and port_file.read_text().strip():
-                return int(port_file.read_text().split()[0])
-            time.sleep(0.1)
-        raise RuntimeError(f"Chromium did not open its DevTools port within {TIMEOUT_S:.0f} s")
-
-    def new_page(self) -> "DevTools":
-        """A new tab, driven through its own websocket."""
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/json/new?about:blank", method="PUT")
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            return DevTools(json.load(response)["webSocketDebuggerUrl"])
-
-    def close(self) -> None:
-        """Stop the browser's process group and delete the profile."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.profile.cleanup()
-
-
-class DevTools:
-    """A minimal Chrome DevTools Protocol client: commands in order, events kept in `events`."""
-
-    def __init__(self, url: str):
-        """Connect to one target's websocket (no Origin header: Chromium refuses unknown ones)."""
-        self.socket = websocket.create_connection(url, timeout=TIMEOUT_S, suppress_origin=True)
-        self.events = []
-        self._next_id = 0
-
-    def send(self, method: str, **params) -> dict:
-        """Send a command and return its result, keeping the events that arrive meanwhile."""
-        self._next_id += 1
-        self.socket.send(json.dumps({"id": self._next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.socket.recv())
-            if message.get("id") == self._next_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method} failed: {message['error']}")
-                return message["result"]
-            self.events.append(message)
-
-    def evaluate(self, expression: str):
-        """The value of a JavaScript expression in the page (awaited if it is a promise)."""
-        reply = self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in reply:
-            raise RuntimeError(f"{expression[:60]!r} failed: {reply['exceptionDetails']}")
-        return reply["result"].get("value")
-
-    def wait_until(self, expression: str, timeout_s: float = TIMEOUT_S):
-        """Poll a JavaScript expression until it is truthy; return its value."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
-            time.sleep(0.25)
-        raise TimeoutError(f"{expression[:80]!r} still false after {timeout_s:.0f} s")
-
-    def click(self, x: float, y: float) -> None:
-        """A left mouse click at page coordinates, as a user makes it."""
-        for kind in ("mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
-
-    def screenshot(self, path: Path) -> Path:
-        """Save what the page shows as a PNG."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", format="png")["data"]))
-        return path
-
-    def wait_for(self, method: str) -> dict:
-        """The first event named `method` (from those already kept, else the next to arrive)."""
-        for event in self.events:
-            if event.get("method") == method:
-                return event
-        while True:
-            message = json.loads(self.socket.recv())
-            self.events.append(message)
-            if message.get("method") == method:
-                return message
-
-    def close(self) -> None:
-        """Close the websocket."""
-        self.socket.close()
+@contextlib.contextmanager
+def launch(binary: str | None = None):
+    """A headless Chromium (Debian's, never one Playwright downloads) with a fresh profile, closed on exit."""
+    binary = binary or find_chromium()
+    if binary is None:
+        raise RuntimeError("Chromium not found: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=binary, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @dataclass
 class PageReport:
-    """What a page showed: its videos (as the browser saw them) and its errors."""
+    """What a page showed: its videos (as the browser saw them), its errors and its requests."""
 
     url: str
     videos: list = field(default_factory=list)
@@ -245,55 +159,58 @@ class PageReport:
     screenshot: Path | None = None
 
 
-def page_errors(events: list) -> tuple:
-    """(JavaScript errors, external resources that could not load) from DevTools events."""
-    errors, blocked = [], []
-    for event in events:
-        method, params = event.get("method"), event.get("params", {})
-        if method == "Runtime.exceptionThrown":
-            details = params["exceptionDetails"]
-            errors.append(details.get("exception", {}).get("description") or details.get("text"))
-        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            words = (str(argument.get("value", argument.get("description"))) for argument in params["args"])
-            errors.append("console.error: " + " ".join(words))
-        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-            entry = params["entry"]
-            url = entry.get("url", "")
-            external = url.startswith(("http://", "https://")) and not url.startswith("http://127.0.0.1")
-            (blocked if external else errors).append(f"{entry.get('url', '')}: {entry['text']}")
-    return errors, blocked
+def is_remote(url: str, page_url: str) -> bool:
+    """True for an http(s) URL on another server than the page's."""
+    return url.startswith(("http://", "https://")) and not same_origin(url, page_url)
 
 
-def requested_urls(events: list) -> list:
-    """The URL of every request a page made (inline data: URLs left out), from DevTools events."""
-    urls = (event["params"]["request"]["url"] for event in events if event.get("method") == "Network.requestWillBeSent")
-    return [url for url in urls if not url.startswith("data:")]
+def same_origin(url: str, page_url: str) -> bool:
+    """True when `url` has the scheme and host:port of `page_url`."""
+    return urllib.parse.urlsplit(url)[:2] == urllib.parse.urlsplit(page_url)[:2]
 
 
 def remote_requests(urls: list, page_url: str) -> list:
-    """The URLs that do not go to the server `page_url` came from."""
-    origin = urllib.parse.urlsplit(page_url)[:2]
-    return [url for url in urls if urllib.parse.urlsplit(url)[:2] != origin]
+    """The URLs that do not go to the server (or folder, for file://) `page_url` came from."""
+    return [url for url in urls if not same_origin(url, page_url)]
 
 
-def check_page(chromium: Chromium, url: str, screenshot: Path | None = None, probes: dict | None = None) -> PageReport:
-    """Load `url`, run `probes` (name: JavaScript), probe every video, collect errors and requests, maybe screenshot."""
-    page = chromium.new_page()
+def watch(page, report: PageReport) -> None:
+    """Collect into `report` the page's JavaScript errors, resources that failed, and every URL it requests."""
+    def on_console(message) -> None:
+        """An error logged to the console: blocked when a remote resource failed (offline by design), else an error."""
+        if message.type not in ("error", "assert"):
+            return
+        url = message.location.get("url", "")
+        if is_remote(url, report.url):
+            report.blocked.append(f"{url}: {message.text}")
+        else:  # a console.error call, or a local resource (an inline image, say) that failed to load
+            report.errors.append(f"{url}: {message.text}" if url else f"console.error: {message.text}")
+
+    def on_request(request) -> None:
+        """Every URL the page asks for, inline data: ones left out."""
+        if not request.url.startswith("data:"):
+            report.requests.append(request.url)
+
+    page.on("pageerror", lambda error: report.errors.append(str(error)))
+    page.on("console", on_console)
+    page.on("request", on_request)
+
+
+def check_page(browser, url: str, screenshot: Path | None = None, probes: dict | None = None) -> PageReport:
+    """Load `url`, run `probes` (name: JavaScript, or (JavaScript, argument)), probe every video, maybe screenshot."""
+    page = browser.new_page(viewport=VIEWPORT)
+    report = PageReport(url=url)
+    watch(page, report)
     try:
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            page.send(f"{domain}.enable")
-        page.send("Page.navigate", url=url)
-        page.wait_for("Page.loadEventFired")
-        report = PageReport(url=url, probes={name: page.evaluate(script) for name, script in (probes or {}).items()})
-        probe = page.send("Runtime.evaluate", expression=VIDEO_PROBE, awaitPromise=True, returnByValue=True)
-        report.videos = probe["result"].get("value", [])
-        if "exceptionDetails" in probe:
-            report.errors.append(f"video probe failed: {probe['exceptionDetails']}")
+        page.goto(url, wait_until="load")
+        for name, probe in (probes or {}).items():
+            script, argument = probe if isinstance(probe, tuple) else (probe, None)
+            report.probes[name] = page.evaluate(script, argument)
+        report.videos = page.evaluate(VIDEO_PROBE)
         if screenshot is not None:
-            report.screenshot = page.screenshot(screenshot)
-        errors, report.blocked = page_errors(page.events)
-        report.errors += errors
-        report.requests = requested_urls(page.events)
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=screenshot)
+            report.screenshot = screenshot
         return report
     finally:
         page.close()
@@ -312,40 +229,6 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, *args) -> None:
         """Stay silent."""
-
-
-@functools.cache
-def _exporter() -> HTMLExporter:
-    """nbconvert's HTML exporter with the JupyterLab template (what `jupyter nbconvert --to html` uses)."""
-    return HTMLExporter(template_name="lab")
-
-
-def notebook_html(notebook: Path, folder: Path) -> Path:
-    """Convert an executed notebook to `folder/<name>.html`."""
-    body, _ = _exporter().from_filename(str(notebook))
-    path = folder / f"{notebook.stem}.html"
-    path.write_text(body, encoding="utf-8")
-    return path
-
-
-def embedded_mp4s(html: str) -> list:
-    """The MP4 bytes of every <video> embedded as base64, in page order."""
-    return [base64.b64decode(payload) for payload in VIDEO_PAYLOAD.findall(html)]
-
-
-def count_frames(mp4: bytes) -> int:
-    """Frames in an MP4, decoded by ffmpeg (imageio's reader)."""
-    return video_facts(mp4)[0]
-
-
-def video_facts(mp4: bytes) -> tuple:
-    """(frames, frames per second, (width, height)) of an MP4, read by ffmpeg (imageio's reader)."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "video.mp4"
-        path.write_bytes(mp4)
-        with imageio.get_reader(path, format="FFMPEG") as reader:
-            meta = reader.get_meta_data()
-            return reader.count_frames(), float(meta["fps"]), tuple(meta["size"])
 
 
 class LocalServer:
@@ -368,33 +251,53 @@ class LocalServer:
         self.server.server_close()
 
 
-def main() -> None:
-    """Check the notebooks named on the command line and print one report per notebook."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--screenshots", type=Path, default=Path("tests/artifacts"))
-    args = parser.parse_args()
-    binary = find_chromium()
-    if binary is None:
-        raise SystemExit("Chromium not found: apt-get install -y chromium")
-    chromium = Chromium(binary)
+def embedded_mp4s(html: str) -> list:
+    """The MP4 bytes of every <video> embedded as base64, in page order."""
+    return [base64.b64decode(payload) for payload in VIDEO_PAYLOAD.findall(html)]
+
+
+def video_facts(mp4: bytes) -> tuple:
+    """(frames, frames per second, (width, height)) of an MP4, read by ffmpeg (imageio's reader)."""
     with tempfile.TemporaryDirectory() as folder:
-        server = LocalServer(Path(folder))
+        path = Path(folder) / "video.mp4"
+        path.write_bytes(mp4)
+        with imageio.get_reader(path, format="FFMPEG") as reader:
+            meta = reader.get_meta_data()
+            return reader.count_frames(), float(meta["fps"]), tuple(meta["size"])
+
+
+def print_report(report: PageReport, facts: list) -> None:
+    """One page's report: math, pictures, videos beside what ffmpeg reads from them, errors, remote requests."""
+    math, images = report.probes["math"], report.probes["images"]
+    print(f"{report.url}: MathJax {math['state']}, {math['typeset']} formulas, {math['failed']} failed, "
+          f"{len(math['raw'])} left as TeX; {sum(images)} of {len(images)} pictures decoded; "
+          f"{len(report.videos)} videos; screenshot {report.screenshot}")
+    for video, (count, fps, _) in zip(report.videos, facts):
+        print(f"  {count} frames at {fps:g} fps, expected {count / fps:.2f} s; browser: {json.dumps(video)}")
+    for error in report.errors:
+        print(f"  JavaScript error: {error}")
+    for url in remote_requests(report.requests, report.url):
+        print(f"  request that left the local server: {url}")
+
+
+def main() -> None:
+    """Build the site of the notebooks named on the command line, check each page, print one report per page."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path, help="executed notebooks, e.g. solutions/*.ipynb")
+    parser.add_argument("--screenshots", type=Path, help="folder to save one screenshot per page into")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder, launch() as browser:
+        site = Path(folder) / "site"
+        build_site.build(site, paths=args.notebooks)
+        server = LocalServer(site)
         try:
-            for notebook in args.notebooks:
-                html = notebook_html(notebook, Path(folder))
-                frames = [count_frames(mp4) for mp4 in embedded_mp4s(html.read_text())]
-                report = check_page(chromium, server.url(html.name), args.screenshots / f"{notebook.stem}.png")
-                print(f"{notebook}: {len(report.videos)} videos, screenshot {report.screenshot}")
-                for video, count in zip(report.videos, frames):
-                    print(f"  {count} frames, expected {count / 50:.2f} s; browser: {video}")
-                for error in report.errors:
-                    print(f"  JavaScript error: {error}")
-                for blocked in report.blocked:
-                    print(f"  external resource not loaded (offline by design): {blocked}")
+            for name in ["index", *(notebook.stem for notebook in args.notebooks)]:
+                html = (site / f"{name}.html").read_text(encoding="utf-8")
+                facts = [video_facts(mp4) for mp4 in embedded_mp4s(html)]
+                shot = args.screenshots / f"{name}.png" if args.screenshots else None
+                print_report(check_page(browser, server.url(f"{name}.html"), shot, SITE_PROBES), facts)
         finally:
             server.close()
-            chromium.close()
 
 
 if __name__ == "__main__":

@@ -1,41 +1,47 @@
-"""Build the course as a static HTML site, readable offline without Jupyter.
+"""Build the course as a static website, readable offline without Jupyter.
 
     python -m tools.build_site [--out site] [--solutions]
 
-Each executed solution notebook (`solutions/NN_*.ipynb`, ordered by name) becomes one page
-with its theory, plots, videos and outputs as they were executed; nothing is re-run. An
-exercise cell shows the student's stub (the generator's `student_source`) above the
-outputs of the solution, unless `--solutions` keeps the solution code (an instructor's
-private copy). `index.html` holds the README's table of notebooks.
+The site is built by Sphinx with MyST-NB and sphinx-book-theme (the stack Jupyter Book 1.x
+runs on), never executing anything: each executed solution notebook (`solutions/NN_*.ipynb`,
+ordered by name) becomes one page with its theory, plots, videos and outputs as they were
+executed. Before Sphinx sees a notebook, every exercise cell is replaced by the student's stub
+(the generator's `student_source`; `--solutions` keeps the solution code, for an instructor's
+private copy), the build fails if any solution line would still show, output lines that speak
+to the student who ran the notebook are rewritten for a reader (`READER_LINES`), and each
+explorer's static picture gets a line saying to open the notebook to use it. `index.html`
+holds the README's table of notebooks.
 
-Pages are rendered by nbconvert's HTML exporter (the JupyterLab template, the one
-`jupyter nbconvert --to html` uses) with a small template on top of it: previous/next
-links, a two-line "run it yourself" note, and math typeset by MathJax 3, whose one-file
-TeX-to-SVG renderer the pinned `django-static-mathjax` package ships and the build copies
-into the site (SVG needs no font files). No page loads anything from the network, so the
-folder works from a USB stick, opened straight from the files or served.
+Every page has a sidebar listing each notebook and its sections (tools/site/templates), a
+table of contents of its own sections, and Sphinx's full-text search, which runs in the page
+from a local index (also opened as file://). Math is typeset by MathJax 3, whose one-file
+TeX-to-SVG renderer the pinned `django-static-mathjax` package ships and the build copies into
+the site. No page loads anything from the network, so the folder works from a USB stick.
 """
 import argparse
 import copy
 import importlib.resources
+import io
 import re
 import shutil
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import nbformat
-from nbconvert import HTMLExporter
+from sphinx.application import Sphinx
+from sphinx.util.docutils import docutils_namespace
 
 from tools.build_notebooks import (NBVAL_MARKER, ROOT, SOLUTIONS as SOLUTION_FOLDER, Region, header_cell,
                                    leaked_lines, serialize, solution_regions, student_source)
 
 README = ROOT / "README.md"
+THEME = ROOT / "tools" / "site"
 OUTLINE_HEADING = "## The notebooks"
-MATHJAX_FOLDER = "mathjax"
+MATHJAX = "mathjax/tex-svg-full.js"
 MATHJAX_FILES = ("es5/tex-svg-full.js", "LICENSE")
 """What the site needs from the package: TeX input and SVG output with every TeX extension, in one file."""
 STAMP = ".course-site"
@@ -47,54 +53,22 @@ EXPLORER_SNAPSHOT = re.compile(r'^(<img src="data:image/png;base64,[^"]*"/>)?<(p
 PLACEHOLDER_REPR = re.compile(r"^<.*>$", re.S)
 LIVE_NOTE = ('<p class="course-live-note">A static picture: this explorer needs a live kernel, '
              "so open the notebook to use it (<code>make lab</code>).</p>")
-
-TEMPLATE = r"""{%- extends "index.html.j2" -%}
-{#- No require.js, widget manager or mermaid: no page needs them, and each would come from a CDN. -#}
-{%- block html_head_js -%}{%- endblock html_head_js -%}
-{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block html_head_js_mathjax -%}
-<script>
-window.MathJax = {
-  tex: {inlineMath: [["$", "$"], ["\\(", "\\)"]], displayMath: [["$$", "$$"], ["\\[", "\\]"]]},
-  // The menu's optional parts (speech, explorer) would load files the site does not ship.
-  options: {enableMenu: false}
-};
-</script>
-<script src="{{ resources.site.mathjax }}" defer></script>
-{%- endblock html_head_js_mathjax -%}
-{%- block extra_css -%}
-<style type="text/css">
-.course-bar { max-width: 1100px; margin: 0 auto; padding: 8px 16px; font-family: var(--jp-ui-font-family);
-  font-size: var(--jp-ui-font-size1); display: flex; justify-content: space-between; gap: 16px; }
-.course-run { max-width: 1100px; margin: 4px auto 12px; padding: 8px 16px; background: var(--jp-layout-color2);
-  border-left: 4px solid var(--jp-brand-color1); font-family: var(--jp-ui-font-family); }
-.course-run p { margin: 2px 0; }
-.course-instructor { color: var(--jp-error-color1); font-weight: bold; }
-.course-live-note { font-style: italic; color: var(--jp-ui-font-color2); }
-</style>
-{%- endblock extra_css -%}
-{%- macro nav(site) -%}
-<nav class="course-bar">
-  <span>{% if site.previous %}&larr; <a href="{{ site.previous.href }}">{{ site.previous.title }}</a>{% endif %}</span>
-  <span>{% if site.index %}<a href="{{ site.index }}">Course outline</a>{% endif %}</span>
-  <span>{% if site.next %}<a href="{{ site.next.href }}">{{ site.next.title }}</a> &rarr;{% endif %}</span>
-</nav>
-{%- endmacro -%}
-{%- block body_header -%}
-{{ super() }}
-{{ nav(resources.site) }}
-<aside class="course-run">
-  <p>You are reading a static copy of the course: nothing here runs.</p>
-  <p>To run it yourself, clone the repository and run <code>make lab</code> (needs Python 3.11 and make).</p>
-  {% if resources.site.solutions %}<p class="course-instructor">Instructor's copy: it shows the solutions. Do not publish it.</p>{% endif %}
-</aside>
-{%- endblock body_header -%}
-{%- block body_footer -%}
-{{ nav(resources.site) }}
-{{ super() }}
-{%- endblock body_footer -%}
-"""
+READER_NOTE = ("A static copy of the course: nothing runs here. To run the notebooks, clone the repository "
+               "and run <code>make lab</code>.")
+INSTRUCTOR_NOTE = "<strong>Instructor's copy: it shows the solutions. Do not publish it.</strong> "
+READER_LINES = (
+    # utils.checks: on the page, the check ran on the course's solution, not on the reader's code.
+    (re.compile(r"^(✅ Exercise \S+ \(.+\): passed)$", re.M), r"\1, run on the course's solution"),
+    # utils.student_agent: the reader has no agent of their own.
+    (re.compile(r"^Showing YOUR agent, trained by your loop in notebook 5 \((?P<file>[^)]+)\)\.$", re.M),
+     r"Showing the agent the course's solution trained in notebook 5 (\g<file>); in a student's notebook, "
+     r"the agent their own loop trained."),
+    (re.compile(r"^saved your agent to (?P<file>\S+): notebook 6 evaluates and films it$", re.M),
+     r"saved the agent the course's solution trained to \g<file>: notebook 6 evaluates and films it"),
+    # Notebook 7 prints the student's iqm and bootstrap_interval beside SciPy's.
+    (re.compile(r"^(IQM|95% interval): yours ", re.M), r"\1: the solution's "),
+)
+"""(pattern, replacement) for each output line written to the student who ran the notebook."""
 
 
 class SiteError(Exception):
@@ -103,11 +77,15 @@ class SiteError(Exception):
 
 @dataclass
 class Page:
-    """One page of the site: the notebook it shows and where it lives."""
+    """One page of the site: the notebook it shows and its name (`name.ipynb` becomes `name.html`)."""
 
     notebook: nbformat.NotebookNode
-    href: str
-    title: str
+    name: str
+
+    @property
+    def href(self) -> str:
+        """The page's file in the site."""
+        return f"{self.name}.html"
 
 
 def solution_notebooks() -> list:
@@ -145,6 +123,22 @@ def is_explorer_snapshot(output) -> bool:
             and bool(EXPLORER_SNAPSHOT.match(data["text/html"])))
 
 
+def for_a_reader(text: str) -> str:
+    """Output text with every line written to the notebook's student rewritten for a reader (`READER_LINES`)."""
+    for pattern, replacement in READER_LINES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def shown_output(output):
+    """An output as a page shows it: printed lines for a reader, an explorer's picture with its note."""
+    if output.output_type == "stream":
+        output.text = for_a_reader(output.text)
+    elif is_explorer_snapshot(output):
+        output.data["text/html"] += LIVE_NOTE
+    return output
+
+
 def page_notebook(executed, solutions: bool):
     """A copy of an executed solution notebook as a page shows it, outputs kept."""
     page = copy.deepcopy(executed)
@@ -152,12 +146,9 @@ def page_notebook(executed, solutions: bool):
     generated_note = header_cell(executed, "solution").source
     page.cells = [cell for cell in page.cells if cell.source != generated_note]
     for cell in page.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.source = shown_source(cell, solutions)
-        for output in cell.outputs:
-            if is_explorer_snapshot(output):
-                output.data["text/html"] += LIVE_NOTE
+        if cell.cell_type == "code":
+            cell.source = shown_source(cell, solutions)
+            cell.outputs = [shown_output(output) for output in cell.outputs]
     page.metadata["title"] = first_heading(page)
     return page
 
@@ -176,54 +167,74 @@ def notebook_pages(paths, solutions: bool) -> list:
         leaks = [] if solutions else leaked_lines(notebook_regions(executed), serialize(page))
         if leaks:
             raise SiteError(f"{path.name}: solution lines would appear on its page: {leaks[:3]}")
-        pages.append(Page(page, f"{path.stem}.html", page.metadata["title"]))
+        pages.append(Page(page, path.stem))
     return pages
 
 
-def readme_outline(readme: str, hrefs: dict):
-    """The index page's notebook: the README's title, first paragraph and table of notebooks, linked."""
+def readme_outline(readme: str, pages: list) -> str:
+    """The index page (MyST Markdown): the README's title, first paragraph and table of notebooks, linked by title."""
     title = HEADING.search(readme)["title"]
     introduction = readme.split("\n\n")[1]
     sections = readme.split(OUTLINE_HEADING + "\n")
     if len(sections) != 2:
         raise SiteError(f"README.md has no single {OUTLINE_HEADING!r} section to take the course outline from")
     table = "\n".join(line for line in sections[1].split("\n## ")[0].splitlines() if line.startswith("|"))
-    linked = NOTEBOOK_NAME.sub(lambda m: f"[`{m[1]}`]({hrefs[m[1]]})" if m[1] in hrefs else m[0], table)
-    text = f"# {title}\n\n{introduction}\n\n{OUTLINE_HEADING}\n\n{linked}"
-    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)], metadata={"title": title})
+    titles = {page.name: page.notebook.metadata["title"] for page in pages}
+    linked = NOTEBOOK_NAME.sub(lambda m: f"[{titles[m[1]]}]({m[1]}.ipynb)" if m[1] in titles else m[0], table)
+    # The sidebar lists the pages in this (hidden) table of contents' order.
+    contents = "\n".join(page.name for page in pages)
+    return (f"# {title}\n\n{introduction}\n\n{OUTLINE_HEADING}\n\n{linked}\n\n"
+            f"```{{toctree}}\n:hidden:\n\n{contents}\n```\n")
 
 
-def exporter() -> HTMLExporter:
-    """nbconvert's HTML exporter: the JupyterLab template, under the site's own."""
-    return HTMLExporter(template_name="lab", extra_loaders=[jinja2.DictLoader({"course_site.html.j2": TEMPLATE})],
-                        template_file="course_site.html.j2")
-
-
-def link(page: Page) -> dict:
-    """A page as the template links to it."""
-    return {"href": page.href, "title": page.title}
-
-
-def write_pages(folder: Path, pages: list, index: Page, solutions: bool) -> None:
-    """Export the index and every page into `folder`, each linked to its neighbours."""
-    html = exporter()
-    chain = [index, *pages]
-    for number, page in enumerate(chain):
-        site = {"previous": link(chain[number - 1]) if number else None,
-                "next": link(chain[number + 1]) if number + 1 < len(chain) else None,
-                "index": index.href if number else None, "solutions": solutions,
-                "mathjax": f"{MATHJAX_FOLDER}/{Path(MATHJAX_FILES[0]).name}"}
-        body, _ = html.from_notebook_node(page.notebook, resources={"site": site})
-        (folder / page.href).write_text(body, encoding="utf-8")
+def sphinx_config(title: str, solutions: bool) -> dict:
+    """Sphinx's settings: MyST-NB that never executes, the book theme, local MathJax, the course's sidebar."""
+    return {
+        "project": title, "html_title": title, "extensions": ["myst_nb"], "master_doc": "index",
+        "nb_execution_mode": "off", "nb_merge_streams": True, "myst_enable_extensions": ["dollarmath", "amsmath"],
+        "html_theme": "sphinx_book_theme", "templates_path": [str(THEME / "templates")],
+        "html_static_path": [str(THEME / "static"), "_static"], "html_css_files": ["course.css"],
+        # MathJax from the site itself; its menu's optional parts would load files the site does not ship.
+        "mathjax_path": MATHJAX, "mathjax3_config": {"options": {"enableMenu": False}},
+        "html_copy_source": False, "html_show_sourcelink": False, "html_context": {"default_mode": "light"},
+        "html_theme_options": {
+            "announcement": (INSTRUCTOR_NOTE if solutions else "") + READER_NOTE,
+            "show_navbar_depth": 1, "max_navbar_depth": 2, "show_toc_level": 2,
+            "use_download_button": False, "search_bar_text": "Search the course…", "navbar_persistent": [],
+        },
+    }
 
 
 def copy_mathjax(folder: Path) -> None:
-    """Copy MathJax's renderer and licence from the pinned django-static-mathjax package into the site."""
-    (folder / MATHJAX_FOLDER).mkdir()
+    """Copy MathJax's renderer and licence from the pinned django-static-mathjax package into `folder`."""
+    (folder / Path(MATHJAX).parent).mkdir(parents=True)
     package = importlib.resources.files("mathjax") / "static" / "mathjax"
     for name in MATHJAX_FILES:
         with importlib.resources.as_file(package / name) as source:
-            shutil.copy(source, folder / MATHJAX_FOLDER / Path(name).name)
+            shutil.copy(source, folder / Path(MATHJAX).parent / Path(name).name)
+
+
+def write_sources(folder: Path, pages: list, index: str) -> None:
+    """The Sphinx project: the index, one prepared notebook per page, MathJax among the static files."""
+    (folder / "index.md").write_text(index, encoding="utf-8")
+    for page in pages:
+        nbformat.write(page.notebook, folder / f"{page.name}.ipynb")
+    copy_mathjax(folder / "_static")
+
+
+def run_sphinx(source: Path, doctrees: Path, out: Path, config: dict) -> None:
+    """Build the HTML into `out` with Sphinx; any warning (a broken link, say) stops the build."""
+    messages = io.StringIO()
+    # Sphinx's own warnings go to `messages`; the Python deprecation warnings its extensions raise
+    # about each other's APIs are for their authors, not for whoever builds the course.
+    with docutils_namespace(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        app = Sphinx(str(source), None, str(out), str(doctrees), "html", confoverrides=config, status=None,
+                     warning=messages, freshenv=True)
+        app.build()
+    if messages.getvalue():
+        raise SiteError(f"Sphinx warned:\n{messages.getvalue().strip()}")
 
 
 def replace_folder(built: Path, out: Path) -> None:
@@ -242,20 +253,20 @@ def build(out: Path, solutions: bool = False, paths=None) -> list:
     if not paths:
         raise SiteError(f"no executed notebooks in {SOLUTION_FOLDER}: run `make notebooks`")
     pages = notebook_pages(paths, solutions)
-    hrefs = {Path(page.href).stem: page.href for page in pages}
-    index = Page(readme_outline(README.read_text(encoding="utf-8"), hrefs), "index.html", "Course outline")
+    readme = README.read_text(encoding="utf-8")
+    title = HEADING.search(readme)["title"].split(":")[0]
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    built = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
-    try:
-        write_pages(built, pages, index, solutions)
-        copy_mathjax(built)
+    # Everything the build writes stays in here until the site replaces `out`: MyST-NB also writes
+    # copies of the notebooks beside Sphinx's output folder (its "jupyter_execute").
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as scratch:
+        source, built = Path(scratch) / "source", Path(scratch) / "html"
+        source.mkdir()
+        write_sources(source, pages, readme_outline(readme, pages))
+        run_sphinx(source, Path(scratch) / "doctrees", built, sphinx_config(title, solutions))
         (built / STAMP).write_text("built by tools/build_site.py; a rebuild replaces this folder\n")
-        built.chmod(0o755)  # mkdtemp makes the folder private; the site is meant to be shared
         replace_folder(built, out)
-    finally:
-        shutil.rmtree(built, ignore_errors=True)
-    return [index, *pages]
+    return pages
 
 
 def folder_size(folder: Path) -> int:
@@ -276,8 +287,9 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     kind = "instructor's copy, WITH solutions" if args.solutions else "student view, no solution code"
-    print(f"site: {len(pages)} pages ({kind}) in {args.out}, {folder_size(args.out) / 2**20:.1f} MiB, "
-          f"{time.perf_counter() - start:.1f} s; open {args.out / 'index.html'}")
+    print(f"site: index and {len(pages)} notebook pages ({kind}) in {args.out}, "
+          f"{folder_size(args.out) / 2**20:.1f} MiB, {time.perf_counter() - start:.1f} s; "
+          f"open {args.out / 'index.html'}")
     return 0
 
 

@@ -516,16 +516,26 @@ def run_summary(result, label: str) -> dict:
     }
 
 
-def draw_runs(runs: list) -> tuple:
-    """(figure, text): all runs' learning curves on one axis, and a line per run."""
-    if not runs:
-        return None, "No run yet: pick settings and press train (in JupyterLab)."
+def draw_runs(runs: list, config) -> tuple:
+    """(figure, text): the runs' learning curves and a line per run; before any run, empty axes and `config`."""
     fig, (ax,) = new_figure(1, width=8, height=3.8)
     for number, run in enumerate(runs, 1):
         ax.plot(run["steps"], run["curve"], label=f"{number}: {run['label']}")
     ax.set(xlabel="environment steps", ylabel=f"return (mean of last {CURVE_WINDOW} episodes)", ylim=(0, 510))
-    ax.legend(fontsize=8)
-    return fig, "\n".join(run_line(number, run) for number, run in enumerate(runs, 1))
+    if runs:
+        ax.legend(fontsize=8)
+        return fig, "\n".join(run_line(number, run) for number, run in enumerate(runs, 1))
+    ax.set_xlim(0, config.max_env_steps)
+    ax.text(0.5, 0.5, "no run yet: press train", transform=ax.transAxes, ha="center", va="center", color="gray")
+    return fig, f"No run yet: pick settings and press train (in JupyterLab). Settings: {settings_line(config)}."
+
+
+def settings_line(config) -> str:
+    """The playground's settings in `config`, in words."""
+    update = (f"a hard target copy every {config.target_update_every:,} steps" if config.tau == 1
+              else f"soft target updates, τ = {config.tau:g} every {config.target_update_every:,} steps")
+    return (f"lr {config.lr:.1e}, {update}, ε decay over {config.eps_decay_steps:,} steps, "
+            f"a {config.buffer_capacity:,}-transition memory, a {config.max_env_steps:,}-step budget")
 
 
 def run_line(number: int, run: dict) -> str:
@@ -594,7 +604,7 @@ class HyperparameterPlayground(StaticWhereNoWidgets, widgets.VBox):
 
     def snapshot(self) -> dict:
         """The runs so far (none in a freshly executed notebook), as a static PNG and text."""
-        return snapshot_bundle(*draw_runs(self.runs))
+        return snapshot_bundle(*draw_runs(self.runs, self.config()))
 
     def clear(self) -> None:
         """Forget every run."""
@@ -606,7 +616,7 @@ class HyperparameterPlayground(StaticWhereNoWidgets, widgets.VBox):
         if self.mode == "widget":
             with self.output:
                 clear_output(wait=True)
-                show(*draw_runs(self.runs))
+                show(*draw_runs(self.runs, self.config()))
 
 
 def hyperparameter_playground(base_config=None) -> HyperparameterPlayground:
