@@ -107,7 +107,8 @@ def graded(tmp_path_factory):
     course = make_course(root / "course")
     submissions = make_submissions(root / "submissions")
     before = fingerprint(submissions)
-    assert grade(submissions, root / "out", course) == 1  # 1: stray.ipynb lies in no student folder
+    # a generous wall-clock budget: frank's and olga's loops must meet their CPU limits first, however loaded the machine
+    assert grade(submissions, root / "out", course, "--timeout", "60") == 1  # 1: stray.ipynb lies in no student folder
     return submissions, root / "out", before
 
 
@@ -173,26 +174,6 @@ def test_infinite_loop_uses_up_its_cpu_time_but_earlier_exercises_are_checked(ro
     expected = "used more than 4 s of CPU time: it was stopped in the cell of exercise 1.2."
     assert expected in feedback(graded, "frank", "01_fake.md")
     assert "graded again alone" not in feedback(graded, "frank", "01_fake.md")  # CPU time does not depend on load
-
-
-@slow
-def test_waiting_is_stopped_by_the_wall_clock_and_retried_alone_once_cpu_burning_is_not(tmp_path, capsys):
-    course = make_course(tmp_path / "course")
-    submissions = tmp_path / "submissions"
-    write(submissions / "sam" / "01_fake.ipynb", answered_then("import time\ntime.sleep(600)"))
-    write(submissions / "cora" / "01_fake.ipynb", answered_then("while True:\n    pass"))
-    assert main([str(submissions), "--out", str(tmp_path / "out"), "--course", str(course), "--cpu-seconds", "1.5",
-                 "--timeout", "3", "--check-timeout", "3", "--jobs", "2"]) == 0
-    found = {row["student"]: row for row in read_csv(tmp_path / "out" / "grades.csv") if row["status"] != "missing"}
-    assert statuses(found["sam"]) == ("timeout", "passed", "error", "", "1")
-    assert statuses(found["cora"]) == ("timeout", "passed", "error", "", "1")
-    progress = capsys.readouterr().err
-    assert progress.count("sam/01_fake.ipynb: timeout") == 2 and progress.count("cora/01_fake.ipynb: timeout") == 1
-    assert "did not finish within 3 s (wall-clock time)" in feedback((tmp_path, tmp_path / "out"), "sam", "01_fake.md")
-    assert "used more than 1.5 s of CPU time" in feedback((tmp_path, tmp_path / "out"), "cora", "01_fake.md")
-    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
-    assert "`sam/01_fake.ipynb` ran past the wall-clock limit while other files were being graded" in report
-    assert "`cora/01_fake.ipynb` ran past" not in report
 
 
 @slow
@@ -407,38 +388,49 @@ def mallory_attacks(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 @slow
-def test_a_submission_writing_over_another_is_reported_where_kernels_cannot_be_sandboxed(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sandbox, "namespaces_work", lambda *folders: False)
+def test_without_a_sandbox_the_first_lines_say_so_and_a_write_to_the_submissions_is_reported(tmp_path, capsys,
+                                                                                             monkeypatch):
+    monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "bubblewrap is not installed")
     course, submissions, victim = mallory_attacks(tmp_path)
     assert grade(submissions, tmp_path / "out", course, "--jobs", "1") == 1
     err = capsys.readouterr().err
+    assert err.startswith("WARNING: no sandbox: bubblewrap is not installed. Kernels run as your user")
     assert "ERROR: grading changed 2 files in the submissions folder" in err
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert report.startswith("# Grading report\n\n## WARNING: the notebooks ran without a sandbox\n\n"
+                             "No sandbox could be made: bubblewrap is not installed. Each kernel ran as your user")
     assert "## WARNING: grading changed the submissions folder" in report
     assert "- `victim/01_fake.ipynb` was changed" in report and "- `victim/x` was created" in report
-    assert "could not hide" in report
 
 
 @slow
-@pytest.mark.skipif(not sandbox.namespaces_work(), reason="this system allows no unprivileged mount namespaces")
+@pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason="bubblewrap cannot make a sandbox here")
 def test_sandboxed_kernels_cannot_reach_other_submissions(tmp_path, capsys):
     course, submissions, victim = mallory_attacks(tmp_path)
     before = fingerprint(submissions)
     assert grade(submissions, tmp_path / "out", course, "--jobs", "1") == 0
+    assert capsys.readouterr().err.startswith("grading each notebook in a bubblewrap sandbox of its own")
+    assert (tmp_path / "out" / "report.md").read_text().startswith("# Grading report\n\nEach notebook ran in a "
+                                                                    "bubblewrap sandbox of its own")
     assert fingerprint(submissions) == before
     mallory = feedback((submissions, tmp_path / "out"), "mallory", "01_fake.md")
     assert "The cell of exercise 1.2 raised FileNotFoundError" in mallory
 
 
-@pytest.mark.skipif(not sandbox.namespaces_work(), reason="this system allows no unprivileged mount namespaces")
-def test_sandboxed_kernels_see_a_clean_utils_and_none_of_the_course_secrets(tmp_path):
+@pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason="bubblewrap cannot make a sandbox here")
+def test_a_sandbox_sees_the_clean_copy_read_only_its_private_folder_and_nothing_of_the_course(tmp_path):
     course = make_course(tmp_path / "course")
-    with sandbox.isolated_course(course, [tmp_path / "course" / "notebooks"]) as isolation:
-        listing = subprocess.run([*isolation.command_prefix, "ls", "-A", *[str(course / part) for part in (
-            "solutions", "checkpoints", "utils", "notebooks")], isolation.python_path[0]],
-            capture_output=True, text=True, check=True).stdout
-    assert "01_fake.ipynb" not in listing and "agent.pt" not in listing and "reference.py" not in listing
-    assert "_grader_kernel.py" in listing and "utils" in listing  # the clean copy, outside the hidden folders
+    private = tmp_path / "private"
+    private.mkdir()
+    with sandbox.isolated_course(course) as isolation:
+        listing = " ".join(str(course / part) for part in ("solutions", "checkpoints", "utils", "notebooks"))
+        script = (f"ls -A {listing} {isolation.clean_copy}; touch {isolation.clean_copy}/x; "
+                  f"chmod u+w {isolation.clean_copy}; touch {private}/mine")
+        run = subprocess.run([*isolation.kernel_prefix([private]), "/bin/sh", "-c", script],
+                             capture_output=True, text=True)
+    assert "01_fake.ipynb" not in run.stdout and "agent.pt" not in run.stdout and "reference.py" not in run.stdout
+    assert "_grader_kernel.py" in run.stdout and "utils" in run.stdout  # the clean copy
+    assert run.stderr.count("Read-only file system") == 2 and (private / "mine").exists()
 
 
 @slow

@@ -22,8 +22,8 @@ from pathlib import Path
 from tools.grading.course import discover_course
 from tools.grading.integrity import changes, snapshot
 from tools.grading.report import check_out_dir, plural, write_outputs, write_timings
-from tools.grading.runner import GRADER_ROOT, WALL_CLOCK_FACTOR, Options, grade_all
-from tools.grading.sandbox import isolated_course
+from tools.grading.runner import GRADER_ROOT, WALL_CLOCK_FACTOR, Options, Timing, grade_all
+from tools.grading.sandbox import check_socket_paths, isolated_course
 from tools.grading.shards import (
     Part, course_versions, load_part, merge_parts, options_record, parse_shard, save_part, shard_of,
 )
@@ -40,15 +40,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where to write the results (default: grades/ in the repository)")
     parser.add_argument("--cpu-seconds", type=float, default=Options.cpu_seconds,
                         help="CPU seconds one notebook's kernel may use to run its cells, counted from its start; "
-                             "unlike wall-clock time it does not grow when other jobs load the machine "
+                             "unlike wall-clock time it does not grow when other jobs load the machine; a kernel "
+                             "that goes on past it (ignoring SIGXCPU, or in processes of its own) is killed "
                              "(default %(default)g)")
     parser.add_argument("--timeout", type=float, default=None,
-                        help="wall-clock seconds to run one notebook's cells: a backstop for code that waits "
-                             f"without using CPU (default {WALL_CLOCK_FACTOR} times --cpu-seconds); a file that "
-                             "runs past it while other files are graded is graded again alone")
+                        help="wall-clock seconds one notebook may take in all, cells, checks and any second run "
+                             "together: a backstop for code that waits without using CPU (default "
+                             f"{WALL_CLOCK_FACTOR} times --cpu-seconds); a file graded beside others gets half, and "
+                             "if it runs past that without using up its CPU time it is graded again alone with the rest")
     parser.add_argument("--check-timeout", type=float, default=Options.check_timeout,
                         help="CPU seconds for each exercise's check, with "
-                             f"{WALL_CLOCK_FACTOR} times as much wall-clock time as a backstop (default %(default)g)")
+                             f"{WALL_CLOCK_FACTOR} times as much wall-clock time (within --timeout) "
+                             "(default %(default)g)")
     parser.add_argument("--memory-mb", type=int, default=Options.memory_mb,
                         help="memory limit of each kernel in MiB (default %(default)d)")
     parser.add_argument("-j", "--jobs", type=int, default=Options.jobs,
@@ -58,6 +61,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="I/N",
                         help="grade only part I of N of the class (every N-th student in name order), e.g. on "
                              "N machines; then combine the N output folders with --merge")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run kernels without bubblewrap, only to measure what the sandbox costs (never for a "
+                             "class: a submission could then reach the others)")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="DIR",
                         help="instead of grading, combine the output folders of --shard 1/N ... N/N into --out")
     args = parser.parse_args(argv)
@@ -78,18 +84,26 @@ def check_folders(submissions: Path, out: Path) -> None:
 
 
 class Progress:
-    """Reports each graded file on stderr and remembers how long it took (for timings.csv only)."""
+    """Reports each graded file on stderr and remembers what it cost (for timings.csv only)."""
 
     def __init__(self):
         """No file graded yet."""
-        self.seconds: dict[tuple[str, str], float] = {}
+        self.timings: dict[tuple[str, str], Timing] = {}
 
     def __call__(self, done: int, total: int, grade, seconds: float) -> None:
-        """One stderr line per graded file (a file graded again adds its seconds)."""
+        """One stderr line per graded file (a file graded again adds its time)."""
         s = grade.submission
-        self.seconds[s.student, s.file] = self.seconds.get((s.student, s.file), 0) + seconds
+        self.timings.setdefault((s.student, s.file), Timing()).add(grade, seconds)
         print(f"[{done}/{total}] {s.student}/{s.file}: {grade.status}, {grade.total} passed ({seconds:.0f} s)",
               file=sys.stderr, flush=True)
+
+
+def isolation_line(problem: str) -> str:
+    """The terminal's first line: whether each kernel runs in a sandbox of its own, and what it means if not."""
+    if not problem:
+        return "grading each notebook in a bubblewrap sandbox of its own (no network, read-only course, private files)"
+    return (f"WARNING: no sandbox: {problem}. Kernels run as your user: a submission can read your files, reach the "
+            "network and harm the other students' grading; see report.md")
 
 
 def stop_on_sigterm() -> None:
@@ -107,22 +121,23 @@ def main(argv: list[str] | None = None) -> int:
         check_out_dir(args.out)
         options = Options(args.cpu_seconds, args.timeout, args.check_timeout, args.memory_mb, args.jobs)
         course = discover_course(args.course / "notebooks")
+        check_socket_paths()
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     before = snapshot(args.submissions)
     found = shard_of(find_submissions(args.submissions), args.shard)
     progress = Progress()
-    args.out.mkdir(parents=True, exist_ok=True)  # it exists to be hidden from the kernels
     try:
-        with isolated_course(args.course.resolve(), [args.submissions.resolve(), args.out.resolve()]) as isolation:
+        with isolated_course(args.course.resolve(), sandbox=not args.no_sandbox) as isolation:
+            print(isolation_line(isolation.problem), file=sys.stderr, flush=True)
             grades = grade_all(found.submissions, course, isolation, options, progress)
     except KeyboardInterrupt:
         print("interrupted: the running notebooks were stopped and no results were written", file=sys.stderr)
         return 130
     changed = changes(before, snapshot(args.submissions))
     part = Part(args.shard, course_versions(course), options_record(options), found, grades, changed,
-                bool(isolation.hidden), progress.seconds)
+                isolation.problem, progress.timings)
     return write_part(args.out, part, course, options)
 
 
@@ -143,8 +158,8 @@ def merge(args: argparse.Namespace) -> int:
 
 def write_part(out: Path, part: Part, course: dict, options: Options) -> int:
     """Write the results of a grading run (or merge) and say what needs attention; the exit status."""
-    write_outputs(out, part.grades, course, part.found, options, part.changed, part.sandboxed)
-    write_timings(out, part.seconds)
+    write_outputs(out, part.grades, course, part.found, options, part.changed, part.sandbox_problem)
+    write_timings(out, part.timings)
     save_part(out, part)
     index, count = part.shard
     print(f"graded {plural(len(part.grades), 'file')}{f' (shard {index}/{count})' if count > 1 else ''}; results in "

@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from tools.grading.course import CourseNotebook
-from tools.grading.runner import Grade, Options
+from tools.grading.runner import Grade, Options, Timing
 from tools.grading.submissions import Found, Submission
 
 OUTPUT_NAMES = {"grades.csv", "gradebook.csv", "report.md", "timings.csv", "results.json", "feedback"}
@@ -36,9 +36,9 @@ def check_out_dir(out_dir: Path) -> None:
 
 
 def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNotebook],
-                  found: Found, options: Options, changed: list[str], sandboxed: bool) -> None:
+                  found: Found, options: Options, changed: list[str], sandbox_problem: str) -> None:
     """Replace the result files in `out_dir`; `changed` lists submission files that grading changed,
-    `sandboxed` says whether kernels ran where the course's secrets and the submissions were hidden."""
+    `sandbox_problem` says why kernels ran without a sandbox of their own ("" when they had one)."""
     check_out_dir(out_dir)
     shutil.rmtree(out_dir / "feedback", ignore_errors=True)  # no stale files from an earlier run
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -47,7 +47,7 @@ def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNo
     write_text(out_dir / "grades.csv", grades_csv(grades, course))
     write_text(out_dir / "gradebook.csv", gradebook_csv(grades, course))
     notes = found.notes + retry_notes(grades) + sorted(set(duplicates.values()))
-    write_text(out_dir / "report.md", report_markdown(grades, course, notes, options, changed, sandboxed))
+    write_text(out_dir / "report.md", report_markdown(grades, course, notes, options, changed, sandbox_problem))
     for grade in handed_in(grades):
         path = out_dir / "feedback" / grade.submission.student / grade.submission.feedback_name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,10 +62,15 @@ def retry_notes(grades: list[Grade]) -> list[str]:
             for g in grades if g.retried]
 
 
-def write_timings(out_dir: Path, seconds: dict[tuple[str, str], float]) -> None:
-    """timings.csv: seconds spent grading each file (kept apart because it differs from run to run)."""
-    rows = [[student, file, f"{taken:.1f}"] for (student, file), taken in sorted(seconds.items())]
-    write_text(out_dir / "timings.csv", csv_text(["student", "file", "seconds"], rows))
+def write_timings(out_dir: Path, timings: dict[tuple[str, str], Timing]) -> None:
+    """timings.csv: what grading each file cost, all its runs together (kept apart: it differs from run to run).
+
+    `seconds` is wall-clock time in all, `notebook seconds` the part its cells and checks ran (which its
+    wall-clock budget bounds), `cpu seconds` the CPU time of its kernels and every process they started.
+    """
+    rows = [[student, file, f"{t.seconds:.1f}", f"{t.notebook_seconds:.1f}",
+             "" if t.cpu_seconds is None else f"{t.cpu_seconds:.1f}"] for (student, file), t in sorted(timings.items())]
+    write_text(out_dir / "timings.csv", csv_text(["student", "file", "seconds", "notebook seconds", "cpu seconds"], rows))
 
 
 def write_text(path: Path, text: str) -> None:
@@ -150,14 +155,14 @@ def duplicate_notes(grades: list[Grade]) -> dict[int, str]:
 
 
 def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], notes: list[str], options: Options,
-                    changed: list[str], sandboxed: bool) -> str:
-    """The instructor's report: integrity, isolation, flags, settings, summary, counts, notes, per-student sections."""
+                    changed: list[str], sandbox_problem: str) -> str:
+    """The instructor's report: isolation, integrity, flags, settings, summary, counts, notes, per-student sections."""
     columns = exercise_columns(course)
     students = sorted({g.submission.student for g in grades})
     best = best_per_notebook(grades, course)
     exercises = sum(len(notebook.exercises) for notebook in course.values())
     lines = [
-        "# Grading report", "", *integrity_lines(changed), *isolation_lines(sandboxed), *flagged_lines(grades),
+        "# Grading report", "", *isolation_lines(sandbox_problem), *integrity_lines(changed), *flagged_lines(grades),
         f"{plural(len(handed_in(grades)), 'file')} from {plural(len(students), 'student')}, graded against course notebooks "
         + ", ".join(f"{name} ({plural(len(course[name].exercises), 'exercise')})" for name in sorted(course)) + ".",
         f"Limits: {options.cpu_seconds:g} s of CPU time to run a notebook ({options.timeout:g} s of wall-clock "
@@ -198,15 +203,21 @@ def integrity_lines(changed: list[str]) -> list[str]:
             *[f"- {change}" for change in changed], ""]
 
 
-def isolation_lines(sandboxed: bool) -> list[str]:
-    """The report's lines on what the kernels could see."""
-    if sandboxed:
-        return ["Each notebook ran in a private mount namespace in which the course's solutions, checkpoints and "
-                "grader, the submissions folder and this output folder were hidden.", ""]
-    return ["This system could not hide the course's solutions/ and checkpoints/, the submissions folder or this "
-            "output folder from the kernels (Linux user namespaces are off, or this is not Linux): code in an "
-            "exercise cell could read them through absolute paths. Exercise cells that do are flagged below; the "
-            "submissions' SHA-256 check above still catches any write.", ""]
+def isolation_lines(problem: str) -> list[str]:
+    """The report's first lines: whether each kernel ran in a sandbox of its own, and what it means if not."""
+    if not problem:
+        return ["Each notebook ran in a bubblewrap sandbox of its own: the system, Python and a copy of the course's "
+                "`utils` read-only (nothing else of the course, no submissions, not this folder), its own working "
+                "and temporary folders, its own process namespace (everything it started ended with it), no "
+                "network. No kernel could read or change another's files, see or signal its processes, or change "
+                "the course copy; it could still compete with them for the machine's CPU, memory and disk.", ""]
+    return ["## WARNING: the notebooks ran without a sandbox", "",
+            f"No sandbox could be made: {problem}. Each kernel ran as your user, beside the others: code in a "
+            "submission could read and write your files (the course's solutions, other submissions, this output "
+            "folder), reach the network, and see, signal or outlive other students' kernels, so one student could "
+            "change another's grades. The submissions' SHA-256 check below still catches a write to the "
+            "submissions folder. Grade on Linux with bubblewrap installed (`apt-get install bubblewrap`) and "
+            "user namespaces allowed.", ""]
 
 
 def flagged_lines(grades: list[Grade]) -> list[str]:
