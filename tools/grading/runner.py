@@ -193,7 +193,7 @@ def grade_one(submission: Submission, course: dict[str, CourseNotebook], isolati
     notebook, how = identify(nb, course)
     if notebook is None:
         return Grade(submission, "unknown-notebook", notes=[unknown_note(nb)])
-    plan = build_plan(nb, course_notebook_cells(notebook.path))
+    plan = build_plan(nb, course_notebook_cells(notebook.path), solution_cells(notebook.path))
     notes = version_notes(nb, notebook) + plan.notes
     if how != "course metadata":
         notes.insert(0, recognised_note(nb, notebook, how))
@@ -225,6 +225,16 @@ def unknown_note(nb: dict) -> str:
 def course_notebook_cells(path: Path) -> dict:
     """The course's student notebook (read once per grading run)."""
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=None)
+def solution_cells(path: Path) -> dict | None:
+    """The course's solution notebook for the student notebook at `path` (None if the course has none).
+
+    Only the names its answers use reach the plan: no solution code ever runs in a kernel.
+    """
+    solution = path.parent.parent / "solutions" / path.name
+    return json.loads(solution.read_text(encoding="utf-8")) if solution.is_file() else None
 
 
 def run_worker(submission: Submission, notebook: CourseNotebook, plan: Plan, isolation: Isolation,
