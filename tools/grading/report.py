@@ -57,9 +57,9 @@ def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNo
 
 def retry_notes(grades: list[Grade]) -> list[str]:
     """A report note for each file graded a second time, alone, after a wall-clock time-out."""
-    return [f"`{g.submission.student}/{g.submission.file}` ran past the wall-clock limit while other files were "
-            f"being graded, so it was graded again alone (status of the second run: {g.status})."
-            for g in grades if g.retried]
+    return [f"`{g.submission.student}/{g.submission.file}` ran out of its share of the wall-clock time while other "
+            f"files were being graded, so it was graded again alone with the rest of its budget (status of the "
+            f"second run: {g.status})." for g in grades if g.retried]
 
 
 def write_timings(out_dir: Path, timings: dict[tuple[str, str], Timing]) -> None:
