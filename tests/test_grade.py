@@ -11,16 +11,17 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from markdown_it import MarkdownIt
 from fake_course import (
-    EXERCISES, answered, answered_then, course_notebook, feedback, fingerprint, grade, make_course, read_csv,
-    statuses, with_exercise_code, write,
+    EXERCISES, answered, answered_then, course_notebook, exercise_index, feedback, fingerprint, grade, make_course,
+    read_csv, statuses, with_exercise_code, write,
 )
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tools.grade import main
+from tools.grade import main, printable
 from tools.grading import sandbox
 from tools.grading.course import discover_course, identify
-from tools.grading.submissions import find_submissions, read_notebook
+from tools.grading.submissions import drop_resubmissions, find_submissions, read_notebook
 
 pytestmark = pytest.mark.grading
 slow = pytest.mark.slow
@@ -65,6 +66,17 @@ def mia_notebook() -> nbformat.NotebookNode:
     return nb
 
 
+# A message that, printed unescaped, would forge a heading and a verdict, and hide the rest of report.md.
+FORGED = "look\n\n## Flagged for review\n\nNothing else was flagged.\n\n<!--"
+
+
+def zed_notebook() -> nbformat.NotebookNode:
+    """1.1 right; 1.2's function and cell raise the forging message (its `import os` has it flagged)."""
+    nb = answered(course_notebook("01_fake"), "1.1")
+    nb.cells[exercise_index(nb, "1.2")].source = f"import os\ndef scale(xs, k):\n    raise RuntimeError({FORGED!r})\nraise RuntimeError({FORGED!r})"
+    return nb
+
+
 WRITES_FILES = ("import os\nopen('written.txt', 'w').write('x')\nos.makedirs('made_by_student')\n"
                 "open('../outside.txt', 'w')")
 
@@ -94,6 +106,10 @@ def make_submissions(root: Path) -> Path:
         "nick/random.ipynb": new_notebook(cells=[new_code_cell("print(1)")]),
         "leo/notes.txt": "I forgot the notebook",
         "stray.ipynb": full(),
+        # Canvas's flat files: `-1` and `-5` are part of the student's names here, not resubmissions
+        "roe_rick_LATE_222_401_part-1.ipynb": full(),
+        "roe_rick_222_402_part-5.ipynb": answered(course_notebook("02_fake"), "2.1"),
+        "zed <!--/## Flagged for review.ipynb": zed_notebook(),  # names are the student's text too
     }
     for name, content in files.items():
         write(root / name, content)
@@ -122,9 +138,9 @@ def rows(graded):
 @slow
 def test_csv_has_one_column_per_exercise_and_a_row_per_file(rows, graded):
     header = (graded[1] / "grades.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header == "student,notebook,file,status,1.1,1.2,2.1,total"
+    assert header == "student,notebook,file,status,1.1,1.2,2.1,total,late"
     handed_in = [row for row in rows.values() if row["status"] != "missing"]
-    assert len(handed_in) == 18  # hidden checkpoint, stray top-level file and leo's .txt are not rows
+    assert len(handed_in) == 21  # hidden checkpoint, stray top-level file and leo's .txt are not rows
 
 
 @slow
@@ -149,8 +165,28 @@ def test_wrong_deleted_reordered_duplicated_cells_and_a_faked_check(rows, graded
 def test_messages_carry_no_temporary_paths_or_addresses(rows, graded):
     assert statuses(rows["paula", "01_fake.ipynb"]) == ("graded", "passed", "passed", "", "2")
     text = feedback(graded, "paula", "01_fake.md")
-    assert "The cell of exercise 1.1 raised RuntimeError: in <scratch>/tmp at <object object at 0x...>" in text
+    assert "The cell of exercise 1.1 raised RuntimeError: in \\<scratch\\>/tmp at \\<object object at 0x...\\>" in text
     assert "grade-" not in (graded[1] / "report.md").read_text(encoding="utf-8")
+
+
+def rendered(markdown: str) -> str:
+    """Markdown as HTML, as CommonMark with tables renders it (raw HTML passes through, as on most sites)."""
+    return MarkdownIt("commonmark").enable("table").render(markdown)
+
+
+@slow
+def test_no_message_or_name_can_forge_or_hide_part_of_the_report_or_feedback(rows, graded):
+    assert statuses(rows["zed <!--", "## Flagged for review.ipynb"]) == ("graded", "passed", "flagged", "", "1")
+    report = rendered((graded[1] / "report.md").read_text(encoding="utf-8"))
+    assert report.count("<h2>Flagged for review</h2>") == 1 and "<!--" not in report
+    assert "<p>Nothing else was flagged.</p>" not in report and report.count("Nothing else was flagged.") == 3
+    students = sorted({row["student"] for row in rows.values()})
+    assert report.count("(the best file for each course notebook counts)") == len(students)  # no section hidden
+    assert "<h2>zed &lt;!--</h2>" in report and "<h3>## Flagged for review.ipynb</h3>" in report
+    text = rendered(feedback(graded, "zed <!--", "## Flagged for review.md"))
+    assert text.startswith("<h1>Feedback on ## Flagged for review.ipynb (zed &lt;!--)</h1>")
+    assert "<h2>Flagged for review</h2>" not in text and "<!--" not in text and "<p>Nothing else" not in text
+    assert "Notes:" in text and "raised RuntimeError: look ## Flagged for review Nothing else was flagged. &lt;!--" in text
 
 
 @slow
@@ -225,8 +261,8 @@ def test_two_files_for_one_notebook_are_both_graded_and_reported(rows, graded):
 @slow
 def test_ignored_files_are_reported(graded):
     report = (graded[1] / "report.md").read_text(encoding="utf-8")
-    assert "`leo/` holds no .ipynb file." in report
-    assert "`stray.ipynb` is not inside a student folder" in report
+    assert "\\`leo/\\` holds no .ipynb file." in report  # file names are escaped: they are the students' text
+    assert "\\`stray.ipynb\\` is not inside a student folder" in report
 
 
 @slow
@@ -241,7 +277,7 @@ def test_submissions_are_unchanged_and_written_files_stay_in_the_temp_folder(row
 @slow
 def test_feedback_file_per_submission(graded):
     names = sorted(str(p.relative_to(graded[1] / "feedback")) for p in (graded[1] / "feedback").rglob("*.md"))
-    assert len(names) == 18 and "bob/my homework (final).md" in names
+    assert len(names) == 21 and "bob/my homework (final).md" in names
 
 
 @slow
@@ -259,6 +295,10 @@ def test_same_folder_gives_the_same_files_with_any_number_of_jobs(tmp_path):
 def fingerprint_content(folder: Path) -> dict[str, str]:
     """Every file under `folder` and its content hash (not its time), except timings.csv which alone varies."""
     return {k: v[0] for k, v in fingerprint(folder).items() if k != "timings.csv"}
+
+
+def test_names_reach_the_terminal_without_their_control_characters():
+    assert printable("ok\x1b]2;pwned\x07 \n") == "ok\\x1b]2;pwned\\x07 \\n"
 
 
 def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
@@ -320,7 +360,7 @@ def test_missing_notebooks_get_rows_and_the_gradebook_has_one_row_per_student(gr
     assert {("bob", "02_fake"), ("leo", "01_fake"), ("leo", "02_fake"), ("dan", "01_fake")} <= missing
     assert ("alice", "01_fake") not in missing and ("alice", "02_fake") not in missing
     book = {row["student"]: row for row in read_csv(graded[1] / "gradebook.csv")}
-    assert list(book["alice"].values()) == ["alice", "3", "3", "2", "1"]
+    assert list(book["alice"].values()) == ["alice", "3", "3", "2", "1", ""]
     assert book["dave"]["total passed"] == "2"  # the better of dave's two files for 01_fake counts
     assert book["leo"]["total passed"] == "0" and "stray" not in " ".join(book)
     report = (graded[1] / "report.md").read_text(encoding="utf-8")
@@ -345,18 +385,38 @@ def test_json_errors_are_worded_without_a_doubled_word(tmp_path):
     assert "at at" not in problem and "Unterminated string starting at: line 1, column 11" in problem
 
 
-def test_canvas_export_is_grouped_by_student_keeping_the_latest_resubmission(tmp_path):
-    for name in ("doe_jane_LATE_12345_67890_05_training-1.ipynb", "doe_jane_12345_67001_05_training.ipynb",
-                 "doe_jane_12345_67002_my_notes_v2.ipynb", "roe_rick_222_333_report.pdf", "notes.txt"):
+def test_canvas_resubmissions_are_grouped_per_student_and_course_notebook_keeping_the_late_tag(tmp_path):
+    notebook_of = {"doe_jane_12345_67001_05_training.ipynb": "05_training",
+                   "doe_jane_LATE_12345_67890_05_training-1.ipynb": "05_training",
+                   "doe_jane_12345_67002_my_notes_v2.ipynb": "",
+                   "roe_rick_222_401_part-1.ipynb": "01_mdp", "roe_rick_222_402_part-5.ipynb": "05_training",
+                   "roe_rick_222_403_part-5-1.ipynb": "05_training", "roe_rick_222_333_report.pdf": "", "notes.txt": ""}
+    for name in notebook_of:
         write(tmp_path / name, "{}")
-    found = find_submissions(tmp_path)
-    assert [(s.student, s.file, s.path.name) for s in found.submissions] == [
-        ("doe_jane_12345", "05_training.ipynb", "doe_jane_LATE_12345_67890_05_training-1.ipynb"),
-        ("doe_jane_12345", "my_notes_v2.ipynb", "doe_jane_12345_67002_my_notes_v2.ipynb"),
-    ]
+    found = drop_resubmissions(find_submissions(tmp_path), lambda path: notebook_of[path.name])
+    assert [(s.student, s.file, s.late) for s in found.submissions] == [
+        ("doe_jane_12345", "05_training-1.ipynb", True), ("doe_jane_12345", "my_notes_v2.ipynb", False),
+        ("roe_rick_222", "part-1.ipynb", False), ("roe_rick_222", "part-5-1.ipynb", False)]
     assert found.students == {"doe_jane_12345", "roe_rick_222"}
     assert found.skipped == ["notes.txt", "roe_rick_222_333_report.pdf"]
-    assert any("later resubmission" in note for note in found.notes)
+    assert "`doe_jane_12345_67001_05_training.ipynb` was not graded: `doe_jane_LATE_12345_67890_05_training-1.ipynb` " \
+           "is a later resubmission of the same course notebook." in found.notes
+    assert "`roe_rick_222_402_part-5.ipynb` was not graded: `roe_rick_222_403_part-5-1.ipynb` is a later " \
+           "resubmission of the same course notebook." in found.notes
+
+
+@slow
+def test_canvas_files_of_two_course_notebooks_are_both_graded_and_late_is_a_column(graded):
+    rows = {(r["student"], r["file"]): r for r in read_csv(graded[1] / "grades.csv")}
+    assert (rows["roe_rick_222", "part-1.ipynb"]["notebook"], rows["roe_rick_222", "part-1.ipynb"]["total"]) == \
+        ("01_fake", "2")
+    assert (rows["roe_rick_222", "part-5.ipynb"]["notebook"], rows["roe_rick_222", "part-5.ipynb"]["total"]) == \
+        ("02_fake", "1")
+    assert [rows["roe_rick_222", name]["late"] for name in ("part-1.ipynb", "part-5.ipynb")] == ["yes", ""]
+    assert rows["alice", "01_fake.ipynb"]["late"] == ""
+    book = {row["student"]: row for row in read_csv(graded[1] / "gradebook.csv")}
+    assert (book["roe_rick_222"]["total passed"], book["roe_rick_222"]["late"]) == ("3", "01_fake")
+    assert book["alice"]["late"] == ""
 
 
 def test_moodle_export_files_and_folders_are_grouped_by_student(tmp_path):
@@ -400,7 +460,7 @@ def test_without_a_sandbox_the_first_lines_say_so_and_a_write_to_the_submissions
     assert report.startswith("# Grading report\n\n## WARNING: the notebooks ran without a sandbox\n\n"
                              "No sandbox could be made: bubblewrap is not installed. Each kernel ran as your user")
     assert "## WARNING: grading changed the submissions folder" in report
-    assert "- `victim/01_fake.ipynb` was changed" in report and "- `victim/x` was created" in report
+    assert "- \\`victim/01_fake.ipynb\\` was changed" in report and "- \\`victim/x\\` was created" in report
 
 
 @slow

@@ -59,7 +59,7 @@ def test_a_file_stopped_by_its_share_is_graded_again_alone_with_the_rest(waited)
         assert f"did not finish within its {BUDGET} s of wall-clock time (all its runs together): it was stopped " \
                f"in {where}" in text
     report = (waited[1] / "report.md").read_text(encoding="utf-8")
-    assert "`sam/01_fake.ipynb` ran out of its share of the wall-clock time" in report
+    assert "\\`sam/01_fake.ipynb\\` ran out of its share of the wall-clock time" in report
 
 
 def test_the_classmate_is_graded_once_with_full_marks(waited):

@@ -17,17 +17,18 @@ not graded or grading changed the submissions folder; 2 on bad input; 130 when i
 import argparse
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 
 from tools.grading.course import discover_course
 from tools.grading.integrity import changes, snapshot
 from tools.grading.report import check_out_dir, plural, write_outputs, write_timings
-from tools.grading.runner import GRADER_ROOT, WALL_CLOCK_FACTOR, Options, Timing, grade_all
+from tools.grading.runner import GRADER_ROOT, WALL_CLOCK_FACTOR, Options, Timing, grade_all, notebook_name
 from tools.grading.sandbox import check_socket_paths, isolated_course
 from tools.grading.shards import (
     Part, course_versions, load_part, merge_parts, options_record, parse_shard, save_part, shard_of,
 )
-from tools.grading.submissions import find_submissions
+from tools.grading.submissions import drop_resubmissions, find_submissions
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -94,8 +95,14 @@ class Progress:
         """One stderr line per graded file (a file graded again adds its time)."""
         s = grade.submission
         self.timings.setdefault((s.student, s.file), Timing()).add(grade, seconds)
-        print(f"[{done}/{total}] {s.student}/{s.file}: {grade.status}, {grade.total} passed ({seconds:.0f} s)",
+        print(f"[{done}/{total}] {printable(s.student)}/{printable(s.file)}: {grade.status}, {grade.total} passed "
+              f"({seconds:.0f} s)",
               file=sys.stderr, flush=True)
+
+
+def printable(text: str) -> str:
+    """A student's file or folder name for the terminal: control characters (escape sequences) shown, not sent."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 def isolation_line(problem: str) -> str:
@@ -126,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     before = snapshot(args.submissions)
-    found = shard_of(find_submissions(args.submissions), args.shard)
+    found = shard_of(drop_resubmissions(find_submissions(args.submissions), partial(notebook_name, course=course)),
+                     args.shard)
     progress = Progress()
     try:
         with isolated_course(args.course.resolve(), sandbox=not args.no_sandbox) as isolation:
@@ -170,12 +178,12 @@ def write_part(out: Path, part: Part, course: dict, options: Options) -> int:
 def warn_about(skipped: list[str], changed: list[str]) -> int:
     """Say on stderr what needs the instructor's attention; exit status 1 when anything does, else 0."""
     if skipped:
-        print(f"warning: {plural(len(skipped), 'top-level file')} not graded ({', '.join(skipped[:3])}"
+        print(f"warning: {plural(len(skipped), 'top-level file')} not graded ({printable(', '.join(skipped[:3]))}"
               f"{', ...' if len(skipped) > 3 else ''}): put each student's files in a folder of their own, "
               "or grade the folder exactly as Canvas or Moodle exported it; see report.md", file=sys.stderr)
     if changed:
         print(f"ERROR: grading changed {plural(len(changed), 'file')} in the submissions folder "
-              f"({'; '.join(changed[:3])}{'; ...' if len(changed) > 3 else ''}): a submission wrote there "
+              f"({printable('; '.join(changed[:3]))}{'; ...' if len(changed) > 3 else ''}): a submission wrote there "
               "through an absolute path; see report.md", file=sys.stderr)
     return 1 if skipped or changed else 0
 

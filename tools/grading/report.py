@@ -1,6 +1,13 @@
-"""Write the results: grades.csv, gradebook.csv, report.md and a feedback file per submission (all deterministic)."""
+"""Write the results: grades.csv, gradebook.csv, report.md and a feedback file per submission (all deterministic).
+
+Whatever a submission controls (file and folder names, messages of its exceptions, the notes that
+quote them) reaches report.md and the feedback files only escaped (`plain`: one line, every
+Markdown and HTML character taken literally) or in a code block no line of it can close (`fenced`),
+so that no submission can forge a heading, a verdict or a link, or hide the rest of a report.
+"""
 import csv
 import io
+import re
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -13,6 +20,9 @@ OUTPUT_NAMES = {"grades.csv", "gradebook.csv", "report.md", "timings.csv", "resu
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXERCISE_STATUSES = ("passed", "failed", "not attempted", "error", "flagged")
+# Characters that start Markdown or HTML syntax anywhere in a line (`_` only outside words, where it cannot).
+MARKDOWN_SYNTAX = re.compile(r"[\\`*\[\]<>#|!~&$]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")  # line breaks among them
 STATUS_MEANING = {
     "graded": "the course's notebook ran with the student's exercise cells, even after errors, and every exercise was checked",
     "timeout": "the notebook used up its CPU time, or ran past the wall-clock limit, and was stopped",
@@ -102,25 +112,43 @@ def best_per_notebook(grades: list[Grade], course: dict[str, CourseNotebook]) ->
     return best
 
 
+def late_notebooks(grades: list[Grade]) -> dict[str, str]:
+    """Per student, the course notebooks whose counted file (the best; on time before late) was late, space-separated."""
+    counted: dict[tuple[str, str], Grade] = {}
+    for grade in handed_in(grades):
+        key = (grade.submission.student, grade.notebook)
+        if grade.notebook and (key not in counted or (grade.total, not grade.submission.late) >
+                               (counted[key].total, not counted[key].submission.late)):
+            counted[key] = grade
+    late = defaultdict(list)
+    for (student, notebook), grade in sorted(counted.items()):
+        if grade.submission.late:
+            late[student].append(notebook)
+    return {student: " ".join(notebooks) for student, notebooks in late.items()}
+
+
 def exercise_columns(course: dict[str, CourseNotebook]) -> list[str]:
     """Every exercise id of the course, notebook by notebook, in notebook order."""
     return [id_ for name in sorted(course) for id_ in course[name].exercise_ids]
 
 
 def grades_csv(grades: list[Grade], course: dict[str, CourseNotebook]) -> str:
-    """One row per submission: student, notebook, file, status, each exercise's status, total passed."""
+    """One row per submission: student, notebook, file, status, each exercise's status, total passed, late."""
     columns = exercise_columns(course)
     rows = [[g.submission.student, g.notebook, g.submission.file, g.status,
-             *[g.exercises.get(id_, ("", ""))[0] for id_ in columns], g.total] for g in grades]
-    return csv_text(["student", "notebook", "file", "status", *columns, "total"], rows)
+             *[g.exercises.get(id_, ("", ""))[0] for id_ in columns], g.total, "yes" if g.submission.late else ""]
+            for g in grades]
+    return csv_text(["student", "notebook", "file", "status", *columns, "total", "late"], rows)
 
 
 def gradebook_csv(grades: list[Grade], course: dict[str, CourseNotebook]) -> str:
-    """One row per student for an LMS import: total passed (best file per notebook), exercises, per notebook."""
+    """One row per student for an LMS import: total passed (best file per notebook), exercises, per notebook,
+    and the notebooks handed in late."""
     exercises = sum(len(notebook.exercises) for notebook in course.values())
-    best = best_per_notebook(grades, course)
-    rows = [[student, sum(counts.values()), exercises, *counts.values()] for student, counts in sorted(best.items())]
-    return csv_text(["student", "total passed", "total exercises", *sorted(course)], rows)
+    best, late = best_per_notebook(grades, course), late_notebooks(grades)
+    rows = [[student, sum(counts.values()), exercises, *counts.values(), late.get(student, "")]
+            for student, counts in sorted(best.items())]
+    return csv_text(["student", "total passed", "total exercises", *sorted(course), "late"], rows)
 
 
 def csv_text(header: list[str], rows: list[list]) -> str:
@@ -180,16 +208,16 @@ def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], note
               [[s, str(sum(g.status == s for g in grades)), meaning] for s, meaning in STATUS_MEANING.items()]),
     ]
     if notes:
-        lines += ["", "## Notes", "", *[f"- {note}" for note in notes]]
+        lines += ["", "## Notes", "", *[f"- {plain(note)}" for note in notes]]
     for student in students:
-        lines += ["", f"## {student}", "",
+        lines += ["", f"## {plain(student)}", "",
                   f"Total: {sum(best[student].values())} of {plural(exercises, 'exercise')} passed "
                   "(the best file for each course notebook counts)."]
         for grade in (g for g in grades if g.submission.student == student):
             if grade.status == "missing":
                 lines += ["", f"### {grade.notebook}: not handed in"]
             else:
-                lines += ["", *submission_section(grade, course, f"### `{grade.submission.file}`", [])]
+                lines += ["", *submission_section(grade, course, f"### {plain(grade.submission.file)}", [])]
     return "\n".join(lines) + "\n"
 
 
@@ -200,7 +228,7 @@ def integrity_lines(changed: list[str]) -> list[str]:
     return ["## WARNING: grading changed the submissions folder", "",
             "Code in a submission wrote outside its private copy (through an absolute path). "
             "These files are not as handed in, so their grades cannot be trusted:", "",
-            *[f"- {change}" for change in changed], ""]
+            *[f"- {plain(change)}" for change in changed], ""]
 
 
 def isolation_lines(problem: str) -> list[str]:
@@ -228,8 +256,10 @@ def flagged_lines(grades: list[Grade]) -> list[str]:
         return []
     return ["## Flagged for review", "",
             "These exercise cells did something an answer never needs and that can tamper with grading. They count "
-            "as not passed until you have read the cell; each entry quotes what the check itself said.", "",
-            *[f"- `{g.submission.student}/{g.submission.file}`, exercise {id_}: {message}" for g, id_, message in flagged],
+            "as not passed until you have read the cell; each entry quotes what the check itself said.",
+            *[line for g, id_, message in flagged
+              for line in ("", f"**{plain(g.submission.student + '/' + g.submission.file)}, exercise {id_}**", "",
+                           fenced(message))],
             ""]
 
 
@@ -245,7 +275,7 @@ def exercise_counts(grades: list[Grade], course: dict[str, CourseNotebook]) -> l
 
 def feedback_markdown(grade: Grade, course: dict[str, CourseNotebook], extra_notes: list[str]) -> str:
     """The feedback a student reads about one handed-in file."""
-    title = f"# Feedback on `{grade.submission.file}` ({grade.submission.student})"
+    title = f"# Feedback on {plain(grade.submission.file)} ({plain(grade.submission.student)})"
     return "\n".join([title, "", *submission_section(grade, course, "## Result", extra_notes)]) + "\n"
 
 
@@ -256,6 +286,8 @@ def submission_section(grade: Grade, course: dict[str, CourseNotebook], heading:
     lines = [heading, "",
              f"Course notebook: {grade.notebook or 'not recognised'}. "
              f"Status: {grade.status} ({STATUS_MEANING[grade.status]})."]
+    if grade.submission.late:
+        lines[-1] += " Canvas marked this file late."
     if notebook:
         lines += [f"Passed: {grade.total} of {plural(len(notebook.exercises), 'exercise')}.", "",
                   table(["Exercise", "Result"], [[f"{e.id} {e.title}", grade.exercises[e.id][0]]
@@ -266,21 +298,26 @@ def submission_section(grade: Grade, course: dict[str, CourseNotebook], heading:
                 lines += ["", f"**Exercise {exercise.id} ({exercise.title}): {status}**", "", fenced(message)]
     notes = grade.notes + extra_notes
     if notes:
-        lines += ["", "Notes:", "", *[f"- {note}" for note in notes]]
+        lines += ["", "Notes:", "", *[f"- {plain(note)}" for note in notes]]
     return lines
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table; `|` inside cells is escaped."""
-    escape = lambda cell: str(cell).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    """A Markdown table whose cells are plain text."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(plain(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
+def plain(text) -> str:
+    """Text as one line of Markdown that renders as exactly that text (control characters become spaces)."""
+    return MARKDOWN_SYNTAX.sub(lambda match: "\\" + match[0], CONTROL_CHARACTERS.sub(" ", str(text)))
+
+
 def fenced(text: str) -> str:
-    """Text in a Markdown code block, safe from fences inside it."""
-    return "```text\n" + text.replace("```", "'''") + "\n```"
+    """Text in a Markdown code block whose fence is longer than any run of backticks in it (so none can close it)."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", text)), default=0))
+    return f"{fence}text\n{text}\n{fence}"
 
 
 def plural(count: int, noun: str) -> str:

@@ -205,6 +205,13 @@ def grade_one(submission: Submission, course: dict[str, CourseNotebook], isolati
                  wall_seconds=result["wall_seconds"])
 
 
+def notebook_name(path: Path, course: dict[str, CourseNotebook]) -> str:
+    """The name of the course notebook the file at `path` is ("" when it is unreadable or none of them)."""
+    nb, _ = read_notebook(path)
+    notebook = identify(nb, course)[0] if nb is not None else None
+    return notebook.name if notebook else ""
+
+
 def recognised_note(nb: dict, notebook: CourseNotebook, how: str) -> str:
     """Say how a file whose metadata did not name a course notebook was recognised."""
     named = course_metadata(nb).get("notebook")

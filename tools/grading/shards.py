@@ -17,7 +17,7 @@ from tools.grading.runner import Grade, Options, Timing
 from tools.grading.submissions import Found, Submission
 
 RESULTS_NAME = "results.json"
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2
 SHARD = re.compile(r"(\d+)/(\d+)")
 
 
@@ -69,6 +69,7 @@ def save_part(out_dir: Path, part: Part) -> None:
 def grade_record(grade: Grade) -> dict:
     """One grade as JSON-ready data (its seconds stay in timings.csv, which alone varies between runs)."""
     return {"student": grade.submission.student, "file": grade.submission.file, "path": str(grade.submission.path),
+            "late": grade.submission.late,
             "status": grade.status, "notebook": grade.notebook, "exercises": grade.exercises, "notes": grade.notes,
             "wall_clock_timeout": grade.wall_clock_timeout, "retried": grade.retried, "verdicts": grade.verdicts}
 
@@ -82,7 +83,7 @@ def load_part(folder: Path) -> Part:
         raise ValueError(f"{path} could not be read ({error}); expected the output folder of a grading run") from None
     if data.get("format") != RESULTS_FORMAT:
         raise ValueError(f"{path} was written by another version of the grader; grade that part again")
-    grades = [Grade(Submission(r["student"], r["file"], Path(r["path"])), r["status"], r["notebook"],
+    grades = [Grade(Submission(r["student"], r["file"], Path(r["path"]), r["late"]), r["status"], r["notebook"],
                     {k: tuple(v) for k, v in r["exercises"].items()}, r["notes"], r["wall_clock_timeout"], r["retried"],
                     {k: tuple(v) for k, v in r["verdicts"].items()})
               for r in data["grades"]]
