@@ -190,6 +190,42 @@ def test_no_message_or_name_can_forge_or_hide_part_of_the_report_or_feedback(row
 
 
 @slow
+def test_reviewed_flags_count_as_their_checks_verdict_and_the_report_lists_them(graded, tmp_path, capsys):
+    review = tmp_path / "review.csv"
+    review.write_text("student,notebook,exercise\nwalt,02_fake,2.1\ngina,01_fake,1.2\nalice,01_fake,1.1\n"
+                      "nobody,01_fake,1.1\nwalt,02_fake,9.9\n", encoding="utf-8")
+    course = graded[0].parent / "course"
+    assert main(["--merge", str(graded[1]), "--out", str(tmp_path / "out"), "--course", str(course),
+                 "--accept", str(review)]) == 1  # 1: three rows name nothing flagged
+    rows = {(r["student"], r["file"]): r for r in read_csv(tmp_path / "out" / "grades.csv")}
+    assert (rows["walt", "02_fake.ipynb"]["2.1"], rows["walt", "02_fake.ipynb"]["total"]) == ("passed", "1")
+    assert rows["gina", "01_fake.ipynb"]["1.2"] == "error"  # the check's own verdict, whatever it was
+    assert rows["zed <!--", "## Flagged for review.ipynb"]["1.2"] == "flagged"  # not reviewed: still flagged
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "- walt/02_fake.ipynb, exercise 2.1: flagged, accepted; the check said passed" in report
+    assert "- gina/01_fake.ipynb, exercise 1.2: flagged, accepted; the check said error" in report
+    errors = ["line 4 (alice, 01_fake, 1.1): that exercise is not flagged (it is passed)",
+              "line 5 (nobody, 01_fake, 1.1): no file of student nobody was graded as 01_fake",
+              "line 6 (walt, 02_fake, 9.9): course notebook 02_fake has no exercise 9.9"]
+    assert all(f"- {error}" in report for error in errors)
+    assert report.index("## ERROR: review rows that name nothing flagged") < report.index("## Flagged for review")
+    err = capsys.readouterr().err
+    assert all(f"error: --accept, {error}; that row was not applied" in err for error in errors)
+    assert "your instructor read it and accepted it, so it counts as what its check said: passed" in \
+        feedback((None, tmp_path / "out"), "walt", "02_fake.md")
+
+
+def test_a_review_file_without_its_columns_is_refused_before_grading(tmp_path, capsys):
+    course = make_course(tmp_path / "course")
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    (tmp_path / "review.csv").write_text("name,exercise\nalice,1.1\n", encoding="utf-8")
+    assert grade(tmp_path / "subs", tmp_path / "out", course, "--accept", str(tmp_path / "review.csv")) == 2
+    assert "has no column student, notebook; expected a CSV file with the columns student, notebook, exercise" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@slow
 def test_invalid_json_and_unknown_notebook(rows, graded):
     assert statuses(rows["dan", "01_fake.ipynb"]) == ("invalid", "", "", "", "0")
     assert "not valid JSON" in feedback(graded, "dan", "01_fake.md")

@@ -2,17 +2,20 @@
 
 SUBMISSIONS holds one folder per student with their .ipynb files (any names), or the flat
 folder a Canvas or Moodle export gives. Each file is recognised as a course notebook and graded
-in its own kernel (separate process, temporary folder, CPU-time and memory limits): the kernel
-runs the course's own copy of that notebook with only the student's exercise cells put in, and
-the course's check of each exercise right after it; given cells that no exercise or check needs
+in its own kernel, in a bubblewrap sandbox of its own (no network, read-only course copy,
+private folders and processes) under CPU-time, wall-clock and memory limits: the kernel runs the
+course's own copy of that notebook with only the student's exercise cells put in, and the
+course's check of each exercise right after it; given cells that no exercise or check needs
 (plots, videos, training demos) are skipped. Exercise cells that tamper with the grading
-machinery are flagged for review. Results: OUT/grades.csv,
-OUT/gradebook.csv, OUT/report.md, OUT/feedback/<student>/<file>.md, and OUT/timings.csv.
+machinery are flagged for review (--accept accepts the ones you have read). Results:
+OUT/grades.csv, OUT/gradebook.csv, OUT/report.md, OUT/feedback/<student>/<file>.md,
+OUT/timings.csv and OUT/results.json.
 The same folder graded with the same options gives the same files, except timings.csv.
 Submissions are only read, never changed: every file's SHA-256 is compared before and after.
 
 Exit status: 0 when all went well; 1 when results were written but top-level files were
-not graded or grading changed the submissions folder; 2 on bad input; 130 when interrupted.
+not graded, grading changed the submissions folder or a row of --accept's file named nothing
+flagged; 2 on bad input; 130 when interrupted.
 """
 import argparse
 import signal
@@ -23,6 +26,7 @@ from pathlib import Path
 from tools.grading.course import discover_course
 from tools.grading.integrity import changes, snapshot
 from tools.grading.report import check_out_dir, plural, write_outputs, write_timings
+from tools.grading.review import Review, accept, read_review
 from tools.grading.runner import GRADER_ROOT, WALL_CLOCK_FACTOR, Options, Timing, grade_all, notebook_name
 from tools.grading.sandbox import check_socket_paths, isolated_course
 from tools.grading.shards import (
@@ -62,6 +66,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="I/N",
                         help="grade only part I of N of the class (every N-th student in name order), e.g. on "
                              "N machines; then combine the N output folders with --merge")
+    parser.add_argument("--accept", type=Path, metavar="REVIEW.csv",
+                        help="a CSV file with the columns student, notebook, exercise: each flagged exercise it names "
+                             "counts as its check's own verdict (you read the cell and accept it); report.md lists "
+                             "them. With --merge of one output folder, this applies a review without grading again")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run kernels without bubblewrap, only to measure what the sandbox costs (never for a "
                              "class: a submission could then reach the others)")
@@ -129,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         options = Options(args.cpu_seconds, args.timeout, args.check_timeout, args.memory_mb, args.jobs)
         course = discover_course(args.course / "notebooks")
         check_socket_paths()
+        reviews = read_review(args.accept) if args.accept else []
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -146,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     changed = changes(before, snapshot(args.submissions))
     part = Part(args.shard, course_versions(course), options_record(options), found, grades, changed,
                 isolation.problem, progress.timings)
-    return write_part(args.out, part, course, options)
+    return write_part(args.out, part, course, options, reviews)
 
 
 def merge(args: argparse.Namespace) -> int:
@@ -158,24 +167,26 @@ def merge(args: argparse.Namespace) -> int:
         course = discover_course(args.course / "notebooks")
         part = merge_parts([load_part(folder) for folder in args.merge], course)
         options = Options(**part.options)
+        reviews = read_review(args.accept) if args.accept else []
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return write_part(args.out, part, course, options)
+    return write_part(args.out, part, course, options, reviews)
 
 
-def write_part(out: Path, part: Part, course: dict, options: Options) -> int:
-    """Write the results of a grading run (or merge) and say what needs attention; the exit status."""
-    write_outputs(out, part.grades, course, part.found, options, part.changed, part.sandbox_problem)
+def write_part(out: Path, part: Part, course: dict, options: Options, reviews: list[Review]) -> int:
+    """Apply the review, write the results of a grading run (or merge) and say what needs attention; the exit status."""
+    review_errors = accept(part.grades, reviews, course)
+    write_outputs(out, part.grades, course, part.found, options, part.changed, part.sandbox_problem, review_errors)
     write_timings(out, part.timings)
     save_part(out, part)
     index, count = part.shard
     print(f"graded {plural(len(part.grades), 'file')}{f' (shard {index}/{count})' if count > 1 else ''}; results in "
           f"{out}/ (grades.csv, gradebook.csv, report.md, timings.csv, results.json, feedback/)", file=sys.stderr)
-    return warn_about(part.found.skipped, part.changed)
+    return warn_about(part.found.skipped, part.changed, review_errors)
 
 
-def warn_about(skipped: list[str], changed: list[str]) -> int:
+def warn_about(skipped: list[str], changed: list[str], review_errors: list[str]) -> int:
     """Say on stderr what needs the instructor's attention; exit status 1 when anything does, else 0."""
     if skipped:
         print(f"warning: {plural(len(skipped), 'top-level file')} not graded ({printable(', '.join(skipped[:3]))}"
@@ -185,7 +196,9 @@ def warn_about(skipped: list[str], changed: list[str]) -> int:
         print(f"ERROR: grading changed {plural(len(changed), 'file')} in the submissions folder "
               f"({printable('; '.join(changed[:3]))}{'; ...' if len(changed) > 3 else ''}): a submission wrote there "
               "through an absolute path; see report.md", file=sys.stderr)
-    return 1 if skipped or changed else 0
+    for error in review_errors:
+        print(f"error: --accept, {printable(error)}; that row was not applied (see report.md)", file=sys.stderr)
+    return 1 if skipped or changed or review_errors else 0
 
 
 if __name__ == "__main__":

@@ -46,9 +46,11 @@ def check_out_dir(out_dir: Path) -> None:
 
 
 def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNotebook],
-                  found: Found, options: Options, changed: list[str], sandbox_problem: str) -> None:
+                  found: Found, options: Options, changed: list[str], sandbox_problem: str,
+                  review_errors: list[str]) -> None:
     """Replace the result files in `out_dir`; `changed` lists submission files that grading changed,
-    `sandbox_problem` says why kernels ran without a sandbox of their own ("" when they had one)."""
+    `sandbox_problem` says why kernels ran without a sandbox of their own ("" when they had one),
+    `review_errors` the rows of --accept's file that named nothing flagged."""
     check_out_dir(out_dir)
     shutil.rmtree(out_dir / "feedback", ignore_errors=True)  # no stale files from an earlier run
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +59,8 @@ def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNo
     write_text(out_dir / "grades.csv", grades_csv(grades, course))
     write_text(out_dir / "gradebook.csv", gradebook_csv(grades, course))
     notes = found.notes + retry_notes(grades) + sorted(set(duplicates.values()))
-    write_text(out_dir / "report.md", report_markdown(grades, course, notes, options, changed, sandbox_problem))
+    write_text(out_dir / "report.md", report_markdown(grades, course, notes, options, changed, sandbox_problem,
+                                                          review_errors))
     for grade in handed_in(grades):
         path = out_dir / "feedback" / grade.submission.student / grade.submission.feedback_name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,14 +186,15 @@ def duplicate_notes(grades: list[Grade]) -> dict[int, str]:
 
 
 def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], notes: list[str], options: Options,
-                    changed: list[str], sandbox_problem: str) -> str:
+                    changed: list[str], sandbox_problem: str, review_errors: list[str]) -> str:
     """The instructor's report: isolation, integrity, flags, settings, summary, counts, notes, per-student sections."""
     columns = exercise_columns(course)
     students = sorted({g.submission.student for g in grades})
     best = best_per_notebook(grades, course)
     exercises = sum(len(notebook.exercises) for notebook in course.values())
     lines = [
-        "# Grading report", "", *isolation_lines(sandbox_problem), *integrity_lines(changed), *flagged_lines(grades),
+        "# Grading report", "", *isolation_lines(sandbox_problem), *integrity_lines(changed),
+        *review_error_lines(review_errors), *flagged_lines(grades), *accepted_lines(grades),
         f"{plural(len(handed_in(grades)), 'file')} from {plural(len(students), 'student')}, graded against course notebooks "
         + ", ".join(f"{name} ({plural(len(course[name].exercises), 'exercise')})" for name in sorted(course)) + ".",
         f"Limits: {options.cpu_seconds:g} s of CPU time to run a notebook ({options.timeout:g} s of wall-clock "
@@ -261,6 +265,26 @@ def flagged_lines(grades: list[Grade]) -> list[str]:
               for line in ("", f"**{plain(g.submission.student + '/' + g.submission.file)}, exercise {id_}**", "",
                            fenced(message))],
             ""]
+
+
+def review_error_lines(errors: list[str]) -> list[str]:
+    """The report's list of --accept rows that named nothing flagged, or nothing when there are none."""
+    if not errors:
+        return []
+    return ["## ERROR: review rows that name nothing flagged", "",
+            "These rows of the --accept file were not applied (the others were):", "",
+            *[f"- {plain(error)}" for error in errors], ""]
+
+
+def accepted_lines(grades: list[Grade]) -> list[str]:
+    """The report's list of flagged exercises accepted after review (--accept), or nothing when there are none."""
+    accepted = [f"- {plain(g.submission.student + '/' + g.submission.file)}, exercise {id_}: flagged, accepted; "
+                f"the check said {g.exercises[id_][0]}" for g in grades for id_ in sorted(g.accepted)]
+    if not accepted:
+        return []
+    return ["## Accepted after review", "",
+            "These exercises were flagged, and you accepted them (--accept): each counts as its check's own verdict.",
+            "", *accepted, ""]
 
 
 def exercise_counts(grades: list[Grade], course: dict[str, CourseNotebook]) -> list[list[str]]:

@@ -66,6 +66,7 @@ class Grade:
     cpu_exhausted: bool = False  # its kernels used up the notebook's CPU time
     cpu_seconds: float | None = None  # CPU time its kernels used, with every process they started (this run)
     wall_seconds: float = 0  # wall-clock time its cells and checks took, from its first kernel's start (this run)
+    accepted: list[str] = field(default_factory=list)  # flagged exercises an instructor accepted (--accept)
 
     @property
     def total(self) -> int:

@@ -71,7 +71,8 @@ def grade_record(grade: Grade) -> dict:
     return {"student": grade.submission.student, "file": grade.submission.file, "path": str(grade.submission.path),
             "late": grade.submission.late,
             "status": grade.status, "notebook": grade.notebook, "exercises": grade.exercises, "notes": grade.notes,
-            "wall_clock_timeout": grade.wall_clock_timeout, "retried": grade.retried, "verdicts": grade.verdicts}
+            "wall_clock_timeout": grade.wall_clock_timeout, "retried": grade.retried, "verdicts": grade.verdicts,
+            "accepted": grade.accepted}
 
 
 def load_part(folder: Path) -> Part:
@@ -85,7 +86,7 @@ def load_part(folder: Path) -> Part:
         raise ValueError(f"{path} was written by another version of the grader; grade that part again")
     grades = [Grade(Submission(r["student"], r["file"], Path(r["path"]), r["late"]), r["status"], r["notebook"],
                     {k: tuple(v) for k, v in r["exercises"].items()}, r["notes"], r["wall_clock_timeout"], r["retried"],
-                    {k: tuple(v) for k, v in r["verdicts"].items()})
+                    {k: tuple(v) for k, v in r["verdicts"].items()}, accepted=r["accepted"])
               for r in data["grades"]]
     timings = read_timings(folder / "timings.csv")
     found = Found([g.submission for g in grades], set(data["students"]), data["notes"], data["skipped"])
