@@ -494,7 +494,7 @@ def test_without_a_sandbox_the_first_lines_say_so_and_a_write_to_the_submissions
     assert "ERROR: grading changed 2 files in the submissions folder" in err
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert report.startswith("# Grading report\n\n## WARNING: the notebooks ran without a sandbox\n\n"
-                             "No sandbox could be made: bubblewrap is not installed. Each kernel ran as your user")
+                             "No sandbox was used: bubblewrap is not installed. Each kernel ran as your user")
     assert "## WARNING: grading changed the submissions folder" in report
     assert "- \\`victim/01_fake.ipynb\\` was changed" in report and "- \\`victim/x\\` was created" in report
 

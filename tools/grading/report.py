@@ -244,7 +244,7 @@ def isolation_lines(problem: str) -> list[str]:
                 "network. No kernel could read or change another's files, see or signal its processes, or change "
                 "the course copy; it could still compete with them for the machine's CPU, memory and disk.", ""]
     return ["## WARNING: the notebooks ran without a sandbox", "",
-            f"No sandbox could be made: {problem}. Each kernel ran as your user, beside the others: code in a "
+            f"No sandbox was used: {problem}. Each kernel ran as your user, beside the others: code in a "
             "submission could read and write your files (the course's solutions, other submissions, this output "
             "folder), reach the network, and see, signal or outlive other students' kernels, so one student could "
             "change another's grades. The submissions' SHA-256 check below still catches a write to the "
