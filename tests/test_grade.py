@@ -73,7 +73,8 @@ FORGED = "look\n\n## Flagged for review\n\nNothing else was flagged.\n\n<!--"
 def zed_notebook() -> nbformat.NotebookNode:
     """1.1 right; 1.2's function and cell raise the forging message (its `import os` has it flagged)."""
     nb = answered(course_notebook("01_fake"), "1.1")
-    nb.cells[exercise_index(nb, "1.2")].source = f"import os\ndef scale(xs, k):\n    raise RuntimeError({FORGED!r})\nraise RuntimeError({FORGED!r})"
+    raises = f"raise RuntimeError({FORGED!r})"
+    nb.cells[exercise_index(nb, "1.2")].source = f"import os\ndef scale(xs, k):\n    {raises}\n{raises}"
     return nb
 
 
@@ -123,7 +124,7 @@ def graded(tmp_path_factory):
     course = make_course(root / "course")
     submissions = make_submissions(root / "submissions")
     before = fingerprint(submissions)
-    # a generous wall-clock budget: frank's and olga's loops must meet their CPU limits first, however loaded the machine
+    # a generous wall-clock budget: frank's and olga's loops must meet their CPU limits first on a loaded machine
     assert grade(submissions, root / "out", course, "--timeout", "60") == 1  # 1: stray.ipynb lies in no student folder
     return submissions, root / "out", before
 
@@ -186,7 +187,8 @@ def test_no_message_or_name_can_forge_or_hide_part_of_the_report_or_feedback(row
     text = rendered(feedback(graded, "zed <!--", "## Flagged for review.md"))
     assert text.startswith("<h1>Feedback on ## Flagged for review.ipynb (zed &lt;!--)</h1>")
     assert "<h2>Flagged for review</h2>" not in text and "<!--" not in text and "<p>Nothing else" not in text
-    assert "Notes:" in text and "raised RuntimeError: look ## Flagged for review Nothing else was flagged. &lt;!--" in text
+    assert "Notes:" in text
+    assert "raised RuntimeError: look ## Flagged for review Nothing else was flagged. &lt;!--" in text
 
 
 @slow

@@ -51,8 +51,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=None,
                         help="wall-clock seconds one notebook may take in all, cells, checks and any second run "
                              "together: a backstop for code that waits without using CPU (default "
-                             f"{WALL_CLOCK_FACTOR} times --cpu-seconds); a file graded beside others gets half, and "
-                             "if it runs past that without using up its CPU time it is graded again alone with the rest")
+                             f"{WALL_CLOCK_FACTOR} times --cpu-seconds); a file graded beside others gets half, "
+                             "and if it runs past that without using up its CPU time it is graded again alone with "
+                             "the rest")
     parser.add_argument("--check-timeout", type=float, default=Options.check_timeout,
                         help="CPU seconds for each exercise's check, with "
                              f"{WALL_CLOCK_FACTOR} times as much wall-clock time (within --timeout) "

@@ -83,7 +83,8 @@ def write_timings(out_dir: Path, timings: dict[tuple[str, str], Timing]) -> None
     """
     rows = [[student, file, f"{t.seconds:.1f}", f"{t.notebook_seconds:.1f}",
              "" if t.cpu_seconds is None else f"{t.cpu_seconds:.1f}"] for (student, file), t in sorted(timings.items())]
-    write_text(out_dir / "timings.csv", csv_text(["student", "file", "seconds", "notebook seconds", "cpu seconds"], rows))
+    header = ["student", "file", "seconds", "notebook seconds", "cpu seconds"]
+    write_text(out_dir / "timings.csv", csv_text(header, rows))
 
 
 def write_text(path: Path, text: str) -> None:
@@ -116,7 +117,7 @@ def best_per_notebook(grades: list[Grade], course: dict[str, CourseNotebook]) ->
 
 
 def late_notebooks(grades: list[Grade]) -> dict[str, str]:
-    """Per student, the course notebooks whose counted file (the best; on time before late) was late, space-separated."""
+    """Per student, the course notebooks whose counted file (the best; on time before late) was late."""
     counted: dict[tuple[str, str], Grade] = {}
     for grade in handed_in(grades):
         key = (grade.submission.student, grade.notebook)

@@ -62,8 +62,9 @@ def accept(grades: list[Grade], reviews: list[Review], course: dict[str, CourseN
         for grade in flagged:
             grade.exercises[review.exercise] = grade.verdicts[review.exercise]
             grade.accepted.append(review.exercise)
+            verdict = grade.exercises[review.exercise][0]
             grade.notes.append(f"Exercise {review.exercise} was flagged for review; your instructor read it and "
-                               f"accepted it, so it counts as what its check said: {grade.exercises[review.exercise][0]}.")
+                               f"accepted it, so it counts as what its check said: {verdict}.")
         if not flagged and not any(review.exercise in g.accepted for g in files):
             errors.append(f"line {review.line} ({review.student}, {review.notebook}, {review.exercise}): "
                           f"{why_not_flagged(review, files, course)}")

@@ -62,7 +62,7 @@ class Grade:
     notes: list[str] = field(default_factory=list)
     wall_clock_timeout: bool = False  # stopped by a wall-clock limit, which other jobs' load may have caused
     retried: bool = False  # graded a second time, alone
-    verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)  # the check's own verdict on each flagged exercise
+    verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)  # each flagged exercise's check verdict
     cpu_exhausted: bool = False  # its kernels used up the notebook's CPU time
     cpu_seconds: float | None = None  # CPU time its kernels used, with every process they started (this run)
     wall_seconds: float = 0  # wall-clock time its cells and checks took, from its first kernel's start (this run)

@@ -81,7 +81,7 @@ def system_options() -> list[str]:
 
 
 def private_options(private: list[Path], read_only: tuple[str, ...]) -> list[str]:
-    """A small /tmp of its own (first: the other folders often lie under /tmp), `read_only`, then the private folders."""
+    """A small /tmp of its own (first: the others often lie under /tmp), `read_only`, then the private folders."""
     options = ["--size", str(SHM_BYTES), "--tmpfs", "/tmp"]
     for path in read_only:
         options += ["--ro-bind", path, path]
@@ -152,8 +152,9 @@ def check_socket_paths() -> None:
     # the longest socket path: TMPDIR/grade-XXXXXXXX/ipc-XXXXXXXX/kernel-ipc-NN (see runner and worker)
     longest = len(str(Path(tempfile.gettempdir()) / "grade-xxxxxxxx" / "ipc-xxxxxxxx" / "kernel-ipc-99"))
     if longest > MAX_SOCKET_PATH:
-        raise ValueError(f"the temporary folder {tempfile.gettempdir()} has too long a path for the kernels' sockets "
-                         f"({longest} characters, at most {MAX_SOCKET_PATH}); set TMPDIR to a shorter folder, e.g. /tmp")
+        raise ValueError(f"the temporary folder {tempfile.gettempdir()} has too long a path for the kernels' "
+                         f"sockets ({longest} characters, at most {MAX_SOCKET_PATH}); set TMPDIR to a shorter "
+                         "folder, e.g. /tmp")
 
 
 def process_tree(pid: int) -> list[int]:

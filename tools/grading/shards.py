@@ -120,7 +120,8 @@ def merge_parts(parts: list[Part], course: dict[str, CourseNotebook]) -> Part:
     timings = {key: value for part in parts for key, value in part.timings.items()}
     grades = sorted((g for p in parts for g in p.grades), key=lambda g: (g.submission.student, g.notebook, g.submission.file))
     return Part((1, 1), parts[0].course, parts[0].options, found, grades,
-                sorted({c for p in parts for c in p.changed}), next((p.sandbox_problem for p in parts if p.sandbox_problem), ""),
+                sorted({c for p in parts for c in p.changed}),
+                next((p.sandbox_problem for p in parts if p.sandbox_problem), ""),
                 timings)
 
 

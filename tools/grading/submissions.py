@@ -142,7 +142,8 @@ def drop_resubmissions(found: Found, notebook_of) -> Found:
 
 def replaces(newer: LmsFile, older: LmsFile) -> bool:
     """Is `newer` Canvas's later resubmission of `older`: `x-2.ipynb` of `x-1.ipynb` or of `x.ipynb`?"""
-    return newer.attempt > 0 and (newer.stem == older.file or (newer.stem == older.stem and newer.attempt > older.attempt))
+    same_name = newer.stem == older.stem and newer.attempt > older.attempt
+    return newer.attempt > 0 and (newer.stem == older.file or same_name)
 
 
 def notebooks_in(student_dir: Path) -> list[Path]:

@@ -408,12 +408,13 @@ class Grading:
                 verdict, said = self.check_verdict(exercise["id"])
                 verdicts[exercise["id"]] = [verdict, clean(said, self.job)]
         return {"status": self.status, "exercises": exercises, "notes": [clean(note, self.job) for note in notes],
-                "verdicts": verdicts, "wall_clock_timeout": self.wall_clock_timeout, "cpu_exhausted": self.cpu_left <= 0,
-                "cpu_seconds": round(self.cpu_total, 2), "wall_seconds": round(max(monotonic() - self.started, 0), 2)}
+                "verdicts": verdicts, "wall_clock_timeout": self.wall_clock_timeout,
+                "cpu_exhausted": self.cpu_left <= 0, "cpu_seconds": round(self.cpu_total, 2),
+                "wall_seconds": round(max(monotonic() - self.started, 0), 2)}
 
 
 def make_client(job: dict, marker: str, hard_cpu_seconds: int) -> QuietClient:
-    """An nbclient client for a limited kernel (in a sandbox of its own when the job has one) that keeps going after errors.
+    """An nbclient client for a limited kernel (in a sandbox of its own where the job has one) that goes on after errors.
 
     The kernel talks to the worker through Unix sockets in a folder of its own (a sandbox has no
     network), and is interrupted by a message, which it turns into SIGINT inside its sandbox.
