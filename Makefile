@@ -53,9 +53,9 @@ check: setup $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP) ## everything an instruc
 test: setup $(SITE_STAMP) $(TEST_STAMP) ## only the fast unit tests
 	$(BIN)/pytest -m "not slow" tests
 
-grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/ [OUT=grades/] [CPU_SECONDS=60] [TIMEOUT=wall s] [JOBS=n] [SHARD=i/n]
+grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/ [OUT=grades/] [CPU_SECONDS=60] [TIMEOUT=wall s] [JOBS=n] [SHARD=i/n] [ACCEPT=review.csv]
 	@test -n "$(SUBMISSIONS)" || { echo "error: name the folder to grade: make grade SUBMISSIONS=path/to/submissions/"; exit 2; }
-	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") $(if $(CPU_SECONDS),--cpu-seconds $(CPU_SECONDS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(SHARD),--shard $(SHARD))
+	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") $(if $(CPU_SECONDS),--cpu-seconds $(CPU_SECONDS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(SHARD),--shard $(SHARD)) $(if $(ACCEPT),--accept "$(ACCEPT)")
 
 nbgrader: setup ## write an nbgrader course folder, one assignment per notebook: make nbgrader [OUT=nbgrader/] [FORCE=1]
 	$(BIN)/python -m tools.nbgrader_course --out "$(or $(OUT),nbgrader)" $(if $(FORCE),--force)

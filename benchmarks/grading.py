@@ -1,6 +1,7 @@
 """Throughput of the grader on a synthetic class: notebooks per minute, and the time a class of 300 would take.
 
     python -m benchmarks.grading                  # 8 students x every course notebook, 2 jobs
+    python -m benchmarks.grading --no-sandbox     # the same without bubblewrap: what the sandbox costs
     python -m benchmarks.grading --students 16 --jobs 2 --shard 1/2
 
 Each student hands in every course notebook. Students come in four kinds, in turn:
@@ -12,8 +13,9 @@ One student in every --hang-every (default 16; a broken one at the default) also
   last exercise cell, which the grader stops at its CPU-time limit (--cpu-seconds, default
   the grader's own).
 Prints the wall time, notebooks per minute, the mean exercises passed per kind (so a fast but
-wrong grader shows), and the projected time for 300 students at the same rate. Run it on a
-quiet machine: it measures wall-clock time.
+wrong grader shows), the mean time to start a file's worker and kernel (timings.csv's seconds
+less its notebook seconds: what the sandbox adds shows here), and the projected time for 300
+students at the same rate. Run it on a quiet machine: it measures wall-clock time.
 """
 import argparse
 import json
@@ -78,6 +80,15 @@ def passed_per_kind(out: Path) -> dict[str, float]:
     return {kind: sum(values) / len(values) for kind, values in totals.items()}
 
 
+def mean_start_up(out: Path) -> float:
+    """Mean seconds per file spent outside its cells and checks (starting the worker and kernels), from timings.csv."""
+    import csv
+
+    with open(out / "timings.csv", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    return sum(float(row["seconds"]) - float(row["notebook seconds"]) for row in rows) / max(len(rows), 1)
+
+
 def main() -> None:
     """Grade a synthetic class and print its throughput."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,6 +97,7 @@ def main() -> None:
     parser.add_argument("--hang-every", type=int, default=16, help="one student in this many hangs in one notebook")
     parser.add_argument("--cpu-seconds", type=float, default=None, help="the grader's --cpu-seconds (default: its own)")
     parser.add_argument("--shard", default=None, help="pass --shard I/N to the grader")
+    parser.add_argument("--no-sandbox", action="store_true", help="pass --no-sandbox to the grader")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="grading-bench-") as folder:
         submissions, out = Path(folder) / "submissions", Path(folder) / "out"
@@ -93,17 +105,21 @@ def main() -> None:
         command = [sys.executable, "-m", "tools.grade", str(submissions), "--out", str(out), "--jobs", str(args.jobs)]
         command += ["--cpu-seconds", str(args.cpu_seconds)] if args.cpu_seconds else []
         command += ["--shard", args.shard] if args.shard else []
+        command += ["--no-sandbox"] if args.no_sandbox else []
         start = time.monotonic()
         subprocess.run(command, cwd=ROOT, check=False, stderr=subprocess.DEVNULL)
         seconds = time.monotonic() - start
         graded = sum(1 for _ in open(out / "timings.csv", encoding="utf-8")) - 1
         per_kind = passed_per_kind(out)
+        start_up = mean_start_up(out)
     rate = graded / seconds * 60
     per_student = notebooks / args.students
     hung = args.students // args.hang_every
     print(f"{hung} hung notebook{'s' * (hung != 1)} among them (one student in {args.hang_every})")
     print(f"{graded} of {notebooks} notebooks graded in {seconds:.0f} s with {args.jobs} jobs: {rate:.1f} notebooks/minute")
     print("mean exercises passed per student: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(per_kind.items())))
+    print(f"mean start-up per file (worker and kernel, {'without' if args.no_sandbox else 'with'} the sandbox): "
+          f"{start_up:.2f} s")
     print(f"projected for {CLASS_SIZE} students x {per_student:.0f} notebooks: "
           f"{CLASS_SIZE * per_student / rate:.0f} min; x 6 notebooks: {CLASS_SIZE * 6 / rate:.0f} min")
 

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from markdown_it import MarkdownIt
 from fake_course import (
-    EXERCISES, answered, answered_then, course_notebook, drawn_inputs, feedback, fingerprint, grade, make_course, read_csv,
-    statuses, with_exercise_code, write,
+    EXERCISES, answered, answered_then, course_notebook, drawn_inputs, exercise_index, feedback, fingerprint, grade,
+    make_course, read_csv, statuses, with_exercise_code, write,
 )
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tools.grade import main
+from tools.grade import main, printable
 from tools.grading import sandbox
 from tools.grading.course import discover_course, identify
-from tools.grading.submissions import find_submissions, read_notebook
+from tools.grading.submissions import drop_resubmissions, find_submissions, read_notebook
 
 pytestmark = pytest.mark.grading
 slow = pytest.mark.slow
@@ -65,6 +66,18 @@ def mia_notebook() -> nbformat.NotebookNode:
     return nb
 
 
+# A message that, printed unescaped, would forge a heading and a verdict, and hide the rest of report.md.
+FORGED = "look\n\n## Flagged for review\n\nNothing else was flagged.\n\n<!--"
+
+
+def zed_notebook() -> nbformat.NotebookNode:
+    """1.1 right; 1.2's function and cell raise the forging message (its `import os` has it flagged)."""
+    nb = answered(course_notebook("01_fake"), "1.1")
+    raises = f"raise RuntimeError({FORGED!r})"
+    nb.cells[exercise_index(nb, "1.2")].source = f"import os\ndef scale(xs, k):\n    {raises}\n{raises}"
+    return nb
+
+
 WRITES_FILES = ("import os\nopen('written.txt', 'w').write('x')\nos.makedirs('made_by_student')\n"
                 "open('../outside.txt', 'w')")
 
@@ -94,6 +107,10 @@ def make_submissions(root: Path) -> Path:
         "nick/random.ipynb": new_notebook(cells=[new_code_cell("print(1)")]),
         "leo/notes.txt": "I forgot the notebook",
         "stray.ipynb": full(),
+        # Canvas's flat files: `-1` and `-5` are part of the student's names here, not resubmissions
+        "roe_rick_LATE_222_401_part-1.ipynb": full(),
+        "roe_rick_222_402_part-5.ipynb": answered(course_notebook("02_fake"), "2.1"),
+        "zed <!--/## Flagged for review.ipynb": zed_notebook(),  # names are the student's text too
     }
     for name, content in files.items():
         write(root / name, content)
@@ -107,7 +124,8 @@ def graded(tmp_path_factory):
     course = make_course(root / "course")
     submissions = make_submissions(root / "submissions")
     before = fingerprint(submissions)
-    assert grade(submissions, root / "out", course) == 1  # 1: stray.ipynb lies in no student folder
+    # a generous wall-clock budget: frank's and olga's loops must meet their CPU limits first on a loaded machine
+    assert grade(submissions, root / "out", course, "--timeout", "60") == 1  # 1: stray.ipynb lies in no student folder
     return submissions, root / "out", before
 
 
@@ -121,9 +139,9 @@ def rows(graded):
 @slow
 def test_csv_has_one_column_per_exercise_and_a_row_per_file(rows, graded):
     header = (graded[1] / "grades.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header == "student,notebook,file,status,1.1,1.2,2.1,total"
+    assert header == "student,notebook,file,status,1.1,1.2,2.1,total,late"
     handed_in = [row for row in rows.values() if row["status"] != "missing"]
-    assert len(handed_in) == 18  # hidden checkpoint, stray top-level file and leo's .txt are not rows
+    assert len(handed_in) == 21  # hidden checkpoint, stray top-level file and leo's .txt are not rows
 
 
 @slow
@@ -149,8 +167,65 @@ def test_wrong_deleted_reordered_duplicated_cells_and_a_faked_check(rows, graded
 def test_messages_carry_no_temporary_paths_or_addresses(rows, graded):
     assert statuses(rows["paula", "01_fake.ipynb"]) == ("graded", "passed", "passed", "", "2")
     text = feedback(graded, "paula", "01_fake.md")
-    assert "The cell of exercise 1.1 raised RuntimeError: in <scratch>/tmp at <object object at 0x...>" in text
+    assert "The cell of exercise 1.1 raised RuntimeError: in \\<scratch\\>/tmp at \\<object object at 0x...\\>" in text
     assert "grade-" not in (graded[1] / "report.md").read_text(encoding="utf-8")
+
+
+def rendered(markdown: str) -> str:
+    """Markdown as HTML, as CommonMark with tables renders it (raw HTML passes through, as on most sites)."""
+    return MarkdownIt("commonmark").enable("table").render(markdown)
+
+
+@slow
+def test_no_message_or_name_can_forge_or_hide_part_of_the_report_or_feedback(rows, graded):
+    assert statuses(rows["zed <!--", "## Flagged for review.ipynb"]) == ("graded", "passed", "flagged", "", "1")
+    report = rendered((graded[1] / "report.md").read_text(encoding="utf-8"))
+    assert report.count("<h2>Flagged for review</h2>") == 1 and "<!--" not in report
+    assert "<p>Nothing else was flagged.</p>" not in report and report.count("Nothing else was flagged.") == 3
+    students = sorted({row["student"] for row in rows.values()})
+    assert report.count("(the best file for each course notebook counts)") == len(students)  # no section hidden
+    assert "<h2>zed &lt;!--</h2>" in report and "<h3>## Flagged for review.ipynb</h3>" in report
+    text = rendered(feedback(graded, "zed <!--", "## Flagged for review.md"))
+    assert text.startswith("<h1>Feedback on ## Flagged for review.ipynb (zed &lt;!--)</h1>")
+    assert "<h2>Flagged for review</h2>" not in text and "<!--" not in text and "<p>Nothing else" not in text
+    assert "Notes:" in text
+    assert "raised RuntimeError: look ## Flagged for review Nothing else was flagged. &lt;!--" in text
+
+
+@slow
+def test_reviewed_flags_count_as_their_checks_verdict_and_the_report_lists_them(graded, tmp_path, capsys):
+    review = tmp_path / "review.csv"
+    review.write_text("student,notebook,exercise\nwalt,02_fake,2.1\ngina,01_fake,1.2\nalice,01_fake,1.1\n"
+                      "nobody,01_fake,1.1\nwalt,02_fake,9.9\n", encoding="utf-8")
+    course = graded[0].parent / "course"
+    assert main(["--merge", str(graded[1]), "--out", str(tmp_path / "out"), "--course", str(course),
+                 "--accept", str(review)]) == 1  # 1: three rows name nothing flagged
+    rows = {(r["student"], r["file"]): r for r in read_csv(tmp_path / "out" / "grades.csv")}
+    assert (rows["walt", "02_fake.ipynb"]["2.1"], rows["walt", "02_fake.ipynb"]["total"]) == ("passed", "1")
+    assert rows["gina", "01_fake.ipynb"]["1.2"] == "error"  # the check's own verdict, whatever it was
+    assert rows["zed <!--", "## Flagged for review.ipynb"]["1.2"] == "flagged"  # not reviewed: still flagged
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "- walt/02_fake.ipynb, exercise 2.1: flagged, accepted; the check said passed" in report
+    assert "- gina/01_fake.ipynb, exercise 1.2: flagged, accepted; the check said error" in report
+    errors = ["line 4 (alice, 01_fake, 1.1): that exercise is not flagged (it is passed)",
+              "line 5 (nobody, 01_fake, 1.1): no file of student nobody was graded as 01_fake",
+              "line 6 (walt, 02_fake, 9.9): course notebook 02_fake has no exercise 9.9"]
+    assert all(f"- {error}" in report for error in errors)
+    assert report.index("## ERROR: review rows that name nothing flagged") < report.index("## Flagged for review")
+    err = capsys.readouterr().err
+    assert all(f"error: --accept, {error}; that row was not applied" in err for error in errors)
+    assert "your instructor read it and accepted it, so it counts as what its check said: passed" in \
+        feedback((None, tmp_path / "out"), "walt", "02_fake.md")
+
+
+def test_a_review_file_without_its_columns_is_refused_before_grading(tmp_path, capsys):
+    course = make_course(tmp_path / "course")
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    (tmp_path / "review.csv").write_text("name,exercise\nalice,1.1\n", encoding="utf-8")
+    assert grade(tmp_path / "subs", tmp_path / "out", course, "--accept", str(tmp_path / "review.csv")) == 2
+    assert "has no column student, notebook; expected a CSV file with the columns student, notebook, exercise" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 @slow
@@ -174,26 +249,6 @@ def test_infinite_loop_uses_up_its_cpu_time_but_earlier_exercises_are_checked(ro
     expected = "used more than 4 s of CPU time: it was stopped in the cell of exercise 1.2."
     assert expected in feedback(graded, "frank", "01_fake.md")
     assert "graded again alone" not in feedback(graded, "frank", "01_fake.md")  # CPU time does not depend on load
-
-
-@slow
-def test_waiting_is_stopped_by_the_wall_clock_and_retried_alone_once_cpu_burning_is_not(tmp_path, capsys):
-    course = make_course(tmp_path / "course")
-    submissions = tmp_path / "submissions"
-    write(submissions / "sam" / "01_fake.ipynb", answered_then("import time\ntime.sleep(600)"))
-    write(submissions / "cora" / "01_fake.ipynb", answered_then("while True:\n    pass"))
-    assert main([str(submissions), "--out", str(tmp_path / "out"), "--course", str(course), "--cpu-seconds", "1.5",
-                 "--timeout", "3", "--check-timeout", "3", "--jobs", "2"]) == 0
-    found = {row["student"]: row for row in read_csv(tmp_path / "out" / "grades.csv") if row["status"] != "missing"}
-    assert statuses(found["sam"]) == ("timeout", "passed", "error", "", "1")
-    assert statuses(found["cora"]) == ("timeout", "passed", "error", "", "1")
-    progress = capsys.readouterr().err
-    assert progress.count("sam/01_fake.ipynb: timeout") == 2 and progress.count("cora/01_fake.ipynb: timeout") == 1
-    assert "did not finish within 3 s (wall-clock time)" in feedback((tmp_path, tmp_path / "out"), "sam", "01_fake.md")
-    assert "used more than 1.5 s of CPU time" in feedback((tmp_path, tmp_path / "out"), "cora", "01_fake.md")
-    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
-    assert "`sam/01_fake.ipynb` ran past the wall-clock limit while other files were being graded" in report
-    assert "`cora/01_fake.ipynb` ran past" not in report
 
 
 @slow
@@ -245,8 +300,8 @@ def test_two_files_for_one_notebook_are_both_graded_and_reported(rows, graded):
 @slow
 def test_ignored_files_are_reported(graded):
     report = (graded[1] / "report.md").read_text(encoding="utf-8")
-    assert "`leo/` holds no .ipynb file." in report
-    assert "`stray.ipynb` is not inside a student folder" in report
+    assert "\\`leo/\\` holds no .ipynb file." in report  # file names are escaped: they are the students' text
+    assert "\\`stray.ipynb\\` is not inside a student folder" in report
 
 
 @slow
@@ -261,7 +316,7 @@ def test_submissions_are_unchanged_and_written_files_stay_in_the_temp_folder(row
 @slow
 def test_feedback_file_per_submission(graded):
     names = sorted(str(p.relative_to(graded[1] / "feedback")) for p in (graded[1] / "feedback").rglob("*.md"))
-    assert len(names) == 18 and "bob/my homework (final).md" in names
+    assert len(names) == 21 and "bob/my homework (final).md" in names
 
 
 @slow
@@ -279,6 +334,10 @@ def test_same_folder_gives_the_same_files_with_any_number_of_jobs(tmp_path):
 def fingerprint_content(folder: Path) -> dict[str, str]:
     """Every file under `folder` and its content hash (not its time), except timings.csv which alone varies."""
     return {k: v[0] for k, v in fingerprint(folder).items() if k != "timings.csv"}
+
+
+def test_names_reach_the_terminal_without_their_control_characters():
+    assert printable("ok\x1b]2;pwned\x07 \n") == "ok\\x1b]2;pwned\\x07 \\n"
 
 
 def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
@@ -340,7 +399,7 @@ def test_missing_notebooks_get_rows_and_the_gradebook_has_one_row_per_student(gr
     assert {("bob", "02_fake"), ("leo", "01_fake"), ("leo", "02_fake"), ("dan", "01_fake")} <= missing
     assert ("alice", "01_fake") not in missing and ("alice", "02_fake") not in missing
     book = {row["student"]: row for row in read_csv(graded[1] / "gradebook.csv")}
-    assert list(book["alice"].values()) == ["alice", "3", "3", "2", "1"]
+    assert list(book["alice"].values()) == ["alice", "3", "3", "2", "1", ""]
     assert book["dave"]["total passed"] == "2"  # the better of dave's two files for 01_fake counts
     assert book["leo"]["total passed"] == "0" and "stray" not in " ".join(book)
     report = (graded[1] / "report.md").read_text(encoding="utf-8")
@@ -365,18 +424,38 @@ def test_json_errors_are_worded_without_a_doubled_word(tmp_path):
     assert "at at" not in problem and "Unterminated string starting at: line 1, column 11" in problem
 
 
-def test_canvas_export_is_grouped_by_student_keeping_the_latest_resubmission(tmp_path):
-    for name in ("doe_jane_LATE_12345_67890_05_training-1.ipynb", "doe_jane_12345_67001_05_training.ipynb",
-                 "doe_jane_12345_67002_my_notes_v2.ipynb", "roe_rick_222_333_report.pdf", "notes.txt"):
+def test_canvas_resubmissions_are_grouped_per_student_and_course_notebook_keeping_the_late_tag(tmp_path):
+    notebook_of = {"doe_jane_12345_67001_05_training.ipynb": "05_training",
+                   "doe_jane_LATE_12345_67890_05_training-1.ipynb": "05_training",
+                   "doe_jane_12345_67002_my_notes_v2.ipynb": "",
+                   "roe_rick_222_401_part-1.ipynb": "01_mdp", "roe_rick_222_402_part-5.ipynb": "05_training",
+                   "roe_rick_222_403_part-5-1.ipynb": "05_training", "roe_rick_222_333_report.pdf": "", "notes.txt": ""}
+    for name in notebook_of:
         write(tmp_path / name, "{}")
-    found = find_submissions(tmp_path)
-    assert [(s.student, s.file, s.path.name) for s in found.submissions] == [
-        ("doe_jane_12345", "05_training.ipynb", "doe_jane_LATE_12345_67890_05_training-1.ipynb"),
-        ("doe_jane_12345", "my_notes_v2.ipynb", "doe_jane_12345_67002_my_notes_v2.ipynb"),
-    ]
+    found = drop_resubmissions(find_submissions(tmp_path), lambda path: notebook_of[path.name])
+    assert [(s.student, s.file, s.late) for s in found.submissions] == [
+        ("doe_jane_12345", "05_training-1.ipynb", True), ("doe_jane_12345", "my_notes_v2.ipynb", False),
+        ("roe_rick_222", "part-1.ipynb", False), ("roe_rick_222", "part-5-1.ipynb", False)]
     assert found.students == {"doe_jane_12345", "roe_rick_222"}
     assert found.skipped == ["notes.txt", "roe_rick_222_333_report.pdf"]
-    assert any("later resubmission" in note for note in found.notes)
+    assert "`doe_jane_12345_67001_05_training.ipynb` was not graded: `doe_jane_LATE_12345_67890_05_training-1.ipynb` " \
+           "is a later resubmission of the same course notebook." in found.notes
+    assert "`roe_rick_222_402_part-5.ipynb` was not graded: `roe_rick_222_403_part-5-1.ipynb` is a later " \
+           "resubmission of the same course notebook." in found.notes
+
+
+@slow
+def test_canvas_files_of_two_course_notebooks_are_both_graded_and_late_is_a_column(graded):
+    rows = {(r["student"], r["file"]): r for r in read_csv(graded[1] / "grades.csv")}
+    assert (rows["roe_rick_222", "part-1.ipynb"]["notebook"], rows["roe_rick_222", "part-1.ipynb"]["total"]) == \
+        ("01_fake", "2")
+    assert (rows["roe_rick_222", "part-5.ipynb"]["notebook"], rows["roe_rick_222", "part-5.ipynb"]["total"]) == \
+        ("02_fake", "1")
+    assert [rows["roe_rick_222", name]["late"] for name in ("part-1.ipynb", "part-5.ipynb")] == ["yes", ""]
+    assert rows["alice", "01_fake.ipynb"]["late"] == ""
+    book = {row["student"]: row for row in read_csv(graded[1] / "gradebook.csv")}
+    assert (book["roe_rick_222"]["total passed"], book["roe_rick_222"]["late"]) == ("3", "01_fake")
+    assert book["alice"]["late"] == ""
 
 
 def test_moodle_export_files_and_folders_are_grouped_by_student(tmp_path):
@@ -408,38 +487,49 @@ def mallory_attacks(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 @slow
-def test_a_submission_writing_over_another_is_reported_where_kernels_cannot_be_sandboxed(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sandbox, "namespaces_work", lambda *folders: False)
+def test_without_a_sandbox_the_first_lines_say_so_and_a_write_to_the_submissions_is_reported(tmp_path, capsys,
+                                                                                             monkeypatch):
+    monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "bubblewrap is not installed")
     course, submissions, victim = mallory_attacks(tmp_path)
     assert grade(submissions, tmp_path / "out", course, "--jobs", "1") == 1
     err = capsys.readouterr().err
+    assert err.startswith("WARNING: no sandbox: bubblewrap is not installed. Kernels run as your user")
     assert "ERROR: grading changed 2 files in the submissions folder" in err
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert report.startswith("# Grading report\n\n## WARNING: the notebooks ran without a sandbox\n\n"
+                             "No sandbox was used: bubblewrap is not installed. Each kernel ran as your user")
     assert "## WARNING: grading changed the submissions folder" in report
-    assert "- `victim/01_fake.ipynb` was changed" in report and "- `victim/x` was created" in report
-    assert "could not hide" in report
+    assert "- \\`victim/01_fake.ipynb\\` was changed" in report and "- \\`victim/x\\` was created" in report
 
 
 @slow
-@pytest.mark.skipif(not sandbox.namespaces_work(), reason="this system allows no unprivileged mount namespaces")
+@pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason="bubblewrap cannot make a sandbox here")
 def test_sandboxed_kernels_cannot_reach_other_submissions(tmp_path, capsys):
     course, submissions, victim = mallory_attacks(tmp_path)
     before = fingerprint(submissions)
     assert grade(submissions, tmp_path / "out", course, "--jobs", "1") == 0
+    assert capsys.readouterr().err.startswith("grading each notebook in a bubblewrap sandbox of its own")
+    assert (tmp_path / "out" / "report.md").read_text().startswith("# Grading report\n\nEach notebook ran in a "
+                                                                    "bubblewrap sandbox of its own")
     assert fingerprint(submissions) == before
     mallory = feedback((submissions, tmp_path / "out"), "mallory", "01_fake.md")
     assert "The cell of exercise 1.2 raised FileNotFoundError" in mallory
 
 
-@pytest.mark.skipif(not sandbox.namespaces_work(), reason="this system allows no unprivileged mount namespaces")
-def test_sandboxed_kernels_see_a_clean_utils_and_none_of_the_course_secrets(tmp_path):
+@pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason="bubblewrap cannot make a sandbox here")
+def test_a_sandbox_sees_the_clean_copy_read_only_its_private_folder_and_nothing_of_the_course(tmp_path):
     course = make_course(tmp_path / "course")
-    with sandbox.isolated_course(course, [tmp_path / "course" / "notebooks"]) as isolation:
-        listing = subprocess.run([*isolation.command_prefix, "ls", "-A", *[str(course / part) for part in (
-            "solutions", "checkpoints", "utils", "notebooks")], isolation.python_path[0]],
-            capture_output=True, text=True, check=True).stdout
-    assert "01_fake.ipynb" not in listing and "agent.pt" not in listing and "reference.py" not in listing
-    assert "_grader_kernel.py" in listing and "utils" in listing  # the clean copy, outside the hidden folders
+    private = tmp_path / "private"
+    private.mkdir()
+    with sandbox.isolated_course(course) as isolation:
+        listing = " ".join(str(course / part) for part in ("solutions", "checkpoints", "utils", "notebooks"))
+        script = (f"ls -A {listing} {isolation.clean_copy}; touch {isolation.clean_copy}/x; "
+                  f"chmod u+w {isolation.clean_copy}; touch {private}/mine")
+        run = subprocess.run([*isolation.kernel_prefix([private]), "/bin/sh", "-c", script],
+                             capture_output=True, text=True)
+    assert "01_fake.ipynb" not in run.stdout and "agent.pt" not in run.stdout and "reference.py" not in run.stdout
+    assert "_grader_kernel.py" in run.stdout and "utils" in run.stdout  # the clean copy
+    assert run.stderr.count("Read-only file system") == 2 and (private / "mine").exists()
 
 
 @slow

@@ -139,7 +139,7 @@ def test_tricks_inside_an_exercise_cell_are_flagged_with_the_reason(cheats, stud
     status, _ = results(cheats, student)
     assert status == "flagged"
     assert reason in feedback(cheats, student, "01_fake.md")
-    assert f"`{student}/01_fake.ipynb`, exercise 1.1: for an instructor to review" in (
+    assert f"**{student}/01_fake.ipynb, exercise 1.1**\n\n```text\nfor an instructor to review" in (
         cheats[1] / "report.md").read_text(encoding="utf-8")
 
 

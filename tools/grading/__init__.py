@@ -4,8 +4,9 @@
 submission, `submissions` finds and reads the handed-in files, `plan` decides which cells run
 (the course's, with the student's exercise cells), `worker` grades one file in its own
 process, `kernel` starts that process's limited IPython kernel, `sandbox` gives kernels a
-clean copy of `utils` and hides the course's secrets, `tamper` flags exercise cells that
+clean copy of `utils` and a bubblewrap sandbox each, `tamper` flags exercise cells that
 tamper with grading, `runner` runs the workers in parallel, `integrity` proves that grading
-left the submissions unchanged, `shards` splits a class and merges the parts, and `report`
-writes grades.csv, gradebook.csv, report.md, timings.csv and the feedback files.
+left the submissions unchanged, `shards` splits a class and merges the parts, `review`
+accepts flagged exercises an instructor has read, and `report` writes grades.csv,
+gradebook.csv, report.md, timings.csv and the feedback files.
 """

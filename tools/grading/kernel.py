@@ -1,4 +1,4 @@
-"""Start an IPython kernel under the grader's limits: `python -m _grader_kernel BYTES CPU_SECONDS -f FILE`.
+"""Start an IPython kernel under the grader's limits: `python -m _grader_kernel BYTES CPU_SECONDS HARD_CPU_SECONDS -f FILE`.
 
 The grader copies this file, as `_grader_kernel.py`, next to its clean copy of the course's
 `utils`, and the worker's kernel spec runs it instead of `ipykernel_launcher`, so the memory and
@@ -26,17 +26,17 @@ class CpuTimeLimit(BaseException):
     """Raised in the running cell when the kernel has used its CPU time (BaseException: `except Exception` misses it)."""
 
 
-def limit_cpu(seconds: int) -> None:
-    """Send SIGXCPU after `seconds` of CPU time, which stops the running cell with CpuTimeLimit.
+def limit_cpu(seconds: int, hard: int) -> None:
+    """Send SIGXCPU after `seconds` of CPU time, which stops the running cell with CpuTimeLimit; kill at `hard`.
 
     CPU time, unlike wall-clock time, does not grow when other jobs slow the machine down, so the
-    same notebook gets the same verdict under any load. The hard limit is left alone: the worker
-    lifts the soft one before the checks (which have their own time limits), and its wall-clock
-    limit stops a notebook that catches CpuTimeLimit and goes on.
+    same notebook gets the same verdict under any load. The worker moves the soft limit before
+    every cell and check (checks have their own allowance); `hard` is all the notebook may use,
+    which a kernel can lower but never raise: the kernel gets SIGKILL there even if it ignores
+    SIGXCPU (the worker, watching from outside, normally kills such a kernel sooner).
     """
     try:
-        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-        resource.setrlimit(resource.RLIMIT_CPU, (seconds, hard))
+        resource.setrlimit(resource.RLIMIT_CPU, (min(seconds, hard), hard))
     except (ValueError, OSError):
         print("grader: could not limit the kernel's CPU time on this system", file=sys.stderr)
         return
@@ -101,9 +101,9 @@ def probe(check_name: str, inputs_text: str, marker: str, *answers) -> None:
 
 def main() -> None:
     """Apply the limits, then run the ordinary IPython kernel with the remaining arguments."""
-    max_bytes, cpu_seconds = int(sys.argv.pop(1)), int(sys.argv.pop(1))
+    max_bytes, cpu_seconds, hard_cpu_seconds = (int(sys.argv.pop(1)) for _ in range(3))
     limit_memory(max_bytes)
-    limit_cpu(cpu_seconds)
+    limit_cpu(cpu_seconds, hard_cpu_seconds)
     die_with_worker()
     ignore_exit()
     from ipykernel import kernelapp

@@ -5,7 +5,10 @@ come from the course (or are left out), so no code outside an exercise cell can 
 Given cells that no later exercise or check needs (plots, videos, training demos) are not run:
 a given cell runs only when it is the notebook's first code cell (imports and seeding) or
 defines a name that a later cell which runs uses, and a given cell that runs loses the import
-statements nothing that runs needs.
+statements nothing that runs needs. A check uses more than its cell names: it runs the
+student's code in the notebook, where a right answer calls names the setup cell imported
+(exercise 5.4's check looks up `epsilon_greedy_action` there), so a check counts as using
+every name the course's own answer to its exercise uses, read from the solution notebook.
 """
 import ast
 import io
@@ -107,8 +110,14 @@ def without_markers(source: str) -> str:
     return "\n".join(line for line in source.strip().splitlines() if not line.startswith("# NBVAL_")).strip()
 
 
-def build_plan(submission: dict, course_nb: dict) -> Plan:
-    """The steps that grade `submission` inside the course notebook `course_nb`."""
+def answer_names(solution_nb: dict | None) -> dict[str, set[str]]:
+    """Per exercise, the global names the course's own answer uses (none without a solution notebook)."""
+    cells = code_cells(solution_nb) if solution_nb else []
+    return {cell_exercise(cell): used_names(source_text(cell)) for cell in cells if cell_exercise(cell)}
+
+
+def build_plan(submission: dict, course_nb: dict, solution_nb: dict | None = None) -> Plan:
+    """The steps that grade `submission` inside the course notebook `course_nb` (whose answers `solution_nb` holds)."""
     answers, notes = student_answers(submission, course_nb)
     notes += answers_outside_their_cells(submission, course_nb, answers) + outside_cells_note(submission, course_nb, answers)
     steps = []
@@ -122,11 +131,14 @@ def build_plan(submission: dict, course_nb: dict) -> Plan:
             steps.append(Step("check", source_text(cell), cell_check(cell), f"the check of exercise {cell_check(cell)}"))
         else:
             steps.append(Step("given", source_text(cell), label=f"course code cell {position + 1}"))
-    return Plan(needed_steps(steps), notes)
+    return Plan(needed_steps(steps, answer_names(solution_nb)), notes)
 
 
-def needed_steps(steps: list[Step]) -> list[Step]:
-    """Drop given cells (other than the first) that define nothing a later kept step uses, and unused imports."""
+def needed_steps(steps: list[Step], answers: dict[str, set[str]]) -> list[Step]:
+    """Drop given cells (other than the first) that define nothing a later kept step uses, and unused imports.
+
+    A check uses the names its cell names and those the course's answer to its exercise uses (`answers`).
+    """
     needed: set[str] = set()
     kept = []
     for index in reversed(range(len(steps))):
@@ -136,7 +148,7 @@ def needed_steps(steps: list[Step]) -> list[Step]:
                 continue
             step = replace(step, source=without_unused_imports(step.source, needed))
         kept.append(step)
-        needed |= used_names(step.source)
+        needed |= used_names(step.source) | (answers.get(step.exercise, set()) if step.kind == "check" else set())
     return kept[::-1]
 
 

@@ -17,18 +17,24 @@ from tools.grading.judge import Judges
 from tools.grading.plan import Plan, build_plan
 from tools.grading.sandbox import Isolation
 from tools.grading.submissions import Submission, read_notebook
-from tools.grading.worker import PROBE_SECONDS, clean
+from tools.grading.worker import MAX_RESTARTS, PROBE_SECONDS, clean
 
 GRADER_ROOT = Path(__file__).resolve().parents[2]
-STARTUP_SECONDS = 120  # margin for starting the worker and its kernel before the hard time limit
-# The default wall-clock limit is this many times the CPU-time limit: generous, because a loaded
+PRIVATE_FOLDERS = ("work", "tmp", "home")  # a file's working folder, temporary folder and home
+STARTUP_SECONDS = 120  # margin for starting the worker and its kernels before the hard time limit
+# The default wall-clock budget is this many times the CPU-time limit: generous, because a loaded
 # machine stretches wall-clock time while the CPU limit alone decides on a busy notebook.
 WALL_CLOCK_FACTOR = 4
+# A file graded beside others gets this share of its wall-clock budget; if it runs past it without
+# having used up its CPU time (so other jobs' load may be to blame), it is graded again alone
+# with the rest. Both runs together never take more than the budget.
+FIRST_RUN_SHARE = 0.5
 
 
 @dataclass(frozen=True)
 class Options:
-    """How to grade: time limits (seconds; `timeout` is wall-clock), kernel memory (MiB), parallel workers."""
+    """How to grade: time limits (seconds; `timeout` is a file's wall-clock budget, re-run included), kernel
+    memory (MiB), parallel workers."""
 
     cpu_seconds: float = 60  # grading runs only setup, exercise cells and checks: about 5 s of CPU here
     timeout: float | None = None  # None: WALL_CLOCK_FACTOR times cpu_seconds
@@ -57,11 +63,32 @@ class Grade:
     notes: list[str] = field(default_factory=list)
     wall_clock_timeout: bool = False  # stopped by a wall-clock limit, which other jobs' load may have caused
     retried: bool = False  # graded a second time, alone
+    verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)  # each flagged exercise's check verdict
+    cpu_exhausted: bool = False  # its kernels used up the notebook's CPU time
+    cpu_seconds: float | None = None  # CPU time its kernels used, with every process they started (this run)
+    wall_seconds: float = 0  # wall-clock time its cells and checks took, from its first kernel's start (this run)
+    accepted: list[str] = field(default_factory=list)  # flagged exercises an instructor accepted (--accept)
 
     @property
     def total(self) -> int:
         """How many exercises passed."""
         return sum(status == "passed" for status, _ in self.exercises.values())
+
+
+@dataclass
+class Timing:
+    """What grading one file cost (all its runs): seconds in all, seconds its cells and checks ran, CPU seconds."""
+
+    seconds: float = 0
+    notebook_seconds: float = 0
+    cpu_seconds: float | None = None  # None where it could not be measured (no /proc)
+
+    def add(self, grade: Grade, seconds: float) -> None:
+        """Count one more run of the file."""
+        self.seconds += seconds
+        self.notebook_seconds += grade.wall_seconds
+        if grade.cpu_seconds is not None:
+            self.cpu_seconds = (self.cpu_seconds or 0) + grade.cpu_seconds
 
 
 class Workers:
@@ -97,37 +124,43 @@ class Workers:
 
 def grade_all(submissions: list[Submission], course: dict[str, CourseNotebook], isolation: Isolation,
               options: Options, progress=None, seed: int = 0) -> list[Grade]:
-    """Grade every submission, `options.jobs` at a time, then grade wall-clock time-outs again, alone.
+    """Grade every submission, `options.jobs` at a time, then grade again, alone, the files that ran past their
+    share of the wall-clock budget without using up their CPU time (with the rest of their budget).
 
     The checks' inputs are drawn from `seed`, which no kernel sees. `progress(done, total, grade,
     seconds)` is called after each grading, retries included.
     """
     workers, judges = Workers(), Judges(isolation.python_path[0], seed)
+    shared = options.jobs > 1 and len(submissions) > 1  # only then do other jobs share the machine
+    first = dict.fromkeys(submissions, options.timeout * (FIRST_RUN_SHARE if shared else 1))
     try:
-        grades = grade_in_parallel(submissions, course, isolation, options, workers, judges, progress, options.jobs)
-        timed_out = [g.submission for g in grades if g.wall_clock_timeout]
-        if timed_out and options.jobs > 1 and len(submissions) > 1:  # only then did other jobs share the machine
-            again = grade_in_parallel(timed_out, course, isolation, options, workers, judges, progress, 1)
-            second = {g.submission: marked_retried(g, options) for g in again}
+        grades = grade_in_parallel(first, course, isolation, options, workers, judges, progress, options.jobs)
+        retry = {g.submission: g for g in grades
+                 if shared and g.wall_clock_timeout and not g.cpu_exhausted and g.wall_seconds < options.timeout}
+        if retry:
+            rest = {submission: options.timeout - g.wall_seconds for submission, g in retry.items()}
+            again = grade_in_parallel(rest, course, isolation, options, workers, judges, progress, 1)
+            second = {g.submission: marked_retried(g) for g in again}
             grades = [second.get(g.submission, g) for g in grades]
     finally:
         judges.close()
     return sorted(grades, key=lambda g: (g.submission.student, g.notebook, g.submission.file))
 
 
-def grade_in_parallel(submissions: list[Submission], course: dict[str, CourseNotebook], isolation: Isolation,
+def grade_in_parallel(budgets: dict[Submission, float], course: dict[str, CourseNotebook], isolation: Isolation,
                       options: Options, workers: Workers, judges: Judges, progress, jobs: int) -> list[Grade]:
-    """Grade every submission once, `jobs` at a time; every worker is killed if this is interrupted."""
+    """Grade every submission once, each within its wall-clock budget, `jobs` at a time; every worker is killed
+    if this is interrupted."""
     grades = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        started = [pool.submit(timed, grade_safely, s, course, isolation, options, workers, judges)
-                   for s in submissions]
+        started = [pool.submit(timed, grade_safely, s, course, isolation, options, workers, judges, seconds)
+                   for s, seconds in budgets.items()]
         try:
             for done, future in enumerate(as_completed(started), start=1):
                 grade, seconds = future.result()
                 grades.append(grade)
                 if progress:
-                    progress(done, len(submissions), grade, seconds)
+                    progress(done, len(budgets), grade, seconds)
         except BaseException:
             workers.stop()
             pool.shutdown(cancel_futures=True)
@@ -135,11 +168,11 @@ def grade_in_parallel(submissions: list[Submission], course: dict[str, CourseNot
     return grades
 
 
-def marked_retried(grade: Grade, options: Options) -> Grade:
+def marked_retried(grade: Grade) -> Grade:
     """The result of grading a file a second time, alone, with a note saying why."""
     grade.retried = True
-    grade.notes.insert(0, f"This file ran past the {options.timeout:g} s wall-clock limit while other files were "
-                          "being graded at the same time, so it was graded again alone; this is the second result.")
+    grade.notes.insert(0, "This file ran out of its share of the wall-clock time while other files were being graded "
+                          "at the same time, so it was graded again alone with the rest; this is the second result.")
     return grade
 
 
@@ -158,22 +191,31 @@ def grade_safely(submission: Submission, *args) -> Grade:
 
 
 def grade_one(submission: Submission, course: dict[str, CourseNotebook], isolation: Isolation,
-              options: Options, workers: Workers, judges: Judges) -> Grade:
-    """Read, recognise and (when it is a course notebook) run one submission."""
+              options: Options, workers: Workers, judges: Judges, wall_seconds: float) -> Grade:
+    """Read, recognise and (when it is a course notebook) run one submission within `wall_seconds`."""
     nb, problem = read_notebook(submission.path)
     if nb is None:
         return Grade(submission, "invalid", notes=[f"This file could not be graded: {problem}."])
     notebook, how = identify(nb, course)
     if notebook is None:
         return Grade(submission, "unknown-notebook", notes=[unknown_note(nb)])
-    plan = build_plan(nb, course_notebook_cells(notebook.path))
+    plan = build_plan(nb, course_notebook_cells(notebook.path), solution_cells(notebook.path))
     notes = version_notes(nb, notebook) + plan.notes
     if how != "course metadata":
         notes.insert(0, recognised_note(nb, notebook, how))
-    result = run_worker(submission, notebook, plan, isolation, options, workers, judges)
+    result = run_worker(submission, notebook, plan, isolation, options, workers, judges, wall_seconds)
     exercises = {id_: tuple(outcome) for id_, outcome in result["exercises"].items()}
     return Grade(submission, result["status"], notebook.name, exercises, notes + result["notes"],
-                 result.get("wall_clock_timeout", False))
+                 result.get("wall_clock_timeout", False), verdicts={k: tuple(v) for k, v in result["verdicts"].items()},
+                 cpu_exhausted=result["cpu_exhausted"], cpu_seconds=result["cpu_seconds"],
+                 wall_seconds=result["wall_seconds"])
+
+
+def notebook_name(path: Path, course: dict[str, CourseNotebook]) -> str:
+    """The name of the course notebook the file at `path` is ("" when it is unreadable or none of them)."""
+    nb, _ = read_notebook(path)
+    notebook = identify(nb, course)[0] if nb is not None else None
+    return notebook.name if notebook else ""
 
 
 def recognised_note(nb: dict, notebook: CourseNotebook, how: str) -> str:
@@ -198,40 +240,53 @@ def course_notebook_cells(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+@functools.lru_cache(maxsize=None)
+def solution_cells(path: Path) -> dict | None:
+    """The course's solution notebook for the student notebook at `path` (None if the course has none).
+
+    Only the names its answers use reach the plan: no solution code ever runs in a kernel.
+    """
+    solution = path.parent.parent / "solutions" / path.name
+    return json.loads(solution.read_text(encoding="utf-8")) if solution.is_file() else None
+
+
 def run_worker(submission: Submission, notebook: CourseNotebook, plan: Plan, isolation: Isolation,
-               options: Options, workers: Workers, judges: Judges) -> dict:
-    """Run the worker on the plan in a fresh temporary folder, then judge its probes' records; the result."""
+               options: Options, workers: Workers, judges: Judges, wall_seconds: float) -> dict:
+    """Run the worker on the plan in a fresh temporary folder of the file's own, then judge its probes' records."""
     probes = {e.id: judges.probe(notebook.name, e.id, e.check) for e in notebook.exercises}
     with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as scratch:
-        workdir = Path(scratch) / "work"
-        workdir.mkdir()
-        job = worker_job(workdir, Path(scratch), notebook, plan, isolation, options) | {"probes": probes}
+        for folder in PRIVATE_FOLDERS:  # what the kernel may write: seen by no other kernel
+            (Path(scratch) / folder).mkdir()
+        job = worker_job(Path(scratch), notebook, plan, isolation, options, wall_seconds) | {"probes": probes}
         process = workers.start(
             [sys.executable, "-m", "tools.grading.worker"], cwd=GRADER_ROOT,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         try:
-            out, err = process.communicate(json.dumps(job).encode(), timeout=hard_limit(notebook, options))
+            out, err = process.communicate(json.dumps(job).encode(), timeout=hard_limit(wall_seconds))
         except subprocess.TimeoutExpired:
             kill_group(process)
             process.communicate()
             result = stopped_result(notebook, "timeout", f"Grading this notebook took longer than "
-                                    f"{hard_limit(notebook, options):.0f} s in all and was stopped.")
-            return result | {"wall_clock_timeout": True}
+                                    f"{hard_limit(wall_seconds):.0f} s in all and was stopped.")
+            return result | {"wall_seconds": wall_seconds}  # its own limits failed: not graded again
         finally:
             workers.finished(process)
         return judged(parse_result(out, err, notebook), probes, judges, job)
 
 
 def judged(result: dict, probes: dict, judges: Judges, job: dict) -> dict:
-    """The worker's result with every probe's record judged, and each flagged exercise marked for review."""
-    flags = result.get("flags", {})
+    """The worker's result with every probe's record judged, each flagged exercise marked for review and
+    its check's own verdict kept in "verdicts" (for an instructor who accepts it)."""
+    flags, result["verdicts"] = result.get("flags", {}), {}
     for exercise, (status, message) in list(result["exercises"].items()):
         reasons = list(flags.get(exercise, []))
         if status == "record":
             verdict = judges.verdict(probes[exercise], message)
             status, message = verdict["status"], clean(verdict["message"], job)
             reasons += [f"the answer {flag}" for flag in verdict["flags"]]
+        if reasons:
+            result["verdicts"][exercise] = [status, message]
         result["exercises"][exercise] = list(flagged(status, message, reasons))
     return result
 
@@ -244,24 +299,22 @@ def flagged(status: str, message: str, reasons: list[str]) -> tuple[str, str]:
                        f"The check said: {status}{': ' + message if message else ''}")
 
 
-def worker_job(workdir: Path, scratch: Path, notebook: CourseNotebook, plan: Plan, isolation: Isolation,
-               options: Options) -> dict:
+def worker_job(scratch: Path, notebook: CourseNotebook, plan: Plan, isolation: Isolation, options: Options,
+               wall_seconds: float) -> dict:
     """The JSON job a worker reads: the steps to run, what to check, the limits and the kernel's isolation."""
     return {
-        "steps": [asdict(step) for step in plan.steps], "workdir": str(workdir), "scratch": str(scratch),
+        "steps": [asdict(step) for step in plan.steps], "workdir": str(scratch / "work"), "scratch": str(scratch),
         "exercises": [{"id": e.id, "title": e.title} for e in notebook.exercises],
-        "cpu_seconds": options.cpu_seconds, "timeout": options.timeout,
+        "cpu_seconds": options.cpu_seconds, "timeout": wall_seconds, "wall_budget": options.timeout,
         "check_cpu_seconds": options.check_timeout, "check_wall_seconds": WALL_CLOCK_FACTOR * options.check_timeout,
-        "memory_mb": options.memory_mb, "python_path": isolation.python_path,
-        "sandbox_prefix": isolation.command_prefix, "threads": max(1, (os.cpu_count() or 1) // options.jobs),
-        "output_note_chars": options.output_note_chars,
+        "memory_mb": options.memory_mb, "python_path": isolation.python_path, "isolation": isolation.record(),
+        "threads": max(1, (os.cpu_count() or 1) // options.jobs), "output_note_chars": options.output_note_chars,
     }
 
 
-def hard_limit(notebook: CourseNotebook, options: Options) -> float:
+def hard_limit(wall_seconds: float) -> float:
     """Seconds after which a worker is killed whatever it is doing (its own limits failed)."""
-    checks = len(notebook.exercises) * (WALL_CLOCK_FACTOR * options.check_timeout + 2 * PROBE_SECONDS)
-    return options.timeout + PROBE_SECONDS + checks + STARTUP_SECONDS
+    return wall_seconds + (MAX_RESTARTS + 1) * PROBE_SECONDS + STARTUP_SECONDS
 
 
 def parse_result(out: bytes, err: bytes, notebook: CourseNotebook) -> dict:
@@ -277,7 +330,8 @@ def parse_result(out: bytes, err: bytes, notebook: CourseNotebook) -> dict:
 def stopped_result(notebook: CourseNotebook, status: str, note: str) -> dict:
     """A result for a worker that gave none: every exercise unchecked."""
     exercises = {e.id: ["error", "not checked: grading of this notebook was stopped"] for e in notebook.exercises}
-    return {"status": status, "exercises": exercises, "notes": [note]}
+    return {"status": status, "exercises": exercises, "notes": [note], "verdicts": {}, "wall_clock_timeout": False,
+            "cpu_exhausted": False, "cpu_seconds": None, "wall_seconds": 0}
 
 
 def kill_group(process: subprocess.Popen) -> None:

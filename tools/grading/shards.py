@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tools.grading.course import CourseNotebook
-from tools.grading.runner import Grade, Options
+from tools.grading.runner import Grade, Options, Timing
 from tools.grading.submissions import Found, Submission
 
 RESULTS_NAME = "results.json"
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2
 SHARD = re.compile(r"(\d+)/(\d+)")
 
 
@@ -31,8 +31,8 @@ class Part:
     found: Found
     grades: list[Grade]
     changed: list[str]
-    sandboxed: bool  # kernels could not see the course's secrets, the submissions or the results
-    seconds: dict[tuple[str, str], float]
+    sandbox_problem: str  # why kernels ran without a sandbox of their own ("" when every one had one)
+    timings: dict[tuple[str, str], Timing]
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -60,7 +60,7 @@ def save_part(out_dir: Path, part: Part) -> None:
     data = {
         "format": RESULTS_FORMAT, "shard": list(part.shard), "course": part.course, "options": part.options,
         "students": sorted(part.found.students), "notes": part.found.notes, "skipped": part.found.skipped,
-        "changed": part.changed, "sandboxed": part.sandboxed,
+        "changed": part.changed, "sandbox_problem": part.sandbox_problem,
         "grades": [grade_record(g) for g in part.grades],
     }
     (out_dir / RESULTS_NAME).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -69,8 +69,10 @@ def save_part(out_dir: Path, part: Part) -> None:
 def grade_record(grade: Grade) -> dict:
     """One grade as JSON-ready data (its seconds stay in timings.csv, which alone varies between runs)."""
     return {"student": grade.submission.student, "file": grade.submission.file, "path": str(grade.submission.path),
+            "late": grade.submission.late,
             "status": grade.status, "notebook": grade.notebook, "exercises": grade.exercises, "notes": grade.notes,
-            "wall_clock_timeout": grade.wall_clock_timeout, "retried": grade.retried}
+            "wall_clock_timeout": grade.wall_clock_timeout, "retried": grade.retried, "verdicts": grade.verdicts,
+            "accepted": grade.accepted}
 
 
 def load_part(folder: Path) -> Part:
@@ -82,21 +84,24 @@ def load_part(folder: Path) -> Part:
         raise ValueError(f"{path} could not be read ({error}); expected the output folder of a grading run") from None
     if data.get("format") != RESULTS_FORMAT:
         raise ValueError(f"{path} was written by another version of the grader; grade that part again")
-    grades = [Grade(Submission(r["student"], r["file"], Path(r["path"])), r["status"], r["notebook"],
-                    {k: tuple(v) for k, v in r["exercises"].items()}, r["notes"], r["wall_clock_timeout"], r["retried"])
+    grades = [Grade(Submission(r["student"], r["file"], Path(r["path"]), r["late"]), r["status"], r["notebook"],
+                    {k: tuple(v) for k, v in r["exercises"].items()}, r["notes"], r["wall_clock_timeout"], r["retried"],
+                    {k: tuple(v) for k, v in r["verdicts"].items()}, accepted=r["accepted"])
               for r in data["grades"]]
-    seconds = read_timings(folder / "timings.csv")
+    timings = read_timings(folder / "timings.csv")
     found = Found([g.submission for g in grades], set(data["students"]), data["notes"], data["skipped"])
     return Part(tuple(data["shard"]), data["course"], data["options"], found, grades, data["changed"],
-                data["sandboxed"], seconds)
+                data["sandbox_problem"], timings)
 
 
-def read_timings(path: Path) -> dict[tuple[str, str], float]:
-    """The seconds per (student, file) in a timings.csv ({} when it is missing)."""
+def read_timings(path: Path) -> dict[tuple[str, str], Timing]:
+    """The cost per (student, file) in a timings.csv ({} when it is missing)."""
     if not path.exists():
         return {}
     with open(path, encoding="utf-8", newline="") as file:
-        return {(row["student"], row["file"]): float(row["seconds"]) for row in csv.DictReader(file)}
+        return {(row["student"], row["file"]): Timing(float(row["seconds"]), float(row["notebook seconds"]),
+                                                      float(row["cpu seconds"]) if row["cpu seconds"] else None)
+                for row in csv.DictReader(file)}
 
 
 def merge_parts(parts: list[Part], course: dict[str, CourseNotebook]) -> Part:
@@ -112,11 +117,12 @@ def merge_parts(parts: list[Part], course: dict[str, CourseNotebook]) -> Part:
         raise ValueError("the parts were graded with different limits; grade them again with the same options")
     found = Found([s for p in parts for s in p.found.submissions], set().union(*(p.found.students for p in parts)),
                   parts[0].found.notes, parts[0].found.skipped)
-    seconds = {key: value for part in parts for key, value in part.seconds.items()}
+    timings = {key: value for part in parts for key, value in part.timings.items()}
     grades = sorted((g for p in parts for g in p.grades), key=lambda g: (g.submission.student, g.notebook, g.submission.file))
     return Part((1, 1), parts[0].course, parts[0].options, found, grades,
-                sorted({c for p in parts for c in p.changed}), all(p.sandboxed for p in parts),
-                seconds)
+                sorted({c for p in parts for c in p.changed}),
+                next((p.sandbox_problem for p in parts if p.sandbox_problem), ""),
+                timings)
 
 
 def options_record(options: Options) -> dict:

@@ -4,7 +4,10 @@ Three layouts are understood: one folder per student (`SUBMISSIONS/<student>/<an
 and the flat folders that learning-management systems export: Canvas
 (`lastname_firstname[_LATE]_<user id>_<file id>_<original name>[-n].ipynb`) and Moodle
 (`Firstname Lastname_<id>_assignsubmission_file_<original name>`, or per-student folders named
-`Firstname Lastname_<id>_assignsubmission_file_`).
+`Firstname Lastname_<id>_assignsubmission_file_`). Canvas's `-n` marks the n-th resubmission, but
+a student's own name may end in `-1` too (`part-1.ipynb`), so resubmissions are told apart only
+once each file is matched to a course notebook: of a student's Canvas files for one course
+notebook, only the latest is graded.
 """
 import json
 import re
@@ -17,7 +20,8 @@ import nbformat
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 CELL_TYPES = {"code", "markdown", "raw"}
 # Canvas appends `-n` to the original name of the n-th resubmission; the user id names the student.
-CANVAS_NAME = re.compile(r"(?P<name>.+?)_(?:LATE_)?(?P<user>\d+)_\d+_(?P<stem>.+?)(?:-(?P<attempt>\d+))?(?P<ext>\.\w+)")
+CANVAS_NAME = re.compile(r"(?P<name>.+?)_(?P<late>LATE_)?(?P<user>\d+)_\d+_"
+                         r"(?P<original>(?P<stem>.+?)(?:-(?P<attempt>\d+))?(?P<ext>\.\w+))")
 MOODLE_NAME = re.compile(r"(?P<student>.+?_\d+)_assignsubmission_[a-z]+_(?P<file>.*)")
 
 
@@ -28,6 +32,7 @@ class Submission:
     student: str
     file: str
     path: Path
+    late: bool = False  # Canvas tagged it _LATE_
 
     @property
     def feedback_name(self) -> str:
@@ -40,10 +45,11 @@ class LmsFile:
     """A top-level file named by a learning-management system's export."""
 
     student: str
-    file: str
-    attempt: int
+    file: str  # its name as handed in (Canvas's `-n` included)
+    attempt: int  # Canvas's resubmission number n (0: none)
     path: Path
-
+    late: bool = False
+    stem: str = ""  # its name without Canvas's `-n`: a resubmission's original name
 
 @dataclass
 class Found:
@@ -53,6 +59,7 @@ class Found:
     students: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # top-level files in no layout the grader knows
+    attempts: dict[Submission, LmsFile] = field(default_factory=dict)  # Canvas files, until resubmissions are dropped
 
 
 def find_submissions(folder: Path) -> Found:
@@ -93,24 +100,50 @@ def lms_file(path: Path) -> LmsFile | None:
     canvas = CANVAS_NAME.fullmatch(path.name)
     if canvas:
         student = f"{canvas['name']}_{canvas['user']}"
-        return LmsFile(student, canvas["stem"] + canvas["ext"], int(canvas["attempt"] or 0), path)
+        return LmsFile(student, canvas["original"], int(canvas["attempt"] or 0), path, bool(canvas["late"]),
+                       canvas["stem"] + canvas["ext"])
     return None
 
 
 def add_lms_files(found: Found, lms_files: list[LmsFile]) -> None:
-    """Add each student's latest resubmission of every .ipynb file; note the rest."""
-    latest: dict[tuple[str, str], LmsFile] = {}
-    for item in sorted(lms_files, key=lambda f: (f.attempt, f.path.name)):
+    """Add every .ipynb file (Canvas resubmissions are dropped later, by `drop_resubmissions`); note the rest."""
+    for item in sorted(lms_files, key=lambda f: f.path.name):
         found.students.add(item.student)
         if not item.file.endswith(".ipynb"):
             found.skipped.append(item.path.name)
             found.notes.append(f"`{item.path.name}` ({item.student}) is not a .ipynb file and was not graded.")
             continue
-        older = latest.get((item.student, item.file))
-        if older is not None:
-            found.notes.append(f"`{older.path.name}` was not graded: `{item.path.name}` is a later resubmission.")
-        latest[(item.student, item.file)] = item
-    found.submissions += [Submission(f.student, f.file, f.path) for f in latest.values()]
+        submission = Submission(item.student, item.file, item.path, item.late)
+        found.submissions.append(submission)
+        if item.stem:
+            found.attempts[submission] = item
+
+
+def drop_resubmissions(found: Found, notebook_of) -> Found:
+    """Drop each Canvas file that a later resubmission of the same course notebook replaces, with a note.
+
+    `notebook_of(path)` names the course notebook a file is ("" for none: such files group by name).
+    """
+    groups: dict[tuple[str, str], list[LmsFile]] = {}
+    for item in found.attempts.values():
+        groups.setdefault((item.student, notebook_of(item.path) or f"file {item.stem}"), []).append(item)
+    dropped, notes = set(), list(found.notes)
+    for items in groups.values():
+        for older in sorted(items, key=lambda f: f.path.name):
+            newer = [f for f in items if replaces(f, older)]
+            if newer:
+                latest = max(newer, key=lambda f: (f.attempt, f.path.name))
+                dropped.add(older.path)
+                notes.append(f"`{older.path.name}` was not graded: `{latest.path.name}` is a later resubmission "
+                             "of the same course notebook.")
+    kept = [s for s in found.submissions if s.path not in dropped]
+    return Found(kept, found.students, notes, found.skipped)
+
+
+def replaces(newer: LmsFile, older: LmsFile) -> bool:
+    """Is `newer` Canvas's later resubmission of `older`: `x-2.ipynb` of `x-1.ipynb` or of `x.ipynb`?"""
+    same_name = newer.stem == older.stem and newer.attempt > older.attempt
+    return newer.attempt > 0 and (newer.stem == older.file or same_name)
 
 
 def notebooks_in(student_dir: Path) -> list[Path]:

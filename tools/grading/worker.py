@@ -5,8 +5,9 @@ cell that killed it if it dies.
 Run as `python -m tools.grading.worker` with the job (JSON, see `runner.worker_job`) on stdin;
 prints the result as one JSON line on stdout:
 `{"status": "graded" | "timeout" | "crashed", "exercises": {id: [status, message]}, "flags": {id: [reason, ...]},
-"notes": [...], "wall_clock_timeout": bool}`, where an exercise whose probe printed a record has status
-"record" and the record (JSON text, see utils.checks.protocol) as its message, for the judge.
+"notes": [...], "wall_clock_timeout": bool, "cpu_exhausted": bool, "cpu_seconds": float, "wall_seconds": float}`,
+where an exercise whose probe printed a record has status "record" and the record (JSON text, see
+utils.checks.protocol) as its message, for the judge.
 """
 import sys
 
@@ -23,6 +24,7 @@ import re  # noqa: E402
 import secrets  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 from time import monotonic  # noqa: E402
 
@@ -32,6 +34,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 
+from tools.grading.sandbox import Isolation, tree_cpu_seconds
 from tools.grading.tamper import course_code_flags, snapshot_changes, snapshot_source, static_flags
 
 TIME_LIMIT_ERROR = "GraderTimeLimit"  # the ename nbclient reports for a cell stopped at its time limit
@@ -41,6 +44,13 @@ MAX_RESTARTS = 3  # a kernel that died is restarted (without the cell that kille
 MAX_MESSAGE_CHARS = 1500
 MAX_CELL_ERROR_NOTES = 5
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# The grader's environment variables a kernel gets (the rest, credentials included, it never sees).
+PASSED_VARIABLES = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "LD_LIBRARY_PATH")
+# A cell or check that goes this many CPU seconds past its allowance without stopping (it ignores SIGXCPU,
+# or runs in processes of its own) has its kernel killed from outside; the worker looks this often.
+CPU_GRACE_SECONDS = 2
+SIGNAL_EXIT = 128  # a shell's (and bubblewrap's) exit status for death by signal n is 128 + n
+WATCH_SECONDS = 0.2
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 
@@ -119,6 +129,12 @@ class Grading:
         self.wall_clock_timeout = False
         self.output_chars = 0
         self.cpu_left = job["cpu_seconds"]
+        self.cpu_granted = job["cpu_seconds"]  # what the kernel may use for the cell it runs now
+        self.cpu_total = 0.0  # CPU seconds of the kernels that have ended (with every process they started)
+        self.kernel_cpu = 0.0  # the running kernel's, as last measured
+        self.cell_cpu = 0.0  # the last cell's, as measured from outside
+        self.cpu_killed = False  # the running kernel was killed for going past its CPU time
+        self.started = math.inf
         self.deadline = math.inf  # set when the first kernel is ready: starting it is not the notebook's time
 
     async def run(self) -> dict:
@@ -131,13 +147,17 @@ class Grading:
             except KernelDied as died:
                 self.skipped.add(died.index)
                 resume_at = died.index + 1
+                if self.cpu_left <= 0 or self.deadline <= monotonic():
+                    self.why_unusable = self.why_unusable or "the notebook had used up its time"
+                    break
         else:
             self.why_unusable = f"the Python kernel died {MAX_RESTARTS + 1} times"
         return self.result()
 
     async def run_kernel(self, resume_at: int) -> None:
         """In a fresh kernel: replay the definitions before `resume_at`, then run every step from there."""
-        self.client = make_client(self.job, self.marker)
+        self.client = make_client(self.job, self.marker, self.kernel_cpu_limit())
+        self.cpu_killed, self.kernel_cpu = False, 0.0
         try:
             async with self.client.async_setup_kernel(
                 cwd=self.job["workdir"], env=kernel_env(self.job),
@@ -147,12 +167,19 @@ class Grading:
                     await self.run_steps(resume_at)
                 finally:
                     self.output_chars += getattr(self.client, "output_chars", 0)
+                    self.measure_cpu()
                     kill_kernel_group(self.client)
+                    self.cpu_total += self.kernel_cpu
         except RuntimeError as error:
             if self.client.kc is not None:
                 raise
             self.crash(f"The Python kernel could not start ({error}); was the memory limit too low?")
             self.why_unusable = "the Python kernel could not start"
+
+    def kernel_cpu_limit(self) -> int:
+        """The next kernel's hard CPU-time limit: what the notebook's cells and checks may still use, and a margin."""
+        checks = sum(step["kind"] == "check" and step["exercise"] not in self.results for step in self.steps)
+        return math.ceil(max(self.cpu_left, 1) + checks * self.job["check_cpu_seconds"] + PROBE_SECONDS)
 
     async def run_steps(self, resume_at: int) -> None:
         """Run the steps in order (only given and exercise cells before `resume_at`); stop when the kernel is unusable."""
@@ -160,7 +187,8 @@ class Grading:
         self.baseline, baseline_taken = None, False
         await self.grader_cell(PRELUDE_SOURCE, PROBE_SECONDS)
         if self.deadline == math.inf:
-            self.deadline = monotonic() + self.job["timeout"]
+            self.started = monotonic()
+            self.deadline = self.started + self.job["timeout"]
         for index, step in enumerate(self.steps):
             if index in self.skipped or (step["kind"] == "check" and (index < resume_at or step["exercise"] in self.results)):
                 continue  # after a restart, only the definitions before `resume_at` are run again
@@ -207,8 +235,11 @@ class Grading:
             reply, lines = await self.grader_cell(source, self.job["check_wall_seconds"], index)
         except TimedOut as stopped:
             within = (f"{limit:g} s of CPU time" if isinstance(stopped, OutOfCpuTime)
+                      else f"the notebook's {self.job['timeout']:g} s (wall-clock time)" if self.deadline <= monotonic()
                       else f"{self.job['check_wall_seconds']:g} s (wall-clock time)")
             self.results[exercise] = ["error", f"the check did not finish within {within}"]
+            # A wall-clock stop depends on the machine's load: the file may be graded again, alone.
+            self.wall_clock_timeout = self.wall_clock_timeout or not isinstance(stopped, OutOfCpuTime)
             return await self.responsive()
         except KernelDied:
             self.results[exercise] = ["error", f"the kernel died during the check ({self.death()})"]
@@ -229,6 +260,7 @@ class Grading:
     async def set_budget(self, seconds: float, charge: bool) -> None:
         """Allow the next cell `seconds` of CPU time; with `charge`, count the last cell's CPU time against the notebook's."""
         _, lines = await self.grader_cell(BUDGET_SOURCE.format(seconds=float(seconds), marker=self.marker), PROBE_SECONDS)
+        self.cpu_granted = seconds
         used = next((float(line.split()[1]) for line in lines if line.startswith("cpu ")), None)
         if charge and used is not None and self.cpu_report is not None:
             self.cpu_left -= used - self.cpu_report
@@ -240,31 +272,66 @@ class Grading:
         return json.loads(lines[-1]) if lines else None
 
     async def execute(self, cell_index: int, seconds: float, step_index: int | None) -> dict:
-        """Run a cell with a wall-clock limit; its reply content, or TimedOut, or KernelDied."""
+        """Run a cell with a wall-clock limit (for a cell or check of the notebook's, within the notebook's too)
+        and its CPU allowance; its reply content, or TimedOut, OutOfCpuTime (also when killed for it) or KernelDied."""
+        within_notebook = step_index is not None and self.deadline - monotonic() < seconds
+        seconds = min(seconds, self.deadline - monotonic()) if step_index is not None else seconds
         if seconds <= 0:
             raise TimedOut()
         self.client.timeout = math.ceil(seconds)
         self.client.last_reply = {"status": "ok"}
+        before = self.measure_cpu()
+        watch = asyncio.create_task(self.watch_cpu(before + self.cpu_granted + CPU_GRACE_SECONDS))
         try:
             await self.client.async_execute_cell(self.client.nb.cells[cell_index], cell_index, store_history=False)
         except DeadKernelError:
+            if self.cpu_killed:
+                raise OutOfCpuTime() from None
             label = self.steps[step_index]["label"] if step_index is not None else "one of the grader's own cells"
             self.crash(f"The Python kernel died while running {label}: {self.death()}.")
             raise KernelDied(step_index if step_index is not None else -1) from None
+        finally:
+            watch.cancel()
+            self.cell_cpu = self.measure_cpu() - before
         reply = self.client.last_reply
+        if reply.get("ename") == TIME_LIMIT_ERROR and within_notebook:
+            self.wall_clock_timeout = True
+            self.stop("timeout", f"{self.out_of_wall_time()}: it was stopped in {self.steps[step_index]['label']}.")
         if reply.get("ename") == TIME_LIMIT_ERROR:
             raise TimedOut()
         if reply.get("ename") == CPU_LIMIT_ERROR:
             raise OutOfCpuTime()
         return reply
 
+    async def watch_cpu(self, limit: float) -> None:
+        """Kill the kernel once it, with every process it started, has used `limit` CPU seconds (it ignored SIGXCPU)."""
+        while self.measure_cpu() <= limit:
+            await asyncio.sleep(WATCH_SECONDS)
+        self.cpu_killed = True
+        kill_kernel_group(self.client)
+
+    def measure_cpu(self) -> float:
+        """The running kernel's CPU seconds, with its processes' (the last measurement once it is gone)."""
+        pid = kernel_pid(self.client)
+        used = tree_cpu_seconds(pid) if pid else None
+        if used is not None:
+            self.kernel_cpu = used
+        return self.kernel_cpu
+
     def time_limit_reached(self, stopped: TimedOut) -> str:
         """Which of the notebook's limits stopped it, in words; a wall-clock one is remembered for a retry."""
         if isinstance(stopped, OutOfCpuTime):
             self.cpu_left = 0
-            return f"The notebook used more than {self.job['cpu_seconds']:g} s of CPU time"
+            killed = ", and did not stop when told to, so its kernel was killed" if self.cpu_killed else ""
+            return f"The notebook used more than {self.job['cpu_seconds']:g} s of CPU time{killed}"
+        self.cpu_left -= self.cell_cpu  # the stopped cell's CPU time counts too: it decides whether to re-run
         self.wall_clock_timeout = True
-        return f"The notebook did not finish within {self.job['timeout']:g} s (wall-clock time)"
+        return self.out_of_wall_time()
+
+    def out_of_wall_time(self) -> str:
+        """The notebook's wall-clock limit in words."""
+        return (f"The notebook did not finish within its {self.job['wall_budget']:g} s of wall-clock time "
+                "(all its runs together)")
 
     def append_cell(self, source: str) -> int:
         """Add a code cell to the kernel session's notebook; its index."""
@@ -272,7 +339,17 @@ class Grading:
         return len(self.client.nb.cells) - 1
 
     async def responsive(self) -> bool:
-        """Does the kernel still run a short grader cell (after a time-out: did the interrupt stop the code)?"""
+        """Does the kernel still run a short grader cell (after a time-out: did the interrupt stop the code)?
+
+        A kernel killed for its CPU time during a check is replaced (KernelDied); none is after the notebook's time.
+        """
+        if self.cpu_killed:
+            self.notes.append("A check went on past its CPU time although told to stop, so its kernel was killed; "
+                              "the grader started a new kernel and went on.")
+            raise KernelDied(-1)
+        if self.deadline <= monotonic():
+            self.why_unusable = "the notebook had used up its time"
+            return False
         try:
             await self.grader_cell("None", PROBE_SECONDS)
             return True
@@ -294,7 +371,10 @@ class Grading:
         """How the kernel process ended, in words (exit code or signal)."""
         provisioner = self.client.km.provisioner if self.client.km else None
         process = getattr(provisioner, "process", None)
-        return describe_exit(process.poll() if process else None)
+        code = process.poll() if process else None
+        if code is not None and code > SIGNAL_EXIT and self.job["isolation"]["bwrap"]:
+            code = SIGNAL_EXIT - code  # bubblewrap exits with 128 + n when the kernel was killed by signal n
+        return describe_exit(code)
 
     def note_cell_error(self, step: dict, reply: dict) -> None:
         """Remember an exception raised by a cell, for the feedback."""
@@ -328,18 +408,31 @@ class Grading:
             exercises[exercise["id"]] = [status, message if status == "record" else clean(message, self.job)]
             flags[exercise["id"]] = [clean(reason, self.job) for reason in self.flags(exercise["id"])]
         return {"status": self.status, "exercises": exercises, "flags": flags,
-                "notes": [clean(note, self.job) for note in notes], "wall_clock_timeout": self.wall_clock_timeout}
+                "notes": [clean(note, self.job) for note in notes], "wall_clock_timeout": self.wall_clock_timeout,
+                "cpu_exhausted": self.cpu_left <= 0, "cpu_seconds": round(self.cpu_total, 2),
+                "wall_seconds": round(max(monotonic() - self.started, 0), 2)}
 
 
-def make_client(job: dict, marker: str) -> QuietClient:
-    """An nbclient client for a limited kernel (in a sandbox when the job has one) that keeps going after errors."""
-    spec_dir = Path(job["scratch"]) / "kernels" / "grader"
+def make_client(job: dict, marker: str, hard_cpu_seconds: int) -> QuietClient:
+    """An nbclient client for a limited kernel (in a sandbox of its own where the job has one) that goes on after errors.
+
+    The kernel talks to the worker through Unix sockets in a folder of its own (a sandbox has no
+    network), and is interrupted by a message, which it turns into SIGINT inside its sandbox.
+    Its kernel spec lies outside the sandbox, so that no kernel can change how the next one starts.
+    """
+    scratch = Path(job["scratch"])
+    spec_dir = scratch / "kernels" / "grader"
     spec_dir.mkdir(parents=True, exist_ok=True)
-    limits = [str(job["memory_mb"] * 2**20), str(math.ceil(job["cpu_seconds"]))]
-    argv = [*job["sandbox_prefix"], sys.executable, "-m", "_grader_kernel", *limits, "-f", "{connection_file}"]
-    (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "grader", "language": "python"}))
+    sockets = Path(tempfile.mkdtemp(prefix="ipc-", dir=scratch))
+    private = [scratch / "tmp", Path(job["workdir"]), scratch / "home", sockets]
+    limits = [str(job["memory_mb"] * 2**20), str(math.ceil(job["cpu_seconds"])), str(hard_cpu_seconds)]
+    argv = [*Isolation(**job["isolation"]).kernel_prefix(private), sys.executable, "-m", "_grader_kernel", *limits,
+            "-f", "{connection_file}"]
+    spec = {"argv": argv, "display_name": "grader", "language": "python", "interrupt_mode": "message"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
     manager = AsyncKernelManager(
-        kernel_name="grader", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
+        kernel_name="grader", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)]),
+        transport="ipc", connection_file=str(sockets / "kernel.json"),
     )
     client = QuietClient(
         new_notebook(), km=manager, allow_errors=True, interrupt_on_timeout=True, shutdown_kernel="immediate",
@@ -351,25 +444,31 @@ def make_client(job: dict, marker: str) -> QuietClient:
 
 
 def kernel_env(job: dict) -> dict:
-    """The kernel's environment: course on the path, headless plotting, scratch dirs, few threads."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(job["python_path"])  # the clean copy of the course only
+    """The kernel's environment: none of the grader's variables but a few harmless ones, the course on the path,
+    headless plotting, its own home and temporary folder, few threads."""
+    env = {name: os.environ[name] for name in PASSED_VARIABLES if name in os.environ}
     scratch = Path(job["scratch"])
-    (scratch / "tmp").mkdir(exist_ok=True)
     env.update(
+        PYTHONPATH=os.pathsep.join(job["python_path"]),  # the clean copy of the course only
         MPLBACKEND="Agg", SDL_VIDEODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1",
-        TMPDIR=str(scratch / "tmp"), IPYTHONDIR=str(scratch / "ipython"),
+        HOME=str(scratch / "home"), TMPDIR=str(scratch / "tmp"), IPYTHONDIR=str(scratch / "home" / ".ipython"),
         # glibc reserves address space per thread arena; a few arenas keep RLIMIT_AS meaningful.
         MALLOC_ARENA_MAX="2",
     )
     for name in THREAD_VARIABLES:  # parallel kernels would otherwise each use every core
-        env.setdefault(name, str(job["threads"]))
+        env[name] = str(job["threads"])
     return env
 
 
+def kernel_pid(client: NotebookClient) -> int | None:
+    """The process the kernel manager started: the sandbox's, or the kernel itself where there is none."""
+    return getattr(client.km.provisioner, "pid", None) if client.km and client.km.provisioner else None
+
+
 def kill_kernel_group(client: NotebookClient) -> None:
-    """Kill the kernel and anything it started in its process group (the kernel leads its own)."""
-    pid = getattr(client.km.provisioner, "pid", None) if client.km and client.km.provisioner else None
+    """Kill the kernel's process group: a sandbox (whose PID namespace takes everything in it along), or the
+    kernel and what it started in its group (it leads its own) where there is no sandbox."""
+    pid = kernel_pid(client)
     if pid:
         try:
             os.killpg(pid, signal.SIGKILL)
