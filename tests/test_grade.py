@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from markdown_it import MarkdownIt
 from fake_course import (
-    EXERCISES, answered, answered_then, course_notebook, drawn_inputs, exercise_index, feedback, fingerprint, grade,
+    EXERCISES, SEED, answered, answered_then, course_notebook, drawn_inputs, exercise_index, feedback, fingerprint, grade,
     make_course, read_csv, statuses, with_exercise_code, write,
 )
 from nbformat.v4 import new_code_cell, new_notebook
@@ -317,6 +317,11 @@ def test_submissions_are_unchanged_and_written_files_stay_in_the_temp_folder(row
 def test_feedback_file_per_submission(graded):
     names = sorted(str(p.relative_to(graded[1] / "feedback")) for p in (graded[1] / "feedback").rglob("*.md"))
     assert len(names) == 21 and "bob/my homework (final).md" in names
+
+
+def test_the_seed_of_the_checks_inputs_is_kept_for_the_instructor(graded):
+    assert f"drawn from seed {SEED}, which no kernel saw" in (graded[1] / "report.md").read_text(encoding="utf-8")
+    assert json.loads((graded[1] / "results.json").read_text(encoding="utf-8"))["seeds"] == [SEED]
 
 
 @slow

@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     changed = changes(before, snapshot(args.submissions))
     part = Part(args.shard, course_versions(course), options_record(options), found, grades, changed,
-                isolation.problem, progress.timings)
+                isolation.problem, progress.timings, [seed])
     return write_part(args.out, part, course, options, reviews)
 
 
@@ -183,7 +183,8 @@ def merge(args: argparse.Namespace) -> int:
 def write_part(out: Path, part: Part, course: dict, options: Options, reviews: list[Review]) -> int:
     """Apply the review, write the results of a grading run (or merge) and say what needs attention; the exit status."""
     review_errors = accept(part.grades, reviews, course)
-    write_outputs(out, part.grades, course, part.found, options, part.changed, part.sandbox_problem, review_errors)
+    write_outputs(out, part.grades, course, part.found, options, part.changed, part.sandbox_problem, review_errors,
+                  part.seeds)
     write_timings(out, part.timings)
     save_part(out, part)
     index, count = part.shard

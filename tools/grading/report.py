@@ -47,10 +47,10 @@ def check_out_dir(out_dir: Path) -> None:
 
 def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNotebook],
                   found: Found, options: Options, changed: list[str], sandbox_problem: str,
-                  review_errors: list[str]) -> None:
+                  review_errors: list[str], seeds: list[int]) -> None:
     """Replace the result files in `out_dir`; `changed` lists submission files that grading changed,
     `sandbox_problem` says why kernels ran without a sandbox of their own ("" when they had one),
-    `review_errors` the rows of --accept's file that named nothing flagged."""
+    `review_errors` the rows of --accept's file that named nothing flagged, `seeds` those of the checks' inputs."""
     check_out_dir(out_dir)
     shutil.rmtree(out_dir / "feedback", ignore_errors=True)  # no stale files from an earlier run
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ def write_outputs(out_dir: Path, grades: list[Grade], course: dict[str, CourseNo
     write_text(out_dir / "gradebook.csv", gradebook_csv(grades, course))
     notes = found.notes + retry_notes(grades) + sorted(set(duplicates.values()))
     write_text(out_dir / "report.md", report_markdown(grades, course, notes, options, changed, sandbox_problem,
-                                                          review_errors))
+                                                          review_errors, seeds))
     for grade in handed_in(grades):
         path = out_dir / "feedback" / grade.submission.student / grade.submission.feedback_name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +187,7 @@ def duplicate_notes(grades: list[Grade]) -> dict[int, str]:
 
 
 def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], notes: list[str], options: Options,
-                    changed: list[str], sandbox_problem: str, review_errors: list[str]) -> str:
+                    changed: list[str], sandbox_problem: str, review_errors: list[str], seeds: list[int]) -> str:
     """The instructor's report: isolation, integrity, flags, settings, summary, counts, notes, per-student sections."""
     columns = exercise_columns(course)
     students = sorted({g.submission.student for g in grades})
@@ -201,6 +201,8 @@ def report_markdown(grades: list[Grade], course: dict[str, CourseNotebook], note
         f"Limits: {options.cpu_seconds:g} s of CPU time to run a notebook ({options.timeout:g} s of wall-clock "
         f"time at most), {options.check_timeout:g} s of CPU time per check, "
         f"{options.memory_mb} MiB of memory per kernel.", "",
+        f"The checks' inputs were drawn from seed {', '.join(map(str, seeds))}, which no kernel saw (grading again "
+        "with `--seed` and the same seed draws the same inputs).", "",
         "Seconds spent on each file are in timings.csv (which alone differs between runs).", "",
         "## Summary", "",
         table(["Student", "Notebook", "File", "Status", *columns, "Total"],

@@ -33,6 +33,7 @@ class Part:
     changed: list[str]
     sandbox_problem: str  # why kernels ran without a sandbox of their own ("" when every one had one)
     timings: dict[tuple[str, str], Timing]
+    seeds: list[int]  # the seed(s) the checks' inputs were drawn from (one per part graded)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -60,7 +61,7 @@ def save_part(out_dir: Path, part: Part) -> None:
     data = {
         "format": RESULTS_FORMAT, "shard": list(part.shard), "course": part.course, "options": part.options,
         "students": sorted(part.found.students), "notes": part.found.notes, "skipped": part.found.skipped,
-        "changed": part.changed, "sandbox_problem": part.sandbox_problem,
+        "changed": part.changed, "sandbox_problem": part.sandbox_problem, "seeds": part.seeds,
         "grades": [grade_record(g) for g in part.grades],
     }
     (out_dir / RESULTS_NAME).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -91,7 +92,7 @@ def load_part(folder: Path) -> Part:
     timings = read_timings(folder / "timings.csv")
     found = Found([g.submission for g in grades], set(data["students"]), data["notes"], data["skipped"])
     return Part(tuple(data["shard"]), data["course"], data["options"], found, grades, data["changed"],
-                data["sandbox_problem"], timings)
+                data["sandbox_problem"], timings, data["seeds"])
 
 
 def read_timings(path: Path) -> dict[tuple[str, str], Timing]:
@@ -122,7 +123,7 @@ def merge_parts(parts: list[Part], course: dict[str, CourseNotebook]) -> Part:
     return Part((1, 1), parts[0].course, parts[0].options, found, grades,
                 sorted({c for p in parts for c in p.changed}),
                 next((p.sandbox_problem for p in parts if p.sandbox_problem), ""),
-                timings)
+                timings, sorted({seed for p in parts for seed in p.seeds}))
 
 
 def options_record(options: Options) -> dict:
