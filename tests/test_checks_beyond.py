@@ -233,6 +233,8 @@ DUELING_MISTAKES = [
     (combining(lambda v, a: v + a - a.mean(dim=1, keepdim=True)), r"fails on a single state of shape \(4,\): it raised "
                                                                   r"IndexError.*Hint: take the mean over the last"),
     (combining(lambda v, a: v + a + a.mean(dim=-1, keepdim=True)), "the mean advantage is added, not subtracted"),
+    (combining(lambda v, a: v - a + a.mean(dim=-1, keepdim=True)), "the advantages enter with the wrong sign"),
+    (combining(lambda v, a: v + a - a.median(dim=-1, keepdim=True).values), "subtracts the median advantage"),
     (combining(lambda v, a: torch.relu(v) + a - a.mean(dim=-1, keepdim=True)), "ReLU on V"),
     (combining(lambda v, a: v + torch.relu(a) - torch.relu(a).mean(dim=-1, keepdim=True)), "ReLU on A"),
     (combining(lambda v, a: torch.relu(v + a - a.mean(dim=-1, keepdim=True))), "a ReLU on the output"),
@@ -339,17 +341,19 @@ def n_step_backwards(rewards, bootstrap_values, terminated, n, gamma):
 
 
 def n_step_with(drops=lambda terminated, t, m, length: terminated and t + m == length, power=lambda m, n: m,
-                value_index=lambda t, m: t + m - 1, reward_power=lambda k: k, starts=lambda length, n: length):
+                value_index=lambda t, m: t + m - 1, reward_power=lambda k: k, starts=lambda length, n: length,
+                window=lambda n, length, t: min(n, length - t), reversed_discounts=False, dtype=float):
     """n_step_loop with one of its parts done a usual wrong way."""
     def n_step_targets(rewards, bootstrap_values, terminated, n, gamma):
         length, targets = len(rewards), []
         for t in range(starts(length, n)):
-            m = min(n, length - t)
-            target = sum(gamma ** reward_power(k) * rewards[t + k] for k in range(m))
+            m = window(n, length, t)
+            powers = [m - 1 - k if reversed_discounts else reward_power(k) for k in range(m)]
+            target = sum(gamma ** power_k * rewards[t + k] for k, power_k in enumerate(powers))
             if not drops(terminated, t, m, length):
                 target += gamma ** power(m, n) * bootstrap_values[value_index(t, m)]
             targets.append(target)
-        return np.array(targets)
+        return np.array(targets, dtype=float).astype(dtype)
     return n_step_targets
 
 
@@ -393,6 +397,9 @@ N_STEP_MISTAKES = [
     (n_step_with(reward_power=lambda k: k + 1), r"the first reward is discounted: r_\(t\+k\) gets γ\^\(k\+1\)"),
     (n_step_with(reward_power=lambda k: k + 1, power=lambda m, n: m + 1), "discounted once too often"),
     (n_step_with(reward_power=lambda k: 0), "the rewards in the window are not discounted"),
+    (n_step_with(window=lambda n, length, t: length - t), "n is ignored"),
+    (n_step_with(reversed_discounts=True), "the discounts of the window are in reverse order"),
+    (n_step_with(dtype=int), "the targets are whole numbers"),
     (n_step_with(starts=lambda length, n: length - n + 1), r"returned 3 targets for an episode of 5 steps; expected 5"
                                                            r".*Hint: stop the window at the episode's end"),
     (full_windows, r"raised IndexError: .*\(line \d+ of your code: .*reads past the episode's end\. Hint: stop the "
@@ -591,6 +598,19 @@ class ComparesRightChild(SumTree):
         return node - self.capacity
 
 
+class SubtractsRight(SumTree):
+    def find(self, value):
+        node = 1
+        while node < self.capacity:
+            left = 2 * node
+            if value < self.nodes[left] or self.nodes[left + 1] == 0:
+                node = left
+            else:
+                value -= self.nodes[left + 1]
+                node = left + 1
+        return node - self.capacity
+
+
 class NodeNumber(SumTree):
     def find(self, value):
         return super().find(value) + self.capacity
@@ -667,6 +687,7 @@ SUM_TREE_MISTAKES = [
     (NoSubtraction, "does not subtract the left child's sum"),
     (LeftOnTies, r"find\(3\) returned 0, expected 1: a value equal to the left child's sum goes left"),
     (ComparesRightChild, "it compares the value with the right child's sum"),
+    (SubtractsRight, "going right, it subtracts the right child's sum"),
     (NodeNumber, "returns the leaf's node number, not its slot"),
     (FloatSlot, r"returned a Python float; expected a slot number, an int"),
     (WholeTreeRecomputed, r"at capacity 1024, update\(0, 2\) read or wrote \d{4,} entries of nodes; a leaf and its "
@@ -766,6 +787,8 @@ def test_right_per_functions_pass(capsys):
     pytest.param(lambda d, a, eps=1e-6: (d + eps) ** a, "the sign of δ is kept", marks=WARNS),
     (lambda d, a, eps=1e-6: (d ** 2 + eps) ** a, "it squares δ"),
     (lambda d, a, eps=1e-6: (np.abs(d) + 1e-6) ** a, "the eps argument is ignored"),
+    (lambda d, a, eps=1e-5: (np.abs(d) + eps) ** a, "the default eps is 1e-05, not 1e-6"),
+    (lambda d, a, eps=1e-6: np.abs(d + eps) ** a, r"eps is added inside the absolute value, \|δ \+ eps\|"),
     (lambda d, a, eps=1e-6: list((np.abs(d) + eps) ** a), "returned a Python list; expected a NumPy array of 4 "
                                                           "priorities"),
 ])
@@ -780,6 +803,7 @@ def test_priority_mistakes_are_named(wrong, named):
     (lambda p, n, b: (n * p) ** -b / ((n * p) ** -b).sum(), "divided by their sum"),
     (lambda p, n, b: (n * p) ** -b / ((n * p) ** -b).min(), "divided by their smallest"),
     (lambda p, n, b: (n * p) ** -1.0 / ((n * p) ** -1.0).max(), "β is ignored"),
+    (lambda p, n, b: (n * p) ** -b / ((n * p) ** -b)[0], "divided by the first one"),
     (lambda p, n, b: importance_weights(p, n, 0.4), r"with beta=0|beta = 0|β = 0"),
 ])
 def test_weight_mistakes_are_named(wrong, named):
@@ -793,6 +817,7 @@ def test_weight_mistakes_are_named(wrong, named):
     (lambda s, b0, total: min(b0 + s / total, 1.0), "β reaches 1 too early"),
     (lambda s, b0, total: float(b0 + (1 - b0) * min(s // total, 1)), "integer division"),
     (lambda s, b0, total: min(s / total, 1.0), "β grows from 0, not from beta_start"),
+    (lambda s, b0, total: max(b0 + (1 - b0) * s / total, 1.0), r"max\(…, 1\) keeps β at 1 or more"),
     (lambda s, b0, total: b0 + (0.9 - b0) * min(s / total, 1),
      r"at steps \[0, 250, 1000, 1500\] returned \[0.4, 0.525, 0.9, 0.9\]; expected \[0.4, 0.55, 1, 1\]"),
     (lambda s, b0, total: torch.tensor(beta_at(s, b0, total)), "returned a tensor of shape ().*; expected a float"),
@@ -979,6 +1004,13 @@ SLOTS_MISTAKES = [
     (slots_with(weights=lambda self, slots, beta: np.ones(len(slots))), "the weights are all 1: β is ignored"),
     (slots_with(weights=lambda self, slots, beta: importance_weights(self.probabilities(slots), self.size, -beta)),
      r"the exponent is \+β"),
+    (slots_with(update=lambda self, slots, td: (self.tree.update(slots, self.tree.priorities(slots) + self.priorities(
+        td)), setattr(self, "max_priority", max(self.max_priority, self.priorities(td).max())))),
+     "update adds the new priorities to the old ones"),
+    (slots_with(probabilities=lambda self, slots: self.tree.priorities(slots) ** self.alpha / self.tree.total),
+     r"P\(i\) is computed from p_i\^α"),
+    (slots_with(sample=lambda self, b, beta, rng: PrioritizedSlots.sample(self, b, beta, rng)[::-1]),
+     r"returned float slots and integer weights: the pair is \(weights, slots\), swapped"),
     (NO_EPS, r"after update\(\[2, 4\], \[0.0, 1.2\]\) slot 2 has priority 0: a TD error of exactly 0 gives priority 0"),
     (UNBOUNDED_SIZE, r"after add\(6\) … add\(0\) size is 9; expected 8, the capacity: size grows past the capacity"),
 ]
@@ -1130,6 +1162,8 @@ def in_place_iqm(scores):
     (lambda s: float(np.mean(s[(s >= np.percentile(s, 25)) & (s <= np.percentile(s, 75))])),
      r"it cuts 3 runs from each end of 10: 0.25 · n rounded up \(or the runs kept are those between the 25th"),
     (lambda s: float(np.mean(np.sort(s)[:len(s) - len(s) // 4])), "from the top only"),
+    (lambda s: float(np.mean(np.sort(s)[len(s) // 4:3 * len(s) // 4])), r"it keeps sorted\[n // 4 : 3 \* n // 4\]"),
+    pytest.param(lambda s: stats.trim_mean(s, 0.5), "returned nan, the mean of no runs at all", marks=WARNS),
     (in_place_iqm, "reordered the array it was given"),
     (lambda s: np.sort(s)[2:-2], "returned a NumPy array of shape .*; expected one number"),
 ])
@@ -1155,6 +1189,9 @@ def test_iqm_mistakes_are_named(wrong, named):
     (bootstrap_with(statistic_used=False), "never called the statistic"),
     (means_not_statistic, "percentiles of the resamples' means"),
     (swapped_bounds, r"the bounds are swapped: \(high, low\)"),
+    (lambda s, stat, n, rng, c=0.95: tuple(stats.bootstrap((s,), stat, n_resamples=n, confidence_level=c,
+                                                           vectorized=False, rng=rng).confidence_interval),
+     "leave one run out: scipy.stats.bootstrap's default method, BCa"),
     (bootstrap_with(resample=lambda rng, scores: np.random.choice(scores, size=len(scores))), "seeded alike gave "
                                                                                                "different intervals"),
     (bootstrap_with(resample=lambda rng, scores: np.random.default_rng(0).choice(scores, size=len(scores))),

@@ -64,6 +64,11 @@ SIGNATURE_HINT = "keep the signature DuelingQNetwork(obs_dim=4, n_actions=2, hid
 SINGLE_HINT = ("take the mean over the last dimension, A.mean(dim=-1, keepdim=True): it is the action dimension for "
                "one state (n_actions,) and for a batch (B, n_actions) alike.")
 BROADCAST = re.compile(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)")
+# (a word in the student's line that crashed, the hint for it): a (B,) tensor met a (B, n_actions) one
+BROADCAST_HINTS = (("squeeze", "keep V's last dimension: value_head returns (B, 1), which broadcasts against "
+                                "(B, n_actions); a V of shape (B,) (after squeeze) does not."),
+                   ("mean", "keep the action dimension when averaging: A.mean(dim=-1, keepdim=True) has shape (B, 1) "
+                            "and broadcasts against (B, n_actions)."))
 
 
 def dueling_inputs(rng) -> dict:
@@ -152,6 +157,9 @@ def _combination_slips(reference: dict) -> dict:
             values + relu_advantages - relu_advantages.mean(dim=-1, keepdim=True),
         "the mean advantage is added, not subtracted." + hint:
             values + advantages + advantages.mean(dim=-1, keepdim=True),
+        "the advantages enter with the wrong sign (V − A + mean A)." + hint: values - centred,
+        "it subtracts the median advantage, not the mean." + hint:
+            values + advantages - advantages.median(dim=-1, keepdim=True).values,
         **{f"there is a {name} on the output: Q-values are unbounded real numbers. Hint: return "
            "V + A − A.mean(dim=-1, keepdim=True) as it is.": activation(expected)
            for name, activation in OUTPUT_ACTIVATIONS.items()},
@@ -308,13 +316,10 @@ def _judge_forward(results, key: str, call: str, case: dict, states: torch.Tenso
     error = results.raised(f"{key} forward")
     sizes = BROADCAST.search(str(error.get("message", ""))) if error else None
     if sizes:
-        batch, n_actions = len(states), case["dims"]["n_actions"]
-        squeezed = (int(sizes[1]), int(sizes[2])) == (batch, n_actions)
-        raise Mistake(f"{call} on a batch of shape {tuple(states.shape)} raised {crash_text(error)}. Hint: " + (
-            "keep V's last dimension: value_head returns (B, 1), which broadcasts against (B, n_actions); a V of "
-            "shape (B,) (after squeeze) does not." if squeezed else
-            "keep the action dimension when averaging: A.mean(dim=-1, keepdim=True) has shape (B, 1) and broadcasts "
-            "against (B, n_actions)."))
+        line = str(error.get("where", ""))
+        hints = [hint for word, hint in BROADCAST_HINTS if word in line] or [hint for _, hint in BROADCAST_HINTS]
+        raise Mistake(f"{call} on a batch of shape {tuple(states.shape)} raised {crash_text(error)}. Hint: "
+                      + " Or ".join(hints))
     forward = results.value(f"{key} forward")
     q_values, heads = forward["q"], forward["heads"]
     expect_tensor(q_values, f"{call}'s output for a batch of shape {tuple(states.shape)}",
@@ -412,12 +417,12 @@ def n_step_inputs(rng) -> dict:
 
 
 def _n_step_reference(inputs: dict, n: int, terminated: bool, masks=None, power=lambda m: m, value_shift: int = 0,
-                      reward_power=lambda k: k) -> np.ndarray:
+                      reward_power=lambda k, m: k) -> np.ndarray:
     """The targets of the episode; the keywords make the usual mistakes (their defaults: the right answer).
 
     `masks(t, m, T)`: whether the bootstrap is dropped (right: terminated and t + m == T);
     `power(m)`: the exponent of γ on the bootstrap; `value_shift`: reading bootstrap_values[t + m − 1 + shift];
-    `reward_power(k)`: the exponent of γ on r_(t+k).
+    `reward_power(k, m)`: the exponent of γ on r_(t+k).
     """
     rewards, values, gamma = inputs["rewards"], inputs["values"], inputs["gamma"]
     length = len(rewards)
@@ -425,7 +430,7 @@ def _n_step_reference(inputs: dict, n: int, terminated: bool, masks=None, power=
     targets = []
     for t in range(length):
         m = min(n, length - t)
-        window = sum(gamma ** reward_power(k) * rewards[t + k] for k in range(m))
+        window = sum(gamma ** reward_power(k, m) * rewards[t + k] for k in range(m))
         value = values[min(max(t + m - 1 + value_shift, 0), length - 1)]
         targets.append(window + (not masks(t, m, length)) * gamma ** power(m) * value)
     return np.array(targets)
@@ -463,12 +468,20 @@ def _n_step_slips(inputs: dict, n: int, terminated: bool) -> dict:
         "the bootstrap value is read one step early: bootstrap_values[t + m − 2] is the value of s_(t+m−1)." + late:
             slip(value_shift=-1),
         "the first reward is discounted: r_(t+k) gets γ^(k+1). Hint: r_t is received now, undiscounted: "
-        "Σ_(k<m) γ^k r_(t+k).": slip(reward_power=lambda k: k + 1),
+        "Σ_(k<m) γ^k r_(t+k).": slip(reward_power=lambda k, m: k + 1),
         "everything is discounted once too often: r_(t+k) gets γ^(k+1) and the bootstrap γ^(m+1). Hint: r_t is "
         "received now, undiscounted: Σ_(k<m) γ^k r_(t+k) + γ^m · bootstrap_values[t + m − 1].":
-            slip(reward_power=lambda k: k + 1, power=lambda m: m + 1),
+            slip(reward_power=lambda k, m: k + 1, power=lambda m: m + 1),
         "the rewards in the window are not discounted: r_(t+k) needs γ^k. Hint: Σ_(k<m) γ^k r_(t+k).":
-            slip(reward_power=lambda k: 0),
+            slip(reward_power=lambda k, m: 0),
+        "n is ignored: every target sums all the rewards left in the episode (a Monte Carlo return), then "
+        "bootstraps from its end. Hint: the window holds m = min(n, T − t) rewards.":
+            _n_step_reference(inputs, len(inputs["rewards"]), terminated),
+        "the discounts of the window are in reverse order: the last reward gets γ^0. Hint: r_(t+k) gets γ^k, "
+        "r_t undiscounted.": slip(reward_power=lambda k, m: m - 1 - k),
+        "the targets are whole numbers: the array they were written into has an integer dtype (np.zeros(T, "
+        "dtype=int), or np.zeros_like of an integer array). Hint: np.zeros(T) (float64).":
+            np.trunc(_n_step_reference(inputs, n, terminated)),
     }
 
 
@@ -791,10 +804,11 @@ def _judge_overwrite(results, index: int, priorities: np.ndarray, slot: int, pri
 
 
 def _descend(priorities: np.ndarray, value: float, subtracts: bool = True, strict: bool = True,
-             compares: int = 0) -> int:
-    """The slot a root-to-leaf descent finds; `subtracts=False`, `strict=False`, `compares=1` make the usual mistakes.
+             compares: int = 0, subtracted: int = 0) -> int:
+    """The slot a root-to-leaf descent finds; the keywords other than their defaults make the usual mistakes.
 
-    `compares`: which child's sum the value is compared with (0: the left one, right; 1: the right one).
+    `compares`, `subtracted`: which child's sum the value is compared with, and which one is subtracted
+    when going right (0: the left one, right; 1: the right one).
     """
     capacity, nodes = len(priorities), _tree_nodes(priorities)
     node = 1
@@ -803,7 +817,7 @@ def _descend(priorities: np.ndarray, value: float, subtracts: bool = True, stric
         if value < nodes[left + compares] or (not strict and value == nodes[left]):
             node = left
         else:
-            value -= nodes[left] if subtracts else 0.0
+            value -= nodes[left + subtracted] if subtracts else 0.0
             node = left + 1
     return node - capacity
 
@@ -833,6 +847,8 @@ def _judge_finds(results, keys: list, priorities: np.ndarray, values) -> None:
                     _descend(priorities, value, strict=False),
                 "it compares the value with the right child's sum; the left child's decides. Hint: go left if value < "
                 "the left child's sum, else go right with value − left sum.": _descend(priorities, value, compares=1),
+                "going right, it subtracts the right child's sum; it is the left child's sum that the right subtree's "
+                "values come after. Hint: value − left sum.": _descend(priorities, value, subtracted=1),
             }, f"{about} find({value:g}) returned {got}; expected slot {expected}.",
                 returned=f"{about} find({value:g}) returned {got}, expected {expected}: ")
 
@@ -973,6 +989,8 @@ def _priority_slips(inputs: dict) -> dict:
         "eps is added after the power." + hint: np.abs(td_errors) ** alpha + EPS,
         "the sign of δ is kept, so negative errors give NaN. Hint: (np.abs(td_errors) + eps) ** alpha.": signed,
         "it squares δ: the priority is of |δ|, not δ²." + hint: (td_errors ** 2 + EPS) ** alpha,
+        "eps is added inside the absolute value, |δ + eps|, which shrinks the negative errors." + hint:
+            np.abs(td_errors + EPS) ** alpha,
     }
 
 
@@ -983,6 +1001,7 @@ def _judge_priorities(results, inputs: dict) -> None:
     got = _array_result(results.value("priorities"), call, len(td_errors), "priorities")
     expected = _expected_priorities(inputs)
     if not np.allclose(got, expected, rtol=1e-9, atol=0):
+        _expect_default_eps(got, inputs, call)
         name_the_mistake(lambda value: np.allclose(got, value, rtol=1e-9, atol=0, equal_nan=True),
                          _priority_slips(inputs), f"{call} returned {_numbers(got)}; expected {_numbers(expected)}. "
                          "Hint: (|δ| + eps) ** alpha.",
@@ -992,6 +1011,17 @@ def _judge_priorities(results, inputs: dict) -> None:
     expected = prioritized.priorities_from_td_errors(td_errors, alpha, inputs["eps"])
     expect(np.allclose(got, expected, rtol=1e-9, atol=0), f"{call} returned {_numbers(got)}; expected "
            f"{_numbers(expected)}: the eps argument is ignored.", "use the eps parameter, not a fixed 1e-6.")
+
+
+def _expect_default_eps(got: np.ndarray, inputs: dict, call: str) -> None:
+    """Name a default eps other than 1e-6, read from the priority of the TD error 0 (which is eps^α)."""
+    td_errors, alpha = np.array(inputs["td_errors"]), inputs["alpha"]
+    zero = got[td_errors == 0]
+    if zero.size and zero[0] > 0:
+        eps = float(zero[0]) ** (1 / alpha)
+        expect(not np.allclose(got, (np.abs(td_errors) + eps) ** alpha, rtol=1e-9, atol=0), f"{call} returned "
+               f"{_numbers(got)}, expected {_numbers(_expected_priorities(inputs))}: the default eps is {eps:.3g}, "
+               "not 1e-6.", "priorities_from(td_errors, alpha, eps=1e-6).")
 
 
 def _expected_weights(inputs: dict) -> np.ndarray:
@@ -1015,6 +1045,7 @@ def _weight_slips(inputs: dict) -> dict:
         "the weights are divided by their smallest, so they are ≥ 1 and scale updates up; divide by the largest."
         + hint: raw / raw.min(),
         "β is ignored: the exponent is −1 whatever beta is." + hint: probabilities.min() / probabilities,
+        "the weights are divided by the first one; the largest is the one to divide by." + hint: raw / raw[0],
     }
 
 
@@ -1056,6 +1087,8 @@ def _beta_slips(inputs: dict) -> dict:
         "instead of growing linearly. Hint: step / total_steps.":
             [start + (1 - start) * min(step // total, 1) for step in steps],
         "β grows from 0, not from beta_start." + hint: [min(f, 1.0) for f in fractions],
+        "max(…, 1) keeps β at 1 or more from the start; it is min that caps it at 1." + hint:
+            [max(start + (1 - start) * f, 1.0) for f in fractions],
     }
 
 
@@ -1283,13 +1316,16 @@ def _judge_first_update(results, inputs: dict) -> None:
     got = _tree_priorities(results, "first")
     called = f"update({slots.tolist()}, {deltas.tolist()})"
     if not np.allclose(got, expected, rtol=PRIORITY_RTOL):
-        without_alpha = before.copy()
+        without_alpha, added = before.copy(), before.copy()
         without_alpha[slots] = np.abs(deltas) + EPS
+        added[slots] += expected[slots]
         name_the_mistake(lambda value: np.allclose(got, value, rtol=PRIORITY_RTOL), {
             "the priorities were not updated after the step, so every transition keeps the priority it was added "
             "with. Hint: self.tree.update(slots, priorities).": before,
             "α is missing: the new priorities are |δ| + eps. Hint: (|δ| + eps) ** alpha, the same as 7.4's "
             "priorities_from.": without_alpha,
+            "update adds the new priorities to the old ones instead of replacing them. Hint: "
+            "self.tree.update(slots, priorities).": added,
         }, f"after {called} the tree holds {_numbers(got)}; expected {_numbers(expected)}. Hint: priorities "
            "(|δ| + eps) ** alpha for those slots, the others unchanged.",
             returned=f"after {called} the tree holds {_numbers(got)}, expected {_numbers(expected)}: ")
@@ -1340,6 +1376,8 @@ def _sample_parts(result, call: str, batch_size: int) -> tuple:
     expect(all(type(part) in (np.ndarray, list, tuple) for part in result), f"{call} returned a pair holding "
            f"{' and '.join(describe(part) for part in result)}; expected NumPy arrays.", "return slots, weights.")
     slots, weights = (np.asarray(part) for part in result)
+    expect(not (slots.dtype.kind == "f" and weights.dtype.kind in "iu"), f"{call} returned float slots and integer "
+           "weights: the pair is (weights, slots), swapped.", "return slots, weights, in that order.")
     expect(slots.shape == weights.shape == (batch_size,) and slots.dtype.kind in "iu" and weights.dtype.kind in "iuf",
            f"{call} returned slots of shape {slots.shape} and dtype {slots.dtype} and weights of shape "
            f"{weights.shape}; expected {batch_size} integer slots and {batch_size} weights.",
@@ -1446,6 +1484,8 @@ def _judge_sample_weights(slots, weights, priorities: np.ndarray, inputs: dict) 
             np.ones(len(slots)),
         "the exponent is +β: the frequent transitions get the larger weights; it is the rare ones that need them."
         + hint: prioritized.importance_weights(probabilities, size, -beta),
+        "P(i) is computed from p_i^α, but the tree already holds p_i = (|δ| + eps)^α: P(i) = p_i / total." + hint:
+            prioritized.importance_weights(priorities[slots] ** inputs["alpha"], size, beta),
     }, returned + "." + hint, returned=returned + ": ")
 
 
@@ -1515,6 +1555,9 @@ def _iqm_slips(scores: np.ndarray) -> dict:
         "0.25) does.": float(np.mean(ordered[rounded_up:size - rounded_up])),
         "it cuts 25% of the runs from the top only. Hint: cut floor(0.25 · n) runs from each end.":
             float(np.mean(ordered[:size - cut])),
+        f"it keeps sorted[n // 4 : 3 * n // 4], which cuts {cut} runs from the bottom but {size - 3 * size // 4} from "
+        "the top: the same number only when n is a multiple of 4. Hint: cut = n // 4, then sorted[cut : n − cut].":
+            float(np.mean(ordered[cut:3 * size // 4])),
     }
 
 
@@ -1579,6 +1622,8 @@ def _judge_iqm(results, scores: np.ndarray) -> None:
     expected = _iqm(scores)
     if np.isclose(got, expected):
         return
+    expect(not np.isnan(got), f"{call} returned nan, the mean of no runs at all: the cut leaves nothing.", "cut "
+           "floor(0.25 · n) runs from each end, a quarter of them, not half (scipy.stats.trim_mean(scores, 0.25)).")
     name_the_mistake(lambda value: np.isclose(got, value), _iqm_slips(scores),
                      f"{call} returned {got:.6g}; expected {expected:.6g}. Hint: sort, cut floor(0.25 · n) runs from "
                      "each end, average the rest (scipy.stats.trim_mean(scores, 0.25)).",
@@ -1627,6 +1672,11 @@ def _resamples(results, key: str, scores: np.ndarray, resamples: int) -> list:
     expect(type(recorded) is list and recorded, "bootstrap_interval never called the statistic it was given, so the "
            "interval is of another statistic (the mean?).", "apply statistic to each resample: statistic(resample).")
     drawn = _on_resamples(recorded, scores)
+    left_out = [sample for sample in drawn if len(sample) == len(scores) - 1]
+    expect(not (len(left_out) == len(scores) and len(drawn) - len(left_out) == resamples), "the statistic was also "
+           f"applied to {len(scores)} samples that each leave one run out: scipy.stats.bootstrap's default method, "
+           "BCa, does that, and its interval is not the percentile interval.", "draw the resamples yourself, or pass "
+           "method='percentile' to scipy.stats.bootstrap.")
     expect(len(drawn) == resamples, f"statistic was applied to {len(drawn)} resamples for n_resamples={resamples}; "
            "expected one call per resample.", "draw n_resamples resamples and apply statistic to each.")
     sizes = sorted({len(sample) for sample in drawn})

@@ -48,7 +48,8 @@ def task_inputs(rng) -> dict:
                  [[-130.0] * EPISODES, ACROBOT],
                  [[-80.0] * 60 + [-140.0] * 40, ACROBOT],  # mean -104, median -80
                  [[-80.0] * 50 + [-110.0] * 50, ACROBOT],  # mean -95, some episodes below the threshold
-                 [[-105.0] * EPISODES, MOUNTAIN_CAR], [[-115.0] * EPISODES, MOUNTAIN_CAR]]
+                 [[-105.0] * EPISODES, MOUNTAIN_CAR], [[-115.0] * EPISODES, MOUNTAIN_CAR],
+                 [[300.0] * EPISODES, "CartPole-v0"]]  # solved at 195
         return {"seed": 3, "cases": cases}
     tasks = [str(rng.choice(POSITIVE_TASKS)), *NEGATIVE_TASKS]
     cases = [case for env_id in tasks for case in _verdict_cases(rng, env_id)]
@@ -119,20 +120,22 @@ def _judge_config(results, seed: int) -> None:
 
 
 def _wrong_rules() -> dict:
-    """The usual wrong verdicts, as rules of (returns, threshold, env_id), keyed by the message."""
+    """The usual wrong verdicts, as rules of (returns, threshold, env_id), keyed by the message (after 'it ')."""
     return {
-        "the threshold is CartPole's 475 for every task. Hint: read the task's own threshold, "
+        "looks as if the threshold is CartPole's 475 for every task. Hint: read the task's own threshold, "
         "gym.spec(env_id).reward_threshold (-100 for Acrobot).": lambda r, t, e: r.mean() >= 475,
-        "the thresholds are written in for CartPole (475) and Acrobot (-100) only, so any other task is judged "
-        "by CartPole's. Hint: read every task's own threshold, gym.spec(env_id).reward_threshold.":
+        "looks as if the thresholds are written in for CartPole (475) and Acrobot (-100) only, so any other task is "
+        "judged by CartPole's. Hint: read every task's own threshold, gym.spec(env_id).reward_threshold.":
             lambda r, t, e: r.mean() >= (-100 if e.startswith("Acrobot") else 475),
+        "looks as if the threshold's sign is dropped (abs(threshold)): Acrobot's -100 became 100, which no return "
+        "reaches. Hint: compare with the threshold itself, signs kept.": lambda r, t, e: r.mean() >= abs(t),
         # abs(mean) >= abs(threshold) gives the same verdicts as the reversed inequality on negative returns.
-        "for negative returns the comparison is reversed (or compares sizes, with abs): there too a higher "
-        "return, closer to 0 (fewer steps), is better, so -90 beats -130 in Acrobot. Hint: solved when mean >= "
+        "looks as if, for negative returns, the comparison is reversed (or compares sizes, with abs): there too a "
+        "higher return, closer to 0 (fewer steps), is better, so -90 beats -130 in Acrobot. Hint: solved when mean >= "
         "threshold, signs kept.": lambda r, t, e: r.mean() >= t if t > 0 else r.mean() <= t,
-        "a mean exactly at the threshold is not counted as solved. Hint: use >=, not >.": lambda r, t, e: r.mean() > t,
-        "it uses the median, not the mean. Hint: np.mean(returns) >= threshold.": lambda r, t, e: np.median(r) >= t,
-        "it asks every episode to reach the threshold; the criterion is the mean. Hint: np.mean(returns) >= "
+        "does not count a mean exactly at the threshold as solved. Hint: use >=, not >.": lambda r, t, e: r.mean() > t,
+        "uses the median, not the mean. Hint: np.mean(returns) >= threshold.": lambda r, t, e: np.median(r) >= t,
+        "asks every episode to reach the threshold; the criterion is the mean. Hint: np.mean(returns) >= "
         "threshold.": lambda r, t, e: r.min() >= t,
     }
 
@@ -144,13 +147,14 @@ def _judge_solved(results, cases: list) -> None:
     expected = [bool(r.mean() >= _threshold(e)) for r, e in arrays]
     if got == expected:
         return
-    shown = ", ".join(f"{env_id.split('-')[0]} mean {returns.mean():g}: {verdict}"
-                      for (returns, env_id), verdict in zip(arrays, got))
+    wrong = [f"{env_id} mean {returns.mean():g} (threshold {_threshold(env_id):g}): {verdict}"
+             for (returns, env_id), verdict, right in zip(arrays, got, expected) if verdict != right]
+    shown = f"solved gave {len(wrong)} of {len(got)} verdicts wrong: " + "; ".join(wrong[:3]) + (
+        f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
     name_the_mistake(lambda value: got == value,
                      {message: [bool(rule(r, _threshold(e), e)) for r, e in arrays]
                       for message, rule in _wrong_rules().items()},
-                     f"solved gave {shown}; expected {expected}. Hint: np.mean(returns) >= "
-                     "gym.spec(env_id).reward_threshold.", returned=f"solved gave {shown}: ")
+                     f"{shown}. Hint: np.mean(returns) >= gym.spec(env_id).reward_threshold.", returned=f"{shown}; it ")
 
 
 def _verdict(results, index: int, env_id: str) -> bool:
@@ -224,36 +228,55 @@ def _reference_bonuses(inputs: dict) -> list:
     return [float(reference(np.array(state))) for state in inputs["states"]]
 
 
-def _bonuses_by(inputs: dict, to_index, clip: bool = True, key=None) -> list:
-    """The bonuses if cells were `to_index((state - low) / cell size)`, clipped or not, or keyed by `key(state)`."""
+def _bonuses_by(inputs: dict, to_index=np.floor, clip: bool = True, cells=None, key=None, bonus=None,
+                by_cells: bool = False) -> list:
+    """The bonuses along the walk if each part were done as the keywords say (their defaults: the right way).
+
+    `to_index` turns (state − low) / cell size into indices; `clip` clips them to the grid; the cell
+    size is (high − low) / `cells` (`bins`); `key(state, index)` is the counts' key (the indices);
+    `bonus(beta, count)` the bonus (β/√N); `by_cells` counts the cells seen instead of the cell's visits.
+    """
     low, high, bins, beta = (np.array(inputs["low"]), np.array(inputs["high"]), inputs["bins"], inputs["beta"])
     counts, bonuses = {}, []
     for state in map(np.array, inputs["states"]):
-        index = to_index((state - low) / ((high - low) / bins))
-        cell = key(state) if key else tuple((np.clip(index, 0, bins - 1) if clip else index).astype(int).tolist())
+        index = to_index((state - low) / ((high - low) / (cells or bins)))
+        index = np.clip(index, 0, bins - 1) if clip else index
+        cell = key(state, index) if key else tuple(index.astype(int).tolist())
         counts[cell] = counts.get(cell, 0) + 1
-        bonuses.append(beta / np.sqrt(counts[cell]))
+        count = len(counts) if by_cells else counts[cell]
+        bonuses.append((bonus or (lambda b, n: b / np.sqrt(n)))(beta, count))
     return bonuses
 
 
 def _bonus_slips(inputs: dict) -> dict:
     """For each usual mistake, the lists of bonuses it can give along the walk, keyed by the message."""
-    beta = inputs["beta"]
-    visits = [beta ** 2 / value ** 2 for value in _reference_bonuses(inputs)]  # N for each step, from β/√N
+    beta, bins = inputs["beta"], inputs["bins"]
+    cell = " Hint: cell = floor((state - low) / ((high - low) / bins)) per coordinate, clipped to 0 .. bins - 1."
     return {
-        "the bonus is β/N, not β/√N: it fades too fast. Hint: beta / np.sqrt(count).": [[beta / n for n in visits]],
+        "the bonus is β/N, not β/√N: it fades too fast. Hint: beta / np.sqrt(count).":
+            [_bonuses_by(inputs, bonus=lambda b, count: b / count)],
         "the bonus grows with the count (β·√N): it must fade as the cell becomes familiar. Hint: beta / "
-        "np.sqrt(count).": [[beta * np.sqrt(n) for n in visits]],
+        "np.sqrt(count).": [_bonuses_by(inputs, bonus=lambda b, count: b * np.sqrt(count))],
+        "the bonus is β/√(N + 1), with N already counting this visit. Hint: beta / np.sqrt(count) after "
+        "counts[cell] += 1.": [_bonuses_by(inputs, bonus=lambda b, count: b / np.sqrt(count + 1))],
+        "N is the number of cells seen so far (len(counts)), not the visits to this state's cell. Hint: "
+        "beta / np.sqrt(counts[cell]).": [_bonuses_by(inputs, bonus=None, by_cells=True)],
         "the bonus never fades: the counts are not updated. Hint: counts[cell] = counts.get(cell, 0) + 1.":
-            [[beta] * len(visits)],
+            [[beta] * len(inputs["states"])],
         "the cell indices are rounded, not floored: a cell is [low + k * size, low + (k + 1) * size). Hint: "
         "np.floor((state - low) / cell_size), clipped to 0 .. bins - 1.":
             [_bonuses_by(inputs, np.round, clip) for clip in (False, True)],
         "a state on the upper bound falls outside the grid: clip the cell indices to 0 .. bins - 1. Hint: "
-        "np.clip(np.floor((state - low) / cell_size), 0, bins - 1).": [_bonuses_by(inputs, np.floor, clip=False)],
+        "np.clip(np.floor((state - low) / cell_size), 0, bins - 1).": [_bonuses_by(inputs, clip=False)],
+        "the cell size is (high − low) · bins; it is (high − low) / bins." + cell:
+            [_bonuses_by(inputs, cells=1 / bins)],
+        "the cells are (high − low) / (bins − 1) wide: the grid has bins cells per coordinate, so (high − low) / "
+        "bins." + cell: [_bonuses_by(inputs, cells=bins - 1)],
+        "the cell is found from the first coordinate only; every coordinate has its index." + cell:
+            [_bonuses_by(inputs, key=lambda state, index: int(index[0]))],
         "the counts are keyed by the state itself, not by its grid cell: every new state counts as unseen. Hint: "
         "key = tuple of the cell indices, floor((state - low) / cell_size).":
-            [_bonuses_by(inputs, np.floor, key=lambda state: tuple(state.tolist()))],
+            [_bonuses_by(inputs, key=lambda state, index: tuple(state.tolist()))],
     }
 
 
