@@ -511,6 +511,19 @@ class Unguarded(SumTree):
         return node - self.capacity
 
 
+class ClampedAtTotal(Unguarded):
+    """Keeps the value below total(), but rounding deeper down can still lead into the empty slots."""
+
+    def find(self, value):
+        return super().find(min(value, np.nextafter(self.total(), 0)))
+
+
+class UnguardedChanges(ChangePropagated):
+    """Sums shifted by each change, and the descent without the guard."""
+
+    find = Unguarded.find
+
+
 class StepsBack(Unguarded):
     """The unguarded descent, then back over empty leaves to the last slot of positive priority."""
 
@@ -696,6 +709,9 @@ SUM_TREE_MISTAKES = [
     (LeavesScanned, r"at capacity 1024, find\(.*\) read \d{4,} entries of nodes.*not a scan of the leaves"),
     (Unguarded, r"with priorities \[3, 1, 7, 0, 5, 9, 0, 0\], find\(25\), the value at total\(\) itself, returned slot "
                 r"7, whose priority is 0.*Hint: go right only if the right child's sum is > 0"),
+    (ClampedAtTotal, r"in a tree of 4 slots with the priorities \[0.18, 0.14, 0.51\] \(total\(\) = "
+                     r"0.8300000000000001\), find\(0.83\) returned slot 3, whose priority is 0.*Going right at the "
+                     r"root leaves 0.83 − 0.32"),
 ]
 
 
@@ -703,6 +719,17 @@ SUM_TREE_MISTAKES = [
 def test_sum_tree_mistakes_are_named(wrong, named):
     with pytest.raises(CheckFailed, match=named):
         check_sum_tree(wrong)
+
+
+def test_the_rounding_case_trips_every_unguarded_descent():
+    for seed in range(10):
+        case = beyond._rounding_case(np.random.default_rng(seed))
+        for build, guarded in ((Unguarded, False), (UnguardedChanges, False), (SumTree, True), (ChangePropagated, True),
+                               (StepsBack, True)):
+            tree = build(4)
+            for slot, priority in enumerate(case["priorities"]):
+                tree.update(slot, priority)
+            assert case["value"] < tree.total() and tree.find(case["value"]) == (2 if guarded else 3), (seed, build)
 
 
 def test_the_course_sum_tree_never_finds_an_empty_slot_at_the_total():
@@ -717,6 +744,7 @@ def test_sum_tree_in_grading_runs():
     for right in RIGHT_SUM_TREES:
         assert_graded(check_sum_tree, (right,), "passed")
     assert_graded(check_sum_tree, (Unguarded,), "failed", "the value at total() itself")
+    assert_graded(check_sum_tree, (ClampedAtTotal,), "failed", "returned slot 3, whose priority is 0")
     assert_graded(check_sum_tree, (AddsToAncestors,), "failed", "update adds the new priority to every ancestor")
     assert_graded(check_sum_tree, (LeavesScanned,), "failed", "not a scan of the leaves")
     check_sum_tree(RecordingTree)

@@ -570,6 +570,9 @@ PATH_NODES = LARGE_CAPACITY.bit_length()  # a leaf and its ancestors: log2(capac
 # descent reading both children and the left one again about as many; a scan touches 1,024 or more.
 MAX_ACCESSES = 4 * PATH_NODES
 FIND_VALUES = 40
+# The statement's example: in a 4-slot tree the total is 0.8300000000000001, and 0.83 − 0.32 = 0.51 exactly, so a
+# descent without the guard goes right twice from find(0.83) and ends in the empty slot 3.
+ROUNDING_PRIORITIES, ROUNDING_VALUE = (0.18, 0.14, 0.51), 0.83
 EMPTY_END_HINT = ("go right only if the right child's sum is > 0 (or step back to the last slot of positive priority), "
                   "so that find never returns a slot of priority 0.")
 
@@ -595,6 +598,7 @@ def sum_tree_inputs(rng) -> dict:
     inputs = {"capacity": capacity, "filled": filled, "overwrites": overwrites,
               "find": [float(v) for v in draw.uniform(0, total, FIND_VALUES)], "at_total": float(total),
               "positive": positive, "boundaries": [0.0, *np.cumsum(positive)[:-1].tolist()]}
+    inputs["rounding"] = _rounding_case(rng)
     large = draw.integers(1, 10, LARGE_CAPACITY).astype(float)
     nodes = _tree_nodes(large)
     for slot, priority in updates:
@@ -602,6 +606,24 @@ def sum_tree_inputs(rng) -> dict:
     inputs["large"] = {"nodes": nodes, "updates": updates, "counted_finds": draw.uniform(0, large.sum(), 3),
                        "finds": draw.uniform(0, large.sum(), 5)}
     return inputs
+
+
+def _rounding_case(rng) -> dict:
+    """Three priorities of a 4-slot tree and a value below its total that a descent without the guard ends beyond.
+
+    With three slots filled in order, every way of keeping the sums (recomputing parents, adding the change)
+    gives the same rounded nodes, so the value trips any unguarded descent. About 1 draw in 1,500 does.
+    """
+    if rng is None:
+        return {"priorities": list(ROUNDING_PRIORITIES), "value": ROUNDING_VALUE}
+    for _ in range(100_000):
+        priorities = np.round(rng.uniform(0.01, 0.99, 3), 2)
+        nodes = _tree_nodes(np.append(priorities, 0.0))
+        below = [float(np.round(priorities.sum(), 2)), float(np.nextafter(nodes[1], 0))]
+        value = next((v for v in below if v < nodes[1] and _descend(nodes[4:], v, guarded=False) == 3), None)
+        if value is not None:
+            return {"priorities": priorities.tolist(), "value": value}
+    raise RuntimeError("no rounding case found")  # never seen: one is found within a few thousand draws
 
 
 def _overwritten(capacity: int, filled: list, overwrites: list) -> np.ndarray:
@@ -687,6 +709,11 @@ def probe_sum_tree(rec, inputs: dict, tree_class) -> None:
     for index, value in enumerate(inputs["find"]):
         rec.call(f"find {index}", tree.find, value)
     rec.call("find at total", tree.find, inputs["at_total"])
+    rounding = rec.call("rounding tree", tree_class, 4)
+    for slot, priority in enumerate(inputs["rounding"]["priorities"]):
+        rec.call(f"rounding {slot}", rounding.update, slot, priority)
+    _note_tree(rec, "rounding", rounding)
+    rec.call("find rounding", rounding.find, inputs["rounding"]["value"])
     positive = rec.call("positive tree", tree_class, inputs["capacity"])
     for slot, priority in enumerate(inputs["positive"]):
         rec.call(f"positive {slot}", positive.update, slot, priority)
@@ -743,6 +770,7 @@ def judge_sum_tree(results, inputs: dict) -> None:
     _judge_finds(results, [f"boundary {i}" for i in range(capacity)], positive, inputs["boundaries"])
     _judge_large_tree(results, inputs["large"])
     _judge_find_at_total(results, priorities, inputs["at_total"])
+    _judge_find_after_rounding(results, inputs["rounding"])
 
 
 def _total(results, key: str) -> float:
@@ -804,17 +832,17 @@ def _judge_overwrite(results, index: int, priorities: np.ndarray, slot: int, pri
 
 
 def _descend(priorities: np.ndarray, value: float, subtracts: bool = True, strict: bool = True,
-             compares: int = 0, subtracted: int = 0) -> int:
+             compares: int = 0, subtracted: int = 0, guarded: bool = True) -> int:
     """The slot a root-to-leaf descent finds; the keywords other than their defaults make the usual mistakes.
 
     `compares`, `subtracted`: which child's sum the value is compared with, and which one is subtracted
-    when going right (0: the left one, right; 1: the right one).
+    when going right (0: the left one, right; 1: the right one); `guarded`: never go right into a sum of 0.
     """
     capacity, nodes = len(priorities), _tree_nodes(priorities)
     node = 1
     while node < capacity:
         left = 2 * node
-        if value < nodes[left + compares] or (not strict and value == nodes[left]):
+        if value < nodes[left + compares] or (not strict and value == nodes[left]) or (guarded and not nodes[left + 1]):
             node = left
         else:
             value -= nodes[left + subtracted] if subtracts else 0.0
@@ -829,28 +857,51 @@ def _slot(results, key: str, about: str, value: float) -> int:
 
 
 def _judge_finds(results, keys: list, priorities: np.ndarray, values) -> None:
-    """`find(v)` must be the slot j with sum(p_0..p_(j−1)) <= v < sum(p_0..p_j), found by brute force."""
+    """`find(v)` must be the slot j with sum(p_0..p_(j−1)) <= v < sum(p_0..p_j), found by brute force.
+
+    A mistake is named by the wrong descent that gives every slot find returned; failing that, by one
+    that gives the first wrong slot.
+    """
     prefix_sums = np.cumsum(priorities)
     about = f"with priorities {_numbers(priorities)} (prefix sums {_numbers(prefix_sums)}),"
-    for key, value in zip(keys, map(float, values)):
-        got = _slot(results, key, about, value)
-        expected = int(np.searchsorted(prefix_sums, value, side="right"))
-        if got != expected:
-            name_the_mistake(lambda slot: got == slot, {
-                "it returns the leaf's node number, not its slot. Hint: slot = node − capacity.":
-                    expected + len(priorities),
-                "going right, it does not subtract the left child's sum from the value. Hint: when value >= the left "
-                "sum, go right with value − left sum (the right subtree's prefix sums start at 0).":
-                    _descend(priorities, value, subtracts=False),
-                "a value equal to the left child's sum goes left, but it belongs to the right subtree. Hint: go left "
-                "only if value < left sum, as in sum(p_0..p_(j−1)) <= value < sum(p_0..p_j).":
-                    _descend(priorities, value, strict=False),
-                "it compares the value with the right child's sum; the left child's decides. Hint: go left if value < "
-                "the left child's sum, else go right with value − left sum.": _descend(priorities, value, compares=1),
-                "going right, it subtracts the right child's sum; it is the left child's sum that the right subtree's "
-                "values come after. Hint: value − left sum.": _descend(priorities, value, subtracted=1),
-            }, f"{about} find({value:g}) returned {got}; expected slot {expected}.",
-                returned=f"{about} find({value:g}) returned {got}, expected {expected}: ")
+    found = [(value, _slot(results, key, about, value)) for key, value in zip(keys, map(float, values))]
+    wrong = [(value, got) for value, got in found if got != _prefix_slot(prefix_sums, value)]
+    if not wrong:
+        return
+    value, got = wrong[0]
+    expected, mistakes = _prefix_slot(prefix_sums, value), _find_mistakes(priorities)
+    returned = f"{about} find({value:g}) returned {got}, expected {expected}: "
+    everywhere = _first_matching(lambda slots_of: all(slot in slots_of(v) for v, slot in found), mistakes)
+    if everywhere:
+        raise Mistake(returned + everywhere)
+    name_the_mistake(lambda slots_of: got in slots_of(value), mistakes,
+                     f"{about} find({value:g}) returned {got}; expected slot {expected}.", returned=returned)
+
+
+def _prefix_slot(prefix_sums: np.ndarray, value: float) -> int:
+    """The slot j with sum(p_0..p_(j−1)) <= value < sum(p_0..p_j)."""
+    return int(np.searchsorted(prefix_sums, value, side="right"))
+
+
+def _find_mistakes(priorities: np.ndarray) -> dict:
+    """For each usual mistake of find, the slots it can return for a value (with or without the guard)."""
+    def descents(**mistake):
+        """The slots a descent with `mistake` finds for a value, with the guard against empty subtrees and without."""
+        return lambda value: {_descend(priorities, value, guarded=guarded, **mistake) for guarded in (True, False)}
+
+    return {
+        "it returns the leaf's node number, not its slot. Hint: slot = node − capacity.":
+            lambda value: {_prefix_slot(np.cumsum(priorities), value) + len(priorities)},
+        "going right, it does not subtract the left child's sum from the value. Hint: when value >= the left "
+        "sum, go right with value − left sum (the right subtree's prefix sums start at 0).":
+            descents(subtracts=False),
+        "a value equal to the left child's sum goes left, but it belongs to the right subtree. Hint: go left "
+        "only if value < left sum, as in sum(p_0..p_(j−1)) <= value < sum(p_0..p_j).": descents(strict=False),
+        "it compares the value with the right child's sum; the left child's decides. Hint: go left if value < "
+        "the left child's sum, else go right with value − left sum.": descents(compares=1),
+        "going right, it subtracts the right child's sum; it is the left child's sum that the right subtree's "
+        "values come after. Hint: value − left sum.": descents(subtracted=1),
+    }
 
 
 def _judge_find_at_total(results, priorities: np.ndarray, total: float) -> None:
@@ -871,6 +922,24 @@ def _judge_find_at_total(results, priorities: np.ndarray, total: float) -> None:
            "of a subtree), and the descent then goes right into the empty slots.", EMPTY_END_HINT)
     raise Mistake(f"{about} find({total:g}), the value at total() itself, returned {got}; expected slot {expected}, "
                   f"the last one of positive priority. Hint: {EMPTY_END_HINT}")
+
+
+def _judge_find_after_rounding(results, rounding: dict) -> None:
+    """In a 4-slot tree, a value just below the total that rounding leaves at the end of a subtree finds slot 2."""
+    priorities, value = np.append(rounding["priorities"], 0.0), rounding["value"]
+    nodes = _tree_nodes(priorities)  # as every update keeps them for three slots filled in order
+    results.value("rounding tree")
+    for slot in range(3):
+        results.value(f"rounding {slot}")
+    _expect_sums(results, "rounding", priorities, f"after update(j, p_j) for the priorities {rounding['priorities']}")
+    about = f"in a tree of 4 slots with the priorities {rounding['priorities']} (total() = {float(nodes[1])!r}),"
+    got = _slot(results, "find rounding", about, value)
+    if got == 2:
+        return
+    expect(got != 3, f"{about} find({value!r}) returned slot 3, whose priority is 0: a slot that holds nothing. "
+           f"Going right at the root leaves {value!r} − {float(nodes[2])!r}, which rounding makes equal to (not below) "
+           "slot 2's priority, so the descent goes right again, into the empty slot.", EMPTY_END_HINT)
+    raise Mistake(f"{about} find({value!r}) returned {got}; expected slot 2. Hint: {EMPTY_END_HINT}")
 
 
 def _judge_large_tree(results, large: dict) -> None:
