@@ -130,7 +130,7 @@ def test_negative_reward_task_in_grading_runs():
 def test_grading_runs_ask_about_mountain_car_and_another_positive_threshold():
     for seed in SEEDS:
         tasks_asked = {env_id for _, env_id in capstone.task_inputs(np.random.default_rng(seed))["cases"]}
-        assert {"Acrobot-v1", "MountainCar-v0"} < tasks_asked and len(tasks_asked) == 3
+        assert {"CartPole-v1", "Acrobot-v1", "MountainCar-v0"} < tasks_asked and len(tasks_asked) == 4
 
 
 def test_answers_that_call_the_course_code_are_flagged():

@@ -859,8 +859,7 @@ def _slot(results, key: str, about: str, value: float) -> int:
 def _judge_finds(results, keys: list, priorities: np.ndarray, values) -> None:
     """`find(v)` must be the slot j with sum(p_0..p_(j−1)) <= v < sum(p_0..p_j), found by brute force.
 
-    A mistake is named by the wrong descent that gives every slot find returned; failing that, by one
-    that gives the first wrong slot.
+    A mistake is named by the wrong descent that gives the first wrong slot and most of the others.
     """
     prefix_sums = np.cumsum(priorities)
     about = f"with priorities {_numbers(priorities)} (prefix sums {_numbers(prefix_sums)}),"
@@ -871,11 +870,12 @@ def _judge_finds(results, keys: list, priorities: np.ndarray, values) -> None:
     value, got = wrong[0]
     expected, mistakes = _prefix_slot(prefix_sums, value), _find_mistakes(priorities)
     returned = f"{about} find({value:g}) returned {got}, expected {expected}: "
-    everywhere = _first_matching(lambda slots_of: all(slot in slots_of(v) for v, slot in found), mistakes)
-    if everywhere:
-        raise Mistake(returned + everywhere)
-    name_the_mistake(lambda slots_of: got in slots_of(value), mistakes,
-                     f"{about} find({value:g}) returned {got}; expected slot {expected}.", returned=returned)
+    # For each mistake that gives the first wrong slot, how many of find's answers it gives.
+    agreement = {description: max(sum(slot == way(v) for v, slot in found) for way in ways if way(value) == got)
+                 for description, ways in mistakes.items() if any(way(value) == got for way in ways)}
+    if agreement:
+        raise Mistake(returned + max(agreement, key=agreement.get))  # the first of the best ones, in the dict's order
+    raise Mistake(f"{about} find({value:g}) returned {got}; expected slot {expected}.")
 
 
 def _prefix_slot(prefix_sums: np.ndarray, value: float) -> int:
@@ -884,14 +884,14 @@ def _prefix_slot(prefix_sums: np.ndarray, value: float) -> int:
 
 
 def _find_mistakes(priorities: np.ndarray) -> dict:
-    """For each usual mistake of find, the slots it can return for a value (with or without the guard)."""
-    def descents(**mistake):
-        """The slots a descent with `mistake` finds for a value, with the guard against empty subtrees and without."""
-        return lambda value: {_descend(priorities, value, guarded=guarded, **mistake) for guarded in (True, False)}
+    """For each usual mistake of find, the ways of making it: functions from a value to the slot found."""
+    def descents(**mistake) -> tuple:
+        """A descent with `mistake`, with the guard against empty subtrees and without."""
+        return tuple(functools.partial(_descend, priorities, guarded=guarded, **mistake) for guarded in (True, False))
 
     return {
         "it returns the leaf's node number, not its slot. Hint: slot = node − capacity.":
-            lambda value: {_prefix_slot(np.cumsum(priorities), value) + len(priorities)},
+            (lambda value: _prefix_slot(np.cumsum(priorities), value) + len(priorities),),
         "going right, it does not subtract the left child's sum from the value. Hint: when value >= the left "
         "sum, go right with value − left sum (the right subtree's prefix sums start at 0).":
             descents(subtracts=False),
