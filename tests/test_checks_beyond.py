@@ -1,4 +1,4 @@
-"""Checks of notebook 7: right answers pass, typical mistakes are named."""
+"""Checks of notebook 7: right answers pass, typical mistakes are named, in the notebook and in grading runs."""
 import numpy as np
 import pytest
 import torch
@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from scipy import stats
 from torch import nn
 
-from utils import networks, prioritized
+from utils import networks, nstep, prioritized
+from utils import stats as course_stats
 from utils.checks import (CheckFailed, ExerciseNotDone, check_dueling_network, check_iqm_bootstrap,
                           check_n_step_targets, check_per_weights, check_prioritized_slots, check_sum_tree)
 from utils.checks import beyond
@@ -14,6 +15,20 @@ from test_checks_core import AlwaysCloseArray, Anything, RegisteredIntegral, Reg
 
 # Some wrong answers below warn as they compute (NaN or infinite values), as they would in the notebook.
 WARNS = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+SEEDS = range(5)
+
+
+def grade(check, seed: int, *answers) -> dict:
+    """The verdict a grading run with `seed` gives `answers`: inputs drawn, probed here, judged from the record."""
+    inputs = check.inputs_json(seed)
+    return check.verdict_json(inputs, check.probe_json(inputs, *answers))
+
+
+def assert_graded(check, answers: tuple, status: str, words: str = "", seeds=SEEDS) -> None:
+    """Every grading run in `seeds` gives `status`, with a message that contains `words`."""
+    for seed in seeds:
+        verdict = grade(check, seed, *answers)
+        assert verdict["status"] == status and words in verdict["message"], (seed, verdict)
 
 
 # --- 7.1 ------------------------------------------------------------------------------------
@@ -37,8 +52,19 @@ class Dueling(nn.Module):
         return self.combine(self.value_head(f), self.advantage_head(f))
 
 
-class CourseCopy(networks.DuelingQNetwork):
-    """The course's network as a student might retype it in the exercise cell."""
+class SequentialTrunk(nn.Module):
+    """The course's network as a student might write it in the exercise cell (a Sequential trunk)."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.value_head = nn.Linear(hidden, 1)
+        self.advantage_head = nn.Linear(hidden, n_actions)
+
+    def forward(self, states):
+        features = self.trunk(states)
+        advantages = self.advantage_head(features)
+        return self.value_head(features) + advantages - advantages.mean(dim=-1, keepdim=True)
 
 
 class HeadsFirstSequential(nn.Module):
@@ -128,6 +154,17 @@ class OnlyDefaults(Dueling):
         super().__init__()
 
 
+class WithDropout(Dueling):
+    """A Dropout after the trunk's first ReLU: the network is random in training mode."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        self.dropout = nn.Dropout(0.2)
+
+    def features(self, x):
+        return torch.relu(self.fc2(self.dropout(torch.relu(self.fc1(x)))))
+
+
 class RiggedParameter(nn.Parameter):
     """A parameter whose subclass could override torch.allclose through __torch_function__."""
 
@@ -143,8 +180,23 @@ class NotDoneDueling(nn.Module):
         raise NotImplementedError("Exercise 7.1: DuelingQNetwork")
 
 
+class WrapsTheCourse(nn.Module):
+    """Builds the course's network inside and answers with it."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+        self.inner = networks.DuelingQNetwork(obs_dim, n_actions, hidden)
+        self.value_head, self.advantage_head = self.inner.value_head, self.inner.advantage_head
+
+    def forward(self, states):
+        return self.inner(states)
+
+
+RIGHT_DUELING = (Dueling, SequentialTrunk, HeadsFirstSequential, FunctionalRelu)
+
+
 def test_right_dueling_networks_pass(capsys):
-    for network_class in (Dueling, CourseCopy, HeadsFirstSequential, FunctionalRelu):
+    for network_class in RIGHT_DUELING:
         check_dueling_network(network_class)
     assert capsys.readouterr().out.count("passed") == 4
 
@@ -154,12 +206,17 @@ def test_the_course_dueling_network_is_refused():
         check_dueling_network(networks.DuelingQNetwork)
 
 
+def test_a_network_that_wraps_the_course_network_is_refused():
+    with pytest.raises(CheckFailed, match="calls the course's own `utils.networks.DuelingQNetwork`"):
+        check_dueling_network(WrapsTheCourse)
+
+
 def test_an_unfinished_dueling_network_is_not_done():
     with pytest.raises(ExerciseNotDone, match="Exercise 7.1: DuelingQNetwork is not done yet"):
         check_dueling_network(NotDoneDueling)
 
 
-@pytest.mark.parametrize("network_class, named", [
+DUELING_MISTAKES = [
     (combining(lambda v, a: v + a),
      r"^Exercise 7.1 \(DuelingQNetwork\): DuelingQNetwork\(\)'s output is not V \+ A − mean over the actions of "
      r"A .*: the mean advantage is not subtracted \(Q = V \+ A\).* Hint: Q = V \+ A − "
@@ -171,12 +228,18 @@ def test_an_unfinished_dueling_network_is_not_done():
     (combining(lambda v, a: v + a - a.mean()), "every advantage of the batch at once"),
     (combining(lambda v, a: v + a - a.mean(dim=-1)), r"raised RuntimeError: .*\(line \d+ of your code: .*Hint: keep "
                                                      r"the action dimension"),
+    (combining(lambda v, a: v.squeeze(-1) + a - a.mean(dim=-1, keepdim=True)),
+     r"raised RuntimeError: .*Hint: keep V's last dimension"),
     (combining(lambda v, a: v + a - a.mean(dim=1, keepdim=True)), r"fails on a single state of shape \(4,\): it raised "
                                                                   r"IndexError.*Hint: take the mean over the last"),
+    (combining(lambda v, a: v + a + a.mean(dim=-1, keepdim=True)), "the mean advantage is added, not subtracted"),
+    (combining(lambda v, a: v - a + a.mean(dim=-1, keepdim=True)), "the advantages enter with the wrong sign"),
+    (combining(lambda v, a: v + a - a.median(dim=-1, keepdim=True).values), "subtracts the median advantage"),
     (combining(lambda v, a: torch.relu(v) + a - a.mean(dim=-1, keepdim=True)), "ReLU on V"),
     (combining(lambda v, a: v + torch.relu(a) - torch.relu(a).mean(dim=-1, keepdim=True)), "ReLU on A"),
     (combining(lambda v, a: torch.relu(v + a - a.mean(dim=-1, keepdim=True))), "a ReLU on the output"),
     (combining(lambda v, a: torch.tanh(v + a - a.mean(dim=-1, keepdim=True))), "a tanh on the output"),
+    (combining(lambda v, a: torch.softmax(v + a - a.mean(dim=-1, keepdim=True), dim=-1)), "a softmax on the output"),
     (AdvantageOne, r"advantage_head is Linear\(128, 1\); expected Linear\(128, 2\): one advantage A\(s, a\) per "
                    "action"),
     (ValuePerAction, r"value_head is Linear\(128, 2\); expected Linear\(128, 1\): V\(s\) is one number per state"),
@@ -188,12 +251,57 @@ def test_an_unfinished_dueling_network_is_not_done():
     (NoValueHead, r"forward never calls self.value_head"),
     (BatchOfOne, r"single state of shape \(4,\) returned a tensor of shape \(1, 2\).*; expected shape \(2,\)"),
     (NoGrad, "does not require grad"),
+    (WithDropout, "gives other Q-values when called again on the same states.*Dropout"),
     (OnlyDefaults, r"raised TypeError.*keep the signature"),
     (RiggedDueling, r"DuelingQNetwork\(\) holds a parameter that is not an nn.Parameter"),
-])
+]
+
+
+@pytest.mark.parametrize("network_class, named", DUELING_MISTAKES)
 def test_dueling_mistakes_are_named(network_class, named):
     with pytest.raises(CheckFailed, match=named):
         check_dueling_network(network_class)
+
+
+def notebook_table() -> dict:
+    """The right Q-values of every state the notebook's check gives, keyed by the states' bytes."""
+    table = {}
+    for case in beyond.dueling_inputs(None)["cases"]:
+        for states in (case["states"], case["state"]):
+            table[states.tobytes()] = beyond._dueling_reference(case, torch.from_numpy(states).reshape(-1, len(
+                states.T)))["q"].reshape(*states.shape[:-1], -1)
+    return table
+
+
+NOTEBOOK_Q = notebook_table()
+
+
+class HardCodedDueling(SequentialTrunk):
+    """Right layers, but the forward returns the Q-values the notebook's weights give, looked up."""
+
+    def forward(self, states):
+        features = self.trunk(states)
+        self.value_head(features), self.advantage_head(features)
+        return NOTEBOOK_Q[states.numpy().tobytes()] + 0 * features.sum()  # keeps the graph
+
+
+def test_dueling_network_in_grading_runs():
+    for network_class in (Dueling, SequentialTrunk):
+        assert_graded(check_dueling_network, (network_class,), "passed")
+    assert_graded(check_dueling_network, (combining(lambda v, a: v + a),), "failed", "mean advantage is not subtracted")
+    assert_graded(check_dueling_network, (with_features(lambda net, x: torch.relu(net.fc2(net.fc1(x)))),), "failed",
+                  "no ReLU between the two trunk layers")
+    check_dueling_network(HardCodedDueling)  # passes in the notebook
+    assert_graded(check_dueling_network, (HardCodedDueling,), "failed")
+    verdict = grade(check_dueling_network, 0, WrapsTheCourse)
+    assert verdict["flags"] == ["calls the course's own `utils.networks.DuelingQNetwork`"]
+
+
+def test_dueling_grading_inputs_change_every_size_and_weight():
+    first, second = (beyond.dueling_inputs(np.random.default_rng(seed))["cases"][1] for seed in (1, 2))
+    notebook = beyond.dueling_inputs(None)["cases"][1]
+    assert notebook["sizes"] == beyond.DUELING_SMALL and first["sizes"] != second["sizes"]
+    assert all(first["dims"][name] != beyond.DUELING_DEFAULTS[name] for name in first["dims"])
 
 
 # --- 7.2 ------------------------------------------------------------------------------------
@@ -232,18 +340,20 @@ def n_step_backwards(rewards, bootstrap_values, terminated, n, gamma):
     return targets
 
 
-def n_step_with(masks_end=None, power=lambda m, n: m, value_index=lambda t, m: t + m - 1, reward_power=lambda k: k,
-                starts=lambda length, n: length):
+def n_step_with(drops=lambda terminated, t, m, length: terminated and t + m == length, power=lambda m, n: m,
+                value_index=lambda t, m: t + m - 1, reward_power=lambda k: k, starts=lambda length, n: length,
+                window=lambda n, length, t: min(n, length - t), reversed_discounts=False, dtype=float):
     """n_step_loop with one of its parts done a usual wrong way."""
     def n_step_targets(rewards, bootstrap_values, terminated, n, gamma):
         length, targets = len(rewards), []
         for t in range(starts(length, n)):
-            m = min(n, length - t)
-            target = sum(gamma ** reward_power(k) * rewards[t + k] for k in range(m))
-            if not ((terminated if masks_end is None else masks_end) and t + m == length):
+            m = window(n, length, t)
+            powers = [m - 1 - k if reversed_discounts else reward_power(k) for k in range(m)]
+            target = sum(gamma ** power_k * rewards[t + k] for k, power_k in enumerate(powers))
+            if not drops(terminated, t, m, length):
                 target += gamma ** power(m, n) * bootstrap_values[value_index(t, m)]
             targets.append(target)
-        return np.array(targets)
+        return np.array(targets, dtype=float).astype(dtype)
     return n_step_targets
 
 
@@ -252,39 +362,96 @@ def full_windows(rewards, bootstrap_values, terminated, n, gamma):
     return np.array([sum(gamma ** k * rewards[t + k] for k in range(n)) for t in range(len(rewards))])
 
 
-@pytest.mark.parametrize("right", [n_step_loop, n_step_vectorised, n_step_backwards])
+def masked_for_every_step(rewards, bootstrap_values, terminated, n, gamma):
+    """Vectorised, with the episode's terminated flag applied to every row's bootstrap."""
+    length = len(rewards)
+    m = np.minimum(n, length - np.arange(length))
+    windows = np.array([np.dot(gamma ** np.arange(k), rewards[t:t + k]) for t, k in enumerate(m)])
+    return windows + gamma ** m * bootstrap_values[np.arange(length) + m - 1] * (1 - terminated)
+
+
+RIGHT_N_STEP = (n_step_loop, n_step_vectorised, n_step_backwards)
+
+
+@pytest.mark.parametrize("right", RIGHT_N_STEP)
 def test_right_n_step_targets_pass(right, capsys):
     check_n_step_targets(right)
     assert "passed" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("wrong, named", [
-    (n_step_with(masks_end=False), r"^Exercise 7.2 \(n_step_targets\): n_step_targets\(\[1.0, -0.5, 2.0, 0.25, 3.0\], "
-                                   r".*terminated=True, n=3, gamma=0.9\) returned .*, expected .*: it bootstraps after "
-                                   r"termination.*Hint: drop the bootstrap term"),
-    (n_step_with(masks_end=True), r"terminated=False, n=3.*truncation is treated as termination"),
+N_STEP_MISTAKES = [
+    (n_step_with(drops=lambda d, t, m, length: False),
+     r"^Exercise 7.2 \(n_step_targets\): n_step_targets\(\[1.0, -0.5, 2.0, 0.25, 3.0\], .*terminated=True, n=3, "
+     r"gamma=0.9\) returned .*, expected .*: it bootstraps after termination.*Hint: drop the bootstrap term"),
+    (n_step_with(drops=lambda d, t, m, length: t + m == length), r"terminated=False, n=3.*truncation is treated as "
+                                                                  r"termination"),
+    (n_step_with(drops=lambda d, t, m, length: not d and t + m == length), "the two endings are swapped"),
+    (masked_for_every_step, r"terminated=True, n=3.*terminated drops the bootstrap of every target"),
     (n_step_with(power=lambda m, n: n), r"terminated=False, n=3.*γ\^n.*Hint: γ\^m with m = min\(n, T − t\)"),
+    (n_step_with(power=lambda m, n: 1), r"the bootstrap is discounted by γ whatever the window.*Hint: the bootstrap "
+                                        r"comes m steps after s_t: γ\^m"),
+    (n_step_with(power=lambda m, n: m - 1), r"the bootstrap is discounted by γ\^\(m−1\), one power too few"),
     (n_step_with(value_index=lambda t, m: min(t + m, 4)), "read one step late"),
     (n_step_with(value_index=lambda t, m: t + m), "read one step late"),  # named before it crashes at truncation
     (n_step_with(value_index=lambda t, m: t + m - 2), "read one step early"),
     (n_step_with(reward_power=lambda k: k + 1), r"the first reward is discounted: r_\(t\+k\) gets γ\^\(k\+1\)"),
     (n_step_with(reward_power=lambda k: k + 1, power=lambda m, n: m + 1), "discounted once too often"),
+    (n_step_with(reward_power=lambda k: 0), "the rewards in the window are not discounted"),
+    (n_step_with(window=lambda n, length, t: length - t), "n is ignored"),
+    (n_step_with(reversed_discounts=True), "the discounts of the window are in reverse order"),
+    (n_step_with(dtype=int), "the targets are whole numbers"),
     (n_step_with(starts=lambda length, n: length - n + 1), r"returned 3 targets for an episode of 5 steps; expected 5"
                                                            r".*Hint: stop the window at the episode's end"),
     (full_windows, r"raised IndexError: .*\(line \d+ of your code: .*reads past the episode's end\. Hint: stop the "
                    r"window at the episode's end: m = min\(n, T − t\)"),
     (lambda r, v, d, n, g: {"targets": n_step_loop(r, v, d, n, g)}, "returned a Python dict; expected a NumPy array"),
     (lambda r, v, d, n, g: n_step_loop(r, v, d, n, g) + 0.5, r"returned \[.*\]; expected \[.*\]\. Hint: y_t = "),
-])
+]
+
+
+@pytest.mark.parametrize("wrong, named", N_STEP_MISTAKES)
 def test_n_step_mistakes_are_named(wrong, named):
     with pytest.raises(CheckFailed, match=named):
         check_n_step_targets(wrong)
 
 
+NEW_N_STEP_MISTAKES = {  # issue 18: the wrong power of γ, and the bootstrap dropped for every step
+    "γ whatever the window": n_step_with(power=lambda m, n: 1),
+    "one power too few": n_step_with(power=lambda m, n: m - 1),
+    "drops the bootstrap of every target": masked_for_every_step,
+    "the two endings are swapped": n_step_with(drops=lambda d, t, m, length: not d and t + m == length),
+}
+
+
+def test_n_step_targets_in_grading_runs():
+    for right in RIGHT_N_STEP:
+        assert_graded(check_n_step_targets, (right,), "passed")
+    for words, wrong in NEW_N_STEP_MISTAKES.items():
+        assert_graded(check_n_step_targets, (wrong,), "failed", words)
+    assert_graded(check_n_step_targets, (n_step_with(value_index=lambda t, m: t + m - 2),), "failed",
+                  "read one step early")
+    notebook = beyond.n_step_inputs(None)
+    table = {(n, d): n_step_loop(np.array(notebook["rewards"]), np.array(notebook["values"]), d, n, notebook["gamma"])
+             for n, d in notebook["cases"]}
+    hard_coded = lambda r, v, d, n, g: table[(n, d)]  # noqa: E731
+    check_n_step_targets(hard_coded)  # passes in the notebook
+    assert_graded(check_n_step_targets, (hard_coded,), "failed")
+
+
+def test_n_step_targets_that_call_the_course_code_are_flagged():
+    def through_the_course(rewards, bootstrap_values, terminated, n, gamma):
+        return np.array([nstep.n_step_return(rewards[t:t + n], gamma) for t in range(len(rewards))])
+
+    verdict = grade(check_n_step_targets, 0, through_the_course)
+    assert verdict["status"] == "failed" and verdict["flags"] == ["calls the course's own `utils.nstep.n_step_return`"]
+    with pytest.raises(CheckFailed, match="calls the course's own `utils.nstep.n_step_return`"):
+        check_n_step_targets(through_the_course)
+
+
 # --- 7.3 ------------------------------------------------------------------------------------
 
 class SumTree:
-    """The statement's skeleton, completed: parents recomputed from their children."""
+    """The statement's skeleton, completed: parents recomputed from their children, an empty right side never taken."""
 
     def __init__(self, capacity):
         self.capacity = capacity
@@ -304,7 +471,7 @@ class SumTree:
         node = 1
         while node < self.capacity:
             left = 2 * node
-            if value < self.nodes[left]:
+            if value < self.nodes[left] or self.nodes[left + 1] == 0:
                 node = left
             else:
                 value -= self.nodes[left]
@@ -324,9 +491,47 @@ class ChangePropagated(SumTree):
     def find(self, value, node=1):
         if node >= self.capacity:
             return int(node - self.capacity)
-        if value >= self.nodes[2 * node]:
+        if value >= self.nodes[2 * node] and self.nodes[2 * node + 1] > 0:
             return self.find(value - self.nodes[2 * node], 2 * node + 1)
         return self.find(value, 2 * node)
+
+
+class Unguarded(SumTree):
+    """The descent with no guard: at the total it goes right into the empty slots."""
+
+    def find(self, value):
+        node = 1
+        while node < self.capacity:
+            left = 2 * node
+            if value < self.nodes[left]:
+                node = left
+            else:
+                value -= self.nodes[left]
+                node = left + 1
+        return node - self.capacity
+
+
+class ClampedAtTotal(Unguarded):
+    """Keeps the value below total(), but rounding deeper down can still lead into the empty slots."""
+
+    def find(self, value):
+        return super().find(min(value, np.nextafter(self.total(), 0)))
+
+
+class UnguardedChanges(ChangePropagated):
+    """Sums shifted by each change, and the descent without the guard."""
+
+    find = Unguarded.find
+
+
+class StepsBack(Unguarded):
+    """The unguarded descent, then back over empty leaves to the last slot of positive priority."""
+
+    def find(self, value):
+        slot = super().find(value)
+        while slot > 0 and self.nodes[self.capacity + slot] == 0:
+            slot -= 1
+        return slot
 
 
 class AddsToLeaf(SumTree):
@@ -365,6 +570,13 @@ class LeafAtSlot(SumTree):
         self.nodes[slot] = priority
 
 
+class LeafOneEarly(SumTree):
+    """Leaves counted from 1: slot j at nodes[capacity + j − 1]."""
+
+    def update(self, slot, priority):
+        super().update(slot - 1, priority)
+
+
 class NoSubtraction(SumTree):
     def find(self, value):
         node = 1
@@ -378,10 +590,36 @@ class LeftOnTies(SumTree):
         node = 1
         while node < self.capacity:
             left = 2 * node
-            if value <= self.nodes[left]:
+            if value <= self.nodes[left] or self.nodes[left + 1] == 0:
                 node = left
             else:
                 value -= self.nodes[left]
+                node = left + 1
+        return node - self.capacity
+
+
+class ComparesRightChild(SumTree):
+    def find(self, value):
+        node = 1
+        while node < self.capacity:
+            left = 2 * node
+            if value < self.nodes[left + 1]:
+                node = left
+            else:
+                value -= self.nodes[left]
+                node = left + 1
+        return node - self.capacity
+
+
+class SubtractsRight(SumTree):
+    def find(self, value):
+        node = 1
+        while node < self.capacity:
+            left = 2 * node
+            if value < self.nodes[left] or self.nodes[left + 1] == 0:
+                node = left
+            else:
+                value -= self.nodes[left + 1]
                 node = left + 1
         return node - self.capacity
 
@@ -419,7 +657,25 @@ class LeavesScanned(SumTree):
         return int(np.searchsorted(np.cumsum(self.nodes[self.capacity:]), value, side="right"))
 
 
-@pytest.mark.parametrize("right", [SumTree, ChangePropagated])
+class WrapsTheCourseTree(SumTree):
+    """Keeps the course's tree alongside and asks it."""
+
+    def __init__(self, capacity):
+        super().__init__(capacity)
+        self.course = prioritized.SumTree(capacity)
+
+    def update(self, slot, priority):
+        super().update(slot, priority)
+        self.course.set(slot, priority)
+
+    def find(self, value):
+        return int(self.course.find([value])[0])
+
+
+RIGHT_SUM_TREES = (SumTree, ChangePropagated, StepsBack)
+
+
+@pytest.mark.parametrize("right", RIGHT_SUM_TREES)
 def test_right_sum_trees_pass(right, capsys):
     check_sum_tree(right)
     assert "passed" in capsys.readouterr().out
@@ -430,7 +686,7 @@ def test_the_course_sum_tree_is_refused():
         check_sum_tree(prioritized.SumTree)
 
 
-@pytest.mark.parametrize("wrong, named", [
+SUM_TREE_MISTAKES = [
     (AddsToLeaf, r"^Exercise 7.3 \(SumTree\): after update\(2, 7\) overwrote the priority 4, nodes\[10\] is 11 and "
                  r"total\(\) 30; expected 7 and 26: update adds the new priority to the old one instead of replacing"),
     (AddsToAncestors, r"nodes\[10\] is 7 and total\(\) 30; expected 7 and 26: update adds the new priority to every "
@@ -440,18 +696,80 @@ def test_the_course_sum_tree_is_refused():
     (LeafOnly, r"total\(\) returns 0; expected 23: node 4 holds 0, not the sum of its children 4"),
     (LeafAtSlot, r"the leaves nodes\[8:\] hold \[0, 0, 0, 0, 0, 0, 0, 0\].*Hint: slot j is the leaf "
                  r"nodes\[capacity \+ j\]"),
+    (LeafOneEarly, r"the leaves nodes\[8:\] hold \[1, 4, 1, 5, 9, 0, 0, 0\].*Hint: slot j is the leaf"),
     (NoSubtraction, "does not subtract the left child's sum"),
     (LeftOnTies, r"find\(3\) returned 0, expected 1: a value equal to the left child's sum goes left"),
+    (ComparesRightChild, "it compares the value with the right child's sum"),
+    (SubtractsRight, "going right, it subtracts the right child's sum"),
     (NodeNumber, "returns the leaf's node number, not its slot"),
     (FloatSlot, r"returned a Python float; expected a slot number, an int"),
     (WholeTreeRecomputed, r"at capacity 1024, update\(0, 2\) read or wrote \d{4,} entries of nodes; a leaf and its "
                           r"ancestors are 11 nodes\. Hint: .*O\(log capacity\)"),
     (LevelsRecomputed, r"update\(0, 2\) read or wrote \d{4,} entries"),
     (LeavesScanned, r"at capacity 1024, find\(.*\) read \d{4,} entries of nodes.*not a scan of the leaves"),
-])
+    (Unguarded, r"with priorities \[3, 1, 7, 0, 5, 9, 0, 0\], find\(25\), the value at total\(\) itself, returned slot "
+                r"7, whose priority is 0.*Hint: go right only if the right child's sum is > 0"),
+    (ClampedAtTotal, r"in a tree of 4 slots with the priorities \[0.18, 0.14, 0.51\] \(total\(\) = "
+                     r"0.8300000000000001\), find\(0.83\) returned slot 3, whose priority is 0.*Going right at the "
+                     r"root leaves 0.83 − 0.32"),
+]
+
+
+@pytest.mark.parametrize("wrong, named", SUM_TREE_MISTAKES)
 def test_sum_tree_mistakes_are_named(wrong, named):
     with pytest.raises(CheckFailed, match=named):
         check_sum_tree(wrong)
+
+
+def test_the_rounding_case_trips_every_unguarded_descent():
+    for seed in range(10):
+        case = beyond._rounding_case(np.random.default_rng(seed))
+        for build, guarded in ((Unguarded, False), (UnguardedChanges, False), (SumTree, True), (ChangePropagated, True),
+                               (StepsBack, True)):
+            tree = build(4)
+            for slot, priority in enumerate(case["priorities"]):
+                tree.update(slot, priority)
+            assert case["value"] < tree.total() and tree.find(case["value"]) == (2 if guarded else 3), (seed, build)
+
+
+def test_the_course_sum_tree_never_finds_an_empty_slot_at_the_total():
+    inputs = beyond.sum_tree_inputs(np.random.default_rng(0))
+    priorities = beyond._overwritten(inputs["capacity"], inputs["filled"], inputs["overwrites"])
+    tree = prioritized.SumTree(inputs["capacity"])
+    tree.update(np.arange(inputs["capacity"]), priorities)
+    assert tree.find([inputs["at_total"]])[0] == np.flatnonzero(priorities)[-1]
+
+
+def test_sum_tree_in_grading_runs():
+    for right in RIGHT_SUM_TREES:
+        assert_graded(check_sum_tree, (right,), "passed")
+    assert_graded(check_sum_tree, (Unguarded,), "failed", "the value at total() itself")
+    assert_graded(check_sum_tree, (ClampedAtTotal,), "failed", "returned slot 3, whose priority is 0")
+    assert_graded(check_sum_tree, (AddsToAncestors,), "failed", "update adds the new priority to every ancestor")
+    assert_graded(check_sum_tree, (LeavesScanned,), "failed", "not a scan of the leaves")
+    check_sum_tree(RecordingTree)
+    check_sum_tree(HardCodedTree)  # passes in the notebook, with the slots a right tree found there
+    assert_graded(check_sum_tree, (HardCodedTree,), "failed")
+    verdict = grade(check_sum_tree, 0, WrapsTheCourseTree)
+    assert verdict["flags"] == ["calls the course's own `utils.prioritized.SumTree`"]
+
+
+class RecordingTree(SumTree):
+    """A right tree that notes every slot it finds, by its nodes and the value."""
+
+    found = {}
+
+    def find(self, value):
+        slot = super().find(value)
+        RecordingTree.found[(self.nodes.tobytes(), value)] = slot
+        return slot
+
+
+class HardCodedTree(SumTree):
+    """Finds by looking up what a right tree found in the notebook's check."""
+
+    def find(self, value):
+        return RecordingTree.found[(self.nodes.tobytes(), value)]
 
 
 def test_counted_nodes_count_what_is_read_and_written():
@@ -477,11 +795,14 @@ def beta_at(step, beta_start, total_steps):
     return beta_start + (1 - beta_start) * min(step / total_steps, 1)
 
 
+RIGHT_PER = ((priorities_from, importance_weights, beta_at),
+             (lambda d, a, eps=1e-6: np.power(np.abs(d) + eps, a), lambda p, n, b: np.min(n * p) ** b / (n * p) ** b,
+              lambda s, b0, total: float(np.clip(b0 + (1 - b0) * s / total, b0, 1.0))))
+
+
 def test_right_per_functions_pass(capsys):
-    check_per_weights(priorities_from, importance_weights, beta_at)
-    check_per_weights(lambda d, a, eps=1e-6: np.power(np.abs(d) + eps, a),
-                      lambda p, n, b: np.min(n * p) ** b / (n * p) ** b,
-                      lambda s, b0, total: float(np.clip(b0 + (1 - b0) * s / total, b0, 1.0)))
+    for answers in RIGHT_PER:
+        check_per_weights(*answers)
     assert capsys.readouterr().out.count("passed") == 2
 
 
@@ -492,7 +813,10 @@ def test_right_per_functions_pass(capsys):
     (lambda d, a, eps=1e-6: np.abs(d) + eps, "α is missing"),
     (lambda d, a, eps=1e-6: np.abs(d) ** a + eps, "eps is added after the power"),
     pytest.param(lambda d, a, eps=1e-6: (d + eps) ** a, "the sign of δ is kept", marks=WARNS),
+    (lambda d, a, eps=1e-6: (d ** 2 + eps) ** a, "it squares δ"),
     (lambda d, a, eps=1e-6: (np.abs(d) + 1e-6) ** a, "the eps argument is ignored"),
+    (lambda d, a, eps=1e-5: (np.abs(d) + eps) ** a, "the default eps is 1e-05, not 1e-6"),
+    (lambda d, a, eps=1e-6: np.abs(d + eps) ** a, r"eps is added inside the absolute value, \|δ \+ eps\|"),
     (lambda d, a, eps=1e-6: list((np.abs(d) + eps) ** a), "returned a Python list; expected a NumPy array of 4 "
                                                           "priorities"),
 ])
@@ -505,7 +829,9 @@ def test_priority_mistakes_are_named(wrong, named):
     (lambda p, n, b: (n * p) ** -b, "not normalised: the largest is 0.5253, not 1"),
     (lambda p, n, b: (n * p) ** b / ((n * p) ** b).max(), r"the exponent is \+β.*rare ones"),
     (lambda p, n, b: (n * p) ** -b / ((n * p) ** -b).sum(), "divided by their sum"),
+    (lambda p, n, b: (n * p) ** -b / ((n * p) ** -b).min(), "divided by their smallest"),
     (lambda p, n, b: (n * p) ** -1.0 / ((n * p) ** -1.0).max(), "β is ignored"),
+    (lambda p, n, b: (n * p) ** -b / ((n * p) ** -b)[0], "divided by the first one"),
     (lambda p, n, b: importance_weights(p, n, 0.4), r"with beta=0|beta = 0|β = 0"),
 ])
 def test_weight_mistakes_are_named(wrong, named):
@@ -517,6 +843,9 @@ def test_weight_mistakes_are_named(wrong, named):
     (lambda s, b0, total: b0, "β is not annealed"),
     (lambda s, b0, total: b0 + (1 - b0) * s / total, "β goes past 1 after total_steps"),
     (lambda s, b0, total: min(b0 + s / total, 1.0), "β reaches 1 too early"),
+    (lambda s, b0, total: float(b0 + (1 - b0) * min(s // total, 1)), "integer division"),
+    (lambda s, b0, total: min(s / total, 1.0), "β grows from 0, not from beta_start"),
+    (lambda s, b0, total: max(b0 + (1 - b0) * s / total, 1.0), r"max\(…, 1\) keeps β at 1 or more"),
     (lambda s, b0, total: b0 + (0.9 - b0) * min(s / total, 1),
      r"at steps \[0, 250, 1000, 1500\] returned \[0.4, 0.525, 0.9, 0.9\]; expected \[0.4, 0.55, 1, 1\]"),
     (lambda s, b0, total: torch.tensor(beta_at(s, b0, total)), "returned a tensor of shape ().*; expected a float"),
@@ -524,6 +853,27 @@ def test_weight_mistakes_are_named(wrong, named):
 def test_beta_mistakes_are_named(wrong, named):
     with pytest.raises(CheckFailed, match=named):
         check_per_weights(priorities_from, importance_weights, wrong)
+
+
+def test_per_weights_in_grading_runs():
+    for answers in RIGHT_PER:
+        assert_graded(check_per_weights, answers, "passed")
+    assert_graded(check_per_weights, (lambda d, a, eps=1e-6: np.abs(d) ** a, importance_weights, beta_at), "failed",
+                  "eps is missing")
+    assert_graded(check_per_weights, (priorities_from, lambda p, n, b: (n * p) ** -b, beta_at), "failed",
+                  "not normalised")
+    assert_graded(check_per_weights, (priorities_from, importance_weights, lambda s, b0, total: min(b0 + s / total,
+                                                                                                    1.0)),
+                  "failed", "β reaches 1 too early")
+    hard_coded_alpha = lambda d, a, eps=1e-6: (np.abs(d) + eps) ** 0.6  # noqa: E731
+    check_per_weights(hard_coded_alpha, importance_weights, beta_at)  # passes in the notebook
+    assert_graded(check_per_weights, (hard_coded_alpha, importance_weights, beta_at), "failed",
+                  seeds=[seed for seed in range(20) if beyond.per_inputs(np.random.default_rng(seed))["alpha"] != 0.6])
+    through_the_course = (lambda d, a, eps=1e-6: prioritized.priorities_from_td_errors(d, a, eps), importance_weights,
+                          beta_at)
+    verdict = grade(check_per_weights, 0, *through_the_course)
+    assert verdict["status"] == "passed"
+    assert verdict["flags"] == ["calls the course's own `utils.prioritized.priorities_from_td_errors`"]
 
 
 # --- 7.5 ------------------------------------------------------------------------------------
@@ -625,13 +975,26 @@ def proportional_to_powered(self, batch_size, rng):
     return rng.choice(self.size, batch_size, p=powered / powered.sum())
 
 
-@pytest.mark.parametrize("right", [PrioritizedSlots, IndependentDraws])
+class ThroughTheCourse(PrioritizedSlots):
+    """Draws its values with the course's own stratified_values."""
+
+    def values(self, batch_size, rng):
+        return prioritized.stratified_values(self.tree.total, batch_size, rng)
+
+
+RIGHT_SLOTS = (PrioritizedSlots, IndependentDraws)
+UNBOUNDED_SIZE = slots_with(add=adding(lambda self: self.max_priority))
+NO_EPS = slots_with(priorities=lambda self, td_errors: np.abs(td_errors) ** self.alpha)
+UNSCALED = slots_with(values=lambda self, b, rng: (np.arange(b) + rng.random(b)) / b)
+
+
+@pytest.mark.parametrize("right", RIGHT_SLOTS)
 def test_right_prioritized_slots_pass(right, capsys):
     check_prioritized_slots(right)
     assert "passed" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("wrong, named", [
+SLOTS_MISTAKES = [
     (OwnTree, r"^Exercise 7.5 \(PrioritizedSlots\): PrioritizedSlots\(...\).tree is a Python SumTree; expected the "
               "course's SumTree"),
     (slots_with(add=adding(lambda self: 0.0)), r"after add\(0\) … add\(4\) the new slots have the priorities "
@@ -648,6 +1011,13 @@ def test_right_prioritized_slots_pass(right, capsys):
     (slots_with(add=adding(lambda self: self.max_priority ** self.alpha)), "to the power α again"),
     pytest.param(slots_with(sample=sampling_slots(lambda self, b, rng: rng.integers(0, 8, b))),
                  r"sample returned slot [67], but only slots 0–5 hold transitions \(size = 6\)", marks=WARNS),
+    (UNSCALED, r"the values sample looked up with tree.find all lie in \[0, 1\), but the priorities sum to 5.844: "
+               "they are not scaled by the total"),
+    (slots_with(values=lambda self, b, rng: rng.uniform(0, self.tree.total / b, b)),
+     r"all lie in \[0, .*\], the first segment of \[0, 5.844\): the segment's offset i · total / batch_size is "
+     "missing"),
+    (slots_with(values=lambda self, b, rng: (np.arange(b) + 1 + rng.random(b)) * self.tree.total / b),
+     "past the total 5.844"),
     (slots_with(values=lambda self, b, rng: np.random.uniform(0, self.tree.total, b)),
      "generators seeded alike sampled different slots"),
     (slots_with(values=lambda self, b, rng: np.random.default_rng(0).uniform(0, self.tree.total, b)),
@@ -662,10 +1032,38 @@ def test_right_prioritized_slots_pass(right, capsys):
     (slots_with(weights=lambda self, slots, beta: np.ones(len(slots))), "the weights are all 1: β is ignored"),
     (slots_with(weights=lambda self, slots, beta: importance_weights(self.probabilities(slots), self.size, -beta)),
      r"the exponent is \+β"),
-])
+    (slots_with(update=lambda self, slots, td: (self.tree.update(slots, self.tree.priorities(slots) + self.priorities(
+        td)), setattr(self, "max_priority", max(self.max_priority, self.priorities(td).max())))),
+     "update adds the new priorities to the old ones"),
+    (slots_with(probabilities=lambda self, slots: self.tree.priorities(slots) ** self.alpha / self.tree.total),
+     r"P\(i\) is computed from p_i\^α"),
+    (slots_with(sample=lambda self, b, beta, rng: PrioritizedSlots.sample(self, b, beta, rng)[::-1]),
+     r"returned float slots and integer weights: the pair is \(weights, slots\), swapped"),
+    (NO_EPS, r"after update\(\[2, 4\], \[0.0, 1.2\]\) slot 2 has priority 0: a TD error of exactly 0 gives priority 0"),
+    (UNBOUNDED_SIZE, r"after add\(6\) … add\(0\) size is 9; expected 8, the capacity: size grows past the capacity"),
+]
+
+
+@pytest.mark.parametrize("wrong, named", SLOTS_MISTAKES)
 def test_prioritized_slots_mistakes_are_named(wrong, named):
     with pytest.raises(CheckFailed, match=named):
         check_prioritized_slots(wrong)
+
+
+def test_prioritized_slots_in_grading_runs():
+    for right in RIGHT_SLOTS:
+        assert_graded(check_prioritized_slots, (right,), "passed")
+    for wrong, words in ((UNBOUNDED_SIZE, "size grows past the capacity"), (NO_EPS, "a TD error of exactly 0"),
+                         (UNSCALED, "not scaled by the total"),
+                         (slots_with(sample=sampling_slots(proportional_to_powered)), "in proportion to p^α")):
+        assert_graded(check_prioritized_slots, (wrong,), "failed", words)
+    hard_coded_capacity = slots_with(add=lambda self, slot: (self.tree.set(slot, self.max_priority),
+                                                             setattr(self, "size", min(self.size + 1, 8))))
+    check_prioritized_slots(hard_coded_capacity)  # passes in the notebook
+    assert_graded(check_prioritized_slots, (hard_coded_capacity,), "failed", "size", seeds=[
+        seed for seed in range(20) if beyond.slots_inputs(np.random.default_rng(seed))["capacity"] != 8])
+    verdict = grade(check_prioritized_slots, 0, ThroughTheCourse)
+    assert verdict["flags"] == ["calls the course's own `utils.prioritized.stratified_values`"]
 
 
 # --- 7.6 ------------------------------------------------------------------------------------
@@ -728,19 +1126,45 @@ def means_not_statistic(scores, statistic, n_resamples, rng, confidence=0.95):
     return tuple(np.percentile([np.mean(sample) for sample in samples], [50 * (1 - confidence), 50 * (1 + confidence)]))
 
 
-@pytest.mark.parametrize("right_iqm, right_bootstrap", [
-    (iqm, bootstrap_loop), (iqm_sorted, bootstrap_indices), (iqm, bootstrap_array), (iqm, bootstrap_scipy)])
+def swapped_bounds(scores, statistic, n_resamples, rng, confidence=0.95):
+    return bootstrap_loop(scores, statistic, n_resamples, rng, confidence)[::-1]
+
+
+RIGHT_STATISTICS = ((iqm, bootstrap_loop), (iqm_sorted, bootstrap_indices), (iqm, bootstrap_array),
+                    (iqm, bootstrap_scipy))
+
+
+@pytest.mark.parametrize("right_iqm, right_bootstrap", RIGHT_STATISTICS)
 def test_right_iqm_and_bootstrap_pass(right_iqm, right_bootstrap, capsys):
     check_iqm_bootstrap(right_iqm, right_bootstrap)
     assert "passed" in capsys.readouterr().out
 
 
+def reference_distances(scores: np.ndarray, seeds) -> np.ndarray:
+    """How far right 2,000-resample intervals of `scores` lie from the reference, in spreads of the IQM."""
+    reference, spread = beyond._reference_interval(tuple(scores.tolist()))
+    distances = []
+    for seed in seeds:
+        rows = np.random.default_rng(seed).integers(0, len(scores), (beyond.RESAMPLES, len(scores)))
+        interval = np.percentile(stats.trim_mean(scores[rows], 0.25, axis=1), [2.5, 97.5])
+        distances.append(np.abs(interval - reference).max() / spread)
+    return np.array(distances)
+
+
 def test_right_intervals_from_many_seeds_meet_the_reference_tolerance():
     scores = np.array(beyond.RUN_SCORES)
-    for seed in range(200):
-        rows = np.random.default_rng(seed).integers(0, len(scores), (beyond.RESAMPLES, len(scores)))
-        low, high = np.percentile(stats.trim_mean(scores[rows], 0.25, axis=1), [2.5, 97.5])
-        beyond._check_against_reference(low, high)
+    assert reference_distances(scores, range(200)).max() <= 0.3
+    for draw in range(10):  # scores as grading runs draw them
+        scores = np.array(beyond.statistics_inputs(np.random.default_rng(draw))["scores"])
+        assert reference_distances(scores, range(100 * draw, 100 * draw + 30)).max() <= beyond.REFERENCE_TOLERANCE
+
+
+def test_an_interval_far_from_the_reference_is_refused():
+    scores = np.array(beyond.RUN_SCORES)
+    (low, high), spread = beyond._reference_interval(tuple(scores.tolist()))
+    beyond._judge_against_reference(low + 0.5 * spread, high, scores)
+    with pytest.raises(beyond.Mistake, match="standard deviations of the IQM off the percentile bootstrap's"):
+        beyond._judge_against_reference(low + 1.5 * spread, high, scores)
 
 
 def test_the_recorded_statistic_is_scipy_interquartile_mean():
@@ -765,6 +1189,9 @@ def in_place_iqm(scores):
      r"it cuts 3 runs from each end of 10.*Hint: cut floor\(0.25 · n\), here 2"),
     (lambda s: float(np.mean(s[(s >= np.percentile(s, 25)) & (s <= np.percentile(s, 75))])),
      r"it cuts 3 runs from each end of 10: 0.25 · n rounded up \(or the runs kept are those between the 25th"),
+    (lambda s: float(np.mean(np.sort(s)[:len(s) - len(s) // 4])), "from the top only"),
+    (lambda s: float(np.mean(np.sort(s)[len(s) // 4:3 * len(s) // 4])), r"it keeps sorted\[n // 4 : 3 \* n // 4\]"),
+    pytest.param(lambda s: stats.trim_mean(s, 0.5), "returned nan, the mean of no runs at all", marks=WARNS),
     (in_place_iqm, "reordered the array it was given"),
     (lambda s: np.sort(s)[2:-2], "returned a NumPy array of shape .*; expected one number"),
 ])
@@ -789,6 +1216,10 @@ def test_iqm_mistakes_are_named(wrong, named):
     (bootstrap_with(levels=[0, 100]), "smallest and largest value"),
     (bootstrap_with(statistic_used=False), "never called the statistic"),
     (means_not_statistic, "percentiles of the resamples' means"),
+    (swapped_bounds, r"the bounds are swapped: \(high, low\)"),
+    (lambda s, stat, n, rng, c=0.95: tuple(stats.bootstrap((s,), stat, n_resamples=n, confidence_level=c,
+                                                           vectorized=False, rng=rng).confidence_interval),
+     "leave one run out: scipy.stats.bootstrap's default method, BCa"),
     (bootstrap_with(resample=lambda rng, scores: np.random.choice(scores, size=len(scores))), "seeded alike gave "
                                                                                                "different intervals"),
     (bootstrap_with(resample=lambda rng, scores: np.random.default_rng(0).choice(scores, size=len(scores))),
@@ -802,7 +1233,8 @@ def test_iqm_mistakes_are_named(wrong, named):
     (reused_resample, "all 2000 resamples are the same one"),
     (bootstrap_with(resamples=1000), "applied to 1000 resamples for n_resamples=2000"),
     (bootstrap_with(resample=lambda rng, scores: rng.choice(scores, size=len(scores), p=scores / scores.sum())),
-     r"standard deviations of the IQM off the percentile bootstrap's"),
+     r"the runs are not drawn equally often: over 20,000 draws the run scoring 500 came [\d,]+ times and the run "
+     r"scoring 12 came \d+ times"),
     (lambda s, stat, n, rng, c=0.95: [stat(s)], r"returned a Python list; expected a pair \(low, high\)"),
     (lambda s, stat, n, rng, c=0.95: stat(np.stack([s, s])), "statistic was called on a NumPy array of shape "
                                                               r"\(2, 10\).*statistic\(resample\)"),
@@ -811,6 +1243,24 @@ def test_bootstrap_mistakes_are_named(wrong, named):
     with pytest.raises(CheckFailed, match=named):
         check_iqm_bootstrap(iqm, wrong)
 
+
+def test_iqm_and_bootstrap_in_grading_runs():
+    for answers in RIGHT_STATISTICS[:2]:
+        assert_graded(check_iqm_bootstrap, answers, "passed", seeds=range(3))
+    assert_graded(check_iqm_bootstrap, (np.median, bootstrap_loop), "failed", "that is the median", seeds=range(3))
+    assert_graded(check_iqm_bootstrap, (iqm, bootstrap_with(levels=[2.5, 97.5])), "failed", "that is the 95% interval",
+                  seeds=range(3))
+    assert_graded(check_iqm_bootstrap, (iqm, swapped_bounds), "failed", "the bounds are swapped", seeds=range(3))
+    notebook = beyond.statistics_inputs(None)
+    table = {size: iqm(np.array(notebook["scores"][:size])) for size in notebook["sizes"]}
+    hard_coded = lambda scores: table[len(scores)]  # noqa: E731
+    check_iqm_bootstrap(hard_coded, bootstrap_loop)  # passes in the notebook
+    assert_graded(check_iqm_bootstrap, (hard_coded, bootstrap_loop), "failed", seeds=range(3))
+    verdict = grade(check_iqm_bootstrap, 0, lambda scores: float(course_stats.iqm(scores)), bootstrap_loop)
+    assert verdict["flags"] == ["calls the course's own `utils.stats.iqm`"]
+
+
+# --- objects posing as numbers ----------------------------------------------------------------
 
 @pytest.mark.parametrize("rigged", [Anything, RegisteredIntegral])
 def test_sum_tree_find_refuses_an_object_posing_as_a_slot(rigged):

@@ -1,4 +1,4 @@
-"""Checks of notebook 8: right answers pass, typical mistakes are named."""
+"""Checks of notebook 8: right answers pass, typical mistakes are named, in the notebook and in grading runs."""
 import dataclasses
 
 import gymnasium as gym
@@ -7,10 +7,26 @@ import pytest
 import torch
 from torch import nn
 
-from utils.checks import CheckFailed
+from utils import evaluation, sb3_bridge, tasks
+from utils.checks import CheckFailed, capstone
 from utils.checks.capstone import check_count_bonus, check_negative_reward_task, check_sb3_wrapper
-from utils.dqn import DQNConfig
+from utils.dqn import CountBonus, DQNConfig
 from test_checks_core import AlwaysCloseTensor, Anything, RegisteredReal, rig_parameters
+
+SEEDS = range(6)
+
+
+def grade(check, seed: int, *answers) -> dict:
+    """The verdict a grading run with `seed` gives `answers`: inputs drawn, probed here, judged from the record."""
+    inputs = check.inputs_json(seed)
+    return check.verdict_json(inputs, check.probe_json(inputs, *answers))
+
+
+def assert_graded(check, answers: tuple, status: str, words: str = "", seeds=SEEDS) -> None:
+    """Every grading run in `seeds` gives `status`, with a message that contains `words`."""
+    for seed in seeds:
+        verdict = grade(check, seed, *answers)
+        assert verdict["status"] == status and words in verdict["message"], (seed, verdict)
 
 
 # --- 8.1 ----------------------------------------------------------------------------------------
@@ -25,40 +41,105 @@ def solved(returns, env_id):
     return bool(np.mean(returns) >= gym.spec(env_id).reward_threshold)
 
 
+def solved_by_make(returns, env_id):
+    """The threshold read from a made env's spec, the mean by hand."""
+    env = gym.make(env_id)
+    threshold = env.spec.reward_threshold
+    env.close()
+    return sum(returns) / len(returns) >= threshold
+
+
+THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0}
+
+
+def written_in(returns, env_id):
+    """The notebook's two tasks' thresholds written in, CartPole's for any other."""
+    return bool(np.mean(returns) >= THRESHOLDS.get(env_id, 475.0))
+
+
+RIGHT_TASKS = ((acrobot_config, solved),
+               (lambda seed: dataclasses.replace(acrobot_config(seed), lr=1e-3, max_env_steps=100_000),
+                solved_by_make))
+
+
 def test_right_answers_pass(capsys):
-    check_negative_reward_task(acrobot_config, solved)
-    check_negative_reward_task(lambda seed: dataclasses.replace(acrobot_config(seed), lr=1e-3),
-                               lambda r, e: np.asarray(r).mean() >= gym.spec(e).reward_threshold)
-    assert capsys.readouterr().out.count("passed") == 2
+    for answers in RIGHT_TASKS:
+        check_negative_reward_task(*answers)
+    check_negative_reward_task(acrobot_config, lambda r, e: np.asarray(r).mean() >= gym.spec(e).reward_threshold)
+    assert capsys.readouterr().out.count("passed") == 3
 
 
 @pytest.mark.parametrize("config, words", [
     (lambda seed: DQNConfig(seed=seed, env_id="Acrobot-v1"), "still CartPole's 500"),
+    (lambda seed: DQNConfig(seed=seed, env_id="Acrobot-v1", stop_return=475.0), "CartPole's threshold, 475"),
     (lambda seed: DQNConfig(seed=seed, env_id="Acrobot-v1", stop_return=100.0), r"stop_return is \+100"),
     (lambda seed: DQNConfig(seed=seed, env_id="Acrobot-v1", stop_return=None), "stop_return is None"),
+    (lambda seed: DQNConfig(seed=seed, env_id="Acrobot-v1", stop_return=-110.0),
+     r"stop_return is -110.0; expected Acrobot's threshold -100.0"),
     (lambda seed: DQNConfig(seed=seed, stop_return=-100.0), "trains on 'CartPole-v1'"),
     (lambda seed: DQNConfig(seed=0, env_id="Acrobot-v1", stop_return=-100.0), "gave seed=0"),
     (lambda seed: DQNConfig(seed=seed, env_id="Acrobot-v1", stop_return=-100.0, max_env_steps=500_000),
      "more than the 150,000"),
-    (lambda seed: {"env_id": "Acrobot-v1"}, "expected a DQNConfig"),
+    (lambda seed: {"env_id": "Acrobot-v1"}, "returned a Python dict; expected a DQNConfig"),
 ])
 def test_config_mistakes_are_named(config, words):
     with pytest.raises(CheckFailed, match=words):
         check_negative_reward_task(config, solved)
 
 
-@pytest.mark.parametrize("verdict, words", [
+VERDICT_MISTAKES = [
     (lambda r, e: bool(np.mean(r) >= 475), "CartPole's 475 for every task"),
+    (written_in, "written in for CartPole .475. and Acrobot .-100. only"),
+    (lambda r, e: bool(np.mean(r) >= {"CartPole-v1": 475, "Acrobot-v1": -100}[e]),
+     r"raised KeyError: 'MountainCar-v0'.*: it knows the thresholds of some tasks only"),
     (lambda r, e: bool(np.mean(r) <= gym.spec(e).reward_threshold if gym.spec(e).reward_threshold < 0
                        else np.mean(r) >= gym.spec(e).reward_threshold), "comparison is reversed"),
     (lambda r, e: bool(abs(np.mean(r)) >= abs(gym.spec(e).reward_threshold)), "compares sizes, with abs"),
     (lambda r, e: bool(np.mean(r) > gym.spec(e).reward_threshold), "use >=, not >"),
     (lambda r, e: bool(np.median(r) >= gym.spec(e).reward_threshold), "median"),
+    (lambda r, e: bool(np.min(r) >= gym.spec(e).reward_threshold), "every episode to reach the threshold"),
+    (lambda r, e: bool(np.mean(r) >= abs(gym.spec(e).reward_threshold)), r"the threshold's sign is dropped"),
     (lambda r, e: np.mean(r) - gym.spec(e).reward_threshold, "expected True or False"),
-])
+]
+
+
+@pytest.mark.parametrize("verdict, words", VERDICT_MISTAKES)
 def test_verdict_mistakes_are_named(verdict, words):
     with pytest.raises(CheckFailed, match=words):
         check_negative_reward_task(acrobot_config, verdict)
+
+
+def test_negative_reward_task_in_grading_runs():
+    for answers in RIGHT_TASKS:
+        assert_graded(check_negative_reward_task, answers, "passed")
+    assert_graded(check_negative_reward_task, (acrobot_config, written_in), "failed",
+                  "written in for CartPole (475) and Acrobot (-100) only")
+    assert_graded(check_negative_reward_task, (acrobot_config, lambda r, e: bool(np.median(r) >= gym.spec(
+        e).reward_threshold)), "failed", "it uses the median")
+    seed_three = lambda seed: acrobot_config(3)  # noqa: E731 (the notebook's seed, written in)
+    check_negative_reward_task(seed_three, solved)  # passes in the notebook
+    assert_graded(check_negative_reward_task, (seed_three, solved), "failed", "gave seed=3")
+    notebook_thresholds = {"CartPole-v1": 475.0, "CartPole-v0": 195.0, "Acrobot-v1": -100.0, "MountainCar-v0": -110.0}
+    notebook_tasks = lambda r, e: bool(np.mean(r) >= notebook_thresholds[e])  # noqa: E731
+    check_negative_reward_task(acrobot_config, notebook_tasks)  # passes in the notebook
+    other_tasks = [seed for seed in range(20) if any(env_id not in notebook_thresholds for _, env_id in
+                                                     capstone.task_inputs(np.random.default_rng(seed))["cases"])]
+    assert_graded(check_negative_reward_task, (acrobot_config, notebook_tasks), "failed", "KeyError", seeds=other_tasks)
+
+
+def test_grading_runs_ask_about_mountain_car_and_another_positive_threshold():
+    for seed in SEEDS:
+        tasks_asked = {env_id for _, env_id in capstone.task_inputs(np.random.default_rng(seed))["cases"]}
+        assert {"CartPole-v1", "Acrobot-v1", "MountainCar-v0"} < tasks_asked and len(tasks_asked) == 4
+
+
+def test_answers_that_call_the_course_code_are_flagged():
+    verdict = grade(check_negative_reward_task, 0, lambda seed: tasks.task_config("acrobot", seed),
+                    lambda r, e: evaluation.is_solved(r, gym.spec(e).reward_threshold))
+    assert verdict["status"] == "passed"
+    assert verdict["flags"] == ["calls the course's own `utils.evaluation.is_solved`"]
+    verdict = grade(check_negative_reward_task, 0, lambda seed: tasks.task_config("acrobot", seed), solved)
+    assert verdict["flags"] == ["calls the course's own `utils.tasks.task_config`"]
 
 
 # --- 8.2 ----------------------------------------------------------------------------------------
@@ -85,18 +166,27 @@ def count_bonus_rounded(counts, state, low, high, bins, beta):
     return beta / np.sqrt(counts[cell])
 
 
-def make_bonus(power=0.5, count_first=True, update=True, clip=True):
+def make_bonus(power=0.5, count_first=True, update=True, clip=True, key=None, offset=0, by_cells=False,
+               cell_size=lambda low, high, bins: (high - low) / bins):
     """A count bonus with one part done the usual wrong way."""
     def bonus(counts, state, low, high, bins, beta):
-        index = ((state - low) // ((high - low) / bins)).astype(int)
-        cell = tuple((np.clip(index, 0, bins - 1) if clip else index).tolist())
+        index = ((state - low) // cell_size(low, high, bins)).astype(int)
+        cell = key(state, index) if key else tuple((np.clip(index, 0, bins - 1) if clip else index).tolist())
         seen = counts.get(cell, 0)
         if update:
             counts[cell] = seen + 1
         n = counts.get(cell, 1) if count_first else np.float64(seen)  # NumPy: 0 gives inf, with a warning
         with np.errstate(divide="ignore"):
-            return beta / n ** power
+            return beta / ((len(counts) if by_cells else n) + offset) ** power
     return bonus
+
+
+MOUNTAIN_CAR_BOUNDS = (np.array([-1.2, -0.07]), np.array([0.6, 0.07]))
+
+
+def bonus_on_mountain_car(counts, state, low, high, bins, beta):
+    """The notebook's bounds written in instead of the arguments."""
+    return count_bonus(counts, state, *MOUNTAIN_CAR_BOUNDS, bins, beta)
 
 
 def test_right_bonuses_pass():
@@ -106,10 +196,17 @@ def test_right_bonuses_pass():
 
 @pytest.mark.parametrize("wrong, words", [
     (make_bonus(power=1.0), r"β/N, not β/√N"),
+    (make_bonus(power=-0.5), r"grows with the count \(β·√N\)"),
     (make_bonus(count_first=False), "count the visit first"),
     (lambda counts, state, low, high, bins, beta: beta / counts.get(0, 0) ** 0.5, "counted after the bonus"),
     (make_bonus(update=False), "never fades"),
     (make_bonus(clip=False), "upper bound falls outside the grid"),
+    (make_bonus(key=lambda state, index: tuple(state.tolist())), "keyed by the state itself, not by its grid cell"),
+    (make_bonus(key=lambda state, index: int(min(index[0], 3))), "the first coordinate only"),
+    (make_bonus(power=0.5, offset=1), r"β/√\(N \+ 1\), with N already counting this visit"),
+    (make_bonus(by_cells=True), r"N is the number of cells seen so far \(len\(counts\)\)"),
+    (make_bonus(cell_size=lambda low, high, bins: (high - low) * bins), r"the cell size is \(high − low\) · bins"),
+    (make_bonus(cell_size=lambda low, high, bins: (high - low) / (bins - 1)), r"\(high − low\) / \(bins − 1\) wide"),
     (lambda counts, state, low, high, bins, beta: count_bonus_rounded(counts, state, low, high, bins, beta),
      "rounded, not floored"),
     (lambda counts, state, low, high, bins, beta: np.array([beta]), "expected a finite float"),
@@ -117,6 +214,22 @@ def test_right_bonuses_pass():
 def test_bonus_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
         check_count_bonus(wrong)
+
+
+def test_count_bonus_in_grading_runs():
+    for right in (count_bonus, count_bonus_with_floor):
+        assert_graded(check_count_bonus, (right,), "passed")
+    for wrong, words in ((make_bonus(power=1.0), "β/N, not β/√N"), (make_bonus(clip=False), "upper bound"),
+                         (count_bonus_rounded, "rounded, not floored")):
+        assert_graded(check_count_bonus, (wrong,), "failed", words)
+    check_count_bonus(bonus_on_mountain_car)  # passes in the notebook
+    assert_graded(check_count_bonus, (bonus_on_mountain_car,), "failed")
+
+    def kept_alongside(counts, state, low, high, bins, beta):
+        counts.setdefault("course", CountBonus(low, high, bins, beta))
+        return counts["course"](state)
+
+    assert grade(check_count_bonus, 0, kept_alongside)["flags"] == ["calls the course's own `utils.dqn.CountBonus`"]
 
 
 # --- 8.3 ----------------------------------------------------------------------------------------
@@ -147,24 +260,51 @@ def wrapper(forward):
     return Wrapper
 
 
+UNSQUEEZED = wrapper(lambda model, s: model.q_net(s.unsqueeze(0)).squeeze(0) if s.dim() == 1 else model.q_net(s))
+SQUEEZED = wrapper(lambda model, s: model.q_net(s.reshape(-1, s.shape[-1])).squeeze())
+
+
 def test_right_wrappers_pass():
     check_sb3_wrapper(SB3QNetwork)
-    check_sb3_wrapper(wrapper(lambda model, s: model.q_net(s.unsqueeze(0)).squeeze(0) if s.dim() == 1
-                              else model.q_net(s)))
+    check_sb3_wrapper(UNSQUEEZED)
 
 
 @pytest.mark.parametrize("wrong, words", [
     (wrapper(lambda model, s: torch.as_tensor(model.predict(s.numpy(), deterministic=True)[0])),
-     "actions \\(model.predict\\), not Q-values"),
+     r"actions \(model.predict\), not Q-values"),
+    (wrapper(lambda model, s: model.q_net(s).max(dim=-1).values), "the largest Q-value, not the Q-value of every"),
     (wrapper(lambda model, s: model.q_net(s).numpy()), "not a NumPy array"),
     (wrapper(lambda model, s: model.q_net_target(s)), "from the target network"),
     (wrapper(lambda model, s: model.q_net(s) * 2), "not model.q_net's"),
-    (wrapper(lambda model, s: model.q_net(s)), "your code raised"),  # fails on one state
+    (wrapper(lambda model, s: model.q_net(s)), r"for one state \(4,\) your code raised .*Hint: reshape"),
+    (wrapper(lambda model, s: model.q_net(s.reshape(-1, s.shape[-1]))),
+     r"for one state \(4,\) SB3QNetwork returned a tensor of shape \(1, 2\)"),
+    (SQUEEZED, r"for a batch of one state \(1, 4\) SB3QNetwork returned a tensor of shape \(2,\).*; expected a "
+               r"\(1, 2\) tensor\. Hint: keep the batch dimension: squeeze\(\) drops every dimension of size 1"),
 ])
 def test_wrapper_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
         check_sb3_wrapper(wrong)
 
+
+def test_sb3_wrapper_in_grading_runs():
+    for right in (SB3QNetwork, UNSQUEEZED):
+        assert_graded(check_sb3_wrapper, (right,), "passed", seeds=range(3))
+    assert_graded(check_sb3_wrapper, (SQUEEZED,), "failed", "squeeze() drops every dimension", seeds=range(3))
+    assert_graded(check_sb3_wrapper, (wrapper(lambda model, s: model.q_net_target(s)),), "failed",
+                  "from the target network", seeds=range(3))
+    notebook = capstone.wrapper_inputs(None)
+    table = {(states.shape, states.tobytes()): capstone._q_values(notebook["online"], torch.from_numpy(
+        states).reshape(-1, 4)).reshape(*states.shape[:-1], -1)
+        for states in (notebook["states"], notebook["states"][0], notebook["states"][:1])}
+    hard_coded = wrapper(lambda model, s: table[(tuple(s.shape), s.numpy().tobytes())])
+    check_sb3_wrapper(hard_coded)  # passes in the notebook
+    assert_graded(check_sb3_wrapper, (hard_coded,), "failed", seeds=range(3))
+    verdict = grade(check_sb3_wrapper, 0, wrapper(lambda model, s: sb3_bridge.course_q_net(model)(s)))
+    assert verdict["flags"] == ["calls the course's own `utils.sb3_bridge.BatchedQ`"]
+
+
+# --- objects posing as numbers ----------------------------------------------------------------
 
 @pytest.mark.parametrize("config, verdict, named", [
     (lambda seed: dataclasses.replace(acrobot_config(seed), seed=Anything()), solved,

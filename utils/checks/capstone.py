@@ -1,103 +1,177 @@
-"""Checks for notebook 8: a task whose reward is negative per step, and Stable-Baselines3 behind the course's evaluate."""
+"""Checks for notebook 8: a task whose reward is negative per step, and Stable-Baselines3 behind the course's evaluate.
+
+Each check is a probe, which calls the student's code on the check's inputs and records what came
+back, and a judge, which compares the record with references it computes itself (see
+utils.checks.protocol). `inputs(None)` gives the notebook's fixed inputs; `inputs(rng)` draws fresh
+ones for a grading run: other seeds, tasks, thresholds, grids and network weights.
+"""
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from utils.checks.core import Mistake, exercise, expect, name_the_mistake, plain_number, plain_tensor
+from utils.checks.beyond import separated
+from utils.checks.core import Mistake, expect, name_the_mistake, plain_number, plain_tensor
+from utils.checks.protocol import Check, crash_text
 from utils.checks.tensors import describe
+from utils.checks.wire import Opaque
 from utils.dqn import CountBonus, DQNConfig
 
 ACROBOT = "Acrobot-v1"
 CARTPOLE = "CartPole-v1"
+MOUNTAIN_CAR = "MountainCar-v0"
 BUDGET = 150_000
 """The most environment steps exercise 8.1 may give Acrobot (a few minutes on a laptop)."""
+# Tasks whose registered threshold a verdict is asked about, all of them classic control (gym.make builds them):
+# CartPole-v1, a positive threshold other than 475, and the two negative ones.
+OTHER_POSITIVE_TASKS = ("CartPole-v0", "MountainCarContinuous-v0")
+NEGATIVE_TASKS = (ACROBOT, MOUNTAIN_CAR)
+EPISODES = 100
+
+
+def _threshold(env_id: str) -> float:
+    """The mean return at which gymnasium counts `env_id` as solved."""
+    return float(gym.spec(env_id).reward_threshold)
 
 
 # --- 8.1 a reward that is negative per step --------------------------------------------------
 
-@exercise("8.1", "acrobot_config / solved")
-def check_negative_reward_task(acrobot_config, solved) -> None:
+CONFIG_FIELDS = (("seed", (int,)), ("env_id", (str,)), ("max_env_steps", (int,)),
+                 ("stop_return", (int, float, type(None))))
+
+
+def task_inputs(rng) -> dict:
+    """A seed for acrobot_config, and returns of several tasks to give solved a verdict on."""
+    if rng is None:
+        cases = [[[500.0] * EPISODES, CARTPOLE], [[474.0] * EPISODES, CARTPOLE], [[-90.0] * EPISODES, ACROBOT],
+                 [[-100.0] * EPISODES, ACROBOT],  # at the threshold: solved (≥)
+                 [[-130.0] * EPISODES, ACROBOT],
+                 [[-80.0] * 60 + [-140.0] * 40, ACROBOT],  # mean -104, median -80
+                 [[-80.0] * 50 + [-110.0] * 50, ACROBOT],  # mean -95, some episodes below the threshold
+                 [[-105.0] * EPISODES, MOUNTAIN_CAR], [[-115.0] * EPISODES, MOUNTAIN_CAR],
+                 [[300.0] * EPISODES, "CartPole-v0"]]  # solved at 195
+        return {"seed": 3, "cases": cases}
+    tasks = [CARTPOLE, str(rng.choice(OTHER_POSITIVE_TASKS)), *NEGATIVE_TASKS]
+    cases = [case for env_id in tasks for case in _verdict_cases(rng, env_id)]
+    order = rng.permutation(len(cases))
+    return {"seed": int(rng.integers(0, 10_000)), "cases": [cases[i] for i in order]}
+
+
+def _verdict_cases(rng, env_id: str) -> list:
+    """Returns above, at and below `env_id`'s threshold, one whose median and one whose worst episode mislead."""
+    threshold = _threshold(env_id)
+    up, down = int(rng.integers(2, 20)), int(rng.integers(2, 20))
+    spread = int(rng.integers(25, 40))
+    high, low = threshold + spread, threshold - spread - int(rng.integers(1, 10))
+    # 60 episodes above and 40 far below: the median is above the threshold, the mean below it.
+    median_trap = [high] * 60 + [threshold - 2 * spread] * 40
+    # half above and half a little below: the mean is above, the worst episode below.
+    worst_trap = [threshold + spread] * 50 + [threshold - spread + up] * 50
+    return [[[float(r) for r in returns], env_id] for returns in
+            ([threshold + up] * EPISODES, [threshold - down] * EPISODES, [threshold] * EPISODES, median_trap,
+             worst_trap, [float(low)] * EPISODES)]
+
+
+def probe_task(rec, inputs: dict, acrobot_config, solved) -> None:
+    """Call acrobot_config(seed) and read its fields; call solved on every case."""
+    config = rec.call("config", acrobot_config, inputs["seed"])
+    if type(config) is DQNConfig:
+        rec.call("fields", lambda: {name: getattr(config, name) for name, _ in CONFIG_FIELDS})
+    for index, (returns, env_id) in enumerate(inputs["cases"]):
+        rec.call(f"solved {index}", solved, np.array(returns), env_id, expect_error=True)
+
+
+def judge_task(results, inputs: dict) -> None:
     """The config must target Acrobot and stop at its threshold; the verdict must work for any task."""
-    _check_acrobot_config(acrobot_config)
-    _check_solved(solved)
+    _judge_config(results, inputs["seed"])
+    _judge_solved(results, inputs["cases"])
 
 
-def _check_acrobot_config(acrobot_config) -> None:
+def _judge_config(results, seed: int) -> None:
     """acrobot_config(seed): a DQNConfig for Acrobot-v1 with that seed, stopping at -100, within the budget."""
-    config = acrobot_config(3)
-    expect(type(config) is DQNConfig, f"acrobot_config(3) returned {describe(config)}; expected a DQNConfig.",
-           "return DQNConfig(seed=seed, env_id=\"Acrobot-v1\", ...).")
+    call = f"acrobot_config({seed})"
+    config = results.value("config")
+    expect(type(config) is Opaque and config.type_name == "utils.dqn.DQNConfig", f"{call} returned "
+           f"{describe(config)}; expected a DQNConfig.", "return DQNConfig(seed=seed, env_id=\"Acrobot-v1\", ...).")
+    fields = results.value("fields")
     # A dataclass takes any object in any field: those compared below must be plain values first.
-    odd = next((name for name, types in (("seed", (int,)), ("env_id", (str,)), ("max_env_steps", (int,)),
-                                         ("stop_return", (int, float, type(None))))
-                if type(getattr(config, name)) not in types), None)
-    expect(odd is None, f"acrobot_config(3) gave {odd}={describe(getattr(config, odd or 'seed'))}; expected a plain "
-           "int, float or str, as DQNConfig's defaults are.", "pass plain values: DQNConfig(seed=seed, ...).")
-    expect(config.seed == 3, f"acrobot_config(3) gave seed={config.seed}.", "pass the seed on: DQNConfig(seed=seed, ...).")
-    expect(config.env_id == ACROBOT, f"acrobot_config(3) trains on {config.env_id!r}.", f"env_id=\"{ACROBOT}\".")
-    threshold = gym.spec(ACROBOT).reward_threshold
-    if config.stop_return != threshold:
-        name_the_mistake(lambda value: config.stop_return == value, {
+    odd = next((name for name, types in CONFIG_FIELDS if type(fields.get(name)) not in types), None)
+    expect(odd is None, f"{call} gave {odd}={describe(fields.get(odd or 'seed'))}; expected a plain int, float or "
+           "str, as DQNConfig's defaults are.", "pass plain values: DQNConfig(seed=seed, ...).")
+    expect(fields["seed"] == seed, f"{call} gave seed={fields['seed']}.",
+           "pass the seed on: DQNConfig(seed=seed, ...).")
+    expect(fields["env_id"] == ACROBOT, f"{call} trains on {fields['env_id']!r}.", f"env_id=\"{ACROBOT}\".")
+    threshold, stop = _threshold(ACROBOT), fields["stop_return"]
+    if stop != threshold:
+        name_the_mistake(lambda value: stop == value, {
             "stop_return is still CartPole's 500: Acrobot's returns are never above 0, so the greedy checks would "
             "never stop training. Hint: stop at Acrobot's registered threshold, gym.spec(\"Acrobot-v1\")."
             "reward_threshold.": 500.0,
+            "stop_return is CartPole's threshold, 475: Acrobot's returns are never above 0, so the greedy checks "
+            "would never stop training. Hint: gym.spec(\"Acrobot-v1\").reward_threshold.": _threshold(CARTPOLE),
             "stop_return is +100: Acrobot's returns are minus the number of steps, never positive. Hint: its "
             "threshold is -100 (a swing-up in 100 steps on average).": -threshold,
             "stop_return is None: no greedy check can ever stop training, so every run takes the whole budget. "
             "Hint: stop at the task's threshold, -100.": None,
-        }, f"stop_return is {config.stop_return!r}; expected Acrobot's threshold {threshold}. Hint: "
+        }, f"stop_return is {stop!r}; expected Acrobot's threshold {threshold}. Hint: "
            "gym.spec(\"Acrobot-v1\").reward_threshold.")
-    expect(config.max_env_steps <= BUDGET, f"max_env_steps is {config.max_env_steps:,}, more than the "
+    expect(fields["max_env_steps"] <= BUDGET, f"max_env_steps is {fields['max_env_steps']:,}, more than the "
            f"{BUDGET:,} this exercise allows.", "Acrobot is solved well within 100,000 steps.")
 
 
-def verdict_cases() -> list:
-    """(returns, env_id, expected verdict) cases that tell the usual mistakes apart."""
-    return [
-        (np.full(100, 500.0), CARTPOLE, True),
-        (np.full(100, 474.0), CARTPOLE, False),
-        (np.full(100, -90.0), ACROBOT, True),
-        (np.full(100, -100.0), ACROBOT, True),       # at the threshold: solved (≥)
-        (np.full(100, -130.0), ACROBOT, False),
-        (np.r_[np.full(60, -80.0), np.full(40, -140.0)], ACROBOT, False),  # mean -104, median -80
-    ]
+def _wrong_rules() -> dict:
+    """The usual wrong verdicts, as rules of (returns, threshold, env_id), keyed by the message (after 'it ')."""
+    return {
+        "looks as if the threshold is CartPole's 475 for every task. Hint: read the task's own threshold, "
+        "gym.spec(env_id).reward_threshold (-100 for Acrobot).": lambda r, t, e: r.mean() >= 475,
+        "looks as if the thresholds are written in for CartPole (475) and Acrobot (-100) only, so any other task is "
+        "judged by CartPole's. Hint: read every task's own threshold, gym.spec(env_id).reward_threshold.":
+            lambda r, t, e: r.mean() >= (-100 if e.startswith("Acrobot") else 475),
+        "looks as if the threshold's sign is dropped (abs(threshold)): Acrobot's -100 became 100, which no return "
+        "reaches. Hint: compare with the threshold itself, signs kept.": lambda r, t, e: r.mean() >= abs(t),
+        # abs(mean) >= abs(threshold) gives the same verdicts as the reversed inequality on negative returns.
+        "looks as if, for negative returns, the comparison is reversed (or compares sizes, with abs): there too a "
+        "higher return, closer to 0 (fewer steps), is better, so -90 beats -130 in Acrobot. Hint: solved when mean >= "
+        "threshold, signs kept.": lambda r, t, e: r.mean() >= t if t > 0 else r.mean() <= t,
+        "does not count a mean exactly at the threshold as solved. Hint: use >=, not >.": lambda r, t, e: r.mean() > t,
+        "uses the median, not the mean. Hint: np.mean(returns) >= threshold.": lambda r, t, e: np.median(r) >= t,
+        "asks every episode to reach the threshold; the criterion is the mean. Hint: np.mean(returns) >= "
+        "threshold.": lambda r, t, e: r.min() >= t,
+    }
 
 
-def _verdict(solved, returns, env_id) -> bool:
+def _judge_solved(results, cases: list) -> None:
+    """solved(returns, env_id): the mean return reaches the env's registered threshold, for any task."""
+    got = [_verdict(results, index, env_id) for index, (_, env_id) in enumerate(cases)]
+    arrays = [(np.array(returns), env_id) for returns, env_id in cases]
+    expected = [bool(r.mean() >= _threshold(e)) for r, e in arrays]
+    if got == expected:
+        return
+    wrong = [f"{env_id} mean {returns.mean():g} (threshold {_threshold(env_id):g}): {verdict}"
+             for (returns, env_id), verdict, right in zip(arrays, got, expected) if verdict != right]
+    shown = f"solved gave {len(wrong)} of {len(got)} verdicts wrong: " + "; ".join(wrong[:3]) + (
+        f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
+    name_the_mistake(lambda value: got == value,
+                     {message: [bool(rule(r, _threshold(e), e)) for r, e in arrays]
+                      for message, rule in _wrong_rules().items()},
+                     f"{shown}. Hint: np.mean(returns) >= gym.spec(env_id).reward_threshold.", returned=f"{shown}; it ")
+
+
+def _verdict(results, index: int, env_id: str) -> bool:
     """The student's verdict on one case, which must be a bool."""
-    verdict = solved(returns.copy(), env_id)
+    error = results.raised(f"solved {index}")
+    if error and error.get("type") == "KeyError":
+        raise Mistake(f"solved(returns, {env_id!r}) raised {crash_text(error)}: it knows the thresholds of some tasks "
+                      "only. Hint: read the task's own threshold, gym.spec(env_id).reward_threshold.")
+    verdict = results.value(f"solved {index}")
     expect(type(verdict) in (bool, np.bool_), f"solved(returns, {env_id!r}) returned {describe(verdict)}; "
            "expected True or False.", "return the comparison itself: bool(np.mean(returns) >= threshold).")
     return bool(verdict)
 
 
-def _check_solved(solved) -> None:
-    """solved(returns, env_id): the mean return reaches the env's registered threshold, for any task."""
-    cases = verdict_cases()
-    got = [_verdict(solved, returns, env_id) for returns, env_id, _ in cases]
-    expected = [verdict for *_, verdict in cases]
-    if got == expected:
-        return
-    shown = ", ".join(f"{env_id.split('-')[0]} mean {returns.mean():g}: {verdict}"
-                      for (returns, env_id, _), verdict in zip(cases, got))
-
-    def verdicts(rule) -> list:
-        """The verdicts a wrong rule gives on the cases."""
-        return [bool(rule(returns, gym.spec(env_id).reward_threshold)) for returns, env_id, _ in cases]
-
-    name_the_mistake(lambda value: got == value, {
-        "the threshold is CartPole's 475 for every task. Hint: read the task's own threshold, "
-        "gym.spec(env_id).reward_threshold (-100 for Acrobot).": verdicts(lambda r, t: r.mean() >= 475),
-        # abs(mean) >= abs(threshold) gives the same verdicts as the reversed inequality on negative returns.
-        "for negative returns the comparison is reversed (or compares sizes, with abs): in Acrobot too a higher "
-        "return, closer to 0 (fewer steps), is better, so -90 beats -130. Hint: solved when mean >= threshold, "
-        "signs kept.": verdicts(lambda r, t: r.mean() >= t if t > 0 else r.mean() <= t),
-        "a mean exactly at the threshold is not counted as solved. Hint: use >=, not >.":
-            verdicts(lambda r, t: r.mean() > t),
-        "it uses the median, not the mean. Hint: np.mean(returns) >= threshold.":
-            verdicts(lambda r, t: np.median(r) >= t),
-    }, f"solved gave {shown}; expected {expected}. Hint: np.mean(returns) >= gym.spec(env_id).reward_threshold.",
-        returned=f"solved gave {shown}: ")
+check_negative_reward_task = Check("8.1", "acrobot_config / solved", task_inputs, probe_task, judge_task,
+                                   references=("utils.tasks.task_config", "utils.evaluation.is_solved"))
 
 
 # --- 8.2 a count-based exploration bonus -------------------------------------------------
@@ -111,61 +185,159 @@ def bonus_states() -> list:
 
     [-0.7, 0] shares [-0.5, 0]'s cell when indices are floored but not when they are rounded.
     """
-    return [np.array(s) for s in ([-0.5, 0.0], [-0.49, 0.001], [-0.5, 0.0], [-0.7, 0.0], [-0.74, -0.02], [-0.75, -0.02],
-                                  [0.2, 0.05], [0.6, 0.07], [0.59, 0.069], [-0.5, 0.0])]
+    return [[-0.5, 0.0], [-0.49, 0.001], [-0.5, 0.0], [-0.7, 0.0], [-0.74, -0.02], [-0.75, -0.02], [0.2, 0.05],
+            [0.6, 0.07], [0.59, 0.069], [-0.5, 0.0]]
 
 
-@exercise("8.2", "count_bonus")
-def check_count_bonus(count_bonus) -> None:
-    """Feed a walk of states; each bonus must be β/√N with N the visits to the state's cell, this one included."""
-    reference = CountBonus(BONUS_LOW, BONUS_HIGH, BONUS_BINS, BONUS_BETA)  # the course's own, counting alongside
-    counts, got, expected = {}, [], []
-    for state in bonus_states():
-        try:
-            value = count_bonus(counts, state.copy(), BONUS_LOW, BONUS_HIGH, BONUS_BINS, BONUS_BETA)
-        except ZeroDivisionError:
-            raise Mistake("count_bonus divided by a count of 0: the visit is counted after the bonus is computed. "
-                          "Hint: add 1 to the cell's count first, then return beta / sqrt(count).") from None
-        hint = "count the visit first (the first visit gives N = 1, not 0), then return beta / sqrt(count)."
-        value = float(plain_number(value, "count_bonus returned", f"a finite float (for state {state.tolist()})", hint))
-        expect(np.isfinite(value), f"count_bonus returned {value} for state {state.tolist()}; expected a finite "
-               "float.", hint)
-        got.append(value)
-        expected.append(reference(state))
-    if np.allclose(got, expected):
-        expect(len(counts) == len(reference.counts), f"the counts dict has {len(counts)} cells after visiting "
-               f"{len(reference.counts)}.", "one key per grid cell, e.g. a tuple of the cell indices.")
-        return
-    visits = [BONUS_BETA ** 2 / value ** 2 for value in expected]  # N for each step, from β/√N
-    # Each mistake maps to the bonus lists it can produce (rounding with or without clipping).
-    name_the_mistake(lambda candidates: any(np.allclose(got, c) for c in candidates), {
-        "the bonus is β/N, not β/√N: it fades too fast. Hint: beta / np.sqrt(count).":
-            [[BONUS_BETA / n for n in visits]],
-        "the bonus never fades: the counts are not updated. Hint: counts[cell] = counts.get(cell, 0) + 1.":
-            [[BONUS_BETA] * len(visits)],
-        "the cell indices are rounded, not floored: a cell is [low + k * size, low + (k + 1) * size). Hint: "
-        "np.floor((state - low) / cell_size), clipped to 0 .. bins - 1.": [_bonuses_by(np.round, clip)
-                                                                    for clip in (False, True)],
-        "a state on the upper bound falls outside the grid: clip the cell indices to 0 .. bins - 1. Hint: "
-        "np.clip(np.floor((state - low) / cell_size), 0, bins - 1).": [_bonuses_by(np.floor, clip=False)],
-    }, f"count_bonus gave {np.round(got, 3).tolist()}; expected β/√N: {np.round(expected, 3).tolist()}. Hint: "
-       "cell = floor((state - low) / ((high - low) / bins)) per coordinate, clipped to the grid.",
-        returned=f"count_bonus gave {np.round(got, 3).tolist()}: ")
+def bonus_inputs(rng) -> dict:
+    """Bounds, a grid, β and a walk of states that revisits cells, crosses boundaries and reaches the upper bound."""
+    if rng is None:
+        return {"low": BONUS_LOW.tolist(), "high": BONUS_HIGH.tolist(), "bins": BONUS_BINS, "beta": BONUS_BETA,
+                "states": bonus_states()}
+    for _ in range(1000):  # a few draws at most
+        dims, bins = int(rng.integers(2, 4)), int(rng.integers(3, 7))
+        low = np.round(rng.uniform(-2, 0, dims), 2)
+        high = low + np.round(rng.uniform(0.5, 3, dims), 2)
+        inputs = {"low": low.tolist(), "high": high.tolist(), "bins": bins,
+                  "beta": float(rng.choice([0.1, 0.25, 0.5, 1.0])), "states": _walk(rng, low, high, bins)}
+        right = _reference_bonuses(inputs)
+        if _bonuses_apart(right, _bonus_slips(inputs).values()):
+            return inputs
+    return inputs
 
 
-def _bonuses_by(to_index, clip: bool) -> list:
-    """The bonuses if cells were `to_index((state - low) / cell size)`, clipped into the grid or not."""
-    cell_size = (BONUS_HIGH - BONUS_LOW) / BONUS_BINS
+def _walk(rng, low: np.ndarray, high: np.ndarray, bins: int) -> list:
+    """About a dozen states in a few cells, each visited more than once, with the upper bound among them."""
+    size = (high - low) / bins
+    cells = rng.integers(0, bins, size=(4, len(low)))
+    visits = [cells[i] for i in rng.choice(4, size=9)] + [cells[0], np.full(len(low), bins - 1)]
+    states = [np.round(low + (cell + rng.uniform(0.05, 0.95, len(low))) * size, 4) for cell in visits]
+    states.insert(int(rng.integers(1, len(states))), high.copy())  # on the upper bound: the last cell
+    return [state.tolist() for state in states]
+
+
+def _bonuses_apart(right: list, slips) -> bool:
+    """Does every usual mistake's list of bonuses differ clearly from the right one (and not barely from another)?"""
+    candidates = [candidate for group in slips for candidate in group]
+    return all(np.max(np.abs(np.subtract(candidate, right))) > 1e-3 for candidate in candidates) \
+        and separated([right, *candidates])
+
+
+def _reference_bonuses(inputs: dict) -> list:
+    """The bonuses the course's CountBonus gives along the walk."""
+    reference = CountBonus(inputs["low"], inputs["high"], inputs["bins"], inputs["beta"])
+    return [float(reference(np.array(state))) for state in inputs["states"]]
+
+
+def _bonuses_by(inputs: dict, to_index=np.floor, clip: bool = True, cells=None, key=None, bonus=None,
+                by_cells: bool = False) -> list:
+    """The bonuses along the walk if each part were done as the keywords say (their defaults: the right way).
+
+    `to_index` turns (state − low) / cell size into indices; `clip` clips them to the grid; the cell
+    size is (high − low) / `cells` (`bins`); `key(state, index)` is the counts' key (the indices);
+    `bonus(beta, count)` the bonus (β/√N); `by_cells` counts the cells seen instead of the cell's visits.
+    """
+    low, high, bins, beta = (np.array(inputs["low"]), np.array(inputs["high"]), inputs["bins"], inputs["beta"])
     counts, bonuses = {}, []
-    for state in bonus_states():
-        index = to_index((state - BONUS_LOW) / cell_size)
-        cell = tuple((np.clip(index, 0, BONUS_BINS - 1) if clip else index).astype(int).tolist())
+    for state in map(np.array, inputs["states"]):
+        index = to_index((state - low) / ((high - low) / (cells or bins)))
+        index = np.clip(index, 0, bins - 1) if clip else index
+        cell = key(state, index) if key else tuple(index.astype(int).tolist())
         counts[cell] = counts.get(cell, 0) + 1
-        bonuses.append(BONUS_BETA / np.sqrt(counts[cell]))
+        count = len(counts) if by_cells else counts[cell]
+        bonuses.append((bonus or (lambda b, n: b / np.sqrt(n)))(beta, count))
     return bonuses
 
 
+def _bonus_slips(inputs: dict) -> dict:
+    """For each usual mistake, the lists of bonuses it can give along the walk, keyed by the message."""
+    beta, bins = inputs["beta"], inputs["bins"]
+    cell = " Hint: cell = floor((state - low) / ((high - low) / bins)) per coordinate, clipped to 0 .. bins - 1."
+    return {
+        "the bonus is β/N, not β/√N: it fades too fast. Hint: beta / np.sqrt(count).":
+            [_bonuses_by(inputs, bonus=lambda b, count: b / count)],
+        "the bonus grows with the count (β·√N): it must fade as the cell becomes familiar. Hint: beta / "
+        "np.sqrt(count).": [_bonuses_by(inputs, bonus=lambda b, count: b * np.sqrt(count))],
+        "the bonus is β/√(N + 1), with N already counting this visit. Hint: beta / np.sqrt(count) after "
+        "counts[cell] += 1.": [_bonuses_by(inputs, bonus=lambda b, count: b / np.sqrt(count + 1))],
+        "N is the number of cells seen so far (len(counts)), not the visits to this state's cell. Hint: "
+        "beta / np.sqrt(counts[cell]).": [_bonuses_by(inputs, bonus=None, by_cells=True)],
+        "the bonus never fades: the counts are not updated. Hint: counts[cell] = counts.get(cell, 0) + 1.":
+            [[beta] * len(inputs["states"])],
+        "the cell indices are rounded, not floored: a cell is [low + k * size, low + (k + 1) * size). Hint: "
+        "np.floor((state - low) / cell_size), clipped to 0 .. bins - 1.":
+            [_bonuses_by(inputs, np.round, clip) for clip in (False, True)],
+        "a state on the upper bound falls outside the grid: clip the cell indices to 0 .. bins - 1. Hint: "
+        "np.clip(np.floor((state - low) / cell_size), 0, bins - 1).": [_bonuses_by(inputs, clip=False)],
+        "the cell size is (high − low) · bins; it is (high − low) / bins." + cell:
+            [_bonuses_by(inputs, cells=1 / bins)],
+        "the cells are (high − low) / (bins − 1) wide: the grid has bins cells per coordinate, so (high − low) / "
+        "bins." + cell: [_bonuses_by(inputs, cells=bins - 1)],
+        "the cell is found from the first coordinate only; every coordinate has its index." + cell:
+            [_bonuses_by(inputs, key=lambda state, index: int(index[0]))],
+        "the counts are keyed by the state itself, not by its grid cell: every new state counts as unseen. Hint: "
+        "key = tuple of the cell indices, floor((state - low) / cell_size).":
+            [_bonuses_by(inputs, key=lambda state, index: tuple(state.tolist()))],
+    }
+
+
+def probe_bonus(rec, inputs: dict, count_bonus) -> None:
+    """Feed the walk of states, one call each, with one counts dict; then count its cells."""
+    counts, low, high = {}, np.array(inputs["low"]), np.array(inputs["high"])
+    for index, state in enumerate(inputs["states"]):
+        rec.call(f"bonus {index}", count_bonus, counts, np.array(state), low.copy(), high.copy(), inputs["bins"],
+                 inputs["beta"])
+    rec.note("cells", len(counts))
+
+
+def judge_bonus(results, inputs: dict) -> None:
+    """Each bonus must be β/√N with N the visits to the state's cell, this one included."""
+    got = [_bonus(results, index, state) for index, state in enumerate(inputs["states"])]
+    expected = _reference_bonuses(inputs)
+    if np.allclose(got, expected):
+        cells = _cells(inputs)
+        got_cells = results.value("cells")
+        expect(got_cells == cells, f"the counts dict has {got_cells} cells after visiting {cells}.",
+               "one key per grid cell, e.g. a tuple of the cell indices.")
+        return
+    name_the_mistake(lambda candidates: any(np.allclose(got, c) for c in candidates), _bonus_slips(inputs),
+                     f"count_bonus gave {np.round(got, 3).tolist()}; expected β/√N: {np.round(expected, 3).tolist()}. "
+                     "Hint: cell = floor((state - low) / ((high - low) / bins)) per coordinate, clipped to the grid.",
+                     returned=f"count_bonus gave {np.round(got, 3).tolist()}: ")
+
+
+def _cells(inputs: dict) -> int:
+    """How many grid cells the walk visits."""
+    reference = CountBonus(inputs["low"], inputs["high"], inputs["bins"], inputs["beta"])
+    for state in inputs["states"]:
+        reference(np.array(state))
+    return len(reference.counts)
+
+
+def _bonus(results, index: int, state: list) -> float:
+    """The bonus count_bonus returned for the walk's state `index`, checked to be a finite number."""
+    error = results.raised(f"bonus {index}")
+    if error and error.get("type") == "ZeroDivisionError":
+        raise Mistake("count_bonus divided by a count of 0: the visit is counted after the bonus is computed. "
+                      "Hint: add 1 to the cell's count first, then return beta / sqrt(count).")
+    hint = "count the visit first (the first visit gives N = 1, not 0), then return beta / sqrt(count)."
+    value = float(plain_number(results.value(f"bonus {index}"), "count_bonus returned",
+                               f"a finite float (for state {state})", hint))
+    expect(np.isfinite(value), f"count_bonus returned {value} for state {state}; expected a finite float.", hint)
+    return value
+
+
+check_count_bonus = Check("8.2", "count_bonus", bonus_inputs, probe_bonus, judge_bonus,
+                          references=("utils.dqn.CountBonus",))
+
+
 # --- 8.3 an SB3 model behind the course's evaluate ---------------------------------------------
+
+# The linear layers of SB3's MlpPolicy with net_arch [32, 32]: Linear, ReLU, Linear, ReLU, Linear.
+SB3_LAYERS = ("q_net.0", "q_net.2", "q_net.4")
+SB3_SIZES = (4, 32, 32, 2)
+SB3_BATCH = 6
+
 
 def untrained_sb3_model(seed: int = 0):
     """A small SB3 DQN on CartPole with seeded random weights (no training needed to test a wrapper)."""
@@ -174,40 +346,105 @@ def untrained_sb3_model(seed: int = 0):
     return DQN("MlpPolicy", gym.make(CARTPOLE), policy_kwargs={"net_arch": [32, 32]}, seed=seed, device="cpu")
 
 
-@exercise("8.3", "SB3QNetwork")
-def check_sb3_wrapper(wrapper_class) -> None:
-    """The wrapper must return the online network's Q-values, as a tensor, for a batch and for one state."""
+def wrapper_inputs(rng) -> dict:
+    """Weights for the online and the target network, a batch of states (its first row is the single state)."""
+    draw = np.random.default_rng(0) if rng is None else rng
+    batch = SB3_BATCH if rng is None else int(rng.choice([3, 4, 5, 7, 8]))
+    return {"online": _mlp_weights(draw), "target": _mlp_weights(draw),
+            "states": draw.normal(size=(batch, SB3_SIZES[0])).astype(np.float32)}
+
+
+def _mlp_weights(rng) -> list:
+    """[weight, bias] for each linear layer of the 4-32-32-2 network, as float32 arrays."""
+    return [[(rng.normal(size=(out, inp)) / np.sqrt(inp)).astype(np.float32),
+             rng.normal(scale=0.3, size=out).astype(np.float32)] for inp, out in zip(SB3_SIZES, SB3_SIZES[1:])]
+
+
+def _q_values(weights: list, states: torch.Tensor) -> torch.Tensor:
+    """The Q-values of the network with `weights` (ReLU between its layers)."""
+    x = states
+    for index, (weight, bias) in enumerate(weights):
+        x = F.linear(x, torch.as_tensor(weight), torch.as_tensor(bias))
+        x = torch.relu(x) if index < len(weights) - 1 else x
+    return x
+
+
+def _sb3_model(inputs: dict):
+    """An untrained SB3 DQN whose online and target networks hold the inputs' weights."""
     model = untrained_sb3_model()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        states = torch.randn(6, 4)
-    with torch.no_grad():  # before the student's code runs: it could swap the model's parameters for rigged ones
-        _perturb(model.q_net_target)  # so that reading the target network shows
-        q_values, target_q_values = model.q_net(states), model.q_net_target(states)
-    net = wrapper_class(model)
-    expect(isinstance(net, torch.nn.Module), f"SB3QNetwork(model) built {describe(net)}; expected an nn.Module.",
-           "class SB3QNetwork(nn.Module), calling super().__init__() first.")
+    for network, weights in ((model.q_net, inputs["online"]), (model.q_net_target, inputs["target"])):
+        network.load_state_dict({f"{layer}.{part}": torch.as_tensor(array) for layer, pair in zip(SB3_LAYERS, weights)
+                                 for part, array in zip(("weight", "bias"), pair)})
+    return model
+
+
+def probe_wrapper(rec, inputs: dict, wrapper_class) -> None:
+    """Wrap a model with the inputs' weights; ask for the Q-values of a batch, of one state and of a batch of one."""
+    net = rec.call("wrapper", wrapper_class, _sb3_model(inputs))
+    rec.note("module", isinstance(net, nn.Module))
+    if not isinstance(net, nn.Module):
+        return
+    states = torch.from_numpy(inputs["states"].copy())
+    rec.call("batch", _without_grad, net, states.clone())
+    rec.call("one", _without_grad, net, states[0].clone(), expect_error=True)
+    rec.call("batch of one", _without_grad, net, states[:1].clone(), expect_error=True)
+
+
+def _without_grad(net, states: torch.Tensor):
+    """`net(states)` without building a graph."""
     with torch.no_grad():
-        got = net(states)
-    got = plain_tensor(got, "for a (6, 4) batch SB3QNetwork returned", "a torch tensor of Q-values",
-                       "return model.q_net(states) itself, not a NumPy array.")
-    if tuple(got.shape) == (6,):
-        raise Mistake("SB3QNetwork returned one number per state: actions (model.predict), not Q-values. Hint: "
-                      "the course's evaluate takes the argmax itself; return model.q_net(states), shape (B, 2).")
-    expect(tuple(got.shape) == (6, 2), f"SB3QNetwork returned shape {tuple(got.shape)} for a (6, 4) batch; "
-           "expected (6, 2).", "one Q-value per action: model.q_net(states).")
-    if not torch.allclose(got, q_values, atol=1e-6):
+        return net(states)
+
+
+def judge_wrapper(results, inputs: dict) -> None:
+    """The wrapper must return the online network's Q-values, as a tensor, for a batch and for one state."""
+    results.value("wrapper")
+    expect(results.value("module") is True, f"SB3QNetwork(model) built {describe(results.value('wrapper'))}; "
+           "expected an nn.Module.", "class SB3QNetwork(nn.Module), calling super().__init__() first.")
+    states = torch.from_numpy(inputs["states"])
+    batch = tuple(states.shape)
+    online, target = _q_values(inputs["online"], states), _q_values(inputs["target"], states)
+    got = plain_tensor(results.value("batch"), f"for a {batch} batch SB3QNetwork returned",
+                       "a torch tensor of Q-values", "return model.q_net(states) itself, not a NumPy array.")
+    _judge_one_per_state(got, online, batch)
+    expect(tuple(got.shape) == tuple(online.shape), f"SB3QNetwork returned shape {tuple(got.shape)} for a {batch} "
+           f"batch; expected {tuple(online.shape)}.", "one Q-value per action: model.q_net(states).")
+    if not torch.allclose(got.double(), online.double(), atol=1e-5):
         raise Mistake("SB3QNetwork's Q-values are not model.q_net's" + (
             ": they come from the target network. Hint: act with the online network, model.q_net."
-            if torch.allclose(got, target_q_values, atol=1e-6) else
+            if torch.allclose(got.double(), target.double(), atol=1e-5) else
             ". Hint: return model.q_net(states) unchanged."))
-    one = net(states[0])
-    expect(type(one) is torch.Tensor and tuple(one.shape) == (2,), f"for one state (4,) SB3QNetwork "
-           f"returned {describe(one)}; expected a (2,) tensor, as the course's greedy_action needs.",
-           "reshape to (-1, obs_dim) before model.q_net and back to the state's leading shape after.")
+    _judge_single(results, "one", online[0], (SB3_SIZES[-1],), f"for one state {tuple(states[0].shape)}",
+                  "reshape to (-1, obs_dim) before model.q_net and back to the state's leading shape after, as the "
+                  "course's greedy_action needs.")
+    _judge_single(results, "batch of one", online[:1], (1, SB3_SIZES[-1]), f"for a batch of one state "
+                  f"{(1, SB3_SIZES[0])}", "keep the batch dimension: squeeze() drops every dimension of size 1, the "
+                  "batch's too. Reshape back to the leading shape of states: q.reshape(*states.shape[:-1], -1).")
 
 
-def _perturb(network: torch.nn.Module) -> None:
-    """Shift every parameter of `network`, so that Q-values read from it differ from the online net's."""
-    for parameter in network.parameters():
-        parameter.add_(0.5)
+def _judge_one_per_state(got: torch.Tensor, online: torch.Tensor, batch: tuple) -> None:
+    """Name the usual reasons for one number per state instead of one Q-value per action."""
+    if tuple(got.shape) != (len(online),):
+        return
+    if torch.allclose(got.double(), online.max(dim=1).values.double(), atol=1e-5):
+        raise Mistake(f"for a {batch} batch SB3QNetwork returned one number per state: the largest Q-value, not the "
+                      "Q-value of every action. Hint: the course's evaluate takes the argmax itself; return "
+                      "model.q_net(states), shape (B, 2).")
+    raise Mistake("SB3QNetwork returned one number per state: actions (model.predict), not Q-values. Hint: "
+                  "the course's evaluate takes the argmax itself; return model.q_net(states), shape (B, 2).")
+
+
+def _judge_single(results, key: str, expected: torch.Tensor, shape: tuple, given: str, hint: str) -> None:
+    """The Q-values for one state, or a batch of one, must have `shape` and be the online network's."""
+    error = results.raised(key)
+    if error and not error.get("not_done"):
+        raise Mistake(f"{given} your code raised {crash_text(error)}. Hint: {hint}")
+    got = results.value(key)
+    expect(type(got) is torch.Tensor and tuple(got.shape) == shape, f"{given} SB3QNetwork returned "
+           f"{describe(got)}; expected a {shape} tensor.", hint)
+    expect(torch.allclose(got.double(), expected.double(), atol=1e-5), f"{given} SB3QNetwork's Q-values are not "
+           "model.q_net's.", hint)
+
+
+check_sb3_wrapper = Check("8.3", "SB3QNetwork", wrapper_inputs, probe_wrapper, judge_wrapper,
+                          references=("utils.sb3_bridge.BatchedQ", "utils.sb3_bridge.course_q_net"))
