@@ -15,11 +15,21 @@ from test_checks_core import AlwaysCloseArray, Anything, own_copy
 
 
 def own_class(cls):
-    """`cls` as a student's own class: the same methods, each an `own_copy`, in a new class that is not the course's."""
+    """`cls` as a student's own class: the same methods, each an `own_copy`, in a new class that is not the course's.
+
+    A method that calls super() gets a new `__class__` cell, pointing at the new class.
+    """
     namespace = {name: own_copy(value) if isinstance(value, types.FunctionType) else value
                  for name, value in vars(cls).items() if name not in ("__dict__", "__weakref__")}
-    copy = type(cls.__name__, tuple(base for base in cls.__bases__), namespace)
+    copy = type(cls.__name__, cls.__bases__, namespace)
     copy.__module__ = "__main__"
+    for name, method in namespace.items():
+        if isinstance(method, types.FunctionType) and "__class__" in method.__code__.co_freevars:
+            cells = tuple(types.CellType(copy) if free == "__class__" else cell
+                          for free, cell in zip(method.__code__.co_freevars, method.__closure__))
+            rebuilt = types.FunctionType(method.__code__, method.__globals__, name, method.__defaults__, cells)
+            rebuilt.__kwdefaults__, rebuilt.__module__ = method.__kwdefaults__, "__main__"
+            setattr(copy, name, rebuilt)
     return copy
 
 
