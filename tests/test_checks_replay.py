@@ -376,6 +376,13 @@ class ExactlyFullRaises(Good):
         return super().indices(batch_size)
 
 
+class ComparesWithCapacity(Good):
+    def indices(self, batch_size):
+        if batch_size > self.capacity:
+            raise ValueError("more than the capacity")
+        return torch.randperm(self.size)[:batch_size]
+
+
 class LenIsPosition(Good):
     def __len__(self):
         return self.position
@@ -492,6 +499,9 @@ NEW_MISTAKES = [
     (ReseedsTorch, "sample calls torch.manual_seed itself"),
     (PythonRandom, "after torch.manual_seed\\(s\\), two calls of sample\\(4\\) gave different batches"),
     (ExactlyFullRaises, "sample\\(3\\) with 3 stored raised ValueError.*raise only when batch_size > len\\(self\\)"),
+    (ComparesWithCapacity, r"sample\(4\) with 3 stored \(capacity 5\) returned a batch with 3 rows; expected a "
+                           r"ValueError. Hint: compare batch_size with len\(self\), the number stored, not with the "
+                           "capacity"),
     (LenIsPosition, "len\\(memory\\) is 2; expected 5. Hint: that is the write position"),
     (WrapsEarly, "a slot was never written.*not % \\(capacity - 1\\)"),
     (OverwritesLast, "overwrites its last slot again and again"),

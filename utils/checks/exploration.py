@@ -159,7 +159,8 @@ check_epsilon_schedule = Check("4.1", "epsilon_schedule", schedule_inputs, probe
 def greedy_state_inputs(rng) -> dict:
     """The notebook's state (greedy action 1 of 3) and ε = 0.2, or a fresh state, action count and ε."""
     if rng is None:
-        return {"state": STATE, "n_actions": 3, "epsilon": EPSILON, "seeds": [0, 1, 2, 2], "draws": [300, 20, 3000, 4000]}
+        return {"state": STATE, "n_actions": 3, "epsilon": EPSILON, "seeds": [0, 1, 2, 2],
+                "draws": [300, 20, 3000, 4000]}
     n_actions = int(rng.choice([3, 4, 5]))
     q_values = rng.uniform(-2, 2, size=n_actions)
     # one clear greedy action, neither the first nor the last: a random action that leaves out 0, n_actions - 1
@@ -181,7 +182,8 @@ def probe_epsilon_greedy(rec, inputs: dict, epsilon_greedy_action) -> None:
         for draw in range(draws):
             rec.call(f"{key} {draw}", epsilon_greedy_action, net, state.copy(), eps, rng)
         after = _global_generators()
-        rec.note(f"{key} spy", {"calls": [net.calls, net.calls_with_grad], "rng used": rng.bit_generator.state != untouched,
+        rec.note(f"{key} spy", {"calls": [net.calls, net.calls_with_grad],
+                                "rng used": rng.bit_generator.state != untouched,
                                 "globals used": [name for name in before if before[name] != after[name]]})
 
 
@@ -223,7 +225,8 @@ def _judge_conversion(results, key: str, obs_dim: int) -> None:
     message = str(info.get("message")) if info else ""
     if info and info.get("type") in ("TypeError", "AttributeError") and ("ndarray" in message or "Tensor" in message):
         raise Mistake(f"epsilon_greedy_action(q_net, state, ...) with a NumPy state of shape ({obs_dim},) raised "
-                      f"{info.get('type')}: {message}. Hint: convert first: torch.as_tensor(state, dtype=torch.float32).")
+                      f"{info.get('type')}: {message}. Hint: convert first: "
+                      "torch.as_tensor(state, dtype=torch.float32).")
 
 
 def _actions(results, key: str, draws: int, returned: str, hint: str) -> list:
@@ -440,7 +443,8 @@ def judge_run_episodes(results, inputs: dict) -> None:
     """Check the lengths returned, the steps the schedule was asked about and that ε reached the actions."""
     lengths, reward = inputs["lengths"], inputs["reward"]
     hint = "count the steps of each episode and return the list of counts."
-    got = plain_values(results.value("lengths"), "run_episodes returned", f"the list of episode lengths {lengths}", hint)
+    got = plain_values(results.value("lengths"), "run_episodes returned", f"the list of episode lengths {lengths}",
+                       hint)
     shown = [int(n) if float(n).is_integer() else float(n) for n in got]
     if shown != lengths:
         name_the_mistake(lambda value: len(shown) == len(value) and np.allclose(shown, value), {

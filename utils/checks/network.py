@@ -159,7 +159,7 @@ def _call(sizes: dict) -> str:
 
 
 def _judge_built(results, tag: str, sizes: dict, explicit) -> list:
-    """The network `tag` was built, is an nn.Module, and its linear layers chain obs_dim → hidden → hidden → n_actions.
+    """The network `tag` was built, is an nn.Module, and its linear layers are obs_dim → hidden → hidden → n_actions.
 
     Returns its (in, out, weight, bias) layers, in registration order. `explicit` lists the layer sizes of
     QNetwork(obs_dim=4, n_actions=2, hidden=128), which tells wrong defaults from ignored arguments.
@@ -305,7 +305,7 @@ def _reference(layers: list, sizes: dict, states: np.ndarray) -> torch.Tensor:
 
 
 def _variant(layers: list, states: np.ndarray, hidden=torch.relu, second=None, output=None, middle: int = 1):
-    """The default network's output with other activations (`second` after the second layer), `middle` times the middle layer."""
+    """The default network's output with other activations (`second` after the second layer), `middle` middle layers."""
     (w1, b1), (w2, b2), (w3, b3) = _ordered(layers, {})
     h = hidden(F.linear(torch.as_tensor(states).double(), w1, b1))
     for _ in range(middle):
@@ -471,7 +471,7 @@ def _greedy_row(rng, n_actions: int, obs_dim: int) -> np.ndarray:
 
 
 def probe_greedy(rec, inputs: dict, greedy_action, greedy_actions) -> None:
-    """Call greedy_action on every state (a few times) and greedy_actions on the batch, each with a fresh scripted net."""
+    """Call greedy_action on every state (a few times) and greedy_actions on the batch, each with a new scripted net."""
     rows, n_actions = inputs["rows"], inputs["n_actions"]
     with torch.random.fork_rng(devices=[]):  # a function that draws from torch draws the same in every run
         torch.manual_seed(inputs["seed"])
@@ -481,7 +481,7 @@ def probe_greedy(rec, inputs: dict, greedy_action, greedy_actions) -> None:
                 rec.call(f"one {index} {repeat}", greedy_action, net, row.astype(np.float64))  # as an env may give it
                 rec.note(f"one {index} {repeat} calls", [net.calls, net.calls_with_grad])
         net = ScriptedQNet(rows.shape[1], n_actions)
-        rec.call("batch", greedy_actions, net, torch.as_tensor(rows, dtype=torch.float32))
+        rec.call("batch", greedy_actions, net, torch.tensor(rows, dtype=torch.float32))
         rec.note("batch calls", [net.calls, net.calls_with_grad])
 
 
@@ -507,9 +507,9 @@ def _judge_one_state(results, key: str, row: np.ndarray, n_actions: int) -> int:
             raise Mistake(f"greedy_action(q_net, state) with a NumPy float64 state raised {kind}: {message}. "
                           "Hint: convert first: torch.as_tensor(state, dtype=torch.float32).")
         if kind == "IndexError":
-            raise Mistake(f"greedy_action(q_net, state) with a state of shape ({obs_dim},) raised IndexError: {message}. "
-                          "Hint: one state gives Q-values of shape (n_actions,): take argmax over the last dimension "
-                          "(or unsqueeze(0) the state and index the result).")
+            raise Mistake(f"greedy_action(q_net, state) with a state of shape ({obs_dim},) raised IndexError: "
+                          f"{message}. Hint: one state gives Q-values of shape (n_actions,): take argmax over the last "
+                          "dimension (or unsqueeze(0) the state and index the result).")
         results.value(key)  # any other raise: what it means (not done, or the crash and its line)
     calls = results.value(f"{key} calls")
     _expect_called_without_grad(calls, "greedy_action")

@@ -101,6 +101,7 @@ def _probe_main(rec, inputs: dict, memory_class) -> None:
     _push(rec, "push", memory, transitions, range(first))
     rec.call("len first", len, memory)
     rec.call("format", _draw, memory, inputs["batch"])
+    rec.call("too many early", _draw, memory, first + 1, expect_error=True)
     for draw in range(30):
         rec.call(f"all {draw}", _draw, memory, first)
     for draw in range(inputs["one_draws"]):
@@ -194,10 +195,11 @@ def judge_memory(results, inputs: dict) -> None:
     expect(size == first, f"after {first} pushes len(memory) is {size}; expected {first}.",
            "increase the count in push (up to capacity) and return it from __len__.")
     _batch(results, "format", inputs["batch"], 4)
+    _judge_too_many(results, "too many early", first, capacity)
     _judge_rows(results, inputs)
     _judge_one(results, inputs)
     _judge_ring(results, inputs)
-    _judge_too_many(results, capacity)
+    _judge_too_many(results, "too many", capacity, capacity)
     _judge_other(results, inputs["other"])
     _judge_spread(results, inputs["spread"])
 
@@ -452,19 +454,19 @@ def _row_count(data):
     return len(first) if type(first) in (torch.Tensor, np.ndarray) and first.ndim else None
 
 
-def _judge_too_many(results, capacity: int) -> None:
+def _judge_too_many(results, key: str, stored: int, capacity: int) -> None:
     """Asking for more transitions than stored must raise a ValueError."""
-    info = results.raised("too many")
+    asked = f"sample({stored + 1}) with {stored} stored" + ("" if stored == capacity else f" (capacity {capacity})")
+    info = results.raised(key)
     if info and info.get("type") == "ValueError":
         return
     if info:
-        raise Mistake(f"sample({capacity + 1}) with {capacity} stored raised {info.get('type')}: {info.get('message')}; "
-                      "expected a ValueError. Hint: check batch_size > len(self) first and raise "
-                      "ValueError with a message saying how many are stored.")
-    rows = _row_count(results.value("too many"))
-    rows = "?" if rows is None else rows
-    raise Mistake(f"sample({capacity + 1}) with {capacity} stored returned a batch with {rows} rows; expected a "
-                  "ValueError. Hint: a batch without replacement cannot be larger than the memory: raise ValueError.")
+        raise Mistake(f"{asked} raised {info.get('type')}: {info.get('message')}; expected a ValueError. Hint: check "
+                      "batch_size > len(self) first and raise ValueError with a message saying how many are stored.")
+    rows = _row_count(results.value(key))
+    raise Mistake(f"{asked} returned a batch with {'?' if rows is None else rows} rows; expected a ValueError. Hint: "
+                  + ("a batch without replacement cannot be larger than the memory: raise ValueError." if stored ==
+                     capacity else "compare batch_size with len(self), the number stored, not with the capacity."))
 
 
 def _judge_other(results, other: dict) -> None:
@@ -544,8 +546,8 @@ def _judge_seeded(results, spread: dict) -> None:
     """After the same torch.manual_seed, two calls of sample must give the same batch; different seeds, others."""
     batch_size, pushed = spread["batch"], spread["transitions"]
     stored = range(spread["extra"], spread["capacity"] + spread["extra"])
-    pairs = [[_rows(results, f"seeded {index} {twin}", batch_size, pushed, stored, spread["capacity"]) for twin in (0, 1)]
-             for index in range(len(spread["seeds"]))]
+    pairs = [[_rows(results, f"seeded {index} {twin}", batch_size, pushed, stored, spread["capacity"])
+              for twin in (0, 1)] for index in range(len(spread["seeds"]))]
     expect(all(a == b for a, b in pairs), f"after torch.manual_seed(s), two calls of sample({batch_size}) gave "
            "different batches.", "draw the indices with torch (torch.randperm), whose generator seed_everything "
            "seeds; the contract is torch's global RNG.")
