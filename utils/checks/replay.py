@@ -374,8 +374,8 @@ def _judge_row(batch: tuple, row: int, number: int, transitions: dict) -> None:
         if field == "rewards" and got != expected[field] and got in (float(int(expected[field])),
                                                                      float(round(expected[field]))):
             raise Mistake(f"row {row} of a sample has reward {got} where transition #{number} was pushed with "
-                          f"{expected[field]}: the rewards lost their fractional part. Hint: keep the rewards in a "
-                          "float32 tensor, not an integer one (copied from actions?).")
+                          f"{expected[field]}: the rewards lost their fractional part. Hint: keep the rewards as they "
+                          "are, in a float32 tensor (not an integer one copied from actions, no int(reward)).")
         expect(np.isclose(got, expected[field]),
                f"row {row} of a sample holds the state of transition #{number} but {field}={got} "
                f"(that transition has {expected[field]}).",
