@@ -1,6 +1,8 @@
 """The ε-schedule, ε-greedy and global-clock checks pass right answers and name typical mistakes."""
+import itertools
 import math
 import random
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from utils import policies
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks.exploration import check_epsilon_greedy, check_epsilon_schedule, check_run_episodes
 from utils.dqn import DQNConfig
-from test_checks_core import Anything, RegisteredIntegral, RegisteredReal, SneakyFloat, SneakyInt
+from test_checks_core import Anything, RegisteredIntegral, RegisteredReal, SneakyFloat, SneakyInt, own_copy
 
 COURSE = DQNConfig()
 
@@ -26,7 +28,7 @@ def linear(step, start, end, decay_steps):
 
 
 def test_the_reference_and_an_independent_schedule_pass(capsys):
-    check_epsilon_schedule(lambda step, start, end, decay: policies.epsilon_schedule(step, start, end, decay))
+    check_epsilon_schedule(own_copy(policies.epsilon_schedule))
     check_epsilon_schedule(linear)
     assert capsys.readouterr().out.count("passed") == 2
 
@@ -59,7 +61,8 @@ GEOMETRIC = r"returned \[1.0, .*\]: this decays geometrically \(multiplies by a 
     (lambda step, start, end, decay: linear(step, COURSE.eps_start, COURSE.eps_end, COURSE.eps_decay_steps),
      "course's settings"),
     (lambda step, start, end, decay: torch.tensor(linear(step, start, end, decay)), "returned a tensor.*float"),
-    (lambda step, start, end, decay: linear(step, start, end, decay - 1), r"returned .*; expected "),
+    (lambda step, start, end, decay: linear(step, start, end, decay - 1), r"returned .*, expected .*: it reaches "
+                                                                          "end one step early"),
 ])
 def test_a_typical_schedule_mistake_is_named(schedule, named):
     with pytest.raises(CheckFailed, match=named):
@@ -84,7 +87,7 @@ def eps_greedy(q_net, state, epsilon, rng):
 
 
 def test_the_reference_and_an_independent_epsilon_greedy_pass(capsys):
-    check_epsilon_greedy(lambda q_net, state, epsilon, rng: policies.epsilon_greedy_action(q_net, state, epsilon, rng))
+    check_epsilon_greedy(own_copy(policies.epsilon_greedy_action))
     check_epsilon_greedy(eps_greedy)
     assert capsys.readouterr().out.count("passed") == 2
 
@@ -92,7 +95,7 @@ def test_the_reference_and_an_independent_epsilon_greedy_pass(capsys):
 def excluding_greedy(q_net, state, epsilon, rng):
     best = greedy(q_net, state)
     if rng.random() < epsilon:
-        return int(rng.choice([a for a in range(3) if a != best]))
+        return int(rng.choice([a for a in range(q_net.n_actions) if a != best]))
     return best
 
 
@@ -197,3 +200,262 @@ def test_epsilon_schedule_refuses_objects_posing_as_floats(rigged):
 def test_epsilon_greedy_refuses_objects_posing_as_ints(rigged):
     with pytest.raises(CheckFailed, match=f"returned a Python {rigged.__name__}; expected a Python int"):
         check_epsilon_greedy(lambda q, s, e, rng: rigged(1) if rigged is SneakyInt else rigged())
+
+
+# --- issue 18: more realistic slips, correct variants, and grading on fresh inputs ----------------
+
+def grade(check, seed, answer) -> dict:
+    """The verdict a grader gives `answer` on the inputs drawn from `seed`."""
+    inputs = check.inputs_json(seed)
+    return check.verdict_json(inputs, check.probe_json(inputs, answer))
+
+
+SEEDS = (1, 2, 3)
+CORRECT_SCHEDULES = [
+    linear,
+    lambda step, start, end, decay: float(np.interp(step, [0, decay], [start, end])),
+    lambda step, start, end, decay: max(end, start - step * (start - end) / decay),
+    lambda step, start, end, decay: end + (start - end) * max(0.0, 1 - step / decay),
+]
+NEW_SCHEDULE_MISTAKES = [
+    (lambda step, start, end, decay: 1 - linear(step, start, end, decay), "returns 1 - ε"),
+    (lambda step, start, end, decay: linear(step + 1, start, end, decay), "one step ahead"),
+    (lambda step, start, end, decay: linear(step, start, end, decay + 1), "one step late"),
+    (lambda step, start, end, decay: max(end, start * (1 - min(step / decay, 1))), "towards 0 instead of end, then "
+                                                                                   "stops at end"),
+    (lambda step, start, end, decay: start - (start - end) * min(step, decay) // decay,
+     "never decays.*an integer division"),
+]
+
+
+def test_correct_schedules_pass(capsys):
+    for schedule in CORRECT_SCHEDULES:
+        check_epsilon_schedule(schedule)
+    assert capsys.readouterr().out.count("passed") == len(CORRECT_SCHEDULES)
+
+
+@pytest.mark.parametrize("schedule, named", NEW_SCHEDULE_MISTAKES)
+def test_a_realistic_schedule_mistake_is_named(schedule, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_epsilon_schedule(schedule)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grading_schedules(seed):
+    for schedule in CORRECT_SCHEDULES + [own_copy(policies.epsilon_schedule)]:
+        assert grade(check_epsilon_schedule, seed, schedule)["status"] == "passed"
+    for schedule, named in NEW_SCHEDULE_MISTAKES + [
+            (lambda step, start, end, decay: start + step / decay * (end - start), "not clamped"),
+            (lambda step, start, end, decay: linear(step, EPS_START, EPS_END, EPS_DECAY), "ignores the arguments"),
+            (lambda step, start, end, decay: end + (start - end) * math.exp(-step / decay), "exponential")]:
+        verdict = grade(check_epsilon_schedule, seed, schedule)
+        assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
+
+
+NOTEBOOK_EPSILONS = {(step, start): linear(step, start, end, decay) for start, end, decay in ((1.0, 0.05, 1000),
+                                                                                             (0.5, 0.1, 10))
+                     for step in range(0, 3 * decay + 1)}
+
+
+def test_grading_fails_a_schedule_that_looks_up_the_notebook_values(capsys):
+    check_epsilon_schedule(lambda step, start, end, decay: NOTEBOOK_EPSILONS.get((step, start), 0.0))
+    assert "passed" in capsys.readouterr().out
+    for seed in SEEDS:
+        assert grade(check_epsilon_schedule, seed,
+                     lambda step, start, end, decay: NOTEBOOK_EPSILONS.get((step, start), 0.0))["status"] == "failed"
+
+
+def test_grading_flags_a_schedule_that_calls_the_course_one():
+    verdict = grade(check_epsilon_schedule, 1, lambda *args: policies.epsilon_schedule(*args))
+    assert verdict["flags"] == ["calls the course's own `utils.policies.epsilon_schedule`"]
+
+
+EPSILON_GLOBAL = 0.1
+
+
+def q_values_of(q_net, state):
+    with torch.no_grad():
+        return q_net(torch.as_tensor(state, dtype=torch.float32))
+
+
+def never_returns_random(q_net, state, epsilon, rng):
+    q_values = q_values_of(q_net, state)
+    if rng.random() < epsilon:
+        int(rng.integers(len(q_values)))  # drawn, then dropped
+    return int(q_values.argmax())
+
+
+CORRECT_POLICIES = [
+    eps_greedy,
+    lambda q, s, e, rng: int(rng.choice(len(q_values_of(q, s)))) if rng.random() < e else greedy(q, s),
+    lambda q, s, e, rng: int(rng.random() * len(q_values_of(q, s))) if rng.random() <= e else greedy(q, s),
+    lambda q, s, e, rng: (lambda q_values: int(rng.integers(0, q_values.shape[-1])) if e > rng.random()
+                          else int(torch.argmax(q_values)))(q_values_of(q, s)),
+]
+NEW_POLICY_MISTAKES = [
+    (lambda q, s, e, rng: eps_greedy(q, s, EPSILON_GLOBAL, rng), "ignores the epsilon argument"),
+    (never_returns_random, "with ε=1 every action was the greedy one .*: it never explores"),
+    (lambda q, s, e, rng: int(rng.integers(len(s))) if rng.random() < e else greedy(q, s),
+     "drawn from len\\(state\\)"),
+    (lambda q, s, e, rng: int(rng.integers(3)) if rng.random() < e else int(torch.no_grad()(q)(s).argmax()),
+     "with a NumPy state of shape \\(4,\\) raised TypeError.*torch.as_tensor"),
+    (lambda q, s, e, rng: int(np.random.choice(3)) if rng.random() < e else greedy(q, s), "global `np.random`"),
+    (lambda q, s, e, rng: eps_greedy(q, s, e, np.random.default_rng()), "never used the rng it was given"),
+]
+
+
+def test_correct_epsilon_greedy_variants_pass(capsys):
+    for policy in CORRECT_POLICIES:
+        check_epsilon_greedy(policy)
+    assert capsys.readouterr().out.count("passed") == len(CORRECT_POLICIES)
+
+
+@pytest.mark.parametrize("policy, named", NEW_POLICY_MISTAKES)
+def test_a_realistic_epsilon_greedy_mistake_is_named(policy, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_epsilon_greedy(policy)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grading_epsilon_greedy(seed):
+    for policy in CORRECT_POLICIES + [own_copy(policies.epsilon_greedy_action)]:
+        assert grade(check_epsilon_greedy, seed, policy)["status"] == "passed"
+    fresh = [(policy, named.replace("\\(4,\\)", "\\(\\d,\\)")) for policy, named in NEW_POLICY_MISTAKES[:3]] + [
+        (lambda q, s, e, rng: greedy(q, s) if rng.random() < e else int(rng.integers(len(s))), "comparison reversed"),
+        (lambda q, s, e, rng: int(rng.integers(2)) if rng.random() < e else greedy(q, s), "never came"),
+        (excluding_greedy, "never picks the greedy one")]
+    for policy, named in fresh:
+        verdict = grade(check_epsilon_greedy, seed, policy)
+        assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
+
+
+def notebook_greedy_only(q, s, e, rng):
+    """Hard-codes the notebook's greedy action 1 and its 3 actions."""
+    return int(rng.integers(3)) if rng.random() < e else (q(torch.as_tensor(s)).detach(), 1)[1]
+
+
+def test_grading_fails_an_epsilon_greedy_that_hard_codes_the_notebook_state(capsys):
+    with torch.no_grad():
+        check_epsilon_greedy(torch.no_grad()(notebook_greedy_only))
+    assert "passed" in capsys.readouterr().out
+    for seed in SEEDS:
+        assert grade(check_epsilon_greedy, seed, torch.no_grad()(notebook_greedy_only))["status"] == "failed"
+
+
+def test_grading_flags_an_epsilon_greedy_that_calls_the_course_one():
+    verdict = grade(check_epsilon_greedy, 1, lambda *args: policies.epsilon_greedy_action(*args))
+    assert verdict["status"] == "passed" and verdict["flags"] == [
+        "calls the course's own `utils.policies.epsilon_greedy_action`"]
+
+
+def loop_with_while(env, q_net, n_episodes, schedule, rng):
+    """Correct: the solution's while loop."""
+    lengths, global_step = [], 0
+    for _ in range(n_episodes):
+        state, _ = env.reset()
+        length, done = 0, False
+        while not done:
+            state, _, terminated, truncated, _ = env.step(eps_greedy(q_net, state, schedule(global_step), rng))
+            global_step, length, done = global_step + 1, length + 1, terminated or truncated
+        lengths.append(length)
+    return lengths
+
+
+def loop_with_reset_after(env, q_net, n_episodes, schedule, rng):
+    """Correct: resets after every episode, the last one too, and counts with itertools."""
+    lengths, step, (state, _) = [], 0, env.reset()
+    for _ in range(n_episodes):
+        for length in itertools.count(1):
+            state, _, terminated, truncated, _ = env.step(eps_greedy(q_net, state, schedule(step), rng))
+            step += 1
+            if terminated or truncated:
+                break
+        lengths.append(length)
+        state, _ = env.reset()
+    return lengths
+
+
+def counts_at_episode_end(env, q_net, n_episodes, schedule, rng):
+    lengths, step = [], 0
+    for _ in range(n_episodes):
+        state, _ = env.reset()
+        for t in itertools.count():
+            state, _, terminated, truncated, _ = env.step(eps_greedy(q_net, state, schedule(step), rng))
+            if terminated or truncated:
+                break
+        lengths.append(t + 1)
+        step += t + 1
+    return lengths
+
+
+def total_rewards(env, q_net, n_episodes, schedule, rng):
+    returns, step = [], 0
+    for _ in range(n_episodes):
+        state, _ = env.reset()
+        total, done = 0.0, False
+        while not done:
+            state, reward, terminated, truncated, _ = env.step(eps_greedy(q_net, state, schedule(step), rng))
+            total, step, done = total + reward, step + 1, terminated or truncated
+        returns.append(total)
+    return returns
+
+
+def resets_once(env, q_net, n_episodes, schedule, rng):
+    lengths, step, (state, _) = [], 0, env.reset()
+    for _ in range(n_episodes):
+        for length in itertools.count(1):
+            state, _, terminated, truncated, _ = env.step(eps_greedy(q_net, state, schedule(step), rng))
+            step += 1
+            if terminated or truncated:
+                break
+        lengths.append(length)
+    return lengths
+
+
+CORRECT_LOOPS = [run_episodes, loop_with_while, loop_with_reset_after]
+NEW_LOOP_MISTAKES = [
+    (lambda *a: run_episodes(*a, clock=lambda episode, t, step: episode), "asked about the episode number"),
+    (counts_at_episode_end, "only moves at the end of each episode"),
+    (total_rewards, "each episode's total reward \\(the reward here is 0.5 per step\\)"),
+    (lambda *a: np.cumsum(run_episodes(*a)).tolist(), "cumulative"),
+    (lambda *a: [n - 1 for n in run_episodes(*a)], "one short"),
+    (resets_once, "episode 1 terminated, without env.reset\\(\\) in between"),
+    (lambda env, q, n, schedule, rng: run_episodes(env, q, n, schedule, np.random.default_rng(0)),
+     "different rng seeds took the same actions: run_episodes ignores the rng"),
+    (lambda env, q, n, schedule, rng: run_episodes(env, q, n, schedule, np.random.default_rng()),
+     "same rng seed took different actions"),
+    (lambda env, q, n, schedule, rng: run_episodes(env, q, n + 1, schedule, rng), "more than n_episodes = 3"),
+]
+
+
+def test_correct_loops_pass(capsys):
+    for loop in CORRECT_LOOPS:
+        check_run_episodes(loop)
+    assert capsys.readouterr().out.count("passed") == len(CORRECT_LOOPS)
+
+
+@pytest.mark.parametrize("loop, named", NEW_LOOP_MISTAKES)
+def test_a_realistic_clock_mistake_is_named(loop, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_run_episodes(loop)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grading_run_episodes(seed):
+    for loop in CORRECT_LOOPS:
+        assert grade(check_run_episodes, seed, loop)["status"] == "passed"
+    fresh = [(loop, named.replace("0.5", "[-.0-9]+").replace("= 3", "= \\d")) for loop, named in NEW_LOOP_MISTAKES
+             if loop is not resets_once] + [
+        (lambda *a: run_episodes(*a, until_truncated=False), "was truncated"),
+        (lambda *a: run_episodes(*a, clock=lambda episode, t, step: episode * 500 + t), "seed's fake clock"),
+        (once_per_episode, "once per episode")]
+    for loop, named in fresh:
+        verdict = grade(check_run_episodes, seed, loop)
+        assert verdict["status"] == "failed" and re.search(named, verdict["message"]), (named, verdict)
+
+
+def test_grading_fails_a_loop_that_returns_the_notebook_lengths(capsys):
+    check_run_episodes(lambda *a: (run_episodes(*a), [4, 2, 5])[1])
+    assert "passed" in capsys.readouterr().out
+    for seed in SEEDS:
+        assert grade(check_run_episodes, seed, lambda *a: (run_episodes(*a), [4, 2, 5])[1])["status"] == "failed"

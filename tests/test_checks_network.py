@@ -1,4 +1,6 @@
 """The Q-network and greedy-selection checks pass right answers and name each typical mistake."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,8 @@ from utils import policies
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks.network import check_greedy, check_q_network
 from utils.networks import QNetwork
-from test_checks_core import AlwaysCloseTensor, Anything, RegisteredIntegral
+from test_checks_core import AlwaysCloseTensor, Anything, RegisteredIntegral, own_copy
+from test_checks_replay import own_class
 
 
 class Net(nn.Module):
@@ -27,8 +30,7 @@ class Net(nn.Module):
         return self.out(self.hidden_layers(x))
 
 
-class CourseCopy(QNetwork):
-    """The course's network as a student might retype it in the exercise cell."""
+CourseCopy = own_class(QNetwork)  # the course's network as a student might retype it in the exercise cell
 
 
 class SequentialInPlace(nn.Module):
@@ -233,8 +235,7 @@ def greedy_one_by_max(q_net, state):
 
 
 def test_the_reference_and_independent_greedy_functions_pass(capsys):
-    check_greedy(lambda q_net, state: policies.greedy_action(q_net, state),
-                 lambda q_net, states: policies.greedy_actions(q_net, states))
+    check_greedy(own_copy(policies.greedy_action), own_copy(policies.greedy_actions))
     check_greedy(greedy_one, greedy_batch)
     check_greedy(greedy_one_by_max, greedy_batch)
     assert capsys.readouterr().out.count("passed") == 3
@@ -303,3 +304,270 @@ def test_greedy_actions_refuses_a_tensor_subclass():
     with pytest.raises(CheckFailed, match=r"greedy_actions on a \(5, 4\) batch is a Python AlwaysCloseTensor; "
                                           "expected a tensor of shape"):
         check_greedy(greedy_one, quiet(lambda q, s: q(s).argmax(dim=1).as_subclass(AlwaysCloseTensor)))
+
+
+# --- issue 18: dropout, other activations, the argument order, and the largest Q-value as an int ----
+
+class DropoutBetween(SequentialInPlace):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        self.net = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, hidden),
+                                 nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, n_actions))
+
+
+class FunctionalDropout(Net):
+    def hidden_layers(self, x):
+        return F.dropout(super().hidden_layers(x), p=0.1, training=self.training)
+
+
+class LeakyHidden(Net):
+    def hidden_layers(self, x):
+        return F.leaky_relu(self.fc2(F.leaky_relu(self.fc1(x))))
+
+
+class EluHidden(Net):
+    def hidden_layers(self, x):
+        return F.elu(self.fc2(F.elu(self.fc1(x))))
+
+
+class LogSoftmaxOutput(Net):
+    def forward(self, x):
+        return F.log_softmax(super().forward(x), dim=-1)
+
+
+class SwappedArguments(Net):
+    def __init__(self, n_actions=2, obs_dim=4, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+
+
+class KeywordOnly(Net):
+    def __init__(self, *, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+
+
+class BatchNormHidden(Net):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        self.norm = nn.BatchNorm1d(hidden)
+
+    def hidden_layers(self, x):
+        return torch.relu(self.fc2(self.norm(torch.relu(self.fc1(x)))))
+
+
+class ZeroInit(Net):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        for layer in (self.fc1, self.fc2, self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+
+class SkipsMiddle(Net):
+    def hidden_layers(self, x):
+        return torch.relu(self.fc1(x))
+
+
+class MiddleTwice(Net):
+    def hidden_layers(self, x):
+        return torch.relu(self.fc2(torch.relu(self.fc2(torch.relu(self.fc1(x))))))
+
+
+class DetachedOutput(Net):
+    def forward(self, x):
+        return super().forward(x).detach()
+
+
+class ModuleListNet(nn.Module):
+    """Correct: the layers in an nn.ModuleList, applied in a loop."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(obs_dim, hidden), nn.Linear(hidden, hidden),
+                                     nn.Linear(hidden, n_actions)])
+
+    def forward(self, x):
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        return self.layers[-1](x)
+
+
+class OrthogonalInit(Net):
+    """Correct: another random initialisation, and the input cast to float."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        for layer in (self.fc1, self.fc2, self.out):
+            nn.init.orthogonal_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x):
+        return super().forward(x.float())
+
+
+class HardCodedSmallSizes(Net):
+    """Builds the notebook's other sizes whatever it is asked for (passes only on the notebook's inputs)."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        if (obs_dim, n_actions, hidden) != (4, 2, 128):
+            obs_dim, n_actions, hidden = 6, 3, 32
+        super().__init__(obs_dim, n_actions, hidden)
+
+
+class WrapsCourseNetwork(nn.Module):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+        self.inner = QNetwork(obs_dim, n_actions, hidden)
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+NEW_NETWORK_MISTAKES = [
+    (DropoutBetween, "two calls of QNetwork\\(\\) on the same batch gave different Q-values: the network holds "
+                     "nn.Dropout.*never switches the network to eval mode.*no dropout"),
+    (FunctionalDropout, "different Q-values: its forward is random.*no dropout"),
+    (LeakyHidden, "the activation between the layers is LeakyReLU, not ReLU"),
+    (EluHidden, "the activation between the layers is ELU, not ReLU"),
+    (LogSoftmaxOutput, "log_softmax on the output"),
+    (SwappedArguments, r"QNetwork\(6, 3, 32\) \(the sizes by position.*builds linear layers 3→32→32→6; expected "
+                       r"6→32→32→3: the arguments are in another order"),
+    (KeywordOnly, r"QNetwork\(6, 3, 32\) \(the sizes by position.*raised TypeError"),
+    (BatchNormHidden, "17,666 trainable parameters; expected 17,410: it also holds BatchNorm1d"),
+    (ZeroInit, "every weight of the linear layer 4→128 is 0: with equal weights all hidden units"),
+    (SkipsMiddle, "the second hidden layer \\(128→128\\) is never used in forward"),
+    (MiddleTwice, "the second hidden layer \\(128→128\\) is applied twice"),
+    (DetachedOutput, "does not require grad"),
+]
+
+
+def test_more_correct_networks_pass(capsys):
+    for network_class in (ModuleListNet, OrthogonalInit, FunctionalRelu):
+        check_q_network(network_class)
+    assert capsys.readouterr().out.count("passed") == 3
+
+
+@pytest.mark.parametrize("network_class, named", NEW_NETWORK_MISTAKES)
+def test_a_realistic_network_mistake_is_named(network_class, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_q_network(network_class)
+
+
+def grade(check, seed, *answers) -> dict:
+    """The verdict a grader gives `answers` on the inputs drawn from `seed`."""
+    inputs = check.inputs_json(seed)
+    return check.verdict_json(inputs, check.probe_json(inputs, *answers))
+
+
+SEEDS = (1, 2, 3)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grading_passes_correct_networks(seed):
+    for network_class in (CourseCopy, Net, SequentialInPlace, ModuleListNet, OrthogonalInit):
+        assert grade(check_q_network, seed, network_class)["status"] == "passed", network_class
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("network_class, named", [
+    (DropoutBetween, "holds nn.Dropout"), (NoSecondRelu, "no ReLU between the second"), (SwappedArguments, "order"),
+    (HiddenFixedAt128, "the `hidden` argument is ignored"), (ReluOutput, "clipped at 0"),
+])
+def test_grading_names_network_mistakes_on_fresh_inputs(network_class, named, seed):
+    verdict = grade(check_q_network, seed, network_class)
+    assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
+
+
+def test_grading_fails_a_network_that_hard_codes_the_notebook_sizes(capsys):
+    check_q_network(HardCodedSmallSizes)
+    assert "passed" in capsys.readouterr().out
+    for seed in SEEDS:
+        verdict = grade(check_q_network, seed, HardCodedSmallSizes)
+        assert verdict["status"] == "failed" and re.search("arguments? (is|are) ignored", verdict["message"]), verdict
+
+
+def test_grading_flags_a_network_that_wraps_the_course_network():
+    with pytest.raises(CheckFailed, match="your code calls the course's own `utils.networks.QNetwork`"):
+        check_q_network(WrapsCourseNetwork)
+    assert grade(check_q_network, 1, WrapsCourseNetwork)["flags"] == [
+        "calls the course's own `utils.networks.QNetwork`"]
+
+
+def boltzmann_one(q_net, state):
+    with torch.no_grad():
+        q_values = q_net(as_float32(state))
+    return int(torch.multinomial(torch.softmax(q_values, dim=0), 1))
+
+
+def greedy_one_numpy_argmax(q_net, state):
+    """Correct: NumPy's argmax of the Q-values, made a Python int."""
+    with torch.no_grad():
+        return int(np.argmax(q_net(torch.tensor(state, dtype=torch.float32)).numpy()))
+
+
+def greedy_batch_by_max(q_net, states):
+    """Correct: the indices half of .max(dim=1)."""
+    with torch.no_grad():
+        return torch.max(q_net(states), dim=1).indices
+
+
+NEW_GREEDY_MISTAKES = [
+    (quiet(lambda q, s: int(q(as_float32(s)).max())), greedy_batch,
+     r"returned 0 for Q-values \[0.1, 0.9, -0.3\]; expected 1: it returns the largest Q-value itself \(0.9\), made an "
+     r"int \(truncated\), not its index"),
+    (quiet(lambda q, s: round(q(as_float32(s)).max().item())), greedy_batch,
+     r"returned 2 for Q-values \[2.0, -1.0, 0.5\]; expected 0: it returns the largest Q-value itself \(2\), made an "
+     r"int \(truncated\)"),
+    (quiet(lambda q, s: int(q(as_float32(s))[1] > q(as_float32(s))[0])), greedy_batch,
+     "compares only the first two actions"),
+    (quiet(lambda q, s: int(q(s.unsqueeze(0)).argmax())), greedy_batch,
+     "float64 state raised AttributeError.*torch.as_tensor"),
+    (boltzmann_one, greedy_batch, "in 3 calls on the same state: it is random"),
+    (greedy_one, quiet(lambda q, s: q(s).max(dim=1).values.long()), "largest Q-values themselves, made integers"),
+]
+
+
+def test_more_correct_greedy_functions_pass(capsys):
+    check_greedy(greedy_one_numpy_argmax, greedy_batch_by_max)
+    check_greedy(greedy_one_by_max, greedy_batch_by_max)
+    assert capsys.readouterr().out.count("passed") == 2
+
+
+@pytest.mark.parametrize("one, batch, named", NEW_GREEDY_MISTAKES)
+def test_a_realistic_greedy_mistake_is_named(one, batch, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_greedy(one, batch)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grading_greedy(seed):
+    for one, batch in ((greedy_one, greedy_batch), (greedy_one_numpy_argmax, greedy_batch_by_max),
+                       (own_copy(policies.greedy_action), own_copy(policies.greedy_actions))):
+        assert grade(check_greedy, seed, one, batch)["status"] == "passed"
+    deterministic = [mistake for mistake in NEW_GREEDY_MISTAKES if mistake[0] is not boltzmann_one]
+    for (one, batch, _), named in zip(deterministic, [
+            "the largest Q-value itself .*truncated", "the largest Q-value itself", "compares only the first two",
+            "float64 state raised AttributeError", "largest Q-values themselves, made integers"]):
+        verdict = grade(check_greedy, seed, one, batch)
+        assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
+
+
+NOTEBOOK_ANSWERS = {0.1: 1, 2.0: 0, -0.2: 2, 0.3: 0, -5.0: 2}
+
+
+def hard_coded_one(q_net, state):
+    with torch.no_grad():
+        q_net(as_float32(state))
+    return NOTEBOOK_ANSWERS.get(round(float(state[0]), 1), 0)
+
+
+def test_grading_fails_greedy_answers_hard_coded_from_the_notebook(capsys):
+    check_greedy(hard_coded_one, greedy_batch)
+    assert "passed" in capsys.readouterr().out
+    for seed in SEEDS:
+        assert grade(check_greedy, seed, hard_coded_one, greedy_batch)["status"] == "failed"
+
+
+def test_grading_flags_greedy_functions_that_call_the_course_ones():
+    verdict = grade(check_greedy, 1, lambda q, s: policies.greedy_action(q, s), greedy_batch)
+    assert verdict["status"] == "passed" and verdict["flags"] == [
+        "calls the course's own `utils.policies.greedy_action`"]

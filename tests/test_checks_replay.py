@@ -1,4 +1,7 @@
 """The replay-memory check passes a correct memory and names each typical mistake."""
+import random
+import re
+import types
 from collections import deque
 
 import numpy as np
@@ -8,7 +11,26 @@ import torch
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks.replay import check_replay_memory
 from utils.replay import Batch, ReplayMemory
-from test_checks_core import AlwaysCloseArray, Anything
+from test_checks_core import AlwaysCloseArray, Anything, own_copy
+
+
+def own_class(cls):
+    """`cls` as a student's own class: the same methods, each an `own_copy`, in a new class that is not the course's.
+
+    A method that calls super() gets a new `__class__` cell, pointing at the new class.
+    """
+    namespace = {name: own_copy(value) if isinstance(value, types.FunctionType) else value
+                 for name, value in vars(cls).items() if name not in ("__dict__", "__weakref__")}
+    copy = type(cls.__name__, cls.__bases__, namespace)
+    copy.__module__ = "__main__"
+    for name, method in namespace.items():
+        if isinstance(method, types.FunctionType) and "__class__" in method.__code__.co_freevars:
+            cells = tuple(types.CellType(copy) if free == "__class__" else cell
+                          for free, cell in zip(method.__code__.co_freevars, method.__closure__))
+            rebuilt = types.FunctionType(method.__code__, method.__globals__, name, method.__defaults__, cells)
+            rebuilt.__kwdefaults__, rebuilt.__module__ = method.__kwdefaults__, "__main__"
+            setattr(copy, name, rebuilt)
+    return copy
 
 
 class Good:
@@ -229,8 +251,7 @@ class DictOfLists(DictStorage):
         self.data = {field: [] for field in Batch._fields}
 
 
-class CourseCopy(ReplayMemory):
-    """The course's memory as a student might retype it in the exercise cell."""
+CourseCopy = own_class(ReplayMemory)  # the course's memory as a student might retype it in the exercise cell
 
 
 class NotDone:
@@ -294,3 +315,258 @@ def test_a_typical_mistake_is_named(memory_class, named):
 def test_replay_memory_refuses_rigged_answers(methods, named):
     with pytest.raises(CheckFailed, match=named):
         check_replay_memory(type("Rigged", (Good,), methods))
+
+
+# --- issue 18: batches spread over the whole memory, and other realistic slips -----------------
+
+class Window(Good):
+    """One contiguous run of rows from a random start."""
+
+    def indices(self, batch_size):
+        super().indices(batch_size)
+        start = int(torch.randint(self.size - batch_size + 1, ()))
+        return torch.arange(start, start + batch_size)
+
+
+class WrappingWindow(Good):
+    """A run of neighbouring rows that may wrap around the end of the memory."""
+
+    def indices(self, batch_size):
+        super().indices(batch_size)
+        return (int(torch.randint(self.size, ())) + torch.arange(batch_size)) % self.size
+
+
+class BelowPosition(Good):
+    def indices(self, batch_size):
+        super().indices(batch_size)
+        return torch.randperm(self.position or self.size)[:batch_size]
+
+
+class RecentOnly(Good):
+    """Only the 2 * batch_size most recent transitions."""
+
+    def indices(self, batch_size):
+        super().indices(batch_size)
+        recent = min(self.size, 2 * batch_size)
+        return (self.position - 1 - torch.randperm(recent)[:batch_size]) % self.size
+
+
+class LeavesLastOut(Good):
+    def indices(self, batch_size):
+        super().indices(batch_size)
+        return torch.randperm(max(self.size - 1, batch_size))[:batch_size]
+
+
+class ReseedsTorch(Good):
+    def indices(self, batch_size):
+        torch.manual_seed(0)
+        return super().indices(batch_size)
+
+
+class PythonRandom(Good):
+    def indices(self, batch_size):
+        super().indices(batch_size)
+        return torch.tensor(random.sample(range(self.size), batch_size))
+
+
+class ExactlyFullRaises(Good):
+    def indices(self, batch_size):
+        if batch_size >= self.size:
+            raise ValueError("not enough transitions")
+        return super().indices(batch_size)
+
+
+class ComparesWithCapacity(Good):
+    def indices(self, batch_size):
+        if batch_size > self.capacity:
+            raise ValueError("more than the capacity")
+        return torch.randperm(self.size)[:batch_size]
+
+
+class LenIsPosition(Good):
+    def __len__(self):
+        return self.position
+
+
+class WrapsEarly(Good):
+    """position = (position + 1) % (capacity - 1): the last slot is never written."""
+
+    def push(self, *transition):
+        super().push(*transition)
+        self.position = self.position % (self.capacity - 1)
+
+
+class OverwritesLast(Good):
+    def push(self, *transition):
+        super().push(*transition)
+        self.position = min(self.size, self.capacity - 1)
+
+
+class IntegerRewards(Good):
+    def __init__(self, capacity, obs_dim=4):
+        super().__init__(capacity, obs_dim)
+        self.rewards = torch.zeros(capacity, dtype=torch.int64)
+
+    def sample(self, batch_size):
+        batch = super().sample(batch_size)
+        return batch._replace(rewards=batch.rewards.float())
+
+
+class IntegerStates(Good):
+    def __init__(self, capacity, obs_dim=4):
+        super().__init__(capacity, obs_dim)
+        self.states = torch.zeros((capacity, obs_dim), dtype=torch.int64)
+
+    def push(self, state, *rest):
+        super().push(np.trunc(np.asarray(state)), *rest)
+
+    def sample(self, batch_size):
+        batch = super().sample(batch_size)
+        return batch._replace(states=batch.states.float())
+
+
+class NextFromFollowingRow(Good):
+    """Reads next_state from the row after the state's (wrong wherever an episode ended)."""
+
+    def sample(self, batch_size):
+        batch, i = super().sample(batch_size), self.indices(batch_size)
+        return Batch(self.states[i], self.actions[i], self.rewards[i], self.states[(i + 1) % self.capacity],
+                     self.terminated[i])
+
+
+class SortedIndices(Good):
+    """Correct: distinct uniform indices, in increasing order."""
+
+    def indices(self, batch_size):
+        return super().indices(batch_size).sort().values
+
+
+class Multinomial(Good):
+    """Correct: torch.multinomial without replacement over equal weights."""
+
+    def indices(self, batch_size):
+        if batch_size > self.size:
+            raise ValueError(f"only {self.size} stored")
+        return torch.multinomial(torch.ones(self.size), batch_size, replacement=False)
+
+
+class RedrawUntilDistinct(Good):
+    """Correct: torch.randint, redrawn until the indices are distinct."""
+
+    def indices(self, batch_size):
+        super().indices(batch_size)
+        while True:
+            index = torch.randint(self.size, (batch_size,))
+            if len(set(index.tolist())) == batch_size:
+                return index
+
+
+class HardCodedNotebook(Good):
+    """Stores the notebook's own test transitions whatever it is given: passes only on the notebook's inputs."""
+
+    def push(self, *transition):
+        from utils.checks.replay import transition as notebook_transition
+        pushed = getattr(self, "pushed", 0)
+        self.pushed = pushed + 1
+        super().push(*(notebook_transition(pushed) if 5 <= self.capacity < 20 else transition))
+
+
+class DelegatesToCourse:
+    """Wraps the course's own memory."""
+
+    def __init__(self, capacity, obs_dim=4):
+        self.memory = ReplayMemory(capacity, obs_dim)
+
+    def push(self, *transition):
+        self.memory.push(*transition)
+
+    def sample(self, batch_size):
+        return self.memory.sample(batch_size)
+
+    def __len__(self):
+        return len(self.memory)
+
+
+CORRECT = (Good, CourseCopy, DictStorage, SortedIndices, Multinomial, RedrawUntilDistinct)
+WINDOW = "one run of .* neighbouring rows .*: a window from a random start. Consecutive transitions are strongly " \
+         "correlated.*Hint: draw every index at random over the whole memory, without replacement"
+NEW_MISTAKES = [
+    (Window, WINDOW),
+    (WrappingWindow, WINDOW),
+    (BelowPosition, r"sample\(5\) returned 2 rows: as many as the write position.*not below position"),
+    (RecentOnly, r"only ever returned transitions \[1, 2\], the 2 most recently pushed"),
+    (LeavesLastOut, "the last stored transition never came.*off-by-one"),
+    (ReseedsTorch, "sample calls torch.manual_seed itself"),
+    (PythonRandom, "after torch.manual_seed\\(s\\), two calls of sample\\(4\\) gave different batches"),
+    (ExactlyFullRaises, "sample\\(3\\) with 3 stored raised ValueError.*raise only when batch_size > len\\(self\\)"),
+    (ComparesWithCapacity, r"sample\(4\) with 3 stored \(capacity 5\) returned a batch with 3 rows; expected a "
+                           r"ValueError. Hint: compare batch_size with len\(self\), the number stored, not with the "
+                           "capacity"),
+    (LenIsPosition, "len\\(memory\\) is 2; expected 5. Hint: that is the write position"),
+    (WrapsEarly, "a slot was never written.*not % \\(capacity - 1\\)"),
+    (OverwritesLast, "overwrites its last slot again and again"),
+    (IntegerRewards, "the rewards lost their fractional part"),
+    (IntegerStates, "without its fractional part: the states are kept in an integer tensor"),
+    (NextFromFollowingRow, "next_states holds the state of the following push"),
+]
+
+
+def test_correct_variants_pass(capsys):
+    for memory_class in CORRECT:
+        check_replay_memory(memory_class)
+    assert capsys.readouterr().out.count("passed") == len(CORRECT)
+
+
+@pytest.mark.parametrize("memory_class, named", NEW_MISTAKES)
+def test_a_realistic_mistake_is_named(memory_class, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_replay_memory(memory_class)
+
+
+def grade(memory_class, seed: int) -> dict:
+    """The verdict a grader gives `memory_class` on the inputs drawn from `seed`."""
+    inputs = check_replay_memory.inputs_json(seed)
+    return check_replay_memory.verdict_json(inputs, check_replay_memory.probe_json(inputs, memory_class))
+
+
+SEEDS = (1, 2, 3)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grading_passes_correct_memories(seed):
+    for memory_class in CORRECT:
+        assert grade(memory_class, seed) == {"status": "passed", "message": "", "flags": []}, memory_class
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("memory_class, named", [
+    (Window, WINDOW), (WithReplacement, "with replacement"), (NoWrap, "IndexError.*wrap"),
+    (StateAsNext, "next_states equals states"), (BelowPosition, "not below position"),
+    (HardCodedFour, "hard-coded 4"), (IntegerRewards, "lost their fractional part"),
+])
+def test_grading_names_mistakes_on_fresh_inputs(memory_class, named, seed):
+    verdict = grade(memory_class, seed)
+    assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
+
+
+def test_grading_fails_a_memory_that_hard_codes_the_notebook_transitions(capsys):
+    check_replay_memory(HardCodedNotebook)  # passes on the notebook's own inputs
+    assert "passed" in capsys.readouterr().out
+    for seed in SEEDS:
+        verdict = grade(HardCodedNotebook, seed)
+        assert verdict["status"] == "failed" and "never pushed" in verdict["message"], verdict
+
+
+def test_grading_flags_a_memory_that_wraps_the_course_memory():
+    with pytest.raises(CheckFailed, match="your code calls the course's own `utils.replay.ReplayMemory`"):
+        check_replay_memory(DelegatesToCourse)
+    verdict = grade(DelegatesToCourse, 1)
+    assert verdict["flags"] == ["calls the course's own `utils.replay.ReplayMemory`"], verdict
+
+
+def test_fresh_inputs_differ_from_the_notebook_inputs():
+    notebook = check_replay_memory.inputs(None)
+    for seed in SEEDS:
+        fresh = check_replay_memory.inputs(np.random.default_rng(seed))
+        assert not np.allclose(fresh["transitions"]["states"][:2], notebook["transitions"]["states"][:2])
+        assert fresh["spread"]["seeds"] != notebook["spread"]["seeds"]

@@ -1,12 +1,20 @@
-"""Checks for notebook 4: the ε schedule, ε-greedy actions, and a global step counter."""
+"""Checks for notebook 4: the ε schedule, ε-greedy actions, and a global step counter (probe and judge, see protocol).
+
+4.1: the probe asks the student's schedule for ε at the inputs' steps; the judge compares with the
+linear schedule. 4.2: the probe counts the actions chosen on a scripted Q-network at ε = 0, 1 and
+another ε, each with its own seeded generator, and notes which global generators moved; the judge
+compares the frequencies with 1 - ε + ε/|A|. 4.3: the probe plays scripted episodes (spies for the
+env and the schedule) and records the lengths, the steps the schedule was asked about and the actions.
+"""
 import math
 import random
 
 import numpy as np
 import torch
 
-from utils.checks.core import Mistake, exercise, expect, name_the_mistake, plain_number, plain_values
+from utils.checks.core import Mistake, expect, name_the_mistake, plain_number, plain_values
 from utils.checks.network import ScriptedQNet
+from utils.checks.protocol import Check
 from utils.dqn import DQNConfig
 
 SCHEDULES = ((1.0, 0.05, 1000), (0.5, 0.1, 10))
@@ -21,33 +29,67 @@ def linear_epsilon(step: int, start: float, end: float, decay_steps: int) -> flo
     return start + min(step / decay_steps, 1.0) * (end - start)
 
 
-@exercise("4.1", "epsilon_schedule")
-def check_epsilon_schedule(epsilon_schedule) -> None:
-    """Compare the schedule with the linear one at steps that expose the usual slips."""
-    for start, end, decay in SCHEDULES:
-        steps = (0, decay // 4, decay // 2, decay, 3 * decay)
-        values = []
+# --- 4.1 the ε schedule ------------------------------------------------------------------------
+
+def schedule_inputs(rng) -> dict:
+    """Two schedules and the steps to ask about (fresh ones, unlike each other and the notebook's, when grading)."""
+    if rng is None:
+        schedules = [list(s) for s in SCHEDULES]
+    else:
+        first = [round(float(rng.uniform(0.8, 1.0)), 2), round(float(rng.uniform(0.01, 0.1)), 3),
+                 int(rng.integers(200, 5000))]
+        second = [round(float(rng.uniform(0.3, 0.7)), 2), round(float(rng.uniform(0.1, 0.25)), 3),
+                  int(rng.integers(12, 100))]
+        schedules = [first, second]
+    return {"schedules": schedules, "steps": [_schedule_steps(decay, rng) for _, _, decay in schedules]}
+
+
+def _schedule_steps(decay: int, rng) -> list:
+    """The steps that expose the usual slips (0, before, at and after decay_steps), then every tenth of the decay."""
+    middle = decay // 2 if rng is None else int(rng.integers(decay // 3, 2 * decay // 3))
+    checked = [0, decay // 4, middle, decay, 3 * decay]
+    return checked + [step for step in range(0, decay + 1, max(1, decay // 10)) if step not in checked]
+
+
+def probe_schedule(rec, inputs: dict, epsilon_schedule) -> None:
+    """Ask the student's schedule for ε at every step of both schedules."""
+    for index, ((start, end, decay), steps) in enumerate(zip(inputs["schedules"], inputs["steps"])):
         for step in steps:
-            values.append(_epsilon(epsilon_schedule, step, start, end, decay))
-        expected = [linear_epsilon(step, start, end, decay) for step in steps]
+            rec.call(f"{index} {step}", epsilon_schedule, step, start, end, decay)
+
+
+def judge_schedule(results, inputs: dict) -> None:
+    """Compare the schedule with the linear one at steps that expose the usual slips."""
+    for index, ((start, end, decay), steps) in enumerate(zip(inputs["schedules"], inputs["steps"])):
+        checked = steps[:5]
+        values = [_epsilon(results, index, step, (start, end, decay)) for step in checked]
+        expected = [linear_epsilon(step, start, end, decay) for step in checked]
         if not np.allclose(values, expected, rtol=0, atol=1e-9):
-            _name_schedule_mistake(epsilon_schedule, values, expected, steps, (start, end, decay))
+            _name_schedule_mistake(results, inputs, index, values, expected)
+        extra = [(step, _epsilon(results, index, step, (start, end, decay))) for step in steps[5:]]
+        wrong = next(((step, v) for step, v in extra if not math.isclose(v, linear_epsilon(step, start, end, decay),
+                                                                         abs_tol=1e-9)), None)
+        if wrong:
+            raise Mistake(f"epsilon_schedule({wrong[0]}, {start}, {end}, {decay}) returned {wrong[1]:.4g}; expected "
+                          f"{linear_epsilon(wrong[0], start, end, decay):.4g}. Hint: "
+                          "ε(step) = start + min(step / decay_steps, 1) * (end - start).")
 
 
-def _epsilon(epsilon_schedule, step: int, start: float, end: float, decay: int) -> float:
+def _epsilon(results, index: int, step: int, schedule: tuple) -> float:
     """The student's ε at `step`, which must be a Python float (a NumPy float64 is one too)."""
-    return plain_number(epsilon_schedule(step, start, end, decay),
+    start, end, decay = schedule
+    return plain_number(results.value(f"{index} {step}"),
                         f"epsilon_schedule({step}, {start}, {end}, {decay}) returned", "a Python float",
                         "ε is one number: compute it with plain Python arithmetic.", types=(float, np.float64))
 
 
-def _decays_geometrically(epsilon_schedule) -> bool:
+def _decays_geometrically(results, inputs: dict) -> bool:
     """True if ε, or its distance to end, shrinks by a constant factor per step (until it is clamped at end)."""
-    for start, end, decay in SCHEDULES:
-        steps = range(0, decay + 1, max(1, decay // 10))
-        values = [_epsilon(epsilon_schedule, step, start, end, decay) for step in steps]
+    for index, ((start, end, decay), steps) in enumerate(zip(inputs["schedules"], inputs["steps"])):
+        ordered = sorted(step for step in steps if step <= decay)
+        values = [_epsilon(results, index, step, (start, end, decay)) for step in ordered]
         for floor in (0.0, end):
-            points = [(step, math.log(v - floor)) for step, v in zip(steps, values)
+            points = [(step, math.log(v - floor)) for step, v in zip(ordered, values)
                       if v - floor > 1e-12 and not math.isclose(v, end)]
             if len(points) < 3:
                 continue
@@ -57,16 +99,16 @@ def _decays_geometrically(epsilon_schedule) -> bool:
     return False
 
 
-def _name_schedule_mistake(epsilon_schedule, values: list, expected: list, steps: tuple, schedule: tuple) -> None:
-    """Raise a Mistake naming the wrong schedule that gives `values` at `steps`."""
-    start, end, decay = schedule
-    other = next(s for s in SCHEDULES if s != schedule)
+def _name_schedule_mistake(results, inputs: dict, index: int, values: list, expected: list) -> None:
+    """Raise a Mistake naming the wrong schedule that gives `values` at the checked steps."""
+    start, end, decay = inputs["schedules"][index]
+    steps = inputs["steps"][index][:5]
     fractions = [step / decay for step in steps]
     wrong = next(i for i, (v, e) in enumerate(zip(values, expected)) if not math.isclose(v, e, abs_tol=1e-9))
     returned = (f"epsilon_schedule at steps {list(steps)} returned {[round(v, 4) for v in values]}, "
                 f"expected {[round(e, 4) for e in expected]}: ")
     formula = "ε(step) = start + min(step / decay_steps, 1) * (end - start)"
-    if _decays_geometrically(epsilon_schedule):
+    if _decays_geometrically(results, inputs):
         fallback = (returned + "this decays geometrically (multiplies by a constant each step), not linearly. "
                     f"Hint: {formula}.")
     else:
@@ -74,82 +116,75 @@ def _name_schedule_mistake(epsilon_schedule, values: list, expected: list, steps
                     f"{expected[wrong]:.4g}. Hint: {formula}"
                     + (": ε(0) must be start (are start and end swapped, or is a max(...) clamp written as min(...)?)"
                        if wrong == 0 else "."))
-    name_the_mistake(lambda candidate: np.allclose(values, candidate, rtol=0, atol=1e-9), {
-        "it never decays. Hint: ε must fall from start to end as step grows.": [start] * len(steps),
+    matches = lambda candidate: np.allclose(values, candidate, rtol=0, atol=1e-9)  # noqa: E731
+    others = [tuple(s) for s in (*inputs["schedules"], *SCHEDULES) if tuple(s) != (start, end, decay)]
+    with_others = [[linear_epsilon(step, *other) for step in steps] for other in others]
+    name_the_mistake(matches, {
+        "it never decays. Hint: ε must fall from start to end as step grows (an integer division such as "
+        "(start - end) * step // decay_steps rounds the fraction down to 0 too).": [start] * len(steps),
         "integer division: step // decay_steps stays 0 until the end. Hint: use step / decay_steps.":
             [start + min(step // decay, 1) * (end - start) for step in steps],
         "it is not clamped: after decay_steps ε keeps falling below end. Hint: use min(step / decay_steps, 1.0).":
             [start + f * (end - start) for f in fractions],
         "it decays towards 0 instead of end. Hint: interpolate between start and end.":
             [start * (1 - min(f, 1.0)) for f in fractions],
+        "it decays towards 0 instead of end, then stops at end. Hint: interpolate between start and end.":
+            [max(end, start * (1 - min(f, 1.0))) for f in fractions],
+        "it returns 1 - ε, the probability of acting greedily. Hint: ε starts at start and falls to end.":
+            [1 - linear_epsilon(step, start, end, decay) for step in steps],
+        "it is one step ahead: it counts from step + 1, so ε(0) is not start. Hint: use step itself.":
+            [linear_epsilon(step + 1, start, end, decay) for step in steps],
+        "it reaches end one step early: it divides by decay_steps - 1. Hint: use step / decay_steps.":
+            [linear_epsilon(step, start, end, decay - 1) for step in steps],
+        "it reaches end one step late: it divides by decay_steps + 1. Hint: use step / decay_steps.":
+            [linear_epsilon(step, start, end, decay + 1) for step in steps],
         "this is the seed's exponential schedule: it decays geometrically (multiplies the distance to end by a "
         f"constant each step), not linearly. Hint: {formula}.":
             [end + (start - end) * math.exp(-f) for f in fractions],
         "it ignores the arguments start, end, decay_steps (does it read notebook globals?). "
         "Hint: compute ε only from the function's own arguments.":
-            [linear_epsilon(step, *other) for step in steps],
+            next(filter(matches, with_others), with_others[0]),
         "it uses the course's settings (DQNConfig) instead of the arguments start, end, decay_steps. "
         "Hint: compute ε only from the function's own arguments.":
             [linear_epsilon(step, COURSE.eps_start, COURSE.eps_end, COURSE.eps_decay_steps) for step in steps],
     }, fallback, returned=returned)
 
 
-@exercise("4.2", "epsilon_greedy_action")
-def check_epsilon_greedy(epsilon_greedy_action) -> None:
-    """Count the actions chosen on a scripted 3-action Q-network at ε = 0, 1 and 0.2."""
-    _check_greedy_at_zero(epsilon_greedy_action)
-    _check_own_rng(epsilon_greedy_action)
-    counts = _action_counts(epsilon_greedy_action, 1.0, 3000)
-    expect(counts[2] > 0, f"with ε=1 the actions were {_frequencies(counts)}: action 2 of 3 never came.",
-           "draw the random action from all n_actions actions, e.g. rng.integers(n_actions) with "
-           "n_actions = len(q_values); don't hard-code 2 (and rng.integers(low, high) excludes high).")
-    expect(counts[0] > 0, f"with ε=1 the actions were {_frequencies(counts)}: action 0 never came.",
-           "draw from range(n_actions): rng.integers(n_actions) starts at 0.")
-    expect(counts[1] > 0, f"with ε=1 the actions were {_frequencies(counts)}: the random action never picks the "
-           "greedy one (action 1).", "explore uniformly over all actions, so the greedy action keeps probability "
-           "1 - ε + ε/|A|.")
-    expect(np.all(np.abs(counts / counts.sum() - 1 / 3) < 0.04),
-           f"with ε=1 the actions were {_frequencies(counts)}; expected each about 1/3.",
-           "ε=1 means always explore: a uniformly random action, whatever the Q-values."
-           if counts[1] > counts.sum() / 2 else "the random action must be uniform over all actions.")
-    _check_greedy_share(counts=_action_counts(epsilon_greedy_action, EPSILON, 4000))
+check_epsilon_schedule = Check("4.1", "epsilon_schedule", schedule_inputs, probe_schedule, judge_schedule,
+                               references=("utils.policies.epsilon_schedule",))
 
 
-def _check_greedy_at_zero(epsilon_greedy_action) -> None:
-    """ε=0 must always give the greedy action, as a Python int, with the q_net given and without gradients."""
-    net, rng = ScriptedQNet(), np.random.default_rng(0)
-    actions = [_action(epsilon_greedy_action(net, STATE, 0.0, rng), "epsilon_greedy_action returned",
-                       "env.step expects a plain int: use int(...) or .item().") for _ in range(50)]
-    expect(len(set(actions)) == 1, f"with ε=0 the actions were {sorted(set(actions))} over 50 calls; expected always the "
-           "greedy action 1.", "ε=0 means never explore: explore only when rng.random() < epsilon "
-           "(is the comparison reversed?).")
-    expect(net.calls > 0, "with ε=0 epsilon_greedy_action never called the q_net it was given.",
-           "the greedy action comes from the q_net argument, not from a network in the notebook's globals.")
-    expect(actions[0] == 1, f"with ε=0 it always returned {actions[0]}; the greedy action is 1.",
-           "the greedy action is the argmax of the Q-values, over the action dimension.")
-    expect(net.calls_with_grad == 0, "epsilon_greedy_action called q_net with gradient tracking on.",
-           "compute the greedy action under torch.no_grad() (your greedy_action does).")
+# --- 4.2 ε-greedy actions ------------------------------------------------------------------------
+
+def greedy_state_inputs(rng) -> dict:
+    """The notebook's state (greedy action 1 of 3) and ε = 0.2, or a fresh state, action count and ε."""
+    if rng is None:
+        return {"state": STATE, "n_actions": 3, "epsilon": EPSILON, "seeds": [0, 1, 2, 2],
+                "draws": [300, 20, 3000, 4000]}
+    n_actions = int(rng.choice([3, 4, 5]))
+    q_values = rng.uniform(-2, 2, size=n_actions)
+    # one clear greedy action, neither the first nor the last: a random action that leaves out 0, n_actions - 1
+    # or the greedy one then shows as what it is
+    q_values[rng.integers(1, n_actions - 1)] = 3.0 + rng.uniform(0, 1)
+    extra = rng.uniform(-1, 1, size=int(rng.integers(1, 3)))  # obs_dim differs from n_actions
+    return {"state": np.concatenate([q_values, extra]).astype(np.float32), "n_actions": n_actions,
+            "epsilon": float(rng.choice([0.1, 0.15, 0.2, 0.3])),
+            "seeds": [int(s) for s in rng.integers(0, 2**31, 4)], "draws": [300, 20, 3000, 4000]}
 
 
-def _action(action, returned: str, hint: str) -> int:
-    """`action` if it is a Python int (not a bool, a NumPy int or an object posing as one), else a Mistake."""
-    return plain_number(action, returned, "a Python int", hint, types=INTS)
-
-
-def _check_own_rng(epsilon_greedy_action) -> None:
-    """ε=1 must draw only from the rng argument, never from random, np.random or torch's generator."""
-    rng, net = np.random.default_rng(1), ScriptedQNet()
-    before = _global_generators()
-    untouched = rng.bit_generator.state
-    for _ in range(20):
-        epsilon_greedy_action(net, STATE, 1.0, rng)
-    after = _global_generators()
-    used = [name for name in before if before[name] != after[name]]
-    expect(not used, f"with ε=1 epsilon_greedy_action drew from the global `{used[0] if used else ''}` generator.",
-           "draw every random number from the rng argument (rng.random(), rng.integers(n_actions)): "
-           "then the caller controls, and can reproduce, the exploration.")
-    expect(rng.bit_generator.state != untouched, "with ε=1 epsilon_greedy_action never used the rng it was given "
-           "(does it ever explore?).", "explore with rng.random() and rng.integers(n_actions).")
+def probe_epsilon_greedy(rec, inputs: dict, epsilon_greedy_action) -> None:
+    """Actions at ε = 0, 1 (noting which global generators moved) and the inputs' ε, each with its own seeded rng."""
+    state, n_actions, epsilon = inputs["state"], inputs["n_actions"], inputs["epsilon"]
+    for key, eps, seed, draws in zip(("zero", "own rng", "one", "some"), (0.0, 1.0, 1.0, epsilon), inputs["seeds"],
+                                     inputs["draws"]):
+        net, rng = ScriptedQNet(len(state), n_actions), np.random.default_rng(seed)
+        before, untouched = _global_generators(), rng.bit_generator.state
+        for draw in range(draws):
+            rec.call(f"{key} {draw}", epsilon_greedy_action, net, state.copy(), eps, rng)
+        after = _global_generators()
+        rec.note(f"{key} spy", {"calls": [net.calls, net.calls_with_grad],
+                                "rng used": rng.bit_generator.state != untouched,
+                                "globals used": [name for name in before if before[name] != after[name]]})
 
 
 def _global_generators() -> dict:
@@ -159,29 +194,130 @@ def _global_generators() -> dict:
             "torch": torch.get_rng_state().numpy().tobytes()}
 
 
-def _check_greedy_share(counts: np.ndarray) -> None:
-    """At ε=0.2 with 3 actions the greedy action must come with probability 1 - ε + ε/3."""
-    share, expected = counts[1] / counts.sum(), 1 - EPSILON + EPSILON / 3
+def judge_epsilon_greedy(results, inputs: dict) -> None:
+    """Count the actions chosen on the scripted Q-network at ε = 0, 1 and the inputs' ε."""
+    state, n_actions, epsilon = inputs["state"], inputs["n_actions"], inputs["epsilon"]
+    greedy, draws = int(np.argmax(state[:n_actions])), inputs["draws"]
+    _judge_conversion(results, "zero 0", len(state))
+    zero = _actions(results, "zero", draws[0], "epsilon_greedy_action returned",
+                    "env.step expects a plain int: use int(...) or .item().")
+    spy = results.value("zero spy")
+    if len(set(zero)) > 1:
+        _judge_explores_at_zero(results, inputs, zero, greedy)
+    expect(spy["calls"][0] > 0, "with ε=0 epsilon_greedy_action never called the q_net it was given.",
+           "the greedy action comes from the q_net argument, not from a network in the notebook's globals.")
+    expect(zero[0] == greedy, f"with ε=0 it always returned {zero[0]}; the greedy action is {greedy}.",
+           "the greedy action is the argmax of the Q-values, over the action dimension.")
+    expect(spy["calls"][1] == 0, "epsilon_greedy_action called q_net with gradient tracking on.",
+           "compute the greedy action under torch.no_grad() (your greedy_action does).")
+    _judge_own_rng(results, draws[1])
+    counts = _counts(_actions(results, "one", draws[2], "with ε=1.0 epsilon_greedy_action returned",
+                              "convert the random action too: int(rng.integers(n_actions))."), inputs)
+    _judge_uniform(counts, greedy)
+    some = _actions(results, "some", draws[3], f"with ε={epsilon} epsilon_greedy_action returned",
+                    "convert the random action too: int(rng.integers(n_actions)).")
+    _judge_greedy_share(_counts(some, inputs), greedy, epsilon)
+
+
+def _judge_conversion(results, key: str, obs_dim: int) -> None:
+    """A NumPy state fed to the network unconverted raises: say so."""
+    info = results.raised(key)
+    message = str(info.get("message")) if info else ""
+    if info and info.get("type") in ("TypeError", "AttributeError") and ("ndarray" in message or "Tensor" in message):
+        raise Mistake(f"epsilon_greedy_action(q_net, state, ...) with a NumPy state of shape ({obs_dim},) raised "
+                      f"{info.get('type')}: {message}. Hint: convert first: "
+                      "torch.as_tensor(state, dtype=torch.float32).")
+
+
+def _actions(results, key: str, draws: int, returned: str, hint: str) -> list:
+    """The actions recorded under `key 0` .. `key draws-1`, each a Python int (not a bool, a NumPy int or a fake)."""
+    return [plain_number(results.value(f"{key} {draw}"), returned, "a Python int", hint, types=INTS)
+            for draw in range(draws)]
+
+
+def _counts(actions: list, inputs: dict) -> np.ndarray:
+    """How often each action came; a Mistake for an action out of range."""
+    n_actions, obs_dim = inputs["n_actions"], len(inputs["state"])
+    wrong = sorted(set(actions) - set(range(n_actions)))
+    if wrong and set(actions) <= set(range(obs_dim)):
+        raise Mistake(f"epsilon_greedy_action returned actions {wrong} on a {n_actions}-action Q-network whose state "
+                      f"has {obs_dim} entries: the random action is drawn from len(state). Hint: n_actions is the "
+                      "number of Q-values, len(q_values), not the length of the state.")
+    expect(not wrong, f"epsilon_greedy_action returned actions {wrong} on a {n_actions}-action Q-network.",
+           "actions are integers 0 .. n_actions - 1.")
+    return np.bincount(actions, minlength=n_actions)
+
+
+def _judge_explores_at_zero(results, inputs: dict, zero: list, greedy: int) -> None:
+    """ε=0 gave other actions: explored always (comparison reversed), at a fixed rate (ε ignored), or otherwise."""
+    n_actions, epsilon, draws = inputs["n_actions"], inputs["epsilon"], inputs["draws"]
+    shown = sorted(set(zero))
+    at_zero = zero.count(greedy) / len(zero)
+    reversed_hint = ("ε=0 means never explore: explore only when rng.random() < epsilon (is the comparison "
+                     "reversed?).")
+    expect(abs(at_zero - 1 / n_actions) > 0.1,
+           f"with ε=0 the actions were {shown} over {len(zero)} calls, the greedy one {at_zero:.0%} of the time: it "
+           "always explored.", reversed_hint)
+    try:
+        shares = [_actions(results, key, count, "", "").count(greedy) / count
+                  for key, count in (("one", draws[2]), ("some", draws[3])) if results.has(f"{key} {count - 1}")]
+    except Mistake:  # another kind of answer at ε > 0: the message below says what ε = 0 gave
+        shares = []
+    if len(shares) == 2 and all(abs(share - at_zero) < 0.1 for share in shares):
+        raise Mistake(f"the greedy action came about {at_zero:.0%} of the time with ε = 0, {epsilon} and 1 alike: it "
+                      "ignores the epsilon argument (a notebook global, or a fixed rate?). Hint: explore when "
+                      "rng.random() < epsilon, with the epsilon passed in.")
+    raise Mistake(f"with ε=0 the actions were {shown} over {len(zero)} calls; expected always the greedy action "
+                  f"{greedy}. Hint: {reversed_hint}")
+
+
+def _judge_own_rng(results, draws: int) -> None:
+    """ε=1 must draw only from the rng argument, never from random, np.random or torch's generator."""
+    _actions(results, "own rng", draws, "with ε=1.0 epsilon_greedy_action returned",
+             "convert the random action too: int(rng.integers(n_actions)).")
+    spy = results.value("own rng spy")
+    used = spy["globals used"]
+    expect(not used, f"with ε=1 epsilon_greedy_action drew from the global `{used[0] if used else ''}` generator.",
+           "draw every random number from the rng argument (rng.random(), rng.integers(n_actions)): "
+           "then the caller controls, and can reproduce, the exploration.")
+    expect(spy["rng used"] is True, "with ε=1 epsilon_greedy_action never used the rng it was given "
+           "(does it ever explore?).", "explore with rng.random() and rng.integers(n_actions).")
+
+
+def _judge_uniform(counts: np.ndarray, greedy: int) -> None:
+    """At ε=1 every action must come, each about 1/n_actions of the time."""
+    n_actions = len(counts)
+    shown = _frequencies(counts)
+    expect(counts[greedy] < counts.sum(), f"with ε=1 every action was the greedy one ({greedy}): it never explores.",
+           "with probability ε return the random action rng.integers(n_actions) (is it drawn but not returned?).")
+    expect(counts[-1] > 0, f"with ε=1 the actions were {shown}: action {n_actions - 1} of {n_actions} never came.",
+           "draw the random action from all n_actions actions, e.g. rng.integers(n_actions) with "
+           "n_actions = len(q_values); don't hard-code 2 (and rng.integers(low, high) excludes high).")
+    expect(counts[0] > 0, f"with ε=1 the actions were {shown}: action 0 never came.",
+           "draw from range(n_actions): rng.integers(n_actions) starts at 0.")
+    expect(counts[greedy] > 0, f"with ε=1 the actions were {shown}: the random action never picks the "
+           f"greedy one (action {greedy}).", "explore uniformly over all actions, so the greedy action keeps "
+           "probability 1 - ε + ε/|A|.")
+    expect(np.all(np.abs(counts / counts.sum() - 1 / n_actions) < 0.04),
+           f"with ε=1 the actions were {shown}; expected each about 1/{n_actions}.",
+           "ε=1 means always explore: a uniformly random action, whatever the Q-values."
+           if counts[greedy] > counts.sum() / 2 else "the random action must be uniform over all actions.")
+
+
+def _judge_greedy_share(counts: np.ndarray, greedy: int, epsilon: float) -> None:
+    """At ε the greedy action must come with probability 1 - ε + ε/|A|."""
+    n_actions = len(counts)
+    share, expected = counts[greedy] / counts.sum(), 1 - epsilon + epsilon / n_actions
     if abs(share - expected) < 0.03:
         return
     name_the_mistake(lambda value: abs(share - value) < 0.03, {
         "it explores with probability 1 - ε instead of ε. Hint: explore when rng.random() < epsilon.":
-            EPSILON + (1 - EPSILON) / 3,
+            epsilon + (1 - epsilon) / n_actions,
         "the random action never picks the greedy one. Hint: explore uniformly over all actions, "
-        "so the greedy action keeps probability 1 - ε + ε/|A|.": 1 - EPSILON,
-    }, f"with ε={EPSILON} the greedy action came {share:.1%} of the time; expected {expected:.1%} (1 - ε + ε/3). "
-       "Hint: with probability ε take a uniformly random action, else the greedy one.",
-        returned=f"with ε={EPSILON} the greedy action came {share:.1%} of the time, expected {expected:.1%}: ")
-
-
-def _action_counts(epsilon_greedy_action, epsilon: float, n: int) -> np.ndarray:
-    """How often each of 3 actions is chosen in `n` calls with a seeded rng."""
-    rng, net = np.random.default_rng(2), ScriptedQNet()
-    actions = [_action(epsilon_greedy_action(net, STATE, epsilon, rng), f"with ε={epsilon} epsilon_greedy_action "
-                       "returned", "convert the random action too: int(rng.integers(n_actions)).") for _ in range(n)]
-    expect(set(actions) <= {0, 1, 2}, f"epsilon_greedy_action returned actions {sorted(set(actions) - {0, 1, 2})} "
-           "on a 3-action Q-network.", "actions are integers 0 .. n_actions - 1.")
-    return np.bincount(actions, minlength=3)
+        "so the greedy action keeps probability 1 - ε + ε/|A|.": 1 - epsilon,
+    }, f"with ε={epsilon} the greedy action came {share:.1%} of the time; expected {expected:.1%} (1 - ε + ε/"
+       f"{n_actions}). Hint: with probability ε take a uniformly random action, else the greedy one.",
+        returned=f"with ε={epsilon} the greedy action came {share:.1%} of the time, expected {expected:.1%}: ")
 
 
 def _frequencies(counts: np.ndarray) -> str:
@@ -189,30 +325,42 @@ def _frequencies(counts: np.ndarray) -> str:
     return ", ".join(f"{a}: {c / counts.sum():.0%}" for a, c in enumerate(counts))
 
 
-class ScriptedEpisodes:
-    """A stand-in env whose episodes last `lengths` steps; the last one ends by truncation."""
+check_epsilon_greedy = Check("4.2", "epsilon_greedy_action", greedy_state_inputs, probe_epsilon_greedy,
+                             judge_epsilon_greedy, references=("utils.policies.epsilon_greedy_action",))
 
-    def __init__(self, lengths: tuple):
-        """Episodes of the given lengths; stepping a finished episode raises."""
-        self.lengths, self.episode, self.t, self.done, self.actions = lengths, -1, 0, True, []
+
+# --- 4.3 one clock across episodes ---------------------------------------------------------------
+
+class ScriptedEpisodes:
+    """A stand-in env whose episodes last `lengths` steps and end by termination or truncation, as scripted."""
+
+    def __init__(self, lengths: list, truncated: list, reward: float, state: np.ndarray):
+        """Episodes of the given lengths; stepping an ended episode, or resetting too often, raises a Mistake."""
+        self.lengths, self.truncated, self.reward, self.state = lengths, truncated, reward, state
+        self.episode, self.t, self.done, self.actions = -1, 0, True, []
 
     def reset(self, seed=None, options=None):
         """Start the next episode."""
         self.episode, self.t, self.done = self.episode + 1, 0, False
-        return STATE[:4].copy(), {}
+        return self.state.copy(), {}
 
     def step(self, action):
-        """Advance one step; the episode ends by termination, or truncation for the last one."""
+        """Advance one step; the episode ends as scripted, by termination or by truncation."""
+        if self.episode >= len(self.lengths):
+            raise Mistake(f"it played more than n_episodes = {len(self.lengths)} episodes. Hint: loop "
+                          "for _ in range(n_episodes), one env.reset() at the start of each.")
         if self.done:
-            raise Mistake("it kept stepping an episode that had already ended (the seed's video loop bug). "
-                          "Hint: stop the episode when terminated or truncated is True.")
+            how = ("was truncated (terminated=False, truncated=True): a truncated episode is over too. Hint: end "
+                   "the episode when terminated or truncated is True." if self.truncated[self.episode] else
+                   "terminated, without env.reset() in between. Hint: stop the episode when terminated or truncated "
+                   "is True, and call env.reset() at the start of each episode.")
+            raise Mistake(f"it kept stepping an episode that had already ended: episode {self.episode + 1} {how}")
         self.actions.append(plain_number(action, "run_episodes passed env.step", "an action, a Python int",
                                          "pass the int epsilon_greedy_action returned.", types=INTS + (np.integer,)))
         self.t += 1
-        ended = self.t == self.lengths[self.episode]
-        last = self.episode == len(self.lengths) - 1
-        self.done = ended
-        return STATE[:4].copy(), 1.0, ended and not last, ended and last, {}
+        self.done = self.t == self.lengths[self.episode]
+        cut = self.done and self.truncated[self.episode]
+        return self.state.copy(), self.reward, self.done and not cut, cut, {}
 
 
 class RecordingSchedule:
@@ -232,32 +380,106 @@ class RecordingSchedule:
 LENGTHS = (4, 2, 5)
 
 
-@exercise("4.3", "run_episodes")
-def check_run_episodes(run_episodes) -> None:
-    """Play scripted episodes of known lengths and check which steps the schedule was asked about."""
-    env, schedule = ScriptedEpisodes(LENGTHS), RecordingSchedule(0.0)
-    net = ScriptedQNet(n_actions=2)
+def episodes_inputs(rng) -> dict:
+    """The notebook's episodes (4, 2, 5 steps, the last truncated), or fresh lengths, endings, reward and state."""
+    if rng is None:
+        return {"lengths": list(LENGTHS), "truncated": [False, False, True], "reward": 0.5, "state": STATE[:4],
+                "n_actions": 2, "explore": {"lengths": [10, 10], "seeds": [3, 3, 4]}, "seed": 0}
+    for _ in range(1000):  # a few draws at most
+        lengths = [int(n) for n in rng.integers(1, 8, size=int(rng.integers(3, 6)))]
+        if len(set(map(tuple, _clocks(lengths).values()))) == len(_clocks(lengths)):  # every slip shows
+            break
+    truncated = [bool(t) for t in rng.random(len(lengths)) < 0.4]
+    truncated[int(rng.integers(len(lengths) - 1))] = True  # one before the last: ignoring truncation shows mid-run
+    n_actions = int(rng.choice([2, 3]))
+    state = np.concatenate([rng.uniform(-1, 1, n_actions), rng.uniform(-1, 1, 2)]).astype(np.float32)
+    same, other = (int(s) for s in rng.choice(2**31, size=2, replace=False))
+    return {"lengths": lengths, "truncated": truncated, "reward": float(rng.choice([0.5, 2.0, -1.0])), "state": state,
+            "n_actions": n_actions, "seed": int(rng.integers(0, 2**31)),
+            "explore": {"lengths": [int(n) for n in rng.integers(10, 15, size=2)], "seeds": [same, same, other]}}
+
+
+def _clocks(lengths: list) -> dict:
+    """The steps the schedule is asked about by the right loop and by each usual slip, keyed by the slip's message."""
+    right = list(range(sum(lengths)))
+    return {
+        "": right,
+        "ε restarts with every episode: the clock is the step within the episode. "
+        "Hint: keep one global step counter across episodes.": [t for n in lengths for t in range(n)],
+        "this is the seed's fake clock i_episode * 500 + t, which jumps 500 steps per episode. "
+        "Hint: count the environment steps actually taken.": [500 * e + t for e, n in enumerate(lengths) for t in range(n)],
+        "ε is computed once per episode. Hint: call schedule(global_step) before every action.":
+            [sum(lengths[:e]) for e in range(len(lengths))],
+        "the step counter only moves at the end of each episode (global_step += length after the episode). Hint: "
+        "increase global_step after every environment step.": [sum(lengths[:e]) for e, n in enumerate(lengths)
+                                                               for _ in range(n)],
+        "the schedule is asked about the episode number, not the step: ε would decay per episode. Hint: "
+        "epsilon = schedule(global_step), global_step counting environment steps.":
+            [e for e, n in enumerate(lengths) for _ in range(n)],
+        "the schedule is never called. Hint: epsilon = schedule(global_step) before every action.": [],
+        "the first step is 1. Hint: global_step counts the steps taken before this one, so it starts at 0.":
+            [s + 1 for s in right],
+    }
+
+
+def probe_run_episodes(rec, inputs: dict, run_episodes) -> None:
+    """Play the scripted episodes with ε = 0 (recording lengths, clock and actions), then with ε = 1 three times."""
+    state, n_actions = inputs["state"], inputs["n_actions"]
+    env, schedule = ScriptedEpisodes(inputs["lengths"], inputs["truncated"], inputs["reward"], state), \
+        RecordingSchedule(0.0)
+    rec.call("lengths", run_episodes, env, ScriptedQNet(len(state), n_actions), len(inputs["lengths"]), schedule,
+             np.random.default_rng(inputs["seed"]))
+    rec.note("steps", schedule.steps)
+    rec.note("actions", env.actions)
+    explore = inputs["explore"]
+    for index, seed in enumerate(explore["seeds"]):
+        env = ScriptedEpisodes(explore["lengths"], [False] * len(explore["lengths"]), inputs["reward"], state)
+        rec.call(f"explore {index}", run_episodes, env, ScriptedQNet(len(state), n_actions), len(explore["lengths"]),
+                 RecordingSchedule(1.0), np.random.default_rng(seed))
+        rec.note(f"explore {index} actions", env.actions)
+
+
+def judge_run_episodes(results, inputs: dict) -> None:
+    """Check the lengths returned, the steps the schedule was asked about and that ε reached the actions."""
+    lengths, reward = inputs["lengths"], inputs["reward"]
     hint = "count the steps of each episode and return the list of counts."
-    lengths = plain_values(run_episodes(env, net, len(LENGTHS), schedule, np.random.default_rng(0)),
-                           "run_episodes returned", f"the list of episode lengths {list(LENGTHS)}", hint)
-    shown = [int(n) if float(n).is_integer() else float(n) for n in lengths]
-    expect(shown == list(LENGTHS), f"run_episodes returned {shown} for episodes of lengths {list(LENGTHS)}; "
-           f"expected {list(LENGTHS)}.", hint)
-    steps, expected = schedule.steps, list(range(sum(LENGTHS)))
-    if steps != expected:
-        per_episode = [t for n in LENGTHS for t in range(n)]
-        name_the_mistake(lambda value: steps == value, {
-            "ε restarts with every episode: the clock is the step within the episode. "
-            "Hint: keep one global step counter across episodes.": per_episode,
-            "this is the seed's fake clock i_episode * 500 + t, which jumps 500 steps per episode. "
-            "Hint: count the environment steps actually taken.": [500 * e + t for e, n in enumerate(LENGTHS) for t in range(n)],
-            "ε is computed once per episode. Hint: call schedule(global_step) before every action.":
-                [sum(LENGTHS[:e]) for e in range(len(LENGTHS))],
-            "the schedule is never called. Hint: epsilon = schedule(global_step) before every action.": [],
-            "the first step is 1. Hint: global_step counts the steps taken before this one, so it starts at 0.":
-                [s + 1 for s in expected],
-        }, f"the schedule was asked about steps {steps}; expected 0, 1, ..., {sum(LENGTHS) - 1} "
-           "(one call per step, counting across episodes).",
-            returned=f"the schedule was asked about steps {steps}: ")
-    expect(env.actions == [1] * sum(LENGTHS), f"with schedule(step) = 0 the actions were {env.actions}; expected "
-           "always the greedy action 1.", "pass epsilon = schedule(global_step) to epsilon_greedy_action.")
+    got = plain_values(results.value("lengths"), "run_episodes returned", f"the list of episode lengths {lengths}",
+                       hint)
+    shown = [int(n) if float(n).is_integer() else float(n) for n in got]
+    if shown != lengths:
+        name_the_mistake(lambda value: len(shown) == len(value) and np.allclose(shown, value), {
+            "the lengths are cumulative (the global step at each episode's end). Hint: append each episode's own "
+            "step count.": np.cumsum(lengths).tolist(),
+            "each length is one short. Hint: count every step, the last one too (t + 1 steps after index t).":
+                [n - 1 for n in lengths],
+            "each length is one too long. Hint: count the env.step calls of the episode.": [n + 1 for n in lengths],
+            f"it returned each episode's total reward (the reward here is {reward} per step); expected its length, "
+            "the number of steps. Hint: count steps, not rewards.": [reward * n for n in lengths],
+        }, f"run_episodes returned {shown} for episodes of lengths {lengths}; expected {lengths}. Hint: {hint}",
+            returned=f"run_episodes returned {shown}: ")
+    steps, clocks = results.value("steps"), _clocks(lengths)
+    expect(type(steps) is list, "the schedule's record could not be read.")
+    if steps != clocks[""]:
+        wrong = dict(list(clocks.items())[1:])
+        name_the_mistake(lambda value: steps == value, wrong,
+                         f"the schedule was asked about steps {steps}; expected 0, 1, ..., {sum(lengths) - 1} "
+                         "(one call per step, counting across episodes).",
+                         returned=f"the schedule was asked about steps {steps}: ")
+    greedy, actions = int(np.argmax(inputs["state"][:inputs["n_actions"]])), results.value("actions")
+    expect(actions == [greedy] * sum(lengths), f"with schedule(step) = 0 the actions were {actions}; expected "
+           f"always the greedy action {greedy}.", "pass epsilon = schedule(global_step) to epsilon_greedy_action.")
+    _judge_explore(results, inputs["explore"])
+
+
+def _judge_explore(results, explore: dict) -> None:
+    """With ε = 1 the actions must follow the rng passed in: the same seed, the same actions; another seed, others."""
+    runs = [results.value(f"explore {index} actions") for index in range(len(explore["seeds"]))]
+    expect(runs[0] == runs[1], "with schedule(step) = 1 two runs with the same rng seed took different actions: "
+           "the randomness does not all come from the rng argument.", "pass rng on to epsilon_greedy_action; "
+           "neither run_episodes nor epsilon_greedy_action may draw from random, np.random or torch.")
+    expect(runs[0] != runs[2], "with schedule(step) = 1 runs with different rng seeds took the same actions: "
+           "run_episodes ignores the rng it was given.", "pass the rng argument on to epsilon_greedy_action "
+           "(do not make a new generator inside).")
+
+
+check_run_episodes = Check("4.3", "run_episodes", episodes_inputs, probe_run_episodes, judge_run_episodes)
