@@ -96,7 +96,7 @@ def batched_rows(seeds: list, baselines: list, eval_episodes: int, baseline_thre
                                                                        baseline_threads)
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         course = pool.submit(course_batch_rows, seeds, eval_episodes)
-        others = pool.submit(baseline_rows, baselines, seeds, eval_episodes, baseline_threads)
+        others = pool.submit(sequential_rows, baselines, seeds, eval_episodes, baseline_threads)
         return course.result() + others.result()
 
 

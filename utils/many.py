@@ -14,7 +14,8 @@ returns one. It is `train`'s loop, run for all agents in step:
   episode in the step that ends it (autoreset mode SAME_STEP, the last observation in
   `info["final_obs"]`), as `train` resets its env at once.
 - each agent has its own ε-greedy generator, replay memory (drawn from its own torch
-  random stream, the one `train` would use), n-step builder, exploration bonus and
+  random stream, the one `train` would use; a prioritized one keeps its own sum-tree,
+  vectorised over its minibatch as in `train`), n-step builder, exploration bonus and
   `TrainingMonitor`: the same greedy checks, best weights and stop as `train`. An agent
   that stops leaves the batch, so it costs nothing more.
 
@@ -43,7 +44,6 @@ from torch.optim.adam import adam
 from utils.dqn import (CountBonus, DQNConfig, TrainingMonitor, TrainResult, compute_targets, dqn_loss, q_values_taken,
                        run_parts, sample_batch, torch_threads, transition_writer, update_target)
 from utils.policies import epsilon_schedule
-from utils.prioritized import PrioritizedReplayMemory
 from utils.replay import DiscountedBatch
 
 PER_AGENT_FIELDS = ("seed", "lr", "gamma", "eps_start", "eps_end", "eps_decay_steps")
