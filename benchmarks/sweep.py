@@ -126,17 +126,22 @@ def save_row(path, row: dict, lock=None) -> None:
 
 
 def train_share(sweep: Sweep, path, runs: list, lock=None) -> None:
-    """Train `runs` (seed, name), one batch per name, appending each row to `path` (under `lock`) as its agent stops."""
+    """Train `runs` (seed, name pairs), one batch per name, appending each row to `path` (under `lock`)."""
     for name in dict.fromkeys(name for _, name in runs):
-        configs = [sweep.config(name, seed) for seed, run_name in runs if run_name == name]
-        hooks = [sweep.hook(config) for config in configs] if sweep.hook is not None else None
+        train_batch(sweep, path, name, [seed for seed, run_name in runs if run_name == name], lock)
 
-        def save(agent: int, result, name=name, configs=configs, hooks=hooks) -> None:
-            row = sweep.row(name, configs[agent], result, hooks[agent] if hooks is not None else None)
-            save_row(path, row, lock)
-            print(sweep.describe(row), flush=True)
 
-        train_many(configs, on_step=hooks, on_result=save)
+def train_batch(sweep: Sweep, path, name: str, seeds: list, lock=None) -> None:
+    """Train `name` on `seeds` as one batch of agents, appending each run's row as soon as its agent stops."""
+    configs = [sweep.config(name, seed) for seed in seeds]
+    hooks = [sweep.hook(config) for config in configs] if sweep.hook is not None else None
+
+    def save(agent: int, result) -> None:
+        row = sweep.row(name, configs[agent], result, hooks[agent] if hooks is not None else None)
+        save_row(path, row, lock)
+        print(sweep.describe(row), flush=True)
+
+    train_many(configs, on_step=hooks, on_result=save)
 
 
 def merge_parts(sweep: Sweep, path, parts: list) -> list:
