@@ -24,9 +24,9 @@ With one torch thread, each agent's run is `train`'s for its config, bit for bit
 weights, returns and checks, tests/test_many.py) whatever the other agents are: matrix
 products are grouped so that each agent's sums are rounded as nn.Linear rounds them alone.
 That holds for PyTorch 2.13 with MKL on x86, where it is tested (hidden sizes 32 to 256,
-batch sizes 32 to 64); elsewhere, a BLAS that
-rounds batched and single products differently would make runs differ in the last bits,
-and then, as any change does in RL, in their course. Each agent's `wall_s` is the time
+batch sizes 32 to 64); elsewhere, a BLAS that rounds batched and single products
+differently would make runs differ in the last bits, and then, as any change does in RL,
+in their course. Each agent's `wall_s` is the time
 from the start of the batch until that agent stopped: shared with the others, it is not
 a single run's time.
 """
