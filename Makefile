@@ -60,11 +60,11 @@ grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/
 nbgrader: setup ## write an nbgrader course folder, one assignment per notebook: make nbgrader [OUT=nbgrader/] [FORCE=1]
 	$(BIN)/python -m tools.nbgrader_course --out "$(or $(OUT),nbgrader)" $(if $(FORCE),--force)
 
-bench: setup ## benchmark the course's DQN on seeds 0-9 beside Stable-Baselines3
-	$(BIN)/python -m benchmarks.solve_rate --seeds 0-9 --baseline sb3 --json bench.json
+bench: setup ## benchmark the course's DQN on seeds 0-9 (one batch of agents) beside Stable-Baselines3, on both cores
+	$(BIN)/python -m benchmarks.solve_rate --seeds 0-9 --baseline sb3 --many --jobs 2 --json bench.json
 
-ablation: setup ## notebook 7's ablation: 5 variants x seeds 0-9, resuming results/ablation.jsonl (about 20-30 min)
-	$(BIN)/python -m benchmarks.ablation --seeds 0-9 --json results/ablation.jsonl
+ablation: setup ## notebook 7's ablation: 5 variants x seeds 0-9 as batches of agents on both cores, resuming results/ablation.jsonl
+	$(BIN)/python -m benchmarks.ablation --seeds 0-9 --jobs 2 --json results/ablation.jsonl
 
 checkpoint: setup ## retrain the shipped agent (TASK=acrobot: notebook 8's; VERIFY=1: compare with the shipped file instead)
 	$(BIN)/python -m tools.train_checkpoint $(if $(TASK),--task $(TASK)) $(if $(VERIFY),--verify)

@@ -3,10 +3,13 @@
     python -m benchmarks.capstone --tasks acrobot,mountaincar --seeds 0-4 --json results/capstone.jsonl
 
 For each seed, every config of each task (`utils.tasks.TASKS`, `TASK_CONFIGS`) trains,
-then plays 100 greedy episodes on held-out seeds. Each finished run is appended to the
-results file as one JSON line; running the command again skips the (config, seed) pairs
-already there, so an interrupted benchmark resumes where it stopped. At the end it
-prints, per config, how many runs reached the task's threshold and what they cost.
+then plays 100 greedy episodes on held-out seeds. The seeds of a config train together as
+one batch of agents (utils.many), in two processes at once (--jobs); each finished run is
+appended to the results file as one JSON line as soon as its agent stops. Running the
+command again skips the (config, seed) pairs already there, so an interrupted benchmark
+resumes where it stopped (benchmarks.sweep: --jobs, --shard, --merge). A run's `wall_s`
+is the time from the start of its batch until it stopped. At the end it prints, per
+config, how many runs reached the task's threshold and what they cost.
 """
 import argparse
 import sys
@@ -14,8 +17,8 @@ import sys
 import numpy as np
 
 from benchmarks.solve_rate import parse_seeds
-from utils.ablation import load_runs, missing_runs, run_missing
-from utils.tasks import RESULTS, TASKS, run_task
+from benchmarks.sweep import Sweep, add_sweep_arguments, merge_parts, run_sweep
+from utils.tasks import RESULTS, TASKS, exploration_log_for, task_config, task_row
 
 
 def parse_tasks(text: str) -> list:
@@ -25,6 +28,16 @@ def parse_tasks(text: str) -> list:
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown task(s) {unknown}; expected some of {list(TASKS)}")
     return [name for task in tasks for name in TASKS[task]]
+
+
+def describe(row: dict) -> str:
+    """The progress line of one saved run."""
+    return (f"{row['config_name']:<22} seed {row['seed']:>3}: {row['env_steps']:>7,} steps, solved at "
+            f"{row['solved_at']}, eval mean {row['eval_mean']:7.1f}, {row['goal_episodes']} goal episodes, "
+            f"{row['wall_s']:6.1f} s")
+
+
+CAPSTONE = Sweep(key="config_name", config=task_config, row=task_row, describe=describe, hook=exploration_log_for)
 
 
 def report(rows: list, names: list) -> None:
@@ -49,13 +62,12 @@ def main(argv=None) -> int:
                         help=f"comma-separated tasks (default: {','.join(TASKS)})")
     parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-4"), help="training seeds (default 0-4)")
     parser.add_argument("--json", default=str(RESULTS), help=f"results file, one JSON line per run (default {RESULTS})")
+    add_sweep_arguments(parser)
     args = parser.parse_args(argv)
-    rows = load_runs(args.json)
-    todo = missing_runs(rows, "config_name", args.tasks, args.seeds)
-    rows = run_missing(args.json, rows, todo, run_task, lambda row: (
-        f"{row['config_name']:<22} seed {row['seed']:>3}: {row['env_steps']:>7,} steps, solved at "
-        f"{row['solved_at']}, eval mean {row['eval_mean']:7.1f}, {row['goal_episodes']} goal episodes, "
-        f"{row['wall_s']:6.1f} s"))
+    if args.merge:
+        rows = merge_parts(CAPSTONE, args.json, args.merge)
+    else:
+        rows = run_sweep(CAPSTONE, args.json, args.tasks, args.seeds, args.jobs, args.shard)
     report([r for r in rows if r["seed"] in args.seeds], args.tasks)
     return 0
 

@@ -2,6 +2,7 @@
 
     python -m benchmarks.step_cost              # the recipe: loop against bare parts
     python -m benchmarks.step_cost --variants   # also dueling, n-step, prioritized, all three
+    python -m benchmarks.step_cost --many 10,32 # also N agents at once (utils.many) against single runs
 
 Times (1) one gradient update (`learn_from_memory`: sampling a batch and `gradient_step`,
 and for prioritized replay the priority updates) and (2) one action selection
@@ -9,7 +10,9 @@ and for prioritized replay the priority updates) and (2) one action selection
 training loop per env step without greedy checks. Prints the ratio
 loop / (updates per step × update + action); the course target is ≤ 1.3. With
 --variants, prints one row per option with its costs and its loop cost relative to
-the recipe's.
+the recipe's. With --many, trains N agents at once with `utils.many.train_many` (N seeds,
+the same loop without greedy checks, one torch thread), taking turns with single runs of
+`train`, and prints the cost of one env step per agent against a single run's.
 """
 import argparse
 import dataclasses
@@ -17,7 +20,8 @@ import statistics
 import time
 
 from utils.ablation import VARIANTS, loop_costs
-from utils.dqn import DQNConfig, learn_from_memory, run_parts, torch_threads, transition_writer
+from utils.dqn import DQNConfig, learn_from_memory, run_parts, torch_threads, train, transition_writer
+from utils.many import train_many
 from utils.policies import epsilon_greedy_action
 
 REPEATS = 5
@@ -67,10 +71,47 @@ def print_variant_table(rows: list) -> None:
         print(f"{name:<12} {update:>10.0f} {act:>10.0f} {per_step:>13.0f} {ratio:>10.2f}")
 
 
+def agent_counts(text: str) -> list:
+    """'10,32' → [10, 32]."""
+    counts = [part.strip() for part in text.split(",")]
+    if not all(count.isdigit() and int(count) > 0 for count in counts):
+        raise argparse.ArgumentTypeError(f"--many takes agent counts like 10,32, got {text!r}")
+    return [int(count) for count in counts]
+
+
+def many_table(base: DQNConfig, counts: list, steps: int = 3000, repeats: int = 3) -> list:
+    """One row per N of `counts`: (N, µs per env step per agent, µs per env step of a single run, single / per agent).
+
+    Greedy checks are off; every run takes `steps` env steps after learning starts. The
+    single runs and the batches take turns, so a slowdown of the machine hits all alike.
+    """
+    config = dataclasses.replace(base, max_env_steps=base.learning_starts + steps, check_every=10**9,
+                                 stop_return=None)
+    batches = {n: [dataclasses.replace(config, seed=seed) for seed in range(n)] for n in counts}
+    single, per_agent = [], {n: [] for n in counts}
+    for _ in range(repeats):
+        single.append(train(config).wall_s / config.max_env_steps)
+        for n, configs in batches.items():
+            # Every agent runs to the budget, so the last to stop has the batch's wall time.
+            per_agent[n].append(max(r.wall_s for r in train_many(configs)) / (n * config.max_env_steps))
+    single_step = statistics.median(single)
+    return [(n, statistics.median(per_agent[n]) * 1e6, single_step * 1e6, single_step / statistics.median(per_agent[n]))
+            for n in counts]
+
+
+def print_many_table(rows: list) -> None:
+    """Print `many_table`'s rows, aligned."""
+    print(f"{'agents':>6} {'us per agent-step':>18} {'single run us/step':>19} {'single / agent':>15}")
+    for n, per_agent, single, ratio in rows:
+        print(f"{n:>6} {per_agent:>18.0f} {single:>19.0f} {ratio:>14.2f}x")
+
+
 def main(argv=None) -> None:
     """Measure and print the three costs and the ratio; with --variants, the table of options too."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", action="store_true", help="also time each option of notebook 7")
+    parser.add_argument("--many", type=agent_counts, metavar="N,N,...",
+                        help="also time N agents trained at once (utils.many) per agent, against single runs")
     args = parser.parse_args(argv)
     config = DQNConfig(learning_starts=1_000, eps_decay_steps=1)
     with torch_threads(config.num_threads):
@@ -84,6 +125,9 @@ def main(argv=None) -> None:
     if args.variants:
         print()
         print_variant_table(variant_table(config))
+    if args.many:
+        print()
+        print_many_table(many_table(config, args.many))
 
 
 if __name__ == "__main__":

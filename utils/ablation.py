@@ -38,10 +38,14 @@ def variant_config(variant: str, seed: int, **overrides) -> DQNConfig:
 def run_variant(variant: str, seed: int, eval_episodes: int = 100, **overrides) -> dict:
     """Train `variant` on `seed`, evaluate it greedily on held-out seeds, return one row."""
     config = variant_config(variant, seed, **overrides)
-    result = train(config)
+    return variant_row(variant, config, train(config), eval_episodes)
+
+
+def variant_row(variant: str, config: DQNConfig, result, eval_episodes: int = 100) -> dict:
+    """The row of a trained run of `variant` (a `TrainResult` of `config`), after evaluating it greedily."""
     returns = evaluate(result.q_net, n_episodes=eval_episodes)
     return {
-        "variant": variant, "seed": seed, "max_env_steps": config.max_env_steps,
+        "variant": variant, "seed": config.seed, "max_env_steps": config.max_env_steps,
         "env_steps": result.env_steps, "solved_at": result.env_steps if result.stopped_early else None,
         "updates": result.updates, "wall_s": round(result.wall_s, 3),
         "eval_mean": float(returns.mean()), "eval_min": float(returns.min()),

@@ -368,13 +368,17 @@ def learn_from_memory(q_net: nn.Module, target_net: nn.Module, optimizer: torch.
     A prioritized memory samples with β annealed from `config.per_beta_start` at step 0
     to 1 at `config.max_env_steps`.
     """
-    if not isinstance(memory, PrioritizedReplayMemory):
-        gradient_step(q_net, target_net, optimizer, memory.sample(config.batch_size), config)
-        return
-    beta = annealed_beta(step, config.per_beta_start, config.max_env_steps)
-    batch = memory.sample(config.batch_size, beta)
+    batch = sample_batch(memory, config, step)
     td_errors = gradient_step(q_net, target_net, optimizer, batch, config)
-    memory.update_priorities(batch.indices, td_errors)
+    if isinstance(memory, PrioritizedReplayMemory):
+        memory.update_priorities(batch.indices, td_errors)
+
+
+def sample_batch(memory: ReplayMemory, config: DQNConfig, step: int) -> Batch:
+    """A minibatch of `config.batch_size` from `memory`: uniform, or by priority with β annealed to `step`."""
+    if not isinstance(memory, PrioritizedReplayMemory):
+        return memory.sample(config.batch_size)
+    return memory.sample(config.batch_size, annealed_beta(step, config.per_beta_start, config.max_env_steps))
 
 
 def gradient_step(q_net: nn.Module, target_net: nn.Module, optimizer: torch.optim.Optimizer,

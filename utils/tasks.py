@@ -101,10 +101,14 @@ def run_task(name: str, seed: int, eval_episodes: int = 100, **overrides) -> dic
     """Train config `name` on `seed`, evaluate it greedily on held-out seeds, return one JSON-ready row."""
     config = task_config(name, seed, **overrides)
     log = exploration_log_for(config)
-    result = train(config, on_step=log)
+    return task_row(name, config, train(config, on_step=log), log, eval_episodes)
+
+
+def task_row(name: str, config: DQNConfig, result, log: ExplorationLog, eval_episodes: int = 100) -> dict:
+    """The row of a trained run of config `name` (a `TrainResult` of `config`, `log` its on_step hook), evaluated."""
     returns = evaluate(result.q_net, n_episodes=eval_episodes, env_id=config.env_id)
     return {
-        "task": task_of(name), "config_name": name, "env_id": config.env_id, "seed": seed,
+        "task": task_of(name), "config_name": name, "env_id": config.env_id, "seed": config.seed,
         "max_env_steps": config.max_env_steps, "env_steps": result.env_steps,
         "solved_at": result.env_steps if result.stopped_early else None,
         "updates": result.updates, "wall_s": round(result.wall_s, 3),
