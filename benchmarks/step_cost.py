@@ -2,6 +2,7 @@
 
     python -m benchmarks.step_cost              # the recipe: loop against bare parts
     python -m benchmarks.step_cost --variants   # also dueling, n-step, prioritized, all three
+    python -m benchmarks.step_cost --variants --json results/step_cost.json   # the table notebook 7 shows
 
 Times (1) one gradient update (`learn_from_memory`: sampling a batch and `gradient_step`,
 and for prioritized replay the priority updates) and (2) one action selection
@@ -13,8 +14,11 @@ the recipe's.
 """
 import argparse
 import dataclasses
+import json
+import platform
 import statistics
 import time
+from pathlib import Path
 
 from utils.ablation import VARIANTS, loop_costs
 from utils.dqn import DQNConfig, learn_from_memory, run_parts, torch_threads, transition_writer
@@ -67,11 +71,23 @@ def print_variant_table(rows: list) -> None:
         print(f"{name:<12} {update:>10.0f} {act:>10.0f} {per_step:>13.0f} {ratio:>10.2f}")
 
 
+def write_variant_table(path: Path, rows: list) -> None:
+    """Save `variant_table`'s rows as JSON, with the machine they were measured on."""
+    keys = ("variant", "update_us", "action_us", "loop_us_per_step", "x_default")
+    record = {"machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
+              "command": "python -m benchmarks.step_cost --variants --json " + str(path),
+              "rows": [dict(zip(keys, (name, *map(lambda x: round(x, 3), numbers)))) for name, *numbers in rows]}
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
 def main(argv=None) -> None:
     """Measure and print the three costs and the ratio; with --variants, the table of options too."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", action="store_true", help="also time each option of notebook 7")
+    parser.add_argument("--json", type=Path, help="with --variants, also write the table to this JSON file")
     args = parser.parse_args(argv)
+    if args.json and not args.variants:
+        parser.error("--json writes the table of options: add --variants")
     config = DQNConfig(learning_starts=1_000, eps_decay_steps=1)
     with torch_threads(config.num_threads):
         update, act = bare_costs(config)
@@ -83,7 +99,10 @@ def main(argv=None) -> None:
     print(f"ratio loop / (updates per step x update + action) = {per_step / bare:.2f}  (target <= 1.3)")
     if args.variants:
         print()
-        print_variant_table(variant_table(config))
+        rows = variant_table(config)
+        print_variant_table(rows)
+        if args.json:
+            write_variant_table(args.json, rows)
 
 
 if __name__ == "__main__":
