@@ -15,6 +15,7 @@ the recipe's.
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import statistics
 import time
@@ -71,10 +72,23 @@ def print_variant_table(rows: list) -> None:
         print(f"{name:<12} {update:>10.0f} {act:>10.0f} {per_step:>13.0f} {ratio:>10.2f}")
 
 
+def machine_description() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one), its logical CPU count and the OS."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+             if line.startswith("model name")] if cpuinfo.is_file() else []
+    return f"{names[0] if names else platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, " \
+           f"{platform.system()}"
+
+
 def write_variant_table(path: Path, rows: list) -> None:
-    """Save `variant_table`'s rows as JSON, with the machine they were measured on."""
+    """Save `variant_table`'s rows as JSON, with the machine they were measured on and its load then.
+
+    The load average (runnable processes, over the last minute) says whether the timings
+    could be trusted: above the number of CPUs, other programs took turns with these.
+    """
     keys = ("variant", "update_us", "action_us", "loop_us_per_step", "x_default")
-    record = {"machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
+    record = {"machine": machine_description(), "load_average": round(os.getloadavg()[0], 1),
               "command": "python -m benchmarks.step_cost --variants --json " + str(path),
               "rows": [dict(zip(keys, (name, *map(lambda x: round(x, 3), numbers)))) for name, *numbers in rows]}
     path.write_text(json.dumps(record, indent=1) + "\n")

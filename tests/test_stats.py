@@ -116,3 +116,14 @@ def test_beta_at_stop_is_where_the_annealing_had_got_to():
 def test_a_missing_step_cost_table_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="benchmarks.step_cost --variants --json"):
         load_step_costs(tmp_path / "step_cost.json")
+
+
+def test_the_step_cost_table_notebook_7_shows_round_trips(tmp_path):
+    from benchmarks.step_cost import write_variant_table
+    write_variant_table(tmp_path / "costs.json", [("default", 1000.0, 40.0, 300.0, 1.0),
+                                                  ("dueling", 1100.0, 60.0, 330.0, 1.1)])
+    table = load_step_costs(tmp_path / "costs.json")
+    assert [row["variant"] for row in table["rows"]] == ["default", "dueling"]
+    assert table["rows"][1] == {"variant": "dueling", "update_us": 1100.0, "action_us": 60.0,
+                                "loop_us_per_step": 330.0, "x_default": 1.1}
+    assert "logical CPUs" in table["machine"] and table["load_average"] >= 0
