@@ -15,6 +15,7 @@ import numpy as np
 
 from benchmarks.solve_rate import parse_seeds
 from utils.ablation import load_runs, missing_runs, run_missing
+from utils.seeding import CAPSTONE_SEEDS, seed_span
 from utils.tasks import RESULTS, TASKS, run_task
 
 
@@ -47,7 +48,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=parse_tasks, default=parse_tasks(",".join(TASKS)),
                         help=f"comma-separated tasks (default: {','.join(TASKS)})")
-    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-4"), help="training seeds (default 0-4)")
+    parser.add_argument("--seeds", type=parse_seeds, default=list(CAPSTONE_SEEDS),
+                        help=f"training seeds (default {seed_span(CAPSTONE_SEEDS)}, utils.seeding.CAPSTONE_SEEDS)")
     parser.add_argument("--json", default=str(RESULTS), help=f"results file, one JSON line per run (default {RESULTS})")
     args = parser.parse_args(argv)
     rows = load_runs(args.json)
