@@ -31,6 +31,7 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	mkdir -p $(VENV)/share/jupyter/lab/settings/overrides.d && cp jupyterlab/dqn-course.json $(VENV)/share/jupyter/lab/settings/overrides.d/
 	touch $(STAMP)
 
 lab: setup ## start JupyterLab on the student notebooks

@@ -20,6 +20,7 @@ import sys
 from benchmarks.solve_rate import parse_seeds
 from benchmarks.sweep import Sweep, add_sweep_arguments, merge_parts, run_sweep
 from utils.ablation import RESULTS, VARIANTS, runs_of, variant_config, variant_row, variant_summary
+from utils.seeding import ABLATION_SEEDS, seed_span
 
 
 def interval(estimate: float, ci: tuple) -> str:
@@ -57,7 +58,8 @@ def report(rows: list, variants: list) -> None:
 def main(argv=None) -> int:
     """Run the missing (variant, seed) pairs, appending each row; print the summary table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-9"), help="training seeds (default 0-9)")
+    parser.add_argument("--seeds", type=parse_seeds, default=list(ABLATION_SEEDS),
+                        help=f"training seeds (default {seed_span(ABLATION_SEEDS)}, utils.seeding.ABLATION_SEEDS)")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
                         help="variants to run (default: all)")
     parser.add_argument("--json", default=str(RESULTS), help=f"results file, one JSON line per run (default {RESULTS})")

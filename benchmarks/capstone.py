@@ -19,6 +19,7 @@ import numpy as np
 from benchmarks.solve_rate import parse_seeds
 from benchmarks.sweep import Sweep, add_sweep_arguments, merge_parts, run_sweep
 from utils.tasks import RESULTS, TASKS, exploration_log_for, task_config, task_row
+from utils.seeding import CAPSTONE_SEEDS, seed_span
 
 
 def parse_tasks(text: str) -> list:
@@ -60,7 +61,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=parse_tasks, default=parse_tasks(",".join(TASKS)),
                         help=f"comma-separated tasks (default: {','.join(TASKS)})")
-    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-4"), help="training seeds (default 0-4)")
+    parser.add_argument("--seeds", type=parse_seeds, default=list(CAPSTONE_SEEDS),
+                        help=f"training seeds (default {seed_span(CAPSTONE_SEEDS)}, utils.seeding.CAPSTONE_SEEDS)")
     parser.add_argument("--json", default=str(RESULTS), help=f"results file, one JSON line per run (default {RESULTS})")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)

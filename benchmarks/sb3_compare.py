@@ -1,6 +1,6 @@
 """The course's DQN beside Stable-Baselines3's on held-out seeds, with and without SB3's early stopping.
 
-    python -m benchmarks.sb3_compare --seeds 100-109 --json results/sb3_compare.jsonl
+    python -m benchmarks.sb3_compare --seeds 200-209 --json results/sb3_compare.jsonl
 
 Per seed, three runs, one torch thread each, interleaved so all see the same machine load:
   course      `train(DQNConfig(seed=seed))`: greedy checks, early stop, best weights kept.
@@ -25,6 +25,7 @@ from utils.ablation import load_runs, missing_runs, run_missing
 from utils.dqn import DQNConfig, train
 from utils.evaluation import REWARD_THRESHOLD, evaluate
 from utils.sb3_bridge import SB3_RESULTS, train_sb3_with_eval, zoo_settings
+from utils.seeding import HELD_OUT_SEEDS, seed_span
 
 EARLY_STOP_BUDGET = DQNConfig.max_env_steps
 EARLY_STOP_CHECKS = dict(eval_every=DQNConfig.check_every, eval_episodes=DQNConfig.check_episodes,
@@ -81,8 +82,9 @@ def report(rows: list) -> None:
 def main(argv=None) -> int:
     """Run the missing (impl, seed) pairs, appending each row; print the summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("100-109"),
-                        help="training seeds (default 100-109, held out: never used to tune anything)")
+    parser.add_argument("--seeds", type=parse_seeds, default=list(HELD_OUT_SEEDS),
+                        help=f"training seeds (default {seed_span(HELD_OUT_SEEDS)}, utils.seeding.HELD_OUT_SEEDS: "
+                             "never used to choose a setting, on any task)")
     parser.add_argument("--json", default=str(SB3_RESULTS), help="results file, one JSON line per run")
     args = parser.parse_args(argv)
     rows = load_runs(args.json)

@@ -3,6 +3,7 @@
     python -m benchmarks.step_cost              # the recipe: loop against bare parts
     python -m benchmarks.step_cost --variants   # also dueling, n-step, prioritized, all three
     python -m benchmarks.step_cost --many 10,32 # also N agents at once (utils.many) against single runs
+    python -m benchmarks.step_cost --variants --json results/step_cost.json   # the table notebook 7 shows
 
 Times (1) one gradient update (`learn_from_memory`: sampling a batch and `gradient_step`,
 and for prioritized replay the priority updates) and (2) one action selection
@@ -16,8 +17,12 @@ the same loop without greedy checks, one torch thread), taking turns with single
 """
 import argparse
 import dataclasses
+import json
+import os
+import platform
 import statistics
 import time
+from pathlib import Path
 
 from utils.ablation import VARIANTS, loop_costs
 from utils.dqn import DQNConfig, learn_from_memory, run_parts, torch_threads, train, transition_writer
@@ -106,13 +111,38 @@ def print_many_table(rows: list) -> None:
         print(f"{n:>6} {per_agent:>18.0f} {single:>19.0f} {ratio:>14.2f}x")
 
 
+def machine_description() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one), its logical CPU count and the OS."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+             if line.startswith("model name")] if cpuinfo.is_file() else []
+    return f"{names[0] if names else platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, " \
+           f"{platform.system()}"
+
+
+def write_variant_table(path: Path, rows: list) -> None:
+    """Save `variant_table`'s rows as JSON, with the machine they were measured on and its load then.
+
+    The load average (runnable processes, over the last minute) says whether the timings
+    could be trusted: above the number of CPUs, other programs took turns with these.
+    """
+    keys = ("variant", "update_us", "action_us", "loop_us_per_step", "x_default")
+    record = {"machine": machine_description(), "load_average": round(os.getloadavg()[0], 1),
+              "command": "python -m benchmarks.step_cost --variants --json " + str(path),
+              "rows": [dict(zip(keys, (name, *map(lambda x: round(x, 3), numbers)))) for name, *numbers in rows]}
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
 def main(argv=None) -> None:
     """Measure and print the three costs and the ratio; with --variants, the table of options too."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", action="store_true", help="also time each option of notebook 7")
     parser.add_argument("--many", type=agent_counts, metavar="N,N,...",
                         help="also time N agents trained at once (utils.many) per agent, against single runs")
+    parser.add_argument("--json", type=Path, help="with --variants, also write the table to this JSON file")
     args = parser.parse_args(argv)
+    if args.json and not args.variants:
+        parser.error("--json writes the table of options: add --variants")
     config = DQNConfig(learning_starts=1_000, eps_decay_steps=1)
     with torch_threads(config.num_threads):
         update, act = bare_costs(config)
@@ -124,7 +154,10 @@ def main(argv=None) -> None:
     print(f"ratio loop / (updates per step x update + action) = {per_step / bare:.2f}  (target <= 1.3)")
     if args.variants:
         print()
-        print_variant_table(variant_table(config))
+        rows = variant_table(config)
+        print_variant_table(rows)
+        if args.json:
+            write_variant_table(args.json, rows)
     if args.many:
         print()
         print_many_table(many_table(config, args.many))

@@ -4,9 +4,11 @@
 
 Between two hard copies the Q-network is fitted to r + γ·max_a' Q_target(s', a'): one sweep
 of value iteration, approximately. Starting from Q ≈ 0, after k sweeps a state from which
-the pole can be kept up for ever is worth Σ_{i<k} γ^i = (1 − γ^k)/(1 − γ). This script
-trains the course's DQN without early stopping and prints max_a Q, averaged over the start
-states of held-out evaluation episodes (upright, within ±0.05), after k copies.
+the pole can be kept up for ever is worth Σ_{i<k} γ^i = (1 − γ^k)/(1 − γ). The copies made
+up to learning_starts copy a network that has not learned yet, so k counts only the later
+ones. This script trains the course's DQN without early stopping and prints max_a Q,
+averaged over the start states of held-out evaluation episodes (upright, within ±0.05),
+after a number of copies.
 
 Each k is its own training run of exactly k·target_update_every steps. Training is
 deterministic on one machine, so every run repeats the longer runs' first steps and its
@@ -25,6 +27,8 @@ NEVER = 10**9
 """check_every that no run reaches: no greedy check, so `train` returns the final weights, not the best checked ones."""
 COPY_EVERY = DQNConfig().target_update_every
 """Environment steps between hard target copies in the course's recipe."""
+COPIES_BEFORE_LEARNING = DQNConfig().learning_starts // COPY_EVERY
+"""Copies made up to learning_starts (steps 500 and 1,000): they copy a network that has not learned, no sweep."""
 
 
 def parse_copies(text: str) -> list:
@@ -67,10 +71,11 @@ def main(argv=None) -> None:
     gamma = DQNConfig().gamma
     states = start_states(args.states)
     print(f"seed {args.seed}, γ = {gamma}, max_a Q averaged over {args.states} evaluation start states")
-    print(f"{'copies':>6} {'env steps':>9} {'measured':>8} {'predicted (1 - γ^k)/(1 - γ)':>28}")
+    print(f"{'copies':>6} {'env steps':>9} {'measured':>8} {'predicted (1 - γ^k)/(1 - γ)':>28}  "
+          f"(k = copies - {COPIES_BEFORE_LEARNING}, those made before learning starts)")
     for copies in args.copies:
         measured = value_after(copies, args.seed, states)
-        predicted = predicted_value(copies, gamma)
+        predicted = predicted_value(copies - COPIES_BEFORE_LEARNING, gamma)
         print(f"{copies:6d} {copies * COPY_EVERY:9,d} {measured:8.1f} {predicted:28.1f}", flush=True)
 
 

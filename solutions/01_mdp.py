@@ -40,6 +40,11 @@ setup_notebook(SEED)  # seeds random/NumPy/torch, one torch thread, notices for 
 #
 # $$G_t = \sum_{k=0}^{T-t-1} \gamma^k\, r_{t+k} = r_t + \gamma\, G_{t+1}.$$
 #
+# Here $r_t$ is the reward for the action taken at time $t$, as gymnasium's `env.step`
+# returns it with the next state. Sutton & Barto (2018) write that same reward $R_{t+1}$
+# (it arrives with $S_{t+1}$), so their return reads $G_t = \sum_k \gamma^k R_{t+k+1}$: the
+# same sum, with the reward's index shifted by one.
+#
 # With $\gamma < 1$ a reward $k$ steps away counts $\gamma^k$ as much as one now. The
 # weights sum to $1/(1-\gamma)$, the **effective horizon**: with $\gamma = 0.99$ the agent
 # looks about 100 steps ahead. (Sutton & Barto 2018, ch. 3.)

@@ -61,8 +61,10 @@ setup_notebook(SEED)  # seeds random/NumPy/torch, one torch thread, notices for 
 # **off-policy learning** (learning the greedy policy from other behaviour) form the
 # *deadly triad*: together they can make the estimates diverge (Sutton & Barto 2018,
 # sec. 11.3). DQN has all three. Its replay memory (notebook 2) and target network
-# (notebook 5) make divergence rarer in practice, not impossible
-# (van Hasselt et al. 2018); notebook 5 comes back to this.
+# (notebook 5) are what made it learn stably: Mnih et al. (2015) trained it without each
+# of them and it scored far lower. They do not remove the triad: van Hasselt et al. (2018)
+# found the value estimates of deep Q-learning growing beyond any possible return,
+# though rarely without bound. Notebook 5 comes back to this.
 
 # %% [markdown]
 # ### Exercise 3.1: `QNetwork`

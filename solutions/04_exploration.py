@@ -50,7 +50,11 @@ print(f"eps_start={config.eps_start}, eps_end={config.eps_end}, eps_decay_steps=
 # For tabular Q-learning this is enough in the limit: if every state–action pair keeps
 # being visited (and the step sizes decay suitably) the estimates converge to $Q^*$
 # (Watkins & Dayan 1992). It is a heuristic, not an efficient strategy: ε-greedy comes
-# with **no PAC guarantee** in general. Its exploration is undirected dithering, and
+# with **no PAC guarantee** in general. (A PAC guarantee, for *probably approximately
+# correct*, says that with probability at least $1 - \delta$ the agent acts more than
+# $\epsilon$ worse than optimally on at most a number of steps polynomial in the numbers
+# of states and actions, $1/\epsilon$, $1/\delta$ and the horizon; Strehl et al. 2009.)
+# Its exploration is undirected dithering, and
 # where a reward lies at the end of a long chain of right moves a dithering agent needs
 # a number of steps exponential in the chain's length to stumble on it
 # (Osband et al. 2016). CartPole is forgiving: random actions reach most relevant states
@@ -304,4 +308,5 @@ for q_values in ([0.1, 0.2], [90.1, 90.2], [90.0, 91.0]):
 # and 6.5. C. J. C. H. Watkins and P. Dayan, "Q-learning", *Machine Learning* 8,
 # 279–292 (1992). I. Osband, C. Blundell, A. Pritzel and B. Van Roy, "Deep exploration
 # via bootstrapped DQN", *NeurIPS* (2016). M. Fortunato et al., "Noisy networks for
-# exploration", *ICLR* (2018).
+# exploration", *ICLR* (2018). A. L. Strehl, L. Li and M. L. Littman, "Reinforcement
+# learning in finite MDPs: PAC analysis", *JMLR* 10, 2413–2444 (2009).

@@ -25,13 +25,13 @@ import torch
 from utils.cartpole_physics import bare_simulator, certain_fall_steps
 from utils.checks import check_evaluate_greedy, check_solved_runs
 from utils.dqn import zero_state_value
-from utils.evaluation import EVAL_SEED, REWARD_THRESHOLD
+from utils.evaluation import EVAL_SEED, REWARD_THRESHOLD, SHIPPED_CHECKPOINT, load_checkpoint
 from utils.networks import QNetwork, count_parameters
 from utils.notebook import setup_notebook
 from utils.plotting import q_value_maps, return_histograms
 from utils.policies import greedy_action
 from utils.seeding import make_env
-from utils.student_agent import load_agent
+from utils.student_agent import load_agent, shipped_record
 from utils.video import record_rollout, show_rollout
 from utils.widgets import rollout_scrubber
 
@@ -120,8 +120,8 @@ check_evaluate_greedy(evaluate_greedy)
 
 # %% [markdown]
 # Now the real thing: 100 held-out episodes for the trained network and for the untrained
-# one. The trained agent plays up to 50,000 steps: about 3 seconds on the 2-core machine
-# this notebook was built on, longer on a slower or busier one. The mean hides the shape:
+# one. The trained agent plays up to 50,000 steps: from a few seconds on a quiet laptop to
+# half a minute on a slow or busy one. The mean hides the shape:
 # a policy can average 480 by being perfect 95 times and failing early 5 times, or by
 # always falling at step 480. The histogram shows which.
 
@@ -185,8 +185,9 @@ print(f"on seeds {next_block}..{next_block + 99}: trained network solved: {verdi
 # %% [markdown]
 # ## 6.4 Before and after, on video
 #
-# The untrained network's greedy policy. In the 100 episodes of section 6.2 it lasted 8 to
-# 11 steps (mean 9.3); the video and the cell after it show how the filmed episode ends.
+# The untrained network's greedy policy. Section 6.2 printed how long it lasted in its 100
+# episodes (its min, max and mean); the video and the cell after it show how the filmed
+# episode ends.
 
 # %%
 show_rollout(make_env(EVAL_SEED, render=True), policy=lambda s: greedy_action(untrained_net, s))
@@ -309,12 +310,12 @@ print(f"the {len(visited):,} visited states span θ in [{visited[:, 2].min():+.3
 #   at the bottom left, a pole leaning and falling left that gets a push to the right
 #   (which looks backwards), is almost all darkened.
 # * **The dots** show how small a part of the plane the greedy policy uses (the ranges are
-#   printed under the maps). The network was trained on more: its replay memory (50,000
-#   transitions, more than the 49,317 steps the course's agent trained for) still held
-#   the nearly random first steps of training (ε starts at 1) and every ε-greedy episode
-#   that failed, and each failure passes close to the limits. Inside the limits, an odd
-#   colour is therefore not simply a state the agent never saw: look for the darkened
-#   ties first.
+#   printed under the maps). The network was trained on more: its replay memory holds the
+#   last 50,000 transitions, which for a run stopped near 50,000 steps (the course's agent
+#   stopped at 49,317) is nearly all of them, including the nearly random first steps of
+#   training (ε starts at 1) and every ε-greedy episode that failed, and each failure
+#   passes close to the limits. Inside the limits, an odd colour is therefore not simply a
+#   state the agent never saw: look for the darkened ties first.
 # * **The value map** is highest in the band of states from which the pole can be caught,
 #   and falls towards the corners where the pole leans and falls the same way.
 #
@@ -322,28 +323,42 @@ print(f"the {len(visited):,} visited states span θ in [{visited[:, 2].min():+.3
 #
 # A state from which the pole can be held for ever is worth
 # $\sum_k \gamma^k = 1/(1-\gamma) = 100$ under $Q^*$ (truncation does not end its future),
-# yet the colour bar ends well below 100: the largest value inside the limits is printed
-# under the maps (66.8 for the course's agent, whose upright state gets 65.9). The hard
-# target copies set this scale (notebook 5 derives it). Between two copies the network regresses on
-# targets $r + \gamma \max_{a'} Q(s', a'; \theta^-)$ from a frozen copy $\theta^-$, which is
-# about one sweep of value iteration. From $Q \approx 0$, after $k$ copies a state that can
-# be held for ever is worth about
-# $\sum_{j=0}^{k-1}\gamma^j = (1-\gamma^k)/(1-\gamma) = 100\,(1-0.99^k)$. The course's agent
-# stopped after 49,317 steps (`checkpoints/dqn_cartpole.json`), which is 98 copies at one
-# per 500 steps: $100\,(1-0.99^{98}) \approx 63$.
+# yet the colour bar ends well below 100: the largest value inside the limits and the
+# value of the upright state are printed under the maps, for the agent shown. The hard
+# target copies set this scale (notebook 5 derives it). Between two copies the network
+# regresses on targets $r + \gamma \max_{a'} Q(s', a'; \theta^-)$ from a frozen copy
+# $\theta^-$, which is about one sweep of value iteration. From $Q \approx 0$, after $k$
+# sweeps a state that can be held for ever is worth about
+# $\sum_{j=0}^{k-1}\gamma^j = (1-\gamma^k)/(1-\gamma) = 100\,(1-0.99^k)$, where the copies
+# count from step 1,000, when learning starts (the copies at steps 500 and 1,000 copy a
+# network that has not learned yet). For the course's agent, from its record
+# (`checkpoints/dqn_cartpole.json`):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+shipped_net, shipped_config = load_checkpoint(SHIPPED_CHECKPOINT)
+shipped_steps = shipped_record()["env_steps"]
+shipped_sweeps = (shipped_steps - shipped_config.learning_starts) / shipped_config.target_update_every
+print(f"the course's agent stopped after {shipped_steps:,} steps: {shipped_sweeps:.1f} sweeps, "
+      f"predicted 100 (1 - 0.99^k) = {100 * (1 - shipped_config.gamma ** shipped_sweeps):.1f}; "
+      f"its upright state's value: {zero_state_value(shipped_net, 4):.1f}")
+
+# %% [markdown]
+# The measured value sits a little above the prediction, as in notebook 5's plot, which
+# shows the same growth for your own run (and discusses the gap).
 #
 # Trained on without early stopping, the values keep climbing towards 100. We measured it
 # with `python -m benchmarks.value_growth` (seed 0; $\max_a Q$ averaged over the start
-# states of the 100 evaluation episodes; the numbers vary from machine to machine):
+# states of the 100 evaluation episodes; the measured numbers vary from machine to
+# machine; $k$ is the number of copies made after learning started, two fewer than all):
 #
 # | target copies (environment steps) | 50 (25,000) | 100 (50,000) | 150 (75,000) | 200 (100,000) |
 # |---|---|---|---|---|
 # | measured $\max_a Q$ | 40.5 | 66.5 | 81.4 | 88.4 |
-# | predicted $100\,(1 - 0.99^k)$ | 39.5 | 63.4 | 77.9 | 86.6 |
+# | predicted $100\,(1 - 0.99^k)$ | 38.3 | 62.7 | 77.4 | 86.3 |
 #
-# Notebook 5's plot of Q over training shows the same growth for your own run. The
-# greedy policy was already perfect at values near 66: it depends only on the *ordering*
-# of the two actions' values in each state, not on their size.
+# The greedy policy was already perfect at values in the sixties: it depends only on the
+# *ordering* of the two actions' values in each state, not on their size.
 
 # %% [markdown]
 # ## Recap
@@ -356,9 +371,9 @@ print(f"the {len(visited):,} visited states span θ in [{visited[:, 2].min():+.3
 #   controller that weighs the pole's angle against its angular velocity.
 # * Read a Q-map with the physics beside it: where every action sequence falls on the same
 #   step (a doomed tie) the greedy choice is arbitrary, and only the terminal states
-#   beyond the limits are pure extrapolation. After $k$ hard target copies the values are
-#   near $100\,(1-0.99^k)$, well below $1/(1-\gamma) = 100$; the policy needs only their
-#   ordering.
+#   beyond the limits are pure extrapolation. After $k$ sweeps (hard target copies made
+#   after learning started) the values are near $100\,(1-0.99^k)$, well below
+#   $1/(1-\gamma) = 100$; the policy needs only their ordering.
 #
 # **Where next:** change one `DQNConfig` field at a time in notebook 5 (no double DQN,
 # `tau=0.005` with `target_update_every=1`, `loss="mse"`, no greedy checks with

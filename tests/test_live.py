@@ -111,6 +111,8 @@ def test_a_verdict_replaces_the_summary_and_fills_the_bar(capsys):
     view.finish("greedy check passed at step 520")
     assert view.bar.value == view.bar.max == 520 and view.bar.description == "done"
     assert view.label.value.endswith(": greedy check passed at step 520")
+    # Printed as well: reopened without its widget state, the notebook still shows the verdict.
+    assert capsys.readouterr().out.splitlines()[-1] == view.label.value
     text = LiveTrainingView(1_000, mode="text")
     feed(text, 52)
     capsys.readouterr()

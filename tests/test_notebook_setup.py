@@ -29,3 +29,11 @@ def test_the_generators_stub_is_announced_and_a_solution_is_not():
     assert unfinished_exercises(stubbed) == ["Exercise 2.1: ReplayMemory"]
     assert stub_notice(stubbed).startswith("✏️ Exercise 2.1: ReplayMemory is not done yet")
     assert stub_notice(SOLVED) == "" and stub_notice(stubbed.replace("raise NotImplementedError", "# raise")) == ""
+
+
+def test_an_exercise_with_several_methods_is_named_once():
+    stubbed = student_source(SOLVED + "\n" + SOLVED.replace("push", "sample"), "2.1: ReplayMemory")
+    assert stubbed.count("raise NotImplementedError") == 2
+    assert unfinished_exercises(stubbed) == ["Exercise 2.1: ReplayMemory"]
+    assert stub_notice(stubbed).count("Exercise 2.1") == 1
+    assert stub_notice(stubbed).startswith("✏️ Exercise 2.1: ReplayMemory is not done yet")

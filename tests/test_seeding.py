@@ -1,11 +1,20 @@
 """Seeding: the same seed gives the same numbers and the same episode."""
 import random
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from utils.seeding import env_dimensions, make_env, seed_everything
+from utils.ablation import RESULTS as ABLATION_RESULTS
+from utils.ablation import load_runs
+from utils.sb3_bridge import SB3_RESULTS
+from utils.seeding import (ABLATION_SEEDS, CAPSTONE_SEEDS, CARTPOLE_TUNING_SEEDS, HELD_OUT_SEEDS, NOTEBOOK_SEED,
+                           TASK_TUNING_SEEDS, env_dimensions, make_env, seed_everything, seed_span)
+from utils.tasks import RESULTS as TASK_RESULTS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def draws():
@@ -78,3 +87,21 @@ def test_other_classic_control_envs_are_made_and_seeded(env_id, dimensions, fram
 def test_envs_dqn_cannot_run_are_refused_clearly(env_id, message):
     with pytest.raises(ValueError, match=message):
         env_dimensions(env_id)
+
+
+def test_held_out_seeds_were_never_used_to_choose_anything():
+    used = {NOTEBOOK_SEED, *CARTPOLE_TUNING_SEEDS, *TASK_TUNING_SEEDS, *ABLATION_SEEDS, *CAPSTONE_SEEDS}
+    assert not used & set(HELD_OUT_SEEDS)
+    assert not set(CAPSTONE_SEEDS) & set(TASK_TUNING_SEEDS)
+    assert seed_span(HELD_OUT_SEEDS) == "200-209" and seed_span(range(3, 4)) == "3-3"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "solutions").glob("[0-9][0-9]_*.py")), ids=lambda p: p.stem)
+def test_every_notebook_uses_the_notebook_seed(path):
+    assert re.findall(r"^SEED = (\d+)", path.read_text(), flags=re.MULTILINE) == [str(NOTEBOOK_SEED)]
+
+
+@pytest.mark.parametrize("results, seeds", [(ABLATION_RESULTS, ABLATION_SEEDS), (TASK_RESULTS, CAPSTONE_SEEDS),
+                                            (SB3_RESULTS, HELD_OUT_SEEDS)], ids=["ablation", "capstone", "sb3"])
+def test_committed_results_ran_on_their_seed_range(results, seeds):
+    assert {row["seed"] for row in load_runs(results)} == set(seeds)

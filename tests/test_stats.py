@@ -2,8 +2,10 @@
 import numpy as np
 import pytest
 
-from utils.ablation import append_run, check_curve, load_runs, missing_runs, steps_to_solve, variant_config
-from utils.stats import bootstrap_ci, iqm, iqm_difference_ci, performance_profile
+from utils.ablation import (append_run, beta_at_stop, check_curve, load_runs, load_step_costs, missing_runs,
+                            steps_to_solve, variant_config)
+from utils.stats import (bonferroni_confidence, bootstrap_ci, fisher_exact_p, iqm, iqm_difference_ci,
+                         mcnemar_exact_p, performance_profile)
 
 SCORES = [500, 500, 480, 500, 300, 500, 500, 499, 500, 12]
 
@@ -11,6 +13,11 @@ SCORES = [500, 500, 480, 500, 300, 500, 500, 499, 500, 12]
 def test_iqm_is_the_mean_of_the_middle_half():
     assert iqm(np.arange(1, 9)) == pytest.approx(4.5)  # mean of 3, 4, 5, 6
     assert iqm([1, 2, 3, 4, 1_000_000, 5, 6, 7]) == pytest.approx(iqm([1, 2, 3, 4, 8, 5, 6, 7]))
+
+
+def test_iqm_of_ten_runs_keeps_the_middle_six():
+    # floor(10 / 4) = 2 runs cut from each end: 6 of 10 (60%) are averaged, as notebook 7 says.
+    assert iqm(np.r_[[-1e6, -1e6], np.arange(6.0), [1e6, 1e6]]) == pytest.approx(2.5)
 
 
 def test_bootstrap_interval_holds_the_estimate_and_is_reproducible():
@@ -32,6 +39,35 @@ def test_performance_profile_falls_with_the_threshold():
     profile = performance_profile(SCORES, [0, 250, 475, 499.5], resamples=500)
     assert profile["fraction"] == [1.0, 0.9, 0.8, 0.6]
     assert all(lo <= f <= hi for lo, f, hi in zip(profile["low"], profile["fraction"], profile["high"]))
+
+
+def test_a_profile_of_costs_counts_the_runs_at_or_below_each_threshold():
+    profile = performance_profile([10, 20, 30, 40], [5, 20, 40], resamples=200, higher_is_better=False)
+    assert profile["fraction"] == [0.0, 0.5, 1.0]
+
+
+def test_bonferroni_splits_the_error_rate_over_the_comparisons():
+    assert bonferroni_confidence(0.95, 4) == pytest.approx(0.9875)
+    assert bonferroni_confidence(0.95, 1) == pytest.approx(0.95)
+    for confidence, comparisons in ((1.0, 4), (0.95, 0), (0.95, 2.5)):
+        with pytest.raises(ValueError, match="positive integer number of comparisons"):
+            bonferroni_confidence(confidence, comparisons)
+
+
+def test_fisher_exact_test_of_six_of_ten_against_ten_of_ten():
+    # Hypergeometric: P(6 of the 16 successes in the first group of 10) = C(16,6) C(4,4) / C(20,10); two-sided, twice.
+    assert fisher_exact_p(6, 10, 10, 10) == pytest.approx(2 * 8008 / 184756)
+    assert fisher_exact_p(5, 10, 5, 10) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="between 0 and the number of runs"):
+        fisher_exact_p(11, 10, 10, 10)
+
+
+def test_mcnemar_counts_only_the_seeds_where_the_two_disagree():
+    agree = [True] * 6
+    assert mcnemar_exact_p(agree + [False] * 4, agree + [True] * 4) == pytest.approx(2 * 0.5 ** 4)
+    assert mcnemar_exact_p([True, False], [True, False]) == 1.0
+    with pytest.raises(ValueError, match="one success flag per seed"):
+        mcnemar_exact_p([True, False], [True])
 
 
 @pytest.mark.parametrize("bad", [[500.0], [[1.0, 2.0]], [1.0, np.nan]])
@@ -69,3 +105,25 @@ def test_the_difference_interval_excludes_zero_only_for_a_real_difference():
     assert high < 0 and low < -15_000 < high
     low, high = iqm_difference_ci(rng.normal(40_000, 8_000, 10), baseline)
     assert low < 0 < high
+
+
+def test_beta_at_stop_is_where_the_annealing_had_got_to():
+    row = {"env_steps": 35_000, "max_env_steps": 100_000, "config": {"prioritized": True}}
+    assert beta_at_stop(row) == pytest.approx(0.4 + 0.6 * 0.35)
+    assert beta_at_stop({**row, "config": {"per_beta_start": 0.5}, "env_steps": 100_000}) == 1.0
+
+
+def test_a_missing_step_cost_table_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="benchmarks.step_cost --variants --json"):
+        load_step_costs(tmp_path / "step_cost.json")
+
+
+def test_the_step_cost_table_notebook_7_shows_round_trips(tmp_path):
+    from benchmarks.step_cost import write_variant_table
+    write_variant_table(tmp_path / "costs.json", [("default", 1000.0, 40.0, 300.0, 1.0),
+                                                  ("dueling", 1100.0, 60.0, 330.0, 1.1)])
+    table = load_step_costs(tmp_path / "costs.json")
+    assert [row["variant"] for row in table["rows"]] == ["default", "dueling"]
+    assert table["rows"][1] == {"variant": "dueling", "update_us": 1100.0, "action_us": 60.0,
+                                "loop_us_per_step": 330.0, "x_default": 1.1}
+    assert "logical CPUs" in table["machine"] and table["load_average"] >= 0

@@ -8,10 +8,10 @@ import torch
 
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.dqn import DQNConfig, train
-from utils.evaluation import load_checkpoint, save_checkpoint
+from utils.evaluation import SHIPPED_CHECKPOINT, config_record, load_checkpoint, save_checkpoint
 from utils.networks import QNetwork
 from utils.student_agent import (AGENT_FILE, PREVIOUS_AGENT_FILE, load_agent, run_student_loop, save_agent,
-                                 train_your_agent)
+                                 shipped_record, train_your_agent)
 
 SOURCE = Path(__file__).resolve().parent.parent / "solutions" / "05_training.py"
 EXERCISES = ("td_targets", "optimize_step", "update_target", "train_dqn")
@@ -101,6 +101,12 @@ def test_a_crash_during_training_is_one_line_naming_the_students_line(solutions)
 def test_without_an_agent_file_notebook_6_shows_the_shipped_agent(tmp_path):
     _, config, description = load_agent(tmp_path)
     assert config == DQNConfig() and "reference agent" in description and AGENT_FILE in description
+
+
+def test_the_shipped_agents_record_matches_its_checkpoint():
+    record, (_, config) = shipped_record(), load_checkpoint(SHIPPED_CHECKPOINT)
+    assert record["config"] == config_record(config)
+    assert 0 < record["updates"] < record["env_steps"] <= config.max_env_steps
 
 
 def test_saving_again_keeps_the_previous_agent(tmp_path, capsys):

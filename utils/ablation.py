@@ -13,6 +13,7 @@ import numpy as np
 
 from utils.dqn import DQNConfig, train
 from utils.evaluation import REWARD_THRESHOLD, config_record, evaluate
+from utils.prioritized import annealed_beta
 from utils.stats import bootstrap_ci, iqm
 
 VARIANTS = {
@@ -26,6 +27,8 @@ VARIANTS = {
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "ablation.jsonl"
 """The committed rows of `python -m benchmarks.ablation`."""
+STEP_COSTS = RESULTS.with_name("step_cost.json")
+"""The committed table of `python -m benchmarks.step_cost --variants --json results/step_cost.json`."""
 
 
 def variant_config(variant: str, seed: int, **overrides) -> DQNConfig:
@@ -93,6 +96,24 @@ def run_missing(path, rows: list, todo: list, run, describe) -> list:
         rows.append(row)
         print(describe(row), flush=True)
     return rows
+
+
+def load_step_costs(path=STEP_COSTS) -> dict:
+    """The committed per-variant costs: {'machine', 'command', 'rows': [{variant, update_us, ...}, ...]}."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; write it with: python -m benchmarks.step_cost --variants "
+                                f"--json {path}")
+    return json.loads(path.read_text())
+
+
+def beta_at_stop(row: dict) -> float:
+    """The importance-sampling exponent β that a prioritized run had reached when its training stopped.
+
+    β anneals over the budget `max_env_steps`; a run the greedy checks stop early ends below 1.
+    """
+    beta_start = row["config"].get("per_beta_start", DQNConfig.per_beta_start)
+    return annealed_beta(row["env_steps"], beta_start, row["max_env_steps"])
 
 
 def runs_of(rows: list, variant: str) -> list:

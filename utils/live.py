@@ -6,7 +6,8 @@
 
 Where widgets can be seen it shows a progress bar, a status line and a plot of the episode
 returns, their moving average and ε. Elsewhere (nbval, nbconvert, CI, a terminal) it prints
-a few plain lines and a summary instead, so executed notebooks hold no widget JSON.
+a few plain lines instead, so executed notebooks hold no widget JSON. Both print the closing
+summary as plain text.
 
 Which of the two (the `mode`): "widget" or "text" when asked for; with "auto" (the default),
 the rule of `utils.widgets.detect_mode`, the same that makes the explorers static.
@@ -68,15 +69,18 @@ class LiveTrainingView:
         self.overhead_s += time.perf_counter() - began
 
     def finish(self, verdict: str = "") -> None:
-        """Show the final state: the complete plot, or the summary line; `verdict` (e.g. the
-        greedy checks' `TrainResult.verdict`) replaces the summary and fills the bar, since a
-        run that stops early is finished, not 52% done."""
+        """Show the final state: the complete plot (widget mode) and the summary line; `verdict`
+        (e.g. the greedy checks' `TrainResult.verdict`) replaces the summary and fills the bar,
+        since a run that stops early is finished, not 52% done.
+
+        The summary is printed in both modes: a widget's output is gone when a notebook is
+        reopened without its widget state, printed text never is.
+        """
         began = time.perf_counter()
         self.verdict = verdict
-        if self.mode == "text":
-            print(self.summary())
-        else:
+        if self.mode == "widget":
             self._update_widgets(began, final=True)
+        print(self.label.value if self.mode == "widget" else self.summary())  # the same line as the widget's
         self.overhead_s += time.perf_counter() - began
 
     def __enter__(self):

@@ -30,8 +30,9 @@ def setup_notebook(seed: int, optimizers: bool = False) -> None:
 
 
 def unfinished_exercises(cell_source: str) -> list:
-    """The exercise labels whose template line is still in `cell_source`."""
-    return [match["label"] for match in STUB.finditer(cell_source)]
+    """The exercise labels whose template line is still in `cell_source`, each once, in order."""
+    # An exercise with several methods leaves one template line per method: name it once.
+    return list(dict.fromkeys(match["label"] for match in STUB.finditer(cell_source)))
 
 
 def stub_notice(cell_source: str) -> str:
@@ -39,7 +40,8 @@ def stub_notice(cell_source: str) -> str:
     labels = unfinished_exercises(cell_source)
     if not labels:
         return ""
-    return (f"✏️ {', '.join(labels)} is not done yet: replace `raise NotImplementedError(...)` with your "
+    verb = "is" if len(labels) == 1 else "are"
+    return (f"✏️ {' and '.join(labels)} {verb} not done yet: replace `raise NotImplementedError(...)` with your "
             "code, run this cell again, then run the check cell below.")
 
 

@@ -201,15 +201,15 @@ def draw_ablation_panels(axes, bands: dict, summaries: dict, show_seeds: bool = 
         ax.set(xlabel=label, title="IQM (|), 95% interval (bar)" + (", seeds (dots)" if show_seeds else ""))
 
 
-def performance_profiles(profiles: dict) -> None:
-    """Fraction of runs scoring above τ, against τ, with 95% bands: one line per `{variant: profile}`."""
+def performance_profiles(profiles: dict, xlabel: str = "final greedy score τ",
+                         ylabel: str = "fraction of runs scoring above τ") -> None:
+    """Fraction of runs better than τ, against τ, with 95% bands: one line per `{variant: profile}`."""
     fig, ax = plt.subplots(figsize=(7, 4))
     for variant, profile in profiles.items():
         line, = ax.plot(profile["thresholds"], profile["fraction"], label=variant, drawstyle="steps-post")
         ax.fill_between(profile["thresholds"], profile["low"], profile["high"], step="post",
                         color=line.get_color(), alpha=0.15)
-    ax.set(xlabel="final greedy score τ", ylabel="fraction of runs scoring above τ", ylim=(-0.02, 1.02),
-           title="performance profiles (95% bands)")
+    ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(-0.02, 1.02), title="performance profiles (95% bands)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     plt.show()

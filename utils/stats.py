@@ -1,10 +1,13 @@
 """Statistics over training seeds, the way Agarwal et al. (2021) recommend reporting RL results.
 
-* the interquartile mean (IQM): the mean of the middle 50% of runs, robust to one lucky
-  or unlucky seed yet using more runs than the median;
+* the interquartile mean (IQM): the mean after cutting the lowest and the highest 25% of
+  runs (⌊n/4⌋ from each end, scipy's trim_mean: of 10 runs it keeps the middle 6), robust
+  to one lucky or unlucky seed yet using more runs than the median;
 * 95% confidence intervals by the percentile bootstrap over runs (`scipy.stats.bootstrap`);
   with one task, rliable's stratified bootstrap is exactly this;
-* performance profiles: the fraction of runs whose score exceeds each threshold.
+* performance profiles: the fraction of runs that did better than each threshold;
+* the Bonferroni correction for several comparisons at once, and two exact tests of
+  success counts (Fisher's for independent runs, McNemar's for runs paired by seed).
 """
 import numpy as np
 from scipy import stats
@@ -14,7 +17,7 @@ RESAMPLES = 5_000
 
 
 def iqm(scores, axis: int = -1):
-    """Interquartile mean: the mean after cutting 25% of the runs from each end (scipy's trim_mean)."""
+    """Interquartile mean: the mean after cutting ⌊n/4⌋ runs from each end (scipy's trim_mean)."""
     return stats.trim_mean(np.asarray(scores, dtype=float), 0.25, axis=axis)
 
 
@@ -41,6 +44,19 @@ def iqm_difference_ci(scores, baseline, confidence: float = CONFIDENCE, resample
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def bonferroni_confidence(confidence: float, comparisons: int) -> float:
+    """The confidence of each of `comparisons` intervals so that all hold together with `confidence`.
+
+    With m intervals at 1 − (1 − c)/m each, the chance that any one misses its true value
+    is at most 1 − c (Bonferroni: the union bound), whatever their dependence.
+    """
+    if not 0.0 < confidence < 1.0 or isinstance(comparisons, bool) or not isinstance(comparisons, int) \
+            or comparisons < 1:
+        raise ValueError(f"need 0 < confidence < 1 and a positive integer number of comparisons, "
+                         f"got {confidence!r} and {comparisons!r}")
+    return 1.0 - (1.0 - confidence) / comparisons
+
+
 def fraction_above(threshold: float):
     """The statistic 'fraction of runs scoring above `threshold`', in the form scipy's bootstrap takes."""
     def statistic(scores, axis=-1):
@@ -49,17 +65,54 @@ def fraction_above(threshold: float):
     return statistic
 
 
+def fraction_at_most(threshold: float):
+    """The statistic 'fraction of runs at or below `threshold`' (for costs such as steps to solve)."""
+    def statistic(scores, axis=-1):
+        """Share of `scores` at or below the threshold along `axis`."""
+        return np.mean(np.asarray(scores) <= threshold, axis=axis)
+    return statistic
+
+
 def performance_profile(scores, thresholds, confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
-                        seed: int = 0) -> dict:
-    """For each threshold τ: the fraction of runs scoring above τ, with its bootstrap interval."""
+                        seed: int = 0, higher_is_better: bool = True) -> dict:
+    """For each threshold τ: the fraction of runs better than τ, with its bootstrap interval.
+
+    Better means scoring above τ, or, with `higher_is_better=False` (a cost, such as the
+    env steps to solve), being at or below τ.
+    """
     scores = _runs(scores)
+    fraction_better = fraction_above if higher_is_better else fraction_at_most
     fractions, lows, highs = [], [], []
     for tau in thresholds:
-        fractions.append(float(fraction_above(tau)(scores)))
-        low, high = bootstrap_ci(scores, fraction_above(tau), confidence, resamples, seed)
+        fractions.append(float(fraction_better(tau)(scores)))
+        low, high = bootstrap_ci(scores, fraction_better(tau), confidence, resamples, seed)
         lows.append(low)
         highs.append(high)
     return {"thresholds": list(map(float, thresholds)), "fraction": fractions, "low": lows, "high": highs}
+
+
+def fisher_exact_p(successes_a: int, runs_a: int, successes_b: int, runs_b: int) -> float:
+    """Two-sided p-value of Fisher's exact test: do two groups of independent runs succeed equally often?"""
+    for successes, runs in ((successes_a, runs_a), (successes_b, runs_b)):
+        if not 0 <= successes <= runs:
+            raise ValueError(f"successes must lie between 0 and the number of runs, got {successes} of {runs}")
+    table = [[successes_a, runs_a - successes_a], [successes_b, runs_b - successes_b]]
+    return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
+
+
+def mcnemar_exact_p(successes_a, successes_b) -> float:
+    """Two-sided p-value of McNemar's exact test for runs paired by seed (one bool per seed in each).
+
+    Only the seeds where the two disagree count: under "no difference" each of them is
+    equally likely to favour either side, a binomial test with p = 1/2.
+    """
+    a, b = np.asarray(successes_a, dtype=bool), np.asarray(successes_b, dtype=bool)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"expected two 1-D sequences of one success flag per seed, got shapes {a.shape}, {b.shape}")
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    if only_a + only_b == 0:
+        return 1.0
+    return float(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
 
 
 def _runs(scores) -> np.ndarray:

@@ -9,6 +9,7 @@ overwritten. A previous agent is kept as `my_dqn_agent.previous.pt`.
 """
 import contextlib
 import io
+import json
 import time
 from pathlib import Path
 
@@ -39,6 +40,11 @@ def load_agent(folder=None):
     q_net, config = load_checkpoint(SHIPPED_CHECKPOINT)
     return q_net, config, ("Showing the course's reference agent (checkpoints/dqn_cartpole.pt): "
                            f"there is no {AGENT_FILE} here yet; train yours at the end of notebook 5.")
+
+
+def shipped_record() -> dict:
+    """What `tools.train_checkpoint` recorded about the shipped agent (checkpoints/dqn_cartpole.json): env_steps, ..."""
+    return json.loads(SHIPPED_CHECKPOINT.with_suffix(".json").read_text())
 
 
 def require_exercises(td_targets, optimize_step, update_target, train_dqn) -> None:
