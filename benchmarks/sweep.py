@@ -21,10 +21,10 @@ import argparse
 import contextlib
 import dataclasses
 import multiprocessing
-import re
 from pathlib import Path
 from typing import Callable, Optional
 
+from tools.shard import parse_shard, part_of
 from utils.ablation import append_run, load_runs
 from utils.many import train_many
 
@@ -52,14 +52,6 @@ class Sweep:
     """hook(config) → an on_step hook for the run (e.g. an exploration log), or None for none."""
 
 
-def parse_shard(text: str) -> tuple:
-    """'2/4' → (2, 4): part 2 of 4."""
-    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise argparse.ArgumentTypeError(f"--shard {text!r} is not of the form I/N with 1 <= I <= N, e.g. 2/4")
-    return int(match[1]), int(match[2])
-
-
 def positive_int(text: str) -> int:
     """A command-line integer ≥ 1."""
     if not text.isdigit() or int(text) < 1:
@@ -79,17 +71,11 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                              "that --json lacks to --json")
 
 
-def shard_of(grid: list, shard: tuple) -> list:
-    """Part I of N of `grid`: every N-th run, in grid order, from the I-th."""
-    index, count = shard
-    return grid[index - 1::count]
-
-
 def run_sweep(sweep: Sweep, path, names: list, seeds: list, jobs: int = DEFAULT_JOBS, shard: tuple = (1, 1)) -> list:
     """Train the runs of the grid (`seeds` × `names`, part `shard`) missing from `path`; return all rows of `path`."""
     rows = load_runs(path)
     done = {(row["seed"], row[sweep.key]) for row in rows}
-    grid = shard_of([(seed, name) for seed in seeds for name in names], shard)
+    grid = part_of([(seed, name) for seed in seeds for name in names], shard)
     todo = [run for run in grid if run not in done]
     part = f" (shard {shard[0]}/{shard[1]}: {len(grid)} runs)" if shard[1] > 1 else ""
     print(f"{len(rows)} runs already in {path}; {len(todo)} to go{part}", flush=True)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from benchmarks.many_vs_single import run_row, summary
-from benchmarks.sweep import Sweep, merge_parts, parse_shard, run_sweep, shard_of
+from benchmarks.sweep import Sweep, merge_parts, run_sweep
+from tools.shard import parse_shard, part_of
 from utils.ablation import load_runs
 from utils.dqn import DQNConfig, train
 from utils.evaluation import REWARD_THRESHOLD
@@ -210,11 +211,11 @@ def test_a_sweep_in_two_processes_writes_the_same_rows(tmp_path):
 
 def test_shards_cover_the_grid_once():
     grid = list(range(10))
-    assert sorted(sum((shard_of(grid, (i, 3)) for i in (1, 2, 3)), [])) == grid
-    assert shard_of(grid, (2, 3)) == [1, 4, 7]
+    assert sorted(sum((part_of(grid, (i, 3)) for i in (1, 2, 3)), [])) == grid
+    assert part_of(grid, (2, 3)) == [1, 4, 7]
     assert parse_shard("2/4") == (2, 4)
     for bad in ("0/4", "5/4", "2-4"):
-        with pytest.raises(Exception, match="I/N"):
+        with pytest.raises(Exception, match="i/n"):
             parse_shard(bad)
 
 

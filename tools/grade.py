@@ -31,9 +31,10 @@ from tools.grading.review import Review, accept, read_review
 from tools.grading.runner import GRADER_ROOT, WALL_CLOCK_FACTOR, Options, Timing, grade_all, notebook_name
 from tools.grading.sandbox import check_socket_paths, isolated_course
 from tools.grading.shards import (
-    Part, course_versions, load_part, merge_parts, options_record, parse_shard, save_part, shard_of,
+    Part, course_versions, load_part, merge_parts, options_record, save_part, shard_of,
 )
 from tools.grading.submissions import drop_resubmissions, find_submissions
+from tools.shard import parse_shard
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

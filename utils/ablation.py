@@ -74,30 +74,6 @@ def append_run(path, row: dict) -> None:
         file.write(json.dumps(row, sort_keys=True) + "\n")
 
 
-def missing_runs(rows: list, key: str, names: list, seeds: list) -> list:
-    """The (seed, name) pairs with no row yet (`row[key]` holds the name), seed by seed.
-
-    Seed by seed, so that every name sees the same stretch of machine load.
-    """
-    done = {(row[key], row["seed"]) for row in rows}
-    return [(seed, name) for seed in seeds for name in names if (name, seed) not in done]
-
-
-def run_missing(path, rows: list, todo: list, run, describe) -> list:
-    """Run `run(name, seed)` for each pair of `todo`, appending each row to `path` as it finishes.
-
-    Returns `rows` with the new ones; `describe(row)` is the progress line printed for each.
-    An interrupted benchmark thus loses at most the run in progress.
-    """
-    print(f"{len(rows)} runs already in {path}; {len(todo)} to go", flush=True)
-    for seed, name in todo:
-        row = run(name, seed)
-        append_run(path, row)
-        rows.append(row)
-        print(describe(row), flush=True)
-    return rows
-
-
 def load_step_costs(path=STEP_COSTS) -> dict:
     """The committed per-variant costs: {'machine', 'command', 'rows': [{variant, update_us, ...}, ...]}."""
     path = Path(path)

@@ -5,20 +5,18 @@ are disjoint, cover the class, and are balanced whatever the folder holds. Each 
 its usual results plus `results.json`, everything `--merge` needs to write the class's
 results as one run would have.
 """
-import argparse
 import csv
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tools.grading.course import CourseNotebook
 from tools.grading.runner import Grade, Options, Timing
 from tools.grading.submissions import Found, Submission
+from tools.shard import part_of
 
 RESULTS_NAME = "results.json"
 RESULTS_FORMAT = 2
-SHARD = re.compile(r"(\d+)/(\d+)")
 
 
 @dataclass(frozen=True)
@@ -36,18 +34,9 @@ class Part:
     seeds: list[int]  # the seed(s) the checks' inputs were drawn from (one per part graded)
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """`"2/4"` as (2, 4); an argparse error, naming the form expected, for anything else."""
-    match = SHARD.fullmatch(text.strip())
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise argparse.ArgumentTypeError(f"--shard {text!r} is not of the form i/n with 1 <= i <= n, e.g. --shard 2/4")
-    return int(match[1]), int(match[2])
-
-
 def shard_of(found: Found, shard: tuple[int, int]) -> Found:
     """The students of shard i of n (every n-th in name order), their submissions, and every note."""
-    index, count = shard
-    students = set(sorted(found.students)[index - 1::count])
+    students = set(part_of(sorted(found.students), shard))
     return Found([s for s in found.submissions if s.student in students], students, found.notes, found.skipped)
 
 
