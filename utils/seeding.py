@@ -18,6 +18,8 @@ is not evidence of how well the recipe does.
 """
 CARTPOLE_TUNING_SEEDS = range(0, 20)
 """CartPole-v1: the seeds DQNConfig's defaults (the recipe) were chosen on; `make bench` measures 0-9."""
+RECIPE_SWEEP_SEEDS = range(20, 40)
+"""CartPole-v1: the seeds of the sweep that chose today's recipe (`benchmarks.recipe_sweep`)."""
 ABLATION_SEEDS = range(0, 10)
 """Notebook 7's ablation (`make ablation`): among CartPole's tuning seeds, so it compares untuned
 variants with a default tuned on these very seeds, as notebook 7 says."""

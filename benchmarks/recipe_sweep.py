@@ -1,0 +1,102 @@
+"""The sweep that chose the recipe (DQNConfig's defaults), on tuning seeds only, resumable.
+
+    python -m benchmarks.recipe_sweep --json results/recipe_sweep.jsonl            # every candidate
+    python -m benchmarks.recipe_sweep --candidates default eps5k --seeds 20-39
+
+Each candidate is a set of changes to the recipe as it stood before this sweep (the
+`BEFORE` settings); every candidate trains on the same seeds, each seed's agents together
+as one batch (utils.many, bit for bit as alone), then plays 100 greedy episodes on the
+held-out evaluation seeds. Rows are appended to the results file as runs finish; running
+again skips the runs already there (benchmarks.sweep: --jobs, --shard, --merge). At the
+end it prints, per candidate, the runs, the perfect ones (all 100 episodes at 500), the
+median env steps to the first confirmed perfect check with its 95% bootstrap interval,
+and the median gradient updates, which with the env steps set a run's wall time.
+"""
+import argparse
+import sys
+
+import numpy as np
+
+from benchmarks.solve_rate import parse_seeds
+from benchmarks.sweep import Sweep, add_sweep_arguments, merge_parts, run_sweep
+from utils.ablation import variant_row
+from utils.dqn import DQNConfig
+from utils.seeding import RECIPE_SWEEP_SEEDS, seed_span
+from utils.stats import bootstrap_ci
+
+# The recipe before this sweep; candidates change it, and the winner became DQNConfig's defaults.
+BEFORE = dict(eps_decay_steps=10_000, train_every=4, lr=2e-3, target_update_every=500, check_every=2_000,
+              batch_size=64, learning_starts=1_000)
+CANDIDATES = {
+    "before": {},
+    "eps5k": dict(eps_decay_steps=5_000),
+    "eps2.5k": dict(eps_decay_steps=2_500),
+    "train2": dict(train_every=2),
+    "lr4e-3": dict(lr=4e-3),
+    "target250": dict(target_update_every=250),
+    "check1k": dict(check_every=1_000),
+    "eps5k+check1k": dict(eps_decay_steps=5_000, check_every=1_000),
+    "eps5k+train2": dict(eps_decay_steps=5_000, train_every=2),
+    "eps5k+train2+check1k": dict(eps_decay_steps=5_000, train_every=2, check_every=1_000),
+    "eps2.5k+train2+check1k": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000),
+    "eps5k+train2+check1k+target250": dict(eps_decay_steps=5_000, train_every=2, check_every=1_000,
+                                           target_update_every=250),
+}
+RESULTS = "results/recipe_sweep.jsonl"
+
+
+def candidate_config(name: str, seed: int) -> DQNConfig:
+    """The recipe as it stood before the sweep, with candidate `name`'s changes, on `seed`."""
+    return DQNConfig(seed=seed, **{**BEFORE, **CANDIDATES[name]})
+
+
+def candidate_row(name: str, config: DQNConfig, result, hook) -> dict:
+    """The row of one trained run, evaluated on 100 held-out episodes (`variant` holds the candidate's name)."""
+    return variant_row(name, config, result)
+
+
+def describe(row: dict) -> str:
+    """The progress line of one saved run."""
+    return (f"{row['variant']:<32} seed {row['seed']:>3}: {row['env_steps']:>7,} steps, {row['updates']:>6,} updates, "
+            f"{row['n_500']:>3}/100 at 500")
+
+
+RECIPE = Sweep(key="variant", config=candidate_config, row=candidate_row, describe=describe)
+
+
+def report(rows: list, names: list) -> None:
+    """Per candidate: runs, perfect runs, median env steps [95% CI] and median updates."""
+    print(f"\n{'candidate':<32}{'runs':>5}{'perfect':>8}   {'median env steps [95% CI]':<28}{'median updates':>15}")
+    for name in names:
+        runs = [r for r in rows if r["variant"] == name]
+        if not runs:
+            continue
+        steps = np.array([r["env_steps"] for r in runs], dtype=float)
+        low, high = bootstrap_ci(steps, np.median)
+        perfect = sum(r["n_500"] == r["eval_episodes"] for r in runs)
+        print(f"{name:<32}{len(runs):>5}{perfect:>8}   {np.median(steps):>8,.0f} [{low:,.0f}, {high:,.0f}]"
+              f"{np.median([r['updates'] for r in runs]):>15,.0f}")
+
+
+def main(argv=None) -> int:
+    """Run (or resume) the sweep, then print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES),
+                        help="candidates to run (default: all)")
+    parser.add_argument("--seeds", type=parse_seeds, default=list(RECIPE_SWEEP_SEEDS),
+                        help=f"tuning seeds (default {seed_span(RECIPE_SWEEP_SEEDS)}, utils.seeding)")
+    parser.add_argument("--json", default=RESULTS, help=f"results file, one JSON line per run (default {RESULTS})")
+    add_sweep_arguments(parser)
+    args = parser.parse_args(argv)
+    if any(seed >= 100 for seed in args.seeds):
+        parser.error("tuning seeds are below 100: 100 and above are kept for reporting")
+    if args.merge:
+        rows = merge_parts(RECIPE, args.json, args.merge)
+    else:
+        rows = run_sweep(RECIPE, args.json, args.candidates, args.seeds, args.jobs, args.shard)
+    report([r for r in rows if r["seed"] in args.seeds], args.candidates)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
