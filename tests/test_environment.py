@@ -5,28 +5,24 @@ from pathlib import Path
 
 import yaml
 
+from tools.lock_requirements import canonical, direct_requirements
+
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(\[[\w,-]+\])?==(?P<version>[\w.]+)$")
 
 
 def requirement_lines(path: Path) -> list:
     """Non-comment, non-option lines of a requirements file."""
-    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line and not line.startswith("-")]
-
-
-def normalised(name: str) -> str:
-    """A package name as pip compares them: lower case, runs of -_. as one hyphen."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return direct_requirements(path.read_text())
 
 
 def pins(path: Path) -> dict:
-    """{normalised name: version} of a requirements file with only exact pins."""
+    """{canonical name: version} of a requirements file with only exact pins."""
     found = {}
     for line in requirement_lines(path):
         match = PIN.match(line)
         assert match, f"{path.name}: {line!r} is not an exact pin (name==version)"
-        found[normalised(match["name"])] = match["version"]
+        found[canonical(match["name"])] = match["version"]
     return found
 
 
@@ -59,7 +55,7 @@ def test_installed_packages_are_the_pinned_versions_and_nothing_else():
     pinned = {}
     for path in sorted(ROOT.glob("requirements*.txt")):
         pinned.update(pins(path))
-    installed = {normalised(dist.metadata["Name"]): dist.version.split("+")[0] for dist in metadata.distributions()}
+    installed = {canonical(dist.metadata["Name"]): dist.version.split("+")[0] for dist in metadata.distributions()}
     # pip comes with the venv; the course itself is `pip install -e .`; extras a test installed are pinned too.
     unpinned = set(installed) - set(pinned) - {"pip", "dqn-cartpole-course"}
     assert not unpinned, f"installed but pinned nowhere: {sorted(unpinned)}"

@@ -56,7 +56,7 @@ def requirements_digest() -> str:
 
 
 def direct_requirements(text: str) -> list:
-    """The requirement lines of requirements.txt, without comments or the -c lock line."""
+    """The requirement lines of a requirements file, without comments or options (-c, -r, --...)."""
     lines = (line.split("#")[0].strip() for line in text.splitlines())
     return [line for line in lines if line and not line.startswith("-")]
 
