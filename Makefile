@@ -1,5 +1,12 @@
 # The course's commands. `make help` lists them.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The Python versions the lock resolves to wheels for (tests/test_resolution.py checks each).
+SUPPORTED_PYTHONS := 3.11 3.12 3.13
+comma := ,
+SUPPORTED_NAMES := $(subst $() $(),$(comma) ,$(filter-out $(lastword $(SUPPORTED_PYTHONS)),$(SUPPORTED_PYTHONS))) or $(lastword $(SUPPORTED_PYTHONS))
+# Default: the first of python3, python3.13, python3.12, python3.11 that is a supported version.
+ifndef PYTHON
+PYTHON := $(firstword $(foreach p,python3 python3.13 python3.12 python3.11,$(shell $(p) -c 'import sys; print(sys.executable) if "%d.%d" % sys.version_info[:2] in "$(SUPPORTED_PYTHONS)".split() else None' 2>/dev/null)))
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -14,20 +21,25 @@ PIP_OPTS ?=
 # SOLUTIONS=1 makes `make site` build an instructor's copy that shows the solution code.
 SOLUTIONS ?=
 NBVAL := --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg
+# pytest-xdist: one worker per CPU core (TEST_JOBS=1 for one process); each test file, and each
+# notebook's cells, stay in one worker in order (conftest.py); the files with long tests go first.
+TEST_JOBS ?= auto
+PARALLEL := -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 
 export SDL_VIDEODRIVER := dummy
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab notebooks site check test grade nbgrader bench ablation checkpoint lock clean
+.PHONY: help setup lab notebooks site check check-wheels test grade nbgrader bench ablation checkpoint lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## create .venv and install the pinned packages (again only when the pins change)
 
 $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
-		{ echo "error: the course needs Python 3.11; '$(PYTHON)' is not. Run: make setup PYTHON=/path/to/python3.11"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "error: the course needs Python $(SUPPORTED_NAMES), and no python3, python3.13, python3.12 or python3.11 here is one. Install one, or run: make setup PYTHON=/path/to/python3.12"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in "$(SUPPORTED_PYTHONS)".split())' 2>/dev/null || \
+		{ echo "error: the course needs Python $(SUPPORTED_NAMES); '$(PYTHON)' is $$($(PYTHON) -V 2>/dev/null || echo 'not a Python that runs'). Run: make setup PYTHON=/path/to/python3.12"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
@@ -49,10 +61,13 @@ $(VENV)/.installed-%: $(STAMP) requirements-%.txt
 
 check: setup $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
 	$(BIN)/python -m tools.build_notebooks --check
-	$(BIN)/pytest $(NBVAL) tests solutions
+	$(BIN)/pytest $(PARALLEL) $(NBVAL) tests solutions
+
+check-wheels: setup ## ask PyPI now whether the pins resolve to wheels on Python 3.11, 3.12 and 3.13 (needs them installed)
+	$(BIN)/pytest -m network tests/test_resolution.py
 
 test: setup $(SITE_STAMP) $(TEST_STAMP) ## only the fast unit tests
-	$(BIN)/pytest -m "not slow" tests
+	$(BIN)/pytest $(PARALLEL) -m "not slow" tests
 
 grade: setup ## grade a folder of student notebooks: make grade SUBMISSIONS=dir/ [OUT=grades/] [CPU_SECONDS=60] [TIMEOUT=wall s] [JOBS=n] [SHARD=i/n] [ACCEPT=review.csv]
 	@test -n "$(SUBMISSIONS)" || { echo "error: name the folder to grade: make grade SUBMISSIONS=path/to/submissions/"; exit 2; }
@@ -70,8 +85,8 @@ ablation: setup ## notebook 7's ablation: 5 variants x seeds 0-9 as batches of a
 checkpoint: setup ## retrain the shipped agent (TASK=acrobot: notebook 8's; VERIFY=1: compare with the shipped file instead)
 	$(BIN)/python -m tools.train_checkpoint $(if $(TASK),--task $(TASK)) $(if $(VERIFY),--verify)
 
-lock: ## re-resolve requirements.txt in a scratch venv and rewrite requirements-lock.txt
-	$(PYTHON) -m tools.lock_requirements
+lock: ## re-resolve requirements.txt, check it on Python 3.11-3.13, rewrite the lock (KEEP=1: keep its versions)
+	$(PYTHON) -m tools.lock_requirements $(if $(KEEP),--keep)
 
 clean: ## remove .venv, caches and generated scratch files (never notebooks or sources)
 	rm -rf $(VENV) .venv-nbgrader .pytest_cache *.egg-info site

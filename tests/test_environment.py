@@ -5,23 +5,24 @@ from pathlib import Path
 
 import yaml
 
+from tools.lock_requirements import canonical, direct_requirements
+
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(\[[\w,-]+\])?==(?P<version>[\w.]+)$")
 
 
 def requirement_lines(path: Path) -> list:
     """Non-comment, non-option lines of a requirements file."""
-    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line and not line.startswith("-")]
+    return direct_requirements(path.read_text())
 
 
 def pins(path: Path) -> dict:
-    """{normalised name: version} of a requirements file with only exact pins."""
+    """{canonical name: version} of a requirements file with only exact pins."""
     found = {}
     for line in requirement_lines(path):
         match = PIN.match(line)
         assert match, f"{path.name}: {line!r} is not an exact pin (name==version)"
-        found[re.sub(r"[-_.]+", "-", match["name"]).lower()] = match["version"]
+        found[canonical(match["name"])] = match["version"]
     return found
 
 
@@ -44,12 +45,20 @@ def test_stable_baselines3_is_a_course_dependency_not_an_extra():
 def test_conda_environment_installs_the_same_files():
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda, pip_section = environment["dependencies"][:-1], environment["dependencies"][-1]["pip"]
-    assert "python=3.11" in conda and all(entry in ("python=3.11", "pip") for entry in conda)
+    assert conda == ["python>=3.11,<3.14", "pip"], "only Python and pip come from conda"
     assert "-r requirements.txt" in pip_section
     assert all(entry.startswith(("-r ", "-e ", "--extra-index-url")) for entry in pip_section), "pins belong in requirements.txt"
 
 
-def test_installed_packages_match_the_lock():
-    locked = pins(ROOT / "requirements-lock.txt")
-    installed = {name: metadata.version(name).split("+")[0] for name in locked}
-    assert installed == locked
+def test_installed_packages_are_the_pinned_versions_and_nothing_else():
+    """Every installed distribution is pinned (lock or a requirements file) at its version; every direct pin is installed."""
+    pinned = {}
+    for path in sorted(ROOT.glob("requirements*.txt")):
+        pinned.update(pins(path))
+    installed = {canonical(dist.metadata["Name"]): dist.version.split("+")[0] for dist in metadata.distributions()}
+    # pip comes with the venv; the course itself is `pip install -e .`; extras a test installed are pinned too.
+    unpinned = set(installed) - set(pinned) - {"pip", "dqn-cartpole-course"}
+    assert not unpinned, f"installed but pinned nowhere: {sorted(unpinned)}"
+    assert {name: installed[name] for name in installed if name in pinned} == \
+        {name: pinned[name] for name in installed if name in pinned}
+    assert set(pins(ROOT / "requirements.txt")) <= set(installed)

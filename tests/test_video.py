@@ -1,12 +1,19 @@
 """Videos: rollouts stop where the episode ends, and the MP4 holds exactly its frames."""
 import base64
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import imageio.v2 as imageio
+import numpy as np
 import pytest
 
 from utils.seeding import make_env
 from utils.video import FPS, encode_mp4, record_rollout, render_fps, show_rollout, video_html
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def balance(state) -> int:
@@ -50,6 +57,35 @@ def test_frame_cap_stops_a_long_episode():
 def test_encoding_is_deterministic():
     frames = record_rollout(make_env(2, render=True), lambda s: 1).frames
     assert encode_mp4(frames) == encode_mp4(frames)
+
+
+# ffmpeg may write only 2,000 bytes, as on a full disk: past them the kernel stops it (SIGXFSZ).
+FULL_DISK = """
+import resource
+import numpy as np
+from utils.video import encode_mp4
+frames = np.random.default_rng(0).integers(0, 256, (20, 64, 64, 3), dtype=np.uint8)
+resource.setrlimit(resource.RLIMIT_FSIZE, (2000, resource.RLIM_INFINITY))
+encode_mp4(frames)
+"""
+
+
+def test_a_failed_encoding_raises_instead_of_returning_a_partial_video():
+    result = subprocess.run([sys.executable, "-c", FULL_DISK], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode != 0, "a video ffmpeg could not write completely was returned as if it were whole"
+    assert "RuntimeError: ffmpeg could not encode the video (killed by signal" in result.stderr
+
+
+@pytest.mark.parametrize("frames, words", [
+    ([], "needs at least one frame"),
+    ([np.zeros((400, 600), np.uint8)], r"RGB image \(height, width, 3\) with even sides; got shape \(400, 600\)"),
+    ([np.zeros((401, 600, 3), np.uint8)], "with even sides; got shape"),
+    ([np.zeros((4, 6, 3), np.uint8), np.zeros((4, 8, 3), np.uint8)], r"frame 2 is uint8 \(4, 8, 3\); every frame"),
+    ([np.zeros((4, 6, 3), np.uint8), np.zeros((4, 6, 3))], "frame 2 is float64"),
+])
+def test_frames_that_cannot_be_encoded_are_explained(frames, words):
+    with pytest.raises(ValueError, match=words):
+        encode_mp4(frames)
 
 
 def test_embedded_video_is_base64_mp4():

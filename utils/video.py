@@ -1,21 +1,23 @@
 """Videos of an agent: record a rollout to an H.264 MP4 and embed it in the notebook."""
 import base64
+import itertools
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import imageio.v2 as imageio
+import imageio_ffmpeg
 import numpy as np
 from IPython.display import HTML
 
 FPS = 50  # CartPole's own render_fps: one frame per 20 ms physics step, so videos play in real time
 # yuv420p stores colour at half resolution, so frame sides must be even; libx264 pads to its
-# 16-pixel macroblocks itself and crops on decoding. 2 divides every classic-control frame
-# (CartPole and MountainCar 600x400, Acrobot 500x500), so ffmpeg encodes them as they are
-# instead of resizing (imageio resizes up to a multiple of this).
-MACRO_BLOCK = 2
+# 16-pixel macroblocks itself and crops on decoding. Every classic-control frame has even sides
+# (CartPole and MountainCar 600x400, Acrobot 500x500), so ffmpeg encodes them as they are.
 # Constant-rate-factor 30: a 500-step episode stays small enough to embed (target < 300 KB).
+# One x264 thread: the output then depends only on the frames and the ffmpeg binary, not on
+# the machine's cores or load.
 FFMPEG_PARAMS = ["-crf", "30", "-preset", "medium", "-threads", "1"]
 
 Policy = Callable[[np.ndarray], int]
@@ -85,19 +87,69 @@ def _checked_action(action, env) -> int:
 
 
 def encode_mp4(frames, fps: int = FPS) -> bytes:
-    """Encode RGB frames (a list or any iterable) as an H.264 (yuv420p) MP4 and return its bytes."""
+    """Encode RGB frames (a list or any iterable) as an H.264 (yuv420p) MP4 and return its bytes.
+
+    The same frames give the same bytes with the same ffmpeg binary (imageio-ffmpeg's). When
+    ffmpeg fails (a full disk, say), this raises RuntimeError instead of returning a partial file.
+    """
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise ValueError("encode_mp4 needs at least one frame.")
+    shape = _frame_shape(first)
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "rollout.mp4"
-        count = 0
-        with imageio.get_writer(
-            path, format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p",
-            macro_block_size=MACRO_BLOCK, ffmpeg_params=FFMPEG_PARAMS, ffmpeg_log_level="error",
-        ) as writer:
-            for count, frame in enumerate(frames, start=1):
-                writer.append_data(frame)
-        if count == 0:
-            raise ValueError("encode_mp4 needs at least one frame.")
+        path, log = Path(folder) / "rollout.mp4", Path(folder) / "ffmpeg.log"
+        with open(log, "wb") as errors:
+            process = subprocess.Popen(_ffmpeg_command(shape, fps, path), stdin=subprocess.PIPE, stderr=errors)
+            _feed(process, itertools.chain([first], frames), shape)
+        if process.returncode != 0:
+            raise RuntimeError(f"ffmpeg could not encode the video ({_how_it_ended(process.returncode, log)})")
         return path.read_bytes()
+
+
+def _feed(process: subprocess.Popen, frames, shape: tuple) -> None:
+    """Write every frame to ffmpeg's stdin, then wait for it; kill it if a frame or the caller fails."""
+    try:
+        for number, frame in enumerate(frames, start=1):
+            process.stdin.write(_checked_frame(frame, shape, number))
+    except BrokenPipeError:
+        pass  # ffmpeg stopped reading: its exit status and its log say why
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    process.communicate()
+
+
+def _how_it_ended(code: int, log: Path) -> str:
+    """ffmpeg's exit status (or the signal that stopped it) and the last line it printed."""
+    said = log.read_text(errors="replace").strip().splitlines()
+    ended = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+    return f"{ended}: {said[-1] if said else 'no message'}"
+
+
+def _frame_shape(frame) -> tuple:
+    """(height, width, 3) of the first frame, or why it cannot be encoded."""
+    shape = np.shape(frame)
+    if len(shape) != 3 or shape[2] != 3 or shape[0] % 2 or shape[1] % 2:
+        raise ValueError(f"a video frame must be an RGB image (height, width, 3) with even sides; got shape {shape}.")
+    return shape
+
+
+def _checked_frame(frame, shape: tuple, number: int) -> bytes:
+    """The raw bytes of a frame, or why it does not belong in this video."""
+    array = np.asarray(frame)
+    if array.shape != shape or array.dtype != np.uint8:
+        raise ValueError(f"frame {number} is {array.dtype} {array.shape}; every frame must be uint8 {shape} like the first.")
+    return array.tobytes()
+
+
+def _ffmpeg_command(shape: tuple, fps: int, path: Path) -> list:
+    """ffmpeg reading raw RGB frames from stdin and writing an H.264 MP4 to `path`."""
+    height, width = shape[:2]
+    return [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{width}x{height}",
+            "-pix_fmt", "rgb24", "-r", str(fps), "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p",
+            "-v", "error", *FFMPEG_PARAMS, str(path)]
 
 
 def render_fps(env) -> int:
