@@ -156,7 +156,7 @@ STUDENT_TARGET_MISTAKES = [
     (mask_on_everything, "mask multiplies the reward too.*became 0 instead of its reward"),
     (mask_on_the_reward, "mask multiplies the reward instead of the future term"),
     (max_of_everything, "one max over the whole batch"),
-    (another_network, "target_net was never called"),
+    (another_network, "target_net was never called"),  # graded: a crash on the inputs' sizes, named the same
     (undefined_q_net, "NameError.*not one of its arguments"),
     (python_not, "`not terminated`.*one truth value"),
     (where_on_floats, "terminated is float32.*terminated.bool()"),
@@ -642,7 +642,9 @@ def learn_once(q_net, target_net, optimizer, memory, config, double, targets="ri
     gamma = 0.99 if targets == "gamma 0.99" else config.gamma
     states = batch.states if targets == "states" else batch.next_states
     fields = (batch.rewards, states, batch.terminated)
-    if config.double_dqn and double:
+    if targets == "course":
+        targets = dqn.compute_targets(batch, q_net, target_net, config)
+    elif config.double_dqn and double:
         chooser, scorer = (target_net, q_net) if targets == "swapped" else (q_net, target_net)
         targets = dqn.double_dqn_targets(*fields, chooser, scorer, gamma)
     else:
@@ -736,6 +738,28 @@ def test_right_loop_variants_pass(right, capsys):
     assert "passed" in capsys.readouterr().out
 
 
+def test_an_untouched_loop_is_not_done_even_where_the_building_blocks_are_missing():
+    namespace = {}  # a notebook whose import cell did not run
+    exec("def train_dqn(*args, **kwargs):\n    raise NotImplementedError('Exercise 5.4: train_dqn')", namespace)
+    with pytest.raises(ExerciseNotDone, match="Exercise 5.4: train_dqn is not done yet"):
+        check_train_dqn(namespace["train_dqn"])
+    exec("def train_dqn(*args, **kwargs):\n    return []", namespace)
+    with pytest.raises(CheckFailed, match="cannot find epsilon_greedy_action, optimize_step, update_target in your "
+                                          "notebook"):
+        check_train_dqn(namespace["train_dqn"])
+
+
+@torch.no_grad()
+def decorated_rebinding(target_net, q_net, tau):
+    """Rebinds the local name inside a decorated function."""
+    target_net = copy.deepcopy(q_net)  # noqa: F841
+
+
+def test_a_rebinding_inside_a_decorated_update_is_named():
+    with pytest.raises(CheckFailed, match="only rebinds the function's local name"):
+        check_update_target(decorated_rebinding)
+
+
 def test_loop_check_restores_the_building_blocks():
     before = (globals()["optimize_step"], globals()["update_target"], globals()["epsilon_greedy_action"])
     with pytest.raises(CheckFailed):
@@ -822,11 +846,6 @@ def step_with_the_course_loss(q_net, optimizer, batch, targets, loss_kind="huber
     return loss.item()
 
 
-def loop_of_the_course(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=None):
-    """Hands the work to the course's own trainer."""
-    return dqn.train(dataclasses.replace(config, stop_return=None)).episode_returns
-
-
 GRADED = [  # check, a right answer, a wrong one and the words naming its mistake
     (check_td_targets, td_targets, mask_on_everything, "mask multiplies the reward too"),
     (check_optimize_step, make_step(), halved_squares, "squared error is halved"),
@@ -854,7 +873,7 @@ def test_graded_inputs_are_fresh_for_each_seed():
     (check_optimize_step, step_with_the_course_loss, "utils.dqn.dqn_loss"),
     (check_update_target, lambda target_net, q_net, tau: dqn.soft_update(target_net, q_net, tau),
      "utils.dqn.soft_update"),
-    (check_train_dqn, loop_of_the_course, "utils.dqn.train"),
+    (check_train_dqn, make_loop(targets="course"), "utils.dqn.compute_targets"),
 ])
 def test_graded_wrappers_of_the_course_answer_are_flagged(check, wrapper, name):
     assert graded(check, SEEDS[0], wrapper)["flags"] == [f"calls the course's own `{name}`"]

@@ -16,6 +16,7 @@ from utils.policies import greedy_action
 FIRST_SEED = 1_000
 N_EPISODES = 8
 POLICY_WEIGHTS = (0.0, -0.3, 1.0, 0.1)  # a fair linear controller: some episodes reach 500, most fall earlier
+FRESH_EPISODES = (6, 7, 9, 11, 12)  # never the notebook's 8, nor a round count a loop might hard-code
 NEAR_TIE = 1e-5  # Q-values this close: either action is greedy (float rounding may pick either)
 
 
@@ -36,7 +37,7 @@ def evaluation_inputs(rng) -> dict:
         return {"weights": list(POLICY_WEIGHTS), "n_episodes": N_EPISODES, "seed": FIRST_SEED}
     for _ in range(200):  # about one draw in three has both kinds of episode
         weights = [float(rng.normal(0.0, 0.05)), float(rng.uniform(-0.45, -0.15)), 1.0, float(rng.uniform(0.0, 0.2))]
-        n_episodes, seed = int(rng.integers(5, 11)), int(rng.integers(10_000, 900_000))
+        n_episodes, seed = int(rng.choice(FRESH_EPISODES)), int(rng.integers(10_000, 900_000))
         returns = [greedy_episode(linear_q_net(weights), seed + i, None)[0] for i in range(n_episodes)]
         if 500.0 in returns and min(returns) < 500 and returns != returns[::-1]:
             break

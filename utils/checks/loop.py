@@ -810,4 +810,6 @@ def _round(values) -> list:
     return [round(float(v), 3) for v in values]
 
 
-check_train_dqn = Check("5.4", "train_dqn", loop_inputs, probe_loop, judge_loop, references=("utils.dqn.train",))
+check_train_dqn = Check("5.4", "train_dqn", loop_inputs, probe_loop, judge_loop,
+                        references=("utils.dqn.train", "utils.dqn.learn_from_memory", "utils.dqn.gradient_step",
+                                    "utils.dqn.compute_targets"))

@@ -2,6 +2,7 @@
 
 The check of the training loop (5.4) lives in utils.checks.loop and is listed here too.
 """
+import inspect
 import sys
 import warnings
 
@@ -122,7 +123,7 @@ def judge_targets(results, inputs: dict) -> None:
     """Compare the targets on a batch (some terminal) with r + γ(1 − terminated) max Q⁻, naming the usual slips."""
     rewards, states, terminated, gamma = (inputs[k] for k in ("rewards", "next_states", "terminated", "gamma"))
     size = (len(rewards),)
-    _name_target_crash(results.raised("targets"))
+    _name_target_crash(results.raised("targets"), results.value("target_net calls"))
     got = _targets_tensor(results.value("targets"), size)
     after = results.value("arguments after")
     for given, original, name in zip(after, (rewards, states, terminated), ("rewards", "next_states", "terminated")):
@@ -161,11 +162,15 @@ def _same(got: torch.Tensor, wanted: torch.Tensor) -> bool:
     return got.shape == wanted.shape and got.dtype.is_floating_point and torch.allclose(got, wanted, atol=1e-5)
 
 
-def _name_target_crash(crash) -> None:
-    """Name the crashes that max over the batch, .max's (values, indices) pair and a network global cause."""
+def _name_target_crash(crash, target_calls) -> None:
+    """Name the crashes that max over the batch, .max's (values, indices) pair, a mask and other networks cause."""
     if not crash or crash.get("not_done") or crash.get("mistake"):
         return
     kind, message, where = crash.get("type"), str(crash.get("message", "")), str(crash.get("where", ""))
+    if kind == "RuntimeError" and "mat1 and mat2" in message and target_calls == 0:
+        raise Mistake(f"td_targets raised RuntimeError: {message}{where}, and target_net was never called: the "
+                      "targets come from another network (q_net, or another network of the notebook?). Hint: "
+                      "target_net(next_states), the argument.")
     if kind == "RuntimeError" and "must match the size" in message:
         raise Mistake(f"td_targets raised RuntimeError: {message}. That is what max over dim 0 (the batch) gives: "
                       "one value per action, not per transition. Hint: take max over the actions, dim=1.")
@@ -528,7 +533,11 @@ class LocalAtReturn:
     """
 
     def __init__(self, function):
-        """Watch `function` (a plain Python function; anything else is not watched)."""
+        """Watch `function` (a Python function, or one wrapped by a decorator; anything else is not watched)."""
+        try:
+            function = inspect.unwrap(function)
+        except ValueError:  # a cycle of __wrapped__: watch what was given
+            pass
         code = getattr(function, "__code__", None)
         self.code = code if code is not None and code.co_argcount else None
         self.bound, self.returned = None, False
