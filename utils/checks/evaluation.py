@@ -55,7 +55,8 @@ class WatchedEnv:
 
     def reset(self, **kwargs):
         """Start an episode, recording the seed it was given (None when none)."""
-        self.reset_seeds.append(kwargs.get("seed"))
+        seed = kwargs.get("seed")  # an odd seed makes gymnasium raise just below: the crash is the record
+        self.reset_seeds.append(int(seed) if is_plain(seed, (int, np.integer)) else None)
         state, info = self.env.reset(**kwargs)
         self.done = False
         return state, info
@@ -141,6 +142,8 @@ def judge_evaluation(results, inputs: dict) -> None:
     """Evaluate a linear controller on seeded episodes: the envs made, the actions taken and the returns."""
     first, n_episodes = inputs["seed"], inputs["n_episodes"]
     witnessed = results.value("witnessed")
+    if type(witnessed) is not list:
+        raise CheckError("the check's probe recorded no readable list of mistakes")
     if witnessed:
         raise Mistake(str(witnessed[0]))
     envs = _env_records(results.value("envs"))
@@ -164,6 +167,7 @@ def _env_records(value) -> list:
     """The recorded envs, checked to be shaped as the probe writes them (CheckError if not)."""
     shaped = type(value) is list and all(
         type(env) is dict and type(env.get("seed")) is int and type(env.get("reset_seeds")) is list
+        and all(seed is None or type(seed) is int for seed in env["reset_seeds"])
         and type(env.get("actions")) is list and all(type(a) is int for a in env["actions"]) for env in value)
     if not shaped:
         raise CheckError("the check's probe recorded no readable list of environments")

@@ -173,8 +173,10 @@ class RecordingMemory(ReplayMemory):
 
     def sample(self, batch_size):
         """Record the batch size, then sample."""
+        batch_size = self.witness.number(batch_size, "your loop passed memory.sample a batch size that is", "an int",
+                                         "memory.sample(config.batch_size).", types=(int, np.integer))
         self.sampled.append(batch_size)
-        if not (type(batch_size) is int and batch_size <= len(self)):
+        if batch_size > len(self):
             self.witness.refuse(f"the loop asked memory.sample for {batch_size!r} transitions when it had pushed "
                                 f"{len(self.pushed)} transitions. Hint: push every transition, and learn only after "
                                 "config.learning_starts steps (it is at least batch_size).")
@@ -381,9 +383,11 @@ def judge_loop(results, inputs: dict) -> None:
 
 
 ANY = object  # a recorded value the student's code chose: checked where it is read
-RUN_SHAPE = {"steps": int, "actions": [int], "witnessed": [str], "samples": [ANY], "update count": int,
-             "acts": [{"step": int, "epsilon": ANY, "state": np.ndarray, "rng": bool, "action": ANY}],
-             "pushes": [[ANY]], "target updates": [[ANY]], "target grads": [ANY],
+NUMBER = (int, float)  # what the instrumentation records after plain_number
+RUN_SHAPE = {"steps": int, "actions": [int], "witnessed": [str], "samples": [int], "update count": int,
+             "acts": [{"step": int, "epsilon": NUMBER, "state": np.ndarray, "rng": bool, "action": (int, type(None))}],
+             "pushes": [(np.ndarray, int, NUMBER, np.ndarray, (bool, *NUMBER))], "target grads": [ANY],
+             "target updates": [(int, bool, bool, NUMBER)],
              "updates": [{"step": int, "q_net": bool, "optimizer": bool, "batch": bool, "loss_kind": ANY,
                           "max_grad_norm": ANY, "targets": ANY, "q weights": [ANY], "target weights": [ANY]}],
              "hook calls": [{"step": int, "positional": int, "keywords": [str], "values": [ANY], "net": str,
@@ -391,20 +395,26 @@ RUN_SHAPE = {"steps": int, "actions": [int], "witnessed": [str], "samples": [ANY
 
 
 def _shaped(value, shape) -> bool:
-    """Does `value` have `shape`: a type, [shape of every element], or {key: shape} for a dict with those keys?"""
+    """Does `value` have `shape`?
+
+    A shape is ANY, a type, a tuple of types (any of them), [the shape of every element], {key: shape}
+    for a dict with those keys, or (shape, shape, ...) of a fixed-length list, one shape per element
+    (a tuple of shapes rather than of types).
+    """
     if shape is ANY:
         return True
     if type(shape) is list:
         return type(value) is list and all(_shaped(item, shape[0]) for item in value)
     if type(shape) is dict:
         return type(value) is dict and all(key in value and _shaped(value[key], s) for key, s in shape.items())
-    return type(value) is shape
+    if type(shape) is tuple and not all(type(s) is type for s in shape):
+        return type(value) is list and len(value) == len(shape) and all(map(_shaped, value, shape))
+    return type(value) in (shape if type(shape) is tuple else (shape,))
 
 
 def _run_record(value) -> dict:
     """A run's record, checked to be shaped as the probe writes it (CheckError if not)."""
-    if not _shaped(value, RUN_SHAPE) or any(len(push) != 5 for push in value["pushes"]) \
-            or any(len(update) != 4 for update in value["target updates"]):
+    if not _shaped(value, RUN_SHAPE):
         raise CheckError("the check's probe recorded a run that is not shaped as the probe writes it")
     return value
 
@@ -743,6 +753,8 @@ def return_slips(episodes: Episodes) -> dict:
 def _check_returns(returns, episodes: Episodes) -> None:
     """The list of finished episodes' returns, in order."""
     lengths = episodes.lengths()
+    expect(not (type(returns) is list and any(value is None for value in returns)), "train_dqn returned a list holding None; expected a list "
+           f"of episode returns {lengths}.", "append each finished episode's return (a number) to a list and return it.")
     got = plain_values(returns, "train_dqn returned", f"a list of episode returns {lengths}",
                        "append each finished episode's return to a list and return it.").tolist()
     if got != lengths:
@@ -783,6 +795,8 @@ def _check_episode_end_hook(results, inputs: dict, config) -> None:
     expect(not first["keywords"] and first["positional"] == 4, f"on_episode_end got {first['positional']} positional "
            f"and {len(first['keywords'])} keyword arguments; expected on_episode_end(n, episode_return, epsilon, "
            "q_net).", "pass the four, in that order.")
+    if len(first["values"]) != 3:
+        raise CheckError("the check's probe recorded a call of on_episode_end without its arguments")
     n, episode_return, epsilon = first["values"]
     passed = "the first call passed on_episode_end"
     n = plain_number(n, passed + " an n that is", "an int, the global step count", types=(int, np.integer))

@@ -14,7 +14,7 @@ from torch import nn
 from utils import dqn
 from utils.checks.core import TENSOR_TYPES, Mistake, expect, name_the_mistake, plain_number, plain_tensor
 from utils.checks.loop import check_train_dqn  # noqa: F401 (utils.checks lists 5.4 under this module)
-from utils.checks.protocol import Check
+from utils.checks.protocol import Check, CheckError
 from utils.checks.tensors import describe, expect_tensor, shape_hint
 from utils.networks import QNetwork
 from utils.replay import Batch
@@ -126,6 +126,8 @@ def judge_targets(results, inputs: dict) -> None:
     _name_target_crash(results.raised("targets"), results.value("target_net calls"))
     got = _targets_tensor(results.value("targets"), size)
     after = results.value("arguments after")
+    if type(after) is not list or len(after) != 3:
+        raise CheckError("the check's probe recorded no readable arguments")
     for given, original, name in zip(after, (rewards, states, terminated), ("rewards", "next_states", "terminated")):
         expect(type(given) is torch.Tensor and given.shape == original.shape and torch.equal(given, original),
                f"td_targets changed its `{name}` argument in place.",
