@@ -1,6 +1,7 @@
 """Checks of notebook 5: right answers pass, typical mistakes are named, in a notebook and in graded runs."""
 import copy
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -579,7 +580,7 @@ def update_target(target_net, q_net, tau):
 
 def make_loop(clock="global", store="terminated", end_on="either", target_every="step", update_every="step",
               targets_from="target", returns_kind="finished", push=True, double=True, hook="call", count_from=1,
-              learn_after=">=", targets="right", api="gymnasium", pass_loss=True, hook_n="step"):
+              learn_after=">=", targets="right", api="gymnasium", pass_loss=True, hook_n="step", reset_state=True):
     """A train_dqn with one part done the usual wrong way."""
     def train_dqn(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=None):
         returns, episode_return, episode, t, updates = [], 0.0, 0, 0, 0
@@ -623,7 +624,10 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
                     update_target(target_net, q_net, config.tau)
                 if update_every == "episode" and step >= config.learning_starts:
                     learn_once(q_net, target_net, optimizer, memory, config, double)
-                state = env.reset() if api == "old_reset" else env.reset()[0]
+                if reset_state:
+                    state = env.reset() if api == "old_reset" else env.reset()[0]
+                else:
+                    env.reset()
                 episode_return = 0.0 if returns_kind == "finished" else episode_return
                 episode, t = episode + 1, 0
         return returns
@@ -697,6 +701,7 @@ STUDENT_LOOP_MISTAKES = [
     (make_loop(pass_loss=False), "optimize_step got loss_kind='huber', max_grad_norm=None; the config says 'mse' and "
                                  "5.0"),
     (make_loop(hook_n="episode"), r"the first call was on_episode_end\(0, 5.0, "),
+    (make_loop(reset_state=False), "the state env.reset\\(\\) returned was not used"),
 ]
 
 
@@ -919,3 +924,16 @@ def test_answers_hard_coded_for_the_notebook_fail_graded_runs(check, hard_coded,
 def test_a_record_of_the_notebook_inputs_fails_a_graded_run(check, right):
     notebook_record = check.probe_json(wire.dumps(check.inputs(None)), right)
     assert check.verdict_json(check.inputs_json(SEEDS[0]), notebook_record)["status"] == "failed"
+
+
+@pytest.mark.parametrize("check, right, key", [
+    (check_td_targets, td_targets, "arguments after"),
+    (check_optimize_step, make_step(), "huber weights"),
+    (check_update_target, polyak, "soft target"),
+    (check_train_dqn, make_loop(), "main"),
+])
+def test_a_malformed_record_is_an_error_not_a_crash(check, right, key):
+    inputs = check.inputs_json(SEEDS[0])
+    record = json.loads(check.probe_json(inputs, right))
+    record["entries"][key] = {"value": [None, "x"]}
+    assert check.verdict_json(inputs, json.dumps(record))["status"] in ("error", "failed")

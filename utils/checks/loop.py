@@ -440,8 +440,13 @@ def _check_actions(run: dict, episodes: Episodes) -> None:
     expect(run["actions"] == [act["action"] for act in acts],
            "the actions sent to env.step are not the ones epsilon_greedy_action chose.",
            "action = epsilon_greedy_action(...); then env.step(action).")
-    stale = next((k for k, (act, state) in enumerate(zip(acts, episodes.states))
-                  if not (act["state"].size == 4 and np.allclose(act["state"].reshape(4), state))), None)
+    stale = next((k for k, (act, state) in enumerate(zip(acts, episodes.states)) if not _same_state(act["state"], state)),
+                 None)
+    if stale is not None and stale in episodes.starts and _same_state(acts[stale]["state"],
+                                                                      episodes.observations[stale - 1]):
+        raise Mistake(f"at step {stale}, the first of a new episode, the action was chosen for the last state of the "
+                      "episode before: the state env.reset() returned was not used. Hint: state, _ = env.reset() "
+                      "when an episode ends.")
     expect(stale is None, f"at step {stale} the action was chosen for a state that is not the current one.",
            "after each step set state = next_state, and state = env.reset()[0] when an episode ends.")
 
