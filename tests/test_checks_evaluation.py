@@ -107,6 +107,17 @@ def test_unfinished_evaluation_is_not_done():
         check_evaluate_greedy(stub)
 
 
+def test_an_untouched_evaluation_is_not_done_even_where_make_env_is_missing():
+    namespace = {}  # a notebook whose import cell did not run
+    exec("def evaluate_greedy(q_net, n_episodes, seed):\n    raise NotImplementedError('Exercise 6.1: evaluate_greedy')",
+         namespace)
+    with pytest.raises(ExerciseNotDone, match="Exercise 6.1: evaluate_greedy is not done yet"):
+        check_evaluate_greedy(namespace["evaluate_greedy"])
+    exec("def evaluate_greedy(q_net, n_episodes, seed):\n    return make_env(seed)", namespace)
+    with pytest.raises(CheckFailed, match="cannot find make_env in your notebook"):
+        check_evaluate_greedy(namespace["evaluate_greedy"])
+
+
 def test_evaluation_check_restores_make_env():
     with pytest.raises(CheckFailed):
         check_evaluate_greedy(make_evaluate(seeds="training"))

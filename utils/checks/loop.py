@@ -633,7 +633,8 @@ def _targets_problem(update: dict, nets: tuple, config) -> list:
     if targets.requires_grad:
         return ["the targets passed to optimize_step require grad (gradients would flow into the target network)"]
     generic = (f"the targets passed to optimize_step are not the {'double-DQN' if config.double_dqn else 'TD'} "
-               "targets of the batch (with target_net and config.gamma)")
+               "targets of the batch (with target_net and config.gamma)"
+               + ("" if config.double_dqn else "; the loop uses your td_targets: if exercise 5.1 fails, fix it first"))
     try:
         versions = _target_versions(update, q_net, target_net, config)
     except RuntimeError:  # tensors of the wrong shapes or dtypes: the batch did not come from memory.sample
