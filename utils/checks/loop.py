@@ -60,7 +60,8 @@ def _fresh_loop_inputs(rng) -> dict:
     lengths = rng.permutation([time_limit, time_limit, *rng.integers(3, time_limit, size=4)]).tolist()
     train_every, batch_size = int(rng.choice([2, 3])), int(rng.integers(4, 11))
     learning_starts = train_every * int(rng.integers(-(-batch_size // train_every), 30 // train_every + 1))
-    loss, norm = str(rng.choice(["mse", "huber"])), [None, float(rng.choice([1.0, 5.0]))][int(rng.integers(2))]
+    loss = str(rng.choice(["mse", "huber"]))
+    norm = float(rng.choice([1.0, 5.0])) if rng.random() < 0.5 else None  # the other run has the other one
     config = {"max_env_steps": int(rng.integers(100, 141)), "learning_starts": learning_starts,
               "batch_size": batch_size, "train_every": train_every, "gamma": float(rng.choice([0.8, 0.85, 0.95])),
               "loss": loss, "double_dqn": False, "target_update_every": int(rng.integers(6, 16)),
@@ -80,20 +81,28 @@ def _loop_separates(inputs: dict) -> bool:
     config = dqn.DQNConfig(**inputs["config"])
     episodes = Episodes(inputs, config.max_env_steps)
     updates = expected_updates(config, episodes.steps)
-    families = [
-        [[expected_epsilons(config, episodes.steps)], *map(lambda v: [v], epsilon_slips(config, episodes).values())],
-        [[updates], *map(lambda v: [v], update_slips(config, episodes).values())],
-        [[expected_target_updates(config, episodes.steps)], *target_update_slips(config, episodes, updates).values()],
-        [[episodes.lengths()], *map(lambda v: [v], return_slips(episodes).values())],
+    copies = expected_target_updates(config, episodes.steps)
+    families = [  # per kind of outcome: the right one, then every way of writing each slip
+        [[expected_epsilons(config, episodes.steps)], *[[v] for v in epsilon_slips(config, episodes).values()]],
+        [[updates], *[[v] for v in update_slips(config, episodes).values()]],
+        [[copies], *target_update_slips(config, episodes, updates).values()],
+        [[episodes.lengths()], *[[v] for v in return_slips(episodes).values()]],
     ]
-    # every way of writing a slip differs from the right answer and from every other slip
     distinct = all(not _equal(a, b) for family in families for i, ways in enumerate(family)
                    for other in family[:i] for a in ways for b in other)
-    copies = expected_target_updates(config, episodes.steps)
-    # q_net differs from target_net at some update: another update since the last copy (or soft copies)
-    drifted = config.tau < 1 or any(any(c < u < v for u in updates) for v in updates
-                                    for c in [max([c for c in copies if c < v], default=0)])
-    return distinct and drifted and len(episodes.ends) > inputs["stop_at"]
+    return distinct and (config.tau < 1 or _drifts(updates, copies)) and len(episodes.ends) > inputs["stop_at"]
+
+
+def _drifts(updates: list, copies: list) -> bool:
+    """Does some update come after another one since the last hard copy (so that q_net and target_net differ)?
+
+    The copy of step n comes after that step's update, so it holds it.
+    """
+    for later in updates:
+        last_copy = max((copy for copy in copies if copy < later), default=0)
+        if any(last_copy < update < later for update in updates):
+            return True
+    return False
 
 
 def _equal(a: list, b: list) -> bool:
