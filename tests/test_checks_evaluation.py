@@ -1,12 +1,21 @@
-"""Checks of notebook 6: right answers pass, typical mistakes are named."""
+"""Checks of notebook 6: right answers pass, typical mistakes are named, in a notebook and in graded runs."""
 import numpy as np
 import pytest
+import torch
 
-from utils.checks import CheckFailed, ExerciseNotDone, check_evaluate_greedy, check_solved_runs
-from utils.evaluation import REWARD_THRESHOLD, evaluate
+from utils.checks import CheckFailed, ExerciseNotDone, check_evaluate_greedy, check_solved_runs, wire
+from utils.evaluation import REWARD_THRESHOLD, evaluate, is_solved
 from utils.policies import epsilon_greedy_action, greedy_action
 from utils.seeding import make_env
 from test_checks_core import AlwaysCloseArray, Anything
+
+SEEDS = (1, 2, 3)  # grading runs: inputs drawn from each
+
+
+def graded(check, seed: int, answer) -> dict:
+    """The verdict of a grading run on inputs drawn from `seed`: probe (here, as a kernel would) and judge."""
+    inputs = check.inputs_json(seed)
+    return check.verdict_json(inputs, check.probe_json(inputs, answer))
 
 
 def make_evaluate(seeds="offset", reset="per episode", stop="either", policy="greedy", total="plain", result="array"):
@@ -98,10 +107,196 @@ def test_unfinished_evaluation_is_not_done():
         check_evaluate_greedy(stub)
 
 
+def test_an_untouched_evaluation_is_not_done_even_where_make_env_is_missing():
+    namespace = {}  # a notebook whose import cell did not run
+    exec("def evaluate_greedy(q_net, n_episodes, seed):\n    raise NotImplementedError('Exercise 6.1: evaluate_greedy')",
+         namespace)
+    with pytest.raises(ExerciseNotDone, match="Exercise 6.1: evaluate_greedy is not done yet"):
+        check_evaluate_greedy(namespace["evaluate_greedy"])
+    exec("def evaluate_greedy(q_net, n_episodes, seed):\n    return make_env(seed)", namespace)
+    with pytest.raises(CheckFailed, match="cannot find make_env in your notebook"):
+        check_evaluate_greedy(namespace["evaluate_greedy"])
+
+
 def test_evaluation_check_restores_make_env():
     with pytest.raises(CheckFailed):
         check_evaluate_greedy(make_evaluate(seeds="training"))
     assert globals()["make_env"].__module__ == "utils.seeding"
+
+
+# Students' own wrong versions, written as they write them: each is caught, and its mistake named.
+
+def play(env, q_net, choose=greedy_action) -> float:
+    """One episode from env.reset(), choosing with `choose(q_net, state)`; its return."""
+    state, _ = env.reset()
+    total, done = 0.0, False
+    while not done:
+        state, reward, terminated, truncated, _ = env.step(choose(q_net, state))
+        total, done = total + reward, terminated or truncated
+    return total
+
+
+def old_reset_api(q_net, n_episodes, seed):
+    """`state = env.reset()` keeps the pair (observation, info)."""
+    returns = []
+    for i in range(n_episodes):
+        env = make_env(seed + i)
+        state = env.reset()
+        total, done = 0.0, False
+        while not done:
+            action = q_net(torch.tensor(state)).argmax().item()
+            state, reward, terminated, truncated, _ = env.step(action)
+            total, done = total + reward, terminated or truncated
+        returns.append(total)
+    return np.array(returns)
+
+
+def old_reset_api_greedy(q_net, n_episodes, seed):
+    """The same, through greedy_action."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env, done = make_env(seed + i), False
+        state = env.reset()
+        while not done:
+            state, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
+            returns[i], done = returns[i] + reward, terminated or truncated
+    return returns
+
+
+def old_step_api(q_net, n_episodes, seed):
+    """Unpacks env.step into four values."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env = make_env(seed + i)
+        state, _ = env.reset()
+        done = False
+        while not done:
+            state, reward, done, _ = env.step(greedy_action(q_net, state))
+            returns[i] += reward
+    return returns
+
+
+def never_moves_on(q_net, n_episodes, seed):
+    """Chooses every action for the first state: `state` is never updated."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env = make_env(seed + i)
+        state, _ = env.reset()
+        done = False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
+            returns[i], done = returns[i] + reward, terminated or truncated
+    return returns
+
+
+def returns_backwards(q_net, n_episodes, seed):
+    """Prepends each return."""
+    returns = []
+    for i in range(n_episodes):
+        returns.insert(0, play(make_env(seed + i), q_net))
+    return np.array(returns)
+
+
+def reseeds_every_reset(q_net, n_episodes, seed):
+    """env.reset(seed=seed) on every episode's env."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env = make_env(seed + i)
+        state, _ = env.reset(seed=seed)
+        done = False
+        while not done:
+            state, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
+            returns[i], done = returns[i] + reward, terminated or truncated
+    return returns
+
+
+def ten_episodes(q_net, n_episodes, seed):
+    """Ignores n_episodes."""
+    return np.array([play(make_env(seed + i), q_net) for i in range(10)])
+
+
+def stops_at_200(q_net, n_episodes, seed):
+    """CartPole-v0's 200 steps."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env = make_env(seed + i)
+        state, _ = env.reset()
+        for _ in range(200):
+            state, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
+            returns[i] += reward
+            if terminated or truncated:
+                break
+    return returns
+
+
+def tensor_actions(q_net, n_episodes, seed):
+    """Passes the argmax tensor to env.step."""
+    return np.array([play(make_env(seed + i), q_net, lambda net, s: net(torch.as_tensor(s)).argmax())
+                     for i in range(n_episodes)])
+
+
+def integer_returns(q_net, n_episodes, seed):
+    """Counts steps in an int array."""
+    returns = np.zeros(n_episodes, dtype=int)
+    for i in range(n_episodes):
+        returns[i] = play(make_env(seed + i), q_net)
+    return returns
+
+
+STUDENT_EVALUATION_MISTAKES = [
+    (old_reset_api, "env.reset\\(\\) returns a pair \\(observation, info\\)"),
+    (old_reset_api_greedy, "passed greedy_action the pair \\(observation, info\\)"),
+    (old_step_api, "env.step returns five values"),
+    (never_moves_on, "`state` is never updated"),
+    (returns_backwards, "reverse episode order"),
+    (reseeds_every_reset, "was reset with seed=1000"),
+    (ten_episodes, "it played 10 episodes, but n_episodes = 8"),
+    (stops_at_200, "stopped before it ended"),
+    (tensor_actions, "passed env.step a tensor"),
+    (integer_returns, "dtype int64; expected float"),
+]
+
+
+@pytest.mark.parametrize("wrong, words", STUDENT_EVALUATION_MISTAKES)
+def test_students_evaluation_mistakes_are_named(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_evaluate_greedy(wrong)
+
+
+def reseeds_with_its_own_seed(q_net, n_episodes, seed):
+    """Right: env.reset(seed=seed + i) on make_env(seed + i) (the same seed again)."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env = make_env(seed + i)
+        state, _ = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            state, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
+            returns[i], done = returns[i] + reward, terminated or truncated
+    return returns
+
+
+def counts_steps(q_net, n_episodes, seed):
+    """Right: counts steps (CartPole pays 1 per step), actions from the Q-values directly."""
+    lengths = []
+    for i in range(n_episodes):
+        env = make_env(seed + i)
+        observation, _ = env.reset()
+        for t in range(1, 10_000):
+            with torch.no_grad():
+                action = int(torch.argmax(q_net(torch.from_numpy(observation))))
+            observation, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                lengths.append(float(t))
+                break
+    return np.asarray(lengths)
+
+
+@pytest.mark.parametrize("right", [reseeds_with_its_own_seed, counts_steps])
+def test_right_evaluation_variants_pass(right, capsys):
+    check_evaluate_greedy(right)
+    assert all(graded(check_evaluate_greedy, seed, right)["status"] == "passed" for seed in SEEDS)
+    assert "passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("right", [
@@ -152,3 +347,85 @@ def test_evaluation_refuses_rigged_returns(rigged, named):
 def test_verdicts_refuse_rigged_arrays(rigged, named):
     with pytest.raises(CheckFailed, match=f"solved_runs returned .*{named}; expected a NumPy array of 6 booleans"):
         check_solved_runs(rigged)
+
+
+def sorts_in_place(returns):
+    """Sorts the rows (for a median) in the caller's array."""
+    returns.sort(axis=1)
+    return returns.mean(axis=1) >= REWARD_THRESHOLD
+
+
+STUDENT_VERDICT_MISTAKES = [
+    (lambda returns: np.mean(returns, axis=1) >= 500, "uses 500, the largest possible return"),
+    (lambda returns: np.any(returns >= REWARD_THRESHOLD, axis=1), "any one episode reaches the threshold"),
+    (lambda returns: returns.sum(axis=1) / len(returns) >= REWARD_THRESHOLD, "divided by the number of runs"),
+    (sorts_in_place, "changed the returns it was given"),
+    (lambda returns: np.all(returns >= REWARD_THRESHOLD, axis=1), "requires every episode to reach the threshold"),
+    (lambda returns: np.median(returns, axis=1) >= 475, "compares the median"),
+    (lambda returns: (returns.mean(axis=1) >= REWARD_THRESHOLD).astype(int), "dtype int64; expected bool"),
+    (lambda returns: np.mean(returns, axis=0) >= REWARD_THRESHOLD, "axis=0"),
+    (lambda returns: [float(np.mean(run)) >= REWARD_THRESHOLD for run in returns], "expected a NumPy array"),
+    (lambda returns: returns[:, :10].mean(axis=1) >= REWARD_THRESHOLD, "first 10 episodes"),
+]
+
+
+@pytest.mark.parametrize("wrong, words", STUDENT_VERDICT_MISTAKES)
+def test_students_verdict_mistakes_are_named(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_solved_runs(wrong)
+
+
+def divides_by_100(returns):
+    """Hard-codes 100 episodes per run: right on the notebook's runs only."""
+    return returns.sum(axis=1) / 100 >= REWARD_THRESHOLD
+
+
+# --- graded runs: fresh inputs per run, judged apart from the probe ---------------------------
+
+GRADED = [  # check, a right answer, a wrong one and the words naming its mistake
+    (check_evaluate_greedy, make_evaluate(), returns_backwards, "reverse episode order"),
+    (check_evaluate_greedy, make_evaluate(), make_evaluate(stop="terminated"), "already ended"),
+    (check_solved_runs, lambda returns: returns.mean(axis=1) >= REWARD_THRESHOLD, divides_by_100,
+     "divided by 100, not by the number of episodes"),
+    (check_solved_runs, lambda returns: returns.mean(axis=1) >= REWARD_THRESHOLD,
+     lambda returns: returns.mean(axis=1) > REWARD_THRESHOLD, "> instead of >="),
+]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("check, right, wrong, words", GRADED)
+def test_graded_runs_pass_right_answers_and_name_mistakes(check, right, wrong, words, seed):
+    assert graded(check, seed, right) == {"status": "passed", "message": "", "flags": []}
+    verdict = graded(check, seed, wrong)
+    assert verdict["status"] == "failed" and words in verdict["message"] and not verdict["flags"]
+
+
+def test_graded_inputs_are_fresh_for_each_seed():
+    for check in (check_evaluate_greedy, check_solved_runs):
+        drawn = {check.inputs_json(seed) for seed in SEEDS}
+        assert len(drawn) == len(SEEDS) and wire.dumps(check.inputs(None)) not in drawn
+
+
+@pytest.mark.parametrize("check, wrapper, name", [
+    (check_evaluate_greedy, lambda q_net, n_episodes, seed: evaluate(q_net, n_episodes, seed),
+     "utils.evaluation.evaluate"),
+    (check_solved_runs, lambda returns: np.array([is_solved(run) for run in returns]), "utils.evaluation.is_solved"),
+])
+def test_graded_wrappers_of_the_course_answer_are_flagged(check, wrapper, name):
+    assert graded(check, SEEDS[0], wrapper)["flags"] == [f"calls the course's own `{name}`"]
+
+
+@pytest.mark.parametrize("check, hard_coded", [
+    (check_evaluate_greedy, lambda q_net, n_episodes, seed: make_evaluate()(q_net, 8, 1_000)),
+    (check_solved_runs, divides_by_100),
+])
+def test_answers_hard_coded_for_the_notebook_fail_graded_runs(check, hard_coded, capsys):
+    check(hard_coded)  # the notebook's own inputs: it passes there
+    assert "passed" in capsys.readouterr().out
+    assert all(graded(check, seed, hard_coded)["status"] == "failed" for seed in SEEDS)
+
+
+@pytest.mark.parametrize("check, right", [(check, right) for check, right, *_ in GRADED[1::2]])
+def test_a_record_of_the_notebook_inputs_fails_a_graded_run(check, right):
+    notebook_record = check.probe_json(wire.dumps(check.inputs(None)), right)
+    assert check.verdict_json(check.inputs_json(SEEDS[0]), notebook_record)["status"] == "failed"

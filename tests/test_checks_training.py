@@ -1,4 +1,8 @@
-"""Checks of notebook 5: right answers pass, typical mistakes are named."""
+"""Checks of notebook 5: right answers pass, typical mistakes are named, in a notebook and in graded runs."""
+import copy
+import dataclasses
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,16 +11,37 @@ from torch import nn
 from utils import dqn
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks import check_optimize_step, check_td_targets, check_train_dqn, check_update_target
+from utils.checks import wire
 from utils.policies import epsilon_greedy_action, epsilon_schedule
 from test_checks_core import (AlwaysCloseParameter, AlwaysCloseTensor, Anything, RegisteredIntegral, RegisteredReal,
-                              rig_parameters)
+                              own_copy, rig_parameters)
+
+SEEDS = (1, 2, 3)  # grading runs: inputs drawn from each
+
+
+def graded(check, seed: int, answer) -> dict:
+    """The verdict of a grading run on inputs drawn from `seed`: probe (here, as a kernel would) and judge."""
+    inputs = check.inputs_json(seed)
+    return check.verdict_json(inputs, check.probe_json(inputs, answer))
+
+
+def memorized_values(check, answer) -> list:
+    """What `answer` returned on the notebook's inputs, call by call."""
+    outputs = []
+    check(lambda *args, **kwargs: outputs.append(answer(*args, **kwargs)) or outputs[-1])
+    return outputs
+
+
+def memorized(check, answer):
+    """A "student" who replays, call by call, what `answer` returned on the notebook's inputs (hard-coded results)."""
+    calls = iter(memorized_values(check, answer) * 10)
+    return lambda *args, **kwargs: next(calls)
 
 
 # --- 5.1 ------------------------------------------------------------------------------------
 
-def td_targets(rewards, next_states, terminated, target_net, gamma):
-    """The reference computation, written in the student's cell (not passed as utils.dqn.td_targets)."""
-    return dqn.td_targets(rewards, next_states, terminated, target_net, gamma)
+td_targets = own_copy(dqn.td_targets)
+"""The reference computation, as a student's own copy in their cell."""
 
 
 def test_reference_td_targets_pass():
@@ -59,6 +84,113 @@ def test_unfinished_td_targets_is_not_done():
 
     with pytest.raises(ExerciseNotDone, match="Exercise 5.1: td_targets is not done yet"):
         check_td_targets(stub)
+
+
+# Students' own wrong versions, written as they write them: each is caught, and its mistake named.
+
+notebook_net = nn.Linear(4, 3)  # another network of the notebook, not the target network
+
+
+def mask_on_everything(rewards, next_states, terminated, target_net, gamma):
+    """The terminal mask multiplies the reward too."""
+    with torch.no_grad():
+        best = target_net(next_states).max(dim=1).values
+    return (1 - terminated) * (rewards + gamma * best)
+
+
+def mask_on_the_reward(rewards, next_states, terminated, target_net, gamma):
+    """The mask on the reward instead of the future term."""
+    with torch.no_grad():
+        return (1 - terminated) * rewards + gamma * target_net(next_states).max(dim=1).values
+
+
+def max_of_everything(rewards, next_states, terminated, target_net, gamma):
+    """One max over the whole batch."""
+    with torch.no_grad():
+        return rewards + gamma * (1 - terminated) * target_net(next_states).max()
+
+
+def another_network(rewards, next_states, terminated, target_net, gamma):
+    """Bootstraps from a network of the notebook instead of target_net."""
+    with torch.no_grad():
+        return rewards + gamma * (1 - terminated) * notebook_net(next_states).max(dim=1).values
+
+
+def undefined_q_net(rewards, next_states, terminated, target_net, gamma):
+    """Bootstraps from q_net, which is not an argument."""
+    with torch.no_grad():
+        return rewards + gamma * (1 - terminated) * q_net(next_states).max(dim=1).values  # noqa: F821
+
+
+def python_not(rewards, next_states, terminated, target_net, gamma):
+    """`not terminated` on a batch."""
+    with torch.no_grad():
+        return rewards + gamma * (not terminated) * target_net(next_states).max(dim=1).values
+
+
+def where_on_floats(rewards, next_states, terminated, target_net, gamma):
+    """torch.where with the float flags as the condition."""
+    with torch.no_grad():
+        return torch.where(terminated, rewards, rewards + gamma * target_net(next_states).max(dim=1).values)
+
+
+def indices_of_max(rewards, next_states, terminated, target_net, gamma):
+    """.max(1)[1]: the indices."""
+    with torch.no_grad():
+        return rewards + gamma * (1 - terminated) * target_net(next_states).max(1)[1]
+
+
+def forgets_no_grad(rewards, next_states, terminated, target_net, gamma):
+    """The targets keep their graph."""
+    best, _ = torch.max(target_net(next_states), dim=1)
+    return rewards + gamma * (1 - terminated) * best
+
+
+def adds_in_place(rewards, next_states, terminated, target_net, gamma):
+    """Writes the targets into the rewards."""
+    with torch.no_grad():
+        rewards += gamma * (1 - terminated) * target_net(next_states).max(dim=1).values
+    return rewards
+
+
+STUDENT_TARGET_MISTAKES = [
+    (mask_on_everything, "mask multiplies the reward too.*became 0 instead of its reward"),
+    (mask_on_the_reward, "mask multiplies the reward instead of the future term"),
+    (max_of_everything, "one max over the whole batch"),
+    (another_network, "target_net was never called"),  # graded: a crash on the inputs' sizes, named the same
+    (undefined_q_net, "NameError.*not one of its arguments"),
+    (python_not, "`not terminated`.*one truth value"),
+    (where_on_floats, "terminated is float32.*terminated.bool()"),
+    (indices_of_max, "index of the best action"),
+    (forgets_no_grad, "gradients would flow into the target network"),
+    (adds_in_place, "changed its `rewards` argument in place"),
+]
+
+
+@pytest.mark.parametrize("wrong, words", STUDENT_TARGET_MISTAKES)
+def test_students_target_mistakes_are_named(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_td_targets(wrong)
+
+
+def where_on_bools(rewards, next_states, terminated, target_net, gamma):
+    """Right: torch.where on the flags as bools."""
+    with torch.no_grad():
+        best = target_net(next_states).max(dim=1).values
+    return torch.where(terminated.bool(), rewards, rewards + gamma * best)
+
+
+def masked_future_detached(rewards, next_states, terminated, target_net, gamma):
+    """Right: the future term masked first, detached afterwards."""
+    future = target_net.forward(next_states).max(1)[0] * (1.0 - terminated)
+    return (rewards + gamma * future).detach()
+
+
+@pytest.mark.parametrize("right", [where_on_bools, masked_future_detached])
+def test_right_target_variants_pass(right, capsys):
+    check_td_targets(right)
+    assert all(graded(check_td_targets, seed, right)["status"] == "passed" for seed in SEEDS)
+    assert "passed" in capsys.readouterr().out
 
 
 # --- 5.2 ------------------------------------------------------------------------------------
@@ -127,6 +259,141 @@ def test_optimize_step_mistakes_are_named(wrong, words):
         check_optimize_step(wrong)
 
 
+def taken_q(q_net, batch):
+    """Q(s, a) of the batch's actions, as students write it."""
+    return q_net(batch.states).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+
+
+def returns_the_new_loss(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """Reports the loss recomputed after the step."""
+    loss_fn = F.smooth_l1_loss if loss_kind == "huber" else F.mse_loss
+    loss = loss_fn(taken_q(q_net, batch), targets)
+    optimizer.zero_grad()
+    loss.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+    optimizer.step()
+    with torch.no_grad():
+        return loss_fn(taken_q(q_net, batch), targets).item()
+
+
+def halved_squares(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """Writes the squared error as 0.5 * mean(δ²)."""
+    errors = targets - taken_q(q_net, batch)
+    loss = F.smooth_l1_loss(taken_q(q_net, batch), targets) if loss_kind == "huber" else 0.5 * (errors ** 2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
+def indexes_every_row(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """q_net(states)[:, actions]: a (B, B) block."""
+    loss_fn = F.smooth_l1_loss if loss_kind == "huber" else F.mse_loss
+    loss = loss_fn(q_net(batch.states)[:, batch.actions], targets)
+    optimizer.zero_grad()
+    loss.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
+def own_adam(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """Builds a new optimiser at every step."""
+    optimizer = torch.optim.Adam(q_net.parameters())
+    loss = (F.smooth_l1_loss if loss_kind == "huber" else F.mse_loss)(taken_q(q_net, batch), targets)
+    optimizer.zero_grad()
+    loss.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
+def clips_before_backward(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """Clips the gradient before it exists."""
+    loss = (F.smooth_l1_loss if loss_kind == "huber" else F.mse_loss)(taken_q(q_net, batch), targets)
+    optimizer.zero_grad()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def always_huber(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """Ignores loss_kind."""
+    loss = F.smooth_l1_loss(taken_q(q_net, batch), targets)
+    optimizer.zero_grad()
+    loss.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
+def zero_grad_last(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """Clears the gradients after the step instead of before backward()."""
+    loss = (F.smooth_l1_loss if loss_kind == "huber" else F.mse_loss)(taken_q(q_net, batch), targets)
+    loss.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss.item()
+
+
+def returns_detached_loss(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """Returns the loss tensor, detached."""
+    loss = (F.smooth_l1_loss if loss_kind == "huber" else F.mse_loss)(taken_q(q_net, batch), targets)
+    optimizer.zero_grad()
+    loss.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.detach()
+
+
+STUDENT_STEP_MISTAKES = [
+    (returns_the_new_loss, "loss after the step"),
+    (halved_squares, "squared error is halved"),
+    (indexes_every_row, r"\[:, actions\] picks a \(B, B\) block"),
+    (own_adam, "creates its own optimiser"),
+    (clips_before_backward, "had no effect"),
+    (always_huber, "computes the huber loss although loss_kind='mse'"),
+    (zero_grad_last, "zero_grad\\(\\) is missing"),
+    (returns_detached_loss, "expected a Python float"),
+]
+
+
+@pytest.mark.parametrize("wrong, words", STUDENT_STEP_MISTAKES)
+def test_students_step_mistakes_are_named(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_optimize_step(wrong)
+
+
+def indexed_with_arange(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """Right: advanced indexing, F.huber_loss, q_net.zero_grad()."""
+    predicted = q_net(batch.states)[torch.arange(len(batch.actions)), batch.actions]
+    loss = F.huber_loss(predicted, targets, delta=1.0) if loss_kind == "huber" else ((predicted - targets) ** 2).mean()
+    q_net.zero_grad()
+    loss.backward()
+    if max_grad_norm:
+        torch.nn.utils.clip_grad_norm_(q_net.parameters(), max_norm=max_grad_norm)
+    optimizer.step()
+    return float(loss)
+
+
+@pytest.mark.parametrize("right", [make_step(), indexed_with_arange])
+def test_right_step_variants_pass(right, capsys):
+    check_optimize_step(right)
+    assert all(graded(check_optimize_step, seed, right)["status"] == "passed" for seed in SEEDS)
+    assert "passed" in capsys.readouterr().out
+
+
 # --- 5.3 ------------------------------------------------------------------------------------
 
 def polyak(target_net, q_net, tau):
@@ -192,12 +459,111 @@ def test_right_target_updates_pass(right):
     (aliasing, "shares its tensors"),
     (reversed_direction, "changed q_net"),
     (returns_new, "returned a new network"),
-    (lambda target_net, q_net, tau: dqn.hard_update(target_net, q_net), "copied from q_net"),
+    (lambda target_net, q_net, tau: target_net.load_state_dict(q_net.state_dict()), "copied from q_net"),
     (lambda target_net, q_net, tau: None, "target_net is unchanged"),
 ])
 def test_target_update_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
         check_update_target(wrong)
+
+
+def copies_by_rebinding(target_net, q_net, tau):
+    """A hard update that only rebinds the local name."""
+    if tau == 1:
+        target_net = copy.deepcopy(q_net)
+    else:
+        polyak(target_net, q_net, tau)
+
+
+def rebinds_always(target_net, q_net, tau):
+    """Ignores tau and rebinds the local name."""
+    target_net = copy.deepcopy(q_net)  # noqa: F841
+
+
+def rebinds_to_q_net(target_net, q_net, tau):
+    """`target_net = q_net`: the local name only."""
+    if tau == 1.0:
+        target_net = q_net  # noqa: F841
+    else:
+        polyak(target_net, q_net, tau)
+
+
+def assigns_loop_variables(target_net, q_net, tau):
+    """`t = ...` rebinds the loop variable."""
+    for t, q in zip(target_net.parameters(), q_net.parameters()):
+        t = tau * q + (1 - tau) * t  # noqa: F841
+
+
+def edits_a_state_dict_copy(target_net, q_net, tau):
+    """Writes into target_net.state_dict() entries but never loads them."""
+    target_state = target_net.state_dict()
+    for key, value in q_net.state_dict().items():
+        target_state[key] = tau * value + (1 - tau) * target_state[key]
+
+
+def updates_twice(target_net, q_net, tau):
+    """Two passes over the parameters."""
+    with torch.no_grad():
+        for t, q in zip(target_net.parameters(), q_net.parameters()):
+            t.lerp_(q, tau)
+        for t, q in zip(target_net.parameters(), q_net.parameters()):
+            t.lerp_(q, tau)
+
+
+def lerps_the_wrong_way(target_net, q_net, tau):
+    """lerp_ with weight 1 - tau."""
+    with torch.no_grad():
+        for t, q in zip(target_net.parameters(), q_net.parameters()):
+            t.lerp_(q, 1 - tau)
+
+
+def hard_copy_shares(target_net, q_net, tau):
+    """Assigns q_net's tensors when tau is 1."""
+    for t, q in zip(target_net.parameters(), q_net.parameters()):
+        if tau == 1:
+            t.data = q.data
+        else:
+            t.data.mul_(1 - tau).add_(tau * q.data)
+
+
+STUDENT_UPDATE_MISTAKES = [
+    (copies_by_rebinding, "`target_net = ...` inside update_target.*only rebinds the function's local name"),
+    (rebinds_always, "`target_net = ...` inside update_target.*only rebinds the function's local name"),
+    (rebinds_to_q_net, "`target_net = ...` inside update_target.*only rebinds the function's local name"),
+    (assigns_loop_variables, "nothing was written into its parameters.*loop variable"),
+    (edits_a_state_dict_copy, "nothing was written into its parameters.*state_dict"),
+    (updates_twice, "applied twice"),
+    (lerps_the_wrong_way, "τ and 1 − τ are swapped"),
+    (hard_copy_shares, "shares its tensors"),
+]
+
+
+@pytest.mark.parametrize("wrong, words", STUDENT_UPDATE_MISTAKES)
+def test_students_update_mistakes_are_named(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_update_target(wrong)
+
+
+def hard_copy_by_loading(target_net, q_net, tau):
+    """Right: load_state_dict for τ = 1 (the local name keeps the caller's network)."""
+    if tau == 1:
+        target_net.load_state_dict(q_net.state_dict())
+        return
+    polyak(target_net, q_net, tau)
+
+
+def copies_into_data(target_net, q_net, tau):
+    """Right: copy_ into .data, a new tensor each time, and `target_net = target_net.train()` (the same object)."""
+    target_net = target_net.train()
+    for t, q in zip(target_net.parameters(), q_net.parameters()):
+        t.data.copy_(tau * q.data + (1.0 - tau) * t.data)
+
+
+@pytest.mark.parametrize("right", [hard_copy_by_loading, copies_into_data])
+def test_right_update_variants_pass(right, capsys):
+    check_update_target(right)
+    assert all(graded(check_update_target, seed, right)["status"] == "passed" for seed in SEEDS)
+    assert "passed" in capsys.readouterr().out
 
 
 # --- 5.4 ------------------------------------------------------------------------------------
@@ -213,40 +579,55 @@ def update_target(target_net, q_net, tau):
 
 
 def make_loop(clock="global", store="terminated", end_on="either", target_every="step", update_every="step",
-              targets_from="target", returns_kind="finished", push=True, double=True, hook="call"):
+              targets_from="target", returns_kind="finished", push=True, double=True, hook="call", count_from=1,
+              learn_after=">=", targets="right", api="gymnasium", pass_loss=True, hook_n="step", reset_state=True):
     """A train_dqn with one part done the usual wrong way."""
     def train_dqn(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=None):
-        returns, episode_return, episode, t = [], 0.0, 0, 0
+        returns, episode_return, episode, t, updates = [], 0.0, 0, 0, 0
         state, _ = env.reset()
         for step in range(1, config.max_env_steps + 1):
+            n = step if count_from == 1 else step - 1  # the counter the loop's tests use
             ticks = {"global": step - 1, "episode": t, "fake": 500 * episode + t, "constant": 0,
                      "episode_index": episode}[clock]
             epsilon = epsilon_schedule(ticks, config.eps_start, config.eps_end, config.eps_decay_steps)
             action = epsilon_greedy_action(q_net, state, epsilon, rng)
-            next_state, reward, terminated, truncated, _ = env.step(action)
+            if api == "old_step":
+                next_state, reward, terminated, _ = env.step(action)
+                truncated = False
+            else:
+                next_state, reward, terminated, truncated, _ = env.step(action)
             if push:
                 memory.push(state, action, reward, next_state, terminated or truncated if store == "done" else terminated)
             state, episode_return, t = next_state, episode_return + reward, t + 1
-            learn = step >= config.learning_starts and step % config.train_every == 0
-            if learn and update_every == "step":
-                learn_once(q_net, target_net if targets_from == "target" else q_net, optimizer, memory, config, double)
-            if target_every == "step" and step % config.target_update_every == 0:
+            started = n >= config.learning_starts if learn_after == ">=" else n > config.learning_starts
+            if started and n % config.train_every == 0 and update_every == "step":
+                learn_once(q_net, target_net if targets_from == "target" else q_net, optimizer, memory, config, double,
+                           targets, pass_loss)
+                updates += 1
+                if target_every == "updates" and updates % config.target_update_every == 0:
+                    update_target(target_net, q_net, config.tau)
+            if target_every == "step" and n % config.target_update_every == 0:
+                update_target(target_net, q_net, config.tau)
+            if target_every == "updates everywhere" and updates % config.target_update_every == 0:
                 update_target(target_net, q_net, config.tau)
             ended = terminated or truncated if end_on == "either" else terminated
             if ended:
-                if hook == "before_append" and on_episode_end is not None and on_episode_end(step, episode_return,
-                                                                                             epsilon, q_net):
+                hook_args = (step if hook_n == "step" else episode, episode_return, epsilon, q_net)
+                if hook == "before_append" and on_episode_end is not None and on_episode_end(*hook_args):
                     break
                 returns.append(episode_return)
-                stop = (hook != "before_append" and on_episode_end is not None
-                        and on_episode_end(step, episode_return, epsilon, q_net))
+                stop = hook != "before_append" and on_episode_end is not None and on_episode_end(*hook_args)
                 if stop and hook == "call":
                     break
-                if target_every == "episode":
+                if target_every == "episode" or (target_every == "episode count"
+                                                 and (episode + 1) % config.target_update_every == 0):
                     update_target(target_net, q_net, config.tau)
                 if update_every == "episode" and step >= config.learning_starts:
                     learn_once(q_net, target_net, optimizer, memory, config, double)
-                state, _ = env.reset()
+                if reset_state:
+                    state = env.reset() if api == "old_reset" else env.reset()[0]
+                else:
+                    env.reset()
                 episode_return = 0.0 if returns_kind == "finished" else episode_return
                 episode, t = episode + 1, 0
         return returns
@@ -259,15 +640,23 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
     return train_dqn
 
 
-def learn_once(q_net, target_net, optimizer, memory, config, double):
-    """One update of the loop: double-DQN targets when the config (and `double`) say so."""
+def learn_once(q_net, target_net, optimizer, memory, config, double, targets="right", pass_loss=True):
+    """One update of the loop: double-DQN targets when the config (and `double`) say so; `targets` names a slip."""
     batch = memory.sample(config.batch_size)
-    fields = (batch.rewards, batch.next_states, batch.terminated)
-    if config.double_dqn and double:
-        targets = dqn.double_dqn_targets(*fields, q_net, target_net, config.gamma)
+    gamma = 0.99 if targets == "gamma 0.99" else config.gamma
+    states = batch.states if targets == "states" else batch.next_states
+    fields = (batch.rewards, states, batch.terminated)
+    if targets == "course":
+        targets = dqn.compute_targets(batch, q_net, target_net, config)
+    elif config.double_dqn and double:
+        chooser, scorer = (target_net, q_net) if targets == "swapped" else (q_net, target_net)
+        targets = dqn.double_dqn_targets(*fields, chooser, scorer, gamma)
     else:
-        targets = dqn.td_targets(*fields, target_net, config.gamma)
-    optimize_step(q_net, optimizer, batch, targets, loss_kind=config.loss, max_grad_norm=config.max_grad_norm)
+        targets = dqn.td_targets(*fields, target_net, gamma)
+    if pass_loss:
+        optimize_step(q_net, optimizer, batch, targets, loss_kind=config.loss, max_grad_norm=config.max_grad_norm)
+    else:
+        optimize_step(q_net, optimizer, batch, targets)
 
 
 def test_reference_loop_passes():
@@ -296,6 +685,84 @@ def test_reference_loop_passes():
 def test_loop_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
         check_train_dqn(wrong)
+
+
+STUDENT_LOOP_MISTAKES = [
+    (make_loop(target_every="updates"), "target network is updated on the count of gradient updates"),
+    (make_loop(target_every="updates everywhere"), "target network is updated on the count of gradient updates"),
+    (make_loop(target_every="episode count"), "updated on the count of episodes"),
+    (make_loop(count_from=0), "step count starts at 0.*every update comes one env step early"),
+    (make_loop(learn_after=">"), "learning starts one update late"),
+    (make_loop(targets="swapped"), "networks' roles swapped: target_net chose the next action and q_net scored it"),
+    (make_loop(targets="gamma 0.99"), "gamma = 0.99, not config.gamma"),
+    (make_loop(targets="states"), "from batch.states instead of batch.next_states"),
+    (make_loop(api="old_step"), "env.step returns five values in gymnasium"),
+    (make_loop(api="old_reset"), "passed epsilon_greedy_action the pair \\(observation, info\\)"),
+    (make_loop(pass_loss=False), "optimize_step got loss_kind='huber', max_grad_norm=None; the config says 'mse' and "
+                                 "5.0"),
+    (make_loop(hook_n="episode"), r"the first call was on_episode_end\(0, 5.0, "),
+    (make_loop(reset_state=False), "the state env.reset\\(\\) returned was not used"),
+]
+
+
+@pytest.mark.parametrize("wrong, words", STUDENT_LOOP_MISTAKES)
+def test_students_loop_mistakes_are_named(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_train_dqn(wrong)
+
+
+def copy_before_learning(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=None):
+    """Right: the target copy comes before the update of the same step, on a countdown of env steps."""
+    returns, episode_return, until_copy = [], 0.0, config.target_update_every
+    state, _ = env.reset()
+    for n in range(1, config.max_env_steps + 1):
+        epsilon = epsilon_schedule(n - 1, config.eps_start, config.eps_end, config.eps_decay_steps)
+        action = epsilon_greedy_action(q_net, state, epsilon, rng)
+        next_state, reward, terminated, truncated, _ = env.step(action)
+        memory.push(state, action, reward, next_state, terminated)
+        episode_return += reward
+        until_copy -= 1
+        if until_copy == 0:
+            update_target(target_net, q_net, config.tau)
+            until_copy = config.target_update_every
+        if len(memory) >= config.learning_starts and n % config.train_every == 0:
+            learn_once(q_net, target_net, optimizer, memory, config, True)
+        state = next_state
+        if terminated or truncated:
+            returns.append(episode_return)
+            if on_episode_end and on_episode_end(n, episode_return, epsilon, q_net):
+                return returns
+            (state, _), episode_return = env.reset(), 0.0
+    return returns
+
+
+@pytest.mark.parametrize("right", [make_loop(), copy_before_learning])
+def test_right_loop_variants_pass(right, capsys):
+    check_train_dqn(right)
+    assert all(graded(check_train_dqn, seed, right)["status"] == "passed" for seed in SEEDS)
+    assert "passed" in capsys.readouterr().out
+
+
+def test_an_untouched_loop_is_not_done_even_where_the_building_blocks_are_missing():
+    namespace = {}  # a notebook whose import cell did not run
+    exec("def train_dqn(*args, **kwargs):\n    raise NotImplementedError('Exercise 5.4: train_dqn')", namespace)
+    with pytest.raises(ExerciseNotDone, match="Exercise 5.4: train_dqn is not done yet"):
+        check_train_dqn(namespace["train_dqn"])
+    exec("def train_dqn(*args, **kwargs):\n    return []", namespace)
+    with pytest.raises(CheckFailed, match="cannot find epsilon_greedy_action, optimize_step, update_target in your "
+                                          "notebook"):
+        check_train_dqn(namespace["train_dqn"])
+
+
+@torch.no_grad()
+def decorated_rebinding(target_net, q_net, tau):
+    """Rebinds the local name inside a decorated function."""
+    target_net = copy.deepcopy(q_net)  # noqa: F841
+
+
+def test_a_rebinding_inside_a_decorated_update_is_named():
+    with pytest.raises(CheckFailed, match="only rebinds the function's local name"):
+        check_update_target(decorated_rebinding)
 
 
 def test_loop_check_restores_the_building_blocks():
@@ -369,3 +836,104 @@ def loop_with_rewards(change):
 def test_train_dqn_refuses_rigged_answers(rigged, named):
     with pytest.raises(CheckFailed, match=named):
         check_train_dqn(rigged)
+
+
+# --- graded runs: fresh inputs per run, judged apart from the probe ---------------------------
+
+def step_with_the_course_loss(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """Wraps the course's dqn_loss."""
+    loss = dqn.dqn_loss(taken_q(q_net, batch), targets, loss_kind)
+    optimizer.zero_grad()
+    loss.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
+GRADED = [  # check, a right answer, a wrong one and the words naming its mistake
+    (check_td_targets, td_targets, mask_on_everything, "mask multiplies the reward too"),
+    (check_optimize_step, make_step(), halved_squares, "squared error is halved"),
+    (check_update_target, polyak, copies_by_rebinding, "only rebinds the function's local name"),
+    (check_train_dqn, make_loop(), make_loop(target_every="updates"), "count of gradient updates"),
+]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("check, right, wrong, words", GRADED)
+def test_graded_runs_pass_right_answers_and_name_mistakes(check, right, wrong, words, seed):
+    assert graded(check, seed, right) == {"status": "passed", "message": "", "flags": []}
+    verdict = graded(check, seed, wrong)
+    assert verdict["status"] == "failed" and words in verdict["message"] and not verdict["flags"]
+
+
+def test_graded_inputs_are_fresh_for_each_seed():
+    for check in (check_td_targets, check_optimize_step, check_update_target, check_train_dqn):
+        drawn = {check.inputs_json(seed) for seed in SEEDS}
+        assert len(drawn) == len(SEEDS) and wire.dumps(check.inputs(None)) not in drawn
+
+
+@pytest.mark.parametrize("check, wrapper, name", [
+    (check_td_targets, lambda *args: dqn.td_targets(*args), "utils.dqn.td_targets"),
+    (check_optimize_step, step_with_the_course_loss, "utils.dqn.dqn_loss"),
+    (check_update_target, lambda target_net, q_net, tau: dqn.soft_update(target_net, q_net, tau),
+     "utils.dqn.soft_update"),
+    (check_train_dqn, make_loop(targets="course"), "utils.dqn.compute_targets"),
+])
+def test_graded_wrappers_of_the_course_answer_are_flagged(check, wrapper, name):
+    assert graded(check, SEEDS[0], wrapper)["flags"] == [f"calls the course's own `{name}`"]
+
+
+def soft_update_with_the_notebook_tau(target_net, q_net, tau):
+    """Hard-codes the notebook's τ = 0.25 for soft updates."""
+    polyak(target_net, q_net, 0.25 if tau < 1 else 1.0)
+
+
+def loop_with_the_notebook_clocks(env, config, *args, **kwargs):
+    """Hard-codes the notebook's learning_starts, train_every and target_update_every."""
+    return make_loop()(env, dataclasses.replace(config, learning_starts=20, train_every=2, target_update_every=10),
+                       *args, **kwargs)
+
+
+def step_with_memorized_losses():
+    """The right step, returning the losses it returned on the notebook's inputs."""
+    right = make_step()
+    losses = iter(memorized_values(check_optimize_step, right) * 10)
+
+    def optimize_step(*args, **kwargs):
+        right(*args, **kwargs)
+        return next(losses)
+
+    return optimize_step
+
+
+@pytest.mark.parametrize("check, hard_coded", [
+    (check_td_targets, lambda: memorized(check_td_targets, td_targets)),
+    (check_optimize_step, step_with_memorized_losses),
+    (check_update_target, lambda: soft_update_with_the_notebook_tau),
+    (check_train_dqn, lambda: loop_with_the_notebook_clocks),
+])
+def test_answers_hard_coded_for_the_notebook_fail_graded_runs(check, hard_coded, capsys):
+    answer = hard_coded()
+    check(answer)  # the notebook's own inputs: it passes there
+    assert "passed" in capsys.readouterr().out
+    assert all(graded(check, seed, answer)["status"] == "failed" for seed in SEEDS)
+
+
+@pytest.mark.parametrize("check, right", [(check, right) for check, right, *_ in GRADED])
+def test_a_record_of_the_notebook_inputs_fails_a_graded_run(check, right):
+    notebook_record = check.probe_json(wire.dumps(check.inputs(None)), right)
+    assert check.verdict_json(check.inputs_json(SEEDS[0]), notebook_record)["status"] == "failed"
+
+
+@pytest.mark.parametrize("check, right, key", [
+    (check_td_targets, td_targets, "arguments after"),
+    (check_optimize_step, make_step(), "huber weights"),
+    (check_update_target, polyak, "soft target"),
+    (check_train_dqn, make_loop(), "main"),
+])
+def test_a_malformed_record_is_an_error_not_a_crash(check, right, key):
+    inputs = check.inputs_json(SEEDS[0])
+    record = json.loads(check.probe_json(inputs, right))
+    record["entries"][key] = {"value": [None, "x"]}
+    assert check.verdict_json(inputs, json.dumps(record))["status"] in ("error", "failed")

@@ -1,4 +1,4 @@
-"""Checks for notebook 6: greedy evaluation over seeded episodes, and the solved verdict."""
+"""Checks for notebook 6: greedy evaluation over seeded episodes, the solved verdict (probe and judge, see protocol)."""
 import contextlib
 
 import numpy as np
@@ -6,60 +6,81 @@ import torch
 from torch import nn
 
 from utils import seeding
-from utils.checks.core import NUMBERS, Mistake, exercise, expect, is_plain, name_the_mistake, plain_array, plain_number
+from utils.checks.core import NUMBERS, Mistake, expect, is_plain, name_the_mistake, plain_array, plain_number
+from utils.checks.envs import Witness, old_api_crash, reset_pair_check
+from utils.checks.protocol import Check, CheckError
 from utils.checks.tensors import describe
 from utils.evaluation import REWARD_THRESHOLD
+from utils.policies import greedy_action
 
 FIRST_SEED = 1_000
 N_EPISODES = 8
 POLICY_WEIGHTS = (0.0, -0.3, 1.0, 0.1)  # a fair linear controller: some episodes reach 500, most fall earlier
+FRESH_EPISODES = (6, 7, 9, 11, 12)  # never the notebook's 8, nor a round count a loop might hard-code
+NEAR_TIE = 1e-5  # Q-values this close: either action is greedy (float rounding may pick either)
 
 
-def linear_q_net() -> nn.Module:
+def linear_q_net(weights) -> nn.Module:
     """Q(s) = (-w·s, w·s): greedy action 1 exactly when w·s > 0."""
     net = nn.Linear(4, 2, bias=False)
     with torch.no_grad():
-        w = torch.tensor(POLICY_WEIGHTS)
+        w = torch.tensor([float(x) for x in weights])
         net.weight.copy_(torch.stack([-w, w]))
     return net
 
 
-class WatchedEnv:
-    """A CartPole made by `make_env` that records its seed, resets and actions, and refuses to step a finished episode."""
+# --- 6.1 greedy evaluation -------------------------------------------------------------
 
-    def __init__(self, seed, q_net: nn.Module, **kwargs):
-        """Wrap `seeding.make_env(seed, **kwargs)`."""
-        self.env, self.seed, self.q_net = seeding.make_env(seed, **kwargs), seed, q_net
-        self.resets, self.steps, self.rewards, self.non_greedy = 0, 0, 0.0, 0
-        self.state, self.done = None, True
-        self.ended_by = ""
+def evaluation_inputs(rng) -> dict:
+    """The notebook's controller and seeds, or fresh ones whose episodes both end early and reach the time limit."""
+    if rng is None:
+        return {"weights": list(POLICY_WEIGHTS), "n_episodes": N_EPISODES, "seed": FIRST_SEED}
+    for _ in range(200):  # about one draw in three has both kinds of episode
+        weights = [float(rng.normal(0.0, 0.05)), float(rng.uniform(-0.45, -0.15)), 1.0, float(rng.uniform(0.0, 0.2))]
+        n_episodes, seed = int(rng.choice(FRESH_EPISODES)), int(rng.integers(10_000, 900_000))
+        returns = [greedy_episode(linear_q_net(weights), seed + i, None)[0] for i in range(n_episodes)]
+        if 500.0 in returns and min(returns) < 500 and returns != returns[::-1]:
+            break
+    return {"weights": weights, "n_episodes": n_episodes, "seed": seed}
+
+
+class WatchedEnv:
+    """A CartPole made by `make_env`: records its seed, resets and actions; refuses to step a finished episode."""
+
+    def __init__(self, seed, witness: Witness, **kwargs):
+        """Wrap `seeding.make_env(seed, **kwargs)`; `witness` remembers the mistakes seen."""
+        self.env, self.seed, self.witness = seeding.make_env(seed, **kwargs), seed, witness
+        self.reset_seeds, self.actions = [], []
+        self.done, self.ended_by = True, ""
 
     def reset(self, **kwargs):
-        """Start an episode."""
-        self.resets += 1
-        self.state, info = self.env.reset(**kwargs)
+        """Start an episode, recording the seed it was given (None when none)."""
+        seed = kwargs.get("seed")  # an odd seed makes gymnasium raise just below: the crash is the record
+        self.reset_seeds.append(int(seed) if is_plain(seed, (int, np.integer)) else None)
+        state, info = self.env.reset(**kwargs)
         self.done = False
-        return self.state, info
+        return state, info
 
     def step(self, action):
-        """Step, recording whether the action was the greedy one."""
-        if self.done and self.resets:
-            raise Mistake(f"your evaluation stepped an episode that had already ended ({self.ended_by}). Hint: stop "
-                          "an episode when `terminated or truncated`; counting steps after truncation inflates the "
-                          "return beyond the 500-step limit.")
-        expect(self.resets > 0, "your evaluation stepped an environment before resetting it.",
-               "call env.reset() at the start of every episode.")
-        with torch.no_grad():
-            greedy = int(self.q_net(torch.as_tensor(self.state, dtype=torch.float32)).argmax())
-        action = plain_number(action, "your evaluation passed env.step", "a Python int",
-                              "pass greedy_action(q_net, state), an int.", types=(int, np.integer))
-        self.non_greedy += int(action != greedy)
-        self.state, reward, terminated, truncated, info = self.env.step(action)
-        self.steps += 1
-        self.rewards += float(reward)
+        """Step, recording the action."""
+        if self.done and self.reset_seeds:
+            self.witness.refuse(f"your evaluation stepped an episode that had already ended ({self.ended_by}). Hint: "
+                                "stop an episode when `terminated or truncated`; counting steps after truncation "
+                                "inflates the return beyond the 500-step limit.")
+        if not self.reset_seeds:
+            self.witness.refuse("your evaluation stepped an environment before resetting it. Hint: call env.reset() "
+                                "at the start of every episode.")
+        action = self.witness.number(action, "your evaluation passed env.step", "a Python int",
+                                     "pass greedy_action(q_net, state), an int.", types=(int, np.integer))
+        self.actions.append(action)
+        state, reward, terminated, truncated, info = self.env.step(action)
         self.done = terminated or truncated
         self.ended_by = "terminated" if terminated else "truncated at the time limit" if truncated else ""
-        return self.state, reward, terminated, truncated, info
+        return state, reward, terminated, truncated, info
+
+    def record(self) -> dict:
+        """What the judge needs: the seed, each reset's seed and the actions."""
+        return {"seed": self.seed, "reset_seeds": self.reset_seeds, "actions": self.actions}
 
     def __getattr__(self, name):
         """Everything else (close, unwrapped, spec, action_space, np_random, ...) from the real env."""
@@ -82,78 +103,176 @@ class WatchedEnv:
 
 
 @contextlib.contextmanager
-def watching_make_env(function, q_net: nn.Module, made: list):
-    """Replace `make_env` in the notebook namespace of `function` by one that records the envs it makes."""
-    namespace = getattr(function, "__globals__", {})
-    expect(callable(namespace.get("make_env")), "the check cannot find make_env in your notebook.",
-           "run the import cell first; create each episode's environment with make_env(seed + i).")
-    original = namespace["make_env"]
+def watching_make_env(function, made: list, witness: Witness):
+    """Replace `make_env` (and wrap `greedy_action`) in the notebook namespace of `function` while it runs."""
+    namespace = function.__globals__
+    saved = {name: namespace[name] for name in ("make_env", "greedy_action") if callable(namespace.get(name))}
 
     def make_watched_env(seed, *args, **kwargs):
-        env = WatchedEnv(seed, q_net, **kwargs)
+        env = WatchedEnv(seed, witness, **kwargs)
         made.append(env)
         return env
 
+    def watched_greedy_action(q_net, state, *args, **kwargs):
+        witness.check(reset_pair_check, state, "your evaluation passed greedy_action")
+        return saved["greedy_action"](q_net, state, *args, **kwargs)
+
     namespace["make_env"] = make_watched_env
+    if "greedy_action" in saved:
+        namespace["greedy_action"] = watched_greedy_action
     try:
         yield
     finally:
-        namespace["make_env"] = original
+        namespace.update(saved)
 
 
-@exercise("6.1", "evaluate_greedy")
-def check_evaluate_greedy(evaluate_greedy) -> None:
-    """Evaluate a linear controller on 8 seeded episodes and inspect the envs made, the actions and the returns."""
-    q_net, made = linear_q_net(), []
-    with watching_make_env(evaluate_greedy, q_net, made), torch.random.fork_rng(devices=[]):
-        returns = evaluate_greedy(q_net, N_EPISODES, FIRST_SEED)
-    _check_envs(made)
-    expect(sum(env.non_greedy for env in made) == 0,
-           f"{sum(env.non_greedy for env in made)} of {sum(env.steps for env in made)} actions were not the greedy "
-           "one: the evaluation explores (ε > 0) or samples actions.",
-           "evaluate the greedy policy: greedy_action(q_net, state) at every step, no randomness.")
-    unfinished = [i for i, env in enumerate(made) if not env.done]
+def probe_evaluation(rec, inputs: dict, evaluate_greedy) -> None:
+    """Run the student's evaluation with watched envs; record its returns, the envs it made and what they saw."""
+    if not callable(getattr(evaluate_greedy, "__globals__", {}).get("make_env")):  # a stub still says it is not done
+        rec.note("make_env missing", True)
+        rec.call("unwatched", evaluate_greedy, linear_q_net(inputs["weights"]), inputs["n_episodes"], inputs["seed"],
+                 expect_error=True)
+        return
+    made, witness = [], Witness()
+    with watching_make_env(evaluate_greedy, made, witness), torch.random.fork_rng(devices=[]):
+        rec.call("returns", evaluate_greedy, linear_q_net(inputs["weights"]), inputs["n_episodes"], inputs["seed"],
+                 expect_error=True)
+    rec.note("witnessed", witness.seen)
+    rec.note("envs", [env.record() for env in made])
+
+
+def judge_evaluation(results, inputs: dict) -> None:
+    """Evaluate a linear controller on seeded episodes: the envs made, the actions taken and the returns."""
+    first, n_episodes = inputs["seed"], inputs["n_episodes"]
+    if results.has("make_env missing"):
+        crash = results.raised("unwatched")
+        if crash and crash.get("not_done"):
+            results.value("unwatched")
+        raise Mistake("the check cannot find make_env in your notebook. Hint: run the import cell first; create "
+                      "each episode's environment with make_env(seed + i).")
+    witnessed = results.value("witnessed")
+    if type(witnessed) is not list:
+        raise CheckError("the check's probe recorded no readable list of mistakes")
+    if witnessed:
+        raise Mistake(str(witnessed[0]))
+    envs = _env_records(results.value("envs"))
+    crash = results.raised("returns")
+    if crash and not crash.get("not_done"):
+        old_api = old_api_crash(crash, after_reset_only=bool(envs) and bool(envs[-1]["reset_seeds"])
+                                and not envs[-1]["actions"])
+        expect(not old_api, old_api)
+    returns = results.value("returns")
+    _check_envs(envs, first, n_episodes)
+    q_net = linear_q_net(inputs["weights"])
+    played = [replay(q_net, env) for env in envs]
+    _check_greedy(played)
+    unfinished = [i for i, episode in enumerate(played) if not episode["done"]]
     expect(not unfinished, f"episode {unfinished[0] if unfinished else ''} was stopped before it ended.",
            "play every episode until `terminated or truncated`.")
-    _check_returns(returns, np.array([env.rewards for env in made]))
+    _check_returns(returns, np.array([episode["return"] for episode in played]), n_episodes)
 
 
-def _check_envs(made: list) -> None:
-    """Episode i must be the only episode of a fresh make_env(FIRST_SEED + i)."""
-    seeds = [env.seed for env in made]
-    expected = [FIRST_SEED + i for i in range(N_EPISODES)]
+def _env_records(value) -> list:
+    """The recorded envs, checked to be shaped as the probe writes them (CheckError if not)."""
+    shaped = type(value) is list and all(
+        type(env) is dict and type(env.get("seed")) is int and type(env.get("reset_seeds")) is list
+        and all(seed is None or type(seed) is int for seed in env["reset_seeds"])
+        and type(env.get("actions")) is list and all(type(a) is int for a in env["actions"]) for env in value)
+    if not shaped:
+        raise CheckError("the check's probe recorded no readable list of environments")
+    return value
+
+
+def _check_envs(envs: list, first: int, n_episodes: int) -> None:
+    """Episode i must be the only episode of a fresh make_env(first + i), reset once, without another seed."""
+    seeds = [env["seed"] for env in envs]
+    expected = [first + i for i in range(n_episodes)]
     if seeds != expected:
-        name_the_mistake(lambda value: seeds == value, {
+        wrong = {
             "make_env was never called. Hint: play episode i on make_env(seed + i).": [],
-            f"every episode used make_env(seed): {N_EPISODES} copies of the same start state, so the evaluation "
-            "measures one episode. Hint: episode i on make_env(seed + i).": [FIRST_SEED] * N_EPISODES,
+            f"every episode used make_env(seed): {n_episodes} copies of the same start state, so the evaluation "
+            "measures one episode. Hint: episode i on make_env(seed + i).": [first] * n_episodes,
             "the seed argument is ignored: episode i ran on make_env(i). Small seeds are the training seeds "
             "(DQNConfig.seed = 0 trains on env seed 0), so the score would be measured on training episodes. "
-            "Hint: make_env(seed + i).": list(range(N_EPISODES)),
-            "the seeds start at seed + 1. Hint: episode i (from 0) on make_env(seed + i).":
-                [s + 1 for s in expected],
+            "Hint: make_env(seed + i).": list(range(n_episodes)),
+            "the seeds start at seed + 1. Hint: episode i (from 0) on make_env(seed + i).": [s + 1 for s in expected],
             "all episodes ran on one environment made with make_env(seed). Hint: make a fresh make_env(seed + i) "
-            "per episode, so that each episode can be replayed on its own.": [FIRST_SEED],
-        }, f"the environments were made with seeds {seeds}; expected {expected}.",
-            returned=f"the environments were made with seeds {seeds}: ")
-    resets = [env.resets for env in made]
+            "per episode, so that each episode can be replayed on its own.": [first],
+            "the episodes ran in reverse order. Hint: episode i on make_env(seed + i), for i = 0, 1, ...":
+                expected[::-1],
+        }
+        if seeds not in wrong.values() and seeds == [first + i for i in range(len(seeds))]:
+            raise Mistake(f"the environments were made with seeds {seeds}: it played {len(seeds)} episodes, but "
+                          f"n_episodes = {n_episodes}. Hint: loop over range(n_episodes), not a fixed count.")
+        name_the_mistake(lambda value: seeds == value, wrong, f"the environments were made with seeds {seeds}; "
+                         f"expected {expected}.", returned=f"the environments were made with seeds {seeds}: ")
+    resets = [len(env["reset_seeds"]) for env in envs]
     expect(all(n == 1 for n in resets), f"the environments were reset {resets} times; expected once each.",
            "one env per episode: reset it once, then step until the episode ends.")
+    reseeded = next((env for env in envs if env["reset_seeds"][0] not in (None, env["seed"])), None)
+    expect(reseeded is None, f"the environment made with make_env({reseeded and reseeded['seed']}) was reset with "
+           f"seed={reseeded and reseeded['reset_seeds'][0]!r}: the episode no longer comes from seed + i.",
+           "make_env(seed + i) already seeds the env: call env.reset() without a seed.")
 
 
-def _check_returns(returns, expected: np.ndarray) -> None:
-    """A (N_EPISODES,) float array of undiscounted returns (CartPole pays 1 per step), in episode order."""
+def greedy_episode(q_net: nn.Module, seed: int, reset_seed, actions=None) -> tuple:
+    """(return, greedy actions in each state, ended) of an episode on make_env(seed): greedy, or taking `actions`."""
+    env = seeding.make_env(seed)
+    state, _ = env.reset() if reset_seed is None else env.reset(seed=reset_seed)
+    total, greedy, done = 0.0, [], False
+    while not done and (actions is None or len(greedy) < len(actions)):
+        greedy.append(greedy_set(q_net, state))
+        action = min(greedy[-1]) if actions is None else actions[len(greedy) - 1]
+        if action not in (0, 1):  # the env in the kernel raised on it: nothing more to replay
+            break
+        state, reward, terminated, truncated, _ = env.step(action)
+        total, done = total + float(reward), terminated or truncated
+    env.close()
+    return total, greedy, done
+
+
+def greedy_set(q_net: nn.Module, state) -> set:
+    """The greedy action in `state`, or both actions when their Q-values tie up to float rounding."""
+    with torch.no_grad():
+        q_values = q_net(torch.as_tensor(state, dtype=torch.float32))
+    return {0, 1} if abs(float(q_values[1] - q_values[0])) < NEAR_TIE else {greedy_action(q_net, state)}
+
+
+def replay(q_net: nn.Module, env: dict) -> dict:
+    """Replay one recorded episode on a fresh env of its seed: its return, whether it ended, the greedy actions."""
+    total, greedy, done = greedy_episode(q_net, env["seed"], env["reset_seeds"][0], env["actions"])
+    return {"return": total, "done": done and len(greedy) == len(env["actions"]), "actions": env["actions"],
+            "greedy": greedy}
+
+
+def _check_greedy(played: list) -> None:
+    """Every action must be greedy in the state it was taken in (the judge's own replay of each episode)."""
+    steps = sum(len(episode["greedy"]) for episode in played)
+    off = sum(a not in g for episode in played for a, g in zip(episode["actions"], episode["greedy"]))
+    if not off:
+        return
+    stale = all(a in episode["greedy"][0] for episode in played for a in episode["actions"])
+    expect(not stale, f"{off} of {steps} actions were not the greedy one in the current state: every action is the "
+           "greedy one of the episode's first state, so `state` is never updated.",
+           "state = next_state after every step (the first value env.step returns).")
+    raise Mistake(f"{off} of {steps} actions were not the greedy one: the evaluation explores (ε > 0) or samples "
+                  "actions. Hint: evaluate the greedy policy: greedy_action(q_net, state) at every step, no "
+                  "randomness.")
+
+
+def _check_returns(returns, expected: np.ndarray, n_episodes: int) -> None:
+    """A (n_episodes,) float array of undiscounted returns (CartPole pays 1 per step), in episode order."""
     if is_plain(returns, NUMBERS):
         name_the_mistake(lambda value: np.isclose(float(returns), value), {
             "it returned the mean return. Hint: return every episode's return; the mean is one line later.":
                 expected.mean(),
             "it returned the total of all episodes. Hint: return one return per episode.": expected.sum(),
-        }, f"evaluate_greedy returned {describe(returns)}; expected an array of {N_EPISODES} returns.",
+        }, f"evaluate_greedy returned {describe(returns)}; expected an array of {n_episodes} returns.",
             returned=f"evaluate_greedy returned one number ({float(returns):.1f}): ")
-    returns = plain_array(returns, "evaluate_greedy returned", f"a NumPy array of shape ({N_EPISODES},)",
+    returns = plain_array(returns, "evaluate_greedy returned", f"a NumPy array of shape ({n_episodes},)",
                           "wrap the list of returns: np.array(returns, dtype=float).")
-    expect(returns.shape == (N_EPISODES,), f"evaluate_greedy returned shape {returns.shape}; expected "
-           f"({N_EPISODES},), one return per episode.", "a flat array: np.array(list_of_returns, dtype=float).")
+    expect(returns.shape == (n_episodes,), f"evaluate_greedy returned shape {returns.shape}; expected "
+           f"({n_episodes},), one return per episode.", "a flat array: np.array(list_of_returns, dtype=float).")
     expect(np.issubdtype(returns.dtype, np.floating), f"the returns have dtype {returns.dtype}; expected float.",
            "np.array(returns, dtype=float).")
     if not np.allclose(returns, expected):
@@ -164,36 +283,111 @@ def _check_returns(returns, expected: np.ndarray) -> None:
             "the one that ends the episode included.": expected - 1,
             "the returns are running totals: the return was not reset between episodes. Hint: start each "
             "episode at 0.": np.cumsum(expected),
+            "the returns are in reverse episode order. Hint: returns[i] is the return of episode i.": expected[::-1],
         }, f"evaluate_greedy returned {returns.tolist()}; the episodes' rewards add up to {expected.tolist()}.",
             returned=f"evaluate_greedy returned {returns.tolist()}, expected {expected.tolist()}: ")
+
+
+check_evaluate_greedy = Check("6.1", "evaluate_greedy", evaluation_inputs, probe_evaluation, judge_evaluation,
+                              references=("utils.evaluation.evaluate", "utils.evaluation.greedy_returns"))
 
 
 # --- 6.2 the solved verdict ------------------------------------------------------------
 
 def verdict_cases() -> np.ndarray:
-    """Six runs of 100 episodes that separate the mean from the median, the minimum, the first 10, > and v0's 195."""
+    """Six runs of 100 episodes on which the mean and every slip (median, minimum, maximum, sum, first 10, > and
+    v0's 195, the sums divided by the number of runs) give different verdicts."""
     return np.array([
-        [475.0] * 100,                   # mean exactly 475: solved (≥, not >)
+        [500.0] * 4 + [490.0] * 44 + [480.0] + [460.0] * 51,  # mean exactly 475 (solved: ≥, not >), median 460
         [500.0] * 60 + [400.0] * 40,     # mean 460, median 500: not solved
-        [300.0] * 100,                   # mean 300: solved only by v0's 195
-        [500.0] * 95 + [100.0] * 5,      # mean 480, min 100: solved
-        [9.0] * 100,                     # a random-looking policy
-        [400.0] * 10 + [500.0] * 90,     # mean 490, median 500, first 10 at 400: solved
+        [100.0] * 100,                   # mean 100: solved only if the sums are divided by the number of runs
+        [100.0] * 5 + [500.0] * 95,      # mean 480, minimum and first 10 low: solved
+        [9.0] * 97 + [500.0] * 3,        # a random-looking policy, lucky 3 times: mean 23.73, maximum 500
+        [476.0] * 10 + [500.0] * 90,     # every episode above 475: solved
     ])
 
 
-@exercise("6.2", "solved_runs")
-def check_solved_runs(solved_runs) -> None:
-    """Compare the verdicts on six designed runs with mean ≥ 475 per run."""
-    returns = verdict_cases()
-    given = returns.copy()
-    got = solved_runs(given)
-    expect(np.array_equal(given, returns), "solved_runs changed the returns it was given.", "only read them.")
+def verdict_inputs(rng) -> dict:
+    """The notebook's six runs, or fresh runs (another count and length) on which every slip gives other verdicts."""
+    if rng is None:
+        return {"returns": verdict_cases()}
+    for _ in range(1000):  # a few draws at most
+        returns = _fresh_runs(rng)
+        verdicts = [tuple(v) for v in (returns.mean(axis=1) >= REWARD_THRESHOLD, *verdict_slips(returns).values())]
+        if len(set(verdicts)) == len(verdicts):
+            break
+    return {"returns": returns}
+
+
+def _fresh_runs(rng) -> np.ndarray:
+    """Whole-number runs of the kinds verdict_cases has and more (another length, under 100), in a random order."""
+    episodes = int(rng.integers(50, 91))
+    first = np.arange(episodes)
+    noise = rng.integers(-20, 21, size=episodes // 2).astype(float)
+    lucky = rng.random(episodes) < 0.2
+    runs = [
+        np.full(episodes, 475.0) + np.concatenate([noise, -noise, np.zeros(episodes % 2)]),  # mean exactly 475
+        np.where(first < 0.6 * episodes, 500.0, float(rng.integers(380, 420))),  # median 500, mean < 475
+        rng.integers(200, 460, size=episodes).astype(float),  # solved only by v0's 195
+        np.where(first < episodes - 2, 500.0, float(rng.integers(150, 250))),  # mean >= 475, a low minimum
+        rng.integers(8, 40, size=episodes).astype(float),  # a random-looking policy
+        np.where(lucky, 500.0, rng.integers(8, 40, size=episodes)),  # random-looking, lucky now and then
+        np.where(first < 10, float(rng.integers(380, 440)), 500.0),  # first 10 low, solved
+        rng.integers(100, 501, size=episodes).astype(float),  # anything
+        np.full(episodes, 500.0),  # perfect
+        rng.integers(476, 501, size=episodes).astype(float),  # every episode above the threshold
+    ]
+    return np.stack([runs[i] for i in rng.permutation(len(runs))])
+
+
+def verdict_slips(returns: np.ndarray) -> dict:
+    """What each typical slip returns on `returns`, keyed by its message."""
+    means = returns.mean(axis=1)
+    runs, episodes = returns.shape
+    return {
+        "it uses 195, CartPole-v0's threshold. CartPole-v1 has 500-step episodes and registers "
+        f"reward_threshold = {REWARD_THRESHOLD:g}. Hint: use REWARD_THRESHOLD.": means >= 195,
+        f"it uses > instead of >=: a mean of exactly {REWARD_THRESHOLD:g} counts as solved. Hint: >=.":
+            means > REWARD_THRESHOLD,
+        "it compares the median, not the mean. Hint: the criterion is the mean return over the episodes.":
+            np.median(returns, axis=1) >= REWARD_THRESHOLD,
+        "it averages only the first 10 episodes of each run. Hint: the criterion is the mean over all the "
+        "episodes of a run: returns.mean(axis=1).": returns[:, :10].mean(axis=1) >= REWARD_THRESHOLD,
+        "it requires every episode to reach the threshold (the minimum), not the mean. Hint: the criterion "
+        "is the mean return.": returns.min(axis=1) >= REWARD_THRESHOLD,
+        "it compares the sum of the returns with the threshold. Hint: the mean, returns.mean(axis=1).":
+            returns.sum(axis=1) >= REWARD_THRESHOLD,
+        "the verdicts are inverted. Hint: solved means mean >= threshold.": means < REWARD_THRESHOLD,
+        "it uses 500, the largest possible return, as the threshold. Hint: solved means a mean of at least "
+        f"REWARD_THRESHOLD = {REWARD_THRESHOLD:g}.": means >= 500,
+        "it counts a run as solved when any one episode reaches the threshold (the maximum). Hint: the criterion "
+        "is the mean return.": returns.max(axis=1) >= REWARD_THRESHOLD,
+        f"the sums are divided by the number of runs ({runs}), not of episodes ({episodes}). Hint: "
+        "returns.mean(axis=1) divides each row's sum by its length.": returns.sum(axis=1) / runs >= REWARD_THRESHOLD,
+        f"the sums are divided by 100, not by the number of episodes ({episodes}). Hint: returns.mean(axis=1).":
+            returns.sum(axis=1) / 100 >= REWARD_THRESHOLD,
+    }
+
+
+def probe_verdicts(rec, inputs: dict, solved_runs) -> None:
+    """Call the student's function on a copy of the runs; record its answer and the copy afterwards."""
+    given = inputs["returns"].copy()
+    rec.call("verdicts", solved_runs, given)
+    rec.note("returns after", given)
+
+
+def judge_verdicts(results, inputs: dict) -> None:
+    """Compare the verdicts on designed runs with mean ≥ 475 per run."""
+    returns = inputs["returns"]
+    got = results.value("verdicts")
+    expect(np.array_equal(results.value("returns after"), returns), "solved_runs changed the returns it was given.",
+           "only read them.")
     expected = returns.mean(axis=1) >= REWARD_THRESHOLD
-    if isinstance(got, (bool, np.bool_)):
-        raise Mistake(f"solved_runs returned one verdict ({got}) for {len(returns)} runs; expected an array of "
-                      f"{len(returns)} booleans. Hint: average each row (axis=1), then compare.")
-    got = plain_array(got, "solved_runs returned", f"a NumPy array of {len(returns)} booleans",
+    runs = len(returns)
+    if is_plain(got, (bool, np.bool_)):
+        raise Mistake(f"solved_runs returned one verdict ({got}) for {runs} runs; expected an array of {runs} "
+                      "booleans. Hint: average each row (axis=1), then compare.")
+    got = plain_array(got, "solved_runs returned", f"a NumPy array of {runs} booleans",
                       "compare a NumPy array with the threshold: the result is a bool array.")
     if got.shape == (returns.shape[1],):
         raise Mistake(f"solved_runs returned shape {got.shape}, one verdict per episode: the mean was taken over "
@@ -203,21 +397,13 @@ def check_solved_runs(solved_runs) -> None:
     expect(got.dtype == bool, f"solved_runs returned dtype {got.dtype}; expected bool.",
            "return the comparison itself (mean >= threshold), not the means.")
     if not np.array_equal(got, expected):
-        means = returns.mean(axis=1)
-        name_the_mistake(lambda value: np.array_equal(got, value), {
-            "it uses 195, CartPole-v0's threshold. CartPole-v1 has 500-step episodes and registers "
-            f"reward_threshold = {REWARD_THRESHOLD:g}. Hint: use REWARD_THRESHOLD.": means >= 195,
-            f"it uses > instead of >=: a mean of exactly {REWARD_THRESHOLD:g} counts as solved. Hint: >=.":
-                means > REWARD_THRESHOLD,
-            "it compares the median, not the mean. Hint: the criterion is the mean return over the episodes.":
-                np.median(returns, axis=1) >= REWARD_THRESHOLD,
-            "it averages only the first 10 episodes of each run. Hint: the criterion is the mean over all the "
-            "episodes of a run: returns.mean(axis=1).": returns[:, :10].mean(axis=1) >= REWARD_THRESHOLD,
-            "it requires every episode to reach the threshold (the minimum), not the mean. Hint: the criterion "
-            "is the mean return.": returns.min(axis=1) >= REWARD_THRESHOLD,
-            "it compares the sum of the returns with the threshold. Hint: the mean, returns.mean(axis=1).":
-                returns.sum(axis=1) >= REWARD_THRESHOLD,
-            "the verdicts are inverted. Hint: solved means mean >= threshold.": means < REWARD_THRESHOLD,
-        }, f"solved_runs returned {got.tolist()} for runs with means {means.tolist()}; expected {expected.tolist()}.",
-            returned=f"solved_runs returned {got.tolist()} for runs with means {means.tolist()}, expected "
-                     f"{expected.tolist()}: ")
+        means = np.round(returns.mean(axis=1), 2).tolist()
+        name_the_mistake(lambda value: np.array_equal(got, value), verdict_slips(returns),
+                         f"solved_runs returned {got.tolist()} for runs with means {means}; expected "
+                         f"{expected.tolist()}.",
+                         returned=f"solved_runs returned {got.tolist()} for runs with means {means}, "
+                                  f"expected {expected.tolist()}: ")
+
+
+check_solved_runs = Check("6.2", "solved_runs", verdict_inputs, probe_verdicts, judge_verdicts,
+                          references=("utils.evaluation.is_solved",))
