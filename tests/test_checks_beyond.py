@@ -11,24 +11,11 @@ from utils import stats as course_stats
 from utils.checks import (CheckFailed, ExerciseNotDone, check_dueling_network, check_iqm_bootstrap,
                           check_n_step_targets, check_per_weights, check_prioritized_slots, check_sum_tree)
 from utils.checks import beyond
-from test_checks_core import AlwaysCloseArray, Anything, RegisteredIntegral, RegisteredReal, SneakyFloat
+from test_checks_core import AlwaysCloseArray, Anything, RegisteredIntegral, RegisteredReal, SneakyFloat, assert_graded, graded
 
 # Some wrong answers below warn as they compute (NaN or infinite values), as they would in the notebook.
 WARNS = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 SEEDS = range(5)
-
-
-def grade(check, seed: int, *answers) -> dict:
-    """The verdict a grading run with `seed` gives `answers`: inputs drawn, probed here, judged from the record."""
-    inputs = check.inputs_json(seed)
-    return check.verdict_json(inputs, check.probe_json(inputs, *answers))
-
-
-def assert_graded(check, answers: tuple, status: str, words: str = "", seeds=SEEDS) -> None:
-    """Every grading run in `seeds` gives `status`, with a message that contains `words`."""
-    for seed in seeds:
-        verdict = grade(check, seed, *answers)
-        assert verdict["status"] == status and words in verdict["message"], (seed, verdict)
 
 
 # --- 7.1 ------------------------------------------------------------------------------------
@@ -293,7 +280,7 @@ def test_dueling_network_in_grading_runs():
                   "no ReLU between the two trunk layers")
     check_dueling_network(HardCodedDueling)  # passes in the notebook
     assert_graded(check_dueling_network, (HardCodedDueling,), "failed")
-    verdict = grade(check_dueling_network, 0, WrapsTheCourse)
+    verdict = graded(check_dueling_network, 0, WrapsTheCourse)
     assert verdict["flags"] == ["calls the course's own `utils.networks.DuelingQNetwork`"]
 
 
@@ -442,7 +429,7 @@ def test_n_step_targets_that_call_the_course_code_are_flagged():
     def through_the_course(rewards, bootstrap_values, terminated, n, gamma):
         return np.array([nstep.n_step_return(rewards[t:t + n], gamma) for t in range(len(rewards))])
 
-    verdict = grade(check_n_step_targets, 0, through_the_course)
+    verdict = graded(check_n_step_targets, 0, through_the_course)
     assert verdict["status"] == "failed" and verdict["flags"] == ["calls the course's own `utils.nstep.n_step_return`"]
     with pytest.raises(CheckFailed, match="calls the course's own `utils.nstep.n_step_return`"):
         check_n_step_targets(through_the_course)
@@ -750,7 +737,7 @@ def test_sum_tree_in_grading_runs():
     check_sum_tree(RecordingTree)
     check_sum_tree(HardCodedTree)  # passes in the notebook, with the slots a right tree found there
     assert_graded(check_sum_tree, (HardCodedTree,), "failed")
-    verdict = grade(check_sum_tree, 0, WrapsTheCourseTree)
+    verdict = graded(check_sum_tree, 0, WrapsTheCourseTree)
     assert verdict["flags"] == ["calls the course's own `utils.prioritized.SumTree`"]
 
 
@@ -871,7 +858,7 @@ def test_per_weights_in_grading_runs():
                   seeds=[seed for seed in range(20) if beyond.per_inputs(np.random.default_rng(seed))["alpha"] != 0.6])
     through_the_course = (lambda d, a, eps=1e-6: prioritized.priorities_from_td_errors(d, a, eps), importance_weights,
                           beta_at)
-    verdict = grade(check_per_weights, 0, *through_the_course)
+    verdict = graded(check_per_weights, 0, *through_the_course)
     assert verdict["status"] == "passed"
     assert verdict["flags"] == ["calls the course's own `utils.prioritized.priorities_from_td_errors`"]
 
@@ -1062,7 +1049,7 @@ def test_prioritized_slots_in_grading_runs():
     check_prioritized_slots(hard_coded_capacity)  # passes in the notebook
     assert_graded(check_prioritized_slots, (hard_coded_capacity,), "failed", "size", seeds=[
         seed for seed in range(20) if beyond.slots_inputs(np.random.default_rng(seed))["capacity"] != 8])
-    verdict = grade(check_prioritized_slots, 0, ThroughTheCourse)
+    verdict = graded(check_prioritized_slots, 0, ThroughTheCourse)
     assert verdict["flags"] == ["calls the course's own `utils.prioritized.stratified_values`"]
 
 
@@ -1256,7 +1243,7 @@ def test_iqm_and_bootstrap_in_grading_runs():
     hard_coded = lambda scores: table[len(scores)]  # noqa: E731
     check_iqm_bootstrap(hard_coded, bootstrap_loop)  # passes in the notebook
     assert_graded(check_iqm_bootstrap, (hard_coded, bootstrap_loop), "failed", seeds=range(3))
-    verdict = grade(check_iqm_bootstrap, 0, lambda scores: float(course_stats.iqm(scores)), bootstrap_loop)
+    verdict = graded(check_iqm_bootstrap, 0, lambda scores: float(course_stats.iqm(scores)), bootstrap_loop)
     assert verdict["flags"] == ["calls the course's own `utils.stats.iqm`"]
 
 

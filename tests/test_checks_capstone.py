@@ -11,22 +11,9 @@ from utils import evaluation, sb3_bridge, tasks
 from utils.checks import CheckFailed, capstone
 from utils.checks.capstone import check_count_bonus, check_negative_reward_task, check_sb3_wrapper
 from utils.dqn import CountBonus, DQNConfig
-from test_checks_core import AlwaysCloseTensor, Anything, RegisteredReal, rig_parameters
+from test_checks_core import AlwaysCloseTensor, Anything, RegisteredReal, rig_parameters, assert_graded, graded
 
 SEEDS = range(6)
-
-
-def grade(check, seed: int, *answers) -> dict:
-    """The verdict a grading run with `seed` gives `answers`: inputs drawn, probed here, judged from the record."""
-    inputs = check.inputs_json(seed)
-    return check.verdict_json(inputs, check.probe_json(inputs, *answers))
-
-
-def assert_graded(check, answers: tuple, status: str, words: str = "", seeds=SEEDS) -> None:
-    """Every grading run in `seeds` gives `status`, with a message that contains `words`."""
-    for seed in seeds:
-        verdict = grade(check, seed, *answers)
-        assert verdict["status"] == status and words in verdict["message"], (seed, verdict)
 
 
 # --- 8.1 ----------------------------------------------------------------------------------------
@@ -134,11 +121,11 @@ def test_grading_runs_ask_about_mountain_car_and_another_positive_threshold():
 
 
 def test_answers_that_call_the_course_code_are_flagged():
-    verdict = grade(check_negative_reward_task, 0, lambda seed: tasks.task_config("acrobot", seed),
+    verdict = graded(check_negative_reward_task, 0, lambda seed: tasks.task_config("acrobot", seed),
                     lambda r, e: evaluation.is_solved(r, gym.spec(e).reward_threshold))
     assert verdict["status"] == "passed"
     assert verdict["flags"] == ["calls the course's own `utils.evaluation.is_solved`"]
-    verdict = grade(check_negative_reward_task, 0, lambda seed: tasks.task_config("acrobot", seed), solved)
+    verdict = graded(check_negative_reward_task, 0, lambda seed: tasks.task_config("acrobot", seed), solved)
     assert verdict["flags"] == ["calls the course's own `utils.tasks.task_config`"]
 
 
@@ -229,7 +216,7 @@ def test_count_bonus_in_grading_runs():
         counts.setdefault("course", CountBonus(low, high, bins, beta))
         return counts["course"](state)
 
-    assert grade(check_count_bonus, 0, kept_alongside)["flags"] == ["calls the course's own `utils.dqn.CountBonus`"]
+    assert graded(check_count_bonus, 0, kept_alongside)["flags"] == ["calls the course's own `utils.dqn.CountBonus`"]
 
 
 # --- 8.3 ----------------------------------------------------------------------------------------
@@ -300,7 +287,7 @@ def test_sb3_wrapper_in_grading_runs():
     hard_coded = wrapper(lambda model, s: table[(tuple(s.shape), s.numpy().tobytes())])
     check_sb3_wrapper(hard_coded)  # passes in the notebook
     assert_graded(check_sb3_wrapper, (hard_coded,), "failed", seeds=range(3))
-    verdict = grade(check_sb3_wrapper, 0, wrapper(lambda model, s: sb3_bridge.course_q_net(model)(s)))
+    verdict = graded(check_sb3_wrapper, 0, wrapper(lambda model, s: sb3_bridge.course_q_net(model)(s)))
     assert verdict["flags"] == ["calls the course's own `utils.sb3_bridge.BatchedQ`"]
 
 

@@ -7,15 +7,9 @@ from utils.checks import CheckFailed, ExerciseNotDone, check_evaluate_greedy, ch
 from utils.evaluation import REWARD_THRESHOLD, evaluate, is_solved
 from utils.policies import epsilon_greedy_action, greedy_action
 from utils.seeding import make_env
-from test_checks_core import AlwaysCloseArray, Anything
+from test_checks_core import AlwaysCloseArray, Anything, graded
 
 SEEDS = (1, 2, 3)  # grading runs: inputs drawn from each
-
-
-def graded(check, seed: int, answer) -> dict:
-    """The verdict of a grading run on inputs drawn from `seed`: probe (here, as a kernel would) and judge."""
-    inputs = check.inputs_json(seed)
-    return check.verdict_json(inputs, check.probe_json(inputs, answer))
 
 
 def make_evaluate(seeds="offset", reset="per episode", stop="either", policy="greedy", total="plain", result="array"):

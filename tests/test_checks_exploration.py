@@ -12,7 +12,7 @@ from utils import policies
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks.exploration import check_epsilon_greedy, check_epsilon_schedule, check_run_episodes
 from utils.dqn import DQNConfig
-from test_checks_core import Anything, RegisteredIntegral, RegisteredReal, SneakyFloat, SneakyInt, own_copy
+from test_checks_core import Anything, RegisteredIntegral, RegisteredReal, SneakyFloat, SneakyInt, own_copy, graded
 
 COURSE = DQNConfig()
 
@@ -204,12 +204,6 @@ def test_epsilon_greedy_refuses_objects_posing_as_ints(rigged):
 
 # --- issue 18: more realistic slips, correct variants, and grading on fresh inputs ----------------
 
-def grade(check, seed, answer) -> dict:
-    """The verdict a grader gives `answer` on the inputs drawn from `seed`."""
-    inputs = check.inputs_json(seed)
-    return check.verdict_json(inputs, check.probe_json(inputs, answer))
-
-
 SEEDS = (1, 2, 3)
 CORRECT_SCHEDULES = [
     linear,
@@ -243,12 +237,12 @@ def test_a_realistic_schedule_mistake_is_named(schedule, named):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_grading_schedules(seed):
     for schedule in CORRECT_SCHEDULES + [own_copy(policies.epsilon_schedule)]:
-        assert grade(check_epsilon_schedule, seed, schedule)["status"] == "passed"
+        assert graded(check_epsilon_schedule, seed, schedule)["status"] == "passed"
     for schedule, named in NEW_SCHEDULE_MISTAKES + [
             (lambda step, start, end, decay: start + step / decay * (end - start), "not clamped"),
             (lambda step, start, end, decay: linear(step, EPS_START, EPS_END, EPS_DECAY), "ignores the arguments"),
             (lambda step, start, end, decay: end + (start - end) * math.exp(-step / decay), "exponential")]:
-        verdict = grade(check_epsilon_schedule, seed, schedule)
+        verdict = graded(check_epsilon_schedule, seed, schedule)
         assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
 
 
@@ -261,12 +255,12 @@ def test_grading_fails_a_schedule_that_looks_up_the_notebook_values(capsys):
     check_epsilon_schedule(lambda step, start, end, decay: NOTEBOOK_EPSILONS.get((step, start), 0.0))
     assert "passed" in capsys.readouterr().out
     for seed in SEEDS:
-        assert grade(check_epsilon_schedule, seed,
+        assert graded(check_epsilon_schedule, seed,
                      lambda step, start, end, decay: NOTEBOOK_EPSILONS.get((step, start), 0.0))["status"] == "failed"
 
 
 def test_grading_flags_a_schedule_that_calls_the_course_one():
-    verdict = grade(check_epsilon_schedule, 1, lambda *args: policies.epsilon_schedule(*args))
+    verdict = graded(check_epsilon_schedule, 1, lambda *args: policies.epsilon_schedule(*args))
     assert verdict["flags"] == ["calls the course's own `utils.policies.epsilon_schedule`"]
 
 
@@ -319,13 +313,13 @@ def test_a_realistic_epsilon_greedy_mistake_is_named(policy, named):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_grading_epsilon_greedy(seed):
     for policy in CORRECT_POLICIES + [own_copy(policies.epsilon_greedy_action)]:
-        assert grade(check_epsilon_greedy, seed, policy)["status"] == "passed"
+        assert graded(check_epsilon_greedy, seed, policy)["status"] == "passed"
     fresh = [(policy, named.replace("\\(4,\\)", "\\(\\d,\\)")) for policy, named in NEW_POLICY_MISTAKES[:3]] + [
         (lambda q, s, e, rng: greedy(q, s) if rng.random() < e else int(rng.integers(len(s))), "comparison reversed"),
         (lambda q, s, e, rng: int(rng.integers(2)) if rng.random() < e else greedy(q, s), "never came"),
         (excluding_greedy, "never picks the greedy one")]
     for policy, named in fresh:
-        verdict = grade(check_epsilon_greedy, seed, policy)
+        verdict = graded(check_epsilon_greedy, seed, policy)
         assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
 
 
@@ -339,11 +333,11 @@ def test_grading_fails_an_epsilon_greedy_that_hard_codes_the_notebook_state(caps
         check_epsilon_greedy(torch.no_grad()(notebook_greedy_only))
     assert "passed" in capsys.readouterr().out
     for seed in SEEDS:
-        assert grade(check_epsilon_greedy, seed, torch.no_grad()(notebook_greedy_only))["status"] == "failed"
+        assert graded(check_epsilon_greedy, seed, torch.no_grad()(notebook_greedy_only))["status"] == "failed"
 
 
 def test_grading_flags_an_epsilon_greedy_that_calls_the_course_one():
-    verdict = grade(check_epsilon_greedy, 1, lambda *args: policies.epsilon_greedy_action(*args))
+    verdict = graded(check_epsilon_greedy, 1, lambda *args: policies.epsilon_greedy_action(*args))
     assert verdict["status"] == "passed" and verdict["flags"] == [
         "calls the course's own `utils.policies.epsilon_greedy_action`"]
 
@@ -443,14 +437,14 @@ def test_a_realistic_clock_mistake_is_named(loop, named):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_grading_run_episodes(seed):
     for loop in CORRECT_LOOPS:
-        assert grade(check_run_episodes, seed, loop)["status"] == "passed"
+        assert graded(check_run_episodes, seed, loop)["status"] == "passed"
     fresh = [(loop, named.replace("0.5", "[-.0-9]+").replace("= 3", "= \\d")) for loop, named in NEW_LOOP_MISTAKES
              if loop is not resets_once] + [
         (lambda *a: run_episodes(*a, until_truncated=False), "was truncated"),
         (lambda *a: run_episodes(*a, clock=lambda episode, t, step: episode * 500 + t), "seed's fake clock"),
         (once_per_episode, "once per episode")]
     for loop, named in fresh:
-        verdict = grade(check_run_episodes, seed, loop)
+        verdict = graded(check_run_episodes, seed, loop)
         assert verdict["status"] == "failed" and re.search(named, verdict["message"]), (named, verdict)
 
 
@@ -458,4 +452,4 @@ def test_grading_fails_a_loop_that_returns_the_notebook_lengths(capsys):
     check_run_episodes(lambda *a: (run_episodes(*a), [4, 2, 5])[1])
     assert "passed" in capsys.readouterr().out
     for seed in SEEDS:
-        assert grade(check_run_episodes, seed, lambda *a: (run_episodes(*a), [4, 2, 5])[1])["status"] == "failed"
+        assert graded(check_run_episodes, seed, lambda *a: (run_episodes(*a), [4, 2, 5])[1])["status"] == "failed"

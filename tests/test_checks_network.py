@@ -11,8 +11,7 @@ from utils import policies
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks.network import check_greedy, check_q_network
 from utils.networks import QNetwork
-from test_checks_core import AlwaysCloseTensor, Anything, RegisteredIntegral, own_copy
-from test_checks_replay import own_class
+from test_checks_core import AlwaysCloseTensor, Anything, RegisteredIntegral, own_copy, graded, own_class
 
 
 class Net(nn.Module):
@@ -452,19 +451,13 @@ def test_a_realistic_network_mistake_is_named(network_class, named):
         check_q_network(network_class)
 
 
-def grade(check, seed, *answers) -> dict:
-    """The verdict a grader gives `answers` on the inputs drawn from `seed`."""
-    inputs = check.inputs_json(seed)
-    return check.verdict_json(inputs, check.probe_json(inputs, *answers))
-
-
 SEEDS = (1, 2, 3)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_grading_passes_correct_networks(seed):
     for network_class in (CourseCopy, Net, SequentialInPlace, ModuleListNet, OrthogonalInit):
-        assert grade(check_q_network, seed, network_class)["status"] == "passed", network_class
+        assert graded(check_q_network, seed, network_class)["status"] == "passed", network_class
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -473,7 +466,7 @@ def test_grading_passes_correct_networks(seed):
     (HiddenFixedAt128, "the `hidden` argument is ignored"), (ReluOutput, "clipped at 0"),
 ])
 def test_grading_names_network_mistakes_on_fresh_inputs(network_class, named, seed):
-    verdict = grade(check_q_network, seed, network_class)
+    verdict = graded(check_q_network, seed, network_class)
     assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
 
 
@@ -481,14 +474,14 @@ def test_grading_fails_a_network_that_hard_codes_the_notebook_sizes(capsys):
     check_q_network(HardCodedSmallSizes)
     assert "passed" in capsys.readouterr().out
     for seed in SEEDS:
-        verdict = grade(check_q_network, seed, HardCodedSmallSizes)
+        verdict = graded(check_q_network, seed, HardCodedSmallSizes)
         assert verdict["status"] == "failed" and re.search("arguments? (is|are) ignored", verdict["message"]), verdict
 
 
 def test_grading_flags_a_network_that_wraps_the_course_network():
     with pytest.raises(CheckFailed, match="your code calls the course's own `utils.networks.QNetwork`"):
         check_q_network(WrapsCourseNetwork)
-    assert grade(check_q_network, 1, WrapsCourseNetwork)["flags"] == [
+    assert graded(check_q_network, 1, WrapsCourseNetwork)["flags"] == [
         "calls the course's own `utils.networks.QNetwork`"]
 
 
@@ -542,12 +535,12 @@ def test_a_realistic_greedy_mistake_is_named(one, batch, named):
 def test_grading_greedy(seed):
     for one, batch in ((greedy_one, greedy_batch), (greedy_one_numpy_argmax, greedy_batch_by_max),
                        (own_copy(policies.greedy_action), own_copy(policies.greedy_actions))):
-        assert grade(check_greedy, seed, one, batch)["status"] == "passed"
+        assert graded(check_greedy, seed, one, batch)["status"] == "passed"
     deterministic = [mistake for mistake in NEW_GREEDY_MISTAKES if mistake[0] is not boltzmann_one]
     for (one, batch, _), named in zip(deterministic, [
             "the largest Q-value itself .*truncated", "the largest Q-value itself", "compares only the first two",
             "float64 state raised AttributeError", "largest Q-values themselves, made integers"]):
-        verdict = grade(check_greedy, seed, one, batch)
+        verdict = graded(check_greedy, seed, one, batch)
         assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
 
 
@@ -564,10 +557,10 @@ def test_grading_fails_greedy_answers_hard_coded_from_the_notebook(capsys):
     check_greedy(hard_coded_one, greedy_batch)
     assert "passed" in capsys.readouterr().out
     for seed in SEEDS:
-        assert grade(check_greedy, seed, hard_coded_one, greedy_batch)["status"] == "failed"
+        assert graded(check_greedy, seed, hard_coded_one, greedy_batch)["status"] == "failed"
 
 
 def test_grading_flags_greedy_functions_that_call_the_course_ones():
-    verdict = grade(check_greedy, 1, lambda q, s: policies.greedy_action(q, s), greedy_batch)
+    verdict = graded(check_greedy, 1, lambda q, s: policies.greedy_action(q, s), greedy_batch)
     assert verdict["status"] == "passed" and verdict["flags"] == [
         "calls the course's own `utils.policies.greedy_action`"]

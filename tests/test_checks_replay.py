@@ -1,7 +1,6 @@
 """The replay-memory check passes a correct memory and names each typical mistake."""
 import random
 import re
-import types
 from collections import deque
 
 import numpy as np
@@ -11,26 +10,7 @@ import torch
 from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks.replay import check_replay_memory
 from utils.replay import Batch, ReplayMemory
-from test_checks_core import AlwaysCloseArray, Anything, own_copy
-
-
-def own_class(cls):
-    """`cls` as a student's own class: the same methods, each an `own_copy`, in a new class that is not the course's.
-
-    A method that calls super() gets a new `__class__` cell, pointing at the new class.
-    """
-    namespace = {name: own_copy(value) if isinstance(value, types.FunctionType) else value
-                 for name, value in vars(cls).items() if name not in ("__dict__", "__weakref__")}
-    copy = type(cls.__name__, cls.__bases__, namespace)
-    copy.__module__ = "__main__"
-    for name, method in namespace.items():
-        if isinstance(method, types.FunctionType) and "__class__" in method.__code__.co_freevars:
-            cells = tuple(types.CellType(copy) if free == "__class__" else cell
-                          for free, cell in zip(method.__code__.co_freevars, method.__closure__))
-            rebuilt = types.FunctionType(method.__code__, method.__globals__, name, method.__defaults__, cells)
-            rebuilt.__kwdefaults__, rebuilt.__module__ = method.__kwdefaults__, "__main__"
-            setattr(copy, name, rebuilt)
-    return copy
+from test_checks_core import AlwaysCloseArray, Anything, graded, own_class
 
 
 class Good:
@@ -523,19 +503,13 @@ def test_a_realistic_mistake_is_named(memory_class, named):
         check_replay_memory(memory_class)
 
 
-def grade(memory_class, seed: int) -> dict:
-    """The verdict a grader gives `memory_class` on the inputs drawn from `seed`."""
-    inputs = check_replay_memory.inputs_json(seed)
-    return check_replay_memory.verdict_json(inputs, check_replay_memory.probe_json(inputs, memory_class))
-
-
 SEEDS = (1, 2, 3)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_grading_passes_correct_memories(seed):
     for memory_class in CORRECT:
-        assert grade(memory_class, seed) == {"status": "passed", "message": "", "flags": []}, memory_class
+        assert graded(check_replay_memory, seed, memory_class) == {"status": "passed", "message": "", "flags": []}, memory_class
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -545,7 +519,7 @@ def test_grading_passes_correct_memories(seed):
     (HardCodedFour, "hard-coded 4"), (IntegerRewards, "lost their fractional part"),
 ])
 def test_grading_names_mistakes_on_fresh_inputs(memory_class, named, seed):
-    verdict = grade(memory_class, seed)
+    verdict = graded(check_replay_memory, seed, memory_class)
     assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
 
 
@@ -553,14 +527,14 @@ def test_grading_fails_a_memory_that_hard_codes_the_notebook_transitions(capsys)
     check_replay_memory(HardCodedNotebook)  # passes on the notebook's own inputs
     assert "passed" in capsys.readouterr().out
     for seed in SEEDS:
-        verdict = grade(HardCodedNotebook, seed)
+        verdict = graded(check_replay_memory, seed, HardCodedNotebook)
         assert verdict["status"] == "failed" and "never pushed" in verdict["message"], verdict
 
 
 def test_grading_flags_a_memory_that_wraps_the_course_memory():
     with pytest.raises(CheckFailed, match="your code calls the course's own `utils.replay.ReplayMemory`"):
         check_replay_memory(DelegatesToCourse)
-    verdict = grade(DelegatesToCourse, 1)
+    verdict = graded(check_replay_memory, 1, DelegatesToCourse)
     assert verdict["flags"] == ["calls the course's own `utils.replay.ReplayMemory`"], verdict
 
 

@@ -13,16 +13,10 @@ from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks import check_optimize_step, check_td_targets, check_train_dqn, check_update_target
 from utils.checks import wire
 from utils.policies import epsilon_greedy_action, epsilon_schedule
-from test_checks_core import (AlwaysCloseParameter, AlwaysCloseTensor, Anything, RegisteredIntegral, RegisteredReal,
+from test_checks_core import (graded, AlwaysCloseParameter, AlwaysCloseTensor, Anything, RegisteredIntegral, RegisteredReal,
                               own_copy, rig_parameters)
 
 SEEDS = (1, 2, 3)  # grading runs: inputs drawn from each
-
-
-def graded(check, seed: int, answer) -> dict:
-    """The verdict of a grading run on inputs drawn from `seed`: probe (here, as a kernel would) and judge."""
-    inputs = check.inputs_json(seed)
-    return check.verdict_json(inputs, check.probe_json(inputs, answer))
 
 
 def memorized_values(check, answer) -> list:

@@ -15,10 +15,11 @@ from scipy import stats
 from torch import nn
 
 from utils import prioritized
-from utils.checks.core import (NUMBERS, Mistake, expect, name_the_mistake, plain_array, plain_number, plain_tensor,
-                               plain_values)
+from utils.checks.core import (NUMBERS, Mistake, describe, expect, name_the_mistake, plain_array, plain_number,
+                               plain_tensor,
+                               plain_values, separated)
 from utils.checks.protocol import Check, crash_text
-from utils.checks.tensors import describe, expect_tensor
+from utils.checks.tensors import expect_tensor
 from utils.checks.wire import Opaque
 
 GAMMAS = (0.8, 0.85, 0.9, 0.95)
@@ -27,16 +28,6 @@ GAMMAS = (0.8, 0.85, 0.9, 0.95)
 def _numbers(values) -> str:
     """Numbers written short, e.g. '[1, 0.25, 3.142]'."""
     return "[" + ", ".join(f"{float(v):.4g}" for v in np.ravel(values)) + "]"
-
-
-def separated(candidates, margin: float = 1e-3) -> bool:
-    """True when any two candidate results either coincide (they agree by construction) or lie clearly apart."""
-    arrays = [np.asarray(candidate, dtype=float) for candidate in candidates]
-    for index, first in enumerate(arrays):
-        for second in arrays[:index]:
-            if first.shape == second.shape and 1e-9 < np.max(np.abs(first - second), initial=0.0) < margin:
-                return False
-    return True
 
 
 def _raised(rec, key: str) -> bool:
@@ -101,7 +92,8 @@ def _dueling_case(rng, sizes: dict, batch: int) -> dict:
         reference = _dueling_reference(case, torch.from_numpy(case["states"]))
         slips = [*_trunk_slips(case, torch.from_numpy(case["states"])).values(),
                  *_combination_slips(reference).values()]
-        if separated([reference["q"], *slips[2:]], margin=1e-2) and separated([reference["features"], *slips[:2]]):
+        if (separated([reference["q"], *slips[2:]], margin=1e-2, same_ok=True)
+                and separated([reference["features"], *slips[:2]], same_ok=True)):
             break
     return case
 
@@ -410,7 +402,7 @@ def n_step_inputs(rng) -> dict:
                   "values": [float(v) for v in np.round(rng.uniform(5, 60, length), 1)],
                   "gamma": float(rng.choice(GAMMAS)),
                   "cases": [[n, True], [n, False], [1, True], [1, False], [beyond, True], [beyond, False]]}
-        if all(separated([_n_step_reference(inputs, *case), *_n_step_slips(inputs, *case).values()])
+        if all(separated([_n_step_reference(inputs, *case), *_n_step_slips(inputs, *case).values()], same_ok=True)
                for case in inputs["cases"]):
             return inputs
     return inputs
@@ -998,7 +990,8 @@ def per_inputs(rng) -> dict:
                   "steps": [0, int(total * rng.uniform(0.1, 0.7)), total, int(total * rng.uniform(1.2, 2))],
                   "total_steps": total}
         if (min(np.abs(td_errors[td_errors != 0])) > 0.1 and len(set(inputs["probabilities"])) > 2
-                and all(separated([expected, *slips.values()]) for expected, slips in _per_slips(inputs)[1:])):
+                and all(separated([expected, *slips.values()], same_ok=True)
+                        for expected, slips in _per_slips(inputs)[1:])):
             return inputs
     return inputs
 
@@ -1594,7 +1587,7 @@ def statistics_inputs(rng) -> dict:
         inputs = {"scores": scores.tolist(), "sizes": sizes, "confidence": float(rng.choice([0.5, 0.68, 0.8, 0.9])),
                   "seeds": dict(zip(("main", "same", "other", "confidence"), seeds))}
         if len(set(inputs["scores"])) == count and any(size % 4 for size in sizes) and all(
-                separated([_iqm(np.array(scores[:size])), *_iqm_slips(np.array(scores[:size])).values()])
+                separated([_iqm(np.array(scores[:size])), *_iqm_slips(np.array(scores[:size])).values()], same_ok=True)
                 for size in sizes):
             return inputs
     return inputs

@@ -11,10 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checks.beyond import separated
-from utils.checks.core import Mistake, expect, name_the_mistake, plain_number, plain_tensor
+from utils.checks.core import Mistake, describe, expect, name_the_mistake, plain_number, plain_tensor, separated
 from utils.checks.protocol import Check, crash_text
-from utils.checks.tensors import describe
 from utils.checks.wire import Opaque
 from utils.dqn import CountBonus, DQNConfig
 
@@ -220,7 +218,7 @@ def _bonuses_apart(right: list, slips) -> bool:
     """Does every usual mistake's list of bonuses differ clearly from the right one (and not barely from another)?"""
     candidates = [candidate for group in slips for candidate in group]
     return all(np.max(np.abs(np.subtract(candidate, right))) > 1e-3 for candidate in candidates) \
-        and separated([right, *candidates])
+        and separated([right, *candidates], same_ok=True)
 
 
 def _reference_bonuses(inputs: dict) -> list:

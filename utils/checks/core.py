@@ -1,20 +1,12 @@
-"""The checks framework: run a student's answer, turn every outcome into one short message.
+"""The checks' vocabulary: the outcomes of a check and the helpers its judge states mistakes with.
 
-A check is a function decorated with `@exercise("N.k", "title")`. Inside it, `expect(...)`
-(or `raise Mistake(...)`) states what was wrong. The decorator turns
-
-* an answer that is the course's own code from `utils` (not the student's) into `CheckFailed`
-  before anything runs,
-* a `Mistake` into `CheckFailed("Exercise N.k (title): <what came back>. <hint>")`,
-* a `NotImplementedError` from an untouched exercise into `ExerciseNotDone`,
-* any other exception raised by the student's code into `CheckFailed` naming it and the
-  line of the student's cell it came from,
-
-and prints one line when everything passes. In Jupyter these exceptions are shown as one
-line each, without a traceback through `utils` (see `_show_short`).
+A check (utils.checks.protocol) ends in `CheckFailed("Exercise N.k (title): <what came back>.
+Hint: <...>")`, `ExerciseNotDone` for an untouched exercise, or one printed ✅ line. Its judge
+states what was wrong with `expect(...)`, `name_the_mistake(...)` or `raise Mistake(...)`, and
+accepts only plain values (`plain_number`, `plain_array`, `plain_tensor`, `plain_values`). In
+Jupyter these exceptions are shown as one line each, without a traceback through `utils`
+(see `_show_short`).
 """
-import functools
-import inspect
 import traceback
 from pathlib import Path
 
@@ -49,47 +41,6 @@ def expect(condition: bool, problem: str, hint: str = "") -> None:
         raise Mistake(f"{problem} Hint: {hint}" if hint else problem)
 
 
-def exercise(number: str, title: str):
-    """Decorate a check so that its outcome is one short, exercise-named message."""
-
-    def decorate(check):
-        @functools.wraps(check)
-        def run_check(*args, **kwargs):
-            label = f"Exercise {number} ({title})"
-            borrowed = next(filter(None, map(course_implementation, [*args, *kwargs.values()])), "")
-            if borrowed:
-                raise CheckFailed(f"{label}: you passed the course's own `{borrowed}`; the exercise wants your own "
-                                  "code. Hint: write it in the exercise cell, run that cell (after any import of the "
-                                  "same name), and pass what you wrote.")
-            try:
-                check(*args, **kwargs)
-            except NotImplementedError as error:
-                raise ExerciseNotDone(not_done_message(error, label)) from None
-            except Mistake as mistake:
-                raise CheckFailed(f"{label}: {mistake}") from None
-            except (CheckFailed, ExerciseNotDone):
-                raise
-            except Exception as error:  # the student's code crashed inside the check
-                raise CheckFailed(f"{label}: your code raised {describe_crash(error)}") from None
-            print(f"✅ {label}: passed")
-
-        run_check.exercise_number = number
-        return run_check
-
-    return decorate
-
-
-def course_implementation(answer) -> str:
-    """'utils.dqn.td_targets' if `answer` is (a partial or bound method of) code from `utils`, else ''."""
-    while isinstance(answer, functools.partial):
-        answer = answer.func
-    answer = getattr(answer, "__func__", answer)  # a bound method's module is its function's
-    if not (inspect.isfunction(answer) or inspect.isclass(answer)):
-        return ""  # an instance reports its class's module, but checks are given code, not objects
-    module = answer.__module__ or ""
-    return f"{module}.{answer.__qualname__}" if module == "utils" or module.startswith("utils.") else ""
-
-
 def not_done_message(error: NotImplementedError, label: str) -> str:
     """One line telling the student which exercise is still a template."""
     needed = str(error) or label
@@ -98,13 +49,16 @@ def not_done_message(error: NotImplementedError, label: str) -> str:
 
 def describe_crash(error: Exception) -> str:
     """`TypeError: ... (line 3 of your code: `x = a + b`)`, pointing at the student's own line."""
-    where = ""
+    return f"{type(error).__name__}: {error}{student_line(error)}"
+
+
+def student_line(error: BaseException) -> str:
+    """' (line 3 of your code: `x = a + b`)' for the innermost frame outside the course's code, else ''."""
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         if not _is_course_code(frame.filename):
             code = (frame.line or "").strip()
-            where = f" (line {frame.lineno} of your code" + (f": `{code}`)" if code else ")")
-            break
-    return f"{type(error).__name__}: {error}{where}"
+            return f" (line {frame.lineno} of your code" + (f": `{code}`)" if code else ")")
+    return ""
 
 
 def _is_course_code(filename: str) -> bool:
@@ -203,9 +157,23 @@ def plain_values(values, returned: str, expected: str, hint: str = "", types: tu
         return values.detach().cpu().double().numpy().copy()
     if kind is np.ndarray:
         return plain_array(values, returned, expected, hint).astype(float)
-    odd = next((v for v in values if not is_plain(v, types)), None)
-    expect(odd is None, f"{returned} a Python {kind.__name__} holding {describe(odd)}; expected {expected}.", hint)
+    odd = [v for v in values if not is_plain(v, types)]
+    expect(not odd, f"{returned} a Python {kind.__name__} holding {describe(odd[0]) if odd else ''}; expected "
+           f"{expected}.", hint)
     return np.array([float(v) for v in values], dtype=float)
+
+
+def separated(values: list, margin: float = 1e-3, same_ok: bool = False) -> bool:
+    """True when every two of `values` (numbers, arrays or tensors) differ by more than `margin` somewhere.
+
+    Fresh inputs are drawn until this holds for the right result and every named mistake's, so that
+    each mistake can be told apart; with `same_ok`, two results that agree exactly (two slips that
+    coincide by construction) are allowed too.
+    """
+    arrays = [np.asarray(torch.as_tensor(v).detach(), dtype=float) for v in values]
+    return all(a.shape != b.shape or np.max(np.abs(a - b), initial=0.0) > margin
+               or (same_ok and np.max(np.abs(a - b), initial=0.0) <= 1e-9)
+               for i, a in enumerate(arrays) for b in arrays[:i])
 
 
 def expect_plain_parameters(net: torch.nn.Module, call: str,

@@ -6,10 +6,9 @@ import torch
 from torch import nn
 
 from utils import seeding
-from utils.checks.core import NUMBERS, Mistake, expect, is_plain, name_the_mistake, plain_array, plain_number
+from utils.checks.core import NUMBERS, Mistake, describe, expect, is_plain, name_the_mistake, plain_array
 from utils.checks.envs import Witness, old_api_crash, reset_pair_check
 from utils.checks.protocol import Check, CheckError
-from utils.checks.tensors import describe
 from utils.evaluation import REWARD_THRESHOLD
 from utils.policies import greedy_action
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from utils import mdp
-from utils.checks.core import expect, name_the_mistake, plain_array, plain_number
+from utils.checks.core import expect, name_the_mistake, plain_array, plain_number, separated
 from utils.checks.protocol import Check
 
 ONE_NUMBER = "one number (a Python float or a NumPy float)"
@@ -20,7 +20,7 @@ def return_inputs(rng) -> dict:
         rewards = [float(r) for r in rng.integers(0, 5, size=int(rng.integers(4, 7)))]
         gamma = float(rng.choice(GAMMAS))
         values = [mdp.discounted_return(rewards, gamma), *return_slips(rewards, gamma).values()]
-        if rewards[0] and rewards[-1] and all(abs(a - b) > 1e-3 for i, a in enumerate(values) for b in values[:i]):
+        if rewards[0] and rewards[-1] and separated(values):
             break
     cases = [[[], float(rng.choice(GAMMAS))], [[float(rng.integers(1, 9))], float(rng.choice((0.5, 0.7)))],
              [[float(r) for r in rng.integers(1, 5, size=3)], 0.0], [[1.0] * int(rng.integers(30, 60)), 0.99]]

@@ -16,15 +16,12 @@ drawn afresh for every grading run.
 import functools
 import inspect
 import sys
-import traceback
-from pathlib import Path
 
 import numpy as np
 
 from utils.checks import wire
-from utils.checks.core import CheckFailed, ExerciseNotDone, Mistake, not_done_message
+from utils.checks.core import CheckFailed, ExerciseNotDone, Mistake, not_done_message, student_line
 
-_UTILS_DIR = Path(__file__).resolve().parent.parent
 MAX_MESSAGE = 2_000  # characters kept of an exception's message
 
 
@@ -127,21 +124,6 @@ def raised(error: BaseException) -> dict:
     return entry
 
 
-def student_line(error: BaseException) -> str:
-    """' (line 3 of your code: `x = a + b`)' for the innermost frame outside the course's code, else ''."""
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if not _is_course_code(frame.filename):
-            code = (frame.line or "").strip()
-            return f" (line {frame.lineno} of your code" + (f": `{code}`)" if code else ")")
-    return ""
-
-
-def _is_course_code(filename: str) -> bool:
-    """True for frames in `utils/` or the libraries it calls, not in the student's cell."""
-    path = Path(filename)
-    return _UTILS_DIR in path.resolve().parents or "site-packages" in path.parts or path.name.startswith("<frozen")
-
-
 def course_implementation(answer) -> str:
     """'utils.dqn.td_targets' if `answer` is (a partial, bound method or subclass of) code from `utils`, else ''."""
     while isinstance(answer, functools.partial):
@@ -204,11 +186,14 @@ class Results:
         return key in self.entries
 
     def entry(self, key: str) -> dict:
-        """The entry under `key`; CheckError if the probe never got there."""
+        """The entry under `key`; if the probe stopped before it, what stopped it; else CheckError."""
         entry = self.entries.get(key)
-        if type(entry) is not dict:
-            raise CheckError(f"the check's probe recorded nothing for {key!r}")
-        return entry
+        if type(entry) is dict:
+            return entry
+        stopped = self.entries.get(str(self.entries.get("$stopped")))
+        if type(stopped) is dict and type(stopped.get("raised")) is dict:
+            raise failure(stopped["raised"])
+        raise CheckError(f"the check's probe recorded nothing for {key!r}")
 
 
 def failure(info: dict) -> Exception:
@@ -266,8 +251,8 @@ class Check:
             return recorder.record() | {"borrowed": borrowed}
         try:
             self.probe(recorder, inputs, *answers)
-        except ProbeStopped:
-            pass
+        except ProbeStopped as stopped:
+            recorder.entries["$stopped"] = str(stopped)  # the key whose call raised; nothing after it was recorded
         except Exception as error:  # noqa: BLE001 (the student's code failed outside a recorded call)
             recorder.entries["$crash"] = {"raised": raised(error)}
         return recorder.record()

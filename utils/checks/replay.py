@@ -185,7 +185,7 @@ def _stored_values(values, depth: int = 2) -> list:
 
 def judge_memory(results, inputs: dict) -> None:
     """Check len, the batches' format and rows, the ring, the ValueError, obs_dim and how batches spread."""
-    capacity, first, transitions = inputs["capacity"], inputs["first"], inputs["transitions"]
+    capacity, first = inputs["capacity"], inputs["first"]
     _built(results, "build", capacity, 4)
     _judge_storage(results.value("storage"), capacity)
     size = _length(results, "len new")

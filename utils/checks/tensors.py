@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from utils.checks.core import describe, expect, plain_tensor
+from utils.checks.core import expect, plain_tensor
 
 DTYPE_HINTS = {
     (torch.float64, torch.float32): "NumPy arrays are float64 by default and the network's weights are float32: "

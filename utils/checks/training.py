@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils import dqn
-from utils.checks.core import TENSOR_TYPES, Mistake, expect, name_the_mistake, plain_number, plain_tensor
-from utils.checks.loop import check_train_dqn  # noqa: F401 (utils.checks lists 5.4 under this module)
+from utils.checks.core import (TENSOR_TYPES, Mistake, describe, expect, name_the_mistake, plain_number, plain_tensor,
+                               separated)
 from utils.checks.protocol import Check, CheckError
-from utils.checks.tensors import describe, expect_tensor, shape_hint
+from utils.checks.tensors import expect_tensor, shape_hint
 from utils.networks import QNetwork
 from utils.replay import Batch
 
@@ -32,13 +32,6 @@ def seeded(seed: int, build):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
-
-
-def separated(values: list, tolerance: float = 1e-3) -> bool:
-    """True when every two tensors (or arrays) of `values` differ by more than `tolerance` somewhere."""
-    arrays = [np.asarray(torch.as_tensor(v).detach(), dtype=float) for v in values]
-    return all(a.shape != b.shape or np.max(np.abs(a - b)) > tolerance for i, a in enumerate(arrays)
-               for b in arrays[:i])
 
 
 def network_weights(net: nn.Module) -> dict:
