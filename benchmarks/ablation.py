@@ -1,26 +1,32 @@
-"""Ablation of dueling, n-step and prioritized replay over training seeds, resumable.
+"""Ablation of dueling, n-step and prioritized replay over training seeds, each with a tuned learning rate, resumable.
 
-    python -m benchmarks.ablation --seeds 0-9 --json results/ablation.jsonl     # or: make ablation
-    python -m benchmarks.ablation --seeds 0-99 --shard 3/8 --json part3.jsonl   # task 3 of a job array of 8
+    python -m benchmarks.ablation                                                 # or: make ablation
+    python -m benchmarks.ablation --stage final --seeds 110-119 --json out.jsonl  # the final runs only
+    python -m benchmarks.ablation --stage final --shard 3/8 --json part3.jsonl    # task 3 of a job array of 8
     python -m benchmarks.ablation --merge part*.jsonl --json results/ablation.jsonl
 
-For each seed, every variant of `utils.ablation.VARIANTS` trains with the course's recipe
-plus its options, then plays 100 greedy episodes on held-out seeds. The seeds of a variant
+First (`--stage tune`), every variant of `utils.ablation.VARIANTS` trains with the recipe's
+learning rate times each of `LR_FACTORS` on the tuning seeds, into the tuning file; each
+variant keeps the rate whose runs solved most often, then needed the fewest env steps
+(median). Then (`--stage final`) each variant trains with its rate on the ablation's own
+seeds. Every run plays 100 greedy episodes on held-out seeds. The seeds of a variant
 train together as one batch of agents (utils.many), in two processes at once (--jobs);
 each finished run is appended to the results file as one JSON line as soon as its agent
 stops. Running the command again skips the (variant, seed) pairs already there, so an
 interrupted ablation resumes where it stopped (benchmarks.sweep: --jobs, --shard, --merge).
 A run's `wall_s` is the time from the start of its batch until it stopped. At the end it
-prints, per variant, the IQM with a 95% bootstrap interval of the final greedy score and
-of the env steps to the first confirmed perfect check.
+prints the chosen rates and, per variant, the IQM with a 95% bootstrap interval of the
+final greedy score and of the env steps to the first confirmed perfect check.
 """
 import argparse
+import functools
 import sys
 
 from benchmarks.solve_rate import parse_seeds
 from benchmarks.sweep import Sweep, add_sweep_arguments, merge_parts, run_sweep
-from utils.ablation import RESULTS, VARIANTS, runs_of, variant_config, variant_row, variant_summary
-from utils.seeding import ABLATION_SEEDS, seed_span
+from utils.ablation import (LR_FACTORS, RESULTS, TUNING_RESULTS, VARIANTS, load_runs, runs_of, tuned_config,
+                            tuned_lrs, tuning_config, tuning_name, variant_row, variant_summary)
+from utils.seeding import ABLATION_SEEDS, ABLATION_TUNING_SEEDS, seed_span
 
 
 def interval(estimate: float, ci: tuple) -> str:
@@ -39,7 +45,12 @@ def describe(row: dict) -> str:
             f"eval mean {row['eval_mean']:6.1f}, {row['wall_s']:6.1f} s")
 
 
-ABLATION = Sweep(key="variant", config=variant_config, row=ablation_row, describe=describe)
+TUNING = Sweep(key="variant", config=tuning_config, row=ablation_row, describe=describe)
+
+
+def ablation_sweep(lrs: dict) -> Sweep:
+    """The final runs: each variant with its learning rate from `lrs`."""
+    return Sweep(key="variant", config=functools.partial(tuned_config, lrs=lrs), row=ablation_row, describe=describe)
 
 
 def report(rows: list, variants: list) -> None:
@@ -56,19 +67,37 @@ def report(rows: list, variants: list) -> None:
 
 
 def main(argv=None) -> int:
-    """Run the missing (variant, seed) pairs, appending each row; print the summary table."""
+    """Tune each variant's learning rate, then run the variants on the ablation's seeds; print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", choices=("tune", "final", "both"), default="both",
+                        help="tune the learning rates, run the final ablation with them, or both (default)")
     parser.add_argument("--seeds", type=parse_seeds, default=list(ABLATION_SEEDS),
-                        help=f"training seeds (default {seed_span(ABLATION_SEEDS)}, utils.seeding.ABLATION_SEEDS)")
+                        help=f"seeds of the final runs (default {seed_span(ABLATION_SEEDS)}, utils.seeding.ABLATION_SEEDS)")
+    parser.add_argument("--tuning-seeds", type=parse_seeds, default=list(ABLATION_TUNING_SEEDS),
+                        help=f"seeds of the tuning runs (default {seed_span(ABLATION_TUNING_SEEDS)})")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
                         help="variants to run (default: all)")
-    parser.add_argument("--json", default=str(RESULTS), help=f"results file, one JSON line per run (default {RESULTS})")
+    parser.add_argument("--json", default=str(RESULTS), help=f"results of the final runs (default {RESULTS})")
+    parser.add_argument("--tuning-json", default=str(TUNING_RESULTS), help=f"tuning results (default {TUNING_RESULTS})")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
+    if set(args.seeds) & set(args.tuning_seeds):
+        parser.error("the final runs' seeds must not be tuning seeds")
+    if args.stage in ("tune", "both") and not args.merge:
+        names = [tuning_name(variant, factor) for variant in args.variants for factor in LR_FACTORS]
+        run_sweep(TUNING, args.tuning_json, names, args.tuning_seeds, args.jobs, args.shard)
+    lrs = tuned_lrs([r for r in load_runs(args.tuning_json) if r["seed"] in args.tuning_seeds])
+    print("\nlearning rate per variant: " + ", ".join(f"{v} {lrs[v]:g}" for v in args.variants if v in lrs))
+    if args.stage == "tune":
+        return 0
+    missing = [v for v in args.variants if v not in lrs]
+    if missing:
+        parser.error(f"no tuning runs for {', '.join(missing)} in {args.tuning_json}: run --stage tune first")
+    sweep = ablation_sweep(lrs)
     if args.merge:
-        rows = merge_parts(ABLATION, args.json, args.merge)
+        rows = merge_parts(sweep, args.json, args.merge)
     else:
-        rows = run_sweep(ABLATION, args.json, args.variants, args.seeds, args.jobs, args.shard)
+        rows = run_sweep(sweep, args.json, args.variants, args.seeds, args.jobs, args.shard)
     report([r for r in rows if r["seed"] in args.seeds], args.variants)
     return 0
 

@@ -28,6 +28,7 @@ from utils.stats import bootstrap_ci
 BEFORE = dict(eps_decay_steps=10_000, train_every=4, lr=2e-3, target_update_every=500, check_every=2_000,
               batch_size=64, learning_starts=1_000)
 CANDIDATES = {
+    # Stage 1: each change alone, and a few together.
     "before": {},
     "eps5k": dict(eps_decay_steps=5_000),
     "eps2.5k": dict(eps_decay_steps=2_500),
@@ -41,6 +42,21 @@ CANDIDATES = {
     "eps2.5k+train2+check1k": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000),
     "eps5k+train2+check1k+target250": dict(eps_decay_steps=5_000, train_every=2, check_every=1_000,
                                            target_update_every=250),
+    # Stage 2: around the best of stage 1 (a target copied more often, ε decayed sooner).
+    "eps2.5k+target250": dict(eps_decay_steps=2_500, target_update_every=250),
+    "eps2.5k+check1k+target250": dict(eps_decay_steps=2_500, check_every=1_000, target_update_every=250),
+    "eps2.5k+check1k+target125": dict(eps_decay_steps=2_500, check_every=1_000, target_update_every=125),
+    "eps2.5k+check1k+target100": dict(eps_decay_steps=2_500, check_every=1_000, target_update_every=100),
+    "eps2.5k+train2+check1k+target250": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
+                                             target_update_every=250),
+    "eps2.5k+train2+check1k+target125": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
+                                             target_update_every=125),
+    "eps5k+train2+check1k+target125": dict(eps_decay_steps=5_000, train_every=2, check_every=1_000,
+                                           target_update_every=125),
+    "eps2.5k+check1k+target250+lr4e-3": dict(eps_decay_steps=2_500, check_every=1_000, target_update_every=250,
+                                             lr=4e-3),
+    "eps2.5k+train2+check1k+target250+start500": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
+                                                      target_update_every=250, learning_starts=500),
 }
 RESULTS = "results/recipe_sweep.jsonl"
 

@@ -25,8 +25,15 @@ VARIANTS = {
 }
 """Each variant: the DQNConfig fields it changes from the course's default recipe."""
 
+LR_FACTORS = (0.25, 0.5, 1.0, 2.0)
+"""Each variant's learning rate is chosen among the recipe's times these factors, on tuning seeds of its
+own (Schaul et al. cut the step size by 4 for prioritized replay; an option may want another than the
+recipe's)."""
+
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "ablation.jsonl"
-"""The committed rows of `python -m benchmarks.ablation`."""
+"""The committed rows of `python -m benchmarks.ablation`: each variant with its tuned learning rate."""
+TUNING_RESULTS = RESULTS.with_name("ablation_tuning.jsonl")
+"""The committed rows of the learning-rate tuning that comes first (`variant` names "dueling lr x0.5")."""
 STEP_COSTS = RESULTS.with_name("step_cost.json")
 """The committed table of `python -m benchmarks.step_cost --variants --json results/step_cost.json`."""
 
@@ -36,6 +43,38 @@ def variant_config(variant: str, seed: int, **overrides) -> DQNConfig:
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {list(VARIANTS)}")
     return DQNConfig(seed=seed, **VARIANTS[variant], **overrides)
+
+
+def tuning_name(variant: str, factor: float) -> str:
+    """'dueling lr x0.5': a variant with the recipe's learning rate times `factor`."""
+    return f"{variant} lr x{factor:g}"
+
+
+def tuning_config(name: str, seed: int) -> DQNConfig:
+    """The config of a tuning run named by `tuning_name`."""
+    variant, _, factor = name.rpartition(" lr x")
+    return variant_config(variant, seed, lr=DQNConfig.lr * float(factor))
+
+
+def tuned_lrs(rows: list) -> dict:
+    """{variant: learning rate} chosen from tuning rows: the most runs solved, then the fewest median env steps."""
+    chosen = {}
+    for variant in VARIANTS:
+        candidates = []
+        for factor in LR_FACTORS:
+            runs = runs_of(rows, tuning_name(variant, factor))
+            if runs:
+                steps = steps_to_solve(runs)
+                candidates.append((-sum(r["solved_at"] is not None for r in runs), float(np.median(steps)),
+                                   DQNConfig.lr * factor))
+        if candidates:
+            chosen[variant] = min(candidates)[2]
+    return chosen
+
+
+def tuned_config(variant: str, seed: int, lrs: dict | None = None) -> DQNConfig:
+    """`variant` on `seed` with its learning rate from `lrs` (default: the one its committed tuning chose)."""
+    return variant_config(variant, seed, lr=(lrs or tuned_lrs(load_runs(TUNING_RESULTS)))[variant])
 
 
 def run_variant(variant: str, seed: int, eval_episodes: int = 100, **overrides) -> dict:
@@ -72,6 +111,30 @@ def append_run(path, row: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as file:
         file.write(json.dumps(row, sort_keys=True) + "\n")
+
+
+def missing_runs(rows: list, key: str, names: list, seeds: list) -> list:
+    """The (seed, name) pairs with no row yet (`row[key]` holds the name), seed by seed.
+
+    Seed by seed, so that every name sees the same stretch of machine load.
+    """
+    done = {(row[key], row["seed"]) for row in rows}
+    return [(seed, name) for seed in seeds for name in names if (name, seed) not in done]
+
+
+def run_missing(path, rows: list, todo: list, run, describe) -> list:
+    """Run `run(name, seed)` for each pair of `todo`, appending each row to `path` as it finishes.
+
+    Returns `rows` with the new ones; `describe(row)` is the progress line printed for each.
+    An interrupted benchmark thus loses at most the run in progress.
+    """
+    print(f"{len(rows)} runs already in {path}; {len(todo)} to go", flush=True)
+    for seed, name in todo:
+        row = run(name, seed)
+        append_run(path, row)
+        rows.append(row)
+        print(describe(row), flush=True)
+    return rows
 
 
 def load_step_costs(path=STEP_COSTS) -> dict:

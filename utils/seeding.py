@@ -20,9 +20,10 @@ CARTPOLE_TUNING_SEEDS = range(0, 20)
 """CartPole-v1: the seeds DQNConfig's defaults (the recipe) were chosen on; `make bench` measures 0-9."""
 RECIPE_SWEEP_SEEDS = range(20, 40)
 """CartPole-v1: the seeds of the sweep that chose today's recipe (`benchmarks.recipe_sweep`)."""
-ABLATION_SEEDS = range(0, 10)
-"""Notebook 7's ablation (`make ablation`): among CartPole's tuning seeds, so it compares untuned
-variants with a default tuned on these very seeds, as notebook 7 says."""
+ABLATION_TUNING_SEEDS = range(40, 50)
+"""Notebook 7's ablation: the seeds each variant's learning rate is chosen on."""
+ABLATION_SEEDS = range(110, 140)
+"""Notebook 7's ablation (`make ablation`): thirty seeds no setting was chosen on."""
 TASK_TUNING_SEEDS = range(100, 103)
 """Acrobot-v1 and MountainCar-v0: the seeds notebook 8's settings for them were tried on."""
 CAPSTONE_SEEDS = range(0, 5)
