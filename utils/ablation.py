@@ -77,6 +77,29 @@ def tuned_config(variant: str, seed: int, lrs: dict | None = None) -> DQNConfig:
     return variant_config(variant, seed, lr=(lrs or tuned_lrs(load_runs(TUNING_RESULTS)))[variant])
 
 
+def run_live(variant: str, seeds, eval_episodes: int = 100) -> list:
+    """Train `variant` (its tuned learning rate) on `seeds` as one batch of agents, with a progress bar; its rows.
+
+    The agents learn together (utils.many), each exactly as it would alone; the bar counts the
+    runs that have stopped and shows the env step the batch has reached.
+    """
+    from tqdm.auto import tqdm
+
+    from utils.many import train_many
+
+    configs, rows = [tuned_config(variant, seed) for seed in seeds], []
+    with tqdm(total=len(configs), desc=variant, unit="run") as bar:
+        def episode_done(agent, episode, episode_return, epsilon, env_steps):
+            bar.set_postfix_str(f"env step {env_steps:,}", refresh=False)
+
+        def run_done(agent, result):
+            rows.append(variant_row(variant, configs[agent], result, eval_episodes))
+            bar.update(1)
+
+        train_many(configs, on_episode=episode_done, on_result=run_done)
+    return sorted(rows, key=lambda row: row["seed"])
+
+
 def run_variant(variant: str, seed: int, eval_episodes: int = 100, **overrides) -> dict:
     """Train `variant` on `seed`, evaluate it greedily on held-out seeds, return one row."""
     config = variant_config(variant, seed, **overrides)
