@@ -1,7 +1,9 @@
 """In a real JupyterLab, driven in Debian's chromium by Playwright: a student's filled-in notebook 1
-runs top to bottom (every check passes, its video plays), an explorer answers a click, and the live
-training view shows its widgets. And the page checks themselves catch a broken video, a JavaScript
-error and a request that leaves the machine. (The site's pages: tests/test_site.py.)"""
+runs top to bottom (every check passes, its video plays), an explorer answers a click, the live
+training view shows its widgets, and with the course's settings (jupyterlab/dqn-course.json) the
+status bar stays busy during a widget cell and a saved notebook keeps its widgets' state. And the
+page checks themselves catch a broken video, a JavaScript error and a request that leaves the
+machine. (The site's pages: tests/test_site.py.)"""
 import base64
 import os
 import socket
@@ -28,6 +30,11 @@ LAB_NOTEBOOK = [
     "result = train(DQNConfig(max_env_steps=2_000, check_every=100_000), on_episode=view.on_episode)\n"
     "view.finish()\nprint('live view mode:', view.mode)",
 ]
+WIDGET_CELL = ("import time\nimport ipywidgets\nfrom IPython.display import display\n"
+               "bar = ipywidgets.IntProgress(max=40)\ndisplay(bar)\n"
+               "for i in range(40):\n    bar.value = i\n    time.sleep(0.25)\nprint('done')")
+"""A cell that displays a widget and runs for about 10 s."""
+SETTINGS = ROOT / "jupyterlab" / "dqn-course.json"
 KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}}
 RUN_ALL_S = 600
 """A guard against a hung kernel, far above what Run All of notebook 1 needs."""
@@ -41,6 +48,15 @@ NOTEBOOK_STATE = """() => {
   return {kernel: panel.sessionContext.session?.kernel?.status ?? null,
           counts: code.map(cell => cell.executionCount),
           outputs: code.map(cell => cell.outputs.toJSON())};
+}"""
+# The kernel's status messages and every request the page sends, as [type, parent type] pairs.
+RECORD_KERNEL_MESSAGES = """() => {
+  const panel = [...window.jupyterapp.shell.widgets('main')].find(widget => widget.sessionContext);
+  window.kernelMessages = [];
+  panel.sessionContext.session.kernel.anyMessage.connect((kernel, args) => {
+    if (args.msg.header.msg_type === 'status' || args.direction === 'send')
+      window.kernelMessages.push([args.msg.header.msg_type, (args.msg.parent_header || {}).msg_type || '']);
+  });
 }"""
 ACCEPT_DIALOG = "() => document.querySelector('.jp-Dialog .jp-mod-accept')?.click()"
 OUTPUT_TEXT = "() => [...document.querySelectorAll('.jp-OutputArea pre')].map(e => e.textContent).join('\\n')"
@@ -65,18 +81,31 @@ def printed(outputs: list) -> str:
 
 
 @pytest.fixture(scope="module")
-def jupyterlab(tmp_path_factory):
-    """A JupyterLab server (no token, app exposed to page scripts) over a folder with the notebooks to open."""
+def lab_folder(tmp_path_factory):
+    """The folder JupyterLab serves: the notebooks to open, and the course's settings as its app settings."""
     folder = tmp_path_factory.mktemp("lab")
     cells = [nbformat.v4.new_code_cell(source) for source in LAB_NOTEBOOK]
     nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=KERNEL), folder / "explore.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(WIDGET_CELL)], metadata=KERNEL),
+                   folder / "widget.ipynb")
     nbformat.write(student_solved(STUDENT_NOTEBOOK), folder / f"{STUDENT_NOTEBOOK}.ipynb")
+    overrides = folder / "app-settings" / "overrides.d"
+    overrides.mkdir(parents=True)
+    (overrides / SETTINGS.name).write_text(SETTINGS.read_text())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(lab_folder):
+    """A JupyterLab server (no token, app exposed to page scripts) over `lab_folder`, with the course's settings."""
+    folder = lab_folder
     with socket.socket() as probe:  # a free port for the server
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-         "--IdentityProvider.token=", "--LabApp.expose_app_in_browser=True", f"--ServerApp.root_dir={folder}"],
+         "--IdentityProvider.token=", "--LabApp.expose_app_in_browser=True", f"--ServerApp.root_dir={folder}",
+         f"--LabApp.app_settings_dir={folder / 'app-settings'}"],
         # Its own config, data and runtime folders: nothing read from or written to the user's.
         env={**os.environ, "PYTHONPATH": str(ROOT), **{f"JUPYTER_{kind}_DIR": str(folder / kind.lower())
                                                       for kind in ("CONFIG", "DATA", "RUNTIME")}},
@@ -118,6 +147,11 @@ def open_in_lab(chromium, jupyterlab: str, notebook: str):
 def run_all(page) -> dict:
     """Run All, as the toolbar does; the notebook's state once every code cell has run (or one failed)."""
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")  # not awaited
+    return run_all_done(page)
+
+
+def run_all_done(page) -> dict:
+    """The notebook's state once every code cell has run (or one failed)."""
     done = (f"() => (state => state.kernel === 'idle' && (state.counts.every(count => count !== null) || "
             f"state.outputs.flat().some(output => output.output_type === 'error')))(({NOTEBOOK_STATE})())")
     page.wait_for_function(done, timeout=RUN_ALL_S * 1000, polling=500)
@@ -165,6 +199,32 @@ def test_explorer_and_live_view_work_in_jupyterlab(chromium, jupyterlab):
     finally:
         page.screenshot(path=ARTIFACTS / "jupyterlab_explorer.png")
         page.close()
+
+
+@browser
+@pytest.mark.slow
+def test_jupyterlab_stays_busy_during_a_widget_cell_and_saves_the_widget_state(chromium, jupyterlab, lab_folder):
+    page, _ = open_in_lab(chromium, jupyterlab, "widget.ipynb")
+    try:
+        page.evaluate(RECORD_KERNEL_MESSAGES)
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        page.wait_for_function(f"() => ({NOTEBOOK_STATE})().kernel === 'busy'", timeout=30_000)
+        samples = []
+        for _ in range(12):  # the cell runs for about 10 s
+            page.wait_for_timeout(500)
+            samples.append(page.evaluate("() => [...window.jupyterapp.shell.widgets('main')]"
+                                         ".find(w => w.sessionContext).sessionContext.kernelDisplayStatus"))
+        state = run_all_done(page)
+        assert "done" in printed(state["outputs"][0])
+        messages = page.evaluate("() => window.kernelMessages")
+        page.evaluate("() => [...window.jupyterapp.shell.widgets('main')].find(w => w.sessionContext)"
+                      ".context.save().then(() => true)")
+    finally:
+        page.close()
+    assert samples == ["busy"] * len(samples), f"the status bar would read {samples}; kernel messages: {messages}"
+    assert ["create_subshell_request", ""] not in messages
+    saved = nbformat.read(lab_folder / "widget.ipynb", as_version=4)
+    assert "application/vnd.jupyter.widget-state+json" in saved.metadata.get("widgets", {})
 
 
 @browser
