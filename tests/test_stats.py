@@ -5,7 +5,7 @@ import pytest
 from utils.ablation import (append_run, beta_at_stop, check_curve, load_runs, load_step_costs, missing_runs,
                             steps_to_solve, variant_config)
 from utils.stats import (bonferroni_confidence, bootstrap_ci, fisher_exact_p, iqm, iqm_difference_ci,
-                         mcnemar_exact_p, performance_profile)
+                         mcnemar_exact_p, paired_ratio_ci, performance_profile, sign_test_p)
 
 SCORES = [500, 500, 480, 500, 300, 500, 500, 499, 500, 12]
 
@@ -60,6 +60,26 @@ def test_fisher_exact_test_of_six_of_ten_against_ten_of_ten():
     assert fisher_exact_p(5, 10, 5, 10) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="between 0 and the number of runs"):
         fisher_exact_p(11, 10, 10, 10)
+
+
+def test_sign_test_counts_which_side_of_each_pair_is_lower_ties_dropped():
+    # 9 of 10 seeds lower, 1 higher, 2 ties: binomial(9 of 10, 1/2), two-sided = 2 * 11 / 1024.
+    a, b = [1] * 9 + [5, 3, 3], [2] * 9 + [4, 3, 3]
+    assert sign_test_p(a, b) == pytest.approx(2 * 11 / 1024)
+    assert sign_test_p(a, b) == sign_test_p(b, a)
+    assert sign_test_p([1, 2], [1, 2]) == 1.0
+    with pytest.raises(ValueError, match="one value per seed"):
+        sign_test_p([1, 2, 3], [1, 2])
+
+
+def test_paired_ratio_interval_resamples_seeds_as_pairs():
+    # Each seed's ratio is exactly 0.5 however different the seeds: the interval collapses onto it.
+    b = np.array([10.0, 1_000.0, 50.0, 7.0, 300.0])
+    assert paired_ratio_ci(b / 2, b) == pytest.approx((0.5, 0.5))
+    low, high = paired_ratio_ci([1, 2, 3, 4, 5, 6], [2, 2, 2, 2, 2, 2])
+    assert low < 1.75 < high
+    with pytest.raises(ValueError, match="positive"):
+        paired_ratio_ci([0, 1], [1, 1])
 
 
 def test_mcnemar_counts_only_the_seeds_where_the_two_disagree():

@@ -6,8 +6,9 @@
 * 95% confidence intervals by the percentile bootstrap over runs (`scipy.stats.bootstrap`);
   with one task, rliable's stratified bootstrap is exactly this;
 * performance profiles: the fraction of runs that did better than each threshold;
-* the Bonferroni correction for several comparisons at once, and two exact tests of
-  success counts (Fisher's for independent runs, McNemar's for runs paired by seed).
+* the Bonferroni correction for several comparisons at once, two exact tests of success
+  counts (Fisher's for independent runs, McNemar's for runs paired by seed), and for a
+  measured quantity of runs paired by seed, the sign test and a paired bootstrap interval.
 """
 import numpy as np
 from scipy import stats
@@ -113,6 +114,37 @@ def mcnemar_exact_p(successes_a, successes_b) -> float:
     if only_a + only_b == 0:
         return 1.0
     return float(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
+
+
+def sign_test_p(values_a, values_b) -> float:
+    """Two-sided p-value of the exact sign test for runs paired by seed: is a lower than b as often as higher?
+
+    McNemar's logic on a measured quantity: ties drop out, and under "no difference" each
+    remaining seed is equally likely to favour either side (a binomial test with p = 1/2).
+    """
+    a, b = _paired(values_a, values_b)
+    lower, higher = int(np.sum(a < b)), int(np.sum(a > b))
+    if lower + higher == 0:
+        return 1.0
+    return float(stats.binomtest(lower, lower + higher, 0.5).pvalue)
+
+
+def paired_ratio_ci(values_a, values_b, statistic=np.median, confidence: float = CONFIDENCE,
+                    resamples: int = RESAMPLES, seed: int = 0) -> tuple:
+    """(low, high): the bootstrap interval of `statistic` of the per-seed ratios a/b, seeds resampled as pairs."""
+    a, b = _paired(values_a, values_b)
+    if np.any(b <= 0) or np.any(a <= 0):
+        raise ValueError("a ratio needs positive values on both sides")
+    return bootstrap_ci(a / b, statistic=statistic, confidence=confidence, resamples=resamples, seed=seed)
+
+
+def _paired(values_a, values_b) -> tuple:
+    """Two equally long 1-D float arrays of one value per seed, or a clear error."""
+    a, b = np.asarray(values_a, dtype=float), np.asarray(values_b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or a.size < 2:
+        raise ValueError(f"expected two 1-D sequences of one value per seed, equally long (at least 2), "
+                         f"got shapes {a.shape}, {b.shape}")
+    return a, b
 
 
 def _runs(scores) -> np.ndarray:
