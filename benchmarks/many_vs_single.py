@@ -1,10 +1,10 @@
 """N agents trained at once (utils.many.train_many) against each trained alone (utils.dqn.train), resumable.
 
-    python -m benchmarks.many_vs_single --seeds 200-219 --json results/many_vs_single.jsonl
+    python -m benchmarks.many_vs_single --seeds 300-319 --json results/many_vs_single.jsonl
 
 Every seed trains the recipe (`DQNConfig(seed=seed)`) twice: alone with `train` ("single"),
 and together with every other seed as one batch of `train_many` ("many"); each run then
-plays 100 greedy episodes on held-out seeds. The committed results use seeds 200-219,
+plays 100 greedy episodes on held-out seeds. The committed results use seeds 300-319,
 which no other experiment of the course trains on. Each run is appended to the results
 file as one JSON line when it finishes (with a SHA-256 of its final weights); running the
 command again skips the runs already there. With --jobs 2 (the default) the single runs
@@ -24,6 +24,7 @@ from utils.ablation import load_runs
 from utils.dqn import DQNConfig, train
 from utils.evaluation import REWARD_THRESHOLD, config_record, evaluate
 from utils.many import train_many
+from utils.seeding import BATCH_CHECK_SEEDS, seed_span
 from utils.stats import bootstrap_ci
 
 IMPLS = ("single", "many")
@@ -94,8 +95,8 @@ def summary(rows: list, seeds: list) -> dict:
 def main(argv=None) -> int:
     """Train the missing runs of both ways, appending each row; print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("200-219"),
-                        help="training seeds (default 200-219: no other experiment uses them)")
+    parser.add_argument("--seeds", type=parse_seeds, default=list(BATCH_CHECK_SEEDS),
+                        help=f"training seeds (default {seed_span(BATCH_CHECK_SEEDS)}: no other experiment uses them)")
     parser.add_argument("--json", required=True, help="results file, one JSON line per run (resumed if present)")
     parser.add_argument("--jobs", type=positive_int, default=2,
                         help="2 (default): the single runs and the batch train at the same time; 1: one after another")

@@ -1,11 +1,11 @@
 """The course's DQN beside Stable-Baselines3's on held-out seeds, with and without SB3's early stopping.
 
-    python -m benchmarks.sb3_compare --seeds 200-209 --json results/sb3_compare.jsonl
+    python -m benchmarks.sb3_compare --seeds 200-229 --json results/sb3_compare.jsonl
 
 Per seed, three runs, one torch thread each, interleaved so all see the same machine load:
   course      `train(DQNConfig(seed=seed))`: greedy checks, early stop, best weights kept.
   sb3-zoo     SB3's DQN with the rl-baselines3-zoo settings for their 50,000 steps, final model.
-  sb3-zoo-es  the same settings with SB3's early stopping: EvalCallback every 2,000 steps on
+  sb3-zoo-es  the same settings with SB3's early stopping: EvalCallback every 1,000 steps on
               20 episodes, StopTrainingOnRewardThreshold at 500, the best model kept, within
               the course's budget of 100,000 steps; ε still decays over the zoo's 8,000 steps,
               so up to the stop this run takes exactly sb3-zoo's steps.
@@ -30,7 +30,7 @@ from utils.seeding import HELD_OUT_SEEDS, seed_span
 EARLY_STOP_BUDGET = DQNConfig.max_env_steps
 EARLY_STOP_CHECKS = dict(eval_every=DQNConfig.check_every, eval_episodes=DQNConfig.check_episodes,
                          threshold=DQNConfig.stop_return)
-"""sb3-zoo-es checks like the course's greedy checks: every 2,000 steps, 20 episodes, stop at a perfect 500."""
+"""sb3-zoo-es checks like the course's greedy checks: every 1,000 steps, 20 episodes, stop at a perfect 500."""
 
 
 def run_course(seed: int) -> dict:

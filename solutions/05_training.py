@@ -234,10 +234,10 @@ print(f"the loss fell by more than 90%: {demo_losses[-1] < 0.1 * demo_losses[0]}
 #
 # * **Hard update** (Mnih et al. 2015): copy $\theta^- \leftarrow \theta$ every $C$ steps
 #   and keep it fixed in between. The course uses this: `DQNConfig.tau = 1.0`,
-#   `target_update_every = 500` environment steps. Mnih et al. counted $C$ in *parameter
+#   `target_update_every = 125` environment steps. Mnih et al. counted $C$ in *parameter
 #   updates* ($C$ = 10,000 updates, with an update every 4 actions); the course counts
-#   environment steps, and with its update every 4 steps a copy every 500 steps is one
-#   every 125 updates.
+#   environment steps, and with its update every 2 steps a copy every 125 steps is one
+#   every 62 or 63 updates.
 # * **Soft (Polyak) update** (Lillicrap et al. 2015, for DDPG): every step,
 #   $\theta^- \leftarrow \tau\,\theta + (1 - \tau)\,\theta^-$ with a small $\tau$ such as
 #   0.005. The target is an exponential moving average of the weights over about $1/\tau$
@@ -465,8 +465,8 @@ config
 # optimizer, the replay memory, the environment and the random generator from `config`,
 # exactly as `utils.dqn.train` would, and calls **your** `train_dqn` with them and with the
 # greedy checks as `on_episode_end`. The budget is `config.max_env_steps` = 100,000 steps;
-# a run that stops early takes from under a minute on a quiet laptop to a few minutes on
-# a slow or busy one (step counts and times vary by machine). In JupyterLab a progress
+# a run that stops early takes from seconds on a quiet laptop to a minute or two on a
+# slow or busy one (step counts and times vary by machine). In JupyterLab a progress
 # bar and the learning curve update while it runs; elsewhere a line is printed at every
 # tenth of the budget. Either way the verdict is printed as a line of text when it ends.
 # At the end it keeps the best checked weights and saves them as `my_dqn_agent.pt` next to
@@ -509,10 +509,10 @@ print(f"mean return {eval_returns.mean():.1f}, min {eval_returns.min():.0f}, "
 # $$Q_k = 1 + \gamma Q_{k-1} = \sum_{j=0}^{k-1} \gamma^j = \frac{1 - \gamma^k}{1 - \gamma} = 100\,(1 - 0.99^k).$$
 #
 # Which copies count as sweeps? Learning starts at step 1,000 (`learning_starts`), so the
-# copies at steps 500 and 1,000 copy a network that has not learned yet; the first sweep
-# is fitted between steps 1,000 and 1,500. After $n$ environment steps the target network
-# has been through about $k = (n - 1{,}000)/500$ sweeps. A run stopped after about 50,000
-# steps has made about 98, and $100\,(1 - 0.99^{98}) \approx 63$. The plot puts the
+# eight copies at steps 125, 250, …, 1,000 copy a network that has not learned yet; the
+# first sweep is fitted between steps 1,000 and 1,125. After $n$ environment steps the
+# target network has been through about $k = (n - 1{,}000)/125$ sweeps. A run stopped
+# after about 17,000 steps has made about 128, and $100\,(1 - 0.99^{128}) \approx 72$. The plot puts the
 # prediction beside the values your network had at its greedy checks, and the cell prints
 # how far apart they are:
 
@@ -575,8 +575,8 @@ print("weights identical to the course's reference agent:", identical)
 # Change a setting, press **train**, and compare the learning curves of your runs. Each
 # run starts from the same seed with the settings above, except the ones you changed, and
 # a budget of 10,000 steps: the start of a full run, enough to see whether learning takes
-# off. Try a learning rate ten times smaller, a target network copied every 100 steps or
-# soft-updated with τ = 0.005, a 1,000-transition memory, or a faster ε decay.
+# off. Try a learning rate ten times smaller, a target network copied every 1,000 steps or
+# soft-updated with τ = 0.005, a 1,000-transition memory, or a slower ε decay.
 
 # %%
 hyperparameter_playground(DQNConfig(seed=SEED, max_env_steps=10_000))

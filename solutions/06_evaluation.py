@@ -72,7 +72,7 @@ print(f"both networks have {count_parameters(trained_net):,} and {count_paramete
 #   `EVAL_SEED` = 2,000,000,000, far from every training seed and every greedy-check seed
 #   of notebook 5. A new seed only moves the start state within that small box; the
 #   returns printed during training mislead for other reasons. Their actions were
-#   ε-greedy. The weights changed during each episode (a gradient step every 4 steps in
+#   ε-greedy. The weights changed during each episode (a gradient step every 2 steps in
 #   the course's recipe), so no single network played it. And the weights we keep were
 #   *selected*, as the ones with the best greedy check. That selection is why the seeds
 #   must still be new: the best of several checks overestimates its network's return on
@@ -306,15 +306,17 @@ print(f"the {len(visited):,} visited states span θ in [{visited[:, 2].min():+.3
 #   them keeps the pole up longer. Wherever the pole can still be saved after either
 #   action, both are worth the same, $1/(1-\gamma)$, so where exactly the boundary runs
 #   through the middle comes from how the network generalises, not from $Q^*$.
-# * **Darkened: doomed ties.** There the colour is neither right nor wrong. The red patch
-#   at the bottom left, a pole leaning and falling left that gets a push to the right
-#   (which looks backwards), is almost all darkened.
+# * **Darkened: doomed ties.** There the colour is neither right nor wrong. They fill the
+#   corners where the pole leans and falls the same way; for the course's agent, the
+#   bottom-left corner (leaning and falling left) is blue, a push to the left, and the
+#   top-right one red. Where a map shows a patch that looks backwards (a pole leaning and
+#   falling left that gets a push to the right), look first whether it is darkened.
 # * **The dots** show how small a part of the plane the greedy policy uses (the ranges are
 #   printed under the maps). The network was trained on more: its replay memory holds the
-#   last 50,000 transitions, which for a run stopped near 50,000 steps (the course's agent
-#   stopped at 49,317) is nearly all of them, including the nearly random first steps of
-#   training (ε starts at 1) and every ε-greedy episode that failed, and each failure
-#   passes close to the limits. Inside the limits, an odd colour is therefore not simply a
+#   last 50,000 transitions, and the course's agent stopped at 17,052 steps, so its memory
+#   held every transition of its run, including the nearly random first steps of training
+#   (ε starts at 1) and every ε-greedy episode that failed, and each failure passes close
+#   to the limits. Inside the limits, an odd colour is therefore not simply a
 #   state the agent never saw: look for the darkened ties first.
 # * **The value map** is highest in the band of states from which the pole can be caught,
 #   and falls towards the corners where the pole leans and falls the same way.
@@ -330,7 +332,7 @@ print(f"the {len(visited):,} visited states span θ in [{visited[:, 2].min():+.3
 # $\theta^-$, which is about one sweep of value iteration. From $Q \approx 0$, after $k$
 # sweeps a state that can be held for ever is worth about
 # $\sum_{j=0}^{k-1}\gamma^j = (1-\gamma^k)/(1-\gamma) = 100\,(1-0.99^k)$, where the copies
-# count from step 1,000, when learning starts (the copies at steps 500 and 1,000 copy a
+# count from step 1,000, when learning starts (the eight copies up to step 1,000 copy a
 # network that has not learned yet). For the course's agent, from its record
 # (`checkpoints/dqn_cartpole.json`):
 
@@ -350,7 +352,7 @@ print(f"the course's agent stopped after {shipped_steps:,} steps: {shipped_sweep
 # Trained on without early stopping, the values keep climbing towards 100. We measured it
 # with `python -m benchmarks.value_growth` (seed 0; $\max_a Q$ averaged over the start
 # states of the 100 evaluation episodes; the measured numbers vary from machine to
-# machine; $k$ is the number of copies made after learning started, two fewer than all):
+# machine; $k$ is the number of copies made after learning started, eight fewer than all):
 #
 # | target copies (environment steps) | 50 (25,000) | 100 (50,000) | 150 (75,000) | 200 (100,000) |
 # |---|---|---|---|---|

@@ -294,7 +294,7 @@ def test_playground_trains_and_overlays_runs():
 def test_playground_before_any_run_pictures_its_empty_axes_and_settings():
     bundle = hyperparameter_playground(TINY).snapshot()
     assert bundle["text/html"].startswith('<img src="data:image/png;base64,'), "a picture, not just a line"
-    assert "lr 2.0e-03, a hard target copy every 500 steps" in bundle["text/plain"]
+    assert "lr 2.0e-03, a hard target copy every 125 steps, ε decay over 2,500 steps" in bundle["text/plain"]
     assert "a 200-step budget" in bundle["text/plain"]
 
 # --- Where widgets cannot be seen ------------------------------------------------------

@@ -119,8 +119,8 @@ class DQNConfig:
     """Transitions per gradient update."""
     learning_starts: int = 1_000
     """Environment steps of pure collection before the first update."""
-    train_every: int = 4
-    """Environment steps between gradient updates: updates dominate the cost, and 4 still solves."""
+    train_every: int = 2
+    """Environment steps between gradient updates (updates dominate the cost)."""
     gamma: float = 0.99
     """Discount factor γ."""
     lr: float = 2e-3
@@ -129,7 +129,7 @@ class DQNConfig:
     """TD loss: "huber" (smooth L1) or "mse"."""
     double_dqn: bool = True
     """Use double-DQN targets (q_net picks the next action, target_net scores it)."""
-    target_update_every: int = 500
+    target_update_every: int = 125
     """Environment steps between target-network updates."""
     tau: float = 1.0
     """Fraction of the Q-network mixed into the target at each update (1.0 = hard copy)."""
@@ -137,13 +137,13 @@ class DQNConfig:
     """ε at the first step."""
     eps_end: float = 0.05
     """ε after the decay, kept until the end."""
-    eps_decay_steps: int = 10_000
+    eps_decay_steps: int = 2_500
     """Environment steps over which ε falls linearly from eps_start to eps_end."""
     hidden: int = 128
     """Units in each of the Q-network's two hidden layers."""
     max_grad_norm: Optional[float] = None
     """Clip the gradient's global norm to this before each step (None = no clipping)."""
-    check_every: int = 2_000
+    check_every: int = 1_000
     """Greedy check: environment steps between checks (run at the end of an episode)."""
     check_episodes: int = 20
     """Greedy check: episodes per check, each on its own environment (seeds apart from evaluation's)."""

@@ -185,7 +185,7 @@ def train_sb3_with_eval(settings: Union[DQNConfig, dict], seed: int, total_times
     `settings` is a DQNConfig (converted by `sb3_kwargs`, its seed replaced by `seed`) or
     DQN(...) keyword arguments such as `zoo_settings(total_timesteps)`. The eval
     arguments left at None take the config's check_every, check_episodes and stop_return
-    (for keyword arguments, DQNConfig's defaults: every 2,000 steps, 20 episodes, 500).
+    (for keyword arguments, DQNConfig's defaults: every 1,000 steps, 20 episodes, 500).
     """
     if isinstance(settings, DQNConfig):
         config, kwargs = settings, sb3_kwargs(dataclasses.replace(settings, seed=seed), total_timesteps)

@@ -16,10 +16,10 @@ NOTEBOOK_SEED = 0
 It lies among CartPole's tuning seeds: a notebook's single run shows the recipe at work, it
 is not evidence of how well the recipe does.
 """
-CARTPOLE_TUNING_SEEDS = range(0, 20)
+CARTPOLE_TUNING_SEEDS = range(0, 40)
 """CartPole-v1: the seeds DQNConfig's defaults (the recipe) were chosen on; `make bench` measures 0-9."""
 RECIPE_SWEEP_SEEDS = range(20, 40)
-"""CartPole-v1: the seeds of the sweep that chose today's recipe (`benchmarks.recipe_sweep`)."""
+"""CartPole-v1: the seeds of the sweep that chose today's recipe (`benchmarks.recipe_sweep`), among the tuning seeds."""
 ABLATION_TUNING_SEEDS = range(40, 50)
 """Notebook 7's ablation: the seeds each variant's learning rate is chosen on."""
 ABLATION_SEEDS = range(110, 140)
@@ -28,8 +28,10 @@ TASK_TUNING_SEEDS = range(100, 103)
 """Acrobot-v1 and MountainCar-v0: the seeds notebook 8's settings for them were tried on."""
 CAPSTONE_SEEDS = range(0, 5)
 """Notebook 8's Acrobot and MountainCar table (`benchmarks.capstone`): not those tasks' tuning seeds."""
-HELD_OUT_SEEDS = range(200, 210)
+HELD_OUT_SEEDS = range(200, 230)
 """Never used to choose a setting, on any task: notebook 8's comparison with Stable-Baselines3."""
+BATCH_CHECK_SEEDS = range(300, 320)
+"""Agents trained in one batch (utils.many) against the same seeds trained alone (`benchmarks.many_vs_single`)."""
 
 
 def seed_span(seeds: range) -> str:

@@ -481,9 +481,9 @@ def rollout_scrubber(rollout, q_net=None) -> RolloutScrubber:
 # --- Hyperparameter playground ---------------------------------------------------------
 
 TARGET_UPDATES = {
-    "hard copy every 100 steps": (100, 1.0),
+    "hard copy every 125 steps": (125, 1.0),
     "hard copy every 500 steps": (500, 1.0),
-    "hard copy every 2000 steps": (2000, 1.0),
+    "hard copy every 1000 steps": (1000, 1.0),
     "soft, τ = 0.005 every step": (1, 0.005),
     "soft, τ = 0.05 every step": (1, 0.05),
 }
@@ -626,7 +626,7 @@ def hyperparameter_playground(base_config=None) -> HyperparameterPlayground:
 
 # --- Ablation over seeds (notebook 7) ----------------------------------------------------
 
-ABLATION_GRID = np.arange(2_000, 100_001, 2_000)
+ABLATION_GRID = np.arange(1_000, 100_001, 1_000)
 """Environment steps at which the greedy-check curves of the ablation are compared."""
 
 
