@@ -10,21 +10,21 @@
 # Then comes the harder question: does an extension *help*? On one seed, anything can
 # look better than anything else. Most published RL comparisons use few runs and report
 # point estimates that other seeds do not reproduce (Henderson et al. 2018; Agarwal et
-# al. 2021). The second half of the notebook compares the variants over ten training
-# seeds, with the statistics those papers recommend, and draws only the conclusions the
-# data supports.
+# al. 2021). The second half of the notebook compares the variants over thirty training
+# seeds, each variant with a learning rate tuned on seeds of its own, with the statistics
+# those papers recommend, and draws only the conclusions the data supports.
 #
 # **You will:** write a dueling network; compute n-step targets on episodes that end by
 # termination and by truncation; write a sum-tree and the pieces of prioritized replay
 # (priorities, importance-sampling weights, β annealing, the sampler); measure what each
 # option costs per step; compute an interquartile mean and a bootstrap confidence interval
-# yourself; read an ablation over ten seeds honestly.
+# yourself; read a thirty-seed ablation honestly, and run a smaller one of your own.
 #
 # **Prerequisites:** notebooks 1–6 (their reference versions are imported from `utils`).
 # **Time:** about 3 to 4 hours: six exercises, among them a sum-tree, a prioritized sampler
-# and a bootstrap. No cell trains for long; the ten-seed ablation is precomputed by
-# `make ablation` (from under an hour to several hours, depending on the machine) and
-# loaded from `results/`.
+# and a bootstrap. The thirty-seed ablation is precomputed by `make ablation` (from tens
+# of minutes to hours, depending on the machine) and loaded from `results/`; the optional
+# cells of your own ablation train ten agents each, for up to a minute or two each.
 
 # %%
 import numpy as np
@@ -32,14 +32,17 @@ import torch
 from scipy import stats
 from torch import nn
 
-from utils.ablation import (RESULTS, VARIANTS, beta_at_stop, curve_band, load_runs, load_step_costs, run_variant,
-                            runs_of, variant_summary)
+from utils.ablation import (LR_FACTORS, RESULTS, TUNING_RESULTS, VARIANTS, beta_at_stop, curve_band, load_runs,
+                            load_step_costs, run_live, runs_of, steps_to_solve, tuned_lrs, tuning_name,
+                            variant_summary)
 from utils.checks import (check_dueling_network, check_iqm_bootstrap, check_n_step_targets, check_per_weights,
                           check_prioritized_slots, check_sum_tree)
+from utils.dqn import DQNConfig
 from utils.networks import QNetwork, count_parameters
 from utils.notebook import setup_notebook
 from utils.plotting import ablation_figure, line_plot, performance_profiles
 from utils.prioritized import SumTree as CourseSumTree
+from utils.seeding import ABLATION_SEEDS, ABLATION_TUNING_SEEDS, seed_span
 from utils.stats import bonferroni_confidence, bootstrap_ci, iqm_difference_ci, performance_profile
 from utils.widgets import ABLATION_GRID, ablation_explorer
 
@@ -479,15 +482,16 @@ for row in step_costs["rows"]:
 # ## 7.5 Does it help? Results across seeds
 #
 # Training CartPole once with each variant and ranking them by their single runs would be
-# the mistake this section is about. How much do runs vary? Here are the ten runs of the
-# course's *default* recipe, seeds 0–9, from the committed ablation (`make ablation`):
+# the mistake this section is about. How much do runs vary? Here are the thirty runs of
+# the course's recipe (the variant called "default"), seeds 110–139, from the committed
+# ablation (`make ablation`):
 
 # %%
 # NBVAL_CHECK_OUTPUT
 rows = load_runs(RESULTS)
 default_runs = runs_of(rows, "default")
 default_solved_at = [r["solved_at"] for r in default_runs]
-print("env steps to the first confirmed perfect check, seeds 0-9:")
+print(f"env steps to the first confirmed perfect check, seeds {seed_span(ABLATION_SEEDS)}:")
 print(default_solved_at)
 print(f"slowest / fastest seed: {max(default_solved_at):,} / {min(default_solved_at):,} = "
       f"{max(default_solved_at) / min(default_solved_at):.2f}")
@@ -503,7 +507,7 @@ print(f"slowest / fastest seed: {max(default_solved_at):,} / {min(default_solved
 #   between the two: it cuts the lowest and the highest quarter of the runs,
 #   $\lfloor 0.25\,n \rfloor$ from each end as `scipy.stats.trim_mean(scores, 0.25)` does,
 #   and averages the rest. Of ten runs it cuts two from each end and keeps the middle six
-#   (60%).
+#   (60%); of thirty, seven from each end and the middle sixteen.
 # * **An interval, not a point.** A 95% **bootstrap confidence interval** shows how much
 #   the IQM would move with other seeds: resample the runs with replacement many times,
 #   compute the IQM of each resample, and take the 2.5th and 97.5th percentiles.
@@ -562,36 +566,38 @@ print(f"95% interval: yours [{low:,.0f}, {high:,.0f}], utils.stats.bootstrap_ci 
       "[{:,.0f}, {:,.0f}]".format(*bootstrap_ci(default_steps)))
 
 # %% [markdown]
-# ### The same code, live
+# ### The ablation over thirty seeds
 #
-# `utils.ablation.run_variant` trains one variant on one seed and evaluates it on 100
-# held-out episodes; `make ablation` calls it for every variant and seeds 0–9 and appends
-# each run to `results/ablation.jsonl`. Here it runs a small slice, two variants on two
-# seeds with a budget of 6,000 steps (far too short to solve CartPole, as the scores
-# show; from a few seconds to a minute, depending on the machine and what else it runs):
+# Five variants (the recipe, each option alone, all three together), thirty training
+# seeds each, the recipe's budget of 100,000 steps with its greedy checks: 150 runs.
+#
+# **A fair design.** The recipe's settings were chosen for the recipe, on CartPole seeds
+# 0–39 (`utils.seeding.CARTPOLE_TUNING_SEEDS`), and an option run with settings chosen
+# for another variant starts at a disadvantage: Schaul et al. (2016) lowered the step size
+# by a factor of 4 for prioritized replay. So `make ablation` works in two stages. First
+# each variant tries four learning rates, ¼, ½, 1 and 2 times the recipe's
+# $2 \cdot 10^{-3}$, on ten tuning seeds of its own, 40–49
+# (`utils.seeding.ABLATION_TUNING_SEEDS`), and keeps the rate that solved the most runs,
+# then the one with the fewest median steps. Then each variant, with its rate, trains on
+# thirty seeds that chose nothing, 110–139 (`utils.seeding.ABLATION_SEEDS`); every number
+# after this table comes from those. Only the learning rate was tuned per variant, on ten
+# seeds and four values; every other setting is the recipe's.
 
 # %%
-live = [run_variant(variant, seed, max_env_steps=6_000) for seed in (0, 1) for variant in ("default", "n-step 3")]
-for row in live:
-    print(f"{row['variant']:<10} seed {row['seed']}: best greedy check {max(row['check_returns']):5.1f}, "
-          f"final greedy score {row['eval_mean']:5.1f}, {row['wall_s']:.1f} s")
+# NBVAL_CHECK_OUTPUT
+tuning_rows, chosen_lrs = load_runs(TUNING_RESULTS), tuned_lrs(load_runs(TUNING_RESULTS))
+print(f"median env steps to solve on the tuning seeds {seed_span(ABLATION_TUNING_SEEDS)} "
+      "(runs solved of 10); * = the rate kept")
+print(f"{'variant':<12}" + "".join(f"{f'lr x{factor:g}':>16}" for factor in LR_FACTORS))
+for variant in VARIANTS:
+    cells = []
+    for factor in LR_FACTORS:
+        runs = runs_of(tuning_rows, tuning_name(variant, factor))
+        kept = "*" if np.isclose(chosen_lrs[variant], DQNConfig.lr * factor) else " "
+        cells.append(f"{np.median(steps_to_solve(runs)):,.0f} ({sum(r['solved_at'] is not None for r in runs)}){kept}")
+    print(f"{variant:<12}" + "".join(f"{cell:>16}" for cell in cells))
 
 # %% [markdown]
-# ### The ablation over ten seeds
-#
-# Five variants (the default, each option alone, all three together), ten training seeds
-# each, the default budget of 100,000 steps with the course's greedy checks: 50 runs.
-#
-# **What this design can show.** Every variant reuses the default's hyperparameters, and
-# those were chosen for the default, on CartPole seeds 0–19
-# (`utils.seeding.CARTPOLE_TUNING_SEEDS`); the ablation runs on seeds 0–9
-# (`utils.seeding.ABLATION_SEEDS`), among them. The options were not tuned at all:
-# Schaul et al. (2016) lowered the step size by a factor of 4 for prioritized replay,
-# here it stays at the default's $2 \cdot 10^{-3}$. Every conclusion below therefore holds
-# for *untuned* options beside a default tuned on these very seeds, not for the options
-# at their best. A fair comparison would tune each variant's learning rate on seeds of its
-# own and report on other seeds, more of them than ten.
-#
 # For each variant, the final greedy score on 100 held-out episodes and the environment
 # steps to the first confirmed perfect check (a run that never got there would count as
 # its full budget, which *understates* its cost; here every run got there):
@@ -623,7 +629,7 @@ print(f"{np.sum(final_scores == 500)} of the {final_scores.size} final scores ar
 # environment steps to the first confirmed perfect check, and that is where the variants
 # are compared below.
 #
-# The learning curves (the greedy checks during training: IQM over the ten seeds with its
+# The learning curves (the greedy checks during training: IQM over the thirty seeds with its
 # 95% band, each seed as a thin line), and both measures per variant with every seed as a
 # dot beside the IQM and its interval. A run that has stopped keeps its last check, 500,
 # to the right edge of the plot (its kept weights passed it), so late in training the
@@ -636,7 +642,7 @@ ablation_figure(bands, summaries)
 # %% [markdown]
 # Performance profiles need a measure that differs between runs: of the final scores they
 # would draw five nearly identical curves, all at the ceiling. Of the steps to solve, they
-# show for each $\tau$ the fraction of the ten runs that had solved within $\tau$
+# show for each $\tau$ the fraction of the thirty runs that had solved within $\tau$
 # environment steps; a curve further left is a variant that solves sooner.
 
 # %%
@@ -648,11 +654,12 @@ performance_profiles({variant: performance_profile(s["steps"], step_thresholds, 
 
 # %% [markdown]
 # Overlapping intervals do not settle whether two variants differ. What does is an
-# interval for the **difference**: resample each variant's runs on its own (they are
-# independent training runs), compute the difference of the IQMs each time, and take its
-# interval.
+# interval for the **difference**: resample each variant's runs on its own, compute the
+# difference of the IQMs each time, and take its interval. (The variants share their
+# seeds, but different settings take a seed to a different run; resampling each group on
+# its own ignores any pairing, which if a seed's runs are alike only widens the interval.)
 #
-# **Four comparisons at once.** Each variant is compared with the default: four intervals.
+# **Four comparisons at once.** Each option is compared with the recipe: four intervals.
 # If none of the options made any difference, each 95% interval would still exclude 0 with
 # probability 5%, and the chance that at least one of the four does grows to as much as
 # $1 - 0.95^4 \approx 19\%$ (for independent comparisons; up to 20% in general). The
@@ -660,24 +667,30 @@ performance_profiles({variant: performance_profile(s["steps"], step_thresholds, 
 # that the chance of *any* false "difference" among the four is at most 5%
 # (`utils.stats.bonferroni_confidence`). (Holm's method, a stepwise version that works on
 # p-values, rejects at least as often; with intervals, Bonferroni is the simple choice.)
-# Against the default, in env steps to solve (negative: fewer steps), at 95% and corrected:
+# Against the recipe, in env steps to solve (negative: fewer steps), at 95% and corrected:
+
+# %%
+def difference_table(summaries, baseline="default", confidence=0.95):
+    """Each variant's IQM of steps to solve against the baseline's: the difference, its interval, corrected."""
+    comparisons = [variant for variant in summaries if variant != baseline]
+    corrected = bonferroni_confidence(confidence, len(comparisons))
+    base_steps, base_iqm = summaries[baseline]["steps"], summaries[baseline]["steps_iqm"]
+    print(f"{len(comparisons)} comparisons; corrected confidence per interval: {corrected:.2%}")
+    print(f"{'variant':<12}{'IQM difference':>15}   {f'{confidence:.0%} interval':<22}{f'{corrected:.2%} interval':<24}"
+          "verdict, corrected")
+    for variant in comparisons:
+        steps, change = summaries[variant]["steps"], summaries[variant]["steps_iqm"] - base_iqm
+        single = iqm_difference_ci(steps, base_steps, confidence=confidence)
+        low, high = iqm_difference_ci(steps, base_steps, confidence=corrected)
+        verdict = "fewer steps" if high < 0 else "more steps" if low > 0 else "no difference detected"
+        change_text = f"{change:+,.0f} ({change / base_iqm:+.0%})"
+        single_text, corrected_text = f"[{single[0]:+,.0f}, {single[1]:+,.0f}]", f"[{low:+,.0f}, {high:+,.0f}]"
+        print(f"{variant:<12}{change_text:>15}   {single_text:<22}{corrected_text:<24}{verdict}")
+
 
 # %%
 # NBVAL_CHECK_OUTPUT
-default_steps_all, default_iqm = summaries["default"]["steps"], summaries["default"]["steps_iqm"]
-comparisons = [variant for variant in summaries if variant != "default"]
-corrected = bonferroni_confidence(0.95, len(comparisons))
-print(f"{len(comparisons)} comparisons; corrected confidence per interval: {corrected:.2%}")
-print(f"{'variant':<12}{'IQM difference':>15}   {'95% interval':<22}{f'{corrected:.2%} interval':<24}verdict, corrected")
-for variant in comparisons:
-    s = summaries[variant]
-    single = iqm_difference_ci(s["steps"], default_steps_all)
-    low, high = iqm_difference_ci(s["steps"], default_steps_all, confidence=corrected)
-    verdict = "fewer steps" if high < 0 else "more steps" if low > 0 else "no difference detected"
-    change = s["steps_iqm"] - default_iqm
-    change_text = f"{change:+,.0f} ({change / default_iqm:+.0%})"
-    single_text, corrected_text = f"[{single[0]:+,.0f}, {single[1]:+,.0f}]", f"[{low:+,.0f}, {high:+,.0f}]"
-    print(f"{variant:<12}{change_text:>15}   {single_text:<22}{corrected_text:<24}{verdict}")
+difference_table(summaries)
 
 # %% [markdown]
 # One more number before the conclusions: how far $\beta$ got. It anneals over the budget
@@ -694,27 +707,74 @@ for variant in ("prioritized", "all three"):
 # %% [markdown]
 # ### What the data supports
 #
-# All of it for untuned options beside a tuned default, on ten seeds (see the design above):
+# For each variant at the learning rate its own tuning seeds chose, on thirty seeds that
+# chose nothing, with every other setting the recipe's:
 #
 # * **Final score: not measurable here.** Under the course's stop rule nearly every run
-#   ends at 500 (47 of 50 above), so the final score cannot separate the variants. That is
-#   a property of this protocol on an easy task, not evidence that the options do nothing.
+#   ends at 500 (145 of 150 above), so the final score cannot separate the variants. That
+#   is a property of this protocol on an easy task, not evidence that the options do
+#   nothing.
 # * **Sample efficiency: n-step returns help.** With $n = 3$ the IQM of the steps to solve
-#   drops by more than a quarter, and the interval of the difference lies below 0 even
-#   after the correction for four comparisons. All three options together do about as
-#   well as n-step alone: nothing here says that dueling or prioritized replay add to it.
-# * **Prioritized replay: no difference detected.** Its intervals cover 0 comfortably.
-#   "Not detected with ten seeds" is not "no effect": a smaller effect would need more
-#   seeds to show, and this variant ran with the default's step size and with a correction
-#   it never completed: $\beta$ had reached only 0.61 to 0.79 when its runs stopped.
-# * **Dueling: no difference detected.** On its own, its 95% interval just excludes 0
-#   (more steps); corrected for the four comparisons, it includes 0. A single comparison
-#   that crosses 0 by a little is what four chances at 5% produce often enough, so this
-#   is at most a hint to test with more seeds. Dueling was designed for tasks with many
+#   drops by about a third, and the interval of the difference lies below 0 even after the
+#   correction for four comparisons. All three options together do about as well as
+#   n-step alone: nothing here says that dueling or prioritized replay add to it. Both
+#   n-step variants kept twice the recipe's learning rate; the recipe itself did not
+#   gain from that rate on the tuning seeds (the table above), so the rate alone is an
+#   unlikely explanation, but this design does not separate the two. Both also chose the
+#   largest rate tried, so a larger one might do better still.
+# * **Prioritized replay: no difference detected.** About a tenth fewer steps, but even
+#   the uncorrected 95% interval includes 0. "Not detected with thirty seeds" is not "no
+#   effect": a smaller effect would need more seeds to show. Its correction was also far
+#   from complete: $\beta$ anneals over the 100,000-step budget and had reached only
+#   0.43 to 0.52 when its runs stopped (the cell above).
+# * **Dueling: no difference detected.** Its IQM is within a few percent of the recipe's
+#   and both intervals cover 0 comfortably. Dueling was designed for tasks with many
 #   actions whose values are similar (Atari); CartPole has two.
-# * The per-seed dots show why a single run proves nothing: the default's fastest and
+# * The per-seed dots show why a single run proves nothing: the recipe's fastest and
 #   slowest seeds differ by more than a factor of two, and by more steps than any two
 #   variants' IQMs.
+
+# %% [markdown]
+# ### Your own ablation
+#
+# The committed runs are not a black box. `utils.ablation.run_live(variant, seeds)` trains
+# one variant, with its tuned learning rate, on a list of seeds as one batch of agents
+# (`utils.many.train_many`: the agents learn side by side, each exactly as it would alone)
+# and scores each on 100 held-out episodes; `make ablation` runs the same code. Each of the
+# next three cells trains one variant on the first ten of the ablation's seeds, with a
+# progress bar: from under a minute to a few minutes each, depending on the machine and
+# what else it runs. They are optional; nothing later needs them.
+
+# %%
+# NBVAL_SKIP
+MY_SEEDS = list(ABLATION_SEEDS)[:10]
+my_runs = {"default": run_live("default", MY_SEEDS)}
+
+# %%
+# NBVAL_SKIP
+my_runs["n-step 3"] = run_live("n-step 3", MY_SEEDS)
+
+# %%
+# NBVAL_SKIP
+my_runs["dueling"] = run_live("dueling", MY_SEEDS)
+
+# %% [markdown]
+# Read your runs as this section taught: the IQM of the steps to solve with its interval,
+# and each option against the recipe with intervals corrected for two comparisons. Ten
+# seeds give wider intervals than thirty, so expect fewer verdicts. On a machine of the
+# type the committed runs came from, each of your runs repeats the committed run of its
+# variant and seed step for step; the last line counts how many did here.
+
+# %%
+# NBVAL_SKIP
+my_summaries = {variant: variant_summary(runs) for variant, runs in my_runs.items()}
+for variant, summary in my_summaries.items():
+    print(f"{variant:<12} steps to solve: IQM {summary['steps_iqm']:,.0f} "
+          f"[{summary['steps_ci'][0]:,.0f}, {summary['steps_ci'][1]:,.0f}], solved {summary['solved']}/{summary['runs']}")
+difference_table(my_summaries)
+committed_steps = {(row["variant"], row["seed"]): row["env_steps"] for row in rows}
+repeated = sum(committed_steps[row["variant"], row["seed"]] == row["env_steps"] for runs in my_runs.values() for row in runs)
+print(f"{repeated} of your {sum(map(len, my_runs.values()))} runs took exactly the committed run's env steps")
 
 # %% [markdown]
 # **Explore.** Pick the variants to compare (ctrl/cmd-click for several) and whether to

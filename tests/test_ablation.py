@@ -1,22 +1,25 @@
 """Notebook 7's ablation: a committed run is reproduced by a fresh one, and its explorer recomputes what it shows."""
+import dataclasses
+
 import numpy as np
 import pytest
 
-from utils.ablation import RESULTS, VARIANTS, curve_band, load_runs, run_variant, runs_of, variant_summary
+from utils.ablation import RESULTS, VARIANTS, curve_band, load_runs, run_live, runs_of, tuned_config, variant_summary
 from utils.dqn import DQNConfig
+from utils.seeding import ABLATION_SEEDS
 from utils.widgets import ABLATION_GRID, MODE_VARIABLE, ablation_explorer
 
 ROWS = load_runs(RESULTS)
 
 
 def test_the_committed_ablation_is_complete():
-    assert {(r["variant"], r["seed"]) for r in ROWS} == {(v, s) for v in VARIANTS for s in range(10)}
+    assert {(r["variant"], r["seed"]) for r in ROWS} == {(v, s) for v in VARIANTS for s in ABLATION_SEEDS}
 
 
 @pytest.mark.slow
 def test_a_committed_run_is_reproduced_by_a_fresh_run():
     committed = min(ROWS, key=lambda r: r["env_steps"])  # the cheapest run to repeat
-    fresh = run_variant(committed["variant"], committed["seed"])
+    (fresh,) = run_live(committed["variant"], [committed["seed"]])
     measured = lambda row: {k: v for k, v in row.items() if k not in ("wall_s", "config")}  # noqa: E731
     assert measured(fresh) == measured(committed)
     # Configs compare as DQNConfigs: fields added since the run was committed take their defaults.
@@ -26,12 +29,21 @@ def test_a_committed_run_is_reproduced_by_a_fresh_run():
 def test_summaries_agree_with_the_rows():
     runs = runs_of(ROWS, "default")
     summary = variant_summary(runs)
-    assert summary["runs"] == 10 and summary["solved"] == sum(r["eval_mean"] >= 475 for r in runs)
+    assert summary["runs"] == len(ABLATION_SEEDS) and summary["solved"] == sum(r["eval_mean"] >= 475 for r in runs)
     assert summary["score_ci"][0] <= summary["score_iqm"] <= summary["score_ci"][1]
     assert summary["steps_ci"][0] <= summary["steps_iqm"] <= summary["steps_ci"][1]
     band = curve_band(runs, ABLATION_GRID)
     assert np.all(band["low"] <= band["iqm"] + 1e-9) and np.all(band["iqm"] <= band["high"] + 1e-9)
-    assert band["runs"].shape == (10, len(band["steps"]))
+    assert band["runs"].shape == (len(ABLATION_SEEDS), len(band["steps"]))
+
+
+def test_a_live_ablation_gives_each_seed_the_run_it_would_have_alone():
+    rows = run_live("n-step 3", [3, 4], eval_episodes=5, max_env_steps=1_500, learning_starts=300)
+    assert [r["seed"] for r in rows] == [3, 4]
+    for row in rows:
+        config = tuned_config("n-step 3", row["seed"])
+        assert DQNConfig(**row["config"]) == dataclasses.replace(config, max_env_steps=1_500, learning_starts=300)
+        assert row["env_steps"] == 1_500 and row["eval_episodes"] == 5
 
 
 def test_the_explorer_redraws_the_chosen_variants(monkeypatch):

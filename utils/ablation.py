@@ -1,8 +1,8 @@
 """Ablation of the DQN extensions over training seeds: one run per (variant, seed), as JSON-ready rows.
 
 `benchmarks/ablation.py` runs the full grid and writes the rows (one JSON object per line)
-to `results/ablation.jsonl`; notebook 7 loads them with `load_runs` and reruns a small
-slice live with `run_variant`, the same code.
+to `results/ablation.jsonl`; notebook 7 loads them with `load_runs` and reruns a slice
+live with `run_live`, the same code.
 """
 import dataclasses
 import json
@@ -77,17 +77,19 @@ def tuned_config(variant: str, seed: int, lrs: dict | None = None) -> DQNConfig:
     return variant_config(variant, seed, lr=(lrs or tuned_lrs(load_runs(TUNING_RESULTS)))[variant])
 
 
-def run_live(variant: str, seeds, eval_episodes: int = 100) -> list:
+def run_live(variant: str, seeds, eval_episodes: int = 100, **overrides) -> list:
     """Train `variant` (its tuned learning rate) on `seeds` as one batch of agents, with a progress bar; its rows.
 
     The agents learn together (utils.many), each exactly as it would alone; the bar counts the
-    runs that have stopped and shows the env step the batch has reached.
+    runs that have stopped and shows the env step the batch has reached. `overrides` (such as
+    a shorter max_env_steps) go on top of each config.
     """
     from tqdm.auto import tqdm
 
     from utils.many import train_many
 
-    configs, rows = [tuned_config(variant, seed) for seed in seeds], []
+    configs = [dataclasses.replace(tuned_config(variant, seed), **overrides) for seed in seeds]
+    rows = []
     with tqdm(total=len(configs), desc=variant, unit="run") as bar:
         def episode_done(agent, episode, episode_return, epsilon, env_steps):
             bar.set_postfix_str(f"env step {env_steps:,}", refresh=False)
@@ -98,12 +100,6 @@ def run_live(variant: str, seeds, eval_episodes: int = 100) -> list:
 
         train_many(configs, on_episode=episode_done, on_result=run_done)
     return sorted(rows, key=lambda row: row["seed"])
-
-
-def run_variant(variant: str, seed: int, eval_episodes: int = 100, **overrides) -> dict:
-    """Train `variant` on `seed`, evaluate it greedily on held-out seeds, return one row."""
-    config = variant_config(variant, seed, **overrides)
-    return variant_row(variant, config, train(config), eval_episodes)
 
 
 def variant_row(variant: str, config: DQNConfig, result, eval_episodes: int = 100) -> dict:
