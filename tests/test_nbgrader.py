@@ -76,6 +76,16 @@ def test_cells_become_answer_test_and_read_only_cells(tmp_path):
     assert notebook.metadata["course"]["notebook"] == ASSIGNMENT
 
 
+def test_cells_nbval_skips_are_commented_out_for_autograde(tmp_path):
+    """Notebook 7's live training would run for minutes per student under autograde: it ships commented out."""
+    assert main(["--out", str(tmp_path / "course"), "--assignment", "07_beyond_dqn"]) == 0
+    notebook = nbformat.read(tmp_path / "course" / "source" / "07_beyond_dqn" / "07_beyond_dqn.ipynb", as_version=4)
+    live = [cell.source for cell in notebook.cells if cell.cell_type == "code" and "run_live(" in cell.source]
+    assert len(live) == 3 and all(line.startswith("#") for source in live for line in source.splitlines())
+    assert "# my_runs[\"dueling\"] = run_live(\"dueling\", MY_SEEDS)" in live[2]
+    assert not any("NBVAL" in cell.source for cell in notebook.cells)
+
+
 def test_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
     """A non-empty folder without an earlier export's manifest is left alone: exit 2, one line."""
     (tmp_path / "notes.txt").write_text("mine")

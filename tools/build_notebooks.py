@@ -28,6 +28,8 @@ SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 NBVAL_MARKER = "# NBVAL_CHECK_OUTPUT"
+NBVAL_SKIP = "# NBVAL_SKIP"
+"""nbval's marker of a cell it does not run: notebook 7's optional live training."""
 CELL_HEADER = re.compile(r"^# %%(?P<rest>.*)$")
 EXERCISE = re.compile(r"^(?P<id>\d+\.\d+): (?P<title>\S.*)$")
 MARKDOWN_PREFIX = re.compile(r"^# ?")
@@ -234,9 +236,13 @@ def student_notebook(notebook):
         if cell.cell_type == "code":
             label = cell.metadata.get("exercise")
             source = student_source(cell.source, label) if label else cell.source
-            # nbval's marker means nothing to a student: drop it from their copy.
-            cell.source = "\n".join(line for line in source.splitlines() if line.strip() != NBVAL_MARKER)
+            cell.source = without_test_markers(source)
     return student
+
+
+def without_test_markers(source: str) -> str:
+    """`source` without nbval's markers, which mean nothing to a student or a reader."""
+    return "\n".join(line for line in source.splitlines() if line.strip() not in (NBVAL_MARKER, NBVAL_SKIP))
 
 
 def serialize(notebook) -> bytes:

@@ -35,8 +35,8 @@ import nbformat
 from sphinx.application import Sphinx
 from sphinx.util.docutils import docutils_namespace
 
-from tools.build_notebooks import (NBVAL_MARKER, ROOT, SOLUTIONS as SOLUTION_FOLDER, Region, header_cell,
-                                   leaked_lines, serialize, solution_regions, student_source)
+from tools.build_notebooks import (ROOT, SOLUTIONS as SOLUTION_FOLDER, Region, header_cell,
+                                   leaked_lines, serialize, solution_regions, student_source, without_test_markers)
 
 README = ROOT / "README.md"
 THEME = ROOT / "tools" / "site"
@@ -110,10 +110,10 @@ def notebook_regions(notebook) -> list:
 
 
 def shown_source(cell, solutions: bool) -> str:
-    """A code cell's source as the page shows it: the student's stub unless `solutions`, never nbval's marker."""
+    """A code cell's source as the page shows it: the student's stub unless `solutions`, never nbval's markers."""
     label = cell.metadata.get("exercise")
     source = student_source(cell.source, label) if label and not solutions else cell.source
-    return "\n".join(line for line in source.splitlines() if line.strip() != NBVAL_MARKER)
+    return without_test_markers(source)
 
 
 def is_explorer_snapshot(output) -> bool:

@@ -22,7 +22,8 @@ from pathlib import Path
 import nbformat
 
 from tools.build_notebooks import (
-    BEGIN, END, EXECUTION_TIMEOUT_S, NBVAL_MARKER, SOLUTIONS, header_cell, serialize, student_source, write_atomic,
+    BEGIN, END, EXECUTION_TIMEOUT_S, NBVAL_SKIP, SOLUTIONS, header_cell, serialize, student_source,
+    without_test_markers, write_atomic,
 )
 
 MANIFEST = ".nbgrader_course.json"
@@ -30,6 +31,8 @@ CONFIG = "nbgrader_config.py"
 LOCAL_CONFIG = "nbgrader_config_local.py"
 DEFAULT_COURSE_ID = "dqn-cartpole-course"
 LABEL_SLOT = "{label}"
+OPTIONAL_NOTE = ("# Optional, and commented out because nbgrader's autograde runs every cell and this one "
+                 "trains for minutes:\n# remove the '# ' in front of each line below to run it.")
 
 CONFIG_TEMPLATE = '''\
 # Written by the DQN CartPole course's `python -m tools.nbgrader_course`; run nbgrader's commands in this folder.
@@ -129,10 +132,17 @@ def source_notebook(name: str, points: int):
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-            # nbval's marker means nothing to a student (the student notebook drops it too).
-            cell.source = "\n".join(line for line in cell.source.splitlines() if line.strip() != NBVAL_MARKER)
+            # nbval's markers mean nothing to a student (the student notebook drops them too).
+            cell.source = optional_for_autograde(cell.source) if NBVAL_SKIP in cell.source.splitlines() \
+                else without_test_markers(cell.source)
         cell.metadata["nbgrader"] = nbgrader_metadata(cell, points)
     return notebook
+
+
+def optional_for_autograde(source: str) -> str:
+    """A cell nbval skips (notebook 7's live training, minutes per student), commented out: autograde runs every cell."""
+    lines = without_test_markers(source).splitlines()
+    return "\n".join([OPTIONAL_NOTE] + [f"# {line}" if line else "#" for line in lines])
 
 
 def config_text(course_id: str) -> str:
