@@ -61,7 +61,7 @@ $(VENV)/.installed-%: $(STAMP) requirements-%.txt
 
 check: setup $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
 	$(BIN)/python -m tools.build_notebooks --check
-	$(BIN)/pytest $(PARALLEL) $(NBVAL) tests solutions
+	$(BIN)/pytest $(PARALLEL) $(NBVAL) --durations=15 tests solutions
 
 check-wheels: setup ## ask PyPI now whether the pins resolve to wheels on Python 3.11, 3.12 and 3.13 (needs them installed)
 	$(BIN)/pytest -m network tests/test_resolution.py

@@ -86,13 +86,15 @@ def main(argv=None) -> int:
                         help=f"training seeds (default {seed_span(HELD_OUT_SEEDS)}, utils.seeding.HELD_OUT_SEEDS: "
                              "never used to choose a setting, on any task)")
     parser.add_argument("--json", default=str(SB3_RESULTS), help="results file, one JSON line per run")
+    parser.add_argument("--impls", nargs="+", choices=list(RUNNERS), default=list(RUNNERS),
+                        help="implementations to run (default: all three)")
     args = parser.parse_args(argv)
     rows = load_runs(args.json)
-    todo = missing_runs(rows, "impl", list(RUNNERS), args.seeds)
+    todo = missing_runs(rows, "impl", args.impls, args.seeds)
     rows = run_missing(args.json, rows, todo, measure, lambda row: (
         f"{row['impl']:<11} seed {row['seed']:>3}: {row['env_steps']:>7,} steps, eval mean {row['eval_mean']:6.1f}, "
         f"solved {row['solved']!s:<5}, {row['wall_s']:6.1f} s"))
-    report([r for r in rows if r["seed"] in args.seeds])
+    report([r for r in rows if r["seed"] in args.seeds and r["impl"] in args.impls])
     return 0
 
 

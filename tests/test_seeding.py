@@ -9,9 +9,10 @@ import torch
 
 from utils.ablation import RESULTS as ABLATION_RESULTS
 from utils.ablation import load_runs
-from utils.sb3_bridge import SB3_RESULTS
+from utils.sb3_bridge import RECIPE_VS_SB3, SB3_RESULTS
 from utils.seeding import (ABLATION_SEEDS, ABLATION_TUNING_SEEDS, BATCH_CHECK_SEEDS, CAPSTONE_SEEDS,
-                           CARTPOLE_TUNING_SEEDS, HELD_OUT_SEEDS, NOTEBOOK_SEED, TASK_TUNING_SEEDS, env_dimensions, make_env, seed_everything, seed_span)
+                           CARTPOLE_TUNING_SEEDS, HELD_OUT_SEEDS, NOTEBOOK_SEED, RECIPE_REPORT_SEEDS,
+                           TASK_TUNING_SEEDS, env_dimensions, make_env, seed_everything, seed_span)
 from utils.tasks import RESULTS as TASK_RESULTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +103,13 @@ def test_every_notebook_uses_the_notebook_seed(path):
     assert re.findall(r"^SEED = (\d+)", path.read_text(), flags=re.MULTILINE) == [str(NOTEBOOK_SEED)]
 
 
+def test_cartpole_was_never_tuned_on_the_seeds_the_recipe_is_reported_on():
+    tuned = {*CARTPOLE_TUNING_SEEDS, *ABLATION_TUNING_SEEDS, NOTEBOOK_SEED}
+    assert not tuned & set(RECIPE_REPORT_SEEDS)
+
+
 @pytest.mark.parametrize("results, seeds", [(ABLATION_RESULTS, ABLATION_SEEDS), (TASK_RESULTS, CAPSTONE_SEEDS),
-                                            (SB3_RESULTS, HELD_OUT_SEEDS)], ids=["ablation", "capstone", "sb3"])
+                                            (SB3_RESULTS, HELD_OUT_SEEDS), (RECIPE_VS_SB3, RECIPE_REPORT_SEEDS)],
+                         ids=["ablation", "capstone", "sb3", "recipe vs sb3"])
 def test_committed_results_ran_on_their_seed_range(results, seeds):
     assert {row["seed"] for row in load_runs(results)} == set(seeds)

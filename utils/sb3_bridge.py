@@ -73,6 +73,8 @@ SB3_FIXED = {"loss": "huber", "double_dqn": False, "confirm_episodes": 0, "dueli
 
 SB3_RESULTS = Path(__file__).resolve().parent.parent / "results" / "sb3_compare.jsonl"
 """The committed rows of `python -m benchmarks.sb3_compare` (notebook 8 loads them)."""
+RECIPE_VS_SB3 = SB3_RESULTS.with_name("recipe_vs_sb3.jsonl")
+"""`python -m benchmarks.sb3_compare --seeds 100-109 --impls course sb3-zoo-es`: the recipe's report beside SB3."""
 
 ZOO_TIMESTEPS = 50_000
 ZOO_CARTPOLE_DQN = dict(

@@ -28,6 +28,8 @@ TASK_TUNING_SEEDS = range(100, 103)
 """Acrobot-v1 and MountainCar-v0: the seeds notebook 8's settings for them were tried on."""
 CAPSTONE_SEEDS = range(0, 5)
 """Notebook 8's Acrobot and MountainCar table (`benchmarks.capstone`): not those tasks' tuning seeds."""
+RECIPE_REPORT_SEEDS = range(100, 110)
+"""CartPole-v1: the recipe's report beside SB3 (results/recipe_vs_sb3.jsonl); CartPole was never tuned on them."""
 HELD_OUT_SEEDS = range(200, 230)
 """Never used to choose a setting, on any task: notebook 8's comparison with Stable-Baselines3."""
 BATCH_CHECK_SEEDS = range(300, 320)
