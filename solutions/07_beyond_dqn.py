@@ -23,8 +23,8 @@
 # **Prerequisites:** notebooks 1–6 (their reference versions are imported from `utils`).
 # **Time:** about 3 to 4 hours: six exercises, among them a sum-tree, a prioritized sampler
 # and a bootstrap. The thirty-seed ablation is precomputed by `make ablation` (from tens
-# of minutes to hours, depending on the machine) and loaded from `results/`; the optional
-# cells of your own ablation train ten agents each, for up to a minute or two each.
+# of minutes to hours, depending on the machine) and loaded from `results/`; the three
+# optional cells of your own ablation train ten agents each, a minute or more each.
 
 # %%
 import numpy as np
@@ -742,8 +742,8 @@ for variant in ("prioritized", "all three"):
 # (`utils.many.train_many`: the agents learn side by side, each exactly as it would alone)
 # and scores each on 100 held-out episodes; `make ablation` runs the same code. Each of the
 # next three cells trains one variant on the first ten of the ablation's seeds, with a
-# progress bar: from under a minute to a few minutes each, depending on the machine and
-# what else it runs. They are optional; nothing later needs them.
+# progress bar: about one to one and a half minutes each on a quiet 2-core laptop, a few
+# minutes on a slower or busy one. They are optional; nothing later needs them.
 
 # %%
 # NBVAL_SKIP

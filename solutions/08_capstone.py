@@ -54,7 +54,7 @@ from utils.video import show_rollout
 
 SEED = 0
 setup_notebook(SEED)  # seeds random/NumPy/torch, one torch thread, notices for unfinished exercises
-task_runs = load_runs(TASK_RESULTS)
+task_runs = sorted(load_runs(TASK_RESULTS), key=lambda row: (list(TASK_CONFIGS).index(row["config_name"]), row["seed"]))
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -454,9 +454,9 @@ best_model = [row["solved"] for row in runs_by_impl["sb3-zoo-es"]]
 assert [row["seed"] for row in runs_by_impl["sb3-zoo"]] == [row["seed"] for row in runs_by_impl["sb3-zoo-es"]]
 print(f"solved: final model {sum(final_model)} of {len(final_model)}, best checked model {sum(best_model)} of "
       f"{len(best_model)}; seeds where only one solved: {sum(f != b for f, b in zip(final_model, best_model))}")
-print(f"McNemar's exact test (paired by seed): p = {mcnemar_exact_p(best_model, final_model):.3f}")
+print(f"McNemar's exact test (paired by seed): p = {mcnemar_exact_p(best_model, final_model):.2g}")
 print(f"Fisher's exact test (as if independent): p = "
-      f"{fisher_exact_p(sum(best_model), len(best_model), sum(final_model), len(final_model)):.3f}")
+      f"{fisher_exact_p(sum(best_model), len(best_model), sum(final_model), len(final_model)):.2g}")
 
 # %% [markdown]
 # Keeping the best checked model solved all 30 seeds, keeping the final model 19; the two

@@ -7,6 +7,7 @@ live with `run_live`, the same code.
 import dataclasses
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,17 @@ def tuned_config(variant: str, seed: int, lrs: dict | None = None) -> DQNConfig:
     return variant_config(variant, seed, lr=(lrs or tuned_lrs(load_runs(TUNING_RESULTS)))[variant])
 
 
+def progress_bar(**options):
+    """tqdm's widget bar where the frontend shows widgets (JupyterLab, VS Code), its text bar on stdout elsewhere."""
+    from utils.widgets import resolve_mode  # here: utils.widgets imports this module
+
+    if resolve_mode("auto") == "widget":
+        from tqdm.notebook import tqdm
+        return tqdm(**options)
+    from tqdm import tqdm
+    return tqdm(file=sys.stdout, **options)
+
+
 def run_live(variant: str, seeds, eval_episodes: int = 100, **overrides) -> list:
     """Train `variant` (its tuned learning rate) on `seeds` as one batch of agents, with a progress bar; its rows.
 
@@ -84,13 +96,11 @@ def run_live(variant: str, seeds, eval_episodes: int = 100, **overrides) -> list
     runs that have stopped and shows the env step the batch has reached. `overrides` (such as
     a shorter max_env_steps) go on top of each config.
     """
-    from tqdm.auto import tqdm
-
     from utils.many import train_many
 
     configs = [dataclasses.replace(tuned_config(variant, seed), **overrides) for seed in seeds]
     rows = []
-    with tqdm(total=len(configs), desc=variant, unit="run") as bar:
+    with progress_bar(total=len(configs), desc=variant, unit="run") as bar:
         def episode_done(agent, episode, episode_return, epsilon, env_steps):
             bar.set_postfix_str(f"env step {env_steps:,}", refresh=False)
 
