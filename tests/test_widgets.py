@@ -264,13 +264,13 @@ def test_playground_config_and_labels():
 
 def test_playground_controls_make_the_config():
     playground = hyperparameter_playground(TINY)
-    settings = {"lr": 1e-3, "target_update": (2000, 1.0), "eps_decay_steps": 2_000, "buffer_capacity": 1_000,
+    settings = {"lr": 1e-3, "target_update": (1000, 1.0), "eps_decay_steps": 2_000, "buffer_capacity": 1_000,
                 "max_env_steps": 5_000}
     for name, value in settings.items():
         playground.controls[name].value = value
     config = playground.config()
     assert (config.target_update_every, config.eps_decay_steps, config.buffer_capacity, config.max_env_steps) == (
-        2000, 2_000, 1_000, 5_000)
+        1000, 2_000, 1_000, 5_000)
     assert playground.runs == [], "changing settings does not train"
 
 

@@ -67,6 +67,8 @@ READER_LINES = (
      r"saved the agent the course's solution trained to \g<file>: notebook 6 evaluates and films it"),
     # Notebook 7 prints the student's iqm and bootstrap_interval beside SciPy's.
     (re.compile(r"^(IQM|95% interval): yours ", re.M), r"\1: the solution's "),
+    # Notebook 7's live ablation, run when the solution notebook was executed.
+    (re.compile(r"^(\d+) of your (\d+) runs took exactly", re.M), r"\1 of the \2 runs trained here took exactly"),
 )
 """(pattern, replacement) for each output line written to the student who ran the notebook."""
 
