@@ -15,6 +15,8 @@ STAMP := $(VENV)/.installed
 EXTRA_STAMP := $(VENV)/.installed-nbgrader
 SITE_STAMP := $(VENV)/.installed-site
 TEST_STAMP := $(VENV)/.installed-test
+# --no-compile: pip would byte-compile every module of every package (torch's thousands), about half
+# of an install's time; Python compiles a module the first time it is imported instead.
 # Extra pip options, e.g. PIP_OPTS="--extra-index-url https://download.pytorch.org/whl/cpu"
 # on a Linux laptop, to get PyTorch's CPU build instead of PyPI's multi-GB CUDA build.
 PIP_OPTS ?=
@@ -29,7 +31,7 @@ PARALLEL := -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 export SDL_VIDEODRIVER := dummy
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab notebooks site check check-wheels test grade nbgrader bench ablation checkpoint lock clean
+.PHONY: help setup lab notebooks site check check-wheels reproduce test grade nbgrader bench ablation checkpoint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,7 +43,7 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in "$(SUPPORTED_PYTHONS)".split())' 2>/dev/null || \
 		{ echo "error: the course needs Python $(SUPPORTED_NAMES); '$(PYTHON)' is $$($(PYTHON) -V 2>/dev/null || echo 'not a Python that runs'). Run: make setup PYTHON=/path/to/python3.12"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS) -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	mkdir -p $(VENV)/share/jupyter/lab/settings/overrides.d && cp jupyterlab/dqn-course.json $(VENV)/share/jupyter/lab/settings/overrides.d/
 	touch $(STAMP)
@@ -56,7 +58,7 @@ site: setup $(SITE_STAMP) ## build the course as static HTML in site/, offline (
 	$(BIN)/python -m tools.build_site --out site $(if $(filter 1,$(SOLUTIONS)),--solutions)
 
 $(VENV)/.installed-%: $(STAMP) requirements-%.txt
-	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements-$*.txt
+	$(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS) -r requirements-$*.txt
 	touch $@
 
 check: setup $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
@@ -65,6 +67,9 @@ check: setup $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP) ## everything an instruc
 
 check-wheels: setup ## ask PyPI now whether the pins resolve to wheels on Python 3.11, 3.12 and 3.13 (needs them installed)
 	$(BIN)/pytest -m network tests/test_resolution.py
+
+reproduce: setup ## retrain whole committed runs (notebooks 7 and 8, the batch check) and compare every number; make check retrains their first steps
+	$(BIN)/pytest $(PARALLEL) -m reproduce tests
 
 test: setup $(SITE_STAMP) $(TEST_STAMP) ## only the fast unit tests
 	$(BIN)/pytest $(PARALLEL) -m "not slow" tests

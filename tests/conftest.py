@@ -16,6 +16,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives headless Chromium (Debian's chromium); skipped when it is missing")
     config.addinivalue_line("markers", "grading: the instructor grader (tools/grade.py); select with -m grading")
     config.addinivalue_line("markers", "network: asks PyPI; left out unless selected (`make check-wheels`: -m network)")
+    config.addinivalue_line("markers", "reproduce: retrains a whole committed run; left out unless selected "
+                                       "(`make reproduce`: -m reproduce)")
 
 
 # --- One browser and one built site for the whole session (tests/test_site.py, tests/test_browser.py) ---

@@ -16,7 +16,23 @@ def test_the_committed_ablation_is_complete():
     assert {(r["variant"], r["seed"]) for r in ROWS} == {(v, s) for v in VARIANTS for s in ABLATION_SEEDS}
 
 
+PREFIX_STEPS = 3_000
+"""Env steps of a committed run that a fresh run repeats in `make check` (whole runs: `make reproduce`)."""
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("variant", ["default", "n-step 3"])
+def test_a_committed_run_begins_as_a_fresh_run_begins(variant):
+    # Not prioritized replay: its β anneals over max_env_steps, so a shorter budget changes every batch's weights.
+    committed = min(runs_of(ROWS, variant), key=lambda r: r["env_steps"])
+    (fresh,) = run_live(variant, [committed["seed"]], eval_episodes=1, max_env_steps=PREFIX_STEPS)
+    checks = len(fresh["check_steps"])
+    assert checks >= 2
+    assert (fresh["check_steps"], fresh["check_returns"]) == (committed["check_steps"][:checks],
+                                                              committed["check_returns"][:checks])
+
+
+@pytest.mark.reproduce
 def test_a_committed_run_is_reproduced_by_a_fresh_run():
     committed = min(ROWS, key=lambda r: r["env_steps"])  # the cheapest run to repeat
     (fresh,) = run_live(committed["variant"], [committed["seed"]])

@@ -71,7 +71,24 @@ def test_the_committed_benchmark_is_complete_and_consistent():
         assert row["goal_episodes"] >= sum(r > -time_limit for r in row["episode_returns"])
 
 
+PREFIX_STEPS = 3_000
+"""Env steps of a committed run that a fresh run repeats in `make check` (whole runs: `make reproduce`)."""
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("name", ["acrobot", "mountaincar-remedy"])  # the recipe elsewhere; the bonus
+def test_a_committed_run_begins_as_a_fresh_run_begins(name):
+    committed = next(r for r in ROWS if r["config_name"] == name and r["seed"] == 0)
+    fresh = run_task(name, 0, eval_episodes=1, max_env_steps=PREFIX_STEPS)
+    # Every training episode's return and furthest point, and the greedy checks, depend on every step before.
+    episodes = len(fresh["episode_returns"])
+    assert episodes >= 5
+    for key in ("episode_returns", "episode_max_coordinate"):
+        assert fresh[key] == committed[key][:episodes]
+    assert fresh["check_returns"] == committed["check_returns"][:len(fresh["check_returns"])]
+
+
+@pytest.mark.reproduce
 def test_a_committed_run_is_reproduced_by_a_fresh_run():
     committed = min(ROWS, key=lambda r: r["env_steps"])  # the cheapest run to repeat
     fresh = run_task(committed["config_name"], committed["seed"])

@@ -242,6 +242,16 @@ def test_many_solves_as_often_as_single_runs_in_as_many_steps():
 
 
 @pytest.mark.slow
+def test_a_committed_run_begins_in_a_batch_of_its_own_as_it_began():
+    committed = min((r for r in ROWS if r["impl"] == "many"), key=lambda r: r["env_steps"])
+    (fresh,) = train_many([DQNConfig(seed=committed["seed"], max_env_steps=3_000)])
+    checks = len(fresh.check_steps)
+    assert checks >= 2
+    assert (fresh.check_steps, fresh.check_returns) == (committed["check_steps"][:checks],
+                                                        committed["check_returns"][:checks])
+
+
+@pytest.mark.reproduce
 def test_a_committed_run_is_reproduced_in_a_batch_of_its_own():
     committed = min((r for r in ROWS if r["impl"] == "many"), key=lambda r: r["env_steps"])
     config = DQNConfig(seed=committed["seed"])
