@@ -61,7 +61,14 @@ $(VENV)/.installed-%: $(STAMP) requirements-%.txt
 	$(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS) -r requirements-$*.txt
 	touch $@
 
-check: setup $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
+# All three extras for `make check` in one pip run (one resolution instead of three), when none is there yet.
+$(VENV)/.installed-extras: $(STAMP)
+	$(if $(wildcard $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP)),,$(BIN)/python -m pip install --quiet --no-compile \
+		$(PIP_OPTS) -r requirements-nbgrader.txt -r requirements-site.txt -r requirements-test.txt && \
+		touch $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP))
+	touch $@
+
+check: setup $(VENV)/.installed-extras $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
 	$(BIN)/python -m tools.build_notebooks --check
 	$(BIN)/pytest $(PARALLEL) $(NBVAL) --durations=15 tests solutions
 

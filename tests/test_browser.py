@@ -31,9 +31,9 @@ LAB_NOTEBOOK = [
     "view.finish()\nprint('live view mode:', view.mode)",
 ]
 WIDGET_CELL = ("import time\nimport ipywidgets\nfrom IPython.display import display\n"
-               "bar = ipywidgets.IntProgress(max=40)\ndisplay(bar)\n"
-               "for i in range(40):\n    bar.value = i\n    time.sleep(0.25)\nprint('done')")
-"""A cell that displays a widget and runs for about 10 s."""
+               "bar = ipywidgets.IntProgress(max=20)\ndisplay(bar)\n"
+               "for i in range(20):\n    bar.value = i\n    time.sleep(0.25)\nprint('done')")
+"""A cell that displays a widget and runs for about 5 s."""
 SETTINGS = ROOT / "jupyterlab" / "dqn-course.json"
 KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}}
 RUN_ALL_S = 600
@@ -210,7 +210,7 @@ def test_jupyterlab_stays_busy_during_a_widget_cell_and_saves_the_widget_state(c
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
         page.wait_for_function(f"() => ({NOTEBOOK_STATE})().kernel === 'busy'", timeout=30_000)
         samples = []
-        for _ in range(12):  # the cell runs for about 10 s
+        for _ in range(6):  # the cell runs for about 5 s
             page.wait_for_timeout(500)
             samples.append(page.evaluate("() => [...window.jupyterapp.shell.widgets('main')]"
                                          ".find(w => w.sessionContext).sessionContext.kernelDisplayStatus"))

@@ -88,8 +88,8 @@ def test_shipped_checkpoint_matches_its_record_and_the_current_defaults():
 
 OPTIONS = {"dueling": {"dueling": True}, "n_step": {"n_step": 3}, "prioritized": {"prioritized": True},
            "all three": {"dueling": True, "n_step": 3, "prioritized": True}}
-SHORT = DQNConfig(seed=5, max_env_steps=3_000, learning_starts=200, batch_size=32, hidden=32, eps_decay_steps=1_500,
-                  target_update_every=200, check_every=1_000, check_episodes=2, confirm_episodes=2)
+SHORT = DQNConfig(seed=5, max_env_steps=1_500, learning_starts=200, batch_size=32, hidden=32, eps_decay_steps=750,
+                  target_update_every=200, check_every=500, check_episodes=2, confirm_episodes=2)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def short_default_run():
 def test_each_option_trains_reproducibly_and_changes_the_run(option, short_default_run):
     config = dataclasses.replace(SHORT, **OPTIONS[option])
     first, second = train(config), train(config)
-    assert first.env_steps == 3_000 and first.updates == short_default_run.updates
+    assert first.env_steps == SHORT.max_env_steps and first.updates == short_default_run.updates
     assert first.episode_returns == second.episode_returns
     for name, tensor in first.q_net.state_dict().items():
         assert torch.equal(second.q_net.state_dict()[name], tensor), name
