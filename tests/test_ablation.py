@@ -54,12 +54,20 @@ def test_summaries_agree_with_the_rows():
 
 
 def test_a_live_ablation_gives_each_seed_the_run_it_would_have_alone():
-    rows = run_live("n-step 3", [3, 4], eval_episodes=5, max_env_steps=1_500, learning_starts=300)
+    short = {"eval_episodes": 5, "max_env_steps": 1_500, "learning_starts": 300}
+    rows = run_live("n-step 3", [3, 4], jobs=2, **short)  # one seed in each of two processes
     assert [r["seed"] for r in rows] == [3, 4]
     for row in rows:
         config = tuned_config("n-step 3", row["seed"])
         assert DQNConfig(**row["config"]) == dataclasses.replace(config, max_env_steps=1_500, learning_starts=300)
         assert row["env_steps"] == 1_500 and row["eval_episodes"] == 5
+    measured = lambda row: {k: v for k, v in row.items() if k != "wall_s"}  # noqa: E731
+    assert [measured(row) for row in run_live("n-step 3", [4], jobs=1, **short)] == [measured(rows[1])]
+
+
+def test_a_live_ablation_says_why_a_training_process_failed():
+    with pytest.raises(RuntimeError, match=r"process \d failed with ValueError: n_episodes must be a positive integer"):
+        run_live("default", [3, 4], jobs=2, eval_episodes=0, max_env_steps=400, learning_starts=300)
 
 
 def test_the_explorer_redraws_the_chosen_variants(monkeypatch):

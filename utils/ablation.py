@@ -5,10 +5,15 @@ to `results/ablation.jsonl`; notebook 7 loads them with `load_runs` and reruns a
 live with `run_live`, the same code.
 """
 import dataclasses
+import functools
 import json
+import multiprocessing
+import os
+import queue
 import statistics
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -89,27 +94,82 @@ def progress_bar(**options):
     return tqdm(file=sys.stdout, **options)
 
 
-def run_live(variant: str, seeds, eval_episodes: int = 100, **overrides) -> list:
-    """Train `variant` (its tuned learning rate) on `seeds` as one batch of agents, with a progress bar; its rows.
+def run_live(variant: str, seeds, eval_episodes: int = 100, jobs: int | None = None, **overrides) -> list:
+    """Train `variant` (its tuned learning rate) on `seeds` as batches of agents, with a progress bar; its rows.
 
-    The agents learn together (utils.many), each exactly as it would alone; the bar counts the
-    runs that have stopped and shows the env step the batch has reached. `overrides` (such as
-    a shorter max_env_steps) go on top of each config.
+    The seeds are split over `jobs` processes (default: one per available core, at most one per
+    seed), each training its share as one batch (utils.many), every agent exactly as it would
+    alone, so how many processes there are changes no row (only `wall_s`). The bar counts the
+    runs that have stopped and shows the furthest env step reached. `overrides` (such as a
+    shorter max_env_steps) go on top of each config.
     """
+    configs = [dataclasses.replace(tuned_config(variant, seed), **overrides) for seed in seeds]
+    jobs = min(jobs or available_cores(), len(configs))
+    rows, furthest = [], {}
+    with progress_bar(total=len(configs), desc=variant, unit="run") as bar:
+        def report(share: int, event: str, value) -> None:
+            if event == "step":
+                furthest[share] = value
+                bar.set_postfix_str(f"env step {max(furthest.values()):,}", refresh=False)
+            else:
+                rows.append(value)
+                bar.update(1)
+
+        if jobs == 1:
+            train_live_share(variant, configs, eval_episodes, functools.partial(report, 0))
+        else:
+            run_live_shares(variant, [configs[j::jobs] for j in range(jobs)], eval_episodes, report)
+    return sorted(rows, key=lambda row: row["seed"])
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def train_live_share(variant: str, configs: list, eval_episodes: int, report: Callable) -> None:
+    """Train `configs` as one batch: report("step", env steps) at each episode end, report("row", row) per stopped run."""
     from utils.many import train_many
 
-    configs = [dataclasses.replace(tuned_config(variant, seed), **overrides) for seed in seeds]
-    rows = []
-    with progress_bar(total=len(configs), desc=variant, unit="run") as bar:
-        def episode_done(agent, episode, episode_return, epsilon, env_steps):
-            bar.set_postfix_str(f"env step {env_steps:,}", refresh=False)
+    train_many(configs, on_episode=lambda agent, episode, episode_return, epsilon, env_steps: report("step", env_steps),
+               on_result=lambda agent, result: report("row", variant_row(variant, configs[agent], result,
+                                                                         eval_episodes)))
 
-        def run_done(agent, result):
-            rows.append(variant_row(variant, configs[agent], result, eval_episodes))
-            bar.update(1)
 
-        train_many(configs, on_episode=episode_done, on_result=run_done)
-    return sorted(rows, key=lambda row: row["seed"])
+def live_worker(share: int, variant: str, configs: list, eval_episodes: int, events) -> None:
+    """A worker process of `run_live_shares`: train its share, putting (share, event, value) on the `events` queue."""
+    try:
+        train_live_share(variant, configs, eval_episodes, lambda event, value: events.put((share, event, value)))
+    except Exception as error:
+        events.put((share, "error", f"{type(error).__name__}: {error}"))
+        raise
+
+
+def run_live_shares(variant: str, shares: list, eval_episodes: int, report: Callable) -> None:
+    """Train each share of configs in a process of its own, all at once, passing their events to `report`."""
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch or kernel state forked mid-use
+    events = context.Queue()
+    workers = [context.Process(target=live_worker, args=(share, variant, configs, eval_episodes, events), daemon=True)
+               for share, configs in enumerate(shares)]
+    try:
+        for worker in workers:
+            worker.start()
+        rows_left = sum(len(configs) for configs in shares)
+        while rows_left:
+            try:
+                share, event, value = events.get(timeout=1)
+            except queue.Empty:
+                if all(worker.exitcode is not None for worker in workers):
+                    raise RuntimeError(f"run_live: the training processes ended with {rows_left} runs unfinished")
+                continue
+            if event == "error":
+                raise RuntimeError(f"run_live: training process {share} failed with {value}")
+            rows_left -= event == "row"
+            report(share, event, value)
+    finally:
+        for worker in (worker for worker in workers if worker.pid is not None):
+            worker.terminate()  # a no-op for a finished worker; after an interrupt (a student's Stop), no run goes on
+            worker.join()
 
 
 def variant_row(variant: str, config: DQNConfig, result, eval_episodes: int = 100) -> dict:
