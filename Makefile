@@ -15,6 +15,7 @@ STAMP := $(VENV)/.installed
 EXTRA_STAMP := $(VENV)/.installed-nbgrader
 SITE_STAMP := $(VENV)/.installed-site
 TEST_STAMP := $(VENV)/.installed-test
+CHECK_STAMP := $(VENV)/.installed-check
 # --no-compile: pip would byte-compile every module of every package (torch's thousands), about half
 # of an install's time; Python compiles a module the first time it is imported instead.
 # Extra pip options, e.g. PIP_OPTS="--extra-index-url https://download.pytorch.org/whl/cpu"
@@ -61,14 +62,13 @@ $(VENV)/.installed-%: $(STAMP) requirements-%.txt
 	$(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS) -r requirements-$*.txt
 	touch $@
 
-# All three extras for `make check` in one pip run (one resolution instead of three), when none is there yet.
-$(VENV)/.installed-extras: $(STAMP)
-	$(if $(wildcard $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP)),,$(BIN)/python -m pip install --quiet --no-compile \
-		$(PIP_OPTS) -r requirements-nbgrader.txt -r requirements-site.txt -r requirements-test.txt && \
-		touch $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP))
+# `make check` needs all three extras: one pip run resolves them together (one resolution, not three).
+$(CHECK_STAMP): $(STAMP) requirements-nbgrader.txt requirements-site.txt requirements-test.txt
+	$(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS) -r requirements-nbgrader.txt -r requirements-site.txt \
+		-r requirements-test.txt
 	touch $@
 
-check: setup $(VENV)/.installed-extras $(EXTRA_STAMP) $(SITE_STAMP) $(TEST_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
+check: setup $(CHECK_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
 	$(BIN)/python -m tools.build_notebooks --check
 	$(BIN)/pytest $(PARALLEL) $(NBVAL) --durations=15 tests solutions
 
