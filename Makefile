@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The extras, requirements-<name>.txt on top of the course's pins: nbgrader (the JupyterHub route and
 # its test), site (`make site`'s builder) and test (Playwright, for the browser tests).
-EXTRA_STAMP := $(VENV)/.installed-nbgrader
+# `make nbgrader` uses the course's pins only; `make check` installs all three.
 SITE_STAMP := $(VENV)/.installed-site
 TEST_STAMP := $(VENV)/.installed-test
 CHECK_STAMP := $(VENV)/.installed-check
