@@ -88,7 +88,8 @@ VERDICT_MISTAKES = [
     (lambda r, e: bool(np.mean(r) >= abs(gym.spec(e).reward_threshold)), r"the threshold's sign is dropped"),
     (lambda r, e: np.mean(r) - gym.spec(e).reward_threshold, "expected True or False"),
     # issue 18: reversed for every task, sizes compared, one threshold written in for every task
-    (lambda r, e: bool(np.mean(r) <= gym.spec(e).reward_threshold), r"the comparison is reversed \(mean <= threshold\)"),
+    (lambda r, e: bool(np.mean(r) <= gym.spec(e).reward_threshold),
+     r"the comparison is reversed \(mean <= threshold\)"),
     (lambda r, e: bool(abs(np.mean(r)) <= abs(gym.spec(e).reward_threshold)),
      r"compares sizes \(abs\(mean\) <= abs\(threshold\).*CartPole's 500 counts as unsolved"),
     (lambda r, e: bool(np.mean(r) >= -100), r"one threshold for every task, above -104 and at most -100 \(Acrobot-v1's "
@@ -228,7 +229,7 @@ def test_right_bonuses_pass():
     (lambda counts, state, low, high, bins, beta: np.array([beta]), "expected a finite float"),
     # issue 18: the count before this visit, low not subtracted, bins written in, another key than the cell's tuple
     (count_before_visit, r"the count from before this visit \(β/√\(N − 1\), β on a first visit\)"),
-    (lambda counts, state, low, high, bins, beta: count_bonus(counts, state, np.zeros_like(low), high - low, bins, beta),
+    (lambda counts, state, low, high, bins, beta: count_bonus(counts, state, 0 * low, high - low, bins, beta),
      "low is not subtracted, so the grid starts at 0"),
     (lambda counts, state, low, high, bins, beta: count_bonus(counts, state, low, high, 10, beta),
      r"the grid has 10 cells per coordinate whatever bins is \(here 4\): the number of bins is written in"),

@@ -479,8 +479,8 @@ def judge_wrapper(results, inputs: dict) -> None:
     batch = tuple(states.shape)
     online, target = _q_values(inputs["online"], states), _q_values(inputs["target"], states)
     got = plain_tensor(results.value("batch"), f"for a {batch} batch SB3QNetwork returned",
-                       "a torch tensor of Q-values", "return the tensor model.q_net(states) gives, not a NumPy array or a "
-                       "Python list.")
+                       "a torch tensor of Q-values", "return the tensor model.q_net(states) gives, not a NumPy array "
+                       "or a Python list.")
     _judge_one_per_state(got, online, batch)
     expect(tuple(got.shape) == tuple(online.shape), f"SB3QNetwork returned shape {tuple(got.shape)} for a {batch} "
            f"batch; expected {tuple(online.shape)}.", "one Q-value per action: model.q_net(states).")
