@@ -1631,8 +1631,9 @@ def _judge_segments(values: np.ndarray, total: float, hint: str) -> None:
 def _judge_frequencies(drawn: np.ndarray, priorities: np.ndarray, alpha: float) -> None:
     """Over many draws, slot i must come with frequency p_i / total.
 
-    The statement asks for stratified draws (one uniform value per segment of [0, total)), which
-    lowers the variance of a batch; independent draws sample the same distribution, so they pass too.
+    Stratified draws (one uniform value per segment of [0, total)) lower the variance of a batch but
+    sample the same distribution as independent ones: whether the values are stratified is
+    _judge_segments' question, asked of the values sample looked up.
     """
     size = len(priorities)
     got = np.bincount(drawn, minlength=size)[:size] / max(len(drawn), 1)
