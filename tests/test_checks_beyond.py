@@ -241,6 +241,14 @@ DUELING_MISTAKES = [
     (WithDropout, "gives other Q-values when called again on the same states.*Dropout"),
     (OnlyDefaults, r"raised TypeError.*keep the signature"),
     (RiggedDueling, r"DuelingQNetwork\(\) holds a parameter that is not an nn.Parameter"),
+    # issue 18: a mean written for two actions, and a mean of V + A that cancels V (each written two ways)
+    (combining(lambda v, a: v + a - ((a[..., 0] + a[..., 1]) / 2).unsqueeze(-1)),
+     r"DuelingQNetwork\(obs_dim=6, n_actions=3, hidden=32\)'s output .*: the mean is written for 2 actions, but this "
+     r"network has 3: it averages A\[..., 0\] and A\[..., 1\] only"),
+    (combining(lambda v, a: v + a - a.sum(dim=-1, keepdim=True) / 2), "it divides the sum of the advantages by 2"),
+    (combining(lambda v, a: (v + a) - (v + a).mean(dim=-1, keepdim=True)),
+     r"DuelingQNetwork\(\)'s output .*: it is A − mean A, without V: the mean is subtracted from V \+ A, so V cancels"),
+    (combining(lambda v, a: v + a - torch.mean(v + a, -1, keepdim=True)), "so V cancels out"),
 ]
 
 
@@ -276,6 +284,10 @@ def test_dueling_network_in_grading_runs():
     for network_class in (Dueling, SequentialTrunk):
         assert_graded(check_dueling_network, (network_class,), "passed")
     assert_graded(check_dueling_network, (combining(lambda v, a: v + a),), "failed", "mean advantage is not subtracted")
+    assert_graded(check_dueling_network, (combining(lambda v, a: v + a - a.sum(dim=-1, keepdim=True) / 2),), "failed",
+                  "the mean is written for 2 actions")
+    assert_graded(check_dueling_network, (combining(lambda v, a: (v + a) - (v + a).mean(dim=-1, keepdim=True)),),
+                  "failed", "so V cancels out")
     assert_graded(check_dueling_network, (with_features(lambda net, x: torch.relu(net.fc2(net.fc1(x)))),), "failed",
                   "no ReLU between the two trunk layers")
     check_dueling_network(HardCodedDueling)  # passes in the notebook
@@ -306,36 +318,36 @@ def n_step_loop(rewards, bootstrap_values, terminated, n, gamma):
 
 
 def n_step_vectorised(rewards, bootstrap_values, terminated, n, gamma):
-    """With a matrix of discounts; returns a float32 tensor, which np.asarray accepts."""
+    """With a matrix of discounts; returns a float32 array."""
     length = len(rewards)
     t, k = np.arange(length)[:, None], np.arange(length)[None, :]
     discounts = np.where((k >= t) & (k < t + n), gamma ** (k - t), 0.0)
     m = np.minimum(n, length - np.arange(length))
     alive = 1.0 - terminated * (np.arange(length) + m == length)
-    return torch.tensor(discounts @ rewards + gamma ** m * bootstrap_values[np.arange(length) + m - 1] * alive,
-                        dtype=torch.float32)
+    return (discounts @ rewards + gamma ** m * bootstrap_values[np.arange(length) + m - 1] * alive).astype(np.float32)
 
 
 def n_step_backwards(rewards, bootstrap_values, terminated, n, gamma):
-    """Windows by slicing, with a Python list as the result."""
+    """Windows by slicing, collected in a list and returned as an array."""
     length, targets = len(rewards), []
     for t in range(length):
         window = rewards[t:t + n]
         end = t + len(window)
         bootstrap = 0.0 if terminated and end == length else bootstrap_values[end - 1]
         targets.append(float(np.dot(gamma ** np.arange(len(window)), window) + gamma ** len(window) * bootstrap))
-    return targets
+    return np.array(targets)
 
 
 def n_step_with(drops=lambda terminated, t, m, length: terminated and t + m == length, power=lambda m, n: m,
                 value_index=lambda t, m: t + m - 1, reward_power=lambda k: k, starts=lambda length, n: length,
-                window=lambda n, length, t: min(n, length - t), reversed_discounts=False, dtype=float):
+                window=lambda n, length, t: min(n, length - t), reversed_discounts=False, dtype=float,
+                summed=lambda m: m):
     """n_step_loop with one of its parts done a usual wrong way."""
     def n_step_targets(rewards, bootstrap_values, terminated, n, gamma):
         length, targets = len(rewards), []
         for t in range(starts(length, n)):
             m = window(n, length, t)
-            powers = [m - 1 - k if reversed_discounts else reward_power(k) for k in range(m)]
+            powers = [m - 1 - k if reversed_discounts else reward_power(k) for k in range(summed(m))]
             target = sum(gamma ** power_k * rewards[t + k] for k, power_k in enumerate(powers))
             if not drops(terminated, t, m, length):
                 target += gamma ** power(m, n) * bootstrap_values[value_index(t, m)]
@@ -393,6 +405,21 @@ N_STEP_MISTAKES = [
                    r"window at the episode's end: m = min\(n, T − t\)"),
     (lambda r, v, d, n, g: {"targets": n_step_loop(r, v, d, n, g)}, "returned a Python dict; expected a NumPy array"),
     (lambda r, v, d, n, g: n_step_loop(r, v, d, n, g) + 0.5, r"returned \[.*\]; expected \[.*\]\. Hint: y_t = "),
+    # issue 18: another container than an array, m − 1 rewards, the one-step value, a window one short, and the
+    # bootstrap dropped for windows that do not reach the terminal state
+    (lambda r, v, d, n, g: n_step_loop(r, v, d, n, g).tolist(),
+     r"returned a Python list; expected a NumPy array of 5 targets, as the statement's -> np.ndarray says"),
+    (lambda r, v, d, n, g: torch.from_numpy(n_step_loop(r, v, d, n, g)), "returned a tensor of shape"),
+    (n_step_with(summed=lambda m: m - 1), r"only m − 1 rewards are summed: the window's last reward"),
+    (n_step_with(value_index=lambda t, m: t), r"the bootstrap value is bootstrap_values\[t\], the value of s_\(t\+1\)"),
+    (n_step_with(window=lambda n, length, t: max(1, min(n, length - t - 1))),
+     r"the window is one step short near the episode's end: m = max\(1, min\(n, T − t − 1\)\)"),
+    (n_step_with(window=lambda n, length, t: min(n, length - t - 1)), r"one step short.*: m = min\(n, T − t − 1\)"),
+    (n_step_with(drops=lambda d, t, m, length: d and t + m >= length - 1),
+     r"terminated=True, n=3.*: the target of step t = 1 has no bootstrap term, but its window ends at s_4 \(t \+ m = 4 "
+     r"< T = 5\), a state with a future\. Hint: drop the bootstrap term only when terminated and t \+ m == T"),
+    (n_step_with(drops=lambda d, t, m, length: d and t >= length - 4),
+     "the target of step t = 1 has no bootstrap term"),
 ]
 
 
@@ -407,6 +434,10 @@ NEW_N_STEP_MISTAKES = {  # issue 18: the wrong power of γ, and the bootstrap dr
     "one power too few": n_step_with(power=lambda m, n: m - 1),
     "drops the bootstrap of every target": masked_for_every_step,
     "the two endings are swapped": n_step_with(drops=lambda d, t, m, length: not d and t + m == length),
+    "only m − 1 rewards are summed": n_step_with(summed=lambda m: m - 1),
+    "bootstrap_values[t], the value of s_(t+1)": n_step_with(value_index=lambda t, m: t),
+    "one step short": n_step_with(window=lambda n, length, t: max(1, min(n, length - t - 1))),
+    "has no bootstrap term, but its window ends": n_step_with(drops=lambda d, t, m, length: d and t + m >= length - 1),
 }
 
 
@@ -505,10 +536,36 @@ class ClampedAtTotal(Unguarded):
         return super().find(min(value, np.nextafter(self.total(), 0)))
 
 
+class FixedMargin(Unguarded):
+    """Keeps the value a fixed 1e-12 below total(): enough near 1, lost in rounding near 1e6."""
+
+    def find(self, value):
+        return super().find(min(value, self.total() - 1e-12))
+
+
+def children_at(shift):
+    """A tree whose update sums nodes[2k + shift] and nodes[2k + 1 + shift] into node k."""
+    class ShiftedChildren(SumTree):
+        def update(self, slot, priority):
+            node = slot + self.capacity
+            self.nodes[node] = priority
+            while node > 1:
+                node //= 2
+                self.nodes[node] = self.nodes[2 * node + shift] + self.nodes[(2 * node + 1 + shift) % len(self.nodes)]
+    return ShiftedChildren
+
+
 class UnguardedChanges(ChangePropagated):
     """Sums shifted by each change, and the descent without the guard."""
 
     find = Unguarded.find
+
+
+class RelativeMargin(Unguarded):
+    """Keeps the value below total() by a margin relative to it: right, as long as the margin is above rounding."""
+
+    def find(self, value):
+        return super().find(min(value, self.total() * (1 - 1e-9)))
 
 
 class StepsBack(Unguarded):
@@ -662,7 +719,7 @@ class WrapsTheCourseTree(SumTree):
 RIGHT_SUM_TREES = (SumTree, ChangePropagated, StepsBack)
 
 
-@pytest.mark.parametrize("right", RIGHT_SUM_TREES)
+@pytest.mark.parametrize("right", (*RIGHT_SUM_TREES, RelativeMargin))
 def test_right_sum_trees_pass(right, capsys):
     check_sum_tree(right)
     assert "passed" in capsys.readouterr().out
@@ -699,6 +756,15 @@ SUM_TREE_MISTAKES = [
     (ClampedAtTotal, r"in a tree of 4 slots with the priorities \[0.18, 0.14, 0.51\] \(total\(\) = "
                      r"0.8300000000000001\), find\(0.83\) returned slot 3, whose priority is 0.*Going right at the "
                      r"root leaves 0.83 − 0.32"),
+    # issue 18: a fixed margin below the total, lost at large totals; children read one index off
+    (FixedMargin, r"in a tree of 4 slots with the priorities \[.*\] \(total\(\) = \d{6}\.\d+\), find\(.*\) returned "
+                  r"slot 3, whose priority is 0.*The same edge case with a total of 0.83 found slot 2: a fixed margin, "
+                  r"such as min\(value, total − 1e-12\), is lost in rounding at this total, where neighbouring floats "
+                  r"are 1.2e-10"),
+    (children_at(-1), r"after update\(j, p_j\) for the priorities \[3, 1, 4, 1, 5, 9\], total\(\) returns 18; expected "
+                      r"23.*: update sums nodes\[2k − 1\] and nodes\[2k\] into node k, but node k's children are "
+                      r"2k and 2k \+ 1"),
+    (children_at(1), r"update sums nodes\[2k \+ 1\] and nodes\[2k \+ 2\] into node k"),
 ]
 
 
@@ -708,15 +774,23 @@ def test_sum_tree_mistakes_are_named(wrong, named):
         check_sum_tree(wrong)
 
 
-def test_the_rounding_case_trips_every_unguarded_descent():
+@pytest.mark.parametrize("scale", beyond.ROUNDING_SCALES)
+def test_the_rounding_case_trips_every_unguarded_descent(scale):
     for seed in range(10):
-        case = beyond._rounding_case(np.random.default_rng(seed))
+        case = beyond._rounding_case(np.random.default_rng(seed), scale)
         for build, guarded in ((Unguarded, False), (UnguardedChanges, False), (SumTree, True), (ChangePropagated, True),
                                (StepsBack, True)):
             tree = build(4)
             for slot, priority in enumerate(case["priorities"]):
                 tree.update(slot, priority)
             assert case["value"] < tree.total() and tree.find(case["value"]) == (2 if guarded else 3), (seed, build)
+    assert 0.3 * scale < sum(case["priorities"]) < 3 * scale
+
+
+def test_the_notebook_checks_the_rounding_case_near_one_and_near_a_million():
+    cases = beyond.sum_tree_inputs(None)["rounding"]
+    assert cases[0] == {"priorities": [0.18, 0.14, 0.51], "value": 0.83}
+    assert 5e5 < sum(cases[-1]["priorities"]) and np.spacing(sum(cases[-1]["priorities"])) > 1e-12
 
 
 def test_the_course_sum_tree_never_finds_an_empty_slot_at_the_total():
@@ -732,6 +806,9 @@ def test_sum_tree_in_grading_runs():
         assert_graded(check_sum_tree, (right,), "passed")
     assert_graded(check_sum_tree, (Unguarded,), "failed", "the value at total() itself")
     assert_graded(check_sum_tree, (ClampedAtTotal,), "failed", "returned slot 3, whose priority is 0")
+    assert_graded(check_sum_tree, (FixedMargin,), "failed", "a fixed margin, such as min(value, total − 1e-12)")
+    assert_graded(check_sum_tree, (children_at(-1),), "failed", "node k's children are 2k and 2k + 1")
+    assert_graded(check_sum_tree, (RelativeMargin,), "passed")
     assert_graded(check_sum_tree, (AddsToAncestors,), "failed", "update adds the new priority to every ancestor")
     assert_graded(check_sum_tree, (LeavesScanned,), "failed", "not a scan of the leaves")
     check_sum_tree(RecordingTree)
@@ -806,6 +883,10 @@ def test_right_per_functions_pass(capsys):
     (lambda d, a, eps=1e-6: np.abs(d + eps) ** a, r"eps is added inside the absolute value, \|δ \+ eps\|"),
     (lambda d, a, eps=1e-6: list((np.abs(d) + eps) ** a), "returned a Python list; expected a NumPy array of 4 "
                                                           "priorities"),
+    # issue 18: α as a factor, written two ways
+    (lambda d, a, eps=1e-6: a * (np.abs(d) + eps), r"returned \[1.2, 6e-07, 0.3, 1.8\].*: α multiplies the error "
+                                                   r"instead of being its exponent"),
+    (lambda d, a, eps=1e-6: np.abs(d) * a + eps, "α multiplies the error"),
 ])
 def test_priority_mistakes_are_named(wrong, named):
     with pytest.raises(CheckFailed, match=named):
@@ -849,6 +930,8 @@ def test_per_weights_in_grading_runs():
                   "eps is missing")
     assert_graded(check_per_weights, (priorities_from, lambda p, n, b: (n * p) ** -b, beta_at), "failed",
                   "not normalised")
+    assert_graded(check_per_weights, (lambda d, a, eps=1e-6: a * (np.abs(d) + eps), importance_weights, beta_at),
+                  "failed", "α multiplies the error")
     assert_graded(check_per_weights, (priorities_from, importance_weights, lambda s, b0, total: min(b0 + s / total,
                                                                                                     1.0)),
                   "failed", "β reaches 1 too early")
@@ -900,15 +983,17 @@ class PrioritizedSlots:
         self.max_priority = max(self.max_priority, priorities.max())
 
 
-class IndependentDraws(PrioritizedSlots):
-    """Not stratified, size as the highest slot used + 1, weights through a loop: all allowed."""
+class SegmentBounds(PrioritizedSlots):
+    """Segments from np.linspace, drawn one at a time in reverse order; size as the highest slot used + 1; weights
+    through a loop: all allowed."""
 
     def add(self, slot):
         self.tree.set(slot, self.max_priority)
         self.size = max(self.size, slot + 1)
 
     def values(self, batch_size, rng):
-        return rng.uniform(0, self.tree.total, batch_size)
+        bounds = np.linspace(0.0, self.tree.total, batch_size + 1)
+        return np.array([rng.uniform(bounds[i], bounds[i + 1]) for i in reversed(range(batch_size))])
 
     def weights(self, slots, beta):
         weights = np.array([(self.size * p) ** -beta for p in self.probabilities(slots)])
@@ -969,7 +1054,8 @@ class ThroughTheCourse(PrioritizedSlots):
         return prioritized.stratified_values(self.tree.total, batch_size, rng)
 
 
-RIGHT_SLOTS = (PrioritizedSlots, IndependentDraws)
+RIGHT_SLOTS = (PrioritizedSlots, SegmentBounds)
+INDEPENDENT_DRAWS = slots_with(values=lambda self, b, rng: rng.uniform(0, self.tree.total, b))
 UNBOUNDED_SIZE = slots_with(add=adding(lambda self: self.max_priority))
 NO_EPS = slots_with(priorities=lambda self, td_errors: np.abs(td_errors) ** self.alpha)
 UNSCALED = slots_with(values=lambda self, b, rng: (np.arange(b) + rng.random(b)) / b)
@@ -1005,9 +1091,9 @@ SLOTS_MISTAKES = [
      "missing"),
     (slots_with(values=lambda self, b, rng: (np.arange(b) + 1 + rng.random(b)) * self.tree.total / b),
      "past the total 5.844"),
-    (slots_with(values=lambda self, b, rng: np.random.uniform(0, self.tree.total, b)),
+    (slots_with(values=lambda self, b, rng: (np.arange(b) + np.random.random(b)) * self.tree.total / b),
      "generators seeded alike sampled different slots"),
-    (slots_with(values=lambda self, b, rng: np.random.default_rng(0).uniform(0, self.tree.total, b)),
+    (slots_with(values=lambda self, b, rng: (np.arange(b) + np.random.default_rng(0).random(b)) * self.tree.total / b),
      "generators with different seeds sampled the same slots"),
     (slots_with(sample=sampling_slots(lambda self, b, rng: rng.integers(0, self.size, b))), "the sampling is uniform"),
     (slots_with(sample=sampling_slots(proportional_to_powered)), r"in proportion to p\^α"),
@@ -1028,6 +1114,21 @@ SLOTS_MISTAKES = [
      r"returned float slots and integer weights: the pair is \(weights, slots\), swapped"),
     (NO_EPS, r"after update\(\[2, 4\], \[0.0, 1.2\]\) slot 2 has priority 0: a TD error of exactly 0 gives priority 0"),
     (UNBOUNDED_SIZE, r"after add\(6\) … add\(0\) size is 9; expected 8, the capacity: size grows past the capacity"),
+    # issue 18: no segments, one offset for every segment, segments counted from 1, β written in as 1
+    (INDEPENDENT_DRAWS, r"the 64 values sample\(64, ...\) looked up with tree.find are not one in each of 64 equal "
+                        r"segments of \[0, 5.844\): \d+ segments got none.*rng.uniform\(0, total, batch_size\)"),
+    (slots_with(values=lambda self, b, rng: np.sort(rng.random(b)) * self.tree.total), "are not one in each of 64"),
+    (slots_with(values=lambda self, b, rng: (np.arange(b) + rng.uniform()) * self.tree.total / b),
+     r"lie at the same place in each of the 64 segments \(offset .*\): one draw is shared by all segments"),
+    (slots_with(values=lambda self, b, rng: (np.arange(b) + np.full(b, rng.random())) * self.tree.total / b),
+     "one draw is shared by all segments"),
+    (slots_with(values=lambda self, b, rng: np.minimum((np.arange(1, b + 1) + rng.random(b)) * self.tree.total / b,
+                                                       self.tree.total * (1 - 1e-12))),
+     r"sample\(64, ...\) looked up no value in the first segment \[0, 0.09131\) of \[0, 5.844\) and 2 in the last: the "
+     r"segments are counted from 1"),
+    (slots_with(weights=lambda self, slots, beta: importance_weights(self.probabilities(slots), self.size, 1.0)),
+     r"the weights are computed with β = 1, not the beta argument \(0.4\)"),
+    (slots_with(sample=lambda self, b, beta, rng: PrioritizedSlots.sample(self, b, 1, rng)), "computed with β = 1"),
 ]
 
 
@@ -1042,6 +1143,7 @@ def test_prioritized_slots_in_grading_runs():
         assert_graded(check_prioritized_slots, (right,), "passed")
     for wrong, words in ((UNBOUNDED_SIZE, "size grows past the capacity"), (NO_EPS, "a TD error of exactly 0"),
                          (UNSCALED, "not scaled by the total"),
+                         (INDEPENDENT_DRAWS, "are not one in each of 64 equal segments"),
                          (slots_with(sample=sampling_slots(proportional_to_powered)), "in proportion to p^α")):
         assert_graded(check_prioritized_slots, (wrong,), "failed", words)
     hard_coded_capacity = slots_with(add=lambda self, slot: (self.tree.set(slot, self.max_priority),
@@ -1181,6 +1283,11 @@ def in_place_iqm(scores):
     pytest.param(lambda s: stats.trim_mean(s, 0.5), "returned nan, the mean of no runs at all", marks=WARNS),
     (in_place_iqm, "reordered the array it was given"),
     (lambda s: np.sort(s)[2:-2], "returned a NumPy array of shape .*; expected one number"),
+    # issue 18: a slice ending at -cut, empty when cut is 0
+    pytest.param(lambda s: np.sort(s)[len(s) // 4:-(len(s) // 4)].mean(),
+                 r"iqm\(\[500, 12, 230\]\) returned nan.*with 3 runs the cut is floor\(0.25 · 3\) = 0, and a slice "
+                 r"ordered\[cut:-cut\] is then ordered\[0:0\]", marks=WARNS),
+    pytest.param(lambda s: float(np.mean(sorted(s)[int(len(s) / 4):-int(len(s) / 4)])), r"ordered\[0:0\]", marks=WARNS),
 ])
 def test_iqm_mistakes_are_named(wrong, named):
     with pytest.raises(CheckFailed, match=named):
@@ -1215,6 +1322,10 @@ def test_iqm_mistakes_are_named(wrong, named):
      "different seeds gave the same interval"),
     (bootstrap_with(resample=lambda rng, scores: rng.choice(scores, size=len(scores) - 1)), "the resamples hold 9 "
                                                                                              "runs; expected 10"),
+    # issue 18: a resample size written in
+    (bootstrap_with(resample=lambda rng, scores: rng.choice(scores, size=10)),
+     r"for 7 scores the resamples hold 10 runs; expected 7, as many as the scores\. The size is written in"),
+    (bootstrap_with(resample=lambda rng, scores: scores[rng.integers(0, len(scores), 10)]), "The size is written in"),
     (bootstrap_with(resample=lambda rng, scores: scores[rng.integers(0, len(scores) - 1, len(scores))]),
      "the run scoring 405 never appears"),
     (reused_resample, "all 2000 resamples are the same one"),
@@ -1238,6 +1349,8 @@ def test_iqm_and_bootstrap_in_grading_runs():
     assert_graded(check_iqm_bootstrap, (iqm, bootstrap_with(levels=[2.5, 97.5])), "failed", "that is the 95% interval",
                   seeds=range(3))
     assert_graded(check_iqm_bootstrap, (iqm, swapped_bounds), "failed", "the bounds are swapped", seeds=range(3))
+    assert_graded(check_iqm_bootstrap, (iqm, bootstrap_with(resample=lambda rng, scores: rng.choice(scores, size=10))),
+                  "failed", "the resamples hold 10 runs", seeds=range(3))
     notebook = beyond.statistics_inputs(None)
     table = {size: iqm(np.array(notebook["scores"][:size])) for size in notebook["sizes"]}
     hard_coded = lambda scores: table[len(scores)]  # noqa: E731
@@ -1266,9 +1379,9 @@ def test_iqm_refuses_an_object_posing_as_a_number(rigged):
 
 
 def test_n_step_targets_refuses_objects_posing_as_numbers():
-    with pytest.raises(CheckFailed, match="returned a Python list holding a Python Anything; expected a NumPy array of "
-                                          "5 targets"):
-        check_n_step_targets(lambda *args: [Anything() for _ in n_step_loop(*args)])
+    with pytest.raises(CheckFailed, match="returned a NumPy array of shape \\(5,\\) and dtype object; expected a NumPy "
+                                          "array of 5 targets"):
+        check_n_step_targets(lambda *args: np.array([Anything() for _ in n_step_loop(*args)], dtype=object))
 
 
 @pytest.mark.parametrize("rigged_priorities, rigged_beta, named", [

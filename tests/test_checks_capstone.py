@@ -87,6 +87,14 @@ VERDICT_MISTAKES = [
     (lambda r, e: bool(np.min(r) >= gym.spec(e).reward_threshold), "every episode to reach the threshold"),
     (lambda r, e: bool(np.mean(r) >= abs(gym.spec(e).reward_threshold)), r"the threshold's sign is dropped"),
     (lambda r, e: np.mean(r) - gym.spec(e).reward_threshold, "expected True or False"),
+    # issue 18: reversed for every task, sizes compared, one threshold written in for every task
+    (lambda r, e: bool(np.mean(r) <= gym.spec(e).reward_threshold),
+     r"the comparison is reversed \(mean <= threshold\)"),
+    (lambda r, e: bool(abs(np.mean(r)) <= abs(gym.spec(e).reward_threshold)),
+     r"compares sizes \(abs\(mean\) <= abs\(threshold\).*CartPole's 500 counts as unsolved"),
+    (lambda r, e: bool(np.mean(r) >= -100), r"one threshold for every task, above -104 and at most -100 \(Acrobot-v1's "
+                                            r"-100, written in\?\)"),
+    (lambda r, e: np.mean(r) >= -110.0, r"one threshold for every task.*MountainCar-v0's -110"),
 ]
 
 
@@ -103,6 +111,10 @@ def test_negative_reward_task_in_grading_runs():
                   "written in for CartPole (475) and Acrobot (-100) only")
     assert_graded(check_negative_reward_task, (acrobot_config, lambda r, e: bool(np.median(r) >= gym.spec(
         e).reward_threshold)), "failed", "it uses the median")
+    for verdict, words in ((lambda r, e: bool(np.mean(r) >= -100), "one threshold for every task"),
+                           (lambda r, e: bool(abs(np.mean(r)) <= abs(gym.spec(e).reward_threshold)), "compares sizes"),
+                           (lambda r, e: bool(np.mean(r) <= gym.spec(e).reward_threshold), "comparison is reversed")):
+        assert_graded(check_negative_reward_task, (acrobot_config, verdict), "failed", words)
     seed_three = lambda seed: acrobot_config(3)  # noqa: E731 (the notebook's seed, written in)
     check_negative_reward_task(seed_three, solved)  # passes in the notebook
     assert_graded(check_negative_reward_task, (seed_three, solved), "failed", "gave seed=3")
@@ -139,11 +151,29 @@ def count_bonus(counts, state, low, high, bins, beta):
 
 
 def count_bonus_with_floor(counts, state, low, high, bins, beta):
-    """The same with np.floor and a string key: any key per cell is fine."""
+    """The same with np.floor, and a key that is a tuple of NumPy ints (they hash and compare as Python ints)."""
     index = np.minimum(np.floor((state - low) / (high - low) * bins), bins - 1).astype(int)
-    key = ",".join(map(str, np.maximum(index, 0)))
+    key = tuple(np.maximum(index, 0))
     counts[key] = counts.get(key, 0) + 1
     return float(beta * counts[key] ** -0.5)
+
+
+def keyed_by(key):
+    """The right bonus, with the counts keyed by `key(cell, bins)` instead of the tuple of the cell's indices."""
+    def bonus(counts, state, low, high, bins, beta):
+        cell = key(tuple(np.clip(np.floor((state - low) / ((high - low) / bins)), 0, bins - 1).astype(int).tolist()),
+                   bins)
+        counts[cell] = counts.get(cell, 0) + 1
+        return beta / np.sqrt(counts[cell])
+    return bonus
+
+
+def count_before_visit(counts, state, low, high, bins, beta):
+    """Computes the bonus from the count before this visit (β on a first visit), then counts."""
+    cell = tuple(np.clip(np.floor((state - low) / ((high - low) / bins)), 0, bins - 1).astype(int).tolist())
+    seen = counts.get(cell, 0)
+    counts[cell] = seen + 1
+    return beta if seen == 0 else beta / np.sqrt(seen)
 
 
 def count_bonus_rounded(counts, state, low, high, bins, beta):
@@ -197,6 +227,19 @@ def test_right_bonuses_pass():
     (lambda counts, state, low, high, bins, beta: count_bonus_rounded(counts, state, low, high, bins, beta),
      "rounded, not floored"),
     (lambda counts, state, low, high, bins, beta: np.array([beta]), "expected a finite float"),
+    # issue 18: the count before this visit, low not subtracted, bins written in, another key than the cell's tuple
+    (count_before_visit, r"the count from before this visit \(β/√\(N − 1\), β on a first visit\)"),
+    (lambda counts, state, low, high, bins, beta: count_bonus(counts, state, 0 * low, high - low, bins, beta),
+     "low is not subtracted, so the grid starts at 0"),
+    (lambda counts, state, low, high, bins, beta: count_bonus(counts, state, low, high, 10, beta),
+     r"the grid has 10 cells per coordinate whatever bins is \(here 4\): the number of bins is written in"),
+    (lambda counts, state, low, high, bins, beta: count_bonus(counts, state, low, high, 5, beta),
+     r"the grid has 5 cells per coordinate"),
+    (keyed_by(lambda cell, bins: str(cell)), r"the bonuses are right, but the counts dict is keyed by the Python str "
+                                             r"'\(1, 2\)'; the statement asks for the tuple of the cell's indices"),
+    (keyed_by(lambda cell, bins: ",".join(map(str, cell))), "keyed by the Python str '1,2'"),
+    (keyed_by(lambda cell, bins: cell[0] * bins + cell[1]), "keyed by the Python int 6"),
+    (keyed_by(lambda cell, bins: tuple(float(i) for i in cell)), "keyed by tuples holding a Python float"),
 ])
 def test_bonus_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
@@ -207,7 +250,8 @@ def test_count_bonus_in_grading_runs():
     for right in (count_bonus, count_bonus_with_floor):
         assert_graded(check_count_bonus, (right,), "passed")
     for wrong, words in ((make_bonus(power=1.0), "β/N, not β/√N"), (make_bonus(clip=False), "upper bound"),
-                         (count_bonus_rounded, "rounded, not floored")):
+                         (count_bonus_rounded, "rounded, not floored"), (count_before_visit, "before this visit"),
+                         (keyed_by(lambda cell, bins: str(cell)), "keyed by the Python str")):
         assert_graded(check_count_bonus, (wrong,), "failed", words)
     check_count_bonus(bonus_on_mountain_car)  # passes in the notebook
     assert_graded(check_count_bonus, (bonus_on_mountain_car,), "failed")
@@ -217,6 +261,13 @@ def test_count_bonus_in_grading_runs():
         return counts["course"](state)
 
     assert graded(check_count_bonus, 0, kept_alongside)["flags"] == ["calls the course's own `utils.dqn.CountBonus`"]
+
+
+def test_the_notebook_walk_tells_every_bonus_mistake_from_every_other():
+    inputs = capstone.bonus_inputs(None)
+    groups = [[capstone._reference_bonuses(inputs)], *capstone._bonus_slips(inputs).values()]
+    assert all(np.max(np.abs(np.subtract(a, b))) > 1e-3
+               for i, group in enumerate(groups) for other in groups[:i] for a in group for b in other)
 
 
 # --- 8.3 ----------------------------------------------------------------------------------------
@@ -251,9 +302,14 @@ UNSQUEEZED = wrapper(lambda model, s: model.q_net(s.unsqueeze(0)).squeeze(0) if 
 SQUEEZED = wrapper(lambda model, s: model.q_net(s.reshape(-1, s.shape[-1])).squeeze())
 
 
+FROM_THE_SPACE = wrapper(lambda model, s: model.policy.q_net(s.view(-1, model.observation_space.shape[0])).view(
+    *s.shape[:-1], model.action_space.n))
+
+
 def test_right_wrappers_pass():
     check_sb3_wrapper(SB3QNetwork)
     check_sb3_wrapper(UNSQUEEZED)
+    check_sb3_wrapper(FROM_THE_SPACE)
 
 
 @pytest.mark.parametrize("wrong, words", [
@@ -268,6 +324,12 @@ def test_right_wrappers_pass():
      r"for one state \(4,\) SB3QNetwork returned a tensor of shape \(1, 2\)"),
     (SQUEEZED, r"for a batch of one state \(1, 4\) SB3QNetwork returned a tensor of shape \(2,\).*; expected a "
                r"\(1, 2\) tensor\. Hint: keep the batch dimension: squeeze\(\) drops every dimension of size 1"),
+    # issue 18: CartPole's sizes written in
+    (wrapper(lambda model, s: model.q_net(s.reshape(-1, 4)).reshape(*s.shape[:-1], -1)),
+     r"with an SB3 model of Acrobot-v1 \(6 observations, 3 actions\), for a batch \(5, 6\) your code raised "
+     r"RuntimeError: .*\(line \d+ of your code: .*a size of CartPole's \(4 observations or 2 actions\) is written in"),
+    (wrapper(lambda model, s: model.q_net(s.reshape(-1, s.shape[-1])).reshape(*s.shape[:-1], 2)),
+     r"Acrobot-v1 .*for a batch \(5, 6\) your code raised RuntimeError"),
 ])
 def test_wrapper_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
@@ -275,15 +337,19 @@ def test_wrapper_mistakes_are_named(wrong, words):
 
 
 def test_sb3_wrapper_in_grading_runs():
-    for right in (SB3QNetwork, UNSQUEEZED):
+    for right in (SB3QNetwork, UNSQUEEZED, FROM_THE_SPACE):
         assert_graded(check_sb3_wrapper, (right,), "passed", seeds=range(3))
+    assert_graded(check_sb3_wrapper, (wrapper(lambda model, s: model.q_net(s.reshape(-1, 4)).reshape(
+        *s.shape[:-1], -1)),), "failed", "a size of CartPole's", seeds=range(3))
     assert_graded(check_sb3_wrapper, (SQUEEZED,), "failed", "squeeze() drops every dimension", seeds=range(3))
     assert_graded(check_sb3_wrapper, (wrapper(lambda model, s: model.q_net_target(s)),), "failed",
                   "from the target network", seeds=range(3))
     notebook = capstone.wrapper_inputs(None)
-    table = {(states.shape, states.tobytes()): capstone._q_values(notebook["online"], torch.from_numpy(
-        states).reshape(-1, 4)).reshape(*states.shape[:-1], -1)
-        for states in (notebook["states"], notebook["states"][0], notebook["states"][:1])}
+    table = {(states.shape, states.tobytes()): capstone._q_values(weights, torch.from_numpy(
+        states).reshape(-1, states.shape[-1])).reshape(*states.shape[:-1], -1)
+        for weights, batch in ((notebook["online"], notebook["states"]),
+                               (notebook["other"]["online"], notebook["other"]["states"]))
+        for states in (batch, batch[0], batch[:1])}
     hard_coded = wrapper(lambda model, s: table[(tuple(s.shape), s.numpy().tobytes())])
     check_sb3_wrapper(hard_coded)  # passes in the notebook
     assert_graded(check_sb3_wrapper, (hard_coded,), "failed", seeds=range(3))

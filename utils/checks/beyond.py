@@ -92,8 +92,11 @@ def _dueling_case(rng, sizes: dict, batch: int) -> dict:
         reference = _dueling_reference(case, torch.from_numpy(case["states"]))
         slips = [*_trunk_slips(case, torch.from_numpy(case["states"])).values(),
                  *_combination_slips(reference).values()]
+        values = reference["values"]
+        # V of both signs: a ReLU on V then differs both from V and from leaving V out
         if (separated([reference["q"], *slips[2:]], margin=1e-2, same_ok=True)
-                and separated([reference["features"], *slips[:2]], same_ok=True)):
+                and separated([reference["features"], *slips[:2]], same_ok=True)
+                and (values > 0.1).any() and (values < -0.1).any()):
             break
     return case
 
@@ -132,9 +135,23 @@ def _combination_slips(reference: dict) -> dict:
     centred = advantages - advantages.mean(dim=-1, keepdim=True)
     relu_advantages = torch.relu(advantages)
     hint = " Hint: " + MEAN_HINT
+    two_actions = {}
+    if advantages.shape[-1] != 2:  # with two actions these are the mean itself
+        written_in = (f"the mean is written for 2 actions, but this network has {advantages.shape[-1]}: ")
+        fix = " Hint: A.mean(dim=-1, keepdim=True) averages over every action, however many there are."
+        two_actions = {
+            written_in + "it averages A[..., 0] and A[..., 1] only." + fix:
+                values + advantages - advantages[..., :2].mean(dim=-1, keepdim=True),
+            written_in + "it divides the sum of the advantages by 2, not by n_actions." + fix:
+                values + advantages - advantages.sum(dim=-1, keepdim=True) / 2,
+        }
     return {
         "the mean advantage is not subtracted (Q = V + A), so V and A are not identifiable: any constant can move "
         "from one to the other." + hint: values + advantages,
+        "it is A − mean A, without V: the mean is subtracted from V + A, so V cancels out ((V + A) − mean(V + A) = "
+        "A − mean A), or V is left out. Hint: subtract the mean of A only: V + (A − A.mean(dim=-1, keepdim=True)).":
+            centred,
+        **two_actions,
         "it subtracts the largest advantage, not the mean (the paper's equation 8; the exercise asks for the mean, "
         "equation 9)." + hint: values + advantages - advantages.max(dim=-1, keepdim=True).values,
         "the mean is taken over the batch (dim 0), so a state's Q-values depend on the other states of its batch. "
@@ -409,22 +426,24 @@ def n_step_inputs(rng) -> dict:
 
 
 def _n_step_reference(inputs: dict, n: int, terminated: bool, masks=None, power=lambda m: m, value_shift: int = 0,
-                      reward_power=lambda k, m: k) -> np.ndarray:
+                      reward_power=lambda k, m: k, summed=lambda m: m, window=lambda n, T, t: min(n, T - t),
+                      value_at=lambda t, m: t + m - 1) -> np.ndarray:
     """The targets of the episode; the keywords make the usual mistakes (their defaults: the right answer).
 
     `masks(t, m, T)`: whether the bootstrap is dropped (right: terminated and t + m == T);
-    `power(m)`: the exponent of γ on the bootstrap; `value_shift`: reading bootstrap_values[t + m − 1 + shift];
-    `reward_power(k, m)`: the exponent of γ on r_(t+k).
+    `power(m)`: the exponent of γ on the bootstrap; `value_at(t, m)` + `value_shift`: the index of the
+    bootstrap value; `reward_power(k, m)`: the exponent of γ on r_(t+k); `summed(m)`: how many rewards are
+    summed; `window(n, T, t)`: m.
     """
     rewards, values, gamma = inputs["rewards"], inputs["values"], inputs["gamma"]
     length = len(rewards)
     masks = masks or (lambda t, m, T: terminated and t + m == T)
     targets = []
     for t in range(length):
-        m = min(n, length - t)
-        window = sum(gamma ** reward_power(k, m) * rewards[t + k] for k in range(m))
-        value = values[min(max(t + m - 1 + value_shift, 0), length - 1)]
-        targets.append(window + (not masks(t, m, length)) * gamma ** power(m) * value)
+        m = window(n, length, t)
+        window_sum = sum(gamma ** reward_power(k, m) * rewards[t + k] for k in range(summed(m)))
+        value = values[min(max(value_at(t, m) + value_shift, 0), length - 1)]
+        targets.append(window_sum + (not masks(t, m, length)) * gamma ** power(m) * value)
     return np.array(targets)
 
 
@@ -459,6 +478,15 @@ def _n_step_slips(inputs: dict, n: int, terminated: bool) -> dict:
             slip(value_shift=1),
         "the bootstrap value is read one step early: bootstrap_values[t + m − 2] is the value of s_(t+m−1)." + late:
             slip(value_shift=-1),
+        "the bootstrap value is bootstrap_values[t], the value of s_(t+1) as in a one-step target, but the window of "
+        "m rewards ends at s_(t+m)." + late: slip(value_at=lambda t, m: t),
+        "only m − 1 rewards are summed: the window's last reward, r_(t+m−1), is left out. Hint: Σ_(k<m) γ^k r_(t+k) "
+        "sums k = 0 … m − 1, range(m).": slip(summed=lambda m: m - 1),
+        **{f"the window is one step short near the episode's end: m = {written} stops a window that should reach "
+           "s_T one step before it, so it leaves out r_(T−1) and bootstraps even after a termination. Hint: "
+           "m = min(n, T − t).": slip(window=window)
+           for written, window in (("max(1, min(n, T − t − 1))", lambda n, T, t: max(1, min(n, T - t - 1))),
+                                   ("min(n, T − t − 1)", lambda n, T, t: min(n, T - t - 1)))},
         "the first reward is discounted: r_(t+k) gets γ^(k+1). Hint: r_t is received now, undiscounted: "
         "Σ_(k<m) γ^k r_(t+k).": slip(reward_power=lambda k, m: k + 1),
         "everything is discounted once too often: r_(t+k) gets γ^(k+1) and the bootstrap γ^(m+1). Hint: r_t is "
@@ -512,10 +540,38 @@ def judge_n_step(results, inputs: dict) -> None:
         if everywhere:
             raise Mistake(returned + everywhere)
         name_the_mistake(lambda value: np.allclose(targets, value), _n_step_slips(inputs, n, terminated),
-                         f"{call} returned {_numbers(targets)}; expected {_numbers(expected)}. " + FORMULA_HINT,
+                         _bootstrap_rows(targets, inputs, n, terminated, returned)
+                         or f"{call} returned {_numbers(targets)}; expected {_numbers(expected)}. " + FORMULA_HINT,
                          returned=returned)
     if len(answered) < len(inputs["cases"]):
         _n_step_crash(results, len(answered), inputs)
+
+
+def _bootstrap_rows(targets: np.ndarray, inputs: dict, n: int, terminated: bool, returned: str) -> str:
+    """If every target is right but for its bootstrap term, kept or dropped at the wrong steps: which steps; else ''."""
+    kept = _n_step_reference(inputs, n, terminated, masks=lambda t, m, T: False)
+    dropped = _n_step_reference(inputs, n, terminated, masks=lambda t, m, T: True)
+    right = _n_step_reference(inputs, n, terminated)
+    as_kept, as_dropped = np.isclose(targets, kept), np.isclose(targets, dropped)
+    if not np.all(as_kept | as_dropped):
+        return ""
+    length = len(targets)
+    rule = ("Hint: drop the bootstrap term only when terminated and t + m == T, the window reaching the terminal state "
+            "s_T; every other target bootstraps from bootstrap_values[t + m − 1].")
+    wrongly_dropped = [t for t in range(length) if as_dropped[t] and not as_kept[t] and right[t] != dropped[t]]
+    if wrongly_dropped:
+        t = wrongly_dropped[0]
+        m = min(n, length - t)
+        return (f"{returned}the target of step t = {t} has no bootstrap term, but its window ends at s_{t + m} "
+                f"(t + m = {t + m} < T = {length}), a state with a future"
+                + (f" (so do steps {', '.join(map(str, wrongly_dropped))})" if len(wrongly_dropped) > 1 else "")
+                + f". {rule}")
+    wrongly_kept = [t for t in range(length) if as_kept[t] and not as_dropped[t] and right[t] != kept[t]]
+    if not wrongly_kept:
+        return ""
+    t = wrongly_kept[0]
+    return (f"{returned}the target of step t = {t} bootstraps from bootstrap_values[{length - 1}], but its window "
+            f"ends at s_T, where the episode " + ("terminated" if terminated else "was truncated") + f". {rule}")
 
 
 def _n_step_crash(results, index: int, inputs: dict) -> None:
@@ -536,9 +592,11 @@ def _slips_by_case(inputs: dict, cases: int) -> dict:
 def _n_step_targets(got, inputs: dict, n: int, terminated: bool) -> np.ndarray:
     """What the student's function returned for one case, as a float array of one target per step."""
     call, length = _n_step_call(inputs, n, terminated), len(inputs["rewards"])
-    targets = plain_values(got, f"{call} returned", f"a NumPy array of {length} targets",
-                           "return np.array(targets), one float per step.",
-                           containers=(list, tuple, np.ndarray, torch.Tensor))
+    # The statement asks for an array: a list does not scale or add like one (targets * 2 repeats a list).
+    targets = plain_values(got, f"{call} returned", f"a NumPy array of {length} targets, as the statement's "
+                           "-> np.ndarray says (a list or tensor does not compute like one: targets * 2 repeats a "
+                           "list)",
+                           "return np.array(targets), one float per step.", containers=(np.ndarray,))
     expect(targets.shape == (length,), f"{call} returned " + (f"{len(targets)} targets" if targets.ndim == 1 else
            f"an array of shape {targets.shape}") + f" for an episode of {length} steps; expected {length}, one per "
            "step.", WINDOW_HINT)
@@ -565,6 +623,9 @@ FIND_VALUES = 40
 # The statement's example: in a 4-slot tree the total is 0.8300000000000001, and 0.83 − 0.32 = 0.51 exactly, so a
 # descent without the guard goes right twice from find(0.83) and ends in the empty slot 3.
 ROUNDING_PRIORITIES, ROUNDING_VALUE = (0.18, 0.14, 0.51), 0.83
+# The edge case at totals near 1, 1e3 and 1e6: a fixed margin such as min(value, total - 1e-12) keeps the value
+# below the total near 1 or 1e3, but is lost in rounding near 1e6, where neighbouring floats are 1.2e-10 apart.
+ROUNDING_SCALES = (1, 1e3, 1e6)
 EMPTY_END_HINT = ("go right only if the right child's sum is > 0 (or step back to the last slot of positive priority), "
                   "so that find never returns a slot of priority 0.")
 
@@ -590,7 +651,7 @@ def sum_tree_inputs(rng) -> dict:
     inputs = {"capacity": capacity, "filled": filled, "overwrites": overwrites,
               "find": [float(v) for v in draw.uniform(0, total, FIND_VALUES)], "at_total": float(total),
               "positive": positive, "boundaries": [0.0, *np.cumsum(positive)[:-1].tolist()]}
-    inputs["rounding"] = _rounding_case(rng)
+    inputs["rounding"] = [_rounding_case(rng, scale) for scale in ROUNDING_SCALES]
     large = draw.integers(1, 10, LARGE_CAPACITY).astype(float)
     nodes = _tree_nodes(large)
     for slot, priority in updates:
@@ -600,16 +661,21 @@ def sum_tree_inputs(rng) -> dict:
     return inputs
 
 
-def _rounding_case(rng) -> dict:
-    """Three priorities of a 4-slot tree and a value below its total that a descent without the guard ends beyond.
+def _rounding_case(rng, scale: float = 1) -> dict:
+    """Three priorities of a 4-slot tree, summing to about `scale`, and a value below its total that a descent
+    without the guard ends beyond.
 
     With three slots filled in order, every way of keeping the sums (recomputing parents, adding the change)
-    gives the same rounded nodes, so the value trips any unguarded descent. About 1 draw in 1,500 does.
+    gives the same rounded nodes, so the value trips any unguarded descent. Near 1, the priorities have two
+    decimals (about 1 draw in 1,500 trips); above, they are drawn to full precision (about 1 in 500). The
+    notebook's cases come from generators of their own, seeded by the scale.
     """
-    if rng is None:
+    if rng is None and scale == 1:
         return {"priorities": list(ROUNDING_PRIORITIES), "value": ROUNDING_VALUE}
+    draw = np.random.default_rng(int(scale)) if rng is None else rng
     for _ in range(100_000):
-        priorities = np.round(rng.uniform(0.01, 0.99, 3), 2)
+        priorities = draw.uniform(0.01, 0.99, 3) * scale
+        priorities = np.round(priorities, 2) if scale == 1 else priorities
         nodes = _tree_nodes(np.append(priorities, 0.0))
         below = [float(np.round(priorities.sum(), 2)), float(np.nextafter(nodes[1], 0))]
         value = next((v for v in below if v < nodes[1] and _descend(nodes[4:], v, guarded=False) == 3), None)
@@ -701,11 +767,12 @@ def probe_sum_tree(rec, inputs: dict, tree_class) -> None:
     for index, value in enumerate(inputs["find"]):
         rec.call(f"find {index}", tree.find, value)
     rec.call("find at total", tree.find, inputs["at_total"])
-    rounding = rec.call("rounding tree", tree_class, 4)
-    for slot, priority in enumerate(inputs["rounding"]["priorities"]):
-        rec.call(f"rounding {slot}", rounding.update, slot, priority)
-    _note_tree(rec, "rounding", rounding)
-    rec.call("find rounding", rounding.find, inputs["rounding"]["value"])
+    for index, case in enumerate(inputs["rounding"]):
+        rounding = rec.call(f"rounding {index} tree", tree_class, 4)
+        for slot, priority in enumerate(case["priorities"]):
+            rec.call(f"rounding {index} {slot}", rounding.update, slot, priority)
+        _note_tree(rec, f"rounding {index}", rounding)
+        rec.call(f"find rounding {index}", rounding.find, case["value"])
     positive = rec.call("positive tree", tree_class, inputs["capacity"])
     for slot, priority in enumerate(inputs["positive"]):
         rec.call(f"positive {slot}", positive.update, slot, priority)
@@ -750,7 +817,8 @@ def judge_sum_tree(results, inputs: dict) -> None:
     for slot in range(len(inputs["filled"])):
         results.value(f"fill {slot}")
     priorities = _overwritten(capacity, inputs["filled"], [])
-    _expect_sums(results, "filled", priorities, f"after update(j, p_j) for the priorities {_numbers(inputs['filled'])}")
+    _expect_sums(results, "filled", priorities, f"after update(j, p_j) for the priorities {_numbers(inputs['filled'])}",
+                 history=list(enumerate(inputs["filled"])))
     for index, (slot, priority) in enumerate(inputs["overwrites"]):
         _judge_overwrite(results, index, priorities, int(slot), float(priority))
     _judge_finds(results, [f"find {i}" for i in range(len(inputs["find"]))], priorities, inputs["find"])
@@ -776,8 +844,11 @@ def _nodes(results, key: str) -> np.ndarray:
                         "self.nodes = np.zeros(2 * capacity).")
 
 
-def _sums_problem(results, key: str, priorities: np.ndarray, after: str) -> str:
-    """What is wrong with the leaves, the inner sums or total() of the tree, or '' if nothing."""
+def _sums_problem(results, key: str, priorities: np.ndarray, after: str, history=None) -> str:
+    """What is wrong with the leaves, the inner sums or total() of the tree, or '' if nothing.
+
+    `history`, the (slot, priority) updates made so far, lets it name children read at the wrong index.
+    """
     capacity, nodes = len(priorities), _nodes(results, key)
     leaves = nodes[capacity:]
     if nodes.shape != (2 * capacity,) or not np.array_equal(leaves, priorities):
@@ -789,13 +860,33 @@ def _sums_problem(results, key: str, priorities: np.ndarray, after: str) -> str:
         return ""
     where = (f": node {wrong[0]}{' (the root)' if wrong[0] == 1 else ''} holds {nodes[wrong[0]]:g}, not the sum of "
              f"its children {nodes[2 * wrong[0]] + nodes[2 * wrong[0] + 1]:g}") if wrong else ""
+    shift = next((shift for shift in (-1, 1) if history is not None
+                  and np.allclose(nodes, _shifted_children(capacity, history, shift))), 0)
+    if shift:
+        left = "2k − 1" if shift < 0 else "2k + 1"
+        right = "2k" if shift < 0 else "2k + 2"
+        return (f"{after}, total() returns {total:g}; expected {expected:g}{where}: update sums nodes[{left}] and "
+                f"nodes[{right}] into node k, but node k's children are 2k and 2k + 1 (the root's are 2 and 3). "
+                "Hint: self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1].")
     return (f"{after}, total() returns {total:g}; expected {expected:g}{where}. Hint: after setting the leaf, move up "
             "(node //= 2) and update every ancestor, the root (node 1) included.")
 
 
-def _expect_sums(results, key: str, priorities: np.ndarray, after: str) -> None:
+def _shifted_children(capacity: int, history: list, shift: int) -> np.ndarray:
+    """The nodes after the `history` of updates if each parent summed nodes[2k + shift] and nodes[2k + 1 + shift]."""
+    nodes = np.zeros(2 * capacity + 1)  # one spare entry: with shift +1 the last parent reads past the leaves
+    for slot, priority in history:
+        node = capacity + int(slot)
+        nodes[node] = priority
+        while node > 1:
+            node //= 2
+            nodes[node] = nodes[2 * node + shift] + nodes[2 * node + 1 + shift]
+    return nodes[:2 * capacity]
+
+
+def _expect_sums(results, key: str, priorities: np.ndarray, after: str, history=None) -> None:
     """Fail unless the leaves hold `priorities` and every inner node the sum of its children."""
-    problem = _sums_problem(results, key, priorities, after)
+    problem = _sums_problem(results, key, priorities, after, history)
     if problem:
         raise Mistake(problem)
 
@@ -916,22 +1007,31 @@ def _judge_find_at_total(results, priorities: np.ndarray, total: float) -> None:
                   f"the last one of positive priority. Hint: {EMPTY_END_HINT}")
 
 
-def _judge_find_after_rounding(results, rounding: dict) -> None:
-    """In a 4-slot tree, a value just below the total that rounding leaves at the end of a subtree finds slot 2."""
-    priorities, value = np.append(rounding["priorities"], 0.0), rounding["value"]
-    nodes = _tree_nodes(priorities)  # as every update keeps them for three slots filled in order
-    results.value("rounding tree")
-    for slot in range(3):
-        results.value(f"rounding {slot}")
-    _expect_sums(results, "rounding", priorities, f"after update(j, p_j) for the priorities {rounding['priorities']}")
-    about = f"in a tree of 4 slots with the priorities {rounding['priorities']} (total() = {float(nodes[1])!r}),"
-    got = _slot(results, "find rounding", about, value)
-    if got == 2:
-        return
-    expect(got != 3, f"{about} find({value!r}) returned slot 3, whose priority is 0: a slot that holds nothing. "
-           f"Going right at the root leaves {value!r} − {float(nodes[2])!r}, which rounding makes equal to (not below) "
-           "slot 2's priority, so the descent goes right again, into the empty slot.", EMPTY_END_HINT)
-    raise Mistake(f"{about} find({value!r}) returned {got}; expected slot 2. Hint: {EMPTY_END_HINT}")
+def _judge_find_after_rounding(results, cases: list) -> None:
+    """In 4-slot trees of totals near 1, 1e3 and 1e6, a value just below the total that rounding leaves at the end
+    of a subtree must find slot 2, never the empty slot 3."""
+    handled = []  # the totals at which the edge case was handled
+    for index, case in enumerate(cases):
+        priorities, value = np.append(case["priorities"], 0.0), case["value"]
+        nodes = _tree_nodes(priorities)  # as every update keeps them for three slots filled in order
+        results.value(f"rounding {index} tree")
+        for slot in range(3):
+            results.value(f"rounding {index} {slot}")
+        _expect_sums(results, f"rounding {index}", priorities, f"after update(j, p_j) for the priorities "
+                     f"{case['priorities']}", history=list(enumerate(case["priorities"])))
+        about = f"in a tree of 4 slots with the priorities {case['priorities']} (total() = {float(nodes[1])!r}),"
+        got = _slot(results, f"find rounding {index}", about, value)
+        if got == 2:
+            handled.append(float(nodes[1]))
+            continue
+        margin = (f" The same edge case with a total of {handled[0]:.4g} found slot 2: a fixed margin, such as "
+                  f"min(value, total − 1e-12), is lost in rounding at this total, where neighbouring floats are "
+                  f"{float(np.spacing(nodes[1])):.2g} apart." if handled else "")
+        expect(got != 3, f"{about} find({value!r}) returned slot 3, whose priority is 0: a slot that holds nothing. "
+               f"Going right at the root leaves {value!r} − {float(nodes[2])!r} = {float(value - nodes[2])!r}, which "
+               f"rounding puts at (not below) slot 2's priority {float(nodes[6])!r}, so the descent goes right again, "
+               f"into the empty slot.{margin}", EMPTY_END_HINT)
+        raise Mistake(f"{about} find({value!r}) returned {got}; expected slot 2. Hint: {EMPTY_END_HINT}")
 
 
 def _judge_large_tree(results, large: dict) -> None:
@@ -1053,6 +1153,9 @@ def _priority_slips(inputs: dict) -> dict:
         "it squares δ: the priority is of |δ|, not δ²." + hint: (td_errors ** 2 + EPS) ** alpha,
         "eps is added inside the absolute value, |δ + eps|, which shrinks the negative errors." + hint:
             np.abs(td_errors + EPS) ** alpha,
+        "α multiplies the error instead of being its exponent: α · (|δ| + eps) is proportional to |δ|, so the "
+        "priorities are not flattened at all." + hint:
+            (alpha * (np.abs(td_errors) + EPS), alpha * np.abs(td_errors) + EPS, alpha * np.abs(td_errors)),
     }
 
 
@@ -1064,7 +1167,8 @@ def _judge_priorities(results, inputs: dict) -> None:
     expected = _expected_priorities(inputs)
     if not np.allclose(got, expected, rtol=1e-9, atol=0):
         _expect_default_eps(got, inputs, call)
-        name_the_mistake(lambda value: np.allclose(got, value, rtol=1e-9, atol=0, equal_nan=True),
+        name_the_mistake(lambda value: any(np.allclose(got, candidate, rtol=1e-9, atol=0, equal_nan=True)
+                                           for candidate in (value if type(value) is tuple else (value,))),
                          _priority_slips(inputs), f"{call} returned {_numbers(got)}; expected {_numbers(expected)}. "
                          "Hint: (|δ| + eps) ** alpha.",
                          returned=f"{call} returned {_numbers(got)}, expected {_numbers(expected)}: ")
@@ -1496,13 +1600,40 @@ def _judge_looked_up(values: np.ndarray, total: float) -> None:
            f"sum to {total:.4g}: they are not scaled by the total, so only the first slots can be found.", hint)
     expect(values.max() <= total * (1 + 1e-9), f"sample looked up values up to {values.max():.4g} with tree.find, "
            f"past the total {total:.4g}: a value beyond the total finds no slot of its own.", hint)
+    if values.size == SAMPLE_BATCH:
+        _judge_segments(values, total, hint)
+
+
+def _judge_segments(values: np.ndarray, total: float, hint: str) -> None:
+    """The batch's values, in any order, must be one in each of its equal segments, each with its own offset."""
+    size = len(values)
+    segment = total / size
+    # where each value lies, in segments: value k of the sorted batch must lie in [k, k + 1]
+    position = np.sort(values) / segment
+    offsets = position - np.arange(size)
+    if not np.all((offsets >= -1e-9) & (offsets <= 1 + 1e-9)):
+        counts = np.bincount(np.clip(np.floor(values / segment), 0, size - 1).astype(int), minlength=size)
+        empty = np.flatnonzero(counts == 0)
+        expect(empty.tolist() != [0], f"sample({size}, ...) looked up no value in the first segment [0, "
+               f"{segment:.4g}) of [0, {total:.4g}) and {counts[-1]} in the last: the segments are counted from 1 "
+               "(np.arange(1, batch_size + 1)), so the first is never drawn.", hint)
+        raise Mistake(f"the {size} values sample({size}, ...) looked up with tree.find are not one in each of {size} "
+                      f"equal segments of [0, {total:.4g}): {len(empty)} segments got none and one got "
+                      f"{counts.max()}, as plain draws over the whole range (rng.uniform(0, total, batch_size)) fall. "
+                      "The statement asks for stratified draws, which cover the priorities evenly in every batch. "
+                      f"Hint: {hint}")
+    expect(np.ptp(offsets) > 1e-6, f"the {size} values sample({size}, ...) looked up lie at the same place in each "
+           f"of the {size} segments (offset {offsets[0]:.4g} of a segment): one draw is shared by all segments "
+           "(rng.uniform() with no size), so a batch is a fixed comb, not a random draw in each segment.", "one "
+           "independent draw per segment: rng.uniform(size=batch_size).")
 
 
 def _judge_frequencies(drawn: np.ndarray, priorities: np.ndarray, alpha: float) -> None:
     """Over many draws, slot i must come with frequency p_i / total.
 
-    The statement asks for stratified draws (one uniform value per segment of [0, total)), which
-    lowers the variance of a batch; independent draws sample the same distribution, so they pass too.
+    Stratified draws (one uniform value per segment of [0, total)) lower the variance of a batch but
+    sample the same distribution as independent ones: whether the values are stratified is
+    _judge_segments' question, asked of the values sample looked up.
     """
     size = len(priorities)
     got = np.bincount(drawn, minlength=size)[:size] / max(len(drawn), 1)
@@ -1544,6 +1675,9 @@ def _judge_sample_weights(slots, weights, priorities: np.ndarray, inputs: dict) 
         f"number of slots in use ({size})." + hint: (capacity * probabilities) ** -beta,
         "the weights are all 1: β is ignored, so the bias of prioritized sampling is not corrected." + hint:
             np.ones(len(slots)),
+        f"the weights are computed with β = 1, not the beta argument ({beta}): the correction is full from the "
+        "start instead of annealed. Hint: pass beta on: importance_weights(probabilities, self.size, beta).":
+            prioritized.importance_weights(probabilities, size, 1.0),
         "the exponent is +β: the frequent transitions get the larger weights; it is the rare ones that need them."
         + hint: prioritized.importance_weights(probabilities, size, -beta),
         "P(i) is computed from p_i^α, but the tree already holds p_i = (|δ| + eps)^α: P(i) = p_i / total." + hint:
@@ -1571,6 +1705,8 @@ REFERENCE_TOLERANCE = 1.0
 # Each run is drawn n_resamples times on average; a chi-square statistic of the counts above its
 # 1e-6 quantile says the draws are not uniform (a right answer fails once in a million runs).
 UNIFORM_P_VALUE = 1e-6
+# A bootstrap of the first 7 runs too: a resample size written in (the notebook's 10 runs) shows there.
+FEWER_RUNS = 7
 PERCENTILE_HINT = " Hint: np.percentile(values, [100 * (1 − confidence) / 2, 100 * (1 + confidence) / 2])."
 
 
@@ -1578,14 +1714,15 @@ def statistics_inputs(rng) -> dict:
     """Run scores, the sizes of their prefixes to take the IQM of, generator seeds and a second confidence."""
     if rng is None:
         return {"scores": list(RUN_SCORES), "sizes": list(IQM_SIZES), "confidence": 0.8,
-                "seeds": {"main": 1, "same": 2, "other": 3, "confidence": 4}}
+                "seeds": {"main": 1, "same": 2, "other": 3, "confidence": 4}, "fewer": FEWER_RUNS}
     for _ in range(1000):  # a few draws at most
         count = int(rng.integers(8, 13))
         scores = rng.permutation(np.round(rng.uniform(0, 500, count), 1))
         sizes = [count, *sorted(rng.choice(np.arange(3, count), size=4, replace=False).tolist(), reverse=True)]
         seeds = [int(s) for s in rng.choice(10**6, size=4, replace=False)]
         inputs = {"scores": scores.tolist(), "sizes": sizes, "confidence": float(rng.choice([0.5, 0.68, 0.8, 0.9])),
-                  "seeds": dict(zip(("main", "same", "other", "confidence"), seeds))}
+                  "seeds": dict(zip(("main", "same", "other", "confidence"), seeds)),
+                  "fewer": int(rng.choice([size for size in range(5, count) if size != len(RUN_SCORES)]))}
         if len(set(inputs["scores"])) == count and any(size % 4 for size in sizes) and all(
                 separated([_iqm(np.array(scores[:size])), *_iqm_slips(np.array(scores[:size])).values()], same_ok=True)
                 for size in sizes):
@@ -1659,6 +1796,10 @@ def probe_statistics(rec, inputs: dict, iqm, bootstrap_interval) -> None:
                  np.random.default_rng(seed), **keywords)
         if key in ("main", "confidence"):
             rec.note(f"samples {key}", statistic.samples)
+    statistic = RecordedStatistic()
+    rec.call("interval fewer", bootstrap_interval, scores[:inputs["fewer"]].copy(), statistic, FEW_RESAMPLES,
+             np.random.default_rng(seeds["same"]))
+    rec.note("samples fewer", statistic.samples)
 
 
 def judge_statistics(results, inputs: dict) -> None:
@@ -1684,6 +1825,11 @@ def _judge_iqm(results, scores: np.ndarray) -> None:
     expected = _iqm(scores)
     if np.isclose(got, expected):
         return
+    cut = len(scores) // 4
+    expect(not (np.isnan(got) and cut == 0), f"{call} returned nan, the mean of no runs at all: with {len(scores)} "
+           f"runs the cut is floor(0.25 · {len(scores)}) = 0, and a slice ordered[cut:-cut] is then ordered[0:0] "
+           "(−0 is 0), which is empty.", "end the slice at len(ordered) − cut: ordered[cut:len(ordered) - cut], "
+           "which keeps every run when cut is 0.")
     expect(not np.isnan(got), f"{call} returned nan, the mean of no runs at all: the cut leaves nothing.", "cut "
            "floor(0.25 · n) runs from each end, a quarter of them, not half (scipy.stats.trim_mean(scores, 0.25)).")
     name_the_mistake(lambda value: np.isclose(got, value), _iqm_slips(scores),
@@ -1719,6 +1865,9 @@ def _judge_bootstrap(results, inputs: dict) -> None:
     confidence = inputs["confidence"]
     interval = _interval(results, "confidence", FEW_RESAMPLES, confidence)
     _judge_percentiles(interval, _on_resamples(results.value("samples confidence"), scores), confidence)
+    fewer = scores[:inputs["fewer"]]
+    interval = _interval(results, "fewer", FEW_RESAMPLES)
+    _judge_percentiles(interval, _resamples(results, "fewer", fewer, FEW_RESAMPLES, earlier=len(scores)), 0.95)
 
 
 def _on_resamples(samples, scores: np.ndarray) -> list:
@@ -1728,8 +1877,11 @@ def _on_resamples(samples, scores: np.ndarray) -> list:
     return [sample.astype(float) for sample in arrays if not np.array_equal(sample, scores)]
 
 
-def _resamples(results, key: str, scores: np.ndarray, resamples: int) -> list:
-    """The resamples the statistic was applied to: as many as asked, each drawn with replacement, n runs long."""
+def _resamples(results, key: str, scores: np.ndarray, resamples: int, earlier: int = 0) -> list:
+    """The resamples the statistic was applied to: as many as asked, each drawn with replacement, n runs long.
+
+    `earlier`: the number of scores of an earlier call, which a size written in would repeat.
+    """
     recorded = results.value(f"samples {key}")
     expect(type(recorded) is list and recorded, "bootstrap_interval never called the statistic it was given, so the "
            "interval is of another statistic (the mean?).", "apply statistic to each resample: statistic(resample).")
@@ -1742,9 +1894,11 @@ def _resamples(results, key: str, scores: np.ndarray, resamples: int) -> list:
     expect(len(drawn) == resamples, f"statistic was applied to {len(drawn)} resamples for n_resamples={resamples}; "
            "expected one call per resample.", "draw n_resamples resamples and apply statistic to each.")
     sizes = sorted({len(sample) for sample in drawn})
-    expect(sizes == [len(scores)], f"the resamples hold {' or '.join(map(str, sizes))} runs; expected "
-           f"{len(scores)}, as many as the scores.", "each resample draws len(scores) runs with replacement: "
-           "rng.choice(scores, size=len(scores), replace=True).")
+    fixed = (f" The size is written in, not read from the scores: it is the {sizes[0]} runs of the first call's "
+             "scores." if sizes == [earlier] else "")
+    expect(sizes == [len(scores)], f"for {len(scores)} scores the resamples hold {' or '.join(map(str, sizes))} "
+           f"runs; expected {len(scores)}, as many as the scores.{fixed}", "each resample draws len(scores) runs with "
+           "replacement: rng.choice(scores, size=len(scores), replace=True).")
     stacked = np.stack(drawn)
     expect(np.isin(stacked, scores).all(), "the resamples hold values that are not scores of the runs.",
            "resample the scores themselves: rng.choice(scores, size=len(scores)) or "

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checks.core import Mistake, describe, expect, name_the_mistake, plain_number, plain_tensor, separated
+from utils.checks.core import (Mistake, describe, expect, is_plain, name_the_mistake, plain_number, plain_tensor,
+                               separated)
 from utils.checks.protocol import Check, crash_text
 from utils.checks.wire import Opaque
 from utils.dqn import CountBonus, DQNConfig
@@ -132,6 +133,12 @@ def _wrong_rules() -> dict:
         "looks as if, for negative returns, the comparison is reversed (or compares sizes, with abs): there too a "
         "higher return, closer to 0 (fewer steps), is better, so -90 beats -130 in Acrobot. Hint: solved when mean >= "
         "threshold, signs kept.": lambda r, t, e: r.mean() >= t if t > 0 else r.mean() <= t,
+        "looks as if the comparison is reversed (mean <= threshold): a higher return is better for every task, also "
+        "when the returns are negative: -90 beats -130 in Acrobot, 500 beats 474 in CartPole. Hint: solved when mean "
+        ">= threshold.": lambda r, t, e: r.mean() <= t,
+        "looks as if it compares sizes (abs(mean) <= abs(threshold), closer to 0 counted as better): that reverses the "
+        "verdict for positive thresholds, so CartPole's 500 counts as unsolved. Hint: mean >= threshold, signs kept, "
+        "for every task.": lambda r, t, e: abs(r.mean()) <= abs(t),
         "does not count a mean exactly at the threshold as solved. Hint: use >=, not >.": lambda r, t, e: r.mean() > t,
         "uses the median, not the mean. Hint: np.mean(returns) >= threshold.": lambda r, t, e: np.median(r) >= t,
         "asks every episode to reach the threshold; the criterion is the mean. Hint: np.mean(returns) >= "
@@ -153,7 +160,20 @@ def _judge_solved(results, cases: list) -> None:
     name_the_mistake(lambda value: got == value,
                      {message: [bool(rule(r, _threshold(e), e)) for r, e in arrays]
                       for message, rule in _wrong_rules().items()},
-                     f"{shown}. Hint: np.mean(returns) >= gym.spec(env_id).reward_threshold.", returned=f"{shown}; it ")
+                     f"{shown}{_one_threshold(got, arrays)}. Hint: np.mean(returns) >= "
+                     "gym.spec(env_id).reward_threshold.", returned=f"{shown}; it ")
+
+
+def _one_threshold(got: list, arrays: list) -> str:
+    """'; its verdicts follow one threshold for every task ...' if one constant explains them all, else ''."""
+    means = np.array([returns.mean() for returns, _ in arrays])
+    verdicts = np.array(got)
+    if verdicts.all() or not verdicts.any() or means[~verdicts].max() >= means[verdicts].min():
+        return ""
+    low, high = means[~verdicts].max(), means[verdicts].min()
+    known = sorted({f"{e}'s {_threshold(e):g}" for _, e in arrays if low < _threshold(e) <= high})
+    return (f"; its verdicts follow one threshold for every task, above {low:g} and at most {high:g}"
+            + (f" ({' or '.join(known)}, written in?)" if known else "") + ", but each task has its own")
 
 
 def _verdict(results, index: int, env_id: str) -> bool:
@@ -174,17 +194,20 @@ check_negative_reward_task = Check("8.1", "acrobot_config / solved", task_inputs
 
 # --- 8.2 a count-based exploration bonus -------------------------------------------------
 
+# Grids a student may write in instead of the bins argument (the course's DQNConfig.count_bins is 20).
+WRITTEN_IN_BINS = (4, 5, 8, 10, 20)
 BONUS_LOW, BONUS_HIGH, BONUS_BINS, BONUS_BETA = np.array([-1.2, -0.07]), np.array([0.6, 0.07]), 4, 0.5
 """MountainCar's observation bounds, a coarse 4 x 4 grid and β: every cell index is easy to follow."""
 
 
 def bonus_states() -> list:
-    """A walk of MountainCar states that revisits cells, crosses a cell boundary and ends on the upper bounds.
+    """A walk of MountainCar states that revisits cells, crosses cell boundaries and reaches the upper bounds.
 
-    [-0.7, 0] shares [-0.5, 0]'s cell when indices are floored but not when they are rounded.
+    [-0.7, 0] shares [-0.5, 0]'s cell when indices are floored but not when they are rounded; the last
+    two states tell every usual mistake from every other (written-in grids of 5 to 20 bins included).
     """
     return [[-0.5, 0.0], [-0.49, 0.001], [-0.5, 0.0], [-0.7, 0.0], [-0.74, -0.02], [-0.75, -0.02], [0.2, 0.05],
-            [0.6, 0.07], [0.59, 0.069], [-0.5, 0.0]]
+            [0.6, 0.07], [0.59, 0.069], [-0.5, 0.0], [-0.8, -0.015], [-0.95, -0.015]]
 
 
 def bonus_inputs(rng) -> dict:
@@ -228,18 +251,19 @@ def _reference_bonuses(inputs: dict) -> list:
 
 
 def _bonuses_by(inputs: dict, to_index=np.floor, clip: bool = True, cells=None, key=None, bonus=None,
-                by_cells: bool = False) -> list:
+                by_cells: bool = False, from_low: bool = True, last=None, divide=np.true_divide) -> list:
     """The bonuses along the walk if each part were done as the keywords say (their defaults: the right way).
 
-    `to_index` turns (state − low) / cell size into indices; `clip` clips them to the grid; the cell
-    size is (high − low) / `cells` (`bins`); `key(state, index)` is the counts' key (the indices);
-    `bonus(beta, count)` the bonus (β/√N); `by_cells` counts the cells seen instead of the cell's visits.
+    `to_index` turns `divide`(state − low, cell size) into indices (state, not state − low, unless `from_low`); `clip`
+    clips them to 0 .. `last` (bins − 1); the cell size is (high − low) / `cells` (`bins`); `key(state,
+    index)` is the counts' key (the indices); `bonus(beta, count)` the bonus (β/√N); `by_cells` counts
+    the cells seen instead of the cell's visits.
     """
     low, high, bins, beta = (np.array(inputs["low"]), np.array(inputs["high"]), inputs["bins"], inputs["beta"])
     counts, bonuses = {}, []
     for state in map(np.array, inputs["states"]):
-        index = to_index((state - low) / ((high - low) / (cells or bins)))
-        index = np.clip(index, 0, bins - 1) if clip else index
+        index = to_index(divide(state - (low if from_low else 0), (high - low) / (cells or bins)))
+        index = np.clip(index, 0, bins - 1 if last is None else last) if clip else index
         cell = key(state, index) if key else tuple(index.astype(int).tolist())
         counts[cell] = counts.get(cell, 0) + 1
         count = len(counts) if by_cells else counts[cell]
@@ -271,6 +295,18 @@ def _bonus_slips(inputs: dict) -> dict:
             [_bonuses_by(inputs, cells=1 / bins)],
         "the cells are (high − low) / (bins − 1) wide: the grid has bins cells per coordinate, so (high − low) / "
         "bins." + cell: [_bonuses_by(inputs, cells=bins - 1)],
+        "the bonus uses the count from before this visit (β/√(N − 1), β on a first visit): N must include this "
+        "visit. Hint: counts[cell] = counts.get(cell, 0) + 1 first, then return beta / np.sqrt(counts[cell]).":
+            [_bonuses_by(inputs, bonus=lambda b, count: b / np.sqrt(max(count - 1, 1)))],
+        "the cell is floor(state / cell size): low is not subtracted, so the grid starts at 0 instead of at the "
+        "lower bound. Hint: np.floor((state - low) / cell_size).":
+            [_bonuses_by(inputs, from_low=False, clip=clip) for clip in (True, False)],
+        **{f"the grid has {fixed} cells per coordinate whatever bins is (here {bins}): the number of bins is written "
+           "in. Hint: use the bins argument: cell size (high − low) / bins, indices clipped to 0 .. bins − 1.":
+           # floor(x / size) and x // size part ways on a cell boundary: either way of flooring is right
+           [_bonuses_by(inputs, cells=fixed, last=last, divide=divide) for last in (fixed - 1, bins - 1)
+            for divide in (np.true_divide, np.floor_divide)]
+           for fixed in WRITTEN_IN_BINS if fixed != bins},
         "the cell is found from the first coordinate only; every coordinate has its index." + cell:
             [_bonuses_by(inputs, key=lambda state, index: int(index[0]))],
         "the counts are keyed by the state itself, not by its grid cell: every new state counts as unseen. Hint: "
@@ -285,7 +321,7 @@ def probe_bonus(rec, inputs: dict, count_bonus) -> None:
     for index, state in enumerate(inputs["states"]):
         rec.call(f"bonus {index}", count_bonus, counts, np.array(state), low.copy(), high.copy(), inputs["bins"],
                  inputs["beta"])
-    rec.note("cells", len(counts))
+    rec.note("keys", list(counts))
 
 
 def judge_bonus(results, inputs: dict) -> None:
@@ -293,10 +329,7 @@ def judge_bonus(results, inputs: dict) -> None:
     got = [_bonus(results, index, state) for index, state in enumerate(inputs["states"])]
     expected = _reference_bonuses(inputs)
     if np.allclose(got, expected):
-        cells = _cells(inputs)
-        got_cells = results.value("cells")
-        expect(got_cells == cells, f"the counts dict has {got_cells} cells after visiting {cells}.",
-               "one key per grid cell, e.g. a tuple of the cell indices.")
+        _judge_keys(results.value("keys"), _cells(inputs))
         return
     name_the_mistake(lambda candidates: any(np.allclose(got, c) for c in candidates), _bonus_slips(inputs),
                      f"count_bonus gave {np.round(got, 3).tolist()}; expected β/√N: {np.round(expected, 3).tolist()}. "
@@ -304,12 +337,37 @@ def judge_bonus(results, inputs: dict) -> None:
                      returned=f"count_bonus gave {np.round(got, 3).tolist()}: ")
 
 
-def _cells(inputs: dict) -> int:
-    """How many grid cells the walk visits."""
+def _cells(inputs: dict) -> list:
+    """The grid cells the walk visits, as tuples of their indices, in the order of the first visits."""
     reference = CountBonus(inputs["low"], inputs["high"], inputs["bins"], inputs["beta"])
     for state in inputs["states"]:
         reference(np.array(state))
-    return len(reference.counts)
+    return [tuple(int(i) for i in cell) for cell in reference.counts]
+
+
+def _judge_keys(keys, cells: list) -> None:
+    """The counts dict's keys must be the tuples of the visited cells' indices (ints, Python's or NumPy's)."""
+    keys = keys if type(keys) is list else []
+    odd = next((key for key in keys if type(key) is not tuple or not all(is_plain(i, (int, np.integer)) for i in key)),
+               None)
+    example = f"{cells[0]}" if cells else "(0, 1)"
+    hint = (f"key the counts by the tuple of the cell's indices, e.g. counts[{example}]: "
+            "cell = tuple(np.clip(np.floor((state - low) / cell_size), 0, bins - 1).astype(int).tolist()).")
+    expect(odd is None, f"the bonuses are right, but the counts dict is keyed by {_shown_key(odd)}; the statement asks "
+           f"for the tuple of the cell's indices as the key, such as {example}.", hint)
+    got = [tuple(int(i) for i in key) for key in keys]
+    expect(sorted(got) == sorted(cells), f"the counts dict has the keys {sorted(got)[:6]} after the walk; expected "
+           f"the cells {sorted(cells)[:6]}, one key per cell visited.", hint)
+
+
+def _shown_key(key) -> str:
+    """A key as a message shows it: "the Python str '(1, 0)'", 'a tuple holding a Python float'."""
+    if type(key) in (str, int, float):
+        return f"the Python {type(key).__name__} {repr(key)[:40]}"
+    if type(key) is tuple:
+        inner = next(i for i in key if not is_plain(i, (int, np.integer)))
+        return f"tuples holding {describe(inner)} (e.g. {key!r}), not ints"
+    return describe(key)
 
 
 def _bonus(results, index: int, state: list) -> float:
@@ -335,27 +393,41 @@ check_count_bonus = Check("8.2", "count_bonus", bonus_inputs, probe_bonus, judge
 SB3_LAYERS = ("q_net.0", "q_net.2", "q_net.4")
 SB3_SIZES = (4, 32, 32, 2)
 SB3_BATCH = 6
+# A second task whose observations and actions differ from CartPole's 4 and 2: Acrobot's 6 and 3.
+OTHER_TASK, OTHER_SIZES = ACROBOT, (6, 32, 32, 3)
 
 
-def untrained_sb3_model(seed: int = 0):
-    """A small SB3 DQN on CartPole with seeded random weights (no training needed to test a wrapper)."""
+class NoOptimizer:
+    """Stands in for SB3's Adam: the check never trains, and torch's first optimizer imports torch._dynamo (~1 s)."""
+
+    def __init__(self, parameters, lr, **settings):
+        """Keep nothing."""
+
+
+def untrained_sb3_model(seed: int = 0, env_id: str = CARTPOLE):
+    """A small SB3 DQN on `env_id` with seeded random weights (no training needed to test a wrapper)."""
     from stable_baselines3 import DQN
 
-    return DQN("MlpPolicy", gym.make(CARTPOLE), policy_kwargs={"net_arch": [32, 32]}, seed=seed, device="cpu")
+    return DQN("MlpPolicy", gym.make(env_id), policy_kwargs={"net_arch": [32, 32], "optimizer_class": NoOptimizer},
+               seed=seed, device="cpu", buffer_size=1)
 
 
 def wrapper_inputs(rng) -> dict:
-    """Weights for the online and the target network, a batch of states (its first row is the single state)."""
+    """Weights for the online and the target network, a batch of states (its first row is the single state),
+    and the weights and states of a model of another task."""
     draw = np.random.default_rng(0) if rng is None else rng
     batch = SB3_BATCH if rng is None else int(rng.choice([3, 4, 5, 7, 8]))
-    return {"online": _mlp_weights(draw), "target": _mlp_weights(draw),
-            "states": draw.normal(size=(batch, SB3_SIZES[0])).astype(np.float32)}
+    inputs = {"online": _mlp_weights(draw), "target": _mlp_weights(draw),
+              "states": draw.normal(size=(batch, SB3_SIZES[0])).astype(np.float32)}
+    inputs["other"] = {"online": _mlp_weights(draw, OTHER_SIZES), "target": _mlp_weights(draw, OTHER_SIZES),
+                       "states": draw.normal(size=(batch - 1, OTHER_SIZES[0])).astype(np.float32)}
+    return inputs
 
 
-def _mlp_weights(rng) -> list:
-    """[weight, bias] for each linear layer of the 4-32-32-2 network, as float32 arrays."""
+def _mlp_weights(rng, sizes: tuple = SB3_SIZES) -> list:
+    """[weight, bias] for each linear layer of a network of `sizes` (4-32-32-2), as float32 arrays."""
     return [[(rng.normal(size=(out, inp)) / np.sqrt(inp)).astype(np.float32),
-             rng.normal(scale=0.3, size=out).astype(np.float32)] for inp, out in zip(SB3_SIZES, SB3_SIZES[1:])]
+             rng.normal(scale=0.3, size=out).astype(np.float32)] for inp, out in zip(sizes, sizes[1:])]
 
 
 def _q_values(weights: list, states: torch.Tensor) -> torch.Tensor:
@@ -367,9 +439,9 @@ def _q_values(weights: list, states: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _sb3_model(inputs: dict):
-    """An untrained SB3 DQN whose online and target networks hold the inputs' weights."""
-    model = untrained_sb3_model()
+def _sb3_model(inputs: dict, env_id: str = CARTPOLE):
+    """An untrained SB3 DQN on `env_id` whose online and target networks hold the inputs' weights."""
+    model = untrained_sb3_model(env_id=env_id)
     for network, weights in ((model.q_net, inputs["online"]), (model.q_net_target, inputs["target"])):
         network.load_state_dict({f"{layer}.{part}": torch.as_tensor(array) for layer, pair in zip(SB3_LAYERS, weights)
                                  for part, array in zip(("weight", "bias"), pair)})
@@ -386,6 +458,10 @@ def probe_wrapper(rec, inputs: dict, wrapper_class) -> None:
     rec.call("batch", _without_grad, net, states.clone())
     rec.call("one", _without_grad, net, states[0].clone(), expect_error=True)
     rec.call("batch of one", _without_grad, net, states[:1].clone(), expect_error=True)
+    other = inputs["other"]
+    net = rec.call("other wrapper", wrapper_class, _sb3_model(other, OTHER_TASK))
+    for key, given in (("other batch", other["states"]), ("other one", other["states"][0])):
+        rec.call(key, _without_grad, net, torch.from_numpy(given.copy()), expect_error=True)
 
 
 def _without_grad(net, states: torch.Tensor):
@@ -403,7 +479,8 @@ def judge_wrapper(results, inputs: dict) -> None:
     batch = tuple(states.shape)
     online, target = _q_values(inputs["online"], states), _q_values(inputs["target"], states)
     got = plain_tensor(results.value("batch"), f"for a {batch} batch SB3QNetwork returned",
-                       "a torch tensor of Q-values", "return model.q_net(states) itself, not a NumPy array.")
+                       "a torch tensor of Q-values", "return the tensor model.q_net(states) gives, not a NumPy array "
+                       "or a Python list.")
     _judge_one_per_state(got, online, batch)
     expect(tuple(got.shape) == tuple(online.shape), f"SB3QNetwork returned shape {tuple(got.shape)} for a {batch} "
            f"batch; expected {tuple(online.shape)}.", "one Q-value per action: model.q_net(states).")
@@ -418,6 +495,29 @@ def judge_wrapper(results, inputs: dict) -> None:
     _judge_single(results, "batch of one", online[:1], (1, SB3_SIZES[-1]), f"for a batch of one state "
                   f"{(1, SB3_SIZES[0])}", "keep the batch dimension: squeeze() drops every dimension of size 1, the "
                   "batch's too. Reshape back to the leading shape of states: q.reshape(*states.shape[:-1], -1).")
+    _judge_other_task(results, inputs["other"])
+
+
+def _judge_other_task(results, other: dict) -> None:
+    """A model of Acrobot (6 observations, 3 actions) must work as CartPole's does: no size of CartPole's written in."""
+    results.value("other wrapper")
+    states = torch.from_numpy(other["states"])
+    online = _q_values(other["online"], states)
+    model = f"with an SB3 model of {OTHER_TASK} ({OTHER_SIZES[0]} observations, {OTHER_SIZES[-1]} actions),"
+    hint = ("read the sizes from the states and the model, never CartPole's 4 and 2: "
+            "q = model.q_net(states.reshape(-1, states.shape[-1])), then q.reshape(*states.shape[:-1], -1).")
+    cause = "SB3QNetwork works for CartPole's model only: a size of CartPole's (4 observations or 2 actions) is " \
+            "written in"
+    for key, expected, given in (("other batch", online, f"a batch {tuple(states.shape)}"),
+                                 ("other one", online[0], f"one state {tuple(states[0].shape)}")):
+        error = results.raised(key)
+        if error and not error.get("not_done"):
+            raise Mistake(f"{model} for {given} your code raised {crash_text(error)}: {cause}. Hint: {hint}")
+        got = results.value(key)
+        expect(type(got) is torch.Tensor and tuple(got.shape) == tuple(expected.shape), f"{model} for {given} "
+               f"SB3QNetwork returned {describe(got)}; expected a {tuple(expected.shape)} tensor: {cause}.", hint)
+        expect(torch.allclose(got.double(), expected.double(), atol=1e-5), f"{model} for {given} SB3QNetwork's "
+               "Q-values are not model.q_net's.", hint)
 
 
 def _judge_one_per_state(got: torch.Tensor, online: torch.Tensor, batch: tuple) -> None:
