@@ -380,7 +380,7 @@ GRADED = [  # check, a right answer, a wrong one and the words naming its mistak
     (check_evaluate_greedy, make_evaluate(), returns_backwards, "reverse episode order"),
     (check_evaluate_greedy, make_evaluate(), make_evaluate(stop="terminated"), "already ended"),
     (check_solved_runs, lambda returns: returns.mean(axis=1) >= REWARD_THRESHOLD, divides_by_100,
-     "divided by 100, not by the number of episodes"),
+     "compared with 100 × the threshold, which is the mean criterion only for runs of 100 episodes"),
     (check_solved_runs, lambda returns: returns.mean(axis=1) >= REWARD_THRESHOLD,
      lambda returns: returns.mean(axis=1) > REWARD_THRESHOLD, "> instead of >="),
 ]
@@ -409,9 +409,12 @@ def test_graded_wrappers_of_the_course_answer_are_flagged(check, wrapper, name):
     assert graded(check, SEEDS[0], wrapper)["flags"] == [f"calls the course's own `{name}`"]
 
 
+NOTEBOOK_VERDICTS = {runs.shape: runs.mean(axis=1) >= REWARD_THRESHOLD for runs in check_solved_runs.inputs(None).values()}
+
+
 @pytest.mark.parametrize("check, hard_coded", [
     (check_evaluate_greedy, lambda q_net, n_episodes, seed: make_evaluate()(q_net, 8, 1_000)),
-    (check_solved_runs, divides_by_100),
+    (check_solved_runs, lambda returns: NOTEBOOK_VERDICTS[returns.shape].copy()),
 ])
 def test_answers_hard_coded_for_the_notebook_fail_graded_runs(check, hard_coded, capsys):
     check(hard_coded)  # the notebook's own inputs: it passes there
@@ -423,3 +426,66 @@ def test_answers_hard_coded_for_the_notebook_fail_graded_runs(check, hard_coded,
 def test_a_record_of_the_notebook_inputs_fails_a_graded_run(check, right):
     notebook_record = check.probe_json(wire.dumps(check.inputs(None)), right)
     assert check.verdict_json(check.inputs_json(SEEDS[0]), notebook_record)["status"] == "failed"
+
+
+# --- issue 18: another network than the argument, rows of another length ---------------------------
+
+TRAINED_NET = torch.nn.Linear(4, 2)  # a notebook global a student might evaluate by mistake
+with torch.no_grad():
+    TRAINED_NET.weight.copy_(torch.tensor([[0.0, 0.5, -0.8, -0.4], [0.0, -0.5, 0.8, 0.4]]))  # not the check's net
+    TRAINED_NET.bias.zero_()
+
+
+def evaluates_the_global_net(q_net, n_episodes, seed):
+    """greedy_action of a notebook global instead of the q_net argument."""
+    return make_evaluate()(TRAINED_NET, n_episodes, seed)
+
+
+def argmax_of_the_global_net(q_net, n_episodes, seed):
+    """The greedy action computed inline from the global network's Q-values."""
+    returns = []
+    for i in range(n_episodes):
+        env, total, done = make_env(seed + i), 0.0, False
+        state, _ = env.reset()
+        while not done:
+            with torch.no_grad():
+                action = int(TRAINED_NET(torch.as_tensor(state, dtype=torch.float32)).argmax())
+            state, reward, terminated, truncated, _ = env.step(action)
+            total, done = total + reward, terminated or truncated
+        returns.append(total)
+    return np.array(returns)
+
+
+ANOTHER_NETWORK = "it ignores the q_net argument and acts with another network"
+
+
+@pytest.mark.parametrize("wrong", [evaluates_the_global_net, argmax_of_the_global_net])
+def test_a_global_network_is_named_in_the_notebook_and_when_graded(wrong):
+    with pytest.raises(CheckFailed, match=ANOTHER_NETWORK):
+        check_evaluate_greedy(wrong)
+    verdict = graded(check_evaluate_greedy, SEEDS[0], wrong)
+    assert verdict["status"] == "failed" and ANOTHER_NETWORK in verdict["message"], verdict
+
+
+HUNDRED_EPISODES = "compared with 100 × the threshold, which is the mean criterion only for runs of 100 episodes"
+
+
+@pytest.mark.parametrize("wrong", [
+    divides_by_100,
+    lambda returns: np.sum(returns, axis=1) >= 100 * REWARD_THRESHOLD,
+])
+def test_runs_assumed_to_hold_100_episodes_are_named_in_the_notebook_and_when_graded(wrong):
+    with pytest.raises(CheckFailed, match=f"runs of [0-9]+ episodes.*{HUNDRED_EPISODES}"):
+        check_solved_runs(wrong)
+    verdict = graded(check_solved_runs, SEEDS[0], wrong)
+    assert verdict["status"] == "failed" and HUNDRED_EPISODES in verdict["message"], verdict
+
+
+@pytest.mark.parametrize("right", [
+    lambda returns: np.average(returns, axis=-1) >= REWARD_THRESHOLD,
+    lambda returns: returns.sum(axis=1) >= returns.shape[1] * REWARD_THRESHOLD,
+])
+def test_verdicts_for_runs_of_any_length_pass_in_the_notebook_and_when_graded(right, capsys):
+    check_solved_runs(right)
+    assert "passed" in capsys.readouterr().out
+    assert all(graded(check_solved_runs, seed, right)["status"] == "passed" for seed in SEEDS)

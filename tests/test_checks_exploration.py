@@ -453,3 +453,88 @@ def test_grading_fails_a_loop_that_returns_the_notebook_lengths(capsys):
     assert "passed" in capsys.readouterr().out
     for seed in SEEDS:
         assert graded(check_run_episodes, seed, lambda *a: (run_episodes(*a), [4, 2, 5])[1])["status"] == "failed"
+
+
+def floor_if_past_decay(step, start, end, decay):
+    """Linear, then a hard-coded 0.05 once the decay is over."""
+    return 0.05 if step >= decay else start + step / decay * (end - start)
+
+
+HARD_FLOOR = "settles at 0.05, not at end = 0.1: the floor is a fixed number, not the `end` argument"
+FLOOR_MISTAKES = [
+    (lambda step, start, end, decay: max(0.05, start - step * (start - end) / decay), HARD_FLOOR + r" \(max\(0.05"),
+    (floor_if_past_decay, HARD_FLOOR + r" \(ε = 0.05 once step >= decay_steps\)"),
+]
+
+
+@pytest.mark.parametrize("schedule, named", FLOOR_MISTAKES)
+def test_a_hard_coded_floor_is_named_in_the_notebook_and_when_graded(schedule, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_epsilon_schedule(schedule)
+    verdict = graded(check_epsilon_schedule, SEEDS[0], schedule)
+    assert verdict["status"] == "failed" and "the floor is a fixed number" in verdict["message"], verdict
+
+
+def loop_with_default_list(env, q_net, n_episodes, schedule, rng, lengths=[]):  # noqa: B006 (the mistake tested)
+    """The lengths list is a mutable default: it keeps growing across calls."""
+    for length in run_episodes(env, q_net, n_episodes, schedule, rng):
+        lengths.append(length)
+    return lengths
+
+
+KEPT_LENGTHS = []
+
+
+def loop_with_global_list(env, q_net, n_episodes, schedule, rng):
+    """The lengths list lives outside the function."""
+    KEPT_LENGTHS.extend(run_episodes(env, q_net, n_episodes, schedule, rng))
+    return KEPT_LENGTHS
+
+
+def old_gym_loop(env, q_net, n_episodes, schedule, rng, old_reset=True, old_step=True):
+    """The loop written for the old gym API: reset() gives the state, step() four values (either or both)."""
+    lengths, step = [], 0
+    for _ in range(n_episodes):
+        state = env.reset() if old_reset else env.reset()[0]
+        length, done = 0, False
+        while not done:
+            outcome = env.step(eps_greedy(q_net, state, schedule(step), rng))
+            state, _, done, _ = outcome if old_step else (outcome[0], outcome[1], outcome[2] or outcome[3], outcome[4])
+            step, length = step + 1, length + 1
+        lengths.append(length)
+    return lengths
+
+
+STATE_KEPT = r"run_episodes, for episodes of lengths .* returned .*: the lengths of earlier calls are still in the list"
+OLD_API_LOOPS = [
+    (loop_with_default_list, STATE_KEPT),
+    (loop_with_global_list, STATE_KEPT),
+    (old_gym_loop, "it plays the episodes right when the env follows the old gym API \\(reset\\(\\) returning the "
+                   "observation alone, step\\(\\) four values\\)"),
+    (lambda *a: old_gym_loop(*a, old_step=False), "follows the old gym API for reset: env.reset\\(\\) returns a pair"),
+    (lambda *a: old_gym_loop(*a, old_reset=False), "follows the old gym API for step: env.step returns five values"),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")  # the pair (obs, info)
+@pytest.mark.parametrize("loop, named", OLD_API_LOOPS)
+def test_kept_lengths_and_the_old_gym_api_are_named_in_the_notebook_and_when_graded(loop, named):
+    KEPT_LENGTHS.clear()
+    with pytest.raises(CheckFailed, match=named):
+        check_run_episodes(loop)
+    verdict = graded(check_run_episodes, SEEDS[0], loop)
+    assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
+
+
+@pytest.mark.parametrize("schedule", CORRECT_SCHEDULES[2:])
+def test_a_clamp_at_end_passes_in_the_notebook_and_when_graded(schedule, capsys):
+    check_epsilon_schedule(schedule)
+    assert "passed" in capsys.readouterr().out
+    assert graded(check_epsilon_schedule, SEEDS[0], schedule)["status"] == "passed"
+
+
+@pytest.mark.parametrize("loop", CORRECT_LOOPS[1:])
+def test_a_fresh_list_per_call_passes_in_the_notebook_and_when_graded(loop, capsys):
+    check_run_episodes(loop)
+    assert "passed" in capsys.readouterr().out
+    assert graded(check_run_episodes, SEEDS[0], loop)["status"] == "passed"

@@ -4,7 +4,7 @@ import pytest
 
 from utils import mdp
 from utils.checks import CheckFailed, ExerciseNotDone, check_bellman_backup, check_discounted_return
-from test_checks_core import AlwaysCloseArray, Anything, RegisteredReal, own_copy
+from test_checks_core import AlwaysCloseArray, Anything, RegisteredReal, assert_graded, own_copy
 
 
 def test_reference_answers_pass(capsys):
@@ -110,3 +110,124 @@ def test_discounted_return_accepts_numpy_and_int_answers(capsys):
 def test_bellman_backup_refuses_rigged_arrays(rigged, named):
     with pytest.raises(CheckFailed, match=f"the backup returned .*{named}; expected a NumPy array of shape"):
         check_bellman_backup(rigged)
+
+
+def reversed_in_place(rewards, gamma):
+    """Right value, but reverses the caller's list."""
+    rewards.reverse()
+    total = 0.0
+    for reward in rewards:
+        total = reward + gamma * total
+    return total
+
+
+def popping_the_list(rewards, gamma):
+    """Right value, but empties the caller's list with pop()."""
+    total = 0.0
+    while rewards:
+        total = rewards.pop() + gamma * total
+    return total
+
+
+def from_the_last_reward(rewards, gamma):
+    """Starts from rewards[-1]: an empty episode crashes."""
+    total = rewards[-1]
+    for reward in reversed(rewards[:-1]):
+        total = reward + gamma * total
+    return total
+
+
+def from_the_first_reward(rewards, gamma):
+    """Starts from rewards[0]: an empty episode crashes, another way."""
+    total, power = rewards[0], 1.0
+    for reward in rewards[1:]:
+        power *= gamma
+        total += power * reward
+    return total
+
+
+def right_return(rewards, gamma):
+    """G_0 by the backward recursion."""
+    total = 0.0
+    for reward in reversed(rewards):
+        total = reward + gamma * total
+    return total
+
+
+def right_return_by_powers(rewards, gamma):
+    """G_0 as a dot product with the powers of gamma."""
+    return float(np.dot(gamma ** np.arange(len(rewards)), np.asarray(rewards, dtype=float)))
+
+
+SHARPER_RETURN_MISTAKES = [
+    (reversed_in_place, "changed the list it was given"),
+    (popping_the_list, "changed the list it was given"),
+    (from_the_last_reward, "raised IndexError.*an episode can be empty.*G_0 = 0.0"),
+    (from_the_first_reward, "raised IndexError.*an episode can be empty.*G_0 = 0.0"),
+    (lambda r, g: int(right_return(r, g)), "cut to a whole number"),
+    (lambda r, g: right_return(r, g) // 1, "cut to a whole number"),
+]
+
+
+@pytest.mark.parametrize("wrong, words", SHARPER_RETURN_MISTAKES)
+def test_discounted_return_sharper_mistakes_are_named_in_the_notebook_and_when_graded(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_discounted_return(wrong)
+    assert_graded(check_discounted_return, (wrong,), "failed", words.split(".*")[0], seeds=range(3))
+
+
+@pytest.mark.parametrize("right", [right_return, right_return_by_powers])
+def test_discounted_return_right_variants_pass_in_the_notebook_and_when_graded(right, capsys):
+    check_discounted_return(right)
+    assert "passed" in capsys.readouterr().out
+    assert_graded(check_discounted_return, (right,), "passed", seeds=range(3))
+
+
+def max_over_states(Q, P, R, T, g):
+    """max over axis 0: one value per action, not per state."""
+    return R + g * P @ np.where(T, 0.0, Q.max(axis=0))
+
+
+def max_over_states_masked(Q, P, R, T, g):
+    """The same slip written with a multiplicative mask and np.amax."""
+    return R + g * (P @ (np.amax(Q, 0) * (1 - T)))
+
+
+SHARPER_BACKUP_MISTAKES = [
+    (lambda Q, P, R, T, g: R + g * (1 - T[:, None]) * (P @ Q.max(axis=1)), "mask is applied to the current state s"),
+    (lambda Q, P, R, T, g: np.where(T[:, None], R, R + g * P @ Q.max(axis=1)), "mask is applied to the current state s"),
+    (max_over_states, "max over axis 0, the states"),
+    (max_over_states_masked, "max over axis 0, the states"),
+    (lambda Q, P, R, T, g: R + g * (P * greedy_values(Q, T)[:, None, None]).sum(axis=2), "lined up with the current state s"),
+    (lambda Q, P, R, T, g: R + g * np.einsum("sat,s->sa", P, greedy_values(Q, T)), "lined up with the current state s"),
+    (lambda Q, P, R, T, g: g * (R + P @ greedy_values(Q, T)), "gamma discounts the immediate reward R too"),
+    (lambda Q, P, R, T, g: g * R + g * P @ greedy_values(Q, T), "gamma discounts the immediate reward R too"),
+    (lambda Q, P, R, T, g: R + g * P @ np.where(T, 0.0, Q.argmax(axis=1)), "argmax, an action index"),
+    (lambda Q, P, R, T, g: R + g * P @ (np.argmax(Q, axis=1) * (1.0 - T)), "argmax, an action index"),
+]
+
+
+@pytest.mark.parametrize("wrong, words", SHARPER_BACKUP_MISTAKES)
+def test_bellman_backup_sharper_mistakes_are_named_in_the_notebook_and_when_graded(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_bellman_backup(wrong)
+    assert_graded(check_bellman_backup, (wrong,), "failed", words, seeds=range(3))
+
+
+def backup_by_loops(Q, P, R, T, g):
+    """The backup written with explicit loops over s, a and s'."""
+    out = np.zeros(Q.shape)
+    for s in range(Q.shape[0]):
+        for a in range(Q.shape[1]):
+            out[s, a] = R[s, a] + g * sum(P[s, a, t] * max(Q[t]) for t in range(Q.shape[0]) if not T[t])
+    return out
+
+
+@pytest.mark.parametrize("right", [
+    backup_by_loops,
+    lambda Q, P, R, T, g: R + g * np.einsum("sat,t->sa", P, Q.max(axis=1) * (1.0 - T)),
+])
+def test_bellman_backup_right_variants_pass_in_the_notebook_and_when_graded(right, capsys):
+    check_bellman_backup(right)
+    assert "passed" in capsys.readouterr().out
+    assert_graded(check_bellman_backup, (right,), "passed", seeds=range(3))

@@ -564,3 +564,39 @@ def test_grading_flags_greedy_functions_that_call_the_course_ones():
     verdict = graded(check_greedy, 1, lambda q, s: policies.greedy_action(q, s), greedy_batch)
     assert verdict["status"] == "passed" and verdict["flags"] == [
         "calls the course's own `utils.policies.greedy_action`"]
+
+
+class SqueezedOutput(Net):
+    def forward(self, x):
+        return super().forward(x).squeeze()
+
+
+class SqueezedFirstAxis(Net):
+    def forward(self, x):
+        return super().forward(x).squeeze(0)
+
+
+class SingleStateAware(Net):
+    """Correct: a single state (obs_dim,) gives (n_actions,), a batch of one keeps its batch dimension."""
+
+    def forward(self, x):
+        return super().forward(x.unsqueeze(0)).squeeze(0) if x.dim() == 1 else super().forward(x)
+
+
+DROPPED = r"for a batch of one state, shape \(1, 4\), the network returned shape \(2,\); expected \(1, 2\): the " \
+          r"batch dimension was dropped"
+
+
+@pytest.mark.parametrize("network_class", [SqueezedOutput, SqueezedFirstAxis])
+def test_a_batch_of_one_losing_its_batch_dimension_is_named_in_the_notebook_and_when_graded(network_class):
+    with pytest.raises(CheckFailed, match=DROPPED):
+        check_q_network(network_class)
+    verdict = graded(check_q_network, 1, network_class)
+    assert verdict["status"] == "failed" and "the batch dimension was dropped" in verdict["message"], verdict
+
+
+@pytest.mark.parametrize("network_class", [Net, SingleStateAware])
+def test_a_batch_of_one_keeping_its_batch_dimension_passes_in_the_notebook_and_when_graded(network_class, capsys):
+    check_q_network(network_class)
+    assert "passed" in capsys.readouterr().out
+    assert graded(check_q_network, 1, network_class)["status"] == "passed"

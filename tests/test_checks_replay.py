@@ -544,3 +544,43 @@ def test_fresh_inputs_differ_from_the_notebook_inputs():
         fresh = check_replay_memory.inputs(np.random.default_rng(seed))
         assert not np.allclose(fresh["transitions"]["states"][:2], notebook["transitions"]["states"][:2])
         assert fresh["spread"]["seeds"] != notebook["spread"]["seeds"]
+
+
+class ZeroNextAtEnd(Good):
+    def push(self, state, action, reward, next_state, terminated):
+        super().push(state, action, reward, np.zeros_like(next_state) if terminated else next_state, terminated)
+
+
+class MaskedNextState(Good):
+    def push(self, state, action, reward, next_state, terminated):
+        super().push(state, action, reward, np.asarray(next_state) * (1 - float(terminated)), terminated)
+
+
+class AdvancesFirst(Good):
+    def push(self, state, action, reward, next_state, terminated):
+        self.position = (self.position + 1) % self.capacity
+        super().push(state, action, reward, next_state, terminated)
+        self.position = (self.position - 1) % self.capacity
+
+
+class WritesAtNextRow(Good):
+    def push(self, state, action, reward, next_state, terminated):
+        row = (self.position + 1) % self.capacity
+        self.states[row], self.actions[row], self.rewards[row] = torch.as_tensor(state), int(action), reward
+        self.next_states[row], self.terminated[row] = torch.as_tensor(next_state), float(terminated)
+        self.position = row
+        self.size = min(self.size + 1, self.capacity)
+
+
+ZEROED_NEXT = "pushed with terminated=True, but its next_state came back as zeros.*store the next_state argument"
+SHIFTED = "returned an all-zero row but never transition #.*, the last one pushed: push moves position on before writing"
+SHARPER_MISTAKES = [(ZeroNextAtEnd, ZEROED_NEXT), (MaskedNextState, ZEROED_NEXT),
+                    (AdvancesFirst, SHIFTED), (WritesAtNextRow, SHIFTED)]
+
+
+@pytest.mark.parametrize("memory_class, named", SHARPER_MISTAKES)
+def test_zeroed_next_states_and_shifted_writes_are_named_in_the_notebook_and_when_graded(memory_class, named):
+    with pytest.raises(CheckFailed, match=named):
+        check_replay_memory(memory_class)
+    verdict = graded(check_replay_memory, SEEDS[0], memory_class)
+    assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict

@@ -2,6 +2,7 @@
 import copy
 import dataclasses
 import json
+import re
 
 import pytest
 import torch
@@ -931,3 +932,119 @@ def test_a_malformed_record_is_an_error_not_a_crash(check, right, key):
     record = json.loads(check.probe_json(inputs, right))
     record["entries"][key] = {"value": [None, "x"]}
     assert check.verdict_json(inputs, json.dumps(record))["status"] in ("error", "failed")
+
+
+# --- sharper names for hidden set 18's slips ------------------------------------------------------
+
+def discounted_with(power):
+    """td_targets whose future term is discounted by gamma ** power."""
+    def td_targets(rewards, next_states, terminated, target_net, gamma):
+        with torch.no_grad():
+            best = target_net(next_states).max(dim=1).values
+        return rewards + gamma ** power * (1 - terminated) * best
+    return td_targets
+
+
+def gamma_twice(rewards, next_states, terminated, target_net, gamma):
+    """gamma written twice in the product."""
+    with torch.no_grad():
+        return rewards + gamma * gamma * (1 - terminated) * target_net(next_states).max(dim=1).values
+
+
+SHARPER_TARGET_MISTAKES = [
+    (discounted_with(2), "discounted by gamma \\*\\* 2, not gamma"),
+    (gamma_twice, "discounted by gamma \\*\\* 2, not gamma"),
+    (discounted_with(3), "the future term is discounted by 0.\\d+, not by gamma = "),
+]
+
+
+@pytest.mark.parametrize("wrong, words", SHARPER_TARGET_MISTAKES)
+def test_a_wrong_discount_is_named_in_the_notebook_and_when_graded(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_td_targets(wrong)
+    verdict = graded(check_td_targets, SEEDS[0], wrong)
+    assert verdict["status"] == "failed" and re.search(words, verdict["message"]), verdict
+
+
+def step_with(predict=None, loss=None, clip=None):
+    """The right optimize_step with the prediction, the loss function or the clipping replaced."""
+    def optimize_step(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+        q_all = q_net(batch.states)
+        predicted = (predict or (lambda q, a: q.gather(1, a.unsqueeze(1)).squeeze(1)))(q_all, batch.actions)
+        function = loss if loss and loss_kind == "huber" else F.smooth_l1_loss if loss_kind == "huber" else F.mse_loss
+        value = function(predicted, targets)
+        optimizer.zero_grad()
+        value.backward()
+        (clip or (lambda params, norm: norm is not None and nn.utils.clip_grad_norm_(params, norm)))(
+            q_net.parameters(), max_grad_norm)
+        optimizer.step()
+        return value.item()
+    return optimize_step
+
+
+SHARPER_STEP_MISTAKES = [
+    (step_with(predict=lambda q, a: q.gather(0, a.unsqueeze(1)).squeeze(1)), "gather picks along dim 0, the batch"),
+    (step_with(predict=lambda q, a: q[a, 0]), "gather picks along dim 0, the batch"),
+    (step_with(loss=F.l1_loss), "F.l1_loss, the mean \\|δ\\|, although loss_kind='huber': Huber is F.smooth_l1_loss"),
+    (step_with(loss=lambda p, t: (p - t).abs().mean()), "F.l1_loss, the mean \\|δ\\|, although loss_kind='huber'"),
+    (step_with(clip=lambda params, norm: nn.utils.clip_grad_norm_(params, norm or 10.0)),
+     "the gradient was clipped although max_grad_norm is None"),
+    (step_with(clip=lambda params, norm: nn.utils.clip_grad_norm_(params, 1.0 if norm is None else norm)),
+     "the gradient was clipped although max_grad_norm is None"),
+]
+
+
+@pytest.mark.parametrize("wrong, words", SHARPER_STEP_MISTAKES)
+def test_gather_on_the_batch_l1_and_clipping_with_none_are_named_in_the_notebook_and_when_graded(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_optimize_step(wrong)
+    verdict = graded(check_optimize_step, SEEDS[0], wrong)
+    assert verdict["status"] == "failed" and re.search(words, verdict["message"]), verdict
+
+
+def target_term_forgotten(target_net, q_net, tau):
+    """θ⁻ ← τ·θ: the target's own weights are dropped."""
+    with torch.no_grad():
+        for t, q in zip(target_net.parameters(), q_net.parameters()):
+            t.copy_(tau * q)
+
+
+def target_term_forgotten_in_place(target_net, q_net, tau):
+    """The same slip with in-place arithmetic."""
+    with torch.no_grad():
+        for t, q in zip(target_net.parameters(), q_net.parameters()):
+            t.mul_(0.0).add_(q, alpha=tau)
+
+
+def q_net_with_itself(target_net, q_net, tau):
+    """The zip pairs q_net with itself: q_net is rewritten with its own values, the target never moves."""
+    with torch.no_grad():
+        for t, q in zip(q_net.parameters(), q_net.parameters()):
+            t.copy_(tau * q + (1 - tau) * t)
+
+
+def loads_into_q_net(target_net, q_net, tau):
+    """The blend of q_net with itself loaded into q_net."""
+    state = q_net.state_dict()
+    q_net.load_state_dict({name: tau * value + (1 - tau) * value for name, value in state.items()})
+
+
+SHARPER_UPDATE_MISTAKES = [
+    (target_term_forgotten, "the \\(1 − τ\\)·θ⁻ term is missing"),
+    (target_term_forgotten_in_place, "the \\(1 − τ\\)·θ⁻ term is missing"),
+    (q_net_with_itself, "q_net's parameters were written in place .*: the update writes into q_net"),
+    (loads_into_q_net, "q_net's parameters were written in place .*: the update writes into q_net"),
+]
+
+
+@pytest.mark.parametrize("wrong, words", SHARPER_UPDATE_MISTAKES)
+def test_a_lost_target_term_and_writes_into_q_net_are_named_in_the_notebook_and_when_graded(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_update_target(wrong)
+    verdict = graded(check_update_target, SEEDS[0], wrong)
+    assert verdict["status"] == "failed" and re.search(words, verdict["message"]), verdict
+
+
+@pytest.mark.parametrize("right", [polyak, via_state_dict])
+def test_right_target_updates_pass_when_graded(right):
+    assert all(graded(check_update_target, seed, right)["status"] == "passed" for seed in SEEDS)

@@ -17,6 +17,7 @@ N_EPISODES = 8
 POLICY_WEIGHTS = (0.0, -0.3, 1.0, 0.1)  # a fair linear controller: some episodes reach 500, most fall earlier
 FRESH_EPISODES = (6, 7, 9, 11, 12)  # never the notebook's 8, nor a round count a loop might hard-code
 NEAR_TIE = 1e-5  # Q-values this close: either action is greedy (float rounding may pick either)
+OTHER_NET_EPISODES = 2  # episodes evaluated with another network: do the actions follow the q_net argument?
 
 
 def linear_q_net(weights) -> nn.Module:
@@ -138,6 +139,20 @@ def probe_evaluation(rec, inputs: dict, evaluate_greedy) -> None:
                  expect_error=True)
     rec.note("witnessed", witness.seen)
     rec.note("envs", [env.record() for env in made])
+    made, witness = [], Witness()
+    with watching_make_env(evaluate_greedy, made, witness), torch.random.fork_rng(devices=[]):
+        rec.call("other net", evaluate_greedy, always_left_q_net(), OTHER_NET_EPISODES, inputs["seed"],
+                 expect_error=True)
+    rec.note("other net actions", [env.actions for env in made])
+
+
+def always_left_q_net() -> nn.Module:
+    """Q(s) = (1, 0) in every state: the greedy action is always 0."""
+    net = nn.Linear(4, 2)
+    with torch.no_grad():
+        net.weight.zero_()
+        net.bias.copy_(torch.tensor([1.0, 0.0]))
+    return net
 
 
 def judge_evaluation(results, inputs: dict) -> None:
@@ -164,7 +179,7 @@ def judge_evaluation(results, inputs: dict) -> None:
     _check_envs(envs, first, n_episodes)
     q_net = linear_q_net(inputs["weights"])
     played = [replay(q_net, env) for env in envs]
-    _check_greedy(played)
+    _check_greedy(played, _other_net_actions(results))
     unfinished = [i for i, episode in enumerate(played) if not episode["done"]]
     expect(not unfinished, f"episode {unfinished[0] if unfinished else ''} was stopped before it ended.",
            "play every episode until `terminated or truncated`.")
@@ -244,12 +259,28 @@ def replay(q_net: nn.Module, env: dict) -> dict:
             "greedy": greedy}
 
 
-def _check_greedy(played: list) -> None:
+def _other_net_actions(results) -> list | None:
+    """The actions of the run with a network whose greedy action is always 0 (None if that run did not finish)."""
+    if not results.has("other net") or results.raised("other net"):
+        return None
+    actions = results.value("other net actions")
+    shaped = type(actions) is list and all(type(a) is list and all(type(x) is int for x in a) for a in actions)
+    return actions if shaped else None
+
+
+def _check_greedy(played: list, other_net_actions: list | None) -> None:
     """Every action must be greedy in the state it was taken in (the judge's own replay of each episode)."""
     steps = sum(len(episode["greedy"]) for episode in played)
     off = sum(a not in g for episode in played for a, g in zip(episode["actions"], episode["greedy"]))
     if not off:
         return
+    first = [episode["actions"] for episode in played[:OTHER_NET_EPISODES]]
+    expect(not (other_net_actions and other_net_actions == first),
+           f"{off} of {steps} actions were not the greedy one of the q_net argument, and given another q_net (one "
+           f"whose greedy action is always 0) your evaluation took the very same actions in its first "
+           f"{OTHER_NET_EPISODES} episodes: it ignores the q_net argument and acts with another network (a notebook "
+           "global such as trained_net or q_net?).",
+           "use the function's own argument: greedy_action(q_net, state), q_net being the parameter.")
     stale = all(a in episode["greedy"][0] for episode in played for a in episode["actions"])
     expect(not stale, f"{off} of {steps} actions were not the greedy one in the current state: every action is the "
            "greedy one of the episode's first state, so `state` is never updated.",
@@ -307,15 +338,23 @@ def verdict_cases() -> np.ndarray:
 
 
 def verdict_inputs(rng) -> dict:
-    """The notebook's six runs, or fresh runs (another count and length) on which every slip gives other verdicts."""
-    if rng is None:
-        return {"returns": verdict_cases()}
+    """The notebook's six runs of 100 episodes, or fresh runs; then runs of another length (50 to 90 episodes).
+
+    With 100 episodes a row's sum compared with 100 × threshold is the mean criterion: the second
+    set tells them apart. On each set every slip gives other verdicts.
+    """
+    first = verdict_cases() if rng is None else _separating_runs(rng)
+    return {"returns": first, "other": _separating_runs(np.random.default_rng(60) if rng is None else rng)}
+
+
+def _separating_runs(rng) -> np.ndarray:
+    """Fresh runs on which the mean and every slip give different verdicts."""
     for _ in range(1000):  # a few draws at most
         returns = _fresh_runs(rng)
         verdicts = [tuple(v) for v in (returns.mean(axis=1) >= REWARD_THRESHOLD, *verdict_slips(returns).values())]
         if len(set(verdicts)) == len(verdicts):
             break
-    return {"returns": returns}
+    return returns
 
 
 def _fresh_runs(rng) -> np.ndarray:
@@ -363,23 +402,34 @@ def verdict_slips(returns: np.ndarray) -> dict:
         "is the mean return.": returns.max(axis=1) >= REWARD_THRESHOLD,
         f"the sums are divided by the number of runs ({runs}), not of episodes ({episodes}). Hint: "
         "returns.mean(axis=1) divides each row's sum by its length.": returns.sum(axis=1) / runs >= REWARD_THRESHOLD,
-        f"the sums are divided by 100, not by the number of episodes ({episodes}). Hint: returns.mean(axis=1).":
+        f"the sums are compared with 100 × the threshold, which is the mean criterion only for runs of 100 "
+        f"episodes; these have {episodes}. Hint: returns.mean(axis=1) >= threshold, whatever the length.":
             returns.sum(axis=1) / 100 >= REWARD_THRESHOLD,
     }
 
 
+VERDICT_SETS = ("returns", "other")
+"""The two sets of runs the check asks about, in order."""
+
+
 def probe_verdicts(rec, inputs: dict, solved_runs) -> None:
-    """Call the student's function on a copy of the runs; record its answer and the copy afterwards."""
-    given = inputs["returns"].copy()
-    rec.call("verdicts", solved_runs, given)
-    rec.note("returns after", given)
+    """Call the student's function on a copy of each set of runs; record its answer and the copy afterwards."""
+    for name in VERDICT_SETS:
+        given = inputs[name].copy()
+        rec.call(f"{name} verdicts", solved_runs, given)
+        rec.note(f"{name} after", given)
 
 
 def judge_verdicts(results, inputs: dict) -> None:
-    """Compare the verdicts on designed runs with mean ≥ 475 per run."""
-    returns = inputs["returns"]
-    got = results.value("verdicts")
-    expect(np.array_equal(results.value("returns after"), returns), "solved_runs changed the returns it was given.",
+    """Compare the verdicts on designed runs (100 episodes each, then another length) with mean ≥ 475 per run."""
+    for name in VERDICT_SETS:
+        _judge_verdict_set(results, name, inputs[name])
+
+
+def _judge_verdict_set(results, name: str, returns: np.ndarray) -> None:
+    """The verdicts on one set of runs."""
+    got = results.value(f"{name} verdicts")
+    expect(np.array_equal(results.value(f"{name} after"), returns), "solved_runs changed the returns it was given.",
            "only read them.")
     expected = returns.mean(axis=1) >= REWARD_THRESHOLD
     runs = len(returns)
@@ -397,11 +447,10 @@ def judge_verdicts(results, inputs: dict) -> None:
            "return the comparison itself (mean >= threshold), not the means.")
     if not np.array_equal(got, expected):
         means = np.round(returns.mean(axis=1), 2).tolist()
+        runs = f"{len(returns)} runs of {returns.shape[1]} episodes with means {means}"
         name_the_mistake(lambda value: np.array_equal(got, value), verdict_slips(returns),
-                         f"solved_runs returned {got.tolist()} for runs with means {means}; expected "
-                         f"{expected.tolist()}.",
-                         returned=f"solved_runs returned {got.tolist()} for runs with means {means}, "
-                                  f"expected {expected.tolist()}: ")
+                         f"solved_runs returned {got.tolist()} for {runs}; expected {expected.tolist()}.",
+                         returned=f"solved_runs returned {got.tolist()} for {runs}, expected {expected.tolist()}: ")
 
 
 check_solved_runs = Check("6.2", "solved_runs", verdict_inputs, probe_verdicts, judge_verdicts,

@@ -12,9 +12,10 @@ import random
 import numpy as np
 import torch
 
-from utils.checks.core import Mistake, expect, name_the_mistake, plain_number, plain_values
+from utils.checks.core import Mistake, expect, is_plain, name_the_mistake, plain_number, plain_values
+from utils.checks.envs import OLD_RESET, OLD_STEP
 from utils.checks.network import ScriptedQNet
-from utils.checks.protocol import Check
+from utils.checks.protocol import Check, ProbeStopped, crash_text
 from utils.dqn import DQNConfig
 
 SCHEDULES = ((1.0, 0.05, 1000), (0.5, 0.1, 10))
@@ -119,6 +120,9 @@ def _name_schedule_mistake(results, inputs: dict, index: int, values: list, expe
     matches = lambda candidate: np.allclose(values, candidate, rtol=0, atol=1e-9)  # noqa: E731
     others = [tuple(s) for s in (*inputs["schedules"], *SCHEDULES) if tuple(s) != (start, end, decay)]
     with_others = [[linear_epsilon(step, *other) for step in steps] for other in others]
+    floor = values[-1]  # ε at 3 * decay_steps, where the schedule settles; tried after every other slip
+    hard_floor = (f"after decay_steps ε settles at {floor:g}, not at end = {end:g}: the floor is a fixed number, not "
+                  "the `end` argument{how}. Hint: clamp with the argument: " + formula + ".")
     name_the_mistake(matches, {
         "it never decays. Hint: ε must fall from start to end as step grows (an integer division such as "
         "(start - end) * step // decay_steps rounds the fraction down to 0 too).": [start] * len(steps),
@@ -147,6 +151,10 @@ def _name_schedule_mistake(results, inputs: dict, index: int, values: list, expe
         "it uses the course's settings (DQNConfig) instead of the arguments start, end, decay_steps. "
         "Hint: compute ε only from the function's own arguments.":
             [linear_epsilon(step, COURSE.eps_start, COURSE.eps_end, COURSE.eps_decay_steps) for step in steps],
+        hard_floor.format(how=f" (max({floor:g}, ...))"):
+            [max(floor, start + f * (end - start)) for f in fractions],
+        hard_floor.format(how=f" (ε = {floor:g} once step >= decay_steps)"):
+            [linear_epsilon(step, start, end, decay) if step < decay else floor for step in steps],
     }, fallback, returned=returned)
 
 
@@ -363,6 +371,35 @@ class ScriptedEpisodes:
         return self.state.copy(), self.reward, self.done and not cut, cut, {}
 
 
+class OldGymEpisodes(ScriptedEpisodes):
+    """The same episodes behind the old gym API, in part or whole: reset() gives the state only, step() four values."""
+
+    def __init__(self, *args, old_reset: bool, old_step: bool):
+        """Scripted episodes; `old_reset`, `old_step` choose which calls speak the old API."""
+        super().__init__(*args)
+        self.old_reset, self.old_step = old_reset, old_step
+
+    def reset(self, seed=None, options=None):
+        """Start the next episode; the state alone with the old API."""
+        state, info = super().reset(seed=seed, options=options)
+        return state if self.old_reset else (state, info)
+
+    def step(self, action):
+        """Advance one step; (state, reward, done, info) with the old API."""
+        state, reward, terminated, truncated, info = super().step(action)
+        return (state, reward, terminated or truncated, info) if self.old_step else \
+            (state, reward, terminated, truncated, info)
+
+
+OLD_APIS = {"reset": (True, False), "step": (False, True), "reset and step": (True, True)}
+OLD_API_SAID = {
+    "reset": f"for reset: {OLD_RESET}", "step": f"for step: {OLD_STEP}",
+    "reset and step": "(reset() returning the observation alone, step() four values): in gymnasium env.reset() returns "
+    "(observation, info) and env.step returns five values, next_state, reward, terminated, truncated, info. Hint: "
+    "state, _ = env.reset(); next_state, reward, terminated, truncated, _ = env.step(action), and the episode ends on "
+    "`terminated or truncated`."}
+
+
 class RecordingSchedule:
     """A schedule that returns a fixed ε and records the steps it was asked about."""
 
@@ -428,7 +465,10 @@ def probe_run_episodes(rec, inputs: dict, run_episodes) -> None:
     env, schedule = ScriptedEpisodes(inputs["lengths"], inputs["truncated"], inputs["reward"], state), \
         RecordingSchedule(0.0)
     rec.call("lengths", run_episodes, env, ScriptedQNet(len(state), n_actions), len(inputs["lengths"]), schedule,
-             np.random.default_rng(inputs["seed"]))
+             np.random.default_rng(inputs["seed"]), expect_error=True)
+    if "raised" in rec.entries["lengths"]:
+        _probe_old_api(rec, inputs, run_episodes)
+        raise ProbeStopped("lengths")
     rec.note("steps", schedule.steps)
     rec.note("actions", env.actions)
     explore = inputs["explore"]
@@ -439,13 +479,46 @@ def probe_run_episodes(rec, inputs: dict, run_episodes) -> None:
         rec.note(f"explore {index} actions", env.actions)
 
 
+def _probe_old_api(rec, inputs: dict, run_episodes) -> None:
+    """After a crash: play the same episodes behind the old gym API (reset, step or both), each run recorded."""
+    state, n_actions = inputs["state"], inputs["n_actions"]
+    for name, (old_reset, old_step) in OLD_APIS.items():
+        env = OldGymEpisodes(inputs["lengths"], inputs["truncated"], inputs["reward"], state, old_reset=old_reset,
+                             old_step=old_step)
+        rec.call(f"old {name}", run_episodes, env, ScriptedQNet(len(state), n_actions), len(inputs["lengths"]),
+                 RecordingSchedule(0.0), np.random.default_rng(inputs["seed"]), expect_error=True)
+
+
+def _judge_old_api(results, lengths: list) -> None:
+    """A run that crashed on gymnasium's API but plays the episodes behind the old gym API is named so."""
+    crash = results.raised("lengths")
+    if not crash or crash.get("not_done"):
+        return
+    for name in OLD_APIS:
+        key = f"old {name}"
+        if results.has(key) and not results.raised(key) and _lengths(results.value(key)) == lengths:
+            raise Mistake(f"run_episodes raised {crash_text(crash)}; it plays the episodes right when the env "
+                          f"follows the old gym API {OLD_API_SAID[name]}")
+
+
+def _lengths(value) -> list | None:
+    """A returned list or array of whole numbers as a list of ints (None for anything else)."""
+    if type(value) not in (list, tuple, np.ndarray):
+        return None
+    numbers = [v for v in list(value) if is_plain(v, (int, float, np.ndarray))]
+    return [int(v) for v in numbers] if len(numbers) == len(value) and all(float(v).is_integer() for v in numbers) \
+        else None
+
+
 def judge_run_episodes(results, inputs: dict) -> None:
     """Check the lengths returned, the steps the schedule was asked about and that ε reached the actions."""
     lengths, reward = inputs["lengths"], inputs["reward"]
+    _judge_old_api(results, lengths)
     hint = "count the steps of each episode and return the list of counts."
     got = plain_values(results.value("lengths"), "run_episodes returned", f"the list of episode lengths {lengths}",
                        hint)
     shown = [int(n) if float(n).is_integer() else float(n) for n in got]
+    _judge_fresh_list(_lengths(shown), lengths, "run_episodes")
     if shown != lengths:
         name_the_mistake(lambda value: len(shown) == len(value) and np.allclose(shown, value), {
             "the lengths are cumulative (the global step at each episode's end). Hint: append each episode's own "
@@ -471,8 +544,24 @@ def judge_run_episodes(results, inputs: dict) -> None:
     _judge_explore(results, inputs["explore"])
 
 
+def _judge_fresh_list(got: list | None, lengths: list, call: str) -> None:
+    """Lengths returned after those of earlier calls: the list outlives the call."""
+    if got is not None and len(got) > len(lengths) and got[-len(lengths):] == lengths:
+        raise Mistake(f"{call}, for episodes of lengths {lengths}, returned {_short(got)}: the lengths of earlier calls "
+                      "are still in the list, so it lives on between calls (a mutable default argument such as "
+                      "lengths=[], or a list outside the function). Hint: create the list in the function's body, "
+                      "lengths = [], at every call.")
+
+
+def _short(values: list) -> str:
+    """A long list written with its first and last entries only."""
+    return str(values) if len(values) <= 12 else f"[{', '.join(map(str, values[:4]))}, ..., " \
+                                                  f"{', '.join(map(str, values[-6:]))}] ({len(values)} entries)"
+
+
 def _judge_explore(results, explore: dict) -> None:
-    """With ε = 1 the actions must follow the rng passed in: the same seed, the same actions; another seed, others."""
+    """A second call returns its own lengths; with ε = 1 the actions follow the rng passed in (same seed, same actions)."""
+    _judge_fresh_list(_lengths(results.value("explore 0")), explore["lengths"], "a second call of run_episodes")
     runs = [results.value(f"explore {index} actions") for index in range(len(explore["seeds"]))]
     expect(runs[0] == runs[1], "with schedule(step) = 1 two runs with the same rng seed took different actions: "
            "the randomness does not all come from the rng argument.", "pass rng on to epsilon_greedy_action; "

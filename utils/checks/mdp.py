@@ -3,7 +3,7 @@ import numpy as np
 
 from utils import mdp
 from utils.checks.core import expect, name_the_mistake, plain_array, plain_number, separated
-from utils.checks.protocol import Check
+from utils.checks.protocol import Check, ProbeStopped, crash_text
 
 ONE_NUMBER = "one number (a Python float or a NumPy float)"
 GAMMAS = (0.8, 0.85, 0.9, 0.95)
@@ -41,9 +41,18 @@ def return_slips(rewards: list, gamma: float) -> dict:
     }
 
 
+def whole_number_slips(expected: float) -> dict:
+    """The return with its fraction cut off (int(), //) or rounded (round()): tried after every other slip."""
+    hint = "Hint: return G_0 as it is (float(G_0) if you convert it), not int(...) or round(...)."
+    return {f"the return is cut to a whole number (int() or // drops the fraction). {hint}": float(np.trunc(expected)),
+            f"the return is rounded to a whole number (round()). {hint}": float(round(expected))}
+
+
 def probe_return(rec, inputs: dict, discounted_return) -> None:
     """Call the student's function on the main sequence and on each edge case."""
-    rec.call("main", discounted_return, list(inputs["rewards"]), inputs["gamma"])
+    rewards = list(inputs["rewards"])
+    rec.call("main", discounted_return, rewards, inputs["gamma"])
+    rec.note("rewards after", rewards)
     for index, (rewards, gamma) in enumerate(inputs["cases"]):
         rec.call(f"case {index}", discounted_return, list(rewards), gamma)
 
@@ -55,15 +64,23 @@ def judge_return(results, inputs: dict) -> None:
     got = plain_number(results.value("main"), f"{call} returned", ONE_NUMBER,
                        "return the return G_0 of the whole sequence, not the list of returns from every step.")
     expected = mdp.discounted_return(rewards, gamma)
+    after = results.value("rewards after")
+    expect(after == rewards, f"{call} changed the list it was given: the caller's rewards now read {after}.",
+           "leave the caller's list as it is: loop over reversed(rewards) or a copy (rewards[::-1]) instead of "
+           "calling rewards.reverse() or popping from it.")
     if not np.isclose(got, expected):
         name_the_mistake(
-            lambda value: np.isclose(got, value), return_slips(rewards, gamma),
+            lambda value: np.isclose(got, value), return_slips(rewards, gamma) | whole_number_slips(expected),
             f"{call} returned {got!r}; expected {expected:.4f} = {expansion(rewards, gamma)}. "
             "Hint: G_0 = sum_k gamma**k * r_k.",
             returned=f"{call} returned {got:.4f}, expected {expected:.4f}: ",
         )
     for index, (case, case_gamma) in enumerate(inputs["cases"]):
         call = f"discounted_return({_short(case)}, {case_gamma})"
+        crash = results.raised(f"case {index}")
+        expect(not (crash and not case), f"{call} raised {crash_text(crash or {})}: an episode can be empty, and "
+               "the return of no rewards is G_0 = 0.0.", "start from 0.0 and add the rewards (not from rewards[0] "
+               "or rewards[-1]); a loop over no rewards then returns 0.0.")
         got = plain_number(results.value(f"case {index}"), f"{call} returned", ONE_NUMBER, "return float(...).")
         expected = mdp.discounted_return(case, case_gamma)
         expect(np.isclose(got, expected), f"{call} returned {got!r}; expected {expected:.4f}.",
@@ -98,7 +115,13 @@ def backup_inputs(rng) -> dict:
 def probe_backup(rec, inputs: dict, backup) -> None:
     """One backup on the random MDP (and Q afterwards), then value iteration in the corridor with the backup."""
     Q = inputs["Q"].copy()
-    rec.call("backup", backup, Q, inputs["P"].copy(), inputs["R"].copy(), inputs["terminal"].copy(), inputs["gamma"])
+    rec.call("backup", backup, Q, inputs["P"].copy(), inputs["R"].copy(), inputs["terminal"].copy(), inputs["gamma"],
+             expect_error=True)
+    if "raised" in rec.entries["backup"]:  # as many states as actions: a max over the wrong axis no longer raises
+        square = _square_mdp(inputs)
+        rec.call("square", backup, *(square[k].copy() for k in ("Q", "P", "R", "terminal")), square["gamma"],
+                 expect_error=True)
+        raise ProbeStopped("backup")
     rec.note("Q after", Q)
     length, gamma = inputs["corridor"]
     P, R, terminal = mdp.corridor_mdp(length)
@@ -109,6 +132,17 @@ def probe_backup(rec, inputs: dict, backup) -> None:
 def judge_backup(results, inputs: dict) -> None:
     """Compare one backup with the reference on a random stochastic MDP, naming the usual slips."""
     P, R, terminal, Q, gamma = (inputs[k] for k in ("P", "R", "terminal", "Q", "gamma"))
+    crash = results.raised("backup")
+    if crash and not crash.get("not_done") and results.has("square") and not results.raised("square"):
+        square = _square_mdp(inputs)
+        wrong_axis = square["R"] + square["gamma"] * square["P"] @ np.where(square["terminal"], 0.0,
+                                                                          square["Q"].max(axis=0))
+        got = results.value("square")
+        expect(not (type(got) is np.ndarray and got.shape == wrong_axis.shape and np.allclose(got, wrong_axis)),
+               f"on Q of shape {Q.shape} ({Q.shape[0]} states, {Q.shape[1]} actions) your backup raised "
+               f"{crash_text(crash)}: it takes the max over axis 0, the states (on a Q with as many states as "
+               "actions it runs and gives exactly that), while max_a' Q(s', a') is a max over the actions.",
+               "Q.max(axis=1) gives one value per state, shape (S,).")
     got = results.value("backup")
     expect(np.array_equal(results.value("Q after"), Q), "your backup changed the Q array it was given.",
            "build a new array for Q' instead of writing into Q: value iteration compares old and new Q.")
@@ -137,6 +171,19 @@ def judge_backup(results, inputs: dict) -> None:
                 "it follows only the most likely next state instead of weighting every s' by P(s'|s, a). "
                 "Hint: use the expectation P @ v.":
                     R + gamma * best_next[P.argmax(axis=2)],
+                "the terminal mask is applied to the current state s, not to the next state s'. Hint: zero "
+                "max_a' Q(s', a') where terminal[s'], then take P @ v: Q'(s, a) of a terminal s still gets "
+                "R + gamma * P @ v.":
+                    R + gamma * (1 - terminal[:, None]) * (P @ Q.max(axis=1)),
+                "the next-state values are lined up with the current state s (v[s], not v[s']): the sum over s' "
+                "of P(s'|s, a) v(s) is just v(s). Hint: P @ v sums P(s'|s, a) * v(s') over the last axis, s'.":
+                    R + gamma * best_next[:, None],
+                "gamma discounts the immediate reward R too. Hint: Q'(s, a) = R(s, a) + gamma * (P @ v)(s, a): "
+                "R is received now, undiscounted.":
+                    gamma * (R + P @ best_next),
+                "it bootstraps from argmax, an action index, instead of max, a value. Hint: v(s') = "
+                "max_a' Q(s', a') is Q.max(axis=1), not Q.argmax(axis=1).":
+                    R + gamma * P @ np.where(terminal, 0.0, Q.argmax(axis=1)),
             },
             f"the backup differs from R + gamma * P @ v by up to {np.max(np.abs(got - expected)):.3g}. "
             "Hint: v(s') = (1 - terminal[s']) * max_a' Q(s', a').",
@@ -149,6 +196,13 @@ def judge_backup(results, inputs: dict) -> None:
            f"value iteration with your backup (gamma = {corridor_gamma}) gives Q(s, right) = "
            f"{np.round(solved[:-1, 1], 3) if solved.shape == (length, 2) else solved.shape} in a corridor of "
            f"{length} cells; expected {np.round(wanted, 3)} (gamma^(steps to the goal - 1)).")
+
+
+def _square_mdp(inputs: dict) -> dict:
+    """A 3-state, 3-action MDP drawn from the inputs' Q: one where a max over the wrong axis of Q runs."""
+    seeded = np.random.default_rng(abs(int(inputs["Q"].sum() * 1e6)) % 2**32)
+    return {"Q": seeded.normal(size=(3, 3)), "P": seeded.dirichlet(np.ones(3), size=(3, 3)),
+            "R": seeded.normal(size=(3, 3)), "terminal": np.array([False, True, False]), "gamma": inputs["gamma"]}
 
 
 def _backup_array(got, shape: tuple) -> np.ndarray:

@@ -99,6 +99,7 @@ def _probe_default(rec, net: nn.Module, inputs: dict) -> None:
         return
     states, x, y = (torch.as_tensor(inputs[key]) for key in ("states", "x", "y"))
     rec.call("default batch", net, torch.as_tensor(inputs["batch"]))
+    rec.call("default one", net, torch.as_tensor(inputs["batch"][:1]))
     with torch.no_grad():
         rec.call("default q", net, states.clone())
         rec.call("default q again", net, states.clone())
@@ -134,6 +135,7 @@ def judge_network(results, inputs: dict) -> None:
     """Check the layers, the output, that nothing is random or constant, and Linear, ReLU, Linear, ReLU, Linear."""
     layers = _judge_built(results, "default", {}, _explicit(results))
     _judge_output(results, "default batch", 4, 2)
+    _judge_batch_of_one(results.value("default one"), 4, 2)
     _judge_deterministic(results, inputs["states"])
     _judge_initialised(layers)
     _judge_function(results, inputs, layers)
@@ -247,6 +249,21 @@ def _judge_output(results, key: str, obs_dim: int, n_actions: int) -> None:
     expect(q_values.requires_grad,
            "the output does not require grad: forward ran under torch.no_grad() or detached its result.",
            "forward must stay differentiable so the network can be trained; use no_grad only when selecting actions.")
+
+
+def _judge_batch_of_one(q_values, obs_dim: int, n_actions: int) -> None:
+    """A batch of one state, shape (1, obs_dim), must keep its batch dimension: (1, n_actions)."""
+    plain_tensor(q_values, f"for a batch of one state, shape (1, {obs_dim}), the network returned",
+                 "a tensor of Q-values", "return the last nn.Linear's output.")
+    got = tuple(q_values.shape)
+    if got != (1, n_actions):
+        dropped = len(got) < 2 and q_values.numel() == n_actions
+        raise Mistake(f"for a batch of one state, shape (1, {obs_dim}), the network returned shape {got}; expected "
+                      f"(1, {n_actions})" + (": the batch dimension was dropped (a .squeeze() on the output?). "
+                                             "Batches of one happen (batch_size=1, one state at a time), and "
+                                             "gather(1, actions) or argmax(dim=1) on them then fails or reads the "
+                                             "wrong axis." if dropped else ".")
+                      + " Hint: return the last layer's output as it is: (B, n_actions) for every B, B = 1 included.")
 
 
 def _q(value, states: np.ndarray) -> torch.Tensor:

@@ -196,6 +196,7 @@ def judge_memory(results, inputs: dict) -> None:
            "increase the count in push (up to capacity) and return it from __len__.")
     _batch(results, "format", inputs["batch"], 4)
     _judge_too_many(results, "too many early", first, capacity)
+    _judge_first_write(results, inputs)
     _judge_rows(results, inputs)
     _judge_one(results, inputs)
     _judge_ring(results, inputs)
@@ -302,6 +303,24 @@ def _judge_rows(results, inputs: dict) -> None:
                "draw distinct indices, e.g. torch.randperm(len(self))[:batch_size] (torch.randint can repeat).")
 
 
+def _judge_first_write(results, inputs: dict) -> None:
+    """Batches below capacity with an empty row and never the newest transition: push writes one row too far."""
+    first, capacity = inputs["first"], inputs["capacity"]
+    keys = [f"all {draw}" for draw in range(30)] + [f"one {draw}" for draw in range(inputs["one_draws"])]
+    try:  # a batch of the wrong format is named by the checks that follow
+        seen = {n for key in keys if results.has(key) and not results.raised(key)
+                for n in _numbers(_batch(results, key, 1 if key.startswith("one") else first, 4)[0],
+                                  inputs["transitions"]["states"])}
+    except Mistake:
+        return
+    expect(not (UNWRITTEN in seen and first - 1 not in seen and set(range(first - 1)) <= seen),
+           f"after {first} pushes into a new memory of capacity {capacity}, sampling returned an all-zero row but "
+           f"never transition #{first - 1}, the last one pushed: push moves position on before writing, so the first "
+           "transition went to row 1, row 0 was never written, and the newest one sits at row len(self).",
+           "write the transition at self.position first, then advance: self.position = (self.position + 1) % "
+           "capacity.")
+
+
 def _rows(results, key: str, batch_size: int, transitions: dict, stored, capacity: int) -> list:
     """Which transitions the batch under `key` holds, each row checked to be one pushed transition, whole.
 
@@ -359,6 +378,12 @@ def _judge_row(batch: tuple, row: int, number: int, transitions: dict) -> None:
     """Row `row` of the batch must hold every field of pushed transition `number`."""
     state, next_state = transitions["states"][number], transitions["next_states"][number]
     got = batch[3][row].double().numpy()
+    terminated = bool(transitions["terminated"][number])
+    if not _same(got, next_state) and not np.any(got) and terminated:
+        raise Mistake(f"row {row} of a sample holds transition #{number}, pushed with terminated=True, but its "
+                      "next_state came back as zeros: the next state of a transition that ended an episode was "
+                      "replaced by zeros. Hint: store the next_state argument as it is, always; the terminated flag "
+                      "already makes the target ignore it.")
     if not _same(got, next_state):
         reason = ("next_states equals states: the state was stored in place of next_state." if _same(got, state) else
                   "next_states belongs to a different transition than states.")

@@ -231,6 +231,8 @@ def target_slips(inputs: dict, gamma: float) -> dict:
         "the reward is missing. Hint: y = r + gamma * (1 - terminated) * max_a' Q_target(s', a').":
             gamma * alive * best,
         "it uses gamma = 0.99 instead of the gamma argument. Hint: use the argument.": rewards + 0.99 * alive * best,
+        "the future term is discounted by gamma ** 2, not gamma: one step ahead is one factor of gamma. Hint: "
+        "y = r + gamma * (1 - terminated) * max_a' Q_target(s', a').": rewards + gamma ** 2 * alive * best,
     }
 
 
@@ -240,10 +242,27 @@ def _name_target_mistake(got: torch.Tensor, expected: torch.Tensor, inputs: dict
     expect(target_calls != 0, returned + "target_net was never called, so the targets do not come from the target "
            "network (q_net, or another network of the notebook?).",
            "y = r + gamma * (1 - terminated) * max_a' Q_target(s', a') with target_net(next_states), the argument.")
+    discount = _discount_used(got, inputs)
+    fallback = (returned + f"the future term is discounted by {discount:.4g}, not by gamma = {inputs['gamma']}. Hint: "
+                "multiply max_a' Q_target(s', a') by gamma itself, once: y = r + gamma * (1 - terminated) * max_a' "
+                "Q_target(s', a')." if discount is not None else
+                f"td_targets returned {_round(got)}; expected {_round(expected)}. "
+                "Hint: y = r + gamma * (1 - terminated) * max_a' Q_target(s', a'), computed with the target_net "
+                "argument.")
     name_the_mistake(lambda value: torch.allclose(got, value, atol=1e-5), target_slips(inputs, inputs["gamma"]),
-                     f"td_targets returned {_round(got)}; expected {_round(expected)}. "
-                     "Hint: y = r + gamma * (1 - terminated) * max_a' Q_target(s', a'), computed with the target_net "
-                     "argument.", returned=returned)
+                     fallback, returned=returned)
+
+
+def _discount_used(got: torch.Tensor, inputs: dict) -> float | None:
+    """The one factor c with got = r + c * (1 - terminated) * max Q⁻ on every row, if there is one; else None."""
+    with torch.no_grad():
+        best = linear(inputs)(inputs["next_states"]).max(dim=1).values.double()
+    future, alive = got.double() - inputs["rewards"].double(), (1.0 - inputs["terminated"]).double()
+    if alive.sum() == 0 or not torch.allclose(future * (1 - alive), torch.zeros_like(future), atol=1e-5):
+        return None
+    basis = alive * best
+    factor = float((future @ basis) / (basis @ basis))
+    return factor if torch.allclose(future, factor * basis, atol=1e-4) else None
 
 
 check_td_targets = Check("5.1", "td_targets", targets_inputs, probe_targets, judge_targets,
@@ -260,6 +279,9 @@ ACTIONS = torch.tensor([0, 2, 1, 0, 1, 2])
 OFFSETS = torch.tensor([3.0, -0.2, 0.5, -2.5, 0.1, 4.0])  # |error| > 1 on half the rows: Huber ≠ MSE/2
 STEP_RUNS = (("huber", "huber", False), ("mse", "mse", False), ("clipped", "huber", True))
 """(name, loss_kind, clipped) of the three steps the check takes, each from the same weights."""
+UNCLIPPED_RUN = ("far", "mse", False)
+"""A fourth step, max_grad_norm=None, with the targets far away: a gradient whose norm a default clip would cut."""
+FAR = 1000.0
 
 
 def step_inputs(rng) -> dict:
@@ -325,9 +347,9 @@ def step_parts(inputs: dict):
 
 
 def probe_step(rec, inputs: dict, optimize_step) -> None:
-    """Three steps from the same weights (Huber, MSE, Huber with clipping): the loss returned and the weights after."""
-    for name, kind, clipped in STEP_RUNS:
-        net, optimizer, batch, targets = step_parts(inputs)
+    """Steps from the same weights (Huber, MSE, Huber clipped, MSE on far targets): the loss returned and the weights."""
+    for name, kind, clipped in STEP_RUNS + (UNCLIPPED_RUN,):
+        net, optimizer, batch, targets = step_parts(_far(inputs) if name == UNCLIPPED_RUN[0] else inputs)
         with warnings.catch_warnings():  # broadcasting warnings: the judge names the mistake
             warnings.simplefilter("ignore")
             rec.call(f"{name} loss", optimize_step, net, optimizer, batch, targets, loss_kind=kind,
@@ -351,6 +373,34 @@ def judge_step(results, inputs: dict) -> None:
             _check_update(weights, inputs, kind, None)  # a wrong order of steps explains the loss
             raise Mistake(str(unnamed)) from None
         _check_update(weights, inputs, kind, None)
+    _judge_unclipped(results, inputs)
+
+
+def _far(inputs: dict) -> dict:
+    """The inputs with the targets moved FAR times further from the Q-values: an MSE gradient with a large norm."""
+    return inputs | {"targets": FAR * inputs["targets"]}
+
+
+def _judge_unclipped(results, inputs: dict) -> None:
+    """With max_grad_norm=None and a large gradient, the step must be the full, unclipped one."""
+    name, kind, _ = UNCLIPPED_RUN
+    _name_step_crash(results.raised(f"{name} loss"), None)
+    results.value(f"{name} loss")
+    _check_update(results.value(f"{name} weights"), _far(inputs), kind, None, atol=1e-3)
+
+
+def _clipped_although_none(got: list, inputs: dict, kind: str, atol: float) -> None:
+    """A step along the full gradient but shorter, with max_grad_norm=None: clipped at some default norm."""
+    start = [p.detach() for p in inputs["weights"].values()]
+    full = _reference_update(inputs, kind, None)
+    norm = lambda after: float(torch.sqrt(sum(((a - b) ** 2).sum() for a, b in zip(after, start)))) / inputs["lr"]  # noqa: E731
+    moved, wanted = norm(got), norm(full)
+    if 0 < moved < 0.999 * wanted and all(torch.allclose(g - s, (f - s) * moved / wanted, rtol=1e-3, atol=atol)
+                                          for g, f, s in zip(got, full, start)):
+        raise Mistake(f"with max_grad_norm=None the step used a gradient of norm {moved:.4g} instead of {wanted:.4g}, "
+                      "in the same direction: the gradient was clipped although max_grad_norm is None. Hint: None "
+                      "means no clipping: call clip_grad_norm_ only `if max_grad_norm is not None` (no default such "
+                      "as `max_grad_norm or 10`).")
 
 
 def _name_step_crash(crash, max_grad_norm) -> None:
@@ -379,7 +429,7 @@ def _loss(predicted, targets, kind, reduction="mean"):
     """Huber or MSE between `predicted` and `targets`, broadcasting as the student's code would."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        function = F.smooth_l1_loss if kind == "huber" else F.mse_loss
+        function = {"huber": F.smooth_l1_loss, "mse": F.mse_loss, "l1": F.l1_loss}[kind]
         return function(*torch.broadcast_tensors(predicted, targets), reduction=reduction)
 
 
@@ -402,6 +452,13 @@ def loss_slips(inputs: dict, kind: str) -> dict:
             _loss(q_all[:, inputs["actions"]], targets, kind),
         "it uses max_a Q(s, a) instead of the action taken. Hint: the TD error is about the action in the "
         "batch: gather(1, actions.unsqueeze(1)).": _loss(q_all.max(dim=1).values, targets, kind),
+        "gather picks along dim 0, the batch: row i gets Q(s_(actions[i]), 0), the first action's value of the "
+        "state whose index is the action. Hint: gather along the actions, dim 1: "
+        "q_net(states).gather(1, actions.unsqueeze(1)).squeeze(1).":
+            _loss(q_all.gather(0, inputs["actions"].unsqueeze(1)).squeeze(1), targets, kind),
+        f"it computes F.l1_loss, the mean |δ|, although loss_kind={kind!r}"
+        + (": Huber is F.smooth_l1_loss, quadratic for |δ| < 1 and linear beyond. Hint: F.smooth_l1_loss for "
+           "'huber'." if kind == "huber" else ". Hint: F.mse_loss for 'mse'."): _loss(taken, targets, "l1"),
         "the loss is summed over the batch instead of averaged. Hint: use the mean (the default reduction), "
         "so the step size does not grow with the batch size.": _loss(taken, targets, kind, reduction="sum"),
         "it returns the loss after the step (computed again with the new weights). Hint: keep the loss computed "
@@ -479,7 +536,7 @@ def update_slips(inputs: dict, kind: str, max_grad_norm) -> dict:
     }
 
 
-def _check_update(weights, inputs: dict, kind: str, max_grad_norm) -> None:
+def _check_update(weights, inputs: dict, kind: str, max_grad_norm, atol: float = 1e-6) -> None:
     """Compare the weights after the student's step with one SGD step on fresh (clipped) gradients."""
     shapes = [p.shape for p in inputs["weights"].values()]
     expect(type(weights) is list and all(type(w) in TENSOR_TYPES for w in weights),
@@ -488,10 +545,12 @@ def _check_update(weights, inputs: dict, kind: str, max_grad_norm) -> None:
     got = [w.detach() for w in weights]
 
     def matches(expected) -> bool:
-        return [g.shape for g in got] == shapes and all(torch.allclose(g, e, atol=1e-6) for g, e in zip(got, expected))
+        return [g.shape for g in got] == shapes and all(torch.allclose(g, e, atol=atol) for g, e in zip(got, expected))
 
     if matches(_reference_update(inputs, kind, max_grad_norm)):
         return
+    if max_grad_norm is None and [g.shape for g in got] == shapes:
+        _clipped_although_none(got, inputs, kind, atol)
     name_the_mistake(matches, update_slips(inputs, kind, max_grad_norm),
                      f"after one SGD step (lr={inputs['lr']}) the weights differ from those of one step on the {kind} "
                      "loss" + (f" with the gradient norm clipped to {max_grad_norm}" if max_grad_norm else "") + ". "
@@ -562,8 +621,10 @@ class LocalAtReturn:
 def probe_update(rec, inputs: dict, update_target) -> None:
     """A soft update with the inputs' τ, then a hard one (τ = 1) and a move of q_net after it."""
     target, online = (q_network(inputs["sizes"], inputs[name]) for name in ("target", "online"))
+    versions = _versions(online)
     with LocalAtReturn(update_target) as local:
         returned = rec.call("soft", update_target, target, online, inputs["tau"], expect_error=True)
+    rec.note("soft online written", _versions(online) != versions)
     rec.note("soft rebound", local.rebound(target))
     rec.note("soft returned a network", isinstance(returned, nn.Module))
     rec.note("soft target", list(target.parameters()))
@@ -577,6 +638,11 @@ def probe_update(rec, inputs: dict, update_target) -> None:
         for param in online.parameters():
             param.add_(1.0)  # training q_net after the copy must not move the target
     rec.note("target after q_net moved", list(target.parameters()))
+
+
+def _versions(net: nn.Module) -> list:
+    """How many in-place writes each parameter of `net` has had (PyTorch's version counters)."""
+    return [int(getattr(param, "_version", 0)) for param in net.parameters()]
 
 
 def judge_update(results, inputs: dict) -> None:
@@ -634,6 +700,11 @@ def _name_update_mistake(results, got: list, old_target: list, old_online: list,
     """Raise a Mistake naming why the soft update's target is not τ·θ + (1 − τ)·θ⁻."""
     if _close(got, old_target):
         expect(not results.value("soft rebound"), REBOUND)
+        expect(not results.value("soft online written"), "target_net is unchanged, but q_net's parameters were "
+               "written in place (with values equal to their own): the update writes into q_net instead of "
+               "target_net, as zip(q_net.parameters(), q_net.parameters()) does.",
+               "pair each target parameter with its q_net parameter and write into the target one: for t, q in "
+               "zip(target_net.parameters(), q_net.parameters()): t.copy_(tau * q + (1 - tau) * t).")
         expect(not results.value("soft returned a network"), "target_net is unchanged: update_target returned a new "
                "network instead of updating target_net in place.", "write into target_net's parameters "
                "(param.lerp_ or param.copy_ under torch.no_grad()), or load_state_dict.")
@@ -648,6 +719,10 @@ def _name_update_mistake(results, got: list, old_target: list, old_online: list,
         f"τ and 1 − τ are swapped: the target moved {1 - tau:.0%} of the way instead of {tau:.0%}. "
         "Hint: θ⁻ ← τ·θ + (1 − τ)·θ⁻ with a small τ.":
             [(1 - tau) * q + tau * t for q, t in zip(old_online, old_target)],
+        f"the (1 − τ)·θ⁻ term is missing: the target became τ·θ = {tau}·θ, forgetting its own weights. Hint: "
+        "θ⁻ ← τ·θ + (1 − τ)·θ⁻.": [tau * q for q in old_online],
+        f"the τ·θ term is missing: the target became (1 − τ)·θ⁻, its own weights shrunk by {1 - tau:g}, without "
+        "q_net. Hint: θ⁻ ← τ·θ + (1 − τ)·θ⁻.": [(1 - tau) * t for t in old_target],
         f"with tau={tau} the target was copied from q_net (a hard update). Hint: mix: τ·θ + (1 − τ)·θ⁻; "
         "only τ = 1 is a copy.": old_online,
         f"the update was applied twice: the target moved {1 - (1 - tau) ** 2:.0%} of the way instead of {tau:.0%}. "
