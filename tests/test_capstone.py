@@ -76,7 +76,7 @@ PREFIX_STEPS = 3_000
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["acrobot", "mountaincar-remedy"])  # the recipe elsewhere; the bonus
+@pytest.mark.parametrize("name", ["mountaincar-default", "mountaincar-remedy"])  # recipe, bonus
 def test_a_committed_run_begins_as_a_fresh_run_begins(name):
     committed = next(r for r in ROWS if r["config_name"] == name and r["seed"] == 0)
     fresh = run_task(name, 0, eval_episodes=1, max_env_steps=PREFIX_STEPS)
