@@ -166,6 +166,12 @@ SHARPER_RETURN_MISTAKES = [
     (from_the_first_reward, "raised IndexError.*an episode can be empty.*G_0 = 0.0"),
     (lambda r, g: int(right_return(r, g)), "cut to a whole number"),
     (lambda r, g: right_return(r, g) // 1, "cut to a whole number"),
+    (lambda r, g: sum(g * x for x in r), "gamma is not compounded: every reward is weighted by gamma once"),
+    (lambda r, g: r[0] + g * sum(r[1:]) if r else 0.0, "gamma is not compounded: every reward is weighted by gamma once"),
+    (lambda r, g: right_return(r, 0.99), "return with gamma = 0.99, not the gamma"),
+    (lambda r, g: float(np.dot(0.97 ** np.arange(len(r)), r)), "return with gamma = 0.97, not the gamma"),
+    (lambda r, g: sum((g * k if k else 1.0) * x for k, x in enumerate(r)), "a product that grows with k"),
+    (lambda r, g: sum(g * k * x for k, x in enumerate(r)), "a product that grows with k"),
 ]
 
 
@@ -204,6 +210,10 @@ SHARPER_BACKUP_MISTAKES = [
     (lambda Q, P, R, T, g: g * R + g * P @ greedy_values(Q, T), "gamma discounts the immediate reward R too"),
     (lambda Q, P, R, T, g: R + g * P @ np.where(T, 0.0, Q.argmax(axis=1)), "argmax, an action index"),
     (lambda Q, P, R, T, g: R + g * P @ (np.argmax(Q, axis=1) * (1.0 - T)), "argmax, an action index"),
+    (lambda Q, P, R, T, g: R + g * P @ np.where(T, Q.max(axis=1), 0.0), "the terminal mask is inverted"),
+    (lambda Q, P, R, T, g: R + g * P @ (Q.max(axis=1) * T), "the terminal mask is inverted"),
+    (lambda Q, P, R, T, g: R + g * np.einsum("sat,s->ta", P, greedy_values(Q, T)), "P is contracted over its first axis"),
+    (lambda Q, P, R, T, g: R + g * P.transpose(2, 1, 0) @ greedy_values(Q, T), "P is contracted over its first axis"),
 ]
 
 

@@ -5,6 +5,9 @@ from utils import mdp
 from utils.checks.core import expect, name_the_mistake, plain_array, plain_number, separated
 from utils.checks.protocol import Check, ProbeStopped, crash_text
 
+ONCE = "gamma is not compounded: every reward is weighted by gamma once"
+PRODUCT = "the weights are gamma * k, a product that grows with k, instead of the power gamma**k"
+POWER_HINT = "Hint: weight r_k by gamma**k (multiply a running discount by gamma at every step)."
 ONE_NUMBER = "one number (a Python float or a NumPy float)"
 GAMMAS = (0.8, 0.85, 0.9, 0.95)
 
@@ -38,7 +41,20 @@ def return_slips(rewards: list, gamma: float) -> dict:
             sum(gamma**k * r for k, r in enumerate(reversed(rewards))),
         "the last reward is missing. Hint: loop over all len(rewards) rewards.":
             mdp.discounted_return(rewards[:-1], gamma),
+        f"{ONCE} (ret + gamma * r). {POWER_HINT}": gamma * sum(rewards),
+        f"{ONCE} after the first (r_0 + gamma * (r_1 + r_2 + ...)). {POWER_HINT}": rewards[0] + gamma * sum(rewards[1:])
+        if rewards else 0.0,
+        f"{PRODUCT}. {POWER_HINT}": rewards[0] + sum(gamma * k * r for k, r in enumerate(rewards) if k) if rewards else 0.0,
+        f"{PRODUCT} (and r_0 gets 0 * gamma). {POWER_HINT}": sum(gamma * k * r for k, r in enumerate(rewards)),
     }
+
+
+def written_in_gamma(rewards: list, gamma: float) -> dict:
+    """The return with a constant discount (0.5 ... 0.99, 0.995, 0.999) in place of the gamma argument."""
+    constants = [c for c in (*np.round(np.arange(0.5, 1.0, 0.01), 2), 0.995, 0.999) if not np.isclose(c, gamma)]
+    return {f"that is the return with gamma = {c:g}, not the gamma = {gamma} passed in: the gamma argument is ignored "
+            "(a constant written in). Hint: discount with the function's gamma argument.":
+            mdp.discounted_return(rewards, float(c)) for c in constants}
 
 
 def whole_number_slips(expected: float) -> dict:
@@ -70,7 +86,8 @@ def judge_return(results, inputs: dict) -> None:
            "calling rewards.reverse() or popping from it.")
     if not np.isclose(got, expected):
         name_the_mistake(
-            lambda value: np.isclose(got, value), return_slips(rewards, gamma) | whole_number_slips(expected),
+            lambda value: np.isclose(got, value), return_slips(rewards, gamma) | whole_number_slips(expected)
+            | written_in_gamma(rewards, gamma),
             f"{call} returned {got!r}; expected {expected:.4f} = {expansion(rewards, gamma)}. "
             "Hint: G_0 = sum_k gamma**k * r_k.",
             returned=f"{call} returned {got:.4f}, expected {expected:.4f}: ",
@@ -181,6 +198,12 @@ def judge_backup(results, inputs: dict) -> None:
                 "gamma discounts the immediate reward R too. Hint: Q'(s, a) = R(s, a) + gamma * (P @ v)(s, a): "
                 "R is received now, undiscounted.":
                     gamma * (R + P @ best_next),
+                "the terminal mask is inverted: terminal next states keep max_a' Q(s', a') and the others get 0. "
+                "Hint: v(s') = 0 where terminal[s'], max_a' Q(s', a') elsewhere (np.where(terminal, 0.0, ...)).":
+                    R + gamma * P @ np.where(terminal, Q.max(axis=1), 0.0),
+                "P is contracted over its first axis (s) instead of its last (s'): the sum runs over the current "
+                "states. Hint: P @ v (or np.einsum('sat,t->sa', P, v)) sums P(s'|s, a) v(s') over s'.":
+                    R + gamma * np.einsum("sat,s->ta", P, best_next),
                 "it bootstraps from argmax, an action index, instead of max, a value. Hint: v(s') = "
                 "max_a' Q(s', a') is Q.max(axis=1), not Q.argmax(axis=1).":
                     R + gamma * P @ np.where(terminal, 0.0, Q.argmax(axis=1)),
