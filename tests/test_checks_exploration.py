@@ -126,14 +126,16 @@ def test_a_typical_epsilon_greedy_mistake_is_named(policy, named):
         check_epsilon_greedy(policy)
 
 
-def run_episodes(env, q_net, n_episodes, schedule, rng, clock=lambda episode, t, step: step, until_truncated=True):
-    """A correct loop, or with `clock` / `until_truncated` one of the typical wrong ones."""
+def run_episodes(env, q_net, n_episodes, schedule, rng, clock=lambda episode, t, step: step, until_truncated=True,
+                 policy=eps_greedy, new_state=True):
+    """A correct loop, or with `clock`, `until_truncated`, `policy` or `new_state` one of the typical wrong ones."""
     lengths, step = [], 0
     for episode in range(n_episodes):
         state, _ = env.reset()
         for t in range(10_000):
-            action = eps_greedy(q_net, state, schedule(clock(episode, t, step)), rng)
-            state, _, terminated, truncated, _ = env.step(action)
+            action = policy(q_net, state, schedule(clock(episode, t, step)), rng)
+            next_state, _, terminated, truncated, _ = env.step(action)
+            state = next_state if new_state else state
             step += 1
             if terminated or (truncated and until_truncated):
                 break
@@ -295,6 +297,11 @@ NEW_POLICY_MISTAKES = [
      "with a NumPy state of shape \\(4,\\) raised TypeError.*torch.as_tensor"),
     (lambda q, s, e, rng: int(np.random.choice(3)) if rng.random() < e else greedy(q, s), "global `np.random`"),
     (lambda q, s, e, rng: eps_greedy(q, s, e, np.random.default_rng()), "never used the rng it was given"),
+    (lambda q, s, e, rng: int(rng.integers(len(q_values_of(q, s[None])))) if rng.random() < e else greedy(q, s),
+     "with ε=1 every action was 0: the random action is drawn from one action.*len\\(q_values\\) of a \\(1, "
+     "n_actions\\) output"),
+    (lambda q, s, e, rng: int(rng.integers(q_values_of(q, s).unsqueeze(0).shape[0])) if rng.random() < e else
+     greedy(q, s), "with ε=1 every action was 0"),
 ]
 
 
@@ -317,7 +324,7 @@ def test_grading_epsilon_greedy(seed):
     fresh = [(policy, named.replace("\\(4,\\)", "\\(\\d,\\)")) for policy, named in NEW_POLICY_MISTAKES[:3]] + [
         (lambda q, s, e, rng: greedy(q, s) if rng.random() < e else int(rng.integers(len(s))), "comparison reversed"),
         (lambda q, s, e, rng: int(rng.integers(2)) if rng.random() < e else greedy(q, s), "never came"),
-        (excluding_greedy, "never picks the greedy one")]
+        (excluding_greedy, "never picks the greedy one"), (NEW_POLICY_MISTAKES[-2][0], "every action was 0")]
     for policy, named in fresh:
         verdict = graded(check_epsilon_greedy, seed, policy)
         assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
@@ -419,6 +426,11 @@ NEW_LOOP_MISTAKES = [
     (lambda env, q, n, schedule, rng: run_episodes(env, q, n, schedule, np.random.default_rng()),
      "same rng seed took different actions"),
     (lambda env, q, n, schedule, rng: run_episodes(env, q, n + 1, schedule, rng), "more than n_episodes = 3"),
+    (lambda *a: run_episodes(*a, new_state=False), "the greedy action of each episode's first state.*the state is "
+                                                   "never updated"),
+    (lambda *a: run_episodes(*a, policy=lambda q, s, e, rng: greedy(q, s)), "with schedule\\(step\\) = 1 every one "
+                                                                             "of the \\d+ actions was the greedy one"),
+    (lambda *a: run_episodes(*a, policy=lambda q, s, e, rng: eps_greedy(q, s, 0.0, rng)), "ε never reaches"),
 ]
 
 

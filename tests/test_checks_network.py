@@ -412,6 +412,13 @@ class HardCodedSmallSizes(Net):
         super().__init__(obs_dim, n_actions, hidden)
 
 
+class ArgmaxOutput(Net):
+    """Returns each state's greedy action instead of its Q-values."""
+
+    def forward(self, x):
+        return super().forward(x).argmax(dim=-1)
+
+
 class WrapsCourseNetwork(nn.Module):
     def __init__(self, obs_dim=4, n_actions=2, hidden=128):
         super().__init__()
@@ -436,6 +443,8 @@ NEW_NETWORK_MISTAKES = [
     (SkipsMiddle, "the second hidden layer \\(128→128\\) is never used in forward"),
     (MiddleTwice, "the second hidden layer \\(128→128\\) is applied twice"),
     (DetachedOutput, "does not require grad"),
+    (ArgmaxOutput, "is an integer tensor of shape \\(5,\\): one action index per state \\(an argmax\\), not the 2 "
+                   "Q-values"),
 ]
 
 
@@ -464,6 +473,7 @@ def test_grading_passes_correct_networks(seed):
 @pytest.mark.parametrize("network_class, named", [
     (DropoutBetween, "holds nn.Dropout"), (NoSecondRelu, "no ReLU between the second"), (SwappedArguments, "order"),
     (HiddenFixedAt128, "the `hidden` argument is ignored"), (ReluOutput, "clipped at 0"),
+    (ArgmaxOutput, "one action index per state"),
 ])
 def test_grading_names_network_mistakes_on_fresh_inputs(network_class, named, seed):
     verdict = graded(check_q_network, seed, network_class)
@@ -516,6 +526,9 @@ NEW_GREEDY_MISTAKES = [
      "float64 state raised AttributeError.*torch.as_tensor"),
     (boltzmann_one, greedy_batch, "in 3 calls on the same state: it is random"),
     (greedy_one, quiet(lambda q, s: q(s).max(dim=1).values.long()), "largest Q-values themselves, made integers"),
+    (quiet(lambda q, s: int(q(as_float32(s).unsqueeze(0)).argmax(dim=0)[0])), greedy_batch,
+     "returned action 0 for every state.*argmax over dim 0 of a \\(1, n_actions\\) output is always 0"),
+    (quiet(lambda q, s: q(as_float32(s)[None]).max(0).indices[0].item()), greedy_batch, "action 0 for every state"),
 ]
 
 
@@ -539,7 +552,8 @@ def test_grading_greedy(seed):
     deterministic = [mistake for mistake in NEW_GREEDY_MISTAKES if mistake[0] is not boltzmann_one]
     for (one, batch, _), named in zip(deterministic, [
             "the largest Q-value itself .*truncated", "the largest Q-value itself", "compares only the first two",
-            "float64 state raised AttributeError", "largest Q-values themselves, made integers"]):
+            "float64 state raised AttributeError", "largest Q-values themselves, made integers",
+            "action 0 for every state", "action 0 for every state"]):
         verdict = graded(check_greedy, seed, one, batch)
         assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
 

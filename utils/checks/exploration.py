@@ -298,6 +298,10 @@ def _judge_uniform(counts: np.ndarray, greedy: int) -> None:
     shown = _frequencies(counts)
     expect(counts[greedy] < counts.sum(), f"with ε=1 every action was the greedy one ({greedy}): it never explores.",
            "with probability ε return the random action rng.integers(n_actions) (is it drawn but not returned?).")
+    expect(counts[0] < counts.sum(), f"with ε=1 every action was 0: the random action is drawn from one action, "
+           "rng.integers(1). len(q_values) of a (1, n_actions) output (the state was given a batch dimension) is 1, "
+           "not n_actions.", "n_actions = q_values.shape[-1] counts the Q-values of a (1, n_actions) output too "
+           "(or call q_net on the state without unsqueeze(0)); draw rng.integers(n_actions).")
     expect(counts[-1] > 0, f"with ε=1 the actions were {shown}: action {n_actions - 1} of {n_actions} never came.",
            "draw the random action from all n_actions actions, e.g. rng.integers(n_actions) with "
            "n_actions = len(q_values); don't hard-code 2 (and rng.integers(low, high) excludes high).")
@@ -339,18 +343,33 @@ check_epsilon_greedy = Check("4.2", "epsilon_greedy_action", greedy_state_inputs
 
 # --- 4.3 one clock across episodes ---------------------------------------------------------------
 
-class ScriptedEpisodes:
-    """A stand-in env whose episodes last `lengths` steps and end by termination or truncation, as scripted."""
+def state_at(state: np.ndarray, n_actions: int, t: int) -> np.ndarray:
+    """The scripted state after t steps of an episode: its Q-values (first n_actions entries) rolled by t."""
+    return np.concatenate([np.roll(state[:n_actions], t), state[n_actions:]])
 
-    def __init__(self, lengths: list, truncated: list, reward: float, state: np.ndarray):
+
+def greedy_path(state: np.ndarray, n_actions: int, lengths: list) -> list:
+    """The greedy action at every step of scripted episodes of `lengths` steps."""
+    return [int(np.argmax(state_at(state, n_actions, t)[:n_actions])) for n in lengths for t in range(n)]
+
+
+class ScriptedEpisodes:
+    """A stand-in env whose episodes last `lengths` steps and end by termination or truncation, as scripted.
+
+    Each step moves the state (see `state_at`), so the greedy action changes from step to step: a loop that
+    never takes the state env.step returns acts for the episode's first state throughout.
+    """
+
+    def __init__(self, lengths: list, truncated: list, reward: float, state: np.ndarray, n_actions: int):
         """Episodes of the given lengths; stepping an ended episode, or resetting too often, raises a Mistake."""
         self.lengths, self.truncated, self.reward, self.state = lengths, truncated, reward, state
+        self.n_actions = n_actions
         self.episode, self.t, self.done, self.actions = -1, 0, True, []
 
     def reset(self, seed=None, options=None):
         """Start the next episode."""
         self.episode, self.t, self.done = self.episode + 1, 0, False
-        return self.state.copy(), {}
+        return state_at(self.state, self.n_actions, 0), {}
 
     def step(self, action):
         """Advance one step; the episode ends as scripted, by termination or by truncation."""
@@ -368,7 +387,7 @@ class ScriptedEpisodes:
         self.t += 1
         self.done = self.t == self.lengths[self.episode]
         cut = self.done and self.truncated[self.episode]
-        return self.state.copy(), self.reward, self.done and not cut, cut, {}
+        return state_at(self.state, self.n_actions, self.t), self.reward, self.done and not cut, cut, {}
 
 
 class OldGymEpisodes(ScriptedEpisodes):
@@ -462,7 +481,7 @@ def _clocks(lengths: list) -> dict:
 def probe_run_episodes(rec, inputs: dict, run_episodes) -> None:
     """Play the scripted episodes with ε = 0 (recording lengths, clock and actions), then with ε = 1 three times."""
     state, n_actions = inputs["state"], inputs["n_actions"]
-    env, schedule = ScriptedEpisodes(inputs["lengths"], inputs["truncated"], inputs["reward"], state), \
+    env, schedule = ScriptedEpisodes(inputs["lengths"], inputs["truncated"], inputs["reward"], state, n_actions), \
         RecordingSchedule(0.0)
     rec.call("lengths", run_episodes, env, ScriptedQNet(len(state), n_actions), len(inputs["lengths"]), schedule,
              np.random.default_rng(inputs["seed"]), expect_error=True)
@@ -473,7 +492,8 @@ def probe_run_episodes(rec, inputs: dict, run_episodes) -> None:
     rec.note("actions", env.actions)
     explore = inputs["explore"]
     for index, seed in enumerate(explore["seeds"]):
-        env = ScriptedEpisodes(explore["lengths"], [False] * len(explore["lengths"]), inputs["reward"], state)
+        env = ScriptedEpisodes(explore["lengths"], [False] * len(explore["lengths"]), inputs["reward"], state,
+                               n_actions)
         rec.call(f"explore {index}", run_episodes, env, ScriptedQNet(len(state), n_actions), len(explore["lengths"]),
                  RecordingSchedule(1.0), np.random.default_rng(seed))
         rec.note(f"explore {index} actions", env.actions)
@@ -483,8 +503,8 @@ def _probe_old_api(rec, inputs: dict, run_episodes) -> None:
     """After a crash: play the same episodes behind the old gym API (reset, step or both), each run recorded."""
     state, n_actions = inputs["state"], inputs["n_actions"]
     for name, (old_reset, old_step) in OLD_APIS.items():
-        env = OldGymEpisodes(inputs["lengths"], inputs["truncated"], inputs["reward"], state, old_reset=old_reset,
-                             old_step=old_step)
+        env = OldGymEpisodes(inputs["lengths"], inputs["truncated"], inputs["reward"], state, n_actions,
+                             old_reset=old_reset, old_step=old_step)
         rec.call(f"old {name}", run_episodes, env, ScriptedQNet(len(state), n_actions), len(inputs["lengths"]),
                  RecordingSchedule(0.0), np.random.default_rng(inputs["seed"]), expect_error=True)
 
@@ -538,10 +558,16 @@ def judge_run_episodes(results, inputs: dict) -> None:
                          f"the schedule was asked about steps {steps}; expected 0, 1, ..., {sum(lengths) - 1} "
                          "(one call per step, counting across episodes).",
                          returned=f"the schedule was asked about steps {steps}: ")
-    greedy, actions = int(np.argmax(inputs["state"][:inputs["n_actions"]])), results.value("actions")
-    expect(actions == [greedy] * sum(lengths), f"with schedule(step) = 0 the actions were {actions}; expected "
-           f"always the greedy action {greedy}.", "pass epsilon = schedule(global_step) to epsilon_greedy_action.")
-    _judge_explore(results, inputs["explore"])
+    greedy, actions = greedy_path(inputs["state"], inputs["n_actions"], lengths), results.value("actions")
+    expect(actions == greedy or actions != [greedy[0]] * sum(lengths), f"with schedule(step) = 0 every action was {greedy[0]}, the greedy "
+           f"action of each episode's first state, while the states env.step returned called for {greedy}: the state "
+           "is never updated, so every action is chosen for the state env.reset() gave.",
+           "after each step take the new state: state, reward, terminated, truncated, _ = env.step(action) (or "
+           "state = next_state).")
+    expect(actions == greedy, f"with schedule(step) = 0 the actions were {actions}; expected the greedy action of "
+           f"each state, {greedy}.", "pass epsilon = schedule(global_step) to epsilon_greedy_action, with the "
+           "current state.")
+    _judge_explore(results, inputs)
 
 
 def _judge_fresh_list(got: list | None, lengths: list, call: str) -> None:
@@ -559,10 +585,15 @@ def _short(values: list) -> str:
                                                   f"{', '.join(map(str, values[-6:]))}] ({len(values)} entries)"
 
 
-def _judge_explore(results, explore: dict) -> None:
+def _judge_explore(results, inputs: dict) -> None:
     """A second call returns its own lengths; with ε = 1 the actions follow the rng passed in (same seed, same actions)."""
+    explore = inputs["explore"]
     _judge_fresh_list(_lengths(results.value("explore 0")), explore["lengths"], "a second call of run_episodes")
     runs = [results.value(f"explore {index} actions") for index in range(len(explore["seeds"]))]
+    expect(runs[0] != greedy_path(inputs["state"], inputs["n_actions"], explore["lengths"]),
+           f"with schedule(step) = 1 every one of the {len(runs[0])} actions was the greedy one: ε never reaches the "
+           "action choice (epsilon_greedy_action is not called, or gets another ε).",
+           "action = epsilon_greedy_action(q_net, state, schedule(global_step), rng).")
     expect(runs[0] == runs[1], "with schedule(step) = 1 two runs with the same rng seed took different actions: "
            "the randomness does not all come from the rng argument.", "pass rng on to epsilon_greedy_action; "
            "neither run_episodes nor epsilon_greedy_action may draw from random, np.random or torch.")

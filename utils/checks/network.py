@@ -245,6 +245,11 @@ def _layer_sizes_hint(sizes: dict, found: list, explicit) -> str:
 def _judge_output(results, key: str, obs_dim: int, n_actions: int) -> None:
     """A (5, obs_dim) float32 batch gives (5, n_actions) float32 Q-values that carry gradients."""
     q_values = results.value(key)
+    expect(not (type(q_values) in TENSOR_TYPES and q_values.shape == (5,) and not q_values.is_floating_point()),
+           f"the output for a batch of shape (5, {obs_dim}) is an integer tensor of shape (5,): one action index "
+           f"per state (an argmax), not the {n_actions} Q-values of each state.",
+           "forward returns the last nn.Linear's output as it is, shape (B, n_actions); choosing the greedy action "
+           "(argmax) is greedy_action's job, in exercise 3.2.")
     expect_tensor(q_values, f"the output for a batch of shape (5, {obs_dim})", (5, n_actions), torch.float32)
     expect(q_values.requires_grad,
            "the output does not require grad: forward ran under torch.no_grad() or detached its result.",
@@ -505,8 +510,15 @@ def probe_greedy(rec, inputs: dict, greedy_action, greedy_actions) -> None:
 def judge_greedy(results, inputs: dict) -> None:
     """Compare both functions' actions with the argmax of the scripted Q-values, naming the usual slips."""
     rows, n_actions = inputs["rows"], inputs["n_actions"]
-    for index, row in enumerate(rows):
-        actions = [_judge_one_state(results, f"one {index} {repeat}", row, n_actions) for repeat in range(REPEATS)]
+    per_state = [[_judge_one_state(results, f"one {index} {repeat}", row, n_actions) for repeat in range(REPEATS)]
+                 for index, row in enumerate(rows)]
+    expected = [int(row[:n_actions].argmax()) for row in rows]
+    expect(any(actions != [0] * REPEATS for actions in per_state) or not any(expected),
+           f"greedy_action returned action 0 for every state; expected {expected}. An argmax over dim 0 of a "
+           "(1, n_actions) output is always 0: that dimension is the batch, of size 1.",
+           "take the argmax over the actions, the last dimension (argmax(dim=-1) or argmax(dim=1) of a (1, n_actions) "
+           "output), or call q_net on the state without adding a batch dimension.")
+    for row, actions in zip(rows, per_state):
         expect(len(set(actions)) == 1, f"greedy_action returned {actions} in {REPEATS} calls on the same state: it is "
                "random.", "greedy means the argmax of the Q-values, the same action every time for the same state.")
         _judge_greedy_value(actions[0], row, n_actions)
