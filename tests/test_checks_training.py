@@ -554,6 +554,24 @@ def copies_into_data(target_net, q_net, tau):
         t.data.copy_(tau * q.data + (1.0 - tau) * t.data)
 
 
+def copies_only_when_tau_is_1(target_net, q_net, tau):
+    """Copies parameter by parameter for τ = 1, does nothing otherwise."""
+    with torch.no_grad():
+        for t, q in zip(target_net.parameters(), q_net.parameters()):
+            if tau >= 1:
+                t.copy_(q)
+
+
+@pytest.mark.parametrize("wrong", [lambda t, q, tau: tau == 1 and t.load_state_dict(q.state_dict()),
+                                   copies_only_when_tau_is_1])
+def test_an_update_without_the_soft_case_is_named_in_the_notebook_and_when_graded(wrong):
+    words = "target_net is unchanged, while tau=1 copies q_net: only the hard update (τ = 1) is handled"
+    with pytest.raises(CheckFailed, match=re.escape(words)):
+        check_update_target(wrong)
+    verdict = graded(check_update_target, SEEDS[0], wrong)
+    assert verdict["status"] == "failed" and words in verdict["message"], verdict
+
+
 @pytest.mark.parametrize("right", [hard_copy_by_loading, copies_into_data])
 def test_right_update_variants_pass(right, capsys):
     check_update_target(right)
@@ -951,7 +969,26 @@ def gamma_twice(rewards, next_states, terminated, target_net, gamma):
         return rewards + gamma * gamma * (1 - terminated) * target_net(next_states).max(dim=1).values
 
 
+def with_future(future):
+    """td_targets whose discounted term is future(Q_target(s'), terminated), the mask included."""
+    def td_targets(rewards, next_states, terminated, target_net, gamma):
+        with torch.no_grad():
+            return rewards + gamma * future(target_net(next_states), terminated)
+    return td_targets
+
+
+def rows_zeroed(best, rows):
+    """`best` with the rows numbered in `rows` set to 0."""
+    return torch.where(torch.isin(torch.arange(len(best)), rows), 0.0, best)
+
+
 SHARPER_TARGET_MISTAKES = [
+    (with_future(lambda q, done: (1 - done) * q.max(dim=0).values.mean()), "the max is over dim 0, the batch"),
+    (with_future(lambda q, done: (1 - done) * q.amax(0).mean()), "the max is over dim 0, the batch"),
+    (with_future(lambda q, done: q.max(dim=1).values.index_fill(0, done.long(), 0.0)),
+     "the float terminated flags were used as indices"),
+    (with_future(lambda q, done: rows_zeroed(q.max(dim=1).values, done.int())),
+     "the float terminated flags were used as indices"),
     (discounted_with(2), "discounted by gamma \\*\\* 2, not gamma"),
     (gamma_twice, "discounted by gamma \\*\\* 2, not gamma"),
     (discounted_with(3), "the future term is discounted by 0.\\d+, not by gamma = "),

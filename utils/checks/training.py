@@ -204,6 +204,8 @@ def target_slips(inputs: dict, gamma: float) -> dict:
     with torch.no_grad():
         q_next = linear(inputs)(inputs["next_states"])
     best, alive = q_next.max(dim=1).values, 1.0 - terminated
+    zeroed_by_index = best.clone()
+    zeroed_by_index[terminated.long()] = 0.0
     return {
         "terminal states are not masked: the target bootstraps past the end of the episode. "
         "Hint: multiply the future term by (1 - terminated).": rewards + gamma * best,
@@ -225,6 +227,12 @@ def target_slips(inputs: dict, gamma: float) -> dict:
             rewards + gamma * alive * q_next[:, 0],
         "it takes one max over the whole batch (no dim), so every row bootstraps from the same value. Hint: "
         "max over the actions of each row: .max(dim=1).values.": rewards + gamma * alive * q_next.max(),
+        "the max is over dim 0, the batch (each action's best value over all transitions), then averaged into one "
+        "number that every row shares. Hint: max over the actions of each row: .max(dim=1).values.":
+            rewards + gamma * alive * q_next.max(dim=0).values.mean(),
+        "the float terminated flags were used as indices: best[terminated.long()] = 0 zeroes rows 0 and 1, not the "
+        "terminal rows, and terminal rows past 1 still bootstrap. Hint: mask by multiplying: r + gamma * (1 - terminated) "
+        "* max_a' Q_target(s', a') (or index with terminated.bool()).": rewards + gamma * zeroed_by_index,
         "gamma is missing. Hint: y = r + gamma * (1 - terminated) * max_a' Q_target(s', a').": rewards + alive * best,
         "gamma multiplies the reward too. Hint: only the future term is discounted: r + gamma * (...).":
             gamma * (rewards + alive * best),
@@ -700,6 +708,11 @@ def _name_update_mistake(results, got: list, old_target: list, old_online: list,
     """Raise a Mistake naming why the soft update's target is not τ·θ + (1 − τ)·θ⁻."""
     if _close(got, old_target):
         expect(not results.value("soft rebound"), REBOUND)
+        hard = results.value("hard target") if results.has("hard target") and not results.raised("hard") else None
+        expect(hard is None or not _close(_parameters(hard, "target_net", old_target), old_online),
+               f"with tau={tau} target_net is unchanged, while tau=1 copies q_net: only the hard update (τ = 1) is "
+               "handled, the soft update is missing.", "for every τ mix the weights: θ⁻ ← τ·θ + (1 − τ)·θ⁻ "
+               "(t.lerp_(q, tau) or t.copy_(tau * q + (1 - tau) * t) under torch.no_grad()); τ = 1 then gives the copy.")
         expect(not results.value("soft online written"), "target_net is unchanged, but q_net's parameters were "
                "written in place (with values equal to their own): the update writes into q_net instead of "
                "target_net, as zip(q_net.parameters(), q_net.parameters()) does.",
