@@ -470,7 +470,33 @@ class DelegatesToCourse:
 CORRECT = (Good, CourseCopy, DictStorage, SortedIndices, Multinomial, RedrawUntilDistinct)
 WINDOW = "one run of .* neighbouring rows .*: a window from a random start. Consecutive transitions are strongly " \
          "correlated.*Hint: draw every index at random over the whole memory, without replacement"
+class PerFieldDraws(Good):
+    def sample(self, batch_size):
+        fields = (self.states, self.actions, self.rewards, self.next_states, self.terminated)
+        return Batch(*(field[self.indices(batch_size)] for field in fields))
+
+
+class NextStatesOwnDraw(Good):
+    def sample(self, batch_size):
+        return super().sample(batch_size)._replace(next_states=self.next_states[self.indices(batch_size)])
+
+
+class FlagNeverStored(Good):
+    def push(self, state, action, reward, next_state, terminated):
+        super().push(state, action, reward, next_state, False)
+
+
+class FlagAlwaysSet(Good):
+    def push(self, state, action, reward, next_state, terminated):
+        super().push(state, action, reward, next_state, True)
+
+
+ONE_DRAW_PER_FIELD = "the next states of different transitions from one batch to the next: each field is indexed"
 NEW_MISTAKES = [
+    (PerFieldDraws, ONE_DRAW_PER_FIELD),
+    (NextStatesOwnDraw, ONE_DRAW_PER_FIELD),
+    (FlagNeverStored, "terminated came back 0.0 for every transition, those pushed with terminated=True too"),
+    (FlagAlwaysSet, "terminated came back 1.0 for every transition, those pushed with terminated=False too"),
     (Window, WINDOW),
     (WrappingWindow, WINDOW),
     (BelowPosition, r"sample\(5\) returned 2 rows: as many as the write position.*not below position"),
@@ -517,6 +543,7 @@ def test_grading_passes_correct_memories(seed):
     (Window, WINDOW), (WithReplacement, "with replacement"), (NoWrap, "IndexError.*wrap"),
     (StateAsNext, "next_states equals states"), (BelowPosition, "not below position"),
     (HardCodedFour, "hard-coded 4"), (IntegerRewards, "lost their fractional part"),
+    (PerFieldDraws, ONE_DRAW_PER_FIELD), (FlagNeverStored, "terminated came back 0.0 for every transition"),
 ])
 def test_grading_names_mistakes_on_fresh_inputs(memory_class, named, seed):
     verdict = graded(check_replay_memory, seed, memory_class)

@@ -294,6 +294,7 @@ def _judge_rows(results, inputs: dict) -> None:
     if info and info.get("type") == "ValueError":
         raise Mistake(f"sample({first}) with {first} stored raised ValueError ({info.get('message')}): a batch may "
                       "hold every stored transition. Hint: raise only when batch_size > len(self).")
+    _judge_one_draw(results, inputs)
     for draw in range(30):
         numbers = _rows(results, f"all {draw}", first, inputs["transitions"], range(first), inputs["capacity"])
         repeated = [n for n in sorted(set(numbers)) if numbers.count(n) > 1]
@@ -301,6 +302,37 @@ def _judge_rows(results, inputs: dict) -> None:
                f"sample({first}) with {first} stored returned transition #{repeated[0] if repeated else ''} "
                "more than once: it samples with replacement.",
                "draw distinct indices, e.g. torch.randperm(len(self))[:batch_size] (torch.randint can repeat).")
+
+
+def _judge_one_draw(results, inputs: dict) -> None:
+    """A state that comes back with another transition's next state in one batch than in another: one draw per field."""
+    first, transitions = inputs["first"], inputs["transitions"]
+    partners = {}
+    try:  # a batch of the wrong format is named by the checks that follow
+        for key in (f"all {draw}" for draw in range(30)):
+            if results.has(key) and not results.raised(key):
+                batch = _batch(results, key, first, 4)
+                pairs = zip(_numbers(batch[0], transitions["states"]), _numbers(batch[3], transitions["next_states"]))
+                for state, next_state in pairs:
+                    partners.setdefault(state, set()).add(next_state)
+    except Mistake:
+        return
+    expect(not any(n >= 0 and len(found) > 1 for n, found in partners.items()),
+           f"in sample({first}) the same state came back with the next states of different transitions from one "
+           "batch to the next: each field is indexed with its own random draw, so a row mixes transitions.",
+           "draw one set of indices in sample and use it for every tensor: index = torch.randperm(len(self))"
+           "[:batch_size], then states[index], actions[index], ... next_states[index], terminated[index].")
+
+
+def _judge_flags(batch: tuple, numbers: list, transitions: dict) -> None:
+    """terminated must come back as pushed; name a flag stored as a constant for every transition."""
+    pairs = [(float(batch[4][row]), float(transitions["terminated"][n])) for row, n in enumerate(numbers) if n >= 0]
+    wanted = {want for _, want in pairs}
+    for constant in (0.0, 1.0):
+        expect(not (len(wanted) == 2 and all(got == constant for got, _ in pairs)),
+               f"terminated came back {constant} for every transition, those pushed with terminated="
+               f"{constant == 0.0} too: the flag is not stored (a constant {constant} is).",
+               "store the terminated argument at the row: self.terminated[position] = float(terminated).")
 
 
 def _judge_first_write(results, inputs: dict) -> None:
@@ -336,6 +368,7 @@ def _rows(results, key: str, batch_size: int, transitions: dict, stored, capacit
            "a slot was never written.", "write at position and wrap it with position = (position + 1) % capacity, "
            "so that every slot 0 .. capacity - 1 gets written (not % (capacity - 1), not a skipped row).")
     _judge_following(batch, numbers, transitions)
+    _judge_flags(batch, numbers, transitions)
     for row, number in enumerate(numbers):
         if number == UNKNOWN:
             raise Mistake(f"sample() returned a state that was never pushed (row {row}: {batch[0][row].tolist()})"
