@@ -1,4 +1,6 @@
 """Checks of notebook 7: right answers pass, typical mistakes are named, in the notebook and in grading runs."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -136,6 +138,27 @@ class NoGrad(Dueling):
             return super().forward(x)
 
 
+class DetachedStream(Dueling):
+    """Right Q-values, but one head reads the trunk's output detached: its gradient never reaches the trunk."""
+
+    detached = "value_head"
+
+    def forward(self, x):
+        f = self.features(x)
+        heads = {name: getattr(self, name)(f.detach() if name == self.detached else f)
+                 for name in ("value_head", "advantage_head")}
+        return self.combine(heads["value_head"], heads["advantage_head"])
+
+
+class DetachedAdvantage(DetachedStream):
+    detached = "advantage_head"
+
+
+class AllSizesWrittenIn(Dueling):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+
+
 class OnlyDefaults(Dueling):
     def __init__(self):
         super().__init__()
@@ -203,6 +226,25 @@ def test_an_unfinished_dueling_network_is_not_done():
         check_dueling_network(NotDoneDueling)
 
 
+# hidden set B of issue 18: each mistake named by its kind (also written another way), in the notebook and in grading runs
+DUELING_NAMED = [
+    (combining(lambda v, a: v + a - v.mean(dim=-1, keepdim=True)), "the mean of V, not of A, is subtracted"),
+    (combining(lambda v, a: v + a - v.mean()), "the mean of V over the batch, not the mean of A, is subtracted"),
+    (combining(lambda v, a: torch.relu(v) + torch.relu(a) - torch.relu(a).mean(dim=-1, keepdim=True)),
+     "a ReLU on both heads' outputs.*Hint: V and A are linear outputs, no activation"),
+    (combining(lambda v, a: v + a - a.max()), r"one number, -?[\d.]+, is subtracted from every Q-value of the batch.*"
+                                              r"Hint: subtract each state's own mean advantage"),
+    (combining(lambda v, a: v + a - a.min() / 2), "is subtracted from every Q-value of the batch"),
+    (combining(lambda v, a: v + a - a.max(dim=0).values), "each action's Q-values have the same number "
+                                                          r"subtracted in every state: it is reduced over the batch"),
+    (AllSizesWrittenIn, r"built the layers of obs_dim=4, n_actions=2, hidden=128: the sizes are written in, so the "
+                        "arguments obs_dim, n_actions, hidden are ignored"),
+    (DetachedStream, r"DuelingQNetwork\(\): V's gradient never reaches the shared trunk.*Hint: feed value_head the "
+                     r"trunk's output itself: V = self.value_head\(features\), without .detach\(\)"),
+    (DetachedAdvantage, "A's gradient never reaches the shared trunk"),
+]
+
+
 DUELING_MISTAKES = [
     (combining(lambda v, a: v + a),
      r"^Exercise 7.1 \(DuelingQNetwork\): DuelingQNetwork\(\)'s output is not V \+ A − mean over the actions of "
@@ -233,7 +275,8 @@ DUELING_MISTAKES = [
     (with_features(lambda net, x: torch.relu(net.fc2(net.fc1(x)))), "no ReLU between the two trunk layers"),
     (with_features(lambda net, x: net.fc2(torch.relu(net.fc1(x)))), "no ReLU after the trunk's second layer"),
     (OtherHeadNames, r"DuelingQNetwork\(\).value_head is None; expected an nn.Linear.*names the two heads"),
-    (HiddenFixed, r"DuelingQNetwork\(obs_dim=6, n_actions=3, hidden=32\).value_head is Linear\(128, 1\)"),
+    (HiddenFixed, r"DuelingQNetwork\(obs_dim=6, n_actions=3, hidden=32\) built the layers of hidden=128: the sizes "
+                  r"are written in, so the argument hidden is ignored\. Hint: size every layer with the arguments"),
     (ExtraTrunkLayer, r"has the linear layers Linear\(4, 128\), Linear\(128, 128\), Linear\(128, 128\) besides"),
     (NoValueHead, r"forward never calls self.value_head"),
     (BatchOfOne, r"single state of shape \(4,\) returned a tensor of shape \(1, 2\).*; expected shape \(2,\)"),
@@ -249,13 +292,19 @@ DUELING_MISTAKES = [
     (combining(lambda v, a: (v + a) - (v + a).mean(dim=-1, keepdim=True)),
      r"DuelingQNetwork\(\)'s output .*: it is A − mean A, without V: the mean is subtracted from V \+ A, so V cancels"),
     (combining(lambda v, a: v + a - torch.mean(v + a, -1, keepdim=True)), "so V cancels out"),
-]
+] + DUELING_NAMED
 
 
 @pytest.mark.parametrize("network_class, named", DUELING_MISTAKES)
 def test_dueling_mistakes_are_named(network_class, named):
     with pytest.raises(CheckFailed, match=named):
         check_dueling_network(network_class)
+
+
+@pytest.mark.parametrize("network_class, named", DUELING_NAMED)
+def test_dueling_mistakes_are_named_in_grading_runs(network_class, named):
+    verdict = graded(check_dueling_network, 3, network_class)
+    assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
 
 
 def notebook_table() -> dict:
