@@ -405,6 +405,18 @@ def n_step_with(drops=lambda terminated, t, m, length: terminated and t + m == l
     return n_step_targets
 
 
+def truncated_as_it_goes(rewards, bootstrap_values, terminated, n, gamma):
+    """Written into an int array: the window's sum is truncated, then the sum with the bootstrap term again."""
+    length = len(rewards)
+    targets = np.zeros(length, dtype=int)
+    for t in range(length):
+        m = min(n, length - t)
+        targets[t] = sum(gamma ** k * rewards[t + k] for k in range(m))
+        if not (terminated and t + m == length):
+            targets[t] += gamma ** m * bootstrap_values[t + m - 1]
+    return targets
+
+
 def full_windows(rewards, bootstrap_values, terminated, n, gamma):
     """Reads n rewards whatever the start: crashes past the episode's end."""
     return np.array([sum(gamma ** k * rewards[t + k] for k in range(n)) for t in range(len(rewards))])
@@ -447,7 +459,10 @@ N_STEP_MISTAKES = [
     (n_step_with(reward_power=lambda k: 0), "the rewards in the window are not discounted"),
     (n_step_with(window=lambda n, length, t: length - t), "n is ignored"),
     (n_step_with(reversed_discounts=True), "the discounts of the window are in reverse order"),
-    (n_step_with(dtype=int), "the targets are whole numbers"),
+    (n_step_with(dtype=int), r"the targets are whole numbers \(int64\): the array they were written into has an "
+                             r"integer dtype.*Hint: write them into a float array"),
+    (truncated_as_it_goes, r"the targets are whole numbers \(int64\)"),
+    (lambda *args: np.trunc(n_step_loop(*args)), r"the targets are whole numbers: the array"),
     (n_step_with(starts=lambda length, n: length - n + 1), r"returned 3 targets for an episode of 5 steps; expected 5"
                                                            r".*Hint: stop the window at the episode's end"),
     (full_windows, r"raised IndexError: .*\(line \d+ of your code: .*reads past the episode's end\. Hint: stop the "
@@ -487,6 +502,7 @@ NEW_N_STEP_MISTAKES = {  # issue 18: the wrong power of γ, and the bootstrap dr
     "bootstrap_values[t], the value of s_(t+1)": n_step_with(value_index=lambda t, m: t),
     "one step short": n_step_with(window=lambda n, length, t: max(1, min(n, length - t - 1))),
     "has no bootstrap term, but its window ends": n_step_with(drops=lambda d, t, m, length: d and t + m >= length - 1),
+    "the targets are whole numbers (int64)": truncated_as_it_goes,  # hidden set B
 }
 
 

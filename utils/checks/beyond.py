@@ -485,6 +485,9 @@ N_STEP_GAMMA = 0.9
 N_STEP_CASES = ((3, True), (3, False), (1, True), (1, False), (8, True), (8, False))
 WINDOW_HINT = ("stop the window at the episode's end: m = min(n, T − t) rewards, then bootstrap_values[t + m − 1], "
                "the value of s_(t+m); every step t < T gets a target, the last ones with m < n.")
+INTEGER_TARGETS = ("the array they were written into has an integer dtype (np.zeros(T, dtype=int), or "
+                   "np.zeros_like of an integer array), so every target, and every sum in it, is truncated. Hint: "
+                   "write them into a float array: np.zeros(T) (float64).")
 FORMULA_HINT = ("Hint: y_t = Σ_(k<m) γ^k r_(t+k) + γ^m · bootstrap_values[t + m − 1] · (0 if terminated and "
                 "t + m == T else 1), with m = min(n, T − t).")
 
@@ -581,9 +584,7 @@ def _n_step_slips(inputs: dict, n: int, terminated: bool) -> dict:
             _n_step_reference(inputs, len(inputs["rewards"]), terminated),
         "the discounts of the window are in reverse order: the last reward gets γ^0. Hint: r_(t+k) gets γ^k, "
         "r_t undiscounted.": slip(reward_power=lambda k, m: m - 1 - k),
-        "the targets are whole numbers: the array they were written into has an integer dtype (np.zeros(T, "
-        "dtype=int), or np.zeros_like of an integer array). Hint: np.zeros(T) (float64).":
-            np.trunc(_n_step_reference(inputs, n, terminated)),
+        "the targets are whole numbers: " + INTEGER_TARGETS: np.trunc(_n_step_reference(inputs, n, terminated)),
     }
 
 
@@ -617,6 +618,9 @@ def judge_n_step(results, inputs: dict) -> None:
             continue
         call = _n_step_call(inputs, n, terminated)
         returned = f"{call} returned {_numbers(targets)}, expected {_numbers(expected)}: "
+        got = results.value(f"case {index}")
+        expect(got.dtype.kind not in "iu", returned + f"the targets are whole numbers ({got.dtype}): "
+               + INTEGER_TARGETS)
         everywhere = _first_matching(lambda slips: all(np.allclose(got, value) for got, value in zip(answered, slips)),
                                      _slips_by_case(inputs, len(answered)))
         if everywhere:
