@@ -1132,6 +1132,13 @@ def test_right_prioritized_slots_pass(right, capsys):
     assert "passed" in capsys.readouterr().out
 
 
+NARROW_SEGMENTS = [  # hidden set B: segments narrower than total / batch_size, never reaching the total
+    (slots_with(values=lambda self, b, rng: (np.arange(b) + rng.random(b)) * self.tree.total / (b + 1)),
+     r"lie one in each of 64 equal segments, but the segments are total / \(batch_size \+ 1\) = 0.08991 wide, not "
+     r"total / batch_size = 0.09131: nothing past 5.754 of \[0, 5.844\) is ever drawn"),
+    (slots_with(values=lambda self, b, rng: (np.arange(b) + rng.random(b)) * self.tree.total / (b + 3)),
+     r"the segments are at most 0.08\d+ wide, not total / batch_size"),
+]
 SLOTS_MISTAKES = [
     (OwnTree, r"^Exercise 7.5 \(PrioritizedSlots\): PrioritizedSlots\(...\).tree is a Python SumTree; expected the "
               "course's SumTree"),
@@ -1191,6 +1198,7 @@ SLOTS_MISTAKES = [
                                                        self.tree.total * (1 - 1e-12))),
      r"sample\(64, ...\) looked up no value in the first segment \[0, 0.09131\) of \[0, 5.844\) and 2 in the last: the "
      r"segments are counted from 1"),
+    *NARROW_SEGMENTS,
     (slots_with(weights=lambda self, slots, beta: importance_weights(self.probabilities(slots), self.size, 1.0)),
      r"the weights are computed with β = 1, not the beta argument \(0.4\)"),
     (slots_with(sample=lambda self, b, beta, rng: PrioritizedSlots.sample(self, b, 1, rng)), "computed with β = 1"),
@@ -1209,7 +1217,8 @@ def test_prioritized_slots_in_grading_runs():
     for wrong, words in ((UNBOUNDED_SIZE, "size grows past the capacity"), (NO_EPS, "a TD error of exactly 0"),
                          (UNSCALED, "not scaled by the total"),
                          (INDEPENDENT_DRAWS, "are not one in each of 64 equal segments"),
-                         (slots_with(sample=sampling_slots(proportional_to_powered)), "in proportion to p^α")):
+                         (slots_with(sample=sampling_slots(proportional_to_powered)), "in proportion to p^α"),
+                         (NARROW_SEGMENTS[0][0], "the segments are total / (batch_size + 1)")):
         assert_graded(check_prioritized_slots, (wrong,), "failed", words)
     hard_coded_capacity = slots_with(add=lambda self, slot: (self.tree.set(slot, self.max_priority),
                                                              setattr(self, "size", min(self.size + 1, 8))))

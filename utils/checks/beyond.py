@@ -1703,6 +1703,7 @@ def _judge_segments(values: np.ndarray, total: float, hint: str) -> None:
         expect(empty.tolist() != [0], f"sample({size}, ...) looked up no value in the first segment [0, "
                f"{segment:.4g}) of [0, {total:.4g}) and {counts[-1]} in the last: the segments are counted from 1 "
                "(np.arange(1, batch_size + 1)), so the first is never drawn.", hint)
+        _expect_segment_width(np.sort(values), total, hint)
         raise Mistake(f"the {size} values sample({size}, ...) looked up with tree.find are not one in each of {size} "
                       f"equal segments of [0, {total:.4g}): {len(empty)} segments got none and one got "
                       f"{counts.max()}, as plain draws over the whole range (rng.uniform(0, total, batch_size)) fall. "
@@ -1712,6 +1713,21 @@ def _judge_segments(values: np.ndarray, total: float, hint: str) -> None:
            f"of the {size} segments (offset {offsets[0]:.4g} of a segment): one draw is shared by all segments "
            "(rng.uniform() with no size), so a batch is a fixed comb, not a random draw in each segment.", "one "
            "independent draw per segment: rng.uniform(size=batch_size).")
+
+
+def _expect_segment_width(ordered: np.ndarray, total: float, hint: str) -> None:
+    """Name values that lie one per segment of equal segments narrower than total / batch_size."""
+    size = len(ordered)
+    # a width w puts value k of the sorted batch in [k·w, (k + 1)·w]: w lies between these two bounds
+    narrowest, widest = (ordered / np.arange(1, size + 1)).max(), (ordered[1:] / np.arange(1, size)).min()
+    if not narrowest <= widest * (1 + 1e-9) < total / size:
+        return
+    plus_one = narrowest <= total / (size + 1) * (1 + 1e-9) and total / (size + 1) <= widest * (1 + 1e-9)
+    width = (f"total / (batch_size + 1) = {total / (size + 1):.4g}" if plus_one else f"at most {widest:.4g}")
+    raise Mistake(f"the {size} values sample({size}, ...) looked up lie one in each of {size} equal segments, but "
+                  f"the segments are {width} wide, not total / batch_size = {total / size:.4g}: nothing past "
+                  f"{size * widest:.4g} of [0, {total:.4g}) is ever drawn, so the slots at the end of the tree are "
+                  f"never sampled. Hint: {hint}")
 
 
 def _judge_frequencies(drawn: np.ndarray, priorities: np.ndarray, alpha: float) -> None:
