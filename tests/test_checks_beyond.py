@@ -1368,6 +1368,25 @@ def test_iqm_mistakes_are_named(wrong, named):
         check_iqm_bootstrap(wrong, bootstrap_loop)
 
 
+def normal_interval(z):
+    """The mean of the statistic's values ± `z(confidence)` of their standard deviations."""
+    def bootstrap_interval(scores, statistic, n_resamples, rng, confidence=0.95):
+        values = np.array([statistic(rng.choice(scores, size=len(scores))) for _ in range(n_resamples)])
+        return values.mean() - z(confidence) * values.std(ddof=1), values.mean() + z(confidence) * values.std(ddof=1)
+    return bootstrap_interval
+
+
+NAMED_INTERVALS = [  # hidden set B: the quantile levels c/2 and 1 − c/2, and a normal interval (two ways each)
+    (lambda s, stat, n, rng, c=0.95: bootstrap_with(levels=[50 * c, 100 - 50 * c])(s, stat, n, rng, c),
+     r"those are the quantiles at confidence / 2 and 1 − confidence / 2 \(0.475 and 0.525\).*Hint: np.percentile"),
+    (lambda s, stat, n, rng, c=0.95: bootstrap_with(levels=[50 * c, 100 * (1 - c / 2)])(s, stat, n, rng, c),
+     "the quantiles at confidence / 2"),
+    (normal_interval(lambda c: 1.96), r"the mean of the statistic's values ± 1.96 standard deviations: a normal "
+                                      r"interval.*Hint: np.percentile"),
+    (normal_interval(lambda c: stats.norm.ppf((1 + c) / 2)), "a normal interval"),
+]
+
+
 @pytest.mark.parametrize("wrong, named", [
     (bootstrap_with(resample=lambda rng, scores: rng.permutation(scores)), "drawn without replacement.*collapses to a "
                                                                             "point"),
@@ -1381,6 +1400,7 @@ def test_iqm_mistakes_are_named(wrong, named):
     (bootstrap_with(levels=[0.025, 0.975]), "np.percentile was given fractions"),
     (lambda s, stat, n, rng, c=0.95: bootstrap_with(levels=[100 * (1 - c), 100 * c])(s, stat, n, rng, c),
      "a 90% interval"),
+    *NAMED_INTERVALS,
     (bootstrap_with(levels=[0, 100]), "smallest and largest value"),
     (bootstrap_with(statistic_used=False), "never called the statistic"),
     (means_not_statistic, "percentiles of the resamples' means"),
@@ -1423,6 +1443,8 @@ def test_iqm_and_bootstrap_in_grading_runs():
     assert_graded(check_iqm_bootstrap, (iqm, bootstrap_with(levels=[2.5, 97.5])), "failed", "that is the 95% interval",
                   seeds=range(3))
     assert_graded(check_iqm_bootstrap, (iqm, swapped_bounds), "failed", "the bounds are swapped", seeds=range(3))
+    for wrong, named in NAMED_INTERVALS[::2]:
+        assert re.search(named, graded(check_iqm_bootstrap, 1, iqm, wrong)["message"])
     assert_graded(check_iqm_bootstrap, (iqm, bootstrap_with(resample=lambda rng, scores: rng.choice(scores, size=10))),
                   "failed", "the resamples hold 10 runs", seeds=range(3))
     notebook = beyond.statistics_inputs(None)

@@ -2057,15 +2057,32 @@ def _judge_percentiles(interval: tuple, samples: list, confidence: float) -> Non
         "np.percentile was given fractions ((1 − confidence) / 2), but it takes percents. Hint: "
         "np.percentile(values, [2.5, 97.5]) for 95%, or np.quantile(values, [0.025, 0.975]).":
             tuple(np.percentile(values, [50 * (1 - confidence) / 100, 50 * (1 + confidence) / 100])),
+        f"those are the quantiles at confidence / 2 and 1 − confidence / 2 ({confidence / 2:.4g} and "
+        f"{1 - confidence / 2:.4g}), a narrow band around the median, not the two tails: each tail holds "
+        "(1 − confidence) / 2, so the levels are (1 − confidence) / 2 and (1 + confidence) / 2." + PERCENTILE_HINT:
+            tuple(np.percentile(values, [50 * confidence, 100 - 50 * confidence])),
         "that is the smallest and largest value: no percentiles." + PERCENTILE_HINT: (values.min(), values.max()),
         "those are percentiles of the resamples' means: the statistic's values are not used. Hint: keep "
         "statistic(resample) for each resample, then take the percentiles of those values.":
             tuple(np.percentile(means, [50 * (1 - confidence), 50 * (1 + confidence)])),
         "the bounds are swapped: (high, low)." + PERCENTILE_HINT: expected[::-1],
-    }, f"bootstrap_interval(..., confidence={confidence}) returned {_numbers(interval)}; the percentiles of the "
-       f"statistic's values on your resamples are {_numbers(expected)}." + PERCENTILE_HINT,
+    }, _normal_interval(interval, values, confidence)
+        or f"bootstrap_interval(..., confidence={confidence}) returned {_numbers(interval)}; the percentiles of the "
+           f"statistic's values on your resamples are {_numbers(expected)}." + PERCENTILE_HINT,
         returned=f"bootstrap_interval(..., confidence={confidence}) returned {_numbers(interval)}, expected "
                  f"{_numbers(expected)}: ")
+
+
+def _normal_interval(interval: tuple, values: np.ndarray, confidence: float) -> str:
+    """If the interval is centred on the mean of the statistic's values (mean ± k sd): the message; else ''."""
+    low, high = interval
+    mean, spread = float(values.mean()), float(values.std())
+    if not (spread > 0 and high > low and np.isclose((low + high) / 2, mean, rtol=1e-9, atol=1e-9 * spread)):
+        return ""
+    return (f"bootstrap_interval(..., confidence={confidence}) returned {_numbers(interval)}, the mean of the "
+            f"statistic's values ± {(high - low) / 2 / spread:.3g} standard deviations: a normal interval, which "
+            "assumes the values are symmetric around their mean. The exercise asks for the percentile interval, "
+            "which takes the tails as the resamples give them." + PERCENTILE_HINT)
 
 
 @functools.lru_cache(maxsize=8)
