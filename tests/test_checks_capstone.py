@@ -206,6 +206,16 @@ def bonus_on_mountain_car(counts, state, low, high, bins, beta):
     return count_bonus(counts, state, *MOUNTAIN_CAR_BOUNDS, bins, beta)
 
 
+def counted_on_the_side(counts, state, low, high, bins, beta, store={}):  # noqa: B006 (the mistake)
+    """Counts in a default argument's dict of its own: it keeps counting over every call, the given dict stays empty."""
+    return count_bonus(store, state, low, high, bins, beta)
+
+
+def counted_in_an_attribute(counts, state, low, high, bins, beta):
+    """Counts in a dict kept on the function (it too outlives the call)."""
+    return count_bonus(counted_in_an_attribute.__dict__.setdefault("store", {}), state, low, high, bins, beta)
+
+
 def test_right_bonuses_pass():
     check_count_bonus(count_bonus)
     check_count_bonus(count_bonus_with_floor)
@@ -227,6 +237,11 @@ def test_right_bonuses_pass():
     (lambda counts, state, low, high, bins, beta: count_bonus_rounded(counts, state, low, high, bins, beta),
      "rounded, not floored"),
     (lambda counts, state, low, high, bins, beta: np.array([beta]), "expected a finite float"),
+    # hidden set B: the dict given never written (a dict of its own, kept across calls and check runs)
+    (counted_on_the_side, r"the counts dict count_bonus was given is still empty after a walk of \d+ states, yet the "
+                          r"bonuses fade: the visits are counted in a dict of its own.*Hint: count in the dict you "
+                          r"are given"),
+    (counted_in_an_attribute, "is still empty after a walk"),
     # issue 18: the count before this visit, low not subtracted, bins written in, another key than the cell's tuple
     (count_before_visit, r"the count from before this visit \(β/√\(N − 1\), β on a first visit\)"),
     (lambda counts, state, low, high, bins, beta: count_bonus(counts, state, 0 * low, high - low, bins, beta),
@@ -251,7 +266,8 @@ def test_count_bonus_in_grading_runs():
         assert_graded(check_count_bonus, (right,), "passed")
     for wrong, words in ((make_bonus(power=1.0), "β/N, not β/√N"), (make_bonus(clip=False), "upper bound"),
                          (count_bonus_rounded, "rounded, not floored"), (count_before_visit, "before this visit"),
-                         (keyed_by(lambda cell, bins: str(cell)), "keyed by the Python str")):
+                         (keyed_by(lambda cell, bins: str(cell)), "keyed by the Python str"),
+                         (counted_on_the_side, "is still empty after a walk")):
         assert_graded(check_count_bonus, (wrong,), "failed", words)
     check_count_bonus(bonus_on_mountain_car)  # passes in the notebook
     assert_graded(check_count_bonus, (bonus_on_mountain_car,), "failed")

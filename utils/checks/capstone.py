@@ -327,9 +327,16 @@ def probe_bonus(rec, inputs: dict, count_bonus) -> None:
 def judge_bonus(results, inputs: dict) -> None:
     """Each bonus must be β/√N with N the visits to the state's cell, this one included."""
     got = [_bonus(results, index, state) for index, state in enumerate(inputs["states"])]
+    keys = results.value("keys")
+    # the bonuses fade, so visits are counted, yet not in the dict given
+    expect(keys != [] or not np.any(np.array(got) < inputs["beta"] * (1 - 1e-9)), "the counts dict count_bonus was "
+           f"given is still empty after a walk of {len(got)} states, yet the bonuses fade: the visits are counted in a "
+           "dict of its own (a global, a default argument or an attribute), which every caller shares, which no "
+           "caller can reset or read, and which keeps its counts when the cell runs again.", "count in the dict you "
+           "are given: counts[cell] = counts.get(cell, 0) + 1.")
     expected = _reference_bonuses(inputs)
     if np.allclose(got, expected):
-        _judge_keys(results.value("keys"), _cells(inputs))
+        _judge_keys(keys, _cells(inputs))
         return
     name_the_mistake(lambda candidates: any(np.allclose(got, c) for c in candidates), _bonus_slips(inputs),
                      f"count_bonus gave {np.round(got, 3).tolist()}; expected β/√N: {np.round(expected, 3).tolist()}. "
