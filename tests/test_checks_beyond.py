@@ -226,7 +226,7 @@ def test_an_unfinished_dueling_network_is_not_done():
         check_dueling_network(NotDoneDueling)
 
 
-# hidden set B of issue 18: each mistake named by its kind (also written another way), in the notebook and in grading runs
+# hidden set B of issue 18: each mistake named by its kind (also written another way), in notebook and grading runs
 DUELING_NAMED = [
     (combining(lambda v, a: v + a - v.mean(dim=-1, keepdim=True)), "the mean of V, not of A, is subtracted"),
     (combining(lambda v, a: v + a - v.mean()), "the mean of V over the batch, not the mean of A, is subtracted"),

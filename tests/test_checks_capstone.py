@@ -1,4 +1,5 @@
 """Checks of notebook 8: right answers pass, typical mistakes are named, in the notebook and in grading runs."""
+import copy
 import dataclasses
 
 import gymnasium as gym
@@ -322,6 +323,37 @@ FROM_THE_SPACE = wrapper(lambda model, s: model.policy.q_net(s.view(-1, model.ob
     *s.shape[:-1], model.action_space.n))
 
 
+class KeepsACopy(SB3QNetwork):
+    """Keeps a deep copy of model.q_net made when it is built: stale once the model trains on."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.q_net = copy.deepcopy(model.q_net)
+
+    def forward(self, states):
+        return self.q_net(states.reshape(-1, states.shape[-1])).reshape(*states.shape[:-1], -1)
+
+
+class LoadsItsOwn(KeepsACopy):
+    """The same with a network of its own given the model's weights once."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.q_net = copy.deepcopy(model.q_net_target)
+        self.q_net.load_state_dict(model.q_net.state_dict())
+
+
+FIRST_ROW = wrapper(lambda model, s: model.q_net(s.reshape(-1, s.shape[-1]))[0])
+NAMED_WRAPPER_MISTAKES = [  # hidden set B: [0] applied to a batch, a copy of q_net made at construction
+    (FIRST_ROW, r"for a \(6, 4\) batch SB3QNetwork returned the Q-values of its first state only, shape \(2,\): \[0\] "
+                r"is applied to the batch.*Hint: index \[0\] only where"),
+    (wrapper(lambda model, s: model.q_net(s.unsqueeze(0) if s.dim() == 1 else s)[0]), "of its first state only"),
+    (KeepsACopy, r"after model.q_net's weights changed .*still gave the Q-values of the old weights: it keeps a copy "
+                 r"of the network.*Hint: keep the model and call self.model.q_net"),
+    (LoadsItsOwn, "the Q-values of the old weights"),
+]
+
+
 def test_right_wrappers_pass():
     check_sb3_wrapper(SB3QNetwork)
     check_sb3_wrapper(UNSQUEEZED)
@@ -346,6 +378,7 @@ def test_right_wrappers_pass():
      r"RuntimeError: .*\(line \d+ of your code: .*a size of CartPole's \(4 observations or 2 actions\) is written in"),
     (wrapper(lambda model, s: model.q_net(s.reshape(-1, s.shape[-1])).reshape(*s.shape[:-1], 2)),
      r"Acrobot-v1 .*for a batch \(5, 6\) your code raised RuntimeError"),
+    *NAMED_WRAPPER_MISTAKES,
 ])
 def test_wrapper_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
@@ -360,13 +393,17 @@ def test_sb3_wrapper_in_grading_runs():
     assert_graded(check_sb3_wrapper, (SQUEEZED,), "failed", "squeeze() drops every dimension", seeds=range(3))
     assert_graded(check_sb3_wrapper, (wrapper(lambda model, s: model.q_net_target(s)),), "failed",
                   "from the target network", seeds=range(3))
+    for wrong, words in ((FIRST_ROW, "of its first state only"), (KeepsACopy, "the Q-values of the old weights")):
+        assert_graded(check_sb3_wrapper, (wrong,), "failed", words, seeds=range(2))
     notebook = capstone.wrapper_inputs(None)
-    table = {(states.shape, states.tobytes()): capstone._q_values(weights, torch.from_numpy(
+    # looked up by the states and by the last bias of model.q_net, which changes when the check retrains the model
+    table = {(states.shape, states.tobytes(), weights[-1][1].tobytes()): capstone._q_values(weights, torch.from_numpy(
         states).reshape(-1, states.shape[-1])).reshape(*states.shape[:-1], -1)
-        for weights, batch in ((notebook["online"], notebook["states"]),
+        for weights, batch in ((notebook["online"], notebook["states"]), (notebook["target"], notebook["states"]),
                                (notebook["other"]["online"], notebook["other"]["states"]))
         for states in (batch, batch[0], batch[:1])}
-    hard_coded = wrapper(lambda model, s: table[(tuple(s.shape), s.numpy().tobytes())])
+    hard_coded = wrapper(lambda model, s: table[(tuple(s.shape), s.numpy().tobytes(),
+                                                 model.q_net.q_net[4].bias.detach().numpy().tobytes())])
     check_sb3_wrapper(hard_coded)  # passes in the notebook
     assert_graded(check_sb3_wrapper, (hard_coded,), "failed", seeds=range(3))
     verdict = graded(check_sb3_wrapper, 0, wrapper(lambda model, s: sb3_bridge.course_q_net(model)(s)))

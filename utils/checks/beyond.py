@@ -421,7 +421,7 @@ def _shared_subtraction(q_values: torch.Tensor, reference: dict) -> str:
 
 
 def _trunk_gradients(net, states: torch.Tensor) -> dict:
-    """For each head: the gradient norm of each trunk layer's weight from a backward pass of that head's output alone."""
+    """For each head: the gradient norm of each trunk layer's weight from a backward pass of its output alone."""
     heads = {name: getattr(net, name) for name, _, _ in HEADS}
     trunk = [m for m in net.modules() if type(m) is nn.Linear and all(m is not head for head in heads.values())]
     outputs = {}
