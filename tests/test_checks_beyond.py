@@ -1,4 +1,6 @@
 """Checks of notebook 7: right answers pass, typical mistakes are named, in the notebook and in grading runs."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -136,6 +138,27 @@ class NoGrad(Dueling):
             return super().forward(x)
 
 
+class DetachedStream(Dueling):
+    """Right Q-values, but one head reads the trunk's output detached: its gradient never reaches the trunk."""
+
+    detached = "value_head"
+
+    def forward(self, x):
+        f = self.features(x)
+        heads = {name: getattr(self, name)(f.detach() if name == self.detached else f)
+                 for name in ("value_head", "advantage_head")}
+        return self.combine(heads["value_head"], heads["advantage_head"])
+
+
+class DetachedAdvantage(DetachedStream):
+    detached = "advantage_head"
+
+
+class AllSizesWrittenIn(Dueling):
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+
+
 class OnlyDefaults(Dueling):
     def __init__(self):
         super().__init__()
@@ -203,6 +226,25 @@ def test_an_unfinished_dueling_network_is_not_done():
         check_dueling_network(NotDoneDueling)
 
 
+# hidden set B of issue 18: each mistake named by its kind (also written another way), in notebook and grading runs
+DUELING_NAMED = [
+    (combining(lambda v, a: v + a - v.mean(dim=-1, keepdim=True)), "the mean of V, not of A, is subtracted"),
+    (combining(lambda v, a: v + a - v.mean()), "the mean of V over the batch, not the mean of A, is subtracted"),
+    (combining(lambda v, a: torch.relu(v) + torch.relu(a) - torch.relu(a).mean(dim=-1, keepdim=True)),
+     "a ReLU on both heads' outputs.*Hint: V and A are linear outputs, no activation"),
+    (combining(lambda v, a: v + a - a.max()), r"one number, -?[\d.]+, is subtracted from every Q-value of the batch.*"
+                                              r"Hint: subtract each state's own mean advantage"),
+    (combining(lambda v, a: v + a - a.min() / 2), "is subtracted from every Q-value of the batch"),
+    (combining(lambda v, a: v + a - a.max(dim=0).values), "each action's Q-values have the same number "
+                                                          r"subtracted in every state: it is reduced over the batch"),
+    (AllSizesWrittenIn, r"built the layers of obs_dim=4, n_actions=2, hidden=128: the sizes are written in, so the "
+                        "arguments obs_dim, n_actions, hidden are ignored"),
+    (DetachedStream, r"DuelingQNetwork\(\): V's gradient never reaches the shared trunk.*Hint: feed value_head the "
+                     r"trunk's output itself: V = self.value_head\(features\), without .detach\(\)"),
+    (DetachedAdvantage, "A's gradient never reaches the shared trunk"),
+]
+
+
 DUELING_MISTAKES = [
     (combining(lambda v, a: v + a),
      r"^Exercise 7.1 \(DuelingQNetwork\): DuelingQNetwork\(\)'s output is not V \+ A − mean over the actions of "
@@ -233,7 +275,8 @@ DUELING_MISTAKES = [
     (with_features(lambda net, x: torch.relu(net.fc2(net.fc1(x)))), "no ReLU between the two trunk layers"),
     (with_features(lambda net, x: net.fc2(torch.relu(net.fc1(x)))), "no ReLU after the trunk's second layer"),
     (OtherHeadNames, r"DuelingQNetwork\(\).value_head is None; expected an nn.Linear.*names the two heads"),
-    (HiddenFixed, r"DuelingQNetwork\(obs_dim=6, n_actions=3, hidden=32\).value_head is Linear\(128, 1\)"),
+    (HiddenFixed, r"DuelingQNetwork\(obs_dim=6, n_actions=3, hidden=32\) built the layers of hidden=128: the sizes "
+                  r"are written in, so the argument hidden is ignored\. Hint: size every layer with the arguments"),
     (ExtraTrunkLayer, r"has the linear layers Linear\(4, 128\), Linear\(128, 128\), Linear\(128, 128\) besides"),
     (NoValueHead, r"forward never calls self.value_head"),
     (BatchOfOne, r"single state of shape \(4,\) returned a tensor of shape \(1, 2\).*; expected shape \(2,\)"),
@@ -249,13 +292,19 @@ DUELING_MISTAKES = [
     (combining(lambda v, a: (v + a) - (v + a).mean(dim=-1, keepdim=True)),
      r"DuelingQNetwork\(\)'s output .*: it is A − mean A, without V: the mean is subtracted from V \+ A, so V cancels"),
     (combining(lambda v, a: v + a - torch.mean(v + a, -1, keepdim=True)), "so V cancels out"),
-]
+] + DUELING_NAMED
 
 
 @pytest.mark.parametrize("network_class, named", DUELING_MISTAKES)
 def test_dueling_mistakes_are_named(network_class, named):
     with pytest.raises(CheckFailed, match=named):
         check_dueling_network(network_class)
+
+
+@pytest.mark.parametrize("network_class, named", DUELING_NAMED)
+def test_dueling_mistakes_are_named_in_grading_runs(network_class, named):
+    verdict = graded(check_dueling_network, 3, network_class)
+    assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
 
 
 def notebook_table() -> dict:
@@ -356,6 +405,18 @@ def n_step_with(drops=lambda terminated, t, m, length: terminated and t + m == l
     return n_step_targets
 
 
+def truncated_as_it_goes(rewards, bootstrap_values, terminated, n, gamma):
+    """Written into an int array: the window's sum is truncated, then the sum with the bootstrap term again."""
+    length = len(rewards)
+    targets = np.zeros(length, dtype=int)
+    for t in range(length):
+        m = min(n, length - t)
+        targets[t] = sum(gamma ** k * rewards[t + k] for k in range(m))
+        if not (terminated and t + m == length):
+            targets[t] += gamma ** m * bootstrap_values[t + m - 1]
+    return targets
+
+
 def full_windows(rewards, bootstrap_values, terminated, n, gamma):
     """Reads n rewards whatever the start: crashes past the episode's end."""
     return np.array([sum(gamma ** k * rewards[t + k] for k in range(n)) for t in range(len(rewards))])
@@ -398,7 +459,10 @@ N_STEP_MISTAKES = [
     (n_step_with(reward_power=lambda k: 0), "the rewards in the window are not discounted"),
     (n_step_with(window=lambda n, length, t: length - t), "n is ignored"),
     (n_step_with(reversed_discounts=True), "the discounts of the window are in reverse order"),
-    (n_step_with(dtype=int), "the targets are whole numbers"),
+    (n_step_with(dtype=int), r"the targets are whole numbers \(int64\): the array they were written into has an "
+                             r"integer dtype.*Hint: write them into a float array"),
+    (truncated_as_it_goes, r"the targets are whole numbers \(int64\)"),
+    (lambda *args: np.trunc(n_step_loop(*args)), r"the targets are whole numbers: the array"),
     (n_step_with(starts=lambda length, n: length - n + 1), r"returned 3 targets for an episode of 5 steps; expected 5"
                                                            r".*Hint: stop the window at the episode's end"),
     (full_windows, r"raised IndexError: .*\(line \d+ of your code: .*reads past the episode's end\. Hint: stop the "
@@ -438,6 +502,7 @@ NEW_N_STEP_MISTAKES = {  # issue 18: the wrong power of γ, and the bootstrap dr
     "bootstrap_values[t], the value of s_(t+1)": n_step_with(value_index=lambda t, m: t),
     "one step short": n_step_with(window=lambda n, length, t: max(1, min(n, length - t - 1))),
     "has no bootstrap term, but its window ends": n_step_with(drops=lambda d, t, m, length: d and t + m >= length - 1),
+    "the targets are whole numbers (int64)": truncated_as_it_goes,  # hidden set B
 }
 
 
@@ -1067,6 +1132,13 @@ def test_right_prioritized_slots_pass(right, capsys):
     assert "passed" in capsys.readouterr().out
 
 
+NARROW_SEGMENTS = [  # hidden set B: segments narrower than total / batch_size, never reaching the total
+    (slots_with(values=lambda self, b, rng: (np.arange(b) + rng.random(b)) * self.tree.total / (b + 1)),
+     r"lie one in each of 64 equal segments, but the segments are total / \(batch_size \+ 1\) = 0.08991 wide, not "
+     r"total / batch_size = 0.09131: nothing past 5.754 of \[0, 5.844\) is ever drawn"),
+    (slots_with(values=lambda self, b, rng: (np.arange(b) + rng.random(b)) * self.tree.total / (b + 3)),
+     r"the segments are at most 0.08\d+ wide, not total / batch_size"),
+]
 SLOTS_MISTAKES = [
     (OwnTree, r"^Exercise 7.5 \(PrioritizedSlots\): PrioritizedSlots\(...\).tree is a Python SumTree; expected the "
               "course's SumTree"),
@@ -1126,6 +1198,7 @@ SLOTS_MISTAKES = [
                                                        self.tree.total * (1 - 1e-12))),
      r"sample\(64, ...\) looked up no value in the first segment \[0, 0.09131\) of \[0, 5.844\) and 2 in the last: the "
      r"segments are counted from 1"),
+    *NARROW_SEGMENTS,
     (slots_with(weights=lambda self, slots, beta: importance_weights(self.probabilities(slots), self.size, 1.0)),
      r"the weights are computed with β = 1, not the beta argument \(0.4\)"),
     (slots_with(sample=lambda self, b, beta, rng: PrioritizedSlots.sample(self, b, 1, rng)), "computed with β = 1"),
@@ -1144,7 +1217,8 @@ def test_prioritized_slots_in_grading_runs():
     for wrong, words in ((UNBOUNDED_SIZE, "size grows past the capacity"), (NO_EPS, "a TD error of exactly 0"),
                          (UNSCALED, "not scaled by the total"),
                          (INDEPENDENT_DRAWS, "are not one in each of 64 equal segments"),
-                         (slots_with(sample=sampling_slots(proportional_to_powered)), "in proportion to p^α")):
+                         (slots_with(sample=sampling_slots(proportional_to_powered)), "in proportion to p^α"),
+                         (NARROW_SEGMENTS[0][0], "the segments are total / (batch_size + 1)")):
         assert_graded(check_prioritized_slots, (wrong,), "failed", words)
     hard_coded_capacity = slots_with(add=lambda self, slot: (self.tree.set(slot, self.max_priority),
                                                              setattr(self, "size", min(self.size + 1, 8))))
@@ -1294,6 +1368,25 @@ def test_iqm_mistakes_are_named(wrong, named):
         check_iqm_bootstrap(wrong, bootstrap_loop)
 
 
+def normal_interval(z):
+    """The mean of the statistic's values ± `z(confidence)` of their standard deviations."""
+    def bootstrap_interval(scores, statistic, n_resamples, rng, confidence=0.95):
+        values = np.array([statistic(rng.choice(scores, size=len(scores))) for _ in range(n_resamples)])
+        return values.mean() - z(confidence) * values.std(ddof=1), values.mean() + z(confidence) * values.std(ddof=1)
+    return bootstrap_interval
+
+
+NAMED_INTERVALS = [  # hidden set B: the quantile levels c/2 and 1 − c/2, and a normal interval (two ways each)
+    (lambda s, stat, n, rng, c=0.95: bootstrap_with(levels=[50 * c, 100 - 50 * c])(s, stat, n, rng, c),
+     r"those are the quantiles at confidence / 2 and 1 − confidence / 2 \(0.475 and 0.525\).*Hint: np.percentile"),
+    (lambda s, stat, n, rng, c=0.95: bootstrap_with(levels=[50 * c, 100 * (1 - c / 2)])(s, stat, n, rng, c),
+     "the quantiles at confidence / 2"),
+    (normal_interval(lambda c: 1.96), r"the mean of the statistic's values ± 1.96 standard deviations: a normal "
+                                      r"interval.*Hint: np.percentile"),
+    (normal_interval(lambda c: stats.norm.ppf((1 + c) / 2)), "a normal interval"),
+]
+
+
 @pytest.mark.parametrize("wrong, named", [
     (bootstrap_with(resample=lambda rng, scores: rng.permutation(scores)), "drawn without replacement.*collapses to a "
                                                                             "point"),
@@ -1307,6 +1400,7 @@ def test_iqm_mistakes_are_named(wrong, named):
     (bootstrap_with(levels=[0.025, 0.975]), "np.percentile was given fractions"),
     (lambda s, stat, n, rng, c=0.95: bootstrap_with(levels=[100 * (1 - c), 100 * c])(s, stat, n, rng, c),
      "a 90% interval"),
+    *NAMED_INTERVALS,
     (bootstrap_with(levels=[0, 100]), "smallest and largest value"),
     (bootstrap_with(statistic_used=False), "never called the statistic"),
     (means_not_statistic, "percentiles of the resamples' means"),
@@ -1349,6 +1443,8 @@ def test_iqm_and_bootstrap_in_grading_runs():
     assert_graded(check_iqm_bootstrap, (iqm, bootstrap_with(levels=[2.5, 97.5])), "failed", "that is the 95% interval",
                   seeds=range(3))
     assert_graded(check_iqm_bootstrap, (iqm, swapped_bounds), "failed", "the bounds are swapped", seeds=range(3))
+    for wrong, named in NAMED_INTERVALS[::2]:
+        assert re.search(named, graded(check_iqm_bootstrap, 1, iqm, wrong)["message"])
     assert_graded(check_iqm_bootstrap, (iqm, bootstrap_with(resample=lambda rng, scores: rng.choice(scores, size=10))),
                   "failed", "the resamples hold 10 runs", seeds=range(3))
     notebook = beyond.statistics_inputs(None)

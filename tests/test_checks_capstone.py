@@ -1,4 +1,5 @@
 """Checks of notebook 8: right answers pass, typical mistakes are named, in the notebook and in grading runs."""
+import copy
 import dataclasses
 
 import gymnasium as gym
@@ -206,6 +207,16 @@ def bonus_on_mountain_car(counts, state, low, high, bins, beta):
     return count_bonus(counts, state, *MOUNTAIN_CAR_BOUNDS, bins, beta)
 
 
+def counted_on_the_side(counts, state, low, high, bins, beta, store={}):  # noqa: B006 (the mistake)
+    """Counts in a default argument's dict of its own: it keeps counting over every call, the given dict stays empty."""
+    return count_bonus(store, state, low, high, bins, beta)
+
+
+def counted_in_an_attribute(counts, state, low, high, bins, beta):
+    """Counts in a dict kept on the function (it too outlives the call)."""
+    return count_bonus(counted_in_an_attribute.__dict__.setdefault("store", {}), state, low, high, bins, beta)
+
+
 def test_right_bonuses_pass():
     check_count_bonus(count_bonus)
     check_count_bonus(count_bonus_with_floor)
@@ -227,6 +238,11 @@ def test_right_bonuses_pass():
     (lambda counts, state, low, high, bins, beta: count_bonus_rounded(counts, state, low, high, bins, beta),
      "rounded, not floored"),
     (lambda counts, state, low, high, bins, beta: np.array([beta]), "expected a finite float"),
+    # hidden set B: the dict given never written (a dict of its own, kept across calls and check runs)
+    (counted_on_the_side, r"the counts dict count_bonus was given is still empty after a walk of \d+ states, yet the "
+                          r"bonuses fade: the visits are counted in a dict of its own.*Hint: count in the dict you "
+                          r"are given"),
+    (counted_in_an_attribute, "is still empty after a walk"),
     # issue 18: the count before this visit, low not subtracted, bins written in, another key than the cell's tuple
     (count_before_visit, r"the count from before this visit \(β/√\(N − 1\), β on a first visit\)"),
     (lambda counts, state, low, high, bins, beta: count_bonus(counts, state, 0 * low, high - low, bins, beta),
@@ -251,7 +267,8 @@ def test_count_bonus_in_grading_runs():
         assert_graded(check_count_bonus, (right,), "passed")
     for wrong, words in ((make_bonus(power=1.0), "β/N, not β/√N"), (make_bonus(clip=False), "upper bound"),
                          (count_bonus_rounded, "rounded, not floored"), (count_before_visit, "before this visit"),
-                         (keyed_by(lambda cell, bins: str(cell)), "keyed by the Python str")):
+                         (keyed_by(lambda cell, bins: str(cell)), "keyed by the Python str"),
+                         (counted_on_the_side, "is still empty after a walk")):
         assert_graded(check_count_bonus, (wrong,), "failed", words)
     check_count_bonus(bonus_on_mountain_car)  # passes in the notebook
     assert_graded(check_count_bonus, (bonus_on_mountain_car,), "failed")
@@ -306,6 +323,37 @@ FROM_THE_SPACE = wrapper(lambda model, s: model.policy.q_net(s.view(-1, model.ob
     *s.shape[:-1], model.action_space.n))
 
 
+class KeepsACopy(SB3QNetwork):
+    """Keeps a deep copy of model.q_net made when it is built: stale once the model trains on."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.q_net = copy.deepcopy(model.q_net)
+
+    def forward(self, states):
+        return self.q_net(states.reshape(-1, states.shape[-1])).reshape(*states.shape[:-1], -1)
+
+
+class LoadsItsOwn(KeepsACopy):
+    """The same with a network of its own given the model's weights once."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.q_net = copy.deepcopy(model.q_net_target)
+        self.q_net.load_state_dict(model.q_net.state_dict())
+
+
+FIRST_ROW = wrapper(lambda model, s: model.q_net(s.reshape(-1, s.shape[-1]))[0])
+NAMED_WRAPPER_MISTAKES = [  # hidden set B: [0] applied to a batch, a copy of q_net made at construction
+    (FIRST_ROW, r"for a \(6, 4\) batch SB3QNetwork returned the Q-values of its first state only, shape \(2,\): \[0\] "
+                r"is applied to the batch.*Hint: index \[0\] only where"),
+    (wrapper(lambda model, s: model.q_net(s.unsqueeze(0) if s.dim() == 1 else s)[0]), "of its first state only"),
+    (KeepsACopy, r"after model.q_net's weights changed .*still gave the Q-values of the old weights: it keeps a copy "
+                 r"of the network.*Hint: keep the model and call self.model.q_net"),
+    (LoadsItsOwn, "the Q-values of the old weights"),
+]
+
+
 def test_right_wrappers_pass():
     check_sb3_wrapper(SB3QNetwork)
     check_sb3_wrapper(UNSQUEEZED)
@@ -330,6 +378,7 @@ def test_right_wrappers_pass():
      r"RuntimeError: .*\(line \d+ of your code: .*a size of CartPole's \(4 observations or 2 actions\) is written in"),
     (wrapper(lambda model, s: model.q_net(s.reshape(-1, s.shape[-1])).reshape(*s.shape[:-1], 2)),
      r"Acrobot-v1 .*for a batch \(5, 6\) your code raised RuntimeError"),
+    *NAMED_WRAPPER_MISTAKES,
 ])
 def test_wrapper_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
@@ -344,13 +393,17 @@ def test_sb3_wrapper_in_grading_runs():
     assert_graded(check_sb3_wrapper, (SQUEEZED,), "failed", "squeeze() drops every dimension", seeds=range(3))
     assert_graded(check_sb3_wrapper, (wrapper(lambda model, s: model.q_net_target(s)),), "failed",
                   "from the target network", seeds=range(3))
+    for wrong, words in ((FIRST_ROW, "of its first state only"), (KeepsACopy, "the Q-values of the old weights")):
+        assert_graded(check_sb3_wrapper, (wrong,), "failed", words, seeds=range(2))
     notebook = capstone.wrapper_inputs(None)
-    table = {(states.shape, states.tobytes()): capstone._q_values(weights, torch.from_numpy(
+    # looked up by the states and by the last bias of model.q_net, which changes when the check retrains the model
+    table = {(states.shape, states.tobytes(), weights[-1][1].tobytes()): capstone._q_values(weights, torch.from_numpy(
         states).reshape(-1, states.shape[-1])).reshape(*states.shape[:-1], -1)
-        for weights, batch in ((notebook["online"], notebook["states"]),
+        for weights, batch in ((notebook["online"], notebook["states"]), (notebook["target"], notebook["states"]),
                                (notebook["other"]["online"], notebook["other"]["states"]))
         for states in (batch, batch[0], batch[:1])}
-    hard_coded = wrapper(lambda model, s: table[(tuple(s.shape), s.numpy().tobytes())])
+    hard_coded = wrapper(lambda model, s: table[(tuple(s.shape), s.numpy().tobytes(),
+                                                 model.q_net.q_net[4].bias.detach().numpy().tobytes())])
     check_sb3_wrapper(hard_coded)  # passes in the notebook
     assert_graded(check_sb3_wrapper, (hard_coded,), "failed", seeds=range(3))
     verdict = graded(check_sb3_wrapper, 0, wrapper(lambda model, s: sb3_bridge.course_q_net(model)(s)))

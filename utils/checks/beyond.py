@@ -6,6 +6,7 @@ utils.checks.protocol). `inputs(None)` gives the notebook's fixed inputs; `input
 ones for a grading run, on which every named mistake still gives a result other than the right one.
 """
 import functools
+import itertools
 import re
 
 import numpy as np
@@ -51,6 +52,8 @@ HEADS = (("value_head", "1", "V(s) is one number per state"),
 OUTPUT_ACTIVATIONS = {"ReLU": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
                       "softmax": lambda q: torch.softmax(q, dim=-1)}
 MEAN_HINT = "Q = V + A − A.mean(dim=-1, keepdim=True)."
+VALUE_MEAN = ("the mean of V, not of A, is subtracted: V.mean(dim=-1, keepdim=True) is V itself (one value per "
+              "state), so V cancels and Q is A alone. Hint: subtract the mean of the advantages: " + MEAN_HINT)
 SIGNATURE_HINT = "keep the signature DuelingQNetwork(obs_dim=4, n_actions=2, hidden=128)."
 SINGLE_HINT = ("take the mean over the last dimension, A.mean(dim=-1, keepdim=True): it is the action dimension for "
                "one state (n_actions,) and for a batch (B, n_actions) alike.")
@@ -164,6 +167,13 @@ def _combination_slips(reference: dict) -> dict:
         "there is a ReLU on A, the advantage head's output: advantages are negative for worse-than-average actions. "
         "Hint: use the heads' outputs as they are.":
             values + relu_advantages - relu_advantages.mean(dim=-1, keepdim=True),
+        "there is a ReLU on both heads' outputs: state values and advantages can be negative. Hint: V and A are "
+        "linear outputs, no activation: use value_head(features) and advantage_head(features) as they are.":
+            torch.relu(values) + relu_advantages - relu_advantages.mean(dim=-1, keepdim=True),
+        VALUE_MEAN: advantages,
+        "the mean of V over the batch, not the mean of A, is subtracted: each state's V is centred on the batch's "
+        "mean value and the advantages are not centred at all. Hint: subtract the mean of the advantages: "
+        + MEAN_HINT: values + advantages - values.mean(),
         "the mean advantage is added, not subtracted." + hint:
             values + advantages + advantages.mean(dim=-1, keepdim=True),
         "the advantages enter with the wrong sign (V − A + mean A)." + hint: values - centred,
@@ -202,6 +212,7 @@ def _probe_dueling_case(rec, key: str, case: dict, network_class) -> bool:
         return False
     rec.call(f"{key} again", _forward_without_grad, net, states.clone(), expect_error=True)
     rec.call(f"{key} single", net, torch.from_numpy(case["state"].copy()), expect_error=True)
+    rec.call(f"{key} gradients", _trunk_gradients, net, states.clone(), expect_error=True)
     return True
 
 
@@ -220,11 +231,15 @@ def _dueling_layout(net, dims: dict) -> dict:
     layout = {"module": True, "plain_parameters": all(type(p) is nn.Parameter for p in net.parameters()),
               "heads": {name: _linear_shape(head) for name, head in heads.items()},
               "trunk": sorted(_linear_shape(m) for m in trunk)}
-    wanted = {"value_head": [dims["hidden"], 1], "advantage_head": [dims["hidden"], dims["n_actions"]]}
-    layout["loadable"] = (layout["plain_parameters"] and layout["heads"] == wanted
-                          and layout["trunk"] == sorted([[dims["obs_dim"], dims["hidden"]],
-                                                         [dims["hidden"], dims["hidden"]]]))
+    layout["loadable"] = layout["plain_parameters"] and _has_sizes(layout, dims)
     return layout
+
+
+def _has_sizes(layout: dict, dims: dict) -> bool:
+    """Are the layout's heads and trunk layers the ones `dims` (obs_dim, n_actions, hidden) call for?"""
+    heads = {"value_head": [dims["hidden"], 1], "advantage_head": [dims["hidden"], dims["n_actions"]]}
+    trunk = sorted([[dims["obs_dim"], dims["hidden"]], [dims["hidden"], dims["hidden"]]])
+    return layout.get("heads") == heads and layout.get("trunk") == trunk
 
 
 def _load_dueling(net, case: dict) -> None:
@@ -298,6 +313,7 @@ def _judge_dueling_case(results, key: str, case: dict) -> None:
     _judge_trunk(heads, reference["features"], call, case, states)
     _judge_combination(q_values, reference, call)
     _judge_single_state(results, key, call, case)
+    _judge_gradients(results, key, call)
 
 
 def _judge_layout(layout, built, call: str, dims: dict) -> None:
@@ -306,6 +322,7 @@ def _judge_layout(layout, built, call: str, dims: dict) -> None:
            "torch.nn.Module.", "subclass nn.Module: class DuelingQNetwork(nn.Module).")
     expect(layout.get("plain_parameters") is True, f"{call} holds a parameter that is not an nn.Parameter.",
            "let nn.Linear create its weights and biases.")
+    _expect_sizes_read(layout, call, dims)
     for name, size, meaning in HEADS:
         shape, outputs = layout["heads"][name], 1 if size == "1" else dims["n_actions"]
         expect(type(shape) is list, f"{call}.{name} is {shape}; expected an nn.Linear.", "the statement names the two "
@@ -318,6 +335,19 @@ def _judge_layout(layout, built, call: str, dims: dict) -> None:
            f"{', '.join(f'Linear({a}, {b})' for a, b in sorted(shapes)) or 'none'} besides its heads; expected "
            f"Linear({dims['obs_dim']}, {dims['hidden']}) and Linear({dims['hidden']}, {dims['hidden']}).",
            "the trunk is Linear(obs_dim, hidden), ReLU, Linear(hidden, hidden), ReLU, sized with the arguments.")
+
+
+def _expect_sizes_read(layout: dict, call: str, dims: dict) -> None:
+    """Name the arguments whose defaults (4, 2, 128) size the layers instead of the values given."""
+    given = [name for name in DUELING_DEFAULTS if dims[name] != DUELING_DEFAULTS[name]]
+    for count in range(1, len(given) + 1):
+        for ignored in itertools.combinations(given, count):
+            if _has_sizes(layout, {**dims, **{name: DUELING_DEFAULTS[name] for name in ignored}}):
+                written = ", ".join(f"{name}={DUELING_DEFAULTS[name]}" for name in ignored)
+                raise Mistake(f"{call} built the layers of {written}: the sizes are written in, so the argument"
+                              f"{'s' if count > 1 else ''} {', '.join(ignored)} {'are' if count > 1 else 'is'} "
+                              "ignored. Hint: size every layer with the arguments: nn.Linear(obs_dim, hidden), "
+                              "nn.Linear(hidden, hidden), nn.Linear(hidden, 1), nn.Linear(hidden, n_actions).")
 
 
 def _judge_forward(results, key: str, call: str, case: dict, states: torch.Tensor) -> tuple:
@@ -366,11 +396,63 @@ def _judge_combination(q_values: torch.Tensor, reference: dict, call: str) -> No
     expected = reference["q"]
     if _close(q_values)(expected):
         return
+    returned = (f"{call}'s output is not V + A − mean over the actions of A (V and A: what value_head and "
+                "advantage_head returned): ")
+    shared = _shared_subtraction(q_values, reference)
     name_the_mistake(_close(q_values), _combination_slips(reference),
+                     returned + shared if shared else
                      f"{call}'s output differs by up to {(q_values - expected).abs().max():.3g} from V + A − mean over "
                      "the actions of A, V and A being what value_head and advantage_head returned. Hint: " + MEAN_HINT,
-                     returned=f"{call}'s output is not V + A − mean over the actions of A (V and A: what value_head "
-                              "and advantage_head returned): ")
+                     returned=returned)
+
+
+def _shared_subtraction(q_values: torch.Tensor, reference: dict) -> str:
+    """If Q is V + A less one number shared by the whole batch, or by each action over the batch: which; else ''."""
+    taken = reference["values"] + reference["advantages"] - q_values
+    if torch.allclose(taken, taken.flatten()[0].expand_as(taken), rtol=1e-4, atol=1e-5):
+        return (f"one number, {float(taken.flatten()[0]):.4g}, is subtracted from every Q-value of the batch: a max "
+                "or mean taken without dim= reduces the whole batch to one number. Hint: subtract each state's own "
+                "mean advantage: A.mean(dim=-1, keepdim=True).")
+    if len(taken) > 1 and torch.allclose(taken, taken[:1].expand_as(taken), rtol=1e-4, atol=1e-5):
+        return ("each action's Q-values have the same number subtracted in every state: it is reduced over the "
+                "batch (dim 0), so a state's Q-values depend on the other states of its batch. Hint: reduce over "
+                "the actions: A.mean(dim=-1, keepdim=True).")
+    return ""
+
+
+def _trunk_gradients(net, states: torch.Tensor) -> dict:
+    """For each head: the gradient norm of each trunk layer's weight from a backward pass of its output alone."""
+    heads = {name: getattr(net, name) for name, _, _ in HEADS}
+    trunk = [m for m in net.modules() if type(m) is nn.Linear and all(m is not head for head in heads.values())]
+    outputs = {}
+    handles = [head.register_forward_hook(lambda module, inputs, output, name=name: outputs.__setitem__(name, output))
+               for name, head in heads.items()]
+    try:
+        net(states)
+    finally:
+        for handle in handles:
+            handle.remove()
+    norms = {}
+    for name, output in outputs.items():
+        reaches = type(output) is torch.Tensor and output.requires_grad
+        gradients = torch.autograd.grad(output.sum(), [m.weight for m in trunk], allow_unused=True,
+                                        retain_graph=True) if reaches else [None] * len(trunk)
+        norms[name] = [0.0 if g is None else float(g.norm()) for g in gradients]
+    return norms
+
+
+def _judge_gradients(results, key: str, call: str) -> None:
+    """A backward pass from V alone, and from A alone, must reach every trunk layer (the trunk is shared)."""
+    norms = None if results.raised(f"{key} gradients") else results.value(f"{key} gradients")
+    if type(norms) is not dict:
+        return
+    for name, symbol in (("value_head", "V"), ("advantage_head", "A")):
+        layers = norms.get(name)
+        expect(type(layers) is not list or all(type(n) is float and n > 0 for n in layers), f"{call}: {symbol}'s "
+               f"gradient never reaches the shared trunk: a backward pass from {name}'s output alone gives the trunk "
+               f"layers no gradient ({name}(features.detach()), or {symbol} computed under torch.no_grad()), so the "
+               f"trunk does not learn from {symbol}. The Q-values are right, but training is not.", f"feed {name} the "
+               f"trunk's output itself: {symbol} = self.{name}(features), without .detach().")
 
 
 def _judge_single_state(results, key: str, call: str, case: dict) -> None:
@@ -403,6 +485,9 @@ N_STEP_GAMMA = 0.9
 N_STEP_CASES = ((3, True), (3, False), (1, True), (1, False), (8, True), (8, False))
 WINDOW_HINT = ("stop the window at the episode's end: m = min(n, T − t) rewards, then bootstrap_values[t + m − 1], "
                "the value of s_(t+m); every step t < T gets a target, the last ones with m < n.")
+INTEGER_TARGETS = ("the array they were written into has an integer dtype (np.zeros(T, dtype=int), or "
+                   "np.zeros_like of an integer array), so every target, and every sum in it, is truncated. Hint: "
+                   "write them into a float array: np.zeros(T) (float64).")
 FORMULA_HINT = ("Hint: y_t = Σ_(k<m) γ^k r_(t+k) + γ^m · bootstrap_values[t + m − 1] · (0 if terminated and "
                 "t + m == T else 1), with m = min(n, T − t).")
 
@@ -499,9 +584,7 @@ def _n_step_slips(inputs: dict, n: int, terminated: bool) -> dict:
             _n_step_reference(inputs, len(inputs["rewards"]), terminated),
         "the discounts of the window are in reverse order: the last reward gets γ^0. Hint: r_(t+k) gets γ^k, "
         "r_t undiscounted.": slip(reward_power=lambda k, m: m - 1 - k),
-        "the targets are whole numbers: the array they were written into has an integer dtype (np.zeros(T, "
-        "dtype=int), or np.zeros_like of an integer array). Hint: np.zeros(T) (float64).":
-            np.trunc(_n_step_reference(inputs, n, terminated)),
+        "the targets are whole numbers: " + INTEGER_TARGETS: np.trunc(_n_step_reference(inputs, n, terminated)),
     }
 
 
@@ -535,6 +618,9 @@ def judge_n_step(results, inputs: dict) -> None:
             continue
         call = _n_step_call(inputs, n, terminated)
         returned = f"{call} returned {_numbers(targets)}, expected {_numbers(expected)}: "
+        got = results.value(f"case {index}")
+        expect(got.dtype.kind not in "iu", returned + f"the targets are whole numbers ({got.dtype}): "
+               + INTEGER_TARGETS)
         everywhere = _first_matching(lambda slips: all(np.allclose(got, value) for got, value in zip(answered, slips)),
                                      _slips_by_case(inputs, len(answered)))
         if everywhere:
@@ -1617,6 +1703,7 @@ def _judge_segments(values: np.ndarray, total: float, hint: str) -> None:
         expect(empty.tolist() != [0], f"sample({size}, ...) looked up no value in the first segment [0, "
                f"{segment:.4g}) of [0, {total:.4g}) and {counts[-1]} in the last: the segments are counted from 1 "
                "(np.arange(1, batch_size + 1)), so the first is never drawn.", hint)
+        _expect_segment_width(np.sort(values), total, hint)
         raise Mistake(f"the {size} values sample({size}, ...) looked up with tree.find are not one in each of {size} "
                       f"equal segments of [0, {total:.4g}): {len(empty)} segments got none and one got "
                       f"{counts.max()}, as plain draws over the whole range (rng.uniform(0, total, batch_size)) fall. "
@@ -1626,6 +1713,21 @@ def _judge_segments(values: np.ndarray, total: float, hint: str) -> None:
            f"of the {size} segments (offset {offsets[0]:.4g} of a segment): one draw is shared by all segments "
            "(rng.uniform() with no size), so a batch is a fixed comb, not a random draw in each segment.", "one "
            "independent draw per segment: rng.uniform(size=batch_size).")
+
+
+def _expect_segment_width(ordered: np.ndarray, total: float, hint: str) -> None:
+    """Name values that lie one per segment of equal segments narrower than total / batch_size."""
+    size = len(ordered)
+    # a width w puts value k of the sorted batch in [k·w, (k + 1)·w]: w lies between these two bounds
+    narrowest, widest = (ordered / np.arange(1, size + 1)).max(), (ordered[1:] / np.arange(1, size)).min()
+    if not narrowest <= widest * (1 + 1e-9) < total / size:
+        return
+    plus_one = narrowest <= total / (size + 1) * (1 + 1e-9) and total / (size + 1) <= widest * (1 + 1e-9)
+    width = (f"total / (batch_size + 1) = {total / (size + 1):.4g}" if plus_one else f"at most {widest:.4g}")
+    raise Mistake(f"the {size} values sample({size}, ...) looked up lie one in each of {size} equal segments, but "
+                  f"the segments are {width} wide, not total / batch_size = {total / size:.4g}: nothing past "
+                  f"{size * widest:.4g} of [0, {total:.4g}) is ever drawn, so the slots at the end of the tree are "
+                  f"never sampled. Hint: {hint}")
 
 
 def _judge_frequencies(drawn: np.ndarray, priorities: np.ndarray, alpha: float) -> None:
@@ -1955,15 +2057,32 @@ def _judge_percentiles(interval: tuple, samples: list, confidence: float) -> Non
         "np.percentile was given fractions ((1 − confidence) / 2), but it takes percents. Hint: "
         "np.percentile(values, [2.5, 97.5]) for 95%, or np.quantile(values, [0.025, 0.975]).":
             tuple(np.percentile(values, [50 * (1 - confidence) / 100, 50 * (1 + confidence) / 100])),
+        f"those are the quantiles at confidence / 2 and 1 − confidence / 2 ({confidence / 2:.4g} and "
+        f"{1 - confidence / 2:.4g}), a narrow band around the median, not the two tails: each tail holds "
+        "(1 − confidence) / 2, so the levels are (1 − confidence) / 2 and (1 + confidence) / 2." + PERCENTILE_HINT:
+            tuple(np.percentile(values, [50 * confidence, 100 - 50 * confidence])),
         "that is the smallest and largest value: no percentiles." + PERCENTILE_HINT: (values.min(), values.max()),
         "those are percentiles of the resamples' means: the statistic's values are not used. Hint: keep "
         "statistic(resample) for each resample, then take the percentiles of those values.":
             tuple(np.percentile(means, [50 * (1 - confidence), 50 * (1 + confidence)])),
         "the bounds are swapped: (high, low)." + PERCENTILE_HINT: expected[::-1],
-    }, f"bootstrap_interval(..., confidence={confidence}) returned {_numbers(interval)}; the percentiles of the "
-       f"statistic's values on your resamples are {_numbers(expected)}." + PERCENTILE_HINT,
+    }, _normal_interval(interval, values, confidence)
+        or f"bootstrap_interval(..., confidence={confidence}) returned {_numbers(interval)}; the percentiles of the "
+           f"statistic's values on your resamples are {_numbers(expected)}." + PERCENTILE_HINT,
         returned=f"bootstrap_interval(..., confidence={confidence}) returned {_numbers(interval)}, expected "
                  f"{_numbers(expected)}: ")
+
+
+def _normal_interval(interval: tuple, values: np.ndarray, confidence: float) -> str:
+    """If the interval is centred on the mean of the statistic's values (mean ± k sd): the message; else ''."""
+    low, high = interval
+    mean, spread = float(values.mean()), float(values.std())
+    if not (spread > 0 and high > low and np.isclose((low + high) / 2, mean, rtol=1e-9, atol=1e-9 * spread)):
+        return ""
+    return (f"bootstrap_interval(..., confidence={confidence}) returned {_numbers(interval)}, the mean of the "
+            f"statistic's values ± {(high - low) / 2 / spread:.3g} standard deviations: a normal interval, which "
+            "assumes the values are symmetric around their mean. The exercise asks for the percentile interval, "
+            "which takes the tails as the resamples give them." + PERCENTILE_HINT)
 
 
 @functools.lru_cache(maxsize=8)

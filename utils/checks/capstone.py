@@ -327,9 +327,16 @@ def probe_bonus(rec, inputs: dict, count_bonus) -> None:
 def judge_bonus(results, inputs: dict) -> None:
     """Each bonus must be β/√N with N the visits to the state's cell, this one included."""
     got = [_bonus(results, index, state) for index, state in enumerate(inputs["states"])]
+    keys = results.value("keys")
+    # the bonuses fade, so visits are counted, yet not in the dict given
+    expect(keys != [] or not np.any(np.array(got) < inputs["beta"] * (1 - 1e-9)), "the counts dict count_bonus was "
+           f"given is still empty after a walk of {len(got)} states, yet the bonuses fade: the visits are counted in a "
+           "dict of its own (a global, a default argument or an attribute), which every caller shares, which no "
+           "caller can reset or read, and which keeps its counts when the cell runs again.", "count in the dict you "
+           "are given: counts[cell] = counts.get(cell, 0) + 1.")
     expected = _reference_bonuses(inputs)
     if np.allclose(got, expected):
-        _judge_keys(results.value("keys"), _cells(inputs))
+        _judge_keys(keys, _cells(inputs))
         return
     name_the_mistake(lambda candidates: any(np.allclose(got, c) for c in candidates), _bonus_slips(inputs),
                      f"count_bonus gave {np.round(got, 3).tolist()}; expected β/√N: {np.round(expected, 3).tolist()}. "
@@ -443,14 +450,20 @@ def _sb3_model(inputs: dict, env_id: str = CARTPOLE):
     """An untrained SB3 DQN on `env_id` whose online and target networks hold the inputs' weights."""
     model = untrained_sb3_model(env_id=env_id)
     for network, weights in ((model.q_net, inputs["online"]), (model.q_net_target, inputs["target"])):
-        network.load_state_dict({f"{layer}.{part}": torch.as_tensor(array) for layer, pair in zip(SB3_LAYERS, weights)
-                                 for part, array in zip(("weight", "bias"), pair)})
+        _load_weights(network, weights)
     return model
+
+
+def _load_weights(network, weights: list) -> None:
+    """Copy `weights` ([weight, bias] per linear layer) into an SB3 QNetwork, in place."""
+    network.load_state_dict({f"{layer}.{part}": torch.as_tensor(array) for layer, pair in zip(SB3_LAYERS, weights)
+                             for part, array in zip(("weight", "bias"), pair)})
 
 
 def probe_wrapper(rec, inputs: dict, wrapper_class) -> None:
     """Wrap a model with the inputs' weights; ask for the Q-values of a batch, of one state and of a batch of one."""
-    net = rec.call("wrapper", wrapper_class, _sb3_model(inputs))
+    model = _sb3_model(inputs)
+    net = rec.call("wrapper", wrapper_class, model)
     rec.note("module", isinstance(net, nn.Module))
     if not isinstance(net, nn.Module):
         return
@@ -458,6 +471,8 @@ def probe_wrapper(rec, inputs: dict, wrapper_class) -> None:
     rec.call("batch", _without_grad, net, states.clone())
     rec.call("one", _without_grad, net, states[0].clone(), expect_error=True)
     rec.call("batch of one", _without_grad, net, states[:1].clone(), expect_error=True)
+    _load_weights(model.q_net, inputs["target"])  # as training would change them, after the wrapper was built
+    rec.call("trained further", _without_grad, net, states.clone(), expect_error=True)
     other = inputs["other"]
     net = rec.call("other wrapper", wrapper_class, _sb3_model(other, OTHER_TASK))
     for key, given in (("other batch", other["states"]), ("other one", other["states"][0])):
@@ -482,6 +497,11 @@ def judge_wrapper(results, inputs: dict) -> None:
                        "a torch tensor of Q-values", "return the tensor model.q_net(states) gives, not a NumPy array "
                        "or a Python list.")
     _judge_one_per_state(got, online, batch)
+    expect(not _same_tensor(got, online[0]),
+           f"for a {batch} batch SB3QNetwork returned the Q-values of its first state only, shape {tuple(got.shape)}: "
+           "[0] is applied to the batch as well as to a single state.", "index [0] only where a single state was "
+           "made a batch of one; or reshape: q = model.q_net(states.reshape(-1, obs_dim)), then "
+           "q.reshape(*states.shape[:-1], -1), which serves both.")
     expect(tuple(got.shape) == tuple(online.shape), f"SB3QNetwork returned shape {tuple(got.shape)} for a {batch} "
            f"batch; expected {tuple(online.shape)}.", "one Q-value per action: model.q_net(states).")
     if not torch.allclose(got.double(), online.double(), atol=1e-5):
@@ -495,7 +515,27 @@ def judge_wrapper(results, inputs: dict) -> None:
     _judge_single(results, "batch of one", online[:1], (1, SB3_SIZES[-1]), f"for a batch of one state "
                   f"{(1, SB3_SIZES[0])}", "keep the batch dimension: squeeze() drops every dimension of size 1, the "
                   "batch's too. Reshape back to the leading shape of states: q.reshape(*states.shape[:-1], -1).")
+    _judge_trained_further(results, online, _q_values(inputs["target"], states))
     _judge_other_task(results, inputs["other"])
+
+
+def _judge_trained_further(results, before: torch.Tensor, after: torch.Tensor) -> None:
+    """After model.q_net's weights change (training, loading), the wrapper must give the new Q-values."""
+    got = results.value("trained further")
+    if _same_tensor(got, after):
+        return
+    raise Mistake("after model.q_net's weights changed (as training or model.set_parameters does), SB3QNetwork "
+                  "still gave the Q-values of the old weights: it keeps a copy of the network made when it was built "
+                  "(copy.deepcopy, or a state_dict loaded into a network of its own). Hint: keep the model and call "
+                  "self.model.q_net(...) in forward, so the wrapper always uses the model's current weights."
+                  if _same_tensor(got, before) else f"after model.q_net's weights changed, SB3QNetwork returned "
+                  f"{describe(got)}, not the Q-values of the new weights. Hint: call self.model.q_net(...) in forward.")
+
+
+def _same_tensor(got, expected: torch.Tensor) -> bool:
+    """Is `got` a tensor of `expected`'s shape and values (up to float32 rounding)?"""
+    return (type(got) is torch.Tensor and got.shape == expected.shape
+            and torch.allclose(got.double(), expected.double(), atol=1e-5))
 
 
 def _judge_other_task(results, other: dict) -> None:
