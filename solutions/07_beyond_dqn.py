@@ -738,12 +738,14 @@ for variant in ("prioritized", "all three"):
 # ### Your own ablation
 #
 # The committed runs are not a black box. `utils.ablation.run_live(variant, seeds)` trains
-# one variant, with its tuned learning rate, on a list of seeds as one batch of agents
-# (`utils.many.train_many`: the agents learn side by side, each exactly as it would alone)
-# and scores each on 100 held-out episodes; `make ablation` runs the same code. Each of the
-# next three cells trains one variant on the first ten of the ablation's seeds, with a
-# progress bar: about one to one and a half minutes each on a quiet 2-core laptop, a few
-# minutes on a slower or busy one. They are optional; nothing later needs them.
+# one variant, with its tuned learning rate, on a list of seeds, and scores each run on 100
+# held-out episodes; `make ablation` runs the same code. It splits the seeds over one
+# process per CPU core, and each process trains its share as one batch of agents
+# (`utils.many.train_many`: the agents learn side by side, each exactly as it would alone).
+# Each of the next three cells trains one variant on the first ten of the ablation's seeds,
+# with a progress bar: about a minute each on a quiet 2-core laptop (each bar below shows
+# how long it took where this notebook was run), longer on a busy or single-core one. They
+# are optional; nothing later needs them.
 
 # %%
 # NBVAL_SKIP
