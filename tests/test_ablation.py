@@ -4,6 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from utils import ablation
 from utils.ablation import RESULTS, VARIANTS, curve_band, load_runs, run_live, runs_of, tuned_config, variant_summary
 from utils.dqn import DQNConfig
 from utils.seeding import ABLATION_SEEDS
@@ -53,7 +54,16 @@ def test_summaries_agree_with_the_rows():
     assert band["runs"].shape == (len(ABLATION_SEEDS), len(band["steps"]))
 
 
-def test_a_live_ablation_gives_each_seed_the_run_it_would_have_alone():
+@pytest.fixture
+def forked_live_processes(monkeypatch):
+    """run_live's processes forked from this one: the same code paths without importing torch again in each.
+
+    (Spawned processes, as run_live starts them, are tested by test_many's sweep in two processes.)
+    """
+    monkeypatch.setattr(ablation, "LIVE_START_METHOD", "fork")
+
+
+def test_a_live_ablation_gives_each_seed_the_run_it_would_have_alone(forked_live_processes):
     short = {"eval_episodes": 5, "max_env_steps": 1_500, "learning_starts": 300}
     rows = run_live("n-step 3", [3, 4], jobs=2, **short)  # one seed in each of two processes
     assert [r["seed"] for r in rows] == [3, 4]
@@ -65,7 +75,7 @@ def test_a_live_ablation_gives_each_seed_the_run_it_would_have_alone():
     assert [measured(row) for row in run_live("n-step 3", [4], jobs=1, **short)] == [measured(rows[1])]
 
 
-def test_a_live_ablation_says_why_a_training_process_failed():
+def test_a_live_ablation_says_why_a_training_process_failed(forked_live_processes):
     with pytest.raises(RuntimeError, match=r"process \d failed with ValueError: n_episodes must be a positive integer"):
         run_live("default", [3, 4], jobs=2, eval_episodes=0, max_env_steps=400, learning_starts=300)
 

@@ -94,6 +94,10 @@ def progress_bar(**options):
     return tqdm(file=sys.stdout, **options)
 
 
+LIVE_START_METHOD = "spawn"
+"""How `run_live` starts its processes: a fresh interpreter each, so no torch or kernel state is forked mid-use."""
+
+
 def run_live(variant: str, seeds, eval_episodes: int = 100, jobs: int | None = None, **overrides) -> list:
     """Train `variant` (its tuned learning rate) on `seeds` as batches of agents, with a progress bar; its rows.
 
@@ -147,7 +151,7 @@ def live_worker(share: int, variant: str, configs: list, eval_episodes: int, eve
 
 def run_live_shares(variant: str, shares: list, eval_episodes: int, report: Callable) -> None:
     """Train each share of configs in a process of its own, all at once, passing their events to `report`."""
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch or kernel state forked mid-use
+    context = multiprocessing.get_context(LIVE_START_METHOD)
     events = context.Queue()
     workers = [context.Process(target=live_worker, args=(share, variant, configs, eval_episodes, events), daemon=True)
                for share, configs in enumerate(shares)]
