@@ -16,8 +16,6 @@ STAMP := $(VENV)/.installed
 SITE_STAMP := $(VENV)/.installed-site
 TEST_STAMP := $(VENV)/.installed-test
 CHECK_STAMP := $(VENV)/.installed-check
-# --no-compile: pip would byte-compile every module of every package (torch's thousands), about half
-# of an install's time; Python compiles a module the first time it is imported instead.
 # Extra pip options, e.g. PIP_OPTS="--extra-index-url https://download.pytorch.org/whl/cpu"
 # on a Linux laptop, to get PyTorch's CPU build instead of PyPI's multi-GB CUDA build.
 PIP_OPTS ?=
@@ -44,7 +42,7 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in "$(SUPPORTED_PYTHONS)".split())' 2>/dev/null || \
 		{ echo "error: the course needs Python $(SUPPORTED_NAMES); '$(PYTHON)' is $$($(PYTHON) -V 2>/dev/null || echo 'not a Python that runs'). Run: make setup PYTHON=/path/to/python3.12"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS) -r requirements.txt
+	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	mkdir -p $(VENV)/share/jupyter/lab/settings/overrides.d && cp jupyterlab/dqn-course.json $(VENV)/share/jupyter/lab/settings/overrides.d/
 	touch $(STAMP)
@@ -59,12 +57,12 @@ site: setup $(SITE_STAMP) ## build the course as static HTML in site/, offline (
 	$(BIN)/python -m tools.build_site --out site $(if $(filter 1,$(SOLUTIONS)),--solutions)
 
 $(VENV)/.installed-%: $(STAMP) requirements-%.txt
-	$(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS) -r requirements-$*.txt
+	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements-$*.txt
 	touch $@
 
 # `make check` needs all three extras: one pip run resolves them together (one resolution, not three).
 $(CHECK_STAMP): $(STAMP) requirements-nbgrader.txt requirements-site.txt requirements-test.txt
-	$(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS) -r requirements-nbgrader.txt -r requirements-site.txt \
+	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements-nbgrader.txt -r requirements-site.txt \
 		-r requirements-test.txt
 	touch $@
 
