@@ -17,7 +17,6 @@ from test_checks_core import AlwaysCloseArray, Anything, RegisteredIntegral, Reg
 
 # Some wrong answers below warn as they compute (NaN or infinite values), as they would in the notebook.
 WARNS = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-SEEDS = range(5)
 
 
 # --- 7.1 ------------------------------------------------------------------------------------
