@@ -237,7 +237,22 @@ def integer_returns(q_net, n_episodes, seed):
     return returns
 
 
+def resets_every_step(q_net, n_episodes, seed):
+    """env.reset() inside the step loop: one endless episode, unless the check stops it."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env = make_env(seed + i)
+        finished = False
+        while not finished:
+            state, _ = env.reset()
+            _, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
+            returns[i] += reward
+            finished = terminated or truncated
+    return returns
+
+
 STUDENT_EVALUATION_MISTAKES = [
+    (resets_every_step, "reset the environment in the middle of an episode, after 1 step,"),
     (old_reset_api, "env.reset\\(\\) returns a pair \\(observation, info\\)"),
     (old_reset_api_greedy, "passed greedy_action the pair \\(observation, info\\)"),
     (old_step_api, "env.step returns five values"),
@@ -255,6 +270,11 @@ STUDENT_EVALUATION_MISTAKES = [
 def test_students_evaluation_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
         check_evaluate_greedy(wrong)
+
+
+def test_a_reset_in_every_step_ends_in_a_named_failure_when_graded():
+    verdict = graded(check_evaluate_greedy, 1, resets_every_step)
+    assert verdict["status"] == "failed" and "in the middle of an episode" in verdict["message"], verdict
 
 
 def reseeds_with_its_own_seed(q_net, n_episodes, seed):

@@ -51,12 +51,18 @@ class WatchedEnv:
         """Wrap `seeding.make_env(seed, **kwargs)`; `witness` remembers the mistakes seen."""
         self.env, self.seed, self.witness = seeding.make_env(seed, **kwargs), seed, witness
         self.reset_seeds, self.actions = [], []
-        self.done, self.ended_by = True, ""
+        self.done, self.ended_by, self.steps = True, "", 0
 
     def reset(self, **kwargs):
         """Start an episode, recording the seed it was given (None when none)."""
+        if not self.done and self.steps:
+            # Resetting every step would play one endless episode: stop it here, with the reason.
+            self.witness.refuse(f"your evaluation reset the environment in the middle of an episode, after "
+                                f"{self.steps} step{'s' * (self.steps != 1)}, before it was terminated or truncated. Hint: call env.reset() "
+                                "once at the start of each episode, before the loop over its steps.")
         seed = kwargs.get("seed")  # an odd seed makes gymnasium raise just below: the crash is the record
         self.reset_seeds.append(int(seed) if is_plain(seed, (int, np.integer)) else None)
+        self.steps = 0
         state, info = self.env.reset(**kwargs)
         self.done = False
         return state, info
@@ -73,6 +79,7 @@ class WatchedEnv:
         action = self.witness.number(action, "your evaluation passed env.step", "a Python int",
                                      "pass greedy_action(q_net, state), an int.", types=(int, np.integer))
         self.actions.append(action)
+        self.steps += 1
         state, reward, terminated, truncated, info = self.env.step(action)
         self.done = terminated or truncated
         self.ended_by = "terminated" if terminated else "truncated at the time limit" if truncated else ""
