@@ -132,7 +132,7 @@ def available_cores() -> int:
 
 
 def train_live_share(variant: str, configs: list, eval_episodes: int, report: Callable) -> None:
-    """Train `configs` as one batch: report("step", env steps) at each episode end, report("row", row) per stopped run."""
+    """Train `configs` as one batch: report("step", env steps) per episode end, report("row", row) per stopped run."""
     from utils.many import train_many
 
     train_many(configs, on_episode=lambda agent, episode, episode_return, epsilon, env_steps: report("step", env_steps),

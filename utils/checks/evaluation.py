@@ -57,9 +57,10 @@ class WatchedEnv:
         """Start an episode, recording the seed it was given (None when none)."""
         if not self.done and self.steps:
             # Resetting every step would play one endless episode: stop it here, with the reason.
-            self.witness.refuse(f"your evaluation reset the environment in the middle of an episode, after "
-                                f"{self.steps} step{'s' * (self.steps != 1)}, before it was terminated or truncated. Hint: call env.reset() "
-                                "once at the start of each episode, before the loop over its steps.")
+            steps = f"{self.steps} step{'s' * (self.steps != 1)}"
+            self.witness.refuse(f"your evaluation reset the environment in the middle of an episode, after {steps}, "
+                                "before it was terminated or truncated. Hint: call env.reset() once at the start of "
+                                "each episode, before the loop over its steps.")
         seed = kwargs.get("seed")  # an odd seed makes gymnasium raise just below: the crash is the record
         self.reset_seeds.append(int(seed) if is_plain(seed, (int, np.integer)) else None)
         self.steps = 0
