@@ -52,6 +52,14 @@ def graded(check, seed: int, *answers) -> dict:
     return check.verdict_json(inputs, check.probe_json(inputs, *answers))
 
 
+def assert_named_both_ways(check, answer, named: str, seed: int) -> None:
+    """`answer` fails `check` in the notebook and in a grading run on `seed`, each message matching `named`."""
+    with pytest.raises(CheckFailed, match=named):
+        check(answer)
+    verdict = graded(check, seed, answer)
+    assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
+
+
 def assert_graded(check, answers: tuple, status: str, words: str = "", seeds=range(3)) -> None:
     """Every grading run in `seeds` gives `status`, with a message that contains `words`."""
     for seed in seeds:
