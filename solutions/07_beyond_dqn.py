@@ -743,9 +743,9 @@ for variant in ("prioritized", "all three"):
 # process per CPU core, and each process trains its share as one batch of agents
 # (`utils.many.train_many`: the agents learn side by side, each exactly as it would alone).
 # Each of the next three cells trains one variant on the first ten of the ablation's seeds,
-# with a progress bar: about a minute each on a quiet 2-core laptop (each bar below shows
-# how long it took where this notebook was run), longer on a busy or single-core one. They
-# are optional; nothing later needs them.
+# with a progress bar: half a minute to a little over a minute each on a quiet 2-core
+# laptop (each bar shows how long it took where this notebook was run), longer on a busy or
+# single-core one. They are optional; nothing later needs them.
 
 # %%
 # NBVAL_SKIP
