@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from utils.cartpole_physics import cartpole_greedy_returns, one_physics
 from utils.networks import q_network_for
 from utils.policies import greedy_actions
 from utils.seeding import ENV_ID, env_dimensions, make_env
@@ -44,7 +45,16 @@ def greedy_returns(q_net: nn.Module, envs: list) -> np.ndarray:
     """Play one greedy episode on each env of `envs`, all in step; return their returns.
 
     Stepping the episodes together lets one forward pass choose every env's action.
+    CartPoles as `gym.make` builds them are stepped as arrays (utils.cartpole_physics),
+    with the same returns as `stepped_greedy_returns`, several times faster.
     """
+    if one_physics(envs):
+        return cartpole_greedy_returns(q_net, envs)
+    return stepped_greedy_returns(q_net, envs)
+
+
+def stepped_greedy_returns(q_net: nn.Module, envs: list) -> np.ndarray:
+    """`greedy_returns` for any envs: each env reset, then stepped by its own `step`."""
     states = np.stack([env.reset()[0] for env in envs])
     returns = np.zeros(len(envs))
     running = np.ones(len(envs), dtype=bool)

@@ -327,7 +327,9 @@ def _check_returns(returns, expected: np.ndarray, n_episodes: int) -> None:
 
 
 check_evaluate_greedy = Check("6.1", "evaluate_greedy", evaluation_inputs, probe_evaluation, judge_evaluation,
-                              references=("utils.evaluation.evaluate", "utils.evaluation.greedy_returns"))
+                              references=("utils.evaluation.evaluate", "utils.evaluation.greedy_returns",
+                                          "utils.evaluation.stepped_greedy_returns",
+                                          "utils.cartpole_physics.cartpole_greedy_returns"))
 
 
 # --- 6.2 the solved verdict ------------------------------------------------------------
