@@ -19,6 +19,11 @@ CHECK_STAMP := $(VENV)/.installed-check
 # Extra pip options, e.g. PIP_OPTS="--extra-index-url https://download.pytorch.org/whl/cpu"
 # on a Linux laptop, to get PyTorch's CPU build instead of PyPI's multi-GB CUDA build.
 PIP_OPTS ?=
+# pip byte-compiles what it installs one file at a time (half of a fresh setup here); it installs
+# without, and compileall then compiles the venv's packages on every core. Like pip, it leaves files
+# that are not valid Python (templates, other versions' tests) uncompiled, hence `-q -q` and `|| true`.
+PIP_INSTALL = $(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS)
+BYTE_COMPILE = $(BIN)/python -m compileall -q -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" || true
 # SOLUTIONS=1 makes `make site` build an instructor's copy that shows the solution code.
 SOLUTIONS ?=
 NBVAL := --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg
@@ -42,8 +47,9 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in "$(SUPPORTED_PYTHONS)".split())' 2>/dev/null || \
 		{ echo "error: the course needs Python $(SUPPORTED_NAMES); '$(PYTHON)' is $$($(PYTHON) -V 2>/dev/null || echo 'not a Python that runs'). Run: make setup PYTHON=/path/to/python3.12"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BYTE_COMPILE)
 	mkdir -p $(VENV)/share/jupyter/lab/settings/overrides.d && cp jupyterlab/dqn-course.json $(VENV)/share/jupyter/lab/settings/overrides.d/
 	touch $(STAMP)
 
@@ -57,13 +63,14 @@ site: setup $(SITE_STAMP) ## build the course as static HTML in site/, offline (
 	$(BIN)/python -m tools.build_site --out site $(if $(filter 1,$(SOLUTIONS)),--solutions)
 
 $(VENV)/.installed-%: $(STAMP) requirements-%.txt
-	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements-$*.txt
+	$(PIP_INSTALL) -r requirements-$*.txt
+	$(BYTE_COMPILE)
 	touch $@
 
 # `make check` needs all three extras: one pip run resolves them together (one resolution, not three).
 $(CHECK_STAMP): $(STAMP) requirements-nbgrader.txt requirements-site.txt requirements-test.txt
-	$(BIN)/python -m pip install --quiet $(PIP_OPTS) -r requirements-nbgrader.txt -r requirements-site.txt \
-		-r requirements-test.txt
+	$(PIP_INSTALL) -r requirements-nbgrader.txt -r requirements-site.txt -r requirements-test.txt
+	$(BYTE_COMPILE)
 	touch $@
 
 check: setup $(CHECK_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
