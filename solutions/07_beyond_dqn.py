@@ -24,7 +24,7 @@
 # **Time:** about 3 to 4 hours: six exercises, among them a sum-tree, a prioritized sampler
 # and a bootstrap. The thirty-seed ablation is precomputed by `make ablation` (from tens
 # of minutes to hours, depending on the machine) and loaded from `results/`; the three
-# optional cells of your own ablation train ten agents each, a minute or more each.
+# optional cells of your own ablation train ten agents each, up to about a minute each.
 
 # %%
 import numpy as np
@@ -743,9 +743,9 @@ for variant in ("prioritized", "all three"):
 # process per CPU core, and each process trains its share as one batch of agents
 # (`utils.many.train_many`: the agents learn side by side, each exactly as it would alone).
 # Each of the next three cells trains one variant on the first ten of the ablation's seeds,
-# with a progress bar: half a minute to a little over a minute each on a quiet 2-core
-# laptop (each bar shows how long it took where this notebook was run), longer on a busy or
-# single-core one. They are optional; nothing later needs them.
+# with a progress bar: 20 seconds to a minute each on a quiet 2-core laptop (each bar
+# shows how long it took where this notebook was run), longer on a busy or single-core
+# one. They are optional; nothing later needs them.
 
 # %%
 # NBVAL_SKIP
