@@ -4,10 +4,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+TEST_THREADS = 1
+"""Torch threads of a test process: the course's small networks run on one (utils.notebook), and with one
+thread per core each, two test workers' matrix products fought over both cores (several times slower)."""
+torch.set_num_threads(TEST_THREADS)
 
 
 def pytest_configure(config):

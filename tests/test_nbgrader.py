@@ -1,9 +1,9 @@
 """The nbgrader course folder (`python -m tools.nbgrader_course`), and nbgrader's own pipeline on it.
 
 The slow tests export notebook 1 (the quickest to run), release it with nbgrader's
-`generate_assignment`, autograde three submissions made from the released notebook (every
-exercise right; untouched; one right and one wrong) and read the scores from nbgrader's
-gradebook. nbgrader is an optional extra (requirements-nbgrader.txt), not a course pin: when
+`generate_assignment`, autograde two submissions made from the released notebook (one
+exercise right and the other wrong; one untouched and the other right) and read the scores
+from nbgrader's gradebook. nbgrader is an optional extra (requirements-nbgrader.txt), not a course pin: when
 the course venv lacks it, it is installed once into `.venv-nbgrader/`, a venv that also sees
 the course venv's packages and reuses them, rebuilt only when a requirements file changes.
 """
@@ -185,16 +185,16 @@ def hand_in(course: Path, student: str, released, answers: dict) -> None:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, nbgrader_bin) -> Path:
-    """A course folder with notebook 1 released, and three submissions handed in and autograded."""
+    """A course folder with notebook 1 released, and two submissions handed in and autograded."""
     course = tmp_path_factory.mktemp("nbgrader") / "course"
     assert export(course) == 0
     run_in(course, nbgrader_bin, "-m", "nbgrader", "generate_assignment", ASSIGNMENT)
     released = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     answers = solutions()
     (cell_1, solution_1), (cell_2, solution_2) = answers["1.1"], answers["1.2"]
-    hand_in(course, "correct", released, {cell_1: solution_1, cell_2: solution_2})
-    hand_in(course, "untouched", released, {})
-    hand_in(course, "half", released, {cell_1: solution_1, cell_2: WRONG_BACKUP})
+    # Each exercise right once, and the other way once: wrong, or untouched (its stub raises).
+    hand_in(course, "right_then_wrong", released, {cell_1: solution_1, cell_2: WRONG_BACKUP})
+    hand_in(course, "untouched_then_right", released, {cell_2: solution_2})
     run_in(course, nbgrader_bin, "-m", "nbgrader", "autograde", ASSIGNMENT)
     return course
 
@@ -210,11 +210,10 @@ def test_released_notebook_is_the_student_notebook(course):
 
 @pytest.mark.slow
 def test_autograde_scores_each_check(course, nbgrader_bin):
-    """nbgrader's gradebook: full marks, nothing, and exactly the right exercise's point."""
+    """nbgrader's gradebook: a point for each right exercise, none for a wrong or untouched one."""
     scores = json.loads(run_in(course, nbgrader_bin, "-c", GRADEBOOK_SCORES, f"sqlite:///{course / 'gradebook.db'}",
                                DEFAULT_COURSE_ID, ASSIGNMENT))
     assert scores == {
-        "correct": {"total": [2.0, 2.0], "check-1_1": 1.0, "check-1_2": 1.0},
-        "untouched": {"total": [0.0, 2.0], "check-1_1": 0.0, "check-1_2": 0.0},
-        "half": {"total": [1.0, 2.0], "check-1_1": 1.0, "check-1_2": 0.0},
+        "right_then_wrong": {"total": [1.0, 2.0], "check-1_1": 1.0, "check-1_2": 0.0},
+        "untouched_then_right": {"total": [1.0, 2.0], "check-1_1": 0.0, "check-1_2": 1.0},
     }

@@ -63,8 +63,12 @@ def test_early_stop_when_check_reaches_the_goal():
 
 def test_torch_threads_are_restored():
     before = torch.get_num_threads()
-    train(DQNConfig(**{**TINY.__dict__, "max_env_steps": 150, "num_threads": 1}))
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(before + 1)  # not the run's 1: a run that left its own setting behind would show
+    try:
+        train(DQNConfig(**{**TINY.__dict__, "max_env_steps": 150, "num_threads": 1}))
+        assert torch.get_num_threads() == before + 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_checkpoint_round_trip_of_a_trained_net(tiny_run, tmp_path):
