@@ -42,15 +42,21 @@ help: ## list the targets
 
 setup: $(STAMP) ## create .venv and install the pinned packages (again only when the pins change)
 
-$(STAMP): requirements.txt requirements-lock.txt pyproject.toml
+# The venv (made with $(PYTHON) if missing) with the requirements files $(1) installed in one pip run, the
+# course itself (editable, for `utils`), byte code, and JupyterLab's course settings.
+define install_venv
 	@test -n "$(PYTHON)" || { echo "error: the course needs Python $(SUPPORTED_NAMES), and no python3, python3.13, python3.12 or python3.11 here is one. Install one, or run: make setup PYTHON=/path/to/python3.12"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in "$(SUPPORTED_PYTHONS)".split())' 2>/dev/null || \
 		{ echo "error: the course needs Python $(SUPPORTED_NAMES); '$(PYTHON)' is $$($(PYTHON) -V 2>/dev/null || echo 'not a Python that runs'). Run: make setup PYTHON=/path/to/python3.12"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP_INSTALL) -r requirements.txt
+	$(PIP_INSTALL) $(foreach file,$(1),-r $(file))
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BYTE_COMPILE)
 	mkdir -p $(VENV)/share/jupyter/lab/settings/overrides.d && cp jupyterlab/dqn-course.json $(VENV)/share/jupyter/lab/settings/overrides.d/
+endef
+
+$(STAMP): requirements.txt requirements-lock.txt pyproject.toml
+	$(call install_venv,requirements.txt)
 	touch $(STAMP)
 
 lab: setup ## start JupyterLab on the student notebooks
@@ -67,13 +73,14 @@ $(VENV)/.installed-%: $(STAMP) requirements-%.txt
 	$(BYTE_COMPILE)
 	touch $@
 
-# `make check` needs all three extras: one pip run resolves them together (one resolution, not three).
-$(CHECK_STAMP): $(STAMP) requirements-nbgrader.txt requirements-site.txt requirements-test.txt
-	$(PIP_INSTALL) -r requirements-nbgrader.txt -r requirements-site.txt -r requirements-test.txt
-	$(BYTE_COMPILE)
-	touch $@
+# `make check` needs the course's pins and all three extras: one pip run installs them all (on a fresh
+# clone, one resolution and one byte-compilation, not two), and stands for `make setup` and each extra.
+CHECK_REQUIREMENTS := requirements.txt requirements-nbgrader.txt requirements-site.txt requirements-test.txt
+$(CHECK_STAMP): $(CHECK_REQUIREMENTS) requirements-lock.txt pyproject.toml
+	$(call install_venv,$(CHECK_REQUIREMENTS))
+	touch $(STAMP) $(SITE_STAMP) $(TEST_STAMP) $(VENV)/.installed-nbgrader $@
 
-check: setup $(CHECK_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
+check: $(CHECK_STAMP) ## everything an instructor needs green: notebook sync, unit tests, nbval on solutions
 	$(BIN)/python -m tools.build_notebooks --check
 	$(BIN)/pytest $(PARALLEL) $(NBVAL) --durations=15 tests solutions
 
