@@ -298,7 +298,7 @@ def _judge_uniform(counts: np.ndarray, greedy: int) -> None:
     shown = _frequencies(counts)
     expect(counts[greedy] < counts.sum(), f"with ε=1 every action was the greedy one ({greedy}): it never explores.",
            "with probability ε return the random action rng.integers(n_actions) (is it drawn but not returned?).")
-    expect(counts[0] < counts.sum(), f"with ε=1 every action was 0: the random action is drawn from one action, "
+    expect(counts[0] < counts.sum(), "with ε=1 every action was 0: the random action is drawn from one action, "
            "rng.integers(1). len(q_values) of a (1, n_actions) output (the state was given a batch dimension) is 1, "
            "not n_actions.", "n_actions = q_values.shape[-1] counts the Q-values of a (1, n_actions) output too "
            "(or call q_net on the state without unsqueeze(0)); draw rng.integers(n_actions).")
