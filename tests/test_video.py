@@ -1,5 +1,6 @@
 """Videos: rollouts stop where the episode ends, and the MP4 holds exactly its frames."""
 import base64
+import hashlib
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from utils.video import FPS, encode_mp4, record_rollout, render_fps, show_rollou
 
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts" / "last-run"
 
 
 def balance(state) -> int:
@@ -54,9 +56,25 @@ def test_frame_cap_stops_a_long_episode():
     assert len(rollout.frames) == 25 and not (rollout.terminated or rollout.truncated)
 
 
+def frames_digest(frames) -> str:
+    """SHA-256 of the frames' bytes: shows whether they changed between two encodings."""
+    return hashlib.sha256(b"".join(np.asarray(frame).tobytes() for frame in frames)).hexdigest()
+
+
 def test_encoding_is_deterministic():
     frames = record_rollout(make_env(2, render=True), lambda s: 1).frames
-    assert encode_mp4(frames) == encode_mp4(frames)
+    digest = frames_digest(frames)
+    first, second = encode_mp4(frames), encode_mp4(frames)
+    if first != second:
+        # Seen once in a loaded run (one byte of the stream's length); its cause is not known yet: keep both
+        # files for `ffprobe -show_frames`, and say whether the frames themselves changed.
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "encoding_first.mp4").write_bytes(first)
+        (ARTIFACTS / "encoding_second.mp4").write_bytes(second)
+        differs_at = next(i for i, (a, b) in enumerate(zip(first + b"\0", second + b"\1")) if a != b)
+        pytest.fail(f"two encodings of the same frames differ from byte {differs_at} ({len(first)} and "
+                    f"{len(second)} bytes; the frames {'did not change' if frames_digest(frames) == digest else 'CHANGED'}"
+                    f" in between); both files are in {ARTIFACTS}")
 
 
 # ffmpeg may write only 2,000 bytes, as on a full disk: past them the kernel stops it (SIGXFSZ).
