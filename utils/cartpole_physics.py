@@ -63,7 +63,8 @@ def certain_fall_steps(states, horizon: int = 4) -> np.ndarray:
 
 
 def time_limit(env) -> int | None:
-    """The step limit of a plain CartPole (`gym.make`'s wrappers around CartPoleEnv, Euler, standard reward), else None."""
+    """The step limit of a plain CartPole (`gym.make`'s wrappers around CartPoleEnv, Euler, standard reward);
+    None for any other env."""
     layer, limit = env, None
     while isinstance(layer, gym.Wrapper):
         if type(layer) not in PLAIN_WRAPPERS:
@@ -84,10 +85,9 @@ def one_physics(envs: list) -> bool:
     return len({tuple(getattr(env.unwrapped, name) for name in PHYSICS) for env in envs}) == 1
 
 
-def cartpole_steps(state: list, pushes_right: np.ndarray, physics: CartPoleEnv) -> np.ndarray:
-    """CartPoleEnv.step's Euler update of the states `state` ([x, ẋ, θ, θ̇], each a float64 array), in place;
-    which of them ended the episode."""
-    x, x_dot, theta, theta_dot = state
+def cartpole_steps(states: np.ndarray, pushes_right: np.ndarray, physics: CartPoleEnv) -> tuple:
+    """CartPoleEnv.step's Euler update of float64 `states` (n, 4): (the next states, which ended the episode)."""
+    x, x_dot, theta, theta_dot = (np.ascontiguousarray(column) for column in states.T)
     p = physics
     # gymnasium's expressions, in its order of operations: every element rounds as its env's step would.
     force = np.where(pushes_right, p.force_mag, -p.force_mag)
@@ -97,29 +97,29 @@ def cartpole_steps(state: list, pushes_right: np.ndarray, physics: CartPoleEnv) 
     thetaacc = (p.gravity * sintheta - costheta * temp) / (
         p.length * (4.0 / 3.0 - p.masspole * np.square(costheta) / p.total_mass))
     xacc = temp - p.polemass_length * thetaacc * costheta / p.total_mass
-    state[:] = [x + p.tau * x_dot, x_dot + p.tau * xacc, theta + p.tau * theta_dot, theta_dot + p.tau * thetaacc]
-    x, theta = state[0], state[2]
-    return (x < -p.x_threshold) | (x > p.x_threshold) | (theta < -p.theta_threshold_radians) | (
+    x, x_dot = x + p.tau * x_dot, x_dot + p.tau * xacc
+    theta, theta_dot = theta + p.tau * theta_dot, theta_dot + p.tau * thetaacc
+    ended = (x < -p.x_threshold) | (x > p.x_threshold) | (theta < -p.theta_threshold_radians) | (
         theta > p.theta_threshold_radians)
+    return np.stack([x, x_dot, theta, theta_dot], axis=1), ended
 
 
 def cartpole_greedy_returns(q_net, envs: list) -> np.ndarray:
     """`utils.evaluation.greedy_returns` for plain CartPoles (`one_physics`): each env reset, its episode then
     stepped as arrays; the same returns. The envs are left as their reset made them."""
     observations = np.stack([env.reset()[0] for env in envs])
-    starts = np.array([env.unwrapped.state for env in envs], dtype=np.float64)
+    states = np.array([env.unwrapped.state for env in envs], dtype=np.float64)
     physics, limit = envs[0].unwrapped, time_limit(envs[0])
     returns = np.zeros(len(envs))
     running = np.arange(len(envs))
     for _ in range(limit):
         # One forward pass over every env's last observation, as greedy_returns makes it.
         actions = greedy_actions(q_net, torch.as_tensor(observations)).numpy()[running]
-        state = [np.ascontiguousarray(starts[running, j]) for j in range(4)]
-        terminated = cartpole_steps(state, actions == 1, physics)
-        starts[running] = np.stack(state, axis=1)
-        observations[running] = starts[running].astype(np.float32)
+        next_states, ended = cartpole_steps(states[running], actions == 1, physics)
+        states[running] = next_states
+        observations[running] = next_states.astype(np.float32)
         returns[running] += 1.0  # CartPole pays 1 for every step, the one that ends the episode included
-        running = running[~terminated]
+        running = running[~ended]
         if running.size == 0:
             break
     return returns
