@@ -9,24 +9,18 @@ prints the result as one JSON line on stdout:
 where an exercise whose probe printed a record has status "record" and the record (JSON text, see
 utils.checks.protocol) as its message, for the judge.
 """
+import asyncio
+import json
+import math
+import os
+import re
+import secrets
+import signal
+import subprocess
 import sys
-
-if __name__ == "__main__":
-    # jsonschema (imported by nbformat) would spend ~1.4 s of every worker's start building an
-    # IRI grammar that notebooks never use; without this optional module it skips that format.
-    sys.modules.setdefault("rfc3987_syntax", None)
-
-import asyncio  # noqa: E402 (the line above must run first)
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import secrets  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
-from time import monotonic  # noqa: E402
+import tempfile
+from pathlib import Path
+from time import monotonic
 
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
