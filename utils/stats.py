@@ -10,23 +10,30 @@
   counts (Fisher's for independent runs, McNemar's for runs paired by seed), and for a
   measured quantity of runs paired by seed, the sign test and a paired bootstrap interval.
 """
+import importlib
+
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 RESAMPLES = 5_000
 
 
+def _scipy_stats():
+    """scipy.stats, imported at first use: notebooks 1-6 import this module (through the explorers)
+    but never call it, and the import costs them ~0.5 s of their first cell."""
+    return importlib.import_module("scipy.stats")
+
+
 def iqm(scores, axis: int = -1):
     """Interquartile mean: the mean after cutting ⌊n/4⌋ runs from each end (scipy's trim_mean)."""
-    return stats.trim_mean(np.asarray(scores, dtype=float), 0.25, axis=axis)
+    return _scipy_stats().trim_mean(np.asarray(scores, dtype=float), 0.25, axis=axis)
 
 
 def bootstrap_ci(scores, statistic=iqm, confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
                  seed: int = 0) -> tuple:
     """(low, high): the percentile-bootstrap confidence interval of `statistic` over the runs in `scores`."""
     scores = _runs(scores)
-    result = stats.bootstrap((scores,), statistic, confidence_level=confidence, n_resamples=resamples,
+    result = _scipy_stats().bootstrap((scores,), statistic, confidence_level=confidence, n_resamples=resamples,
                              method="percentile", vectorized=True, rng=np.random.default_rng(seed))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
@@ -38,7 +45,7 @@ def iqm_difference_ci(scores, baseline, confidence: float = CONFIDENCE, resample
     The runs of two variants are independent (different training runs), so they are
     resampled independently; an interval that excludes 0 is evidence of a difference.
     """
-    result = stats.bootstrap((_runs(scores), _runs(baseline)),
+    result = _scipy_stats().bootstrap((_runs(scores), _runs(baseline)),
                              lambda a, b, axis: iqm(a, axis=axis) - iqm(b, axis=axis),
                              confidence_level=confidence, n_resamples=resamples, method="percentile",
                              vectorized=True, paired=False, rng=np.random.default_rng(seed))
@@ -98,7 +105,7 @@ def fisher_exact_p(successes_a: int, runs_a: int, successes_b: int, runs_b: int)
         if not 0 <= successes <= runs:
             raise ValueError(f"successes must lie between 0 and the number of runs, got {successes} of {runs}")
     table = [[successes_a, runs_a - successes_a], [successes_b, runs_b - successes_b]]
-    return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
+    return float(_scipy_stats().fisher_exact(table, alternative="two-sided").pvalue)
 
 
 def mcnemar_exact_p(successes_a, successes_b) -> float:
@@ -113,7 +120,7 @@ def mcnemar_exact_p(successes_a, successes_b) -> float:
     only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
     if only_a + only_b == 0:
         return 1.0
-    return float(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    return float(_scipy_stats().binomtest(only_a, only_a + only_b, 0.5).pvalue)
 
 
 def sign_test_p(values_a, values_b) -> float:
@@ -126,7 +133,7 @@ def sign_test_p(values_a, values_b) -> float:
     lower, higher = int(np.sum(a < b)), int(np.sum(a > b))
     if lower + higher == 0:
         return 1.0
-    return float(stats.binomtest(lower, lower + higher, 0.5).pvalue)
+    return float(_scipy_stats().binomtest(lower, lower + higher, 0.5).pvalue)
 
 
 def paired_ratio_ci(values_a, values_b, statistic=np.median, confidence: float = CONFIDENCE,
