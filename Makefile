@@ -21,8 +21,8 @@ CHECK_STAMP := $(VENV)/.installed-check
 PIP_OPTS ?=
 # pip byte-compiles what it installs one file at a time (half of a fresh setup here); it installs
 # without, and compileall then compiles the venv's packages on every core, but not their own test
-# suites (2,000 of its 12,000 files, about a quarter of the compile time here; nothing imports them). Like pip,
-# it leaves files that are not valid Python (templates) uncompiled, hence `-q -q` and `|| true`.
+# suites (2,000 of its 12,000 files, about a quarter of the compile time here; nothing imports them).
+# Like pip, it leaves files that are not valid Python (templates) uncompiled, hence `-q -q` and `|| true`.
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS)
 BYTE_COMPILE = $(BIN)/python -m compileall -q -q -j 0 -x '/tests?/' "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" || true
 # SOLUTIONS=1 makes `make site` build an instructor's copy that shows the solution code.

@@ -34,7 +34,7 @@ def bootstrap_ci(scores, statistic=iqm, confidence: float = CONFIDENCE, resample
     """(low, high): the percentile-bootstrap confidence interval of `statistic` over the runs in `scores`."""
     scores = _runs(scores)
     result = _scipy_stats().bootstrap((scores,), statistic, confidence_level=confidence, n_resamples=resamples,
-                             method="percentile", vectorized=True, rng=np.random.default_rng(seed))
+                                      method="percentile", vectorized=True, rng=np.random.default_rng(seed))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
@@ -46,9 +46,9 @@ def iqm_difference_ci(scores, baseline, confidence: float = CONFIDENCE, resample
     resampled independently; an interval that excludes 0 is evidence of a difference.
     """
     result = _scipy_stats().bootstrap((_runs(scores), _runs(baseline)),
-                             lambda a, b, axis: iqm(a, axis=axis) - iqm(b, axis=axis),
-                             confidence_level=confidence, n_resamples=resamples, method="percentile",
-                             vectorized=True, paired=False, rng=np.random.default_rng(seed))
+                                      lambda a, b, axis: iqm(a, axis=axis) - iqm(b, axis=axis),
+                                      confidence_level=confidence, n_resamples=resamples, method="percentile",
+                                      vectorized=True, paired=False, rng=np.random.default_rng(seed))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
