@@ -57,6 +57,11 @@ CANDIDATES = {
                                              lr=4e-3),
     "eps2.5k+train2+check1k+target250+start500": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
                                                       target_update_every=250, learning_starts=500),
+    # Stage 3: the chosen recipe with a stricter stop (more confirmation episodes), on seeds 50-89.
+    "eps2.5k+train2+check1k+target125+confirm300": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
+                                                        target_update_every=125, confirm_episodes=300),
+    "eps2.5k+train2+check1k+target125+confirm900": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
+                                                         target_update_every=125, confirm_episodes=900),
 }
 RESULTS = "results/recipe_sweep.jsonl"
 
