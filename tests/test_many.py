@@ -13,9 +13,10 @@ from tools.shard import parse_shard, part_of
 from utils.ablation import load_runs
 from utils.dqn import DQNConfig, train
 from utils.evaluation import REWARD_THRESHOLD
-from utils.many import PER_AGENT_FIELDS, Agent, AgentBatch, AgentsAdam, stack_networks, train_many
+from utils.many import (PER_AGENT_FIELDS, Agent, AgentBatch, AgentsAdam, CartPoleArrays, VectorEnv, stack_networks,
+                        train_many)
 from utils.networks import DuelingQNetwork, QNetwork
-from utils.seeding import BATCH_CHECK_SEEDS
+from utils.seeding import BATCH_CHECK_SEEDS, make_env
 from utils.stats import bootstrap_ci
 from utils.tasks import exploration_log_for, task_config
 
@@ -130,6 +131,25 @@ def test_agents_adam_gives_each_agent_its_own_adam_and_learning_rate():
     for k, net in enumerate(own):
         for param, stacked_param in zip(net.parameters(), stacked.parameters()):
             assert torch.equal(stacked_param.detach()[k].reshape(param.shape), param.detach())
+
+
+def test_cartpoles_stepped_as_arrays_give_what_their_vector_env_gives():
+    # A time limit of 30 steps, so that episodes end by truncation as well as by falling.
+    arrays, vector = ([make_env(seed, max_episode_steps=30) for seed in range(5)] for _ in range(2))
+    arrays, vector = CartPoleArrays(arrays), VectorEnv(vector)
+    assert np.array_equal(arrays.reset(), vector.reset())
+    actions = np.random.default_rng(0).integers(2, size=(400, 5))
+    ends = np.zeros(2, dtype=int)
+    for step, chosen in enumerate(actions):
+        if step == 200:
+            arrays.keep([0, 2, 3])
+            vector.keep([0, 2, 3])
+        chosen = chosen[:arrays.num_envs]
+        stepped, expected = arrays.step(chosen), vector.step(chosen)
+        for got, want in zip(stepped, expected):
+            assert got.dtype == want.dtype and np.array_equal(got, want), step
+        ends += [expected[2].sum(), expected[3].sum()]
+    assert ends.min() > 10, f"too few episodes ended by falling and by the time limit: {ends}"
 
 
 def test_agents_that_stop_leave_the_networks_the_optimizer_and_the_vector_env():

@@ -11,11 +11,13 @@ returns one. It is `train`'s loop, run for all agents in step:
   and one Adam step train them all. Adam is elementwise, so each agent's slice of
   the stacked parameters gets exactly the step its own optimizer would give it, at its
   own learning rate; gradient clipping, too, is per agent.
-- their environments step together in a `gymnasium.vector.SyncVectorEnv` that resets an
-  episode in the step that ends it (autoreset mode SAME_STEP, the last observation in
-  `info["final_obs"]`), as `train` resets its env at once.
+- their environments step together, resetting an episode in the step that ends it, as
+  `train` resets its env at once: plain CartPoles as arrays of states through gymnasium's
+  own update (`utils.cartpole_physics.cartpole_steps`, the same numbers), any other env in a
+  `gymnasium.vector.SyncVectorEnv` (autoreset mode SAME_STEP).
 - each agent has its own ε-greedy generator, replay memory (drawn from its own torch
-  random stream, the one `train` would use; a prioritized one keeps its own sum-tree,
+  random stream, the one `train` would use; uniform memories share stacked storage, so
+  one gather serves all agents, and a prioritized one keeps its own sum-tree,
   vectorised over its minibatch as in `train`), n-step builder, exploration bonus and
   `TrainingMonitor`: the same greedy checks, best weights and stop as `train`. An agent
   that stops leaves the batch, so it costs nothing more.
@@ -43,10 +45,11 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from torch import nn
 from torch.optim.adam import adam
 
+from utils.cartpole_physics import cartpole_steps, one_physics, time_limit
 from utils.dqn import (CountBonus, DQNConfig, TrainingMonitor, TrainResult, compute_targets, dqn_loss, q_values_taken,
                        run_parts, sample_batch, torch_threads, transition_writer, update_target)
 from utils.policies import epsilon_schedule
-from utils.replay import DiscountedBatch
+from utils.replay import DiscountedBatch, DiscountedReplayMemory, ReplayMemory
 
 PER_AGENT_FIELDS = ("seed", "lr", "gamma", "eps_start", "eps_end", "eps_decay_steps")
 """DQNConfig fields that may differ between the agents of one `train_many` call; every other field is shared."""
@@ -294,8 +297,10 @@ class AgentBatch:
         self.q_net = stack_networks([agent.q_net for agent in agents])
         self.target_net = copy.deepcopy(self.q_net)
         self.optimizer = AgentsAdam(self.q_net, [agent.config.lr for agent in agents], agents[0].adam_defaults)
-        self.envs = vector_env(agent.env for agent in agents)
-        self.states, _ = self.envs.reset()
+        envs = [agent.env for agent in agents]
+        self.envs = CartPoleArrays(envs) if one_physics(envs) else VectorEnv(envs)
+        self.states = self.envs.reset()
+        self.memories = SharedMemories(agents) if SharedMemories.can_share(agents) else None
         self.gammas = row_gammas(agents)
 
     def act(self, step: int) -> np.ndarray:
@@ -309,22 +314,20 @@ class AgentBatch:
 
     def step(self, actions: np.ndarray) -> np.ndarray:
         """Step every env, give each agent its transition; returns which episodes ended."""
-        next_states, rewards, terminated, truncated, info = self.envs.step(actions)
-        ended = terminated | truncated
-        last_states = next_states.copy()
-        if ended.any():
-            # The env has already started its next episode: the step's own observation is the final one.
-            last_states[ended] = np.stack(info["final_obs"][ended])
+        next_states, rewards, terminated, truncated, last_states = self.envs.step(actions)
         for k, agent in enumerate(self.agents):
             agent.observe(self.states[k], int(actions[k]), float(rewards[k]), last_states[k],
                           bool(terminated[k]), bool(truncated[k]))
         self.states = next_states
-        return ended
+        return terminated | truncated
 
     def learn(self, step: int) -> None:
         """One gradient step for every agent on a minibatch of its own memory (and new priorities, if prioritized)."""
-        batches = [agent.sample(step) for agent in self.agents]
-        batch, weights = stack_batches(batches, self.gammas)
+        if self.memories is not None:
+            batch, weights = self.memories.sample(self.agents, self.gammas), None
+        else:
+            batches = [agent.sample(step) for agent in self.agents]
+            batch, weights = stack_batches(batches, self.gammas)
         config = self.agents[0].config
         targets = compute_targets(batch, self.q_net, self.target_net, config)
         predicted = q_values_taken(self.q_net, batch.states, batch.actions)
@@ -364,7 +367,7 @@ class AgentBatch:
         self.optimizer.keep(index)
         self.agents = [self.agents[k] for k in kept]
         self.states = self.states[kept]
-        self.envs = vector_env(agent.env for agent in self.agents)
+        self.envs.keep(kept)
         self.gammas = row_gammas(self.agents)
 
 
@@ -374,10 +377,102 @@ def row_gammas(agents: list) -> torch.Tensor:
     return gammas.repeat_interleave(agents[0].config.batch_size)
 
 
-def vector_env(envs) -> SyncVectorEnv:
-    """A SyncVectorEnv over existing, seeded envs, resetting an episode in the step that ends it."""
-    return SyncVectorEnv([functools.partial(lambda env: env, env) for env in envs],
-                         autoreset_mode=AutoresetMode.SAME_STEP)
+class VectorEnv:
+    """The agents' own seeded envs stepped together by a SyncVectorEnv that resets an episode in the step ending it."""
+
+    def __init__(self, envs: list):
+        """A SyncVectorEnv over `envs` (not reset yet)."""
+        self.envs = list(envs)
+        self.vector = SyncVectorEnv([functools.partial(lambda env: env, env) for env in self.envs],
+                                    autoreset_mode=AutoresetMode.SAME_STEP)
+        self.num_envs = len(self.envs)
+
+    def reset(self) -> np.ndarray:
+        """Reset every env; their first observations (N, obs_dim)."""
+        return self.vector.reset()[0]
+
+    def step(self, actions: np.ndarray) -> tuple:
+        """Step every env: (observations to act on, rewards, terminated, truncated, each step's own observation)."""
+        observations, rewards, terminated, truncated, info = self.vector.step(actions)
+        ended = terminated | truncated
+        last = observations.copy()
+        if ended.any():
+            # The env has already started its next episode: the step's own observation is the final one.
+            last[ended] = np.stack(info["final_obs"][ended])
+        return observations, rewards, terminated, truncated, last
+
+    def keep(self, kept: list) -> None:
+        """Keep only the envs at positions `kept` (each mid-episode, as it was)."""
+        self.__init__([self.envs[k] for k in kept])
+
+
+class CartPoleArrays:
+    """`VectorEnv` for plain CartPoles of one physics (`one_physics`): every state stepped as arrays by
+    `cartpole_steps`, gymnasium's own update, and each ended episode reset by its own env, so the numbers are
+    VectorEnv's. The envs' own step is never called: a SyncVectorEnv's bookkeeping cost more than the physics."""
+
+    def __init__(self, envs: list):
+        """The CartPoles `envs`, not reset yet."""
+        self.envs = list(envs)
+        self.physics, self.limit = self.envs[0].unwrapped, time_limit(self.envs[0])
+        self.num_envs = len(self.envs)
+
+    def reset(self) -> np.ndarray:
+        """Reset every env; their first observations (N, 4)."""
+        observations = np.stack([env.reset()[0] for env in self.envs])
+        self.states = np.array([env.unwrapped.state for env in self.envs], dtype=np.float64)
+        self.elapsed = np.zeros(len(self.envs), dtype=np.int64)
+        return observations
+
+    def step(self, actions: np.ndarray) -> tuple:
+        """`VectorEnv.step`: CartPole pays 1 a step, the last one included; TimeLimit truncates at its limit."""
+        self.states, terminated = cartpole_steps(self.states, actions == 1, self.physics)
+        self.elapsed += 1
+        truncated = self.elapsed >= self.limit
+        last = self.states.astype(np.float32)  # CartPoleEnv's observation: its float64 state as float32
+        observations = last.copy()
+        for k in np.flatnonzero(terminated | truncated):
+            observations[k] = self.envs[k].reset()[0]
+            self.states[k], self.elapsed[k] = self.envs[k].unwrapped.state, 0
+        return observations, np.ones(len(self.envs)), terminated, truncated, last
+
+    def keep(self, kept: list) -> None:
+        """Keep only the envs at positions `kept` (each mid-episode, as it was)."""
+        self.envs = [self.envs[k] for k in kept]
+        self.states, self.elapsed, self.num_envs = self.states[kept], self.elapsed[kept], len(kept)
+
+
+class SharedMemories:
+    """The agents' uniform replay memories kept in one stacked tensor per field, a slice per agent, so that one
+    gather per field gives all agents their minibatches."""
+
+    @staticmethod
+    def can_share(agents: list) -> bool:
+        """True when every agent's memory samples uniformly (no priorities) and all have one kind and shape."""
+        kinds = {(type(agent.memory), agent.memory.capacity, agent.memory.obs_dim) for agent in agents}
+        return len(kinds) == 1 and next(iter(kinds))[0] in (ReplayMemory, DiscountedReplayMemory)
+
+    def __init__(self, agents: list):
+        """Move each agent's memory into its own slice of the stacked tensors."""
+        layout = agents[0].memory.storage()
+        stacked = {name: torch.zeros((len(agents), *t.shape), dtype=t.dtype) for name, t in layout.items()}
+        for slot, agent in enumerate(agents):
+            agent.memory.use_storage({name: tensor[slot] for name, tensor in stacked.items()})
+        # An agent keeps its slot when others leave the batch: its rows start at `first_row[agent.index]`.
+        self.first_row = {agent.index: slot * agents[0].memory.capacity for slot, agent in enumerate(agents)}
+        self.flat = {name: tensor.flatten(0, 1) for name, tensor in stacked.items()}
+
+    def sample(self, agents: list, gammas: torch.Tensor) -> DiscountedBatch:
+        """Each agent's minibatch as `train` draws it (its own slots, from its own torch random stream), stacked."""
+        slots = []
+        for agent in agents:
+            torch.set_rng_state(agent.torch_rng)
+            slots.append(agent.memory.sample_slots(agent.config.batch_size) + self.first_row[agent.index])
+            agent.torch_rng = torch.get_rng_state()
+        rows = torch.cat(slots)
+        fields = {name: tensor.index_select(0, rows) for name, tensor in self.flat.items()}
+        fields.setdefault("discounts", gammas)  # one-step rows bootstrap with each agent's γ, as `train`'s do
+        return DiscountedBatch(**fields)
 
 
 def stack_batches(batches: list, gammas: torch.Tensor):

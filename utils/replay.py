@@ -75,8 +75,23 @@ class ReplayMemory:
 
     def sample(self, batch_size: int) -> Batch:
         """Return `batch_size` distinct transitions drawn uniformly (torch's global RNG)."""
+        return self._rows(self.sample_slots(batch_size))
+
+    def sample_slots(self, batch_size: int) -> torch.Tensor:
+        """The slots of the transitions `sample(batch_size)` returns, drawn as it draws them."""
         self._require_sample_size(batch_size)
-        return self._rows(_distinct_indices(self.size, batch_size))
+        return _distinct_indices(self.size, batch_size)
+
+    def storage(self) -> dict:
+        """The storage tensors by field name (the names of `DiscountedBatch`'s fields)."""
+        return dict(zip(Batch._fields, self._tensors()))
+
+    def use_storage(self, storage: dict) -> None:
+        """Keep the transitions in `storage` (tensors shaped as `storage()`'s, e.g. slices of a stacked one) from now on."""
+        for name, tensor in storage.items():
+            tensor.copy_(getattr(self, name))
+            setattr(self, name, tensor)
+        self._columns = [t.numpy() for t in self._tensors()]
 
     def __len__(self) -> int:
         """Number of transitions stored (at most `capacity`)."""
@@ -111,6 +126,15 @@ class DiscountedReplayMemory(ReplayMemory):
         """Preallocate room for `capacity` transitions and their discounts."""
         super().__init__(capacity, obs_dim)
         self.discounts = torch.zeros(capacity, dtype=torch.float32)
+        self._discount_column = self.discounts.numpy()
+
+    def storage(self) -> dict:
+        """The storage tensors by field name, the discounts included."""
+        return {**super().storage(), "discounts": self.discounts}
+
+    def use_storage(self, storage: dict) -> None:
+        """Keep the transitions and their discounts in `storage` from now on."""
+        super().use_storage(storage)
         self._discount_column = self.discounts.numpy()
 
     def push(self, state, action: int, reward: float, next_state, terminated: bool, discount: float) -> None:
