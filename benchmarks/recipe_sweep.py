@@ -1,7 +1,8 @@
 """The sweep that chose the recipe (DQNConfig's defaults), on tuning seeds only, resumable.
 
-    python -m benchmarks.recipe_sweep --json results/recipe_sweep.jsonl            # every candidate
-    python -m benchmarks.recipe_sweep --candidates default eps5k --seeds 20-39
+    python -m benchmarks.recipe_sweep --json results/recipe_sweep.jsonl   # stages 1 and 2, seeds 20-39
+    python -m benchmarks.recipe_sweep --candidates before eps5k --seeds 20-39
+    python -m benchmarks.recipe_sweep --stage 3       # the stricter stops, on their own seeds 50-89
 
 Each candidate is a set of changes to the recipe as it stood before this sweep (the
 `BEFORE` settings); every candidate trains on the same seeds, each seed's agents together
@@ -21,7 +22,7 @@ from benchmarks.solve_rate import parse_seeds
 from benchmarks.sweep import Sweep, add_sweep_arguments, merge_parts, run_sweep
 from utils.ablation import variant_row
 from utils.dqn import DQNConfig
-from utils.seeding import RECIPE_SWEEP_SEEDS, seed_span
+from utils.seeding import RECIPE_SWEEP_SEEDS, STOP_SWEEP_SEEDS, seed_span
 from utils.stats import bootstrap_ci
 
 # The recipe before this sweep; candidates change it, and the winner became DQNConfig's defaults.
@@ -57,13 +58,17 @@ CANDIDATES = {
                                              lr=4e-3),
     "eps2.5k+train2+check1k+target250+start500": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
                                                       target_update_every=250, learning_starts=500),
-    # Stage 3: the chosen recipe with a stricter stop (more confirmation episodes), on seeds 50-89.
+    # Stage 3 (--stage 3): the chosen recipe with a stricter stop (more confirmation episodes).
     "eps2.5k+train2+check1k+target125+confirm300": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
                                                         target_update_every=125, confirm_episodes=300),
     "eps2.5k+train2+check1k+target125+confirm900": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
                                                          target_update_every=125, confirm_episodes=900),
 }
 RESULTS = "results/recipe_sweep.jsonl"
+STAGE_3 = [name for name in CANDIDATES if name.startswith("eps2.5k+train2+check1k+target125+confirm")]
+STAGES = {"1-2": ([name for name in CANDIDATES if name not in STAGE_3], RECIPE_SWEEP_SEEDS),
+          "3": (["eps2.5k+train2+check1k+target125", *STAGE_3], STOP_SWEEP_SEEDS)}
+"""Each stage's candidates and tuning seeds (stage 3 on seeds no earlier stage saw)."""
 
 
 def candidate_config(name: str, seed: int) -> DQNConfig:
@@ -87,7 +92,8 @@ RECIPE = Sweep(key="variant", config=candidate_config, row=candidate_row, descri
 
 def report(rows: list, names: list) -> None:
     """Per candidate: runs, perfect runs, median env steps [95% CI] and median updates."""
-    print(f"\n{'candidate':<32}{'runs':>5}{'perfect':>8}   {'median env steps [95% CI]':<28}{'median updates':>15}")
+    width = max(len(name) for name in names) + 1
+    print(f"\n{'candidate':<{width}}{'runs':>5}{'perfect':>8}   {'median env steps [95% CI]':<28}{'median updates':>15}")
     for name in names:
         runs = [r for r in rows if r["variant"] == name]
         if not runs:
@@ -95,20 +101,24 @@ def report(rows: list, names: list) -> None:
         steps = np.array([r["env_steps"] for r in runs], dtype=float)
         low, high = bootstrap_ci(steps, np.median)
         perfect = sum(r["n_500"] == r["eval_episodes"] for r in runs)
-        print(f"{name:<32}{len(runs):>5}{perfect:>8}   {np.median(steps):>8,.0f} [{low:,.0f}, {high:,.0f}]"
+        print(f"{name:<{width}}{len(runs):>5}{perfect:>8}   {np.median(steps):>8,.0f} [{low:,.0f}, {high:,.0f}]"
               f"{np.median([r['updates'] for r in runs]):>15,.0f}")
 
 
 def main(argv=None) -> int:
     """Run (or resume) the sweep, then print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--candidates", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES),
-                        help="candidates to run (default: all)")
-    parser.add_argument("--seeds", type=parse_seeds, default=list(RECIPE_SWEEP_SEEDS),
-                        help=f"tuning seeds (default {seed_span(RECIPE_SWEEP_SEEDS)}, utils.seeding)")
+    parser.add_argument("--stage", choices=list(STAGES), default="1-2",
+                        help="the stage whose candidates and seeds are the defaults (1-2: seeds "
+                             f"{seed_span(STAGES['1-2'][1])}; 3: the stricter stops, seeds {seed_span(STAGES['3'][1])})")
+    parser.add_argument("--candidates", nargs="+", choices=list(CANDIDATES),
+                        help="candidates to run (default: the stage's)")
+    parser.add_argument("--seeds", type=parse_seeds, help="tuning seeds (default: the stage's, utils.seeding)")
     parser.add_argument("--json", default=RESULTS, help=f"results file, one JSON line per run (default {RESULTS})")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
+    args.candidates = args.candidates or STAGES[args.stage][0]
+    args.seeds = args.seeds or list(STAGES[args.stage][1])
     if any(seed >= 100 for seed in args.seeds):
         parser.error("tuning seeds are below 100: 100 and above are kept for reporting")
     if args.merge:
