@@ -491,6 +491,14 @@ class FlagAlwaysSet(Good):
         super().push(state, action, reward, next_state, True)
 
 
+class ArraysOnly(Good):
+    """torch.from_numpy: NumPy arrays only, though the statement asks push to accept lists too."""
+
+    def push(self, state, action, reward, next_state, terminated):
+        super().push(torch.from_numpy(state), action, reward, torch.from_numpy(next_state), terminated)
+
+
+LISTS = r"push raised TypeError \(.*\) on transition #1, whose state and next_state came as Python lists.*torch\.as_tensor"
 ONE_DRAW_PER_FIELD = "the next states of different transitions from one batch to the next: each field is indexed"
 NEW_MISTAKES = [
     (PerFieldDraws, ONE_DRAW_PER_FIELD),
@@ -514,6 +522,7 @@ NEW_MISTAKES = [
     (IntegerRewards, "the rewards lost their fractional part"),
     (IntegerStates, "without its fractional part: the states are kept in an integer tensor"),
     (NextFromFollowingRow, "next_states holds the state of the following push"),
+    (ArraysOnly, LISTS),
 ]
 
 
@@ -544,6 +553,7 @@ def test_grading_passes_correct_memories(seed):
     (StateAsNext, "next_states equals states"), (BelowPosition, "not below position"),
     (HardCodedFour, "hard-coded 4"), (IntegerRewards, "lost their fractional part"),
     (PerFieldDraws, ONE_DRAW_PER_FIELD), (FlagNeverStored, "terminated came back 0.0 for every transition"),
+    (ArraysOnly, LISTS),
 ])
 def test_grading_names_mistakes_on_fresh_inputs(memory_class, named, seed):
     verdict = graded(check_replay_memory, seed, memory_class)

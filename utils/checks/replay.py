@@ -33,7 +33,7 @@ def notebook_transitions(count: int, obs_dim: int = 4) -> dict:
     return {"states": np.array([r[0] for r in rows]), "actions": [int(r[1]) for r in rows],
             "numpy_action": [type(r[1]) is not int for r in rows], "rewards": [float(r[2]) for r in rows],
             "next_states": np.array([r[3] for r in rows]), "terminated": [bool(r[4]) for r in rows],
-            "float32": [False] * count}
+            "float32": [False] * count, "lists": [i == 1 for i in range(count)]}
 
 
 def drawn_transitions(rng, count: int, obs_dim: int) -> dict:
@@ -50,11 +50,13 @@ def drawn_transitions(rng, count: int, obs_dim: int) -> dict:
             break
     terminated = rng.random(count) < 0.3
     terminated[rng.choice(count, size=2, replace=False)] = [True, False]  # both kinds, so an inverted flag shows
+    lists = rng.random(count) < 0.2
+    lists[min(1, count - 1)] = True  # pushed early, so a push that refuses lists fails at once
     return {"states": states, "actions": [int(a) for a in rng.integers(0, 2, count)],
             "numpy_action": [bool(b) for b in rng.random(count) < 0.5],
             "rewards": [float(r) for r in rng.integers(-8, 9, count) + rng.choice([0.25, 0.5, 0.75], count)],
             "next_states": next_states, "terminated": [bool(t) for t in terminated],
-            "float32": [bool(b) for b in rng.random(count) < 0.5]}
+            "float32": [bool(b) for b in rng.random(count) < 0.5], "lists": [bool(b) for b in lists]}
 
 
 def memory_inputs(rng) -> dict:
@@ -145,12 +147,15 @@ def _push(rec, key: str, memory, transitions: dict, numbers) -> None:
 
 
 def _transition(transitions: dict, i: int) -> tuple:
-    """The i-th transition as a student's push receives it: fresh arrays, an int or NumPy action, a bool flag."""
+    """The i-th transition as a student's push receives it: fresh arrays (or lists, which the statement allows),
+    an int or NumPy action, a bool flag."""
     dtype = np.float32 if transitions["float32"][i] else np.float64
+    state, next_state = (np.array(transitions[name][i], dtype=dtype) for name in ("states", "next_states"))
+    if transitions["lists"][i]:
+        state, next_state = state.tolist(), next_state.tolist()
     action = transitions["actions"][i]
-    return (np.array(transitions["states"][i], dtype=dtype), np.int64(action) if transitions["numpy_action"][i]
-            else int(action), float(transitions["rewards"][i]), np.array(transitions["next_states"][i], dtype=dtype),
-            bool(transitions["terminated"][i]))
+    return (state, np.int64(action) if transitions["numpy_action"][i] else int(action),
+            float(transitions["rewards"][i]), next_state, bool(transitions["terminated"][i]))
 
 
 def _draw(memory, batch_size: int) -> dict:
@@ -190,7 +195,7 @@ def judge_memory(results, inputs: dict) -> None:
     _judge_storage(results.value("storage"), capacity)
     size = _length(results, "len new")
     expect(size == 0, f"a new memory has len {size}; expected 0.", "len counts stored transitions, not capacity.")
-    _pushed(results, "push", range(first), capacity)
+    _pushed(results, "push", range(first), capacity, inputs["transitions"])
     size = _length(results, "len first")
     expect(size == first, f"after {first} pushes len(memory) is {size}; expected {first}.",
            "increase the count in push (up to capacity) and return it from __len__.")
@@ -232,14 +237,20 @@ def _length(results, key: str) -> int:
     return size
 
 
-def _pushed(results, key: str, numbers, capacity: int) -> None:
-    """Every push returned; an IndexError past the capacity means the position does not wrap."""
+def _pushed(results, key: str, numbers, capacity: int, transitions: dict) -> None:
+    """Every push returned; an IndexError past the capacity means the position does not wrap, and an error on a
+    state given as a list means push accepts only arrays."""
     for i in numbers:
         info = results.raised(f"{key} {i}")
         if info and info.get("type") == "IndexError" and i >= capacity:
             raise Mistake(f"push raised IndexError ({info.get('message')}) on transition #{i} in a memory of "
                           f"capacity {capacity}. Hint: the write position must wrap around: "
                           "position = (position + 1) % capacity.")
+        if info and transitions["lists"][i]:
+            raise Mistake(f"push raised {info.get('type')} ({info.get('message')}) on transition #{i}, whose state "
+                          "and next_state came as Python lists, which push must accept too. Hint: "
+                          "torch.as_tensor(state, dtype=torch.float32) takes arrays and lists alike "
+                          "(torch.from_numpy takes only NumPy arrays).")
         results.value(f"{key} {i}")
 
 
@@ -476,7 +487,7 @@ def _reseeds(results) -> bool:
 def _judge_ring(results, inputs: dict) -> None:
     """Pushing past capacity overwrites the oldest transitions and len stays at capacity."""
     capacity, first, total = inputs["capacity"], inputs["first"], inputs["total"]
-    _pushed(results, "push", range(first, total), capacity)
+    _pushed(results, "push", range(first, total), capacity, inputs["transitions"])
     size = _length(results, "len full")
     if size != capacity:
         position = total % capacity
@@ -543,7 +554,7 @@ def _judge_spread(results, spread: dict) -> None:
     capacity, extra, batch_size, pushed = spread["capacity"], spread["extra"], spread["batch"], spread["transitions"]
     total = capacity + extra
     _built(results, "spread build", capacity, 4)
-    _pushed(results, "spread push", range(total), capacity)
+    _pushed(results, "spread push", range(total), capacity, pushed)
     size = _length(results, "spread len")
     expect(size == capacity, f"after {total} pushes into capacity {capacity}, len(memory) is {size}; expected "
            f"{capacity}.", "len never exceeds capacity: size = min(size + 1, capacity).")
