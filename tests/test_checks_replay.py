@@ -409,7 +409,7 @@ class NextFromFollowingRow(Good):
     """Reads next_state from the row after the state's (wrong wherever an episode ended)."""
 
     def sample(self, batch_size):
-        batch, i = super().sample(batch_size), self.indices(batch_size)
+        i = self.indices(batch_size)
         return Batch(self.states[i], self.actions[i], self.rewards[i], self.states[(i + 1) % self.capacity],
                      self.terminated[i])
 
