@@ -1201,6 +1201,9 @@ SLOTS_MISTAKES = [
     (slots_with(weights=lambda self, slots, beta: importance_weights(self.probabilities(slots), self.size, 1.0)),
      r"the weights are computed with β = 1, not the beta argument \(0.4\)"),
     (slots_with(sample=lambda self, b, beta, rng: PrioritizedSlots.sample(self, b, 1, rng)), "computed with β = 1"),
+    (slots_with(sample=lambda self, b, beta, rng: PrioritizedSlots.sample(self, b, 0.4, rng)),
+     r"sample\(..., beta=1.0, ...\) returned the weights .*: the weights are those of β = 0.4, whatever the beta "
+     r"argument \(1.0\): β is fixed inside sample"),
 ]
 
 

@@ -1375,6 +1375,8 @@ LATER_ERRORS = ((1, 0.1),)  # a smaller error later: max_priority must not go do
 ZERO_ERRORS = ((2, 0.0), (4, 1.2))  # a TD error of exactly 0 must still leave a priority eps^α > 0
 SAMPLE_BATCH = 64
 SAMPLE_ROUNDS = 100
+FULL_BETA = 1.0
+"""A second β for sample's weights, apart from every β the inputs use: a β fixed in sample shows there."""
 # Over 100 batches of 64 draws, a slot's frequency has a standard deviation of at most
 # sqrt(0.25 / 6400) ≈ 0.006 with independent draws (less when stratified): 0.035 is over 5 of them,
 # while every named wrong sampler is more than 0.06 off for some slot.
@@ -1465,6 +1467,7 @@ def probe_slots(rec, inputs: dict, slots_class) -> None:
     seen.clear()
     rec.call("sample", memory.sample, SAMPLE_BATCH, beta, np.random.default_rng(seeds["weights"]))
     rec.note("sample looked up", np.concatenate(seen) if seen else np.zeros(0))
+    rec.call("sample full beta", memory.sample, SAMPLE_BATCH, FULL_BETA, np.random.default_rng(seeds["weights"]))
     for name in ("same", "other"):
         rec.call(f"draws {name}", _draw_batches, memory, 4, 10, beta, seeds[name])
     rec.call("draws same again", _draw_batches, memory, 4, 10, beta, seeds["same"])
@@ -1670,7 +1673,12 @@ def _judge_sampling(results, inputs: dict) -> None:
            "sampled the same slots: the rng argument is not used.", "draw with the rng given (rng.random, "
            "rng.uniform).")
     _judge_frequencies(_drawn(results, "frequencies", SAMPLE_BATCH, beta, size), priorities, inputs["alpha"])
-    _judge_sample_weights(slots, weights, priorities, inputs)
+    _judge_sample_weights(slots, weights, priorities, inputs, beta)
+    call = f"sample({SAMPLE_BATCH}, {FULL_BETA}, rng)"
+    full_slots, full_weights = _sample_parts(results.value("sample full beta"), call, SAMPLE_BATCH)
+    expect(np.array_equal(full_slots, slots), f"{call} drew other slots than sample({SAMPLE_BATCH}, {beta}, rng) with "
+           "an rng seeded alike: β must change the weights only.", "draw the slots with the rng alone.")
+    _judge_sample_weights(slots, full_weights, priorities, inputs, FULL_BETA)
 
 
 def _judge_looked_up(values: np.ndarray, total: float) -> None:
@@ -1756,22 +1764,22 @@ def _judge_frequencies(drawn: np.ndarray, priorities: np.ndarray, alpha: float) 
                  f"{_numbers(expected)}: ")
 
 
-def _judge_sample_weights(slots, weights, priorities: np.ndarray, inputs: dict) -> None:
-    """(N · P(i))^(−β) / max with P(i) = p_i / total and N = size.
+def _judge_sample_weights(slots, weights, priorities: np.ndarray, inputs: dict, beta: float) -> None:
+    """(N · P(i))^(−β) / max with P(i) = p_i / total and N = size, for sample's argument `beta`.
 
     Once divided by their max, the weights no longer depend on N (nor on dividing p_i by the
     total): N = capacity instead of size only shows in weights that are not normalised.
     """
-    size, capacity, beta = len(priorities), inputs["capacity"], inputs["beta"]
+    size, capacity = len(priorities), inputs["capacity"]
     probabilities = priorities[slots] / priorities.sum()
     expected = prioritized.importance_weights(probabilities, size, beta)
-    if np.allclose(weights, expected):
+    if np.allclose(weights, expected, rtol=PRIORITY_RTOL):
         return
     shown, first = np.unique(slots, return_index=True)  # stratified batches repeat slots: show each once
     returned = (f"for the slots {shown.tolist()}, sample(..., beta={beta}, ...) returned the weights "
                 f"{_numbers(weights[first])}, expected {_numbers(expected[first])}")
     hint = " Hint: w = (size · p_i / total) ** (−beta), divided by w.max() (7.4's importance_weights)."
-    name_the_mistake(lambda value: np.allclose(weights, value), {
+    name_the_mistake(lambda value: np.allclose(weights, value, rtol=PRIORITY_RTOL), {
         "the weights are not normalised (the largest must be 1)." + hint: (size * probabilities) ** -beta,
         f"the weights are not normalised (the largest must be 1), and N is the capacity ({capacity}), not the "
         f"number of slots in use ({size})." + hint: (capacity * probabilities) ** -beta,
@@ -1780,6 +1788,9 @@ def _judge_sample_weights(slots, weights, priorities: np.ndarray, inputs: dict) 
         f"the weights are computed with β = 1, not the beta argument ({beta}): the correction is full from the "
         "start instead of annealed. Hint: pass beta on: importance_weights(probabilities, self.size, beta).":
             prioritized.importance_weights(probabilities, size, 1.0),
+        f"the weights are those of β = {inputs['beta']}, whatever the beta argument ({beta}): β is fixed inside "
+        "sample. Hint: pass beta on: importance_weights(probabilities, self.size, beta).":
+            prioritized.importance_weights(probabilities, size, inputs["beta"]),
         "the exponent is +β: the frequent transitions get the larger weights; it is the rare ones that need them."
         + hint: prioritized.importance_weights(probabilities, size, -beta),
         "P(i) is computed from p_i^α, but the tree already holds p_i = (|δ| + eps)^α: P(i) = p_i / total." + hint:
