@@ -346,6 +346,35 @@ class LoadsItsOwn(KeepsACopy):
         self.q_net.load_state_dict(model.q_net.state_dict())
 
 
+class SharedModel(nn.Module):
+    """Keeps the model in a class attribute: every wrapper answers with the model wrapped last."""
+
+    model = None
+
+    def __init__(self, model):
+        super().__init__()
+        SharedModel.model = model
+
+    def forward(self, states):
+        return SharedModel.model.q_net(states.reshape(-1, states.shape[-1])).reshape(*states.shape[:-1], -1)
+
+
+LAST_MODEL = {}
+
+
+class GlobalModel(SharedModel):
+    """The same with the model in a module global."""
+
+    def __init__(self, model):
+        nn.Module.__init__(self)
+        LAST_MODEL["model"] = model
+
+    def forward(self, states):
+        return LAST_MODEL["model"].q_net(states.reshape(-1, states.shape[-1])).reshape(*states.shape[:-1], -1)
+
+
+SHARED = r"after a second SB3QNetwork was built around a model of Acrobot-v1, the first one no longer answered with " \
+         r"its own model's Q-values: the model is kept outside the instance.*Hint: keep it on the instance"
 FIRST_ROW = wrapper(lambda model, s: model.q_net(s.reshape(-1, s.shape[-1]))[0])
 NAMED_WRAPPER_MISTAKES = [  # hidden set B: [0] applied to a batch, a copy of q_net made at construction
     (FIRST_ROW, r"for a \(6, 4\) batch SB3QNetwork returned the Q-values of its first state only, shape \(2,\): \[0\] "
@@ -354,6 +383,8 @@ NAMED_WRAPPER_MISTAKES = [  # hidden set B: [0] applied to a batch, a copy of q_
     (KeepsACopy, r"after model.q_net's weights changed .*still gave the Q-values of the old weights: it keeps a copy "
                  r"of the network.*Hint: keep the model and call self.model.q_net"),
     (LoadsItsOwn, "the Q-values of the old weights"),
+    (SharedModel, SHARED),  # hidden set C
+    (GlobalModel, SHARED),
 ]
 
 
@@ -396,7 +427,8 @@ def test_sb3_wrapper_in_grading_runs():
     assert_graded(check_sb3_wrapper, (SQUEEZED,), "failed", "squeeze() drops every dimension", seeds=range(3))
     assert_graded(check_sb3_wrapper, (wrapper(lambda model, s: model.q_net_target(s)),), "failed",
                   "from the target network", seeds=range(3))
-    for wrong, words in ((FIRST_ROW, "of its first state only"), (KeepsACopy, "the Q-values of the old weights")):
+    for wrong, words in ((FIRST_ROW, "of its first state only"), (KeepsACopy, "the Q-values of the old weights"),
+                         (GlobalModel, "the model is kept outside the instance")):
         assert_graded(check_sb3_wrapper, (wrong,), "failed", words, seeds=range(2))
     notebook = capstone.wrapper_inputs(None)
     # looked up by the states and by the last bias of model.q_net, which changes when the check retrains the model

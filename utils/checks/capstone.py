@@ -474,9 +474,11 @@ def probe_wrapper(rec, inputs: dict, wrapper_class) -> None:
     _load_weights(model.q_net, inputs["target"])  # as training would change them, after the wrapper was built
     rec.call("trained further", _without_grad, net, states.clone(), expect_error=True)
     other = inputs["other"]
-    net = rec.call("other wrapper", wrapper_class, _sb3_model(other, OTHER_TASK))
+    other_net = rec.call("other wrapper", wrapper_class, _sb3_model(other, OTHER_TASK))
     for key, given in (("other batch", other["states"]), ("other one", other["states"][0])):
-        rec.call(key, _without_grad, net, torch.from_numpy(given.copy()), expect_error=True)
+        rec.call(key, _without_grad, other_net, torch.from_numpy(given.copy()), expect_error=True)
+    # The first wrapper again, now that a second exists: a model kept outside the instance is the second's.
+    rec.call("first again", _without_grad, net, states.clone(), expect_error=True)
 
 
 def _without_grad(net, states: torch.Tensor):
@@ -517,6 +519,7 @@ def judge_wrapper(results, inputs: dict) -> None:
                   "batch's too. Reshape back to the leading shape of states: q.reshape(*states.shape[:-1], -1).")
     _judge_trained_further(results, online, _q_values(inputs["target"], states))
     _judge_other_task(results, inputs["other"])
+    _judge_first_again(results, _q_values(inputs["target"], states))
 
 
 def _judge_trained_further(results, before: torch.Tensor, after: torch.Tensor) -> None:
@@ -530,6 +533,16 @@ def _judge_trained_further(results, before: torch.Tensor, after: torch.Tensor) -
                   "self.model.q_net(...) in forward, so the wrapper always uses the model's current weights."
                   if _same_tensor(got, before) else f"after model.q_net's weights changed, SB3QNetwork returned "
                   f"{describe(got)}, not the Q-values of the new weights. Hint: call self.model.q_net(...) in forward.")
+
+
+def _judge_first_again(results, expected: torch.Tensor) -> None:
+    """Once a second wrapper of another model exists, the first must still answer with its own model."""
+    if not results.raised("first again") and _same_tensor(results.value("first again"), expected):
+        return
+    raise Mistake(f"after a second SB3QNetwork was built around a model of {OTHER_TASK}, the first one no longer "
+                  "answered with its own model's Q-values: the model is kept outside the instance (a global or a "
+                  "class attribute), which every wrapper shares. Hint: keep it on the instance, self.model = model, "
+                  "and use self.model.q_net in forward.")
 
 
 def _same_tensor(got, expected: torch.Tensor) -> bool:
