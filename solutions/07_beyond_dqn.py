@@ -169,7 +169,7 @@ print("Q unchanged when every advantage grows by 5:", torch.allclose(before, aft
 #
 # Return the `(T,)` float array of targets $y_t$ from the formula above: with
 # $m = \min(n, T - t)$, the bootstrap value is `bootstrap_values[t + m - 1]`, left out
-# when `terminated` and $t + m = T$.
+# when `terminated` and $t + m = T$. Don't modify the arguments.
 
 # %% exercise="7.2: n_step_targets"
 def n_step_targets(rewards, bootstrap_values, terminated, n, gamma):

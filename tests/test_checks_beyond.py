@@ -429,6 +429,21 @@ def masked_for_every_step(rewards, bootstrap_values, terminated, n, gamma):
     return windows + gamma ** m * bootstrap_values[np.arange(length) + m - 1] * (1 - terminated)
 
 
+def zeroes_the_last_value(rewards, bootstrap_values, terminated, n, gamma):
+    """Right targets, but the terminal bootstrap is dropped by zeroing the caller's last value in place."""
+    if terminated:
+        bootstrap_values[-1] = 0.0
+    return n_step_loop(rewards, bootstrap_values, False, n, gamma)
+
+
+def scales_the_rewards(rewards, bootstrap_values, terminated, n, gamma):
+    """Right targets, from rewards discounted in place (`rewards *= ...` on the caller's array)."""
+    original = rewards.copy()
+    rewards *= 1.0
+    rewards += 1.0
+    return n_step_loop(original, bootstrap_values, terminated, n, gamma)
+
+
 RIGHT_N_STEP = (n_step_loop, n_step_vectorised, n_step_backwards)
 
 
@@ -483,6 +498,11 @@ N_STEP_MISTAKES = [
      r"< T = 5\), a state with a future\. Hint: drop the bootstrap term only when terminated and t \+ m == T"),
     (n_step_with(drops=lambda d, t, m, length: d and t >= length - 4),
      "the target of step t = 1 has no bootstrap term"),
+    # hidden set C: the caller's arrays changed in place, with right targets
+    (zeroes_the_last_value, r"n_step_targets\(\[1.0, -0.5, 2.0, 0.25, 3.0\], .*terminated=True, n=3, gamma=0.9\) changed "
+                            r"the bootstrap_values it was given to \[.*, 0\]: the caller's array is changed too\. "
+                            r"Hint: leave the arguments as they are"),
+    (scales_the_rewards, r"changed the rewards it was given to \[2, 0.5, 3, 1.25, 4\]"),
 ]
 
 
@@ -502,6 +522,7 @@ NEW_N_STEP_MISTAKES = {  # issue 18: the wrong power of γ, and the bootstrap dr
     "one step short": n_step_with(window=lambda n, length, t: max(1, min(n, length - t - 1))),
     "has no bootstrap term, but its window ends": n_step_with(drops=lambda d, t, m, length: d and t + m >= length - 1),
     "the targets are whole numbers (int64)": truncated_as_it_goes,  # hidden set B
+    "changed the bootstrap_values it was given": zeroes_the_last_value,  # hidden set C
 }
 
 

@@ -597,8 +597,10 @@ def _n_step_call(inputs: dict, n: int, terminated: bool) -> str:
 def probe_n_step(rec, inputs: dict, n_step_targets) -> None:
     """Call the student's function on the episode for every (n, terminated)."""
     for index, (n, terminated) in enumerate(inputs["cases"]):
-        rec.call(f"case {index}", n_step_targets, np.array(inputs["rewards"]), np.array(inputs["values"]),
-                 terminated, n, inputs["gamma"], expect_error=True)
+        rewards, values = np.array(inputs["rewards"]), np.array(inputs["values"])
+        rec.call(f"case {index}", n_step_targets, rewards, values, terminated, n, inputs["gamma"], expect_error=True)
+        rec.note(f"case {index} rewards after", rewards)  # as the call left them: they must be unchanged
+        rec.note(f"case {index} values after", values)
 
 
 def judge_n_step(results, inputs: dict) -> None:
@@ -631,6 +633,18 @@ def judge_n_step(results, inputs: dict) -> None:
                          returned=returned)
     if len(answered) < len(inputs["cases"]):
         _n_step_crash(results, len(answered), inputs)
+    for index, (n, terminated) in enumerate(inputs["cases"]):
+        _judge_n_step_arguments(results, index, inputs, n, terminated)
+
+
+def _judge_n_step_arguments(results, index: int, inputs: dict, n: int, terminated: bool) -> None:
+    """The call of case `index` must leave the rewards and bootstrap values it was given as they were."""
+    for name, key, given in (("rewards", "rewards", inputs["rewards"]), ("bootstrap_values", "values", inputs["values"])):
+        after = plain_array(results.value(f"case {index} {key} after"), f"the {name} array", "a NumPy array")
+        expect(np.array_equal(after, np.array(given)), f"{_n_step_call(inputs, n, terminated)} changed the {name} it "
+               f"was given to {_numbers(after)}: the caller's array is changed too.", "leave the arguments as they "
+               "are: leave the bootstrap term out of the target rather than zeroing a value, or work on a copy "
+               f"(np.array({name}, dtype=float)).")
 
 
 def _bootstrap_rows(targets: np.ndarray, inputs: dict, n: int, terminated: bool, returned: str) -> str:
