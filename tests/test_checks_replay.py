@@ -498,6 +498,20 @@ class ArraysOnly(Good):
         super().push(torch.from_numpy(state), action, reward, torch.from_numpy(next_state), terminated)
 
 
+class SharedStorage(Good):
+    """Keeps its tensors on the class, one set per shape: every memory of a size shares them."""
+
+    shared = {}
+
+    def __init__(self, capacity, obs_dim=4):
+        super().__init__(capacity, obs_dim)
+        if (capacity, obs_dim) in SharedStorage.shared:
+            self.states, self.next_states = SharedStorage.shared[(capacity, obs_dim)]
+        SharedStorage.shared[(capacity, obs_dim)] = self.states, self.next_states
+
+
+SHARED = r"after a second memory of capacity \d+ was built and given two transitions, sample\(\d+\) on the first no " \
+         r"longer returned the first memory's transitions: the two memories share their storage"
 LISTS = r"push raised TypeError \(.*\) on transition #1, whose state and next_state came as Python lists.*torch\.as_tensor"
 ONE_DRAW_PER_FIELD = "the next states of different transitions from one batch to the next: each field is indexed"
 NEW_MISTAKES = [
@@ -523,6 +537,7 @@ NEW_MISTAKES = [
     (IntegerStates, "without its fractional part: the states are kept in an integer tensor"),
     (NextFromFollowingRow, "next_states holds the state of the following push"),
     (ArraysOnly, LISTS),
+    (SharedStorage, SHARED),
 ]
 
 
@@ -554,6 +569,7 @@ def test_grading_passes_correct_memories(seed):
     (HardCodedFour, "hard-coded 4"), (IntegerRewards, "lost their fractional part"),
     (PerFieldDraws, ONE_DRAW_PER_FIELD), (FlagNeverStored, "terminated came back 0.0 for every transition"),
     (ArraysOnly, LISTS),
+    (SharedStorage, SHARED),
 ])
 def test_grading_names_mistakes_on_fresh_inputs(memory_class, named, seed):
     verdict = graded(check_replay_memory, seed, memory_class)

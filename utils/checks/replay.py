@@ -112,6 +112,17 @@ def _probe_main(rec, inputs: dict, memory_class) -> None:
     rec.call("len full", len, memory)
     rec.call("held", _draw, memory, capacity)
     rec.call("too many", _draw, memory, capacity + 1, expect_error=True)
+    _probe_twin(rec, inputs, memory_class, memory)
+
+
+def _probe_twin(rec, inputs: dict, memory_class, memory) -> None:
+    """A second memory of the same size, given other transitions: the first must still hold its own."""
+    twin = rec.call("twin build", memory_class, inputs["capacity"], obs_dim=4, expect_error=True)
+    if "raised" in rec.entries["twin build"]:
+        return
+    for i in range(2):
+        rec.call(f"twin push {i}", twin.push, *_transition(inputs["spread"]["transitions"], i), expect_error=True)
+    rec.call("held after twin", _draw, memory, inputs["capacity"])
 
 
 def _probe_other(rec, other: dict, memory_class) -> None:
@@ -206,6 +217,7 @@ def judge_memory(results, inputs: dict) -> None:
     _judge_one(results, inputs)
     _judge_ring(results, inputs)
     _judge_too_many(results, "too many", capacity, capacity)
+    _judge_twin(results, inputs)
     _judge_other(results, inputs["other"])
     _judge_spread(results, inputs["spread"])
 
@@ -391,6 +403,18 @@ def _rows(results, key: str, batch_size: int, transitions: dict, stored, capacit
                           "the transition last written there.")
         _judge_row(batch, row, number, transitions)
     return numbers
+
+
+def _judge_twin(results, inputs: dict) -> None:
+    """Filling a second memory of the same size must leave the first memory's transitions as they were."""
+    capacity, total = inputs["capacity"], inputs["total"]
+    states = _batch(results, "held after twin", capacity, 4)[0]
+    if sorted(_numbers(states, inputs["transitions"]["states"])) == list(range(total - capacity, total)):
+        return
+    raise Mistake(f"after a second memory of capacity {capacity} was built and given two transitions, sample("
+                  f"{capacity}) on the first no longer returned the first memory's transitions: the two memories "
+                  "share their storage (tensors kept on the class, or in a default argument). Hint: create the "
+                  "tensors in __init__ and keep them on self: self.states = torch.zeros((capacity, obs_dim)).")
 
 
 def _judge_following(batch: tuple, numbers: list, transitions: dict) -> None:
