@@ -85,6 +85,7 @@ VERDICT_MISTAKES = [
     (lambda r, e: bool(abs(np.mean(r)) >= abs(gym.spec(e).reward_threshold)), "compares sizes, with abs"),
     (lambda r, e: bool(np.mean(r) > gym.spec(e).reward_threshold), "use >=, not >"),
     (lambda r, e: bool(np.median(r) >= gym.spec(e).reward_threshold), "median"),
+    (lambda r, e: bool(np.max(r) >= gym.spec(e).reward_threshold), r"judges by the best episode \(max\)"),  # set C
     (lambda r, e: bool(np.min(r) >= gym.spec(e).reward_threshold), "every episode to reach the threshold"),
     (lambda r, e: bool(np.mean(r) >= abs(gym.spec(e).reward_threshold)), r"the threshold's sign is dropped"),
     (lambda r, e: np.mean(r) - gym.spec(e).reward_threshold, "expected True or False"),
@@ -112,6 +113,8 @@ def test_negative_reward_task_in_grading_runs():
                   "written in for CartPole (475) and Acrobot (-100) only")
     assert_graded(check_negative_reward_task, (acrobot_config, lambda r, e: bool(np.median(r) >= gym.spec(
         e).reward_threshold)), "failed", "it uses the median")
+    assert_graded(check_negative_reward_task, (acrobot_config, lambda r, e: bool(np.max(r) >= gym.spec(
+        e).reward_threshold)), "failed", "it judges by the best episode (max)")
     for verdict, words in ((lambda r, e: bool(np.mean(r) >= -100), "one threshold for every task"),
                            (lambda r, e: bool(abs(np.mean(r)) <= abs(gym.spec(e).reward_threshold)), "compares sizes"),
                            (lambda r, e: bool(np.mean(r) <= gym.spec(e).reward_threshold), "comparison is reversed")):

@@ -48,6 +48,7 @@ def task_inputs(rng) -> dict:
                  [[-130.0] * EPISODES, ACROBOT],
                  [[-80.0] * 60 + [-140.0] * 40, ACROBOT],  # mean -104, median -80
                  [[-80.0] * 50 + [-110.0] * 50, ACROBOT],  # mean -95, some episodes below the threshold
+                 [[-80.0] * 10 + [-140.0] * 90, ACROBOT],  # mean -134, median -140, best episode -80
                  [[-105.0] * EPISODES, MOUNTAIN_CAR], [[-115.0] * EPISODES, MOUNTAIN_CAR],
                  [[300.0] * EPISODES, "CartPole-v0"]]  # solved at 195
         return {"seed": 3, "cases": cases}
@@ -58,7 +59,7 @@ def task_inputs(rng) -> dict:
 
 
 def _verdict_cases(rng, env_id: str) -> list:
-    """Returns above, at and below `env_id`'s threshold, one whose median and one whose worst episode mislead."""
+    """Returns above, at and below `env_id`'s threshold, and ones whose median, worst or best episode mislead."""
     threshold = _threshold(env_id)
     up, down = int(rng.integers(2, 20)), int(rng.integers(2, 20))
     spread = int(rng.integers(25, 40))
@@ -67,9 +68,11 @@ def _verdict_cases(rng, env_id: str) -> list:
     median_trap = [high] * 60 + [threshold - 2 * spread] * 40
     # half above and half a little below: the mean is above, the worst episode below.
     worst_trap = [threshold + spread] * 50 + [threshold - spread + up] * 50
+    # a few episodes above and most far below: the best episode is above the threshold, mean and median below.
+    best_trap = [threshold + spread] * 10 + [threshold - 2 * spread] * 90
     return [[[float(r) for r in returns], env_id] for returns in
             ([threshold + up] * EPISODES, [threshold - down] * EPISODES, [threshold] * EPISODES, median_trap,
-             worst_trap, [float(low)] * EPISODES)]
+             worst_trap, best_trap, [float(low)] * EPISODES)]
 
 
 def probe_task(rec, inputs: dict, acrobot_config, solved) -> None:
@@ -141,6 +144,8 @@ def _wrong_rules() -> dict:
         "for every task.": lambda r, t, e: abs(r.mean()) <= abs(t),
         "does not count a mean exactly at the threshold as solved. Hint: use >=, not >.": lambda r, t, e: r.mean() > t,
         "uses the median, not the mean. Hint: np.mean(returns) >= threshold.": lambda r, t, e: np.median(r) >= t,
+        "judges by the best episode (max), not the mean. Hint: np.mean(returns) >= threshold.":
+            lambda r, t, e: r.max() >= t,
         "asks every episode to reach the threshold; the criterion is the mean. Hint: np.mean(returns) >= "
         "threshold.": lambda r, t, e: r.min() >= t,
     }
