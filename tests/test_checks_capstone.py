@@ -234,6 +234,8 @@ def test_right_bonuses_pass():
     (make_bonus(count_first=False), "count the visit first"),
     (lambda counts, state, low, high, bins, beta: beta / counts.get(0, 0) ** 0.5, "counted after the bonus"),
     (make_bonus(update=False), "never fades"),
+    (lambda counts, *args: make_bonus()(dict(counts), *args),  # hidden set C: a copy updated
+     r"the bonus never fades: the counts dict it is given is not updated.*update the dict passed in, in place"),
     (make_bonus(clip=False), "upper bound falls outside the grid"),
     (make_bonus(key=lambda state, index: tuple(state.tolist())), "keyed by the state itself, not by its grid cell"),
     (make_bonus(key=lambda state, index: int(min(index[0], 3))), "the first coordinate only"),

@@ -228,6 +228,15 @@ def step_before_backward(q_net, optimizer, batch, targets, loss_kind="huber", ma
     return loss.item()
 
 
+def zero_grad_then_step_then_backward(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """Steps right after zero_grad, on no gradient at all, then computes the gradient."""
+    optimizer.zero_grad()
+    optimizer.step()
+    loss = F.smooth_l1_loss(q_net(batch.states).gather(1, batch.actions.unsqueeze(1)).squeeze(1), targets)
+    loss.backward()
+    return loss.item()
+
+
 def test_reference_optimize_step_passes():
     check_optimize_step(make_step())
 
@@ -243,6 +252,8 @@ def test_reference_optimize_step_passes():
     (make_step(zero_grad="between"), "did not change"),
     (make_step(zero_grad="no step"), "did not change"),
     (step_before_backward, "before loss.backward"),
+    (zero_grad_then_step_then_backward, r"the weights did not change: .*runs before loss.backward\(\) \(just after "
+                                        r"zero_grad\(\) there is no gradient to step on\)"),  # hidden set C
     (make_step(clip="none"), "had no effect"),
     (make_step(clip="value"), "clip_grad_value_"),
     (make_step(clip="always"), "None means no clipping"),

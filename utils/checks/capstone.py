@@ -289,7 +289,8 @@ def _bonus_slips(inputs: dict) -> dict:
         "counts[cell] += 1.": [_bonuses_by(inputs, bonus=lambda b, count: b / np.sqrt(count + 1))],
         "N is the number of cells seen so far (len(counts)), not the visits to this state's cell. Hint: "
         "beta / np.sqrt(counts[cell]).": [_bonuses_by(inputs, bonus=None, by_cells=True)],
-        "the bonus never fades: the counts are not updated. Hint: counts[cell] = counts.get(cell, 0) + 1.":
+        "the bonus never fades: the counts dict it is given is not updated (a copy of it, or a dict of its own, "
+        "may be). Hint: update the dict passed in, in place: counts[cell] = counts.get(cell, 0) + 1.":
             [[beta] * len(inputs["states"])],
         "the cell indices are rounded, not floored: a cell is [low + k * size, low + (k + 1) * size). Hint: "
         "np.floor((state - low) / cell_size), clipped to 0 .. bins - 1.":

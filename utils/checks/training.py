@@ -523,8 +523,9 @@ def update_slips(inputs: dict, kind: str, max_grad_norm) -> dict:
         "optimizer.zero_grad() is missing: the gradient left over from the previous step was added to the new one "
         "(PyTorch accumulates .grad). Hint: call optimizer.zero_grad() before loss.backward().":
             _reference_update(inputs, kind, max_grad_norm, stale=stale),
-        "the weights did not change: optimizer.step() is missing, or zero_grad() runs between backward() and "
-        "step(). Hint: zero_grad(), backward(), (clip), step(), in that order.": start,
+        "the weights did not change: optimizer.step() is missing, runs before loss.backward() (just after "
+        "zero_grad() there is no gradient to step on), or zero_grad() runs between backward() and step(). Hint: "
+        "zero_grad(), backward(), (clip), step(), in that order.": start,
         "optimizer.step() ran before loss.backward(), so it used the stale gradient. Hint: zero_grad(), "
         "backward(), (clip), step(), in that order.": [p - lr * stale for p in start],
         "the weights moved as one step of a new Adam optimiser would move them: optimize_step creates its own "
