@@ -210,6 +210,8 @@ SHARPER_BACKUP_MISTAKES = [
     (lambda Q, P, R, T, g: g * R + g * P @ greedy_values(Q, T), "gamma discounts the immediate reward R too"),
     (lambda Q, P, R, T, g: R + g * P @ np.where(T, 0.0, Q.argmax(axis=1)), "argmax, an action index"),
     (lambda Q, P, R, T, g: R + g * P @ (np.argmax(Q, axis=1) * (1.0 - T)), "argmax, an action index"),
+    (lambda Q, P, R, T, g: R + g * (P @ np.where(T[:, None], 0.0, Q)).max(axis=2),  # hidden set C
+     "it takes the max after the expectation"),
     (lambda Q, P, R, T, g: R + g * P @ np.where(T, Q.max(axis=1), 0.0), "the terminal mask is inverted"),
     (lambda Q, P, R, T, g: R + g * P @ (Q.max(axis=1) * T), "the terminal mask is inverted"),
     (lambda Q, P, R, T, g: R + g * np.einsum("sat,s->ta", P, greedy_values(Q, T)), "P is contracted over its first axis"),

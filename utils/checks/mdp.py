@@ -207,6 +207,10 @@ def judge_backup(results, inputs: dict) -> None:
                 "it bootstraps from argmax, an action index, instead of max, a value. Hint: v(s') = "
                 "max_a' Q(s', a') is Q.max(axis=1), not Q.argmax(axis=1).":
                     R + gamma * P @ np.where(terminal, 0.0, Q.argmax(axis=1)),
+                "it takes the max after the expectation, max_a' sum_s' P(s'|s, a) Q(s', a'), as if one next action "
+                "had to be chosen before s' is known; the agent chooses after seeing s'. Hint: the max first, "
+                "v(s') = max_a' Q(s', a') per next state, then the expectation P @ v.":
+                    R + gamma * (P @ np.where(terminal[:, None], 0.0, Q)).max(axis=2),
             },
             f"the backup differs from R + gamma * P @ v by up to {np.max(np.abs(got - expected)):.3g}. "
             "Hint: v(s') = (1 - terminal[s']) * max_a' Q(s', a').",
