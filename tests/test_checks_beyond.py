@@ -1000,7 +1000,9 @@ def test_weight_mistakes_are_named(wrong, named):
     (lambda s, b0, total: min(s / total, 1.0), "β grows from 0, not from beta_start"),
     (lambda s, b0, total: max(b0 + (1 - b0) * s / total, 1.0), r"max\(…, 1\) keeps β at 1 or more"),
     (lambda s, b0, total: b0 + (0.9 - b0) * min(s / total, 1),
-     r"at steps \[0, 250, 1000, 1500\] returned \[0.4, 0.525, 0.9, 0.9\]; expected \[0.4, 0.55, 1, 1\]"),
+     r"at steps \[0, 250, 750, 1000, 1500\] returned \[0.4, 0.525, 0.775, 0.9, 0.9\]; expected \[0.4, 0.55, 0.85, 1, "
+     r"1\]"),
+    (lambda s, b0, total: min(max(b0, s / total), 1.0), r"β is max\(beta_start, step / total_steps\)"),  # set C
     (lambda s, b0, total: torch.tensor(beta_at(s, b0, total)), "returned a tensor of shape ().*; expected a float"),
 ])
 def test_beta_mistakes_are_named(wrong, named):

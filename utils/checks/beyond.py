@@ -1169,7 +1169,7 @@ OTHER_EPS = 0.01
 BATCH_PROBABILITIES = (0.1, 0.4, 0.2, 0.05)  # P(i) of a batch's transitions: they need not sum to 1
 MEMORY_SIZE = 100
 BETA = 0.4
-BETA_STEPS = (0, 250, 1000, 1500)  # the start, a quarter of the way, the end of the schedule, and past it
+BETA_STEPS = (0, 250, 750, 1000, 1500)  # the start, a quarter and three quarters of the way, the end, and past it
 BETA_TOTAL_STEPS = 1000
 
 
@@ -1187,7 +1187,10 @@ def per_inputs(rng) -> dict:
                   "eps": float(rng.choice([0.01, 0.05, 0.1])),
                   "probabilities": np.round(rng.uniform(0.01, 0.4, int(rng.integers(4, 7))), 3).tolist(),
                   "size": int(rng.integers(50, 500)), "beta": float(rng.choice([0.3, 0.4, 0.5, 0.6])),
-                  "steps": [0, int(total * rng.uniform(0.1, 0.7)), total, int(total * rng.uniform(1.2, 2))],
+                  # one step before β's fraction of the way and one well after it: max(beta_start, step / total)
+                  # shows at both
+                  "steps": [0, int(total * rng.uniform(0.05, 0.25)), int(total * rng.uniform(0.7, 0.9)), total,
+                            int(total * rng.uniform(1.2, 2))],
                   "total_steps": total}
         if (min(np.abs(td_errors[td_errors != 0])) > 0.1 and len(set(inputs["probabilities"])) > 2
                 and all(separated([expected, *slips.values()], same_ok=True)
@@ -1353,6 +1356,9 @@ def _beta_slips(inputs: dict) -> dict:
         "instead of growing linearly. Hint: step / total_steps.":
             [start + (1 - start) * min(step // total, 1) for step in steps],
         "β grows from 0, not from beta_start." + hint: [min(f, 1.0) for f in fractions],
+        "β is max(beta_start, step / total_steps): it stays at beta_start until that fraction of the way, then "
+        "grows as if it had started from 0, so the slope ignores beta_start." + hint:
+            [min(max(start, f), 1.0) for f in fractions],
         "max(…, 1) keeps β at 1 or more from the start; it is min that caps it at 1." + hint:
             [max(start + (1 - start) * f, 1.0) for f in fractions],
     }
