@@ -429,6 +429,18 @@ def masked_for_every_step(rewards, bootstrap_values, terminated, n, gamma):
     return windows + gamma ** m * bootstrap_values[np.arange(length) + m - 1] * (1 - terminated)
 
 
+def n_discounts_always(rewards, bootstrap_values, terminated, n, gamma):
+    """Dots n discounts with the window's rewards: the shapes differ once the window is cut at the episode's end."""
+    length = len(rewards)
+    targets = np.zeros(length)
+    for t in range(length):
+        m = min(n, length - t)
+        targets[t] = np.dot(gamma ** np.arange(n), rewards[t:t + n])
+        if not (terminated and t + m == length):
+            targets[t] += gamma ** m * bootstrap_values[t + m - 1]
+    return targets
+
+
 def zeroes_the_last_value(rewards, bootstrap_values, terminated, n, gamma):
     """Right targets, but the terminal bootstrap is dropped by zeroing the caller's last value in place."""
     if terminated:
@@ -498,6 +510,8 @@ N_STEP_MISTAKES = [
      r"< T = 5\), a state with a future\. Hint: drop the bootstrap term only when terminated and t \+ m == T"),
     (n_step_with(drops=lambda d, t, m, length: d and t >= length - 4),
      "the target of step t = 1 has no bootstrap term"),
+    (n_discounts_always, r"raised ValueError: shapes \(3,\) and \(2,\) not aligned.*: near the episode's end a window "
+                         r"holds fewer than n rewards.*Hint: stop the window at the episode's end"),  # hidden set C
     # hidden set C: the caller's arrays changed in place, with right targets
     (zeroes_the_last_value, r"n_step_targets\(\[1.0, -0.5, 2.0, 0.25, 3.0\], .*terminated=True, n=3, gamma=0.9\) changed "
                             r"the bootstrap_values it was given to \[.*, 0\]: the caller's array is changed too\. "
@@ -680,6 +694,17 @@ class AddsToAncestors(SumTree):
             self.nodes[node] += priority
 
 
+class FloatNode(SumTree):
+    """Walks up with node /= 2, a float index (hidden set C)."""
+
+    def update(self, slot, priority):
+        node = slot + self.capacity
+        self.nodes[node] = priority
+        while node > 1:
+            node /= 2
+            self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
+
+
 class RootLeftOut(SumTree):
     def update(self, slot, priority):
         node = slot + self.capacity
@@ -816,6 +841,8 @@ def test_the_course_sum_tree_is_refused():
 
 
 SUM_TREE_MISTAKES = [
+    (FloatNode, r"your code raised IndexError: only integers, slices.*Hint: an index became a float: / always gives a "
+                r"float in Python 3; use integer division //"),
     (AddsToLeaf, r"^Exercise 7.3 \(SumTree\): after update\(2, 7\) overwrote the priority 4, nodes\[10\] is 11 and "
                  r"total\(\) 30; expected 7 and 26: update adds the new priority to the old one instead of replacing"),
     (AddsToAncestors, r"nodes\[10\] is 7 and total\(\) 30; expected 7 and 26: update adds the new priority to every "

@@ -677,9 +677,12 @@ def _bootstrap_rows(targets: np.ndarray, inputs: dict, n: int, terminated: bool,
 def _n_step_crash(results, index: int, inputs: dict) -> None:
     """Raise what the call of case `index` raised: reading past the episode's end, or another crash."""
     error = results.raised(f"case {index}")
+    call = _n_step_call(inputs, *inputs["cases"][index])
     if error.get("type") == "IndexError":
-        call = _n_step_call(inputs, *inputs["cases"][index])
         raise Mistake(f"{call} raised {crash_text(error)}: it reads past the episode's end. Hint: {WINDOW_HINT}")
+    if error.get("type") == "ValueError" and re.search(r"not aligned|broadcast|shape", str(error.get("message"))):
+        raise Mistake(f"{call} raised {crash_text(error)}: near the episode's end a window holds fewer than n rewards, "
+                      f"and n discounts (gamma ** np.arange(n)) no longer fit it. Hint: {WINDOW_HINT}")
     results.value(f"case {index}")
 
 

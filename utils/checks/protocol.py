@@ -203,7 +203,19 @@ def failure(info: dict) -> Exception:
         return ExerciseNotDone(not_done_message(NotImplementedError(info["not_done"]), str(info["not_done"])))
     if info.get("mistake"):
         return Mistake(str(info["mistake"]))
-    return Mistake(f"your code raised {crash_text(info)}")
+    return Mistake(f"your code raised {crash_text(info)}{crash_hint(info)}")
+
+
+FLOAT_INDEX = "only integers, slices"
+"""NumPy's IndexError for a float used as an index (x[i] with i = n / 2)."""
+
+
+def crash_hint(info: dict) -> str:
+    """A hint for a crash whose cause is plain from its message alone, else ''."""
+    if info.get("type") == "IndexError" and FLOAT_INDEX in str(info.get("message")):
+        return (". Hint: an index became a float: / always gives a float in Python 3; use integer division // "
+                "(node // 2), or int(...), for indices.")
+    return ""
 
 
 def crash_text(info: dict) -> str:
