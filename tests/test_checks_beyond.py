@@ -1224,6 +1224,9 @@ SLOTS_MISTAKES = [
     (slots_with(weights=lambda self, slots, beta: (self.tree.capacity * self.probabilities(slots)) ** -beta),
      r"N is the capacity \(8\), not the number of slots in use \(6\)"),
     (slots_with(weights=lambda self, slots, beta: np.ones(len(slots))), "the weights are all 1: β is ignored"),
+    (slots_with(weights=lambda self, slots, beta: importance_weights(np.full(len(slots), 1 / self.size), self.size,
+                                                                     beta)),
+     r"the weights are all 1: β is ignored, or P\(i\) is taken as uniform, 1/size, instead of p_i / total"),  # set C
     (slots_with(weights=lambda self, slots, beta: importance_weights(self.probabilities(slots), self.size, -beta)),
      r"the exponent is \+β"),
     (slots_with(update=lambda self, slots, td: (self.tree.update(slots, self.tree.priorities(slots) + self.priorities(

@@ -389,6 +389,9 @@ NAMED_WRAPPER_MISTAKES = [  # hidden set B: [0] applied to a batch, a copy of q_
                  r"of the network.*Hint: keep the model and call self.model.q_net"),
     (LoadsItsOwn, "the Q-values of the old weights"),
     (SharedModel, SHARED),  # hidden set C
+    (wrapper(lambda model, s: model.q_net(s.unsqueeze(0)).squeeze(0) if s.dim() == 1 else model.q_net(s.unsqueeze(0))),
+     r"for a \(6, 4\) batch your code raised RuntimeError: mat1 and mat2 shapes cannot be multiplied \(1x24 and 4x.*the "
+     r"batch got an extra leading dimension, \(1, 6, 4\).*Hint: add the batch dimension to a single state only"),
     (GlobalModel, SHARED),
 ]
 

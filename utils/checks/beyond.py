@@ -1806,7 +1806,8 @@ def _judge_sample_weights(slots, weights, priorities: np.ndarray, inputs: dict, 
         "the weights are not normalised (the largest must be 1)." + hint: (size * probabilities) ** -beta,
         f"the weights are not normalised (the largest must be 1), and N is the capacity ({capacity}), not the "
         f"number of slots in use ({size})." + hint: (capacity * probabilities) ** -beta,
-        "the weights are all 1: β is ignored, so the bias of prioritized sampling is not corrected." + hint:
+        "the weights are all 1: β is ignored, or P(i) is taken as uniform, 1/size, instead of p_i / total (then "
+        "every (size · P(i))^(−β) is 1), so the bias of prioritized sampling is not corrected." + hint:
             np.ones(len(slots)),
         f"the weights are computed with β = 1, not the beta argument ({beta}): the correction is full from the "
         "start instead of annealed. Hint: pass beta on: importance_weights(probabilities, self.size, beta).":

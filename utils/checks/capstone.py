@@ -501,6 +501,7 @@ def judge_wrapper(results, inputs: dict) -> None:
     states = torch.from_numpy(inputs["states"])
     batch = tuple(states.shape)
     online, target = _q_values(inputs["online"], states), _q_values(inputs["target"], states)
+    _judge_batch_crash(results.raised("batch"), batch)
     got = plain_tensor(results.value("batch"), f"for a {batch} batch SB3QNetwork returned",
                        "a torch tensor of Q-values", "return the tensor model.q_net(states) gives, not a NumPy array "
                        "or a Python list.")
@@ -526,6 +527,17 @@ def judge_wrapper(results, inputs: dict) -> None:
     _judge_trained_further(results, online, _q_values(inputs["target"], states))
     _judge_other_task(results, inputs["other"])
     _judge_first_again(results, _q_values(inputs["target"], states))
+
+
+def _judge_batch_crash(error, batch: tuple) -> None:
+    """A batch made (1, B, obs_dim) reaches SB3's q_net as one row of B · obs_dim numbers: name that crash."""
+    flattened = f"1x{batch[0] * batch[1]} and {batch[1]}x"
+    if error and error.get("type") == "RuntimeError" and flattened in str(error.get("message")):
+        raise Mistake(f"for a {batch} batch your code raised {crash_text(error)}: the batch got an extra leading "
+                      f"dimension, (1, {batch[0]}, {batch[1]}), and SB3's q_net flattens everything after the first "
+                      f"dimension, so it saw one state of {batch[0] * batch[1]} numbers. Hint: add the batch dimension "
+                      "to a single state only (states.dim() == 1), or reshape: model.q_net(states.reshape(-1, "
+                      "states.shape[-1])).")
 
 
 def _judge_trained_further(results, before: torch.Tensor, after: torch.Tensor) -> None:
