@@ -243,6 +243,8 @@ def test_right_bonuses_pass():
     (make_bonus(by_cells=True), r"N is the number of cells seen so far \(len\(counts\)\)"),
     (make_bonus(cell_size=lambda low, high, bins: (high - low) * bins), r"the cell size is \(high − low\) · bins"),
     (make_bonus(cell_size=lambda low, high, bins: (high - low) / (bins - 1)), r"\(high − low\) / \(bins − 1\) wide"),
+    (lambda counts, state, low, high, bins, beta: make_bonus(cell_size=lambda low, high, bins: high / bins)(
+        counts, state + low, low, high, bins, beta), "low is left out twice: the cell size is high / bins"),  # set C
     (lambda counts, state, low, high, bins, beta: count_bonus_rounded(counts, state, low, high, bins, beta),
      "rounded, not floored"),
     (lambda counts, state, low, high, bins, beta: np.array([beta]), "expected a finite float"),

@@ -256,18 +256,19 @@ def _reference_bonuses(inputs: dict) -> list:
 
 
 def _bonuses_by(inputs: dict, to_index=np.floor, clip: bool = True, cells=None, key=None, bonus=None,
-                by_cells: bool = False, from_low: bool = True, last=None, divide=np.true_divide) -> list:
+                by_cells: bool = False, from_low: bool = True, last=None, divide=np.true_divide, span=None) -> list:
     """The bonuses along the walk if each part were done as the keywords say (their defaults: the right way).
 
     `to_index` turns `divide`(state − low, cell size) into indices (state, not state − low, unless `from_low`); `clip`
-    clips them to 0 .. `last` (bins − 1); the cell size is (high − low) / `cells` (`bins`); `key(state,
-    index)` is the counts' key (the indices); `bonus(beta, count)` the bonus (β/√N); `by_cells` counts
+    clips them to 0 .. `last` (bins − 1); the cell size is `span`(low, high) (high − low) over `cells` (`bins`);
+    `key(state, index)` is the counts' key (the indices); `bonus(beta, count)` the bonus (β/√N); `by_cells` counts
     the cells seen instead of the cell's visits.
     """
     low, high, bins, beta = (np.array(inputs["low"]), np.array(inputs["high"]), inputs["bins"], inputs["beta"])
     counts, bonuses = {}, []
     for state in map(np.array, inputs["states"]):
-        index = to_index(divide(state - (low if from_low else 0), (high - low) / (cells or bins)))
+        width = (high - low if span is None else span(low, high)) / (cells or bins)
+        index = to_index(divide(state - (low if from_low else 0), width))
         index = np.clip(index, 0, bins - 1 if last is None else last) if clip else index
         cell = key(state, index) if key else tuple(index.astype(int).tolist())
         counts[cell] = counts.get(cell, 0) + 1
@@ -307,6 +308,10 @@ def _bonus_slips(inputs: dict) -> dict:
         "the cell is floor(state / cell size): low is not subtracted, so the grid starts at 0 instead of at the "
         "lower bound. Hint: np.floor((state - low) / cell_size).":
             [_bonuses_by(inputs, from_low=False, clip=clip) for clip in (True, False)],
+        "low is left out twice: the cell size is high / bins and the cell floor(state / cell size), so the grid "
+        "starts at 0 and its cells have the wrong width. Hint: cell size (high − low) / bins, then "
+        "np.floor((state − low) / cell_size).":
+            [_bonuses_by(inputs, from_low=False, span=lambda low, high: high, clip=clip) for clip in (True, False)],
         **{f"the grid has {fixed} cells per coordinate whatever bins is (here {bins}): the number of bins is written "
            "in. Hint: use the bins argument: cell size (high − low) / bins, indices clipped to 0 .. bins − 1.":
            # floor(x / size) and x // size part ways on a cell boundary: either way of flooring is right
