@@ -510,6 +510,18 @@ class SharedStorage(Good):
         SharedStorage.shared[(capacity, obs_dim)] = self.states, self.next_states
 
 
+class OnlyOne(Good):
+    """Refuses a memory of the size it built last."""
+
+    last = None
+
+    def __init__(self, capacity, obs_dim=4):
+        if OnlyOne.last == (capacity, obs_dim):
+            raise RuntimeError("a memory of this size exists already")
+        OnlyOne.last = (capacity, obs_dim)
+        super().__init__(capacity, obs_dim)
+
+
 SHARED = r"after a second memory of capacity \d+ was built and given two transitions, sample\(\d+\) on the first no " \
          r"longer returned the first memory's transitions: the two memories share their storage"
 LISTS = r"push raised TypeError \(.*\) on transition #1, whose state and next_state came as Python lists.*torch\.as_tensor"
@@ -538,6 +550,7 @@ NEW_MISTAKES = [
     (NextFromFollowingRow, "next_states holds the state of the following push"),
     (ArraysOnly, LISTS),
     (SharedStorage, SHARED),
+    (OnlyOne, r"building a second memory of capacity \d raised RuntimeError: a memory of this size exists already"),
 ]
 
 
@@ -570,6 +583,7 @@ def test_grading_passes_correct_memories(seed):
     (PerFieldDraws, ONE_DRAW_PER_FIELD), (FlagNeverStored, "terminated came back 0.0 for every transition"),
     (ArraysOnly, LISTS),
     (SharedStorage, SHARED),
+    (OnlyOne, r"building a second memory of capacity \d raised RuntimeError: a memory of this size exists already"),
 ])
 def test_grading_names_mistakes_on_fresh_inputs(memory_class, named, seed):
     verdict = graded(check_replay_memory, seed, memory_class)

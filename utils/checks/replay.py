@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from utils.checks.core import Mistake, describe, expect
-from utils.checks.protocol import Check
+from utils.checks.protocol import Check, crash_text
 from utils.checks.tensors import expect_tensor
 
 FIELDS = ("states", "actions", "rewards", "next_states", "terminated")
@@ -408,6 +408,10 @@ def _rows(results, key: str, batch_size: int, transitions: dict, stored, capacit
 def _judge_twin(results, inputs: dict) -> None:
     """Filling a second memory of the same size must leave the first memory's transitions as they were."""
     capacity, total = inputs["capacity"], inputs["total"]
+    error = results.raised("twin build")
+    if error:
+        raise Mistake(f"building a second memory of capacity {capacity} raised {crash_text(error)}: every memory "
+                      "must work on its own, however many there are. Hint: keep all state on self, set in __init__.")
     states = _batch(results, "held after twin", capacity, 4)[0]
     if sorted(_numbers(states, inputs["transitions"]["states"])) == list(range(total - capacity, total)):
         return
