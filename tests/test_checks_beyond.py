@@ -513,9 +513,9 @@ N_STEP_MISTAKES = [
     (n_discounts_always, r"raised ValueError: shapes \(3,\) and \(2,\) not aligned.*: near the episode's end a window "
                          r"holds fewer than n rewards.*Hint: stop the window at the episode's end"),  # hidden set C
     # hidden set C: the caller's arrays changed in place, with right targets
-    (zeroes_the_last_value, r"n_step_targets\(\[1.0, -0.5, 2.0, 0.25, 3.0\], .*terminated=True, n=3, gamma=0.9\) changed "
-                            r"the bootstrap_values it was given to \[.*, 0\]: the caller's array is changed too\. "
-                            r"Hint: leave the arguments as they are"),
+    (zeroes_the_last_value, r"n_step_targets\(\[1.0, -0.5, 2.0, 0.25, 3.0\], .*terminated=True, n=3, "
+                            r"gamma=0.9\) changed the bootstrap_values it was given to \[.*, 0\]: the caller's array "
+                            r"is changed too\. Hint: leave the arguments as they are"),
     (scales_the_rewards, r"changed the rewards it was given to \[2, 0.5, 3, 1.25, 4\]"),
 ]
 

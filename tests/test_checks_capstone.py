@@ -392,8 +392,9 @@ NAMED_WRAPPER_MISTAKES = [  # hidden set B: [0] applied to a batch, a copy of q_
     (LoadsItsOwn, "the Q-values of the old weights"),
     (SharedModel, SHARED),  # hidden set C
     (wrapper(lambda model, s: model.q_net(s.unsqueeze(0)).squeeze(0) if s.dim() == 1 else model.q_net(s.unsqueeze(0))),
-     r"for a \(6, 4\) batch your code raised RuntimeError: mat1 and mat2 shapes cannot be multiplied \(1x24 and 4x.*the "
-     r"batch got an extra leading dimension, \(1, 6, 4\).*Hint: add the batch dimension to a single state only"),
+     r"for a \(6, 4\) batch your code raised RuntimeError: mat1 and mat2 shapes cannot be multiplied \(1x24 and "
+     r"4x.*the batch got an extra leading dimension, \(1, 6, 4\).*Hint: add the batch dimension to a single state "
+     r"only"),
     (GlobalModel, SHARED),
 ]
 

@@ -219,22 +219,18 @@ def make_step(select="gather", kind=None, reduction="mean", zero_grad="first", c
     return optimize_step
 
 
-def step_before_backward(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
-    """Steps with the stale gradient, then computes the new one."""
-    optimizer.step()
-    optimizer.zero_grad()
-    loss = F.smooth_l1_loss(q_net(batch.states).gather(1, batch.actions.unsqueeze(1)).squeeze(1), targets)
-    loss.backward()
-    return loss.item()
-
-
-def zero_grad_then_step_then_backward(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
-    """Steps right after zero_grad, on no gradient at all, then computes the gradient."""
-    optimizer.zero_grad()
-    optimizer.step()
-    loss = F.smooth_l1_loss(q_net(batch.states).gather(1, batch.actions.unsqueeze(1)).squeeze(1), targets)
-    loss.backward()
-    return loss.item()
+def stepping_before_backward(zero_grad_first: bool):
+    """An optimize_step that steps before computing the new gradient: on the stale gradient, or (zero_grad
+    first) on no gradient at all."""
+    def optimize_step(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+        if zero_grad_first:
+            optimizer.zero_grad()
+        optimizer.step()
+        optimizer.zero_grad()
+        loss = F.smooth_l1_loss(q_net(batch.states).gather(1, batch.actions.unsqueeze(1)).squeeze(1), targets)
+        loss.backward()
+        return loss.item()
+    return optimize_step
 
 
 def test_reference_optimize_step_passes():
@@ -251,9 +247,10 @@ def test_reference_optimize_step_passes():
     (make_step(zero_grad="never"), "zero_grad\\(\\) is missing"),
     (make_step(zero_grad="between"), "did not change"),
     (make_step(zero_grad="no step"), "did not change"),
-    (step_before_backward, "before loss.backward"),
-    (zero_grad_then_step_then_backward, r"the weights did not change: .*runs before loss.backward\(\) \(just after "
-                                        r"zero_grad\(\) there is no gradient to step on\)"),  # hidden set C
+    (stepping_before_backward(zero_grad_first=False), "before loss.backward"),
+    (stepping_before_backward(zero_grad_first=True),  # hidden set C
+     r"the weights did not change: .*runs before loss.backward\(\) \(just after zero_grad\(\) there is no gradient "
+     r"to step on\)"),
     (make_step(clip="none"), "had no effect"),
     (make_step(clip="value"), "clip_grad_value_"),
     (make_step(clip="always"), "None means no clipping"),

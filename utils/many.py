@@ -49,7 +49,7 @@ from utils.cartpole_physics import cartpole_steps, one_physics, time_limit
 from utils.dqn import (CountBonus, DQNConfig, TrainingMonitor, TrainResult, compute_targets, dqn_loss, q_values_taken,
                        run_parts, sample_batch, torch_threads, transition_writer, update_target)
 from utils.policies import epsilon_schedule
-from utils.replay import DiscountedBatch, DiscountedReplayMemory, ReplayMemory
+from utils.replay import DiscountedBatch
 
 PER_AGENT_FIELDS = ("seed", "lr", "gamma", "eps_start", "eps_end", "eps_decay_steps")
 """DQNConfig fields that may differ between the agents of one `train_many` call; every other field is shared."""
@@ -300,7 +300,8 @@ class AgentBatch:
         envs = [agent.env for agent in agents]
         self.envs = CartPoleArrays(envs) if one_physics(envs) else VectorEnv(envs)
         self.states = self.envs.reset()
-        self.memories = SharedMemories(agents) if SharedMemories.can_share(agents) else None
+        # Prioritized memories keep a sum-tree each; uniform ones (plain or n-step) share their storage.
+        self.memories = None if agents[0].config.prioritized else SharedMemories(agents)
         self.gammas = row_gammas(agents)
 
     def act(self, step: int) -> np.ndarray:
@@ -327,7 +328,7 @@ class AgentBatch:
             batch, weights = self.memories.sample(self.agents, self.gammas), None
         else:
             batches = [agent.sample(step) for agent in self.agents]
-            batch, weights = stack_batches(batches, self.gammas)
+            batch, weights = stack_prioritized(batches)
         config = self.agents[0].config
         targets = compute_targets(batch, self.q_net, self.target_net, config)
         predicted = q_values_taken(self.q_net, batch.states, batch.actions)
@@ -446,12 +447,6 @@ class SharedMemories:
     """The agents' uniform replay memories kept in one stacked tensor per field, a slice per agent, so that one
     gather per field gives all agents their minibatches."""
 
-    @staticmethod
-    def can_share(agents: list) -> bool:
-        """True when every agent's memory samples uniformly (no priorities) and all have one kind and shape."""
-        kinds = {(type(agent.memory), agent.memory.capacity, agent.memory.obs_dim) for agent in agents}
-        return len(kinds) == 1 and next(iter(kinds))[0] in (ReplayMemory, DiscountedReplayMemory)
-
     def __init__(self, agents: list):
         """Move each agent's memory into its own slice of the stacked tensors."""
         layout = agents[0].memory.storage()
@@ -475,17 +470,10 @@ class SharedMemories:
         return DiscountedBatch(**fields)
 
 
-def stack_batches(batches: list, gammas: torch.Tensor):
-    """(one DiscountedBatch of all agents' rows, agent k's in the k-th block; their IS weights or None).
-
-    A one-step batch has no discounts: its rows get `gammas`, each agent's γ, which is what
-    `train` bootstraps them with.
-    """
-    fields = {name: torch.cat([getattr(b, name) for b in batches]) for name in DiscountedBatch._fields
-              if hasattr(batches[0], name)}
-    fields.setdefault("discounts", gammas)
-    weights = torch.cat([b.weights for b in batches]) if hasattr(batches[0], "weights") else None
-    return DiscountedBatch(**fields), weights
+def stack_prioritized(batches: list):
+    """(one DiscountedBatch of all agents' prioritized rows, agent k's in the k-th block; their IS weights)."""
+    fields = {name: torch.cat([getattr(b, name) for b in batches]) for name in DiscountedBatch._fields}
+    return DiscountedBatch(**fields), torch.cat([b.weights for b in batches])
 
 
 # --- The training loop -----------------------------------------------------------------

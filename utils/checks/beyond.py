@@ -639,9 +639,9 @@ def judge_n_step(results, inputs: dict) -> None:
 
 def _judge_n_step_arguments(results, index: int, inputs: dict, n: int, terminated: bool) -> None:
     """The call of case `index` must leave the rewards and bootstrap values it was given as they were."""
-    for name, key, given in (("rewards", "rewards", inputs["rewards"]), ("bootstrap_values", "values", inputs["values"])):
+    for name, key in (("rewards", "rewards"), ("bootstrap_values", "values")):
         after = plain_array(results.value(f"case {index} {key} after"), f"the {name} array", "a NumPy array")
-        expect(np.array_equal(after, np.array(given)), f"{_n_step_call(inputs, n, terminated)} changed the {name} it "
+        expect(np.array_equal(after, np.array(inputs[key])), f"{_n_step_call(inputs, n, terminated)} changed the {name} it "
                f"was given to {_numbers(after)}: the caller's array is changed too.", "leave the arguments as they "
                "are: leave the bootstrap term out of the target rather than zeroing a value, or work on a copy "
                f"(np.array({name}, dtype=float)).")
