@@ -24,6 +24,9 @@ PIP_OPTS ?=
 # suites (2,000 of its 12,000 files, about a quarter of the compile time here; nothing imports them).
 # Like pip, it leaves files that are not valid Python (templates) uncompiled, hence `-q -q` and `|| true`.
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS)
+# The pip each venv starts with is whatever its Python bundles (23.2 with 3.11.7); a current one
+# resolves the lock's 160 pins in half the CPU time (16 s against 31 s here) and alike on every Python.
+PIP_VERSION := 26.3
 BYTE_COMPILE = $(BIN)/python -m compileall -q -q -j 0 -x '/tests?/' "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" || true
 # SOLUTIONS=1 makes `make site` build an instructor's copy that shows the solution code.
 SOLUTIONS ?=
@@ -50,6 +53,7 @@ define install_venv
 	@$(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in "$(SUPPORTED_PYTHONS)".split())' 2>/dev/null || \
 		{ echo "error: the course needs Python $(SUPPORTED_NAMES); '$(PYTHON)' is $$($(PYTHON) -V 2>/dev/null || echo 'not a Python that runs'). Run: make setup PYTHON=/path/to/python3.12"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) pip==$(PIP_VERSION)
 	$(PIP_INSTALL) $(foreach file,$(1),-r $(file))
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BYTE_COMPILE)
