@@ -388,6 +388,8 @@ check_sb3_wrapper(SB3QNetwork)
 sb3_run = train_sb3_with_eval(zoo_settings(4_000), seed=SEED, total_timesteps=4_000, eval_every=2_000,
                               eval_episodes=5)
 print(f"SB3's checks at steps {sb3_run.eval_steps}: mean returns {[round(r, 1) for r in sb3_run.eval_returns]}")
+
+# %%
 returns = evaluate(SB3QNetwork(sb3_run.model), n_episodes=20)
 print(f"the best model, scored by the course's evaluate on 20 held-out episodes: mean {returns.mean():.1f}")
 
