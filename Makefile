@@ -20,14 +20,12 @@ CHECK_STAMP := $(VENV)/.installed-check
 # on a Linux laptop, to get PyTorch's CPU build instead of PyPI's multi-GB CUDA build.
 PIP_OPTS ?=
 # pip byte-compiles what it installs one file at a time (half of a fresh setup here); it installs
-# without, and compileall then compiles the venv's packages on every core, but not their own test
-# suites (2,000 of its 12,000 files, about a quarter of the compile time here; nothing imports them).
-# Like pip, it leaves files that are not valid Python (templates) uncompiled, hence `-q -q` and `|| true`.
+# without, and tools.byte_compile then compiles the venv's packages on every core (not their own test suites).
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --no-compile $(PIP_OPTS)
 # The pip each venv starts with is whatever its Python bundles (23.2 with 3.11.7); a current one
 # resolves the lock's 160 pins in half the CPU time (16 s against 31 s here) and alike on every Python.
 PIP_VERSION := 26.3
-BYTE_COMPILE = $(BIN)/python -m compileall -q -q -j 0 -x '/tests?/' "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" || true
+BYTE_COMPILE = $(BIN)/python -m tools.byte_compile
 # SOLUTIONS=1 makes `make site` build an instructor's copy that shows the solution code.
 SOLUTIONS ?=
 NBVAL := --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg

@@ -62,3 +62,15 @@ def test_installed_packages_are_the_pinned_versions_and_nothing_else():
     assert {name: installed[name] for name in installed if name in pinned} == \
         {name: pinned[name] for name in installed if name in pinned}
     assert set(pins(ROOT / "requirements.txt")) <= set(installed)
+
+
+def test_byte_compile_compiles_packages_but_not_their_tests_and_skips_templates(tmp_path):
+    from tools.byte_compile import main
+    (tmp_path / "pkg" / "tests").mkdir(parents=True)
+    (tmp_path / "pkg" / "module.py").write_text("VALUE = 1\n")
+    (tmp_path / "pkg" / "tests" / "test_module.py").write_text("def test(): pass\n")
+    (tmp_path / "pkg" / "template.py").write_text("{% if x %}not python{% endif %}\n")
+    assert main([str(tmp_path)]) == 0
+    compiled = {path.name.split(".")[0] for path in tmp_path.rglob("*.pyc")}
+    assert compiled == {"module"}
+
