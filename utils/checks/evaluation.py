@@ -10,7 +10,6 @@ from utils.checks.core import NUMBERS, Mistake, describe, expect, is_plain, name
 from utils.checks.envs import Witness, old_api_crash, reset_pair_check
 from utils.checks.protocol import Check, CheckError
 from utils.evaluation import REWARD_THRESHOLD
-from utils.policies import greedy_action
 
 FIRST_SEED = 1_000
 N_EPISODES = 8
@@ -257,7 +256,7 @@ def greedy_set(q_net: nn.Module, state) -> set:
     """The greedy action in `state`, or both actions when their Q-values tie up to float rounding."""
     with torch.no_grad():
         q_values = q_net(torch.as_tensor(state, dtype=torch.float32))
-    return {0, 1} if abs(float(q_values[1] - q_values[0])) < NEAR_TIE else {greedy_action(q_net, state)}
+    return {0, 1} if abs(float(q_values[1] - q_values[0])) < NEAR_TIE else {int(q_values.argmax())}
 
 
 def replay(q_net: nn.Module, env: dict) -> dict:
