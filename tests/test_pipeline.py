@@ -79,6 +79,50 @@ def test_round_trip_then_rebuild_is_byte_stable_and_does_not_re_execute(course, 
     assert pipeline.check(pipeline.sources()) == []
 
 
+WRITER = """# %% [markdown]
+# # Writer
+
+# %%
+from pathlib import Path
+print("left over:", Path("agent.txt").is_file())
+Path("agent.txt").write_text("trained")
+"""
+READER = """# %% [markdown]
+# # Reader
+
+# %%
+from pathlib import Path
+print("read:", Path("agent.txt").read_text())
+"""
+
+
+def printed(path) -> str:
+    """Everything a notebook file's code cells printed."""
+    return "".join("".join(o.get("text", [])) for cell in json.loads(path.read_text())["cells"]
+                   if cell["cell_type"] == "code" for o in cell["outputs"])
+
+
+@pytest.mark.slow
+def test_notebooks_run_in_a_fresh_folder_and_one_reading_an_earlier_ones_files_gets_them(course, monkeypatch, capsys):
+    solutions = course / "solutions"
+    (solutions / "01_tiny.py").unlink()
+    (solutions / "01_writer.py").write_text(WRITER)
+    (solutions / "02_reader.py").write_text(READER)
+    (solutions / "agent.txt").write_text("an instructor's own run")  # left in solutions/, as `make check` leaves one
+    monkeypatch.setattr(pipeline, "READS_FILES_OF", {"02_reader": "01_writer"})
+    pipeline.build(pipeline.sources())
+    assert printed(solutions / "01_writer.ipynb") == "left over: False\n"
+    assert printed(solutions / "02_reader.ipynb") == "read: trained\n"
+    assert (solutions / "agent.txt").read_text() == "an instructor's own run"
+    writer = (solutions / "01_writer.ipynb").read_bytes()
+    (solutions / "02_reader.py").write_text(READER.replace("read:", "read again:"))
+    capsys.readouterr()
+    pipeline.build(pipeline.sources())  # only the reader changed: the writer runs first, for its file only
+    assert "executing 01_writer first, for the files 02_reader reads" in capsys.readouterr().out
+    assert printed(solutions / "02_reader.ipynb") == "read again: trained\n"
+    assert (solutions / "01_writer.ipynb").read_bytes() == writer
+
+
 @pytest.mark.slow
 def test_check_reports_stale_and_leaking_notebooks(course):
     pipeline.build(pipeline.sources())

@@ -26,6 +26,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
+READS_FILES_OF = {"06_evaluation": "05_training"}
+"""Notebook 6 evaluates the agent notebook 5 saves next to it (my_dqn_agent.pt)."""
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 NBVAL_MARKER = "# NBVAL_CHECK_OUTPUT"
 NBVAL_SKIP = "# NBVAL_SKIP"
@@ -261,8 +263,8 @@ def without_outputs(notebook):
     return bare
 
 
-def execute(notebook, path: Path):
-    """Run every cell of a solution notebook with the course kernel, in its folder."""
+def execute(notebook, path: Path, folder: Path):
+    """Run every cell of a solution notebook (from `path`) with the course kernel, in `folder`."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -270,7 +272,7 @@ def execute(notebook, path: Path):
     client = NotebookClient(
         # Widget state holds random model ids: storing it would change the file on every build.
         executed, timeout=EXECUTION_TIMEOUT_S, kernel_name="python3", record_timing=False, store_widget_state=False,
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(folder)}},
     )
     try:
         client.execute()
@@ -330,19 +332,34 @@ def _meaningful(line: str) -> bool:
 def build(paths, force: bool = False) -> None:
     """Validate every source, then write each student and (re-executed if changed) solution notebook."""
     parsed = [(path, *read_source(path)) for path in paths]
-    for path, notebook, regions in parsed:
-        student = serialize(student_notebook(notebook))
-        leaks = leaked_lines(regions, student)
-        if leaks:
-            raise SourceError(f"{relative(path)}: solution lines would appear in the student notebook: {leaks[:3]}")
-        solution_path = path.with_suffix(".ipynb")
-        if force or not solution_is_current(notebook, solution_path):
-            print(f"executing {relative(solution_path)}", flush=True)
-            write_atomic(solution_path, serialize(execute(finish(notebook, "solution"), path)))
-        student_path = NOTEBOOKS / f"{path.stem}.ipynb"
-        if not student_path.is_file() or student_path.read_bytes() != student:
-            print(f"writing {relative(student_path)}", flush=True)
-            write_atomic(student_path, student)
+    # The notebooks run in an empty folder of their own, not in solutions/, so that files left there (the agent
+    # `make check` or an instructor's run of notebook 5 saves) never change what a committed notebook shows.
+    with tempfile.TemporaryDirectory(prefix="course-build-") as scratch:
+        executed = set()
+        for path, notebook, regions in parsed:
+            build_one(path, notebook, regions, force, Path(scratch), executed)
+
+
+def build_one(path: Path, notebook, regions: list, force: bool, scratch: Path, executed: set) -> None:
+    """Write one source's student notebook and, if changed, its executed solution notebook (run in `scratch`)."""
+    student = serialize(student_notebook(notebook))
+    leaks = leaked_lines(regions, student)
+    if leaks:
+        raise SourceError(f"{relative(path)}: solution lines would appear in the student notebook: {leaks[:3]}")
+    solution_path = path.with_suffix(".ipynb")
+    if force or not solution_is_current(notebook, solution_path):
+        earlier = READS_FILES_OF.get(path.stem)
+        if earlier and earlier not in executed:  # run it for its files only: its committed notebook stays
+            print(f"executing {earlier} first, for the files {path.stem} reads", flush=True)
+            execute(finish(read_source(SOLUTIONS / f"{earlier}.py")[0], "solution"), path, scratch)
+            executed.add(earlier)
+        print(f"executing {relative(solution_path)}", flush=True)
+        write_atomic(solution_path, serialize(execute(finish(notebook, "solution"), path, scratch)))
+        executed.add(path.stem)
+    student_path = NOTEBOOKS / f"{path.stem}.ipynb"
+    if not student_path.is_file() or student_path.read_bytes() != student:
+        print(f"writing {relative(student_path)}", flush=True)
+        write_atomic(student_path, student)
 
 
 def check(paths) -> list:
