@@ -509,8 +509,9 @@ print(f"mean return {eval_returns.mean():.1f}, min {eval_returns.min():.0f}, "
 # $$Q_k = 1 + \gamma Q_{k-1} = \sum_{j=0}^{k-1} \gamma^j = \frac{1 - \gamma^k}{1 - \gamma} = 100\,(1 - 0.99^k).$$
 #
 # Which copies count as sweeps? Learning starts at step 1,000 (`learning_starts`), so the
-# eight copies at steps 125, 250, …, 1,000 copy a network that has not learned yet; the
-# first sweep is fitted between steps 1,000 and 1,125. After $n$ environment steps the
+# eight copies at steps 125, 250, …, 1,000 copy a network that has not learned yet (the
+# last one after a single update, which runs before the copy at step 1,000); the first
+# sweep is fitted between steps 1,000 and 1,125. After $n$ environment steps the
 # target network has been through about $k = (n - 1{,}000)/125$ sweeps. A run stopped
 # after about 17,000 steps has made about 128, and $100\,(1 - 0.99^{128}) \approx 72$. The plot puts the
 # prediction beside the values your network had at its greedy checks, and the cell prints

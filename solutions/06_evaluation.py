@@ -333,7 +333,7 @@ print(f"the {len(visited):,} visited states span θ in [{visited[:, 2].min():+.3
 # sweeps a state that can be held for ever is worth about
 # $\sum_{j=0}^{k-1}\gamma^j = (1-\gamma^k)/(1-\gamma) = 100\,(1-0.99^k)$, where the copies
 # count from step 1,000, when learning starts (the eight copies up to step 1,000 copy a
-# network that has not learned yet). For the course's agent, from its record
+# network that has not learned yet, the last one after a single update). For the course's agent, from its record
 # (`checkpoints/dqn_cartpole.json`):
 
 # %%
@@ -350,9 +350,10 @@ print(f"the course's agent stopped after {shipped_steps:,} steps: {shipped_sweep
 # shows the same growth for your own run (and discusses the gap).
 #
 # Trained on without early stopping, the values keep climbing towards 100. We measured it
-# with `python -m benchmarks.value_growth` (seed 0; $\max_a Q$ averaged over the start
-# states of the 100 evaluation episodes; the measured numbers vary from machine to
-# machine; $k$ is the number of copies made after learning started, eight fewer than all):
+# with `python -m benchmarks.value_growth` (its output is `results/value_growth.json`; seed
+# 0; $\max_a Q$ averaged over the start states of the 100 evaluation episodes; the measured
+# numbers vary from machine to machine; $k$ is the number of copies made after learning
+# started, eight fewer than all):
 #
 # | target copies (environment steps) | 50 (6,250) | 100 (12,500) | 150 (18,750) | 200 (25,000) |
 # |---|---|---|---|---|

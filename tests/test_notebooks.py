@@ -57,3 +57,14 @@ def test_student_notebook_stops_only_at_unfinished_exercises(path, tmp_path):
         assert error["ename"] == "ExerciseNotDone", f"{error['ename']}: {error['evalue']}"
         assert re.match(r"Exercise \d+\.\d+: .+ is not done yet", error["evalue"])
         assert len(error["traceback"]) == 1, "the student sees one line, not a traceback"
+
+
+def test_the_value_growth_table_quotes_the_committed_measurement():
+    rows = json.loads((ROOT / "results" / "value_growth.json").read_text())["rows"]
+    text = (ROOT / "solutions" / "06_evaluation.py").read_text()
+    table = {label: " | ".join(cell(row) for row in rows) for label, cell in (
+        ("target copies (environment steps)", lambda row: f"{row['copies']} ({row['env_steps']:,})"),
+        ("measured $\\max_a Q$", lambda row: f"{row['measured']:.1f}"),
+        ("predicted $100\\,(1 - 0.99^k)$", lambda row: f"{row['predicted']:.1f}"))}
+    for label, cells in table.items():
+        assert f"# | {label} | {cells} |" in text

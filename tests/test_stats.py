@@ -127,6 +127,16 @@ def test_the_difference_interval_excludes_zero_only_for_a_real_difference():
     assert low < 0 < high
 
 
+def test_a_paired_difference_interval_resamples_seeds_with_both_their_runs():
+    baseline = np.random.default_rng(0).normal(40_000, 8_000, 10)
+    # each seed 1,000 steps faster: every resample of seeds keeps the same shift
+    assert iqm_difference_ci(baseline - 1_000, baseline, paired=True) == pytest.approx((-1_000, -1_000))
+    low, high = iqm_difference_ci(baseline - 1_000, baseline)
+    assert low < -1_000 < high and low < 0 < high  # unpaired, the seeds' spread hides the shift
+    with pytest.raises(ValueError, match="one value per seed, equally long"):
+        iqm_difference_ci(baseline[:9], baseline, paired=True)
+
+
 def test_beta_at_stop_is_where_the_annealing_had_got_to():
     row = {"env_steps": 35_000, "max_env_steps": 100_000, "config": {"prioritized": True}}
     assert beta_at_stop(row) == pytest.approx(0.4 + 0.6 * 0.35)

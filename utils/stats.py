@@ -39,16 +39,17 @@ def bootstrap_ci(scores, statistic=iqm, confidence: float = CONFIDENCE, resample
 
 
 def iqm_difference_ci(scores, baseline, confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
-                      seed: int = 0) -> tuple:
-    """(low, high): the bootstrap interval of IQM(scores) − IQM(baseline), each group's runs resampled on its own.
+                      seed: int = 0, paired: bool = False) -> tuple:
+    """(low, high): the bootstrap interval of IQM(scores) − IQM(baseline); an interval without 0 shows a difference.
 
-    The runs of two variants are independent (different training runs), so they are
-    resampled independently; an interval that excludes 0 is evidence of a difference.
+    By default each group's runs are resampled on their own, as for independent runs. With
+    `paired=True` the two hold one run per seed in the same seed order, and the seeds are
+    resampled, each keeping its two runs together.
     """
-    result = _scipy_stats().bootstrap((_runs(scores), _runs(baseline)),
-                                      lambda a, b, axis: iqm(a, axis=axis) - iqm(b, axis=axis),
+    groups = _paired(scores, baseline) if paired else (_runs(scores), _runs(baseline))
+    result = _scipy_stats().bootstrap(groups, lambda a, b, axis: iqm(a, axis=axis) - iqm(b, axis=axis),
                                       confidence_level=confidence, n_resamples=resamples, method="percentile",
-                                      vectorized=True, paired=False, rng=np.random.default_rng(seed))
+                                      vectorized=True, paired=paired, rng=np.random.default_rng(seed))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
