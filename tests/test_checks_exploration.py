@@ -303,6 +303,9 @@ NEW_POLICY_MISTAKES = [
      "n_actions\\) output"),
     (lambda q, s, e, rng: int(rng.integers(q_values_of(q, s).unsqueeze(0).shape[0])) if rng.random() < e else
      greedy(q, s), "with ε=1 every action was 0"),
+    (lambda q, s, e, rng: int(rng.integers(3)) if rng.random() < e else int(q_values_of(q, s)[1] > q_values_of(q, s)[0]),
+     r"on a state whose greedy action is 2 \(the last of 3\), it returned \[0\]: it compares only the first two "
+     r"actions' Q-values.*Hint: take the argmax over all 3 Q-values"),
 ]
 
 
@@ -325,7 +328,8 @@ def test_grading_epsilon_greedy(seed):
     fresh = [(policy, named.replace("\\(4,\\)", "\\(\\d,\\)")) for policy, named in NEW_POLICY_MISTAKES[:3]] + [
         (lambda q, s, e, rng: greedy(q, s) if rng.random() < e else int(rng.integers(len(s))), "comparison reversed"),
         (lambda q, s, e, rng: int(rng.integers(2)) if rng.random() < e else greedy(q, s), "never came"),
-        (excluding_greedy, "never picks the greedy one"), (NEW_POLICY_MISTAKES[-2][0], "every action was 0")]
+        (excluding_greedy, "never picks the greedy one"), (NEW_POLICY_MISTAKES[-3][0], "every action was 0"),
+        (NEW_POLICY_MISTAKES[-1][0], "compares only the first two actions' Q-values")]
     for policy, named in fresh:
         verdict = graded(check_epsilon_greedy, seed, policy)
         assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
@@ -336,10 +340,9 @@ def notebook_greedy_only(q, s, e, rng):
     return int(rng.integers(3)) if rng.random() < e else (q(torch.as_tensor(s)).detach(), 1)[1]
 
 
-def test_grading_fails_an_epsilon_greedy_that_hard_codes_the_notebook_state(capsys):
-    with torch.no_grad():
+def test_an_epsilon_greedy_that_hard_codes_the_notebook_state_fails():
+    with pytest.raises(CheckFailed, match=r"greedy action is 2 \(the last of 3\), it returned \[1\]"):
         check_epsilon_greedy(torch.no_grad()(notebook_greedy_only))
-    assert "passed" in capsys.readouterr().out
     for seed in SEEDS:
         assert graded(check_epsilon_greedy, seed, torch.no_grad()(notebook_greedy_only))["status"] == "failed"
 

@@ -601,7 +601,8 @@ def update_target(target_net, q_net, tau):
 
 def make_loop(clock="global", store="terminated", end_on="either", target_every="step", update_every="step",
               targets_from="target", returns_kind="finished", push=True, double=True, hook="call", count_from=1,
-              learn_after=">=", targets="right", api="gymnasium", pass_loss=True, hook_n="step", reset_state=True):
+              learn_after=">=", targets="right", api="gymnasium", pass_loss=True, hook_n="step", reset_state=True,
+              forget=None):
     """A train_dqn with one part done the usual wrong way."""
     def train_dqn(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=None):
         returns, episode_return, episode, t, updates = [], 0.0, 0, 0, 0
@@ -611,7 +612,8 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
             ticks = {"global": step - 1, "episode": t, "fake": 500 * episode + t, "constant": 0,
                      "episode_index": episode}[clock]
             epsilon = epsilon_schedule(ticks, config.eps_start, config.eps_end, config.eps_decay_steps)
-            action = epsilon_greedy_action(q_net, state, epsilon, rng)
+            action = epsilon_greedy_action(q_net, state, epsilon) if forget == "rng" else \
+                epsilon_greedy_action(q_net, state, epsilon, rng)
             if api == "old_step":
                 next_state, reward, terminated, _ = env.step(action)
                 truncated = False
@@ -628,7 +630,7 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
                 if target_every == "updates" and updates % config.target_update_every == 0:
                     update_target(target_net, q_net, config.tau)
             if target_every == "step" and n % config.target_update_every == 0:
-                update_target(target_net, q_net, config.tau)
+                update_target(target_net, q_net) if forget == "tau" else update_target(target_net, q_net, config.tau)
             if target_every == "updates everywhere" and updates % config.target_update_every == 0:
                 update_target(target_net, q_net, config.tau)
             ended = terminated or truncated if end_on == "either" else terminated
@@ -723,6 +725,12 @@ STUDENT_LOOP_MISTAKES = [
                                  "5.0"),
     (make_loop(hook_n="episode"), r"the first call was on_episode_end\(0, 5.0, "),
     (make_loop(reset_state=False), "the state env.reset\\(\\) returned was not used"),
+    # a call with an argument missing names the function and its parameters, and the student's line
+    (make_loop(forget="tau"), r"update_target\(target_net, q_net, tau\): missing a required argument: 'tau' "
+                              r"\(line \d+ of your code: `update_target\(target_net, q_net\) if forget"),
+    (make_loop(forget="rng"), r"epsilon_greedy_action\(q_net, state, epsilon, rng\): missing a required argument: "
+                              r"'rng' \(line \d+ of your code: `action = epsilon_greedy_action\(q_net, state, "
+                              r"epsilon\) if"),
 ]
 
 

@@ -7,6 +7,7 @@ accepts only plain values (`plain_number`, `plain_array`, `plain_tensor`, `plain
 Jupyter these exceptions are shown as one line each, without a traceback through `utils`
 (see `_show_short`).
 """
+import sysconfig
 import traceback
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import torch
 from utils.checks.wire import describe  # noqa: F401 (checks import describe from here)
 
 _UTILS_DIR = Path(__file__).resolve().parent.parent
+_STANDARD_LIBRARY = {Path(sysconfig.get_paths()[name]).resolve() for name in ("stdlib", "platstdlib")}
 # NumPy's own scalar types: a subclass a student defines (with a rigged __eq__, say) is none of them.
 NUMPY_SCALARS = frozenset(np.dtype(code).type for code in np.typecodes["All"])
 TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
@@ -62,10 +64,12 @@ def student_line(error: BaseException) -> str:
 
 
 def _is_course_code(filename: str) -> bool:
-    """True for frames in `utils/` or the libraries it calls, not in the student's cell."""
+    """True for frames in `utils/`, the libraries it calls or Python's own, not in the student's cell."""
     path = Path(filename)
+    parents = path.resolve().parents
     return (
-        _UTILS_DIR in path.resolve().parents
+        _UTILS_DIR in parents
+        or not _STANDARD_LIBRARY.isdisjoint(parents)
         or "site-packages" in path.parts
         or path.name.startswith("<frozen")
     )

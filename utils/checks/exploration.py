@@ -21,6 +21,7 @@ from utils.dqn import DQNConfig
 SCHEDULES = ((1.0, 0.05, 1000), (0.5, 0.1, 10))
 STATE = np.array([0.2, 0.7, -0.4, 9.0], dtype=np.float32)  # greedy action 1 of 3 under ScriptedQNet
 EPSILON = 0.2
+LAST_GREEDY_DRAWS = 20  # calls at ε = 0 on a state whose greedy action is the last one
 COURSE = DQNConfig()
 INTS = (int,)  # what env.step wants; a NumPy int is named as a mistake (the hint says int(...))
 
@@ -193,6 +194,17 @@ def probe_epsilon_greedy(rec, inputs: dict, epsilon_greedy_action) -> None:
         rec.note(f"{key} spy", {"calls": [net.calls, net.calls_with_grad],
                                 "rng used": rng.bit_generator.state != untouched,
                                 "globals used": [name for name in before if before[name] != after[name]]})
+    net, rng, last = ScriptedQNet(len(state), n_actions), np.random.default_rng(inputs["seeds"][0]), \
+        _greedy_last(state, n_actions)
+    for draw in range(LAST_GREEDY_DRAWS):
+        rec.call(f"zero last {draw}", epsilon_greedy_action, net, last.copy(), 0.0, rng)
+
+
+def _greedy_last(state: np.ndarray, n_actions: int) -> np.ndarray:
+    """`state` with its greedy Q-value swapped into the last action's place (a greedy action of 2 or more)."""
+    swapped, greedy = state.copy(), int(np.argmax(state[:n_actions]))
+    swapped[[greedy, n_actions - 1]] = swapped[[n_actions - 1, greedy]]
+    return swapped
 
 
 def _global_generators() -> dict:
@@ -214,8 +226,8 @@ def judge_epsilon_greedy(results, inputs: dict) -> None:
         _judge_explores_at_zero(results, inputs, zero, greedy)
     expect(spy["calls"][0] > 0, "with ε=0 epsilon_greedy_action never called the q_net it was given.",
            "the greedy action comes from the q_net argument, not from a network in the notebook's globals.")
-    expect(zero[0] == greedy, f"with ε=0 it always returned {zero[0]}; the greedy action is {greedy}.",
-           "the greedy action is the argmax of the Q-values, over the action dimension.")
+    _judge_greedy_at_zero(zero, greedy, n_actions, "")
+    _judge_greedy_last(results, n_actions)
     expect(spy["calls"][1] == 0, "epsilon_greedy_action called q_net with gradient tracking on.",
            "compute the greedy action under torch.no_grad() (your greedy_action does).")
     _judge_own_rng(results, draws[1])
@@ -225,6 +237,27 @@ def judge_epsilon_greedy(results, inputs: dict) -> None:
     some = _actions(results, "some", draws[3], f"with ε={epsilon} epsilon_greedy_action returned",
                     "convert the random action too: int(rng.integers(n_actions)).")
     _judge_greedy_share(_counts(some, inputs), greedy, epsilon)
+
+
+def _judge_greedy_last(results, n_actions: int) -> None:
+    """At ε = 0 on a state whose greedy action is the last one, every action must be that one."""
+    last = _actions(results, "zero last", LAST_GREEDY_DRAWS, "epsilon_greedy_action returned",
+                    "env.step expects a plain int: use int(...) or .item().")
+    _judge_greedy_at_zero(last, n_actions - 1, n_actions, f" (the last of {n_actions})")
+
+
+def _judge_greedy_at_zero(actions: list, greedy: int, n_actions: int, which: str) -> None:
+    """At ε = 0 every action must be the greedy one; actions 0 and 1 only, where it is 2 or more, mean two compared."""
+    if set(actions) == {greedy}:
+        return
+    got = sorted(set(actions))
+    expect(greedy < 2 or not set(actions) <= {0, 1},
+           f"with ε=0, on a state whose greedy action is {greedy}{which}, it returned {got}: it compares only the "
+           "first two actions' Q-values, or returns a fixed action.",
+           f"take the argmax over all {n_actions} Q-values: int(q_values.argmax()).")
+    returned = f"always returned {got[0]}" if len(got) == 1 else f"returned {got}"
+    raise Mistake(f"with ε=0 it {returned}; the greedy action is {greedy}{which}. "
+                  "Hint: the greedy action is the argmax of the Q-values, over the action dimension.")
 
 
 def _judge_conversion(results, key: str, obs_dim: int) -> None:

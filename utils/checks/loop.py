@@ -216,8 +216,19 @@ def snapshot(value):
 
 
 def bound_arguments(function, args: tuple, kwargs: dict) -> list:
-    """The arguments of a call to `function`, defaults filled in, in the order of its parameters."""
-    bound = inspect.signature(function).bind(*args, **kwargs)
+    """The arguments of a call to `function`, defaults filled in, in the order of its parameters.
+
+    A call that does not fit raises the TypeError calling `function` itself would, naming it
+    and its parameters (not the spy that stands in for it).
+    """
+    signature = inspect.signature(function)
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as error:
+        plain = signature.replace(parameters=[parameter.replace(annotation=inspect.Parameter.empty)
+                                              for parameter in signature.parameters.values()],
+                                  return_annotation=inspect.Signature.empty)
+        raise TypeError(f"{function.__name__}{plain}: {error}") from None
     bound.apply_defaults()
     return list(bound.arguments.values())
 
@@ -247,7 +258,8 @@ class LoopRun:
 
     def epsilon_greedy_action(self, original):
         """Record ε, the state, the generator and the action of each choice."""
-        def spy(q_net, state, epsilon, rng):
+        def spy(*args, **kwargs):
+            q_net, state, epsilon, rng = bound_arguments(original, args, kwargs)[:4]
             epsilon = self.witness.number(epsilon, "your loop passed epsilon_greedy_action an epsilon that is",
                                           "a number (a float)")
             self.witness.check(reset_pair_check, state, "your loop passed epsilon_greedy_action")
