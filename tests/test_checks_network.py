@@ -361,6 +361,15 @@ class ZeroInit(Net):
             nn.init.zeros_(layer.bias)
 
 
+class ZeroOutputLayer(Net):
+    """Right: only the output layer starts at zero (its rows get different gradients, one per action)."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+
 class SkipsMiddle(Net):
     def hidden_layers(self, x):
         return torch.relu(self.fc1(x))
@@ -449,9 +458,9 @@ NEW_NETWORK_MISTAKES = [
 
 
 def test_more_correct_networks_pass(capsys):
-    for network_class in (ModuleListNet, OrthogonalInit, FunctionalRelu):
+    for network_class in (ModuleListNet, OrthogonalInit, FunctionalRelu, ZeroOutputLayer):
         check_q_network(network_class)
-    assert capsys.readouterr().out.count("passed") == 3
+    assert capsys.readouterr().out.count("passed") == 4
 
 
 @pytest.mark.parametrize("network_class, named", NEW_NETWORK_MISTAKES)
@@ -529,6 +538,8 @@ NEW_GREEDY_MISTAKES = [
     (quiet(lambda q, s: int(q(as_float32(s).unsqueeze(0)).argmax(dim=0)[0])), greedy_batch,
      "returned action 0 for every state.*argmax over dim 0 of a \\(1, n_actions\\) output is always 0"),
     (quiet(lambda q, s: q(as_float32(s)[None]).max(0).indices[0].item()), greedy_batch, "action 0 for every state"),
+    (greedy_one, quiet(lambda q, s: q(s).argmax(1, keepdim=True).squeeze()),
+     r"greedy_actions on a \(1, 4\) batch returned a tensor of shape \(\): a squeeze\(\) dropped the batch dimension"),
 ]
 
 

@@ -297,9 +297,13 @@ def _judge_deterministic(results, states: np.ndarray) -> None:
 
 
 def _judge_initialised(layers: list) -> None:
-    """Each layer's weights must differ from one another (a constant initialisation keeps the hidden units equal)."""
+    """A hidden layer's weights must differ from one another (a constant initialisation keeps its units equal).
+
+    The output layer may start constant (zero, say): its rows get different gradients, one per action.
+    """
+    feeding = {in_features for in_features, *_ in layers}
     for in_features, out_features, weight, _ in layers:
-        if weight.numel() > 1 and bool(torch.all(weight == weight.flatten()[0])):
+        if out_features in feeding and weight.numel() > 1 and bool(torch.all(weight == weight.flatten()[0])):
             raise Mistake(f"every weight of the linear layer {in_features}→{out_features} is "
                           f"{float(weight.flatten()[0]):g}: with equal weights all hidden units compute the same "
                           "thing and get the same gradient, so they stay equal forever. Hint: keep nn.Linear's default "
@@ -505,6 +509,8 @@ def probe_greedy(rec, inputs: dict, greedy_action, greedy_actions) -> None:
         net = ScriptedQNet(rows.shape[1], n_actions)
         rec.call("batch", greedy_actions, net, torch.tensor(rows, dtype=torch.float32))
         rec.note("batch calls", [net.calls, net.calls_with_grad])
+        rec.call("batch of one", greedy_actions, ScriptedQNet(rows.shape[1], n_actions),
+                 torch.tensor(rows[:1], dtype=torch.float32))
 
 
 def judge_greedy(results, inputs: dict) -> None:
@@ -609,6 +615,18 @@ def _judge_batch(results, rows: np.ndarray, n_actions: int) -> None:
             largest.format("rounded"): q_values.max(dim=1).values.round().long(),
         }, f"greedy_actions returned {actions.tolist()}; expected {expected.tolist()}.",
             returned=f"greedy_actions returned {actions.tolist()}; expected {expected.tolist()}: ")
+    _judge_actions_of_one(results.value("batch of one"), obs_dim, int(expected[0]))
+
+
+def _judge_actions_of_one(actions, obs_dim: int, expected: int) -> None:
+    """A (1, obs_dim) batch must give a (1,) tensor: a batch of one keeps its batch dimension."""
+    if type(actions) in TENSOR_TYPES and actions.shape == ():
+        raise Mistake(f"greedy_actions on a (1, {obs_dim}) batch returned a tensor of shape (): a squeeze() dropped the "
+                      "batch dimension of size 1. Hint: argmax(dim=1) already gives shape (B,): drop the squeeze(), "
+                      "or squeeze only the dimension keepdim=True added (squeeze(1)).")
+    expect_tensor(actions, f"greedy_actions on a (1, {obs_dim}) batch", (1,), torch.int64)
+    expect(int(actions[0]) == expected, f"greedy_actions on a (1, {obs_dim}) batch returned {actions.tolist()}; "
+           f"expected [{expected}].", "take the argmax over the actions, dim 1, whatever the batch size.")
 
 
 def _expect_called_without_grad(calls, name: str) -> None:
