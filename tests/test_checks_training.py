@@ -647,7 +647,9 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
                     update_target(target_net, q_net, config.tau)
                 if update_every == "episode" and step >= config.learning_starts:
                     learn_once(q_net, target_net, optimizer, memory, config, double)
-                if reset_state:
+                if reset_state == "seeded":
+                    state = env.reset(seed=config.seed)[0]
+                elif reset_state:
                     state = env.reset() if api == "old_reset" else env.reset()[0]
                 else:
                     env.reset()
@@ -725,6 +727,8 @@ STUDENT_LOOP_MISTAKES = [
                                  "5.0"),
     (make_loop(hook_n="episode"), r"the first call was on_episode_end\(0, 5.0, "),
     (make_loop(reset_state=False), "the state env.reset\\(\\) returned was not used"),
+    (make_loop(reset_state="seeded"), r"passed a seed to env.reset\(\) again at the start of a later episode.*"
+                                      r"Hint: call env.reset\(\) without a seed"),
     # a call with an argument missing names the function and its parameters, and the student's line
     (make_loop(forget="tau"), r"update_target\(target_net, q_net, tau\): missing a required argument: 'tau' "
                               r"\(line \d+ of your code: `update_target\(target_net, q_net\) if forget"),

@@ -119,7 +119,7 @@ class ScriptedEnv:
         """No episode has started yet."""
         self.lengths, self.time_limit, self.step_limit = list(lengths), time_limit, step_limit
         self.witness = witness or Witness()
-        self.episode, self.t, self.done = -1, 0, True
+        self.episode, self.t, self.done, self.seeded_resets = -1, 0, True, 0
         self.steps, self.actions, self.flags, self.observations, self.ends = 0, [], [], [], []
         self.action_space = spaces.Discrete(2)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(4,), dtype=np.float32)
@@ -129,7 +129,13 @@ class ScriptedEnv:
         return np.array([self.episode % 7, self.t / 10, 0.01 * self.t, -0.02 * self.t], dtype=np.float32)
 
     def reset(self, seed=None, options=None):
-        """Start the next scripted episode."""
+        """Start the next scripted episode; a seed passed again in a later episode's reset is refused."""
+        self.seeded_resets += seed is not None
+        if self.seeded_resets > 1:
+            self.witness.refuse("your loop passed a seed to env.reset() again at the start of a later episode: on a "
+                                "real env every episode then starts from the same state, and the agent learns from "
+                                "one start state only. Hint: call env.reset() without a seed (make_env seeded the "
+                                "env already); a seed belongs at most in the very first reset.")
         self.episode, self.t, self.done = self.episode + 1, 0, False
         return self.state(), {}
 
