@@ -417,8 +417,35 @@ def resets_once(env, q_net, n_episodes, schedule, rng):
     return lengths
 
 
-CORRECT_LOOPS = [run_episodes, loop_with_while, loop_with_reset_after]
+def logs_epsilon_too(env, q_net, n_episodes, schedule, rng):
+    """Right: asks the schedule twice per step (once more to log ε); the schedule is a pure function."""
+    return run_episodes(env, q_net, n_episodes, lambda step: (schedule(step), schedule(step))[1], rng)
+
+
+class NotebookCounter:
+    """Wrong: the step counter is a notebook global, never reset between calls."""
+    step = 0
+
+    @classmethod
+    def run_episodes(cls, env, q_net, n_episodes, schedule, rng):
+        """Count steps on the class, as a `global global_step` would."""
+        lengths = []
+        for _ in range(n_episodes):
+            state, _ = env.reset()
+            for t in range(10_000):
+                action = eps_greedy(q_net, state, schedule(cls.step), rng)
+                state, _, terminated, truncated, _ = env.step(action)
+                cls.step += 1
+                if terminated or truncated:
+                    break
+            lengths.append(t + 1)
+        return lengths
+
+
+CORRECT_LOOPS = [run_episodes, loop_with_while, loop_with_reset_after, logs_epsilon_too]
 NEW_LOOP_MISTAKES = [
+    (NotebookCounter.run_episodes, r"run_episodes asked the schedule about steps \d+, \d+, \.\.\. instead of 0, 1, "
+                                   r"\.\.\.: its step counter lives on between calls"),
     (lambda *a: run_episodes(*a, clock=lambda episode, t, step: episode), "asked about the episode number"),
     (counts_at_episode_end, "only moves at the end of each episode"),
     (total_rewards, "each episode's total reward \\(the reward here is 0.5 per step\\)"),

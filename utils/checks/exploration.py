@@ -527,9 +527,11 @@ def probe_run_episodes(rec, inputs: dict, run_episodes) -> None:
     for index, seed in enumerate(explore["seeds"]):
         env = ScriptedEpisodes(explore["lengths"], [False] * len(explore["lengths"]), inputs["reward"], state,
                                n_actions)
+        schedule = RecordingSchedule(1.0)
         rec.call(f"explore {index}", run_episodes, env, ScriptedQNet(len(state), n_actions), len(explore["lengths"]),
-                 RecordingSchedule(1.0), np.random.default_rng(seed))
+                 schedule, np.random.default_rng(seed))
         rec.note(f"explore {index} actions", env.actions)
+        rec.note(f"explore {index} steps", schedule.steps)
 
 
 def _probe_old_api(rec, inputs: dict, run_episodes) -> None:
@@ -563,6 +565,30 @@ def _lengths(value) -> list | None:
         else None
 
 
+def _once_per_step(steps: list, wanted: list) -> list:
+    """`wanted` if `steps` asks the (pure) schedule about each wanted step the same number of times in a row, else `steps`."""
+    repeats = len(steps) // len(wanted) if wanted else 0
+    return wanted if repeats > 1 and steps == [step for step in wanted for _ in range(repeats)] else steps
+
+
+def _judge_fresh_counter(results, inputs: dict) -> None:
+    """A later call must count its steps from 0 again: a counter that lives on between calls shows as an offset."""
+    for index in range(len(inputs["explore"]["seeds"])):
+        wanted = list(range(sum(inputs["explore"]["lengths"])))
+        _expect_counted_from_zero(_once_per_step(results.value(f"explore {index} steps"), wanted), wanted,
+                                  "called again, ")
+
+
+def _expect_counted_from_zero(steps, wanted: list, when: str) -> None:
+    """The steps asked about must not be the wanted ones shifted: that is a counter an earlier call left behind."""
+    offset = steps[0] if type(steps) is list and steps and type(steps[0]) is int else 0
+    # an offset of 1 is a count that starts at 1, named with the other clock slips
+    expect(offset in (0, 1) or steps != [step + offset for step in wanted],
+           f"{when}run_episodes asked the schedule about steps {offset}, {offset + 1}, ... instead of 0, 1, ...: its "
+           "step counter lives on between calls (a variable outside the function, such as a notebook global).",
+           "start the step count at 0 inside run_episodes, on every call.")
+
+
 def judge_run_episodes(results, inputs: dict) -> None:
     """Check the lengths returned, the steps the schedule was asked about and that ε reached the actions."""
     lengths, reward = inputs["lengths"], inputs["reward"]
@@ -585,12 +611,15 @@ def judge_run_episodes(results, inputs: dict) -> None:
             returned=f"run_episodes returned {shown}: ")
     steps, clocks = results.value("steps"), _clocks(lengths)
     expect(type(steps) is list, "the schedule's record could not be read.")
+    steps = _once_per_step(steps, clocks[""])
+    _expect_counted_from_zero(steps, clocks[""], "")
     if steps != clocks[""]:
         wrong = dict(list(clocks.items())[1:])
         name_the_mistake(lambda value: steps == value, wrong,
                          f"the schedule was asked about steps {steps}; expected 0, 1, ..., {sum(lengths) - 1} "
                          "(one call per step, counting across episodes).",
                          returned=f"the schedule was asked about steps {steps}: ")
+    _judge_fresh_counter(results, inputs)
     greedy, actions = greedy_path(inputs["state"], inputs["n_actions"], lengths), results.value("actions")
     expect(actions == greedy or actions != [greedy[0]] * sum(lengths), f"with schedule(step) = 0 every action was {greedy[0]}, the greedy "
            f"action of each episode's first state, while the states env.step returned called for {greedy}: the state "
