@@ -202,8 +202,11 @@ def make_step(select="gather", kind=None, reduction="mean", zero_grad="first", c
             "max": lambda: q_all.max(dim=1).values,
         }[select]()
         wanted = targets.unsqueeze(1) if select == "all" else targets
-        function = F.smooth_l1_loss if (kind or loss_kind) == "huber" else F.mse_loss
-        loss = function(predicted, wanted, reduction=reduction)
+        chosen = loss_kind if kind in (None, "rmse") else kind
+        function = F.smooth_l1_loss if chosen == "huber" else F.mse_loss
+        loss = function(predicted, wanted, reduction="mean" if reduction == "mean twice" else reduction)
+        loss = loss / len(wanted) if reduction == "mean twice" else loss
+        loss = loss.sqrt() if kind == "rmse" and loss_kind == "mse" else loss
         if zero_grad == "first":
             optimizer.zero_grad()
         loss.backward()
@@ -227,7 +230,8 @@ def stepping_before_backward(zero_grad_first: bool):
             optimizer.zero_grad()
         optimizer.step()
         optimizer.zero_grad()
-        loss = F.smooth_l1_loss(q_net(batch.states).gather(1, batch.actions.unsqueeze(1)).squeeze(1), targets)
+        function = F.smooth_l1_loss if loss_kind == "huber" else F.mse_loss
+        loss = function(q_net(batch.states).gather(1, batch.actions.unsqueeze(1)).squeeze(1), targets)
         loss.backward()
         return loss.item()
     return optimize_step
@@ -256,6 +260,9 @@ def test_reference_optimize_step_passes():
     (make_step(clip="always"), "None means no clipping"),
     (make_step(item=False), "expected a Python float"),
     (make_step(no_grad=True), "no gradient"),
+    (make_step(reduction="mean twice"), r"divided by the batch size again.*Hint: F.smooth_l1_loss and F.mse_loss "
+                                        r"already average over the batch"),
+    (make_step(kind="rmse"), r"square root of the mean squared error \(an RMSE\)"),
 ])
 def test_optimize_step_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):

@@ -2,6 +2,7 @@
 
 The check of the training loop (5.4) lives in utils.checks.loop and is listed here too.
 """
+import contextlib
 import inspect
 import sys
 import warnings
@@ -367,6 +368,10 @@ def probe_step(rec, inputs: dict, optimize_step) -> None:
 
 def judge_step(results, inputs: dict) -> None:
     """One step with SGD from known weights: compare the loss returned and the weights after with the reference."""
+    for name, kind, clipped in STEP_RUNS:  # a loss that a typical slip explains names it before any weight does
+        if not clipped and not results.raised(f"{name} loss"):
+            with contextlib.suppress(UnnamedLoss):
+                _check_loss_value(results.value(f"{name} loss"), inputs, kind)
     for name, kind, clipped in STEP_RUNS:
         norm = inputs["max_grad_norm"] if clipped else None
         _name_step_crash(results.raised(f"{name} loss"), norm)
@@ -472,9 +477,19 @@ def loss_slips(inputs: dict, kind: str) -> dict:
         "it returns the loss after the step (computed again with the new weights). Hint: keep the loss computed "
         "before optimizer.step() and return loss.item().": _loss(taken_after, targets, kind),
     }
+    slips["the mean loss is divided by the batch size again (a mean of a mean, or .sum() / B / B). Hint: "
+          "F.smooth_l1_loss and F.mse_loss already average over the batch: use their value as it is."] = \
+        _loss(taken, targets, kind) / len(targets)
     if kind == "mse":
         slips["the squared error is halved (0.5 * mean of δ²). Hint: F.mse_loss is the plain mean of δ²."] = \
             _loss(taken, targets, kind) / 2
+        slips["it takes the square root of the mean squared error (an RMSE). Hint: the 'mse' loss is F.mse_loss, "
+              "the mean of δ², with no root."] = _loss(taken, targets, kind).sqrt()
+    else:
+        delta = (taken - targets).abs()
+        slips["a hand-written Huber loss without its ½ (δ² for |δ| ≤ 1, |δ| beyond). Hint: Huber is ½δ² for "
+              "|δ| ≤ 1 and |δ| − ½ beyond: F.smooth_l1_loss (beta=1) computes it."] = \
+            torch.where(delta <= 1, delta**2, delta).mean()
     return slips
 
 
@@ -523,9 +538,11 @@ def update_slips(inputs: dict, kind: str, max_grad_norm) -> dict:
         "optimizer.zero_grad() is missing: the gradient left over from the previous step was added to the new one "
         "(PyTorch accumulates .grad). Hint: call optimizer.zero_grad() before loss.backward().":
             _reference_update(inputs, kind, max_grad_norm, stale=stale),
-        "the weights did not change: optimizer.step() is missing, runs before loss.backward() (just after "
+        "the weights did not change: no gradient reached them. Either the predicted Q-values were cut from q_net "
+        "(.detach() or .data on them), or optimizer.step() is missing, runs before loss.backward() (just after "
         "zero_grad() there is no gradient to step on), or zero_grad() runs between backward() and step(). Hint: "
-        "zero_grad(), backward(), (clip), step(), in that order.": start,
+        "compute Q(s, a) from q_net(states) with gradient tracking on, then zero_grad(), backward(), (clip), step(), "
+        "in that order.": start,
         "optimizer.step() ran before loss.backward(), so it used the stale gradient. Hint: zero_grad(), "
         "backward(), (clip), step(), in that order.": [p - lr * stale for p in start],
         "the weights moved as one step of a new Adam optimiser would move them: optimize_step creates its own "
