@@ -131,6 +131,26 @@ class BatchOfOne(Dueling):
         return super().forward(x if x.dim() == 2 else x.unsqueeze(0))
 
 
+class PythonListTrunk(nn.Module):
+    """The trunk's layers in a plain list: not registered, so not trained (nor moved by .to())."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+        self.layers = [nn.Linear(obs_dim, hidden), nn.Linear(hidden, hidden)]
+        self.value_head, self.advantage_head = nn.Linear(hidden, 1), nn.Linear(hidden, n_actions)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.relu(layer(x))
+        a = self.advantage_head(x)
+        return self.value_head(x) + a - a.mean(dim=-1, keepdim=True)
+
+
+def centred_in_place(v, a):
+    a -= a.mean(dim=-1, keepdim=True)  # changes the advantage head's output tensor itself
+    return v + a
+
+
 class NoGrad(Dueling):
     def forward(self, x):
         with torch.no_grad():
@@ -208,6 +228,13 @@ def test_right_dueling_networks_pass(capsys):
     for network_class in RIGHT_DUELING:
         check_dueling_network(network_class)
     assert capsys.readouterr().out.count("passed") == 4
+
+
+def test_advantages_centred_in_place_pass(capsys):
+    """Red team b: the gradient probe must not read the head's output after the forward changed it in place."""
+    check_dueling_network(combining(centred_in_place))
+    assert "passed" in capsys.readouterr().out
+    assert_graded(check_dueling_network, (combining(centred_in_place),), "passed")
 
 
 def test_the_course_dueling_network_is_refused():
@@ -291,6 +318,17 @@ DUELING_MISTAKES = [
     (combining(lambda v, a: (v + a) - (v + a).mean(dim=-1, keepdim=True)),
      r"DuelingQNetwork\(\)'s output .*: it is A − mean A, without V: the mean is subtracted from V \+ A, so V cancels"),
     (combining(lambda v, a: v + a - torch.mean(v + a, -1, keepdim=True)), "so V cancels out"),
+    # red team b: layers in a plain list, and V reshaped as if there were always a batch dimension
+    (PythonListTrunk, r"DuelingQNetwork\(\).layers is a plain Python list of layers: layers kept in a plain Python "
+                      r"list are not registered.*Hint: use nn.ModuleList / nn.Sequential"),
+    (combining(lambda v, a: v.view(-1, 1) + a - a.mean(dim=-1, keepdim=True)),
+     r"single state of shape \(4,\) returned a tensor of shape \(1, 2\).*; expected shape \(2,\): a batch dimension is "
+     r"written in, as when V is reshaped with v.view\(-1, 1\) or v.repeat\(1, n_actions\)"),
+    (combining(lambda v, a: v.repeat(1, a.shape[-1]) + a - a.mean(dim=-1, keepdim=True)), "a batch dimension is "
+                                                                                           "written in"),
+    (combining(lambda v, a: v.expand(-1, a.size(-1)) + a - a.mean(dim=-1, keepdim=True)),
+     r"fails on a single state of shape \(4,\): it raised RuntimeError: .*Hint: expand\(-1, n_actions\) \(or "
+     r"view\(-1, 1\)\) reshapes V as if there were always a batch dimension"),
 ] + DUELING_NAMED
 
 
@@ -402,6 +440,17 @@ def n_step_with(drops=lambda terminated, t, m, length: terminated and t + m == l
             targets.append(target)
         return np.array(targets, dtype=float).astype(dtype)
     return n_step_targets
+
+
+def window_from_next_reward(rewards, bootstrap_values, terminated, n, gamma):
+    """Sums r_(t+1) … r_(t+m), leaving out those past the episode's end."""
+    length, targets = len(rewards), np.zeros(len(rewards))
+    for t in range(length):
+        m = min(n, length - t)
+        targets[t] = sum(gamma ** k * rewards[t + k + 1] for k in range(m) if t + k + 1 < length)
+        if not (terminated and t + m == length):
+            targets[t] += gamma ** m * bootstrap_values[t + m - 1]
+    return targets
 
 
 def truncated_as_it_goes(rewards, bootstrap_values, terminated, n, gamma):
@@ -517,6 +566,13 @@ N_STEP_MISTAKES = [
                             r"gamma=0.9\) changed the bootstrap_values it was given to \[.*, 0\]: the caller's array "
                             r"is changed too\. Hint: leave the arguments as they are"),
     (scales_the_rewards, r"changed the rewards it was given to \[2, 0.5, 3, 1.25, 4\]"),
+    # red team b: an undiscounted bootstrap, a window one step late, an (n − 1)-step target
+    (n_step_with(power=lambda m, n: 0), r"returned \[32.17, 41.5, 4.655, 2.95, 3\], expected \[24.04, 30.66, 4.655, "
+                                        r"2.95, 3\]: the bootstrap value is not discounted"),
+    (window_from_next_reward, r"returned \[23.37, 33.82, 2.95, 3, 0\], expected .*: the window starts one step late, "
+                              r"at r_\(t\+1\)"),
+    (n_step_with(window=lambda n, length, t: min(n - 1, length - t)),
+     r"returned \[16.75, 25.6, 34.63, 2.95, 3\], expected .*: it is an \(n − 1\)-step target: m = min\(n − 1, T − t\)"),
 ]
 
 
@@ -535,6 +591,9 @@ NEW_N_STEP_MISTAKES = {  # issue 18: the wrong power of γ, and the bootstrap dr
     "bootstrap_values[t], the value of s_(t+1)": n_step_with(value_index=lambda t, m: t),
     "one step short": n_step_with(window=lambda n, length, t: max(1, min(n, length - t - 1))),
     "has no bootstrap term, but its window ends": n_step_with(drops=lambda d, t, m, length: d and t + m >= length - 1),
+    "the bootstrap value is not discounted": n_step_with(power=lambda m, n: 0),  # red team b
+    "the window starts one step late": window_from_next_reward,
+    "it is an (n − 1)-step target": n_step_with(window=lambda n, length, t: min(n - 1, length - t)),
     "the targets are whole numbers (int64)": truncated_as_it_goes,  # hidden set B
     "changed the bootstrap_values it was given": zeroes_the_last_value,  # hidden set C
 }
@@ -611,6 +670,23 @@ class ChangePropagated(SumTree):
         if value >= self.nodes[2 * node] and self.nodes[2 * node + 1] > 0:
             return self.find(value - self.nodes[2 * node], 2 * node + 1)
         return self.find(value, 2 * node)
+
+
+class Float32Nodes(SumTree):
+    def __init__(self, capacity):
+        super().__init__(capacity)
+        self.nodes = np.zeros(2 * capacity, dtype=np.float32)  # to save memory
+
+
+class ChangeSignFlipped(ChangePropagated):
+    def update(self, slot, priority):
+        leaf = slot + self.capacity
+        change = self.nodes[leaf] - priority  # old − new
+        self.nodes[leaf] = priority
+        node = leaf
+        while node > 1:
+            node //= 2
+            self.nodes[node] += change
 
 
 class Unguarded(SumTree):
@@ -877,6 +953,11 @@ SUM_TREE_MISTAKES = [
                       r"23.*: update sums nodes\[2k − 1\] and nodes\[2k\] into node k, but node k's children are "
                       r"2k and 2k \+ 1"),
     (children_at(1), r"update sums nodes\[2k \+ 1\] and nodes\[2k \+ 2\] into node k"),
+    # red team b: float32 nodes (the leaves shown with the digits that tell them apart), the change's sign flipped
+    (Float32Nodes, r"the leaves nodes\[4:\] hold \[0.18000001, 0.14, 0.50999999, 0\]; expected \[0.18, 0.14, 0.51, "
+                   r"0\]: the nodes are float32.*Hint: keep the nodes float64"),
+    (ChangeSignFlipped, r"total\(\) returns -23; expected 23: every sum above the leaves is the negative of what it "
+                        r"should be: update changes the ancestors by old − new, the wrong sign"),
 ]
 
 
@@ -999,6 +1080,13 @@ def test_right_per_functions_pass(capsys):
     (lambda d, a, eps=1e-6: a * (np.abs(d) + eps), r"returned \[1.2, 6e-07, 0.3, 1.8\].*: α multiplies the error "
                                                    r"instead of being its exponent"),
     (lambda d, a, eps=1e-6: np.abs(d) * a + eps, "α multiplies the error"),
+    # red team b: eps to the power α on its own, and eps as a floor (shown with the digits that tell them apart)
+    (lambda d, a, eps=1e-6: np.abs(d) ** a + eps ** a,
+     r"returned \[1.516, 0.0002512, 0.66, 1.933\], expected \[1.516, 0.0002512, 0.6598, 1.933\]: the power is applied "
+     r"to each term, \|δ\|\^α \+ eps\^α: eps is added to \|δ\| before the power"),
+    (lambda d, a, eps=1e-6: np.maximum(np.abs(d), eps) ** a,
+     r"returned \[1.51572, 0.000251189, 0.659754, 1.93318\], expected \[1.51572, 0.000251189, 0.659755, 1.93318\]: "
+     r"eps is a floor, max\(\|δ\|, eps\), instead of being added: eps is added to \|δ\| before the power"),
 ])
 def test_priority_mistakes_are_named(wrong, named):
     with pytest.raises(CheckFailed, match=named):
@@ -1031,6 +1119,10 @@ def test_weight_mistakes_are_named(wrong, named):
      r"1\]"),
     (lambda s, b0, total: min(max(b0, s / total), 1.0), r"β is max\(beta_start, step / total_steps\)"),  # set C
     (lambda s, b0, total: torch.tensor(beta_at(s, b0, total)), "returned a tensor of shape ().*; expected a float"),
+    # red team b: the statement asks for a float, and min(1, x) returns the int 1 (from total_steps on)
+    (lambda s, b0, total: min(1, b0 + (1 - b0) * s / total),
+     r"beta_at\(step, 0.4, 1000\) at step 1000 returned the int 1; expected a float: min\(1, x\) returns the int 1 "
+     r"once step ≥ total_steps\. Hint: use 1.0, not 1"),
 ])
 def test_beta_mistakes_are_named(wrong, named):
     with pytest.raises(CheckFailed, match=named):
@@ -1049,6 +1141,8 @@ def test_per_weights_in_grading_runs():
     assert_graded(check_per_weights, (priorities_from, importance_weights, lambda s, b0, total: min(b0 + s / total,
                                                                                                     1.0)),
                   "failed", "β reaches 1 too early")
+    assert_graded(check_per_weights, (lambda d, a, eps=1e-6: np.maximum(np.abs(d), eps) ** a, importance_weights,
+                                      beta_at), "failed", "eps is added to |δ| before the power")
     hard_coded_alpha = lambda d, a, eps=1e-6: (np.abs(d) + eps) ** 0.6  # noqa: E731
     check_per_weights(hard_coded_alpha, importance_weights, beta_at)  # passes in the notebook
     assert_graded(check_per_weights, (hard_coded_alpha, importance_weights, beta_at), "failed",
@@ -1161,6 +1255,12 @@ def proportional_to_powered(self, batch_size, rng):
     return rng.choice(self.size, batch_size, p=powered / powered.sum())
 
 
+def memory_normalised(self, slots, beta):
+    """Weights divided by the largest weight in the whole memory, that of its smallest priority (Baselines)."""
+    smallest = self.tree.priorities(np.arange(self.size)).min() / self.tree.total
+    return (self.size * self.probabilities(slots)) ** -beta / (self.size * smallest) ** -beta
+
+
 class ThroughTheCourse(PrioritizedSlots):
     """Draws its values with the course's own stratified_values."""
 
@@ -1172,6 +1272,8 @@ RIGHT_SLOTS = (PrioritizedSlots, SegmentBounds)
 INDEPENDENT_DRAWS = slots_with(values=lambda self, b, rng: rng.uniform(0, self.tree.total, b))
 UNBOUNDED_SIZE = slots_with(add=adding(lambda self: self.max_priority))
 NO_EPS = slots_with(priorities=lambda self, td_errors: np.abs(td_errors) ** self.alpha)
+MEMORY_NORMALISED = slots_with(weights=memory_normalised)
+SIGNED_ERRORS = slots_with(priorities=lambda self, td_errors: (td_errors + self.eps) ** self.alpha)
 UNSCALED = slots_with(values=lambda self, b, rng: (np.arange(b) + rng.random(b)) / b)
 
 
@@ -1257,6 +1359,18 @@ SLOTS_MISTAKES = [
     (slots_with(sample=lambda self, b, beta, rng: PrioritizedSlots.sample(self, b, 0.4, rng)),
      r"sample\(..., beta=1.0, ...\) returned the weights .*: the weights are those of β = 0.4, whatever the beta "
      r"argument \(1.0\): β is fixed inside sample"),
+    # red team b: weights normalised over the whole memory (a batch of 64 always holds its smallest priority, one of
+    # 4 often does not), and priorities from the signed TD error (the tree refuses their NaN)
+    (slots_with(values=lambda self, b, rng: (np.arange(b) + rng.random(b)) * self.tree.total() / b),
+     r"your code raised TypeError: '(numpy.)?float(64)?' object is not callable \(line \d+ of your code: .*\): "
+     r"self.tree.total is a number, not a method\. Hint: .*write self.tree.total, without parentheses"),
+    (MEMORY_NORMALISED, r"for the slots \[.*\], sample\(..., beta=0.4, ...\) returned the weights \[.*\], expected "
+                        r"\[1, .*\]: the weights are normalised by the largest weight in the whole memory, that of "
+                        r"the smallest priority \(Baselines' choice\); the course divides by the largest weight in "
+                        r"the batch"),
+    pytest.param(SIGNED_ERRORS, r"update\(\[1, 3\], \[3.0, -0.5\]\) gave the tree a NaN or negative priority, which it "
+                                r"refused \(line \d+ of your code: .*\): the priorities come from the signed TD error, "
+                                r"and a negative error to the power α is NaN; use its absolute value", marks=WARNS),
 ]
 
 
@@ -1266,6 +1380,14 @@ def test_prioritized_slots_mistakes_are_named(wrong, named):
         check_prioritized_slots(wrong)
 
 
+@WARNS
+def test_every_grading_run_names_priorities_from_the_signed_error():
+    for seed in range(20):
+        assert min(error for _, error in beyond.slots_inputs(np.random.default_rng(seed))["first"]) < 0
+    assert_graded(check_prioritized_slots, (SIGNED_ERRORS,), "failed", "the priorities come from the signed TD error",
+                  seeds=range(6))
+
+
 def test_prioritized_slots_in_grading_runs():
     for right in RIGHT_SLOTS:
         assert_graded(check_prioritized_slots, (right,), "passed")
@@ -1273,7 +1395,8 @@ def test_prioritized_slots_in_grading_runs():
                          (UNSCALED, "not scaled by the total"),
                          (INDEPENDENT_DRAWS, "are not one in each of 64 equal segments"),
                          (slots_with(sample=sampling_slots(proportional_to_powered)), "in proportion to p^α"),
-                         (NARROW_SEGMENTS[0][0], "the segments are total / (batch_size + 1)")):
+                         (NARROW_SEGMENTS[0][0], "the segments are total / (batch_size + 1)"),
+                         (MEMORY_NORMALISED, "the largest weight in the whole memory")):
         assert_graded(check_prioritized_slots, (wrong,), "failed", words)
     hard_coded_capacity = slots_with(add=lambda self, slot: (self.tree.set(slot, self.max_priority),
                                                              setattr(self, "size", min(self.size + 1, 8))))
@@ -1348,8 +1471,19 @@ def swapped_bounds(scores, statistic, n_resamples, rng, confidence=0.95):
     return bootstrap_loop(scores, statistic, n_resamples, rng, confidence)[::-1]
 
 
+def bootstrap_order_statistics(scores, statistic, n_resamples, rng, confidence=0.95):
+    """The percentiles as sorted values at int(level · n_resamples): the statement does not ask for np.percentile."""
+    values = np.sort([statistic(rng.choice(scores, size=len(scores))) for _ in range(n_resamples)])
+    return values[int((1 - confidence) / 2 * n_resamples)], values[int((1 + confidence) / 2 * n_resamples) - 1]
+
+
+def bootstrap_nearest(scores, statistic, n_resamples, rng, confidence=0.95):
+    values = [statistic(rng.choice(scores, size=len(scores))) for _ in range(n_resamples)]
+    return tuple(np.quantile(values, [(1 - confidence) / 2, (1 + confidence) / 2], method="nearest"))
+
+
 RIGHT_STATISTICS = ((iqm, bootstrap_loop), (iqm_sorted, bootstrap_indices), (iqm, bootstrap_array),
-                    (iqm, bootstrap_scipy))
+                    (iqm, bootstrap_scipy), (iqm, bootstrap_order_statistics), (iqm, bootstrap_nearest))
 
 
 @pytest.mark.parametrize("right_iqm, right_bootstrap", RIGHT_STATISTICS)
@@ -1392,6 +1526,11 @@ def test_the_recorded_statistic_is_scipy_interquartile_mean():
         assert np.isclose(beyond.RecordedStatistic()(sample), stats.trim_mean(sample, 0.25))
 
 
+def round_cut_iqm(scores):
+    cut = round(len(scores) / 4)  # 1.75 → 2, 2.75 → 3
+    return float(np.mean(np.sort(scores)[cut:len(scores) - cut]))
+
+
 def in_place_iqm(scores):
     scores.sort()
     return iqm(scores)
@@ -1411,6 +1550,10 @@ def in_place_iqm(scores):
     (lambda s: float(np.mean(np.sort(s)[len(s) // 4:3 * len(s) // 4])), r"it keeps sorted\[n // 4 : 3 \* n // 4\]"),
     pytest.param(lambda s: stats.trim_mean(s, 0.5), "returned nan, the mean of no runs at all", marks=WARNS),
     (in_place_iqm, "reordered the array it was given"),
+    # red team b: round(0.25 · n); with 7 runs here its mean of the middle 3 is also the median
+    (round_cut_iqm, r"iqm\(\[500, 12, 230, 498, 77, 310, 150\]\) returned 230, expected 253: it cuts 2 runs from each "
+                    r"end of 7: 0.25 · n rounded up .* round\(0.25 · n\) does that here: it rounds 1.75 to 2\. Hint: "
+                    r"cut floor\(0.25 · n\), here 1"),
     (lambda s: np.sort(s)[2:-2], "returned a NumPy array of shape .*; expected one number"),
     # issue 18: a slice ending at -cut, empty when cut is 0
     pytest.param(lambda s: np.sort(s)[len(s) // 4:-(len(s) // 4)].mean(),
@@ -1491,8 +1634,16 @@ def test_bootstrap_mistakes_are_named(wrong, named):
         check_iqm_bootstrap(iqm, wrong)
 
 
+def test_every_grading_run_names_the_rounded_cut():
+    for seed in range(20):
+        sizes = beyond.statistics_inputs(np.random.default_rng(seed))["sizes"]
+        assert any(size % 4 == 3 and size > 3 for size in sizes), sizes
+    assert_graded(check_iqm_bootstrap, (round_cut_iqm, bootstrap_loop), "failed", "round(0.25 · n) does that here",
+                  seeds=range(10))
+
+
 def test_iqm_and_bootstrap_in_grading_runs():
-    for answers in RIGHT_STATISTICS[:2]:
+    for answers in (*RIGHT_STATISTICS[:2], *RIGHT_STATISTICS[-2:]):
         assert_graded(check_iqm_bootstrap, answers, "passed", seeds=range(3))
     assert_graded(check_iqm_bootstrap, (np.median, bootstrap_loop), "failed", "that is the median", seeds=range(3))
     assert_graded(check_iqm_bootstrap, (iqm, bootstrap_with(levels=[2.5, 97.5])), "failed", "that is the 95% interval",

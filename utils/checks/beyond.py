@@ -26,9 +26,18 @@ from utils.checks.wire import Opaque
 GAMMAS = (0.8, 0.85, 0.9, 0.95)
 
 
-def _numbers(values) -> str:
-    """Numbers written short, e.g. '[1, 0.25, 3.142]'."""
-    return "[" + ", ".join(f"{float(v):.4g}" for v in np.ravel(values)) + "]"
+def _numbers(values, digits: int = 4) -> str:
+    """Numbers written short, e.g. '[1, 0.25, 3.142]' (`digits` significant digits)."""
+    return "[" + ", ".join(f"{float(v):.{digits}g}" for v in np.ravel(values)) + "]"
+
+
+def _apart(got, expected) -> tuple:
+    """(got, expected) written as _numbers writes them, with as many digits as it takes to tell them apart (4–12)."""
+    for digits in range(4, 13):
+        shown = _numbers(got, digits), _numbers(expected, digits)
+        if shown[0] != shown[1]:
+            break
+    return shown
 
 
 def _raised(rec, key: str) -> bool:
@@ -57,6 +66,9 @@ VALUE_MEAN = ("the mean of V, not of A, is subtracted: V.mean(dim=-1, keepdim=Tr
 SIGNATURE_HINT = "keep the signature DuelingQNetwork(obs_dim=4, n_actions=2, hidden=128)."
 SINGLE_HINT = ("take the mean over the last dimension, A.mean(dim=-1, keepdim=True): it is the action dimension for "
                "one state (n_actions,) and for a batch (B, n_actions) alike.")
+EXPAND_HINT = ("expand(-1, n_actions) (or view(-1, 1)) reshapes V as if there were always a batch dimension; V as "
+               "value_head returns it, (..., 1), broadcasts against A by itself: Q = V + A − A.mean(dim=-1, "
+               "keepdim=True).")
 BROADCAST = re.compile(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)")
 # (a word in the student's line that crashed, the hint for it): a (B,) tensor met a (B, n_actions) one
 BROADCAST_HINTS = (("squeeze", "keep V's last dimension: value_head returns (B, 1), which broadcasts against "
@@ -231,8 +243,20 @@ def _dueling_layout(net, dims: dict) -> dict:
     layout = {"module": True, "plain_parameters": all(type(p) is nn.Parameter for p in net.parameters()),
               "heads": {name: _linear_shape(head) for name, head in heads.items()},
               "trunk": sorted(_linear_shape(m) for m in trunk)}
+    layout["unregistered"] = _unregistered(net)
     layout["loadable"] = layout["plain_parameters"] and _has_sizes(layout, dims)
     return layout
+
+
+def _unregistered(net) -> list:
+    """[attribute name, container type] of the network's plain lists, tuples and dicts that hold modules."""
+    internal = vars(nn.Module())  # _modules, _parameters, … of every module
+    found = []
+    for name, value in vars(net).items():
+        items = list(value.values()) if type(value) is dict else value if type(value) in (list, tuple) else []
+        if name not in internal and any(isinstance(item, nn.Module) for item in items):
+            found.append([name, type(value).__name__])
+    return found
 
 
 def _has_sizes(layout: dict, dims: dict) -> bool:
@@ -331,6 +355,13 @@ def _judge_layout(layout, built, call: str, dims: dict) -> None:
                f"Linear({dims['hidden']}, {outputs}): {meaning}.", f"self.{name} = nn.Linear(hidden, {size}).")
     shapes = [s for s in layout["trunk"] if type(s) is list]
     wanted = sorted([[dims["obs_dim"], dims["hidden"]], [dims["hidden"], dims["hidden"]]])
+    unregistered = layout.get("unregistered") if type(layout.get("unregistered")) is list else []
+    if sorted(shapes) != wanted and unregistered and type(unregistered[0]) is list and len(unregistered[0]) == 2:
+        name, kind = (str(part) for part in unregistered[0])
+        raise Mistake(f"{call}.{name} is a plain Python {kind} of layers: layers kept in a plain Python {kind} are not "
+                      "registered, so they are not among the network's parameters: the optimizer never trains them, "
+                      "and .to(device) and state_dict() leave them out. Hint: use nn.ModuleList / nn.Sequential: "
+                      f"self.{name} = nn.ModuleList([...]) or nn.Sequential(...).")
     expect(sorted(shapes) == wanted, f"{call} has the linear layers "
            f"{', '.join(f'Linear({a}, {b})' for a, b in sorted(shapes)) or 'none'} besides its heads; expected "
            f"Linear({dims['obs_dim']}, {dims['hidden']}) and Linear({dims['hidden']}, {dims['hidden']}).",
@@ -425,8 +456,9 @@ def _trunk_gradients(net, states: torch.Tensor) -> dict:
     heads = {name: getattr(net, name) for name, _, _ in HEADS}
     trunk = [m for m in net.modules() if type(m) is nn.Linear and all(m is not head for head in heads.values())]
     outputs = {}
-    handles = [head.register_forward_hook(lambda module, inputs, output, name=name: outputs.__setitem__(name, output))
-               for name, head in heads.items()]
+    # a copy in the graph: the forward may change the head's output in place afterwards (a -= a.mean(...))
+    handles = [head.register_forward_hook(lambda module, inputs, output, name=name: outputs.__setitem__(
+        name, output.clone() if type(output) is torch.Tensor else output)) for name, head in heads.items()]
     try:
         net(states)
     finally:
@@ -460,9 +492,16 @@ def _judge_single_state(results, key: str, call: str, case: dict) -> None:
     obs_dim, shape = case["dims"]["obs_dim"], (case["dims"]["n_actions"],)
     error = results.raised(f"{key} single")
     if error and not error.get("not_done"):
+        hint = (EXPAND_HINT if "expanded size" in str(error.get("message")) and "leading" in str(error.get("message"))
+                else SINGLE_HINT)
         raise Mistake(f"{call} fails on a single state of shape ({obs_dim},): it raised {crash_text(error)}. "
-                      f"Hint: {SINGLE_HINT}")
+                      f"Hint: {hint}")
     q_values = results.value(f"{key} single")
+    expect(not (type(q_values) in (torch.Tensor, nn.Parameter) and tuple(q_values.shape) == (1, *shape)), f"{call} "
+           f"on a single state of shape ({obs_dim},) returned {describe(q_values)}; expected shape {shape}: a batch "
+           "dimension is written in, as when V is reshaped with v.view(-1, 1) or v.repeat(1, n_actions) (or the "
+           "state is unsqueezed and never squeezed back).", "leave V as value_head returns it, (..., 1): it "
+           "broadcasts against A by itself: Q = V + A − A.mean(dim=-1, keepdim=True).")
     expect(type(q_values) in (torch.Tensor, nn.Parameter) and tuple(q_values.shape) == shape, f"{call} on a single "
            f"state of shape ({obs_dim},) returned {describe(q_values)}; expected shape {shape}, one Q-value per "
            "action.", SINGLE_HINT)
@@ -512,13 +551,14 @@ def n_step_inputs(rng) -> dict:
 
 def _n_step_reference(inputs: dict, n: int, terminated: bool, masks=None, power=lambda m: m, value_shift: int = 0,
                       reward_power=lambda k, m: k, summed=lambda m: m, window=lambda n, T, t: min(n, T - t),
-                      value_at=lambda t, m: t + m - 1) -> np.ndarray:
+                      value_at=lambda t, m: t + m - 1, reward_shift: int = 0) -> np.ndarray:
     """The targets of the episode; the keywords make the usual mistakes (their defaults: the right answer).
 
     `masks(t, m, T)`: whether the bootstrap is dropped (right: terminated and t + m == T);
     `power(m)`: the exponent of γ on the bootstrap; `value_at(t, m)` + `value_shift`: the index of the
     bootstrap value; `reward_power(k, m)`: the exponent of γ on r_(t+k); `summed(m)`: how many rewards are
-    summed; `window(n, T, t)`: m.
+    summed; `window(n, T, t)`: m; `reward_shift`: how many steps late the window's first reward is (rewards past
+    the episode's end left out).
     """
     rewards, values, gamma = inputs["rewards"], inputs["values"], inputs["gamma"]
     length = len(rewards)
@@ -526,7 +566,8 @@ def _n_step_reference(inputs: dict, n: int, terminated: bool, masks=None, power=
     targets = []
     for t in range(length):
         m = window(n, length, t)
-        window_sum = sum(gamma ** reward_power(k, m) * rewards[t + k] for k in range(summed(m)))
+        window_sum = sum(gamma ** reward_power(k, m) * rewards[t + k + reward_shift] for k in range(summed(m))
+                         if t + k + reward_shift < length)
         value = values[min(max(value_at(t, m) + value_shift, 0), length - 1)]
         targets.append(window_sum + (not masks(t, m, length)) * gamma ** power(m) * value)
     return np.array(targets)
@@ -579,6 +620,13 @@ def _n_step_slips(inputs: dict, n: int, terminated: bool) -> dict:
             slip(reward_power=lambda k, m: k + 1, power=lambda m: m + 1),
         "the rewards in the window are not discounted: r_(t+k) needs γ^k. Hint: Σ_(k<m) γ^k r_(t+k).":
             slip(reward_power=lambda k, m: 0),
+        "the bootstrap value is not discounted: it comes m steps after s_t, so it needs γ^m." + power_hint:
+            slip(power=lambda m: 0),
+        "the window starts one step late, at r_(t+1): r_t, the reward of the step from s_t, is the first reward of "
+        "its target. Hint: Σ_(k<m) γ^k r_(t+k), from k = 0: rewards[t + k].": slip(reward_shift=1),
+        "it is an (n − 1)-step target: m = min(n − 1, T − t) counts the bootstrap state as one of the n steps, so "
+        "the window holds one reward too few. Hint: m = min(n, T − t) rewards r_t … r_(t+m−1), then γ^m · "
+        "bootstrap_values[t + m − 1].": slip(window=lambda n, T, t: min(n - 1, T - t)),
         "n is ignored: every target sums all the rewards left in the episode (a Monte Carlo return), then "
         "bootstraps from its end. Hint: the window holds m = min(n, T − t) rewards.":
             _n_step_reference(inputs, len(inputs["rewards"]), terminated),
@@ -954,6 +1002,12 @@ def _sums_problem(results, key: str, priorities: np.ndarray, after: str, history
     """
     capacity, nodes = len(priorities), _nodes(results, key)
     leaves = nodes[capacity:]
+    if (nodes.shape == (2 * capacity,) and not np.array_equal(leaves, priorities)
+            and np.array_equal(leaves, priorities.astype(np.float32).astype(float))):
+        shown, wanted = _apart(leaves, priorities)
+        return (f"{after}, the leaves nodes[{capacity}:] hold {shown}; expected {wanted}: the nodes are float32, "
+                "which keeps about 7 digits, so the priorities and their sums are rounded. Hint: keep the nodes "
+                "float64: self.nodes = np.zeros(2 * capacity), NumPy's default dtype.")
     if nodes.shape != (2 * capacity,) or not np.array_equal(leaves, priorities):
         return (f"{after}, the leaves nodes[{capacity}:] hold {_numbers(leaves)}; expected {_numbers(priorities)}. "
                 "Hint: slot j is the leaf nodes[capacity + j].")
@@ -961,6 +1015,12 @@ def _sums_problem(results, key: str, priorities: np.ndarray, after: str, history
     total, expected = _total(results, key), priorities.sum()
     if not wrong and total == expected:
         return ""
+    sums = _tree_nodes(priorities)[1:capacity]
+    if np.any(sums != 0) and np.allclose(nodes[1:capacity], -sums):
+        return (f"{after}, total() returns {total:g}; expected {expected:g}: every sum above the leaves is the "
+                "negative of what it should be: update changes the ancestors by old − new, the wrong sign. Hint: "
+                "change = priority − self.nodes[leaf] (new − old), computed before the leaf is overwritten, then add "
+                "it to every ancestor.")
     where = (f": node {wrong[0]}{' (the root)' if wrong[0] == 1 else ''} holds {nodes[wrong[0]]:g}, not the sum of "
              f"its children {nodes[2 * wrong[0]] + nodes[2 * wrong[0] + 1]:g}") if wrong else ""
     shift = next((shift for shift in (-1, 1) if history is not None
@@ -1255,6 +1315,10 @@ def _priority_slips(inputs: dict) -> dict:
         "α is missing: priorities proportional to |δ| replay large errors too greedily (α = 0 is uniform "
         "sampling, α = 1 fully proportional)." + hint: np.abs(td_errors) + EPS,
         "eps is added after the power." + hint: np.abs(td_errors) ** alpha + EPS,
+        "the power is applied to each term, |δ|^α + eps^α: eps is added to |δ| before the power." + hint:
+            np.abs(td_errors) ** alpha + EPS ** alpha,
+        "eps is a floor, max(|δ|, eps), instead of being added: eps is added to |δ| before the power." + hint:
+            np.maximum(np.abs(td_errors), EPS) ** alpha,
         "the sign of δ is kept, so negative errors give NaN. Hint: (np.abs(td_errors) + eps) ** alpha.": signed,
         "it squares δ: the priority is of |δ|, not δ²." + hint: (td_errors ** 2 + EPS) ** alpha,
         "eps is added inside the absolute value, |δ + eps|, which shrinks the negative errors." + hint:
@@ -1273,11 +1337,11 @@ def _judge_priorities(results, inputs: dict) -> None:
     expected = _expected_priorities(inputs)
     if not np.allclose(got, expected, rtol=1e-9, atol=0):
         _expect_default_eps(got, inputs, call)
+        shown, wanted = _apart(got, expected)
         name_the_mistake(lambda value: any(np.allclose(got, candidate, rtol=1e-9, atol=0, equal_nan=True)
                                            for candidate in (value if type(value) is tuple else (value,))),
-                         _priority_slips(inputs), f"{call} returned {_numbers(got)}; expected {_numbers(expected)}. "
-                         "Hint: (|δ| + eps) ** alpha.",
-                         returned=f"{call} returned {_numbers(got)}, expected {_numbers(expected)}: ")
+                         _priority_slips(inputs), f"{call} returned {shown}; expected {wanted}. "
+                         "Hint: (|δ| + eps) ** alpha.", returned=f"{call} returned {shown}, expected {wanted}: ")
     call = f"priorities_from(np.array({td_errors}), {alpha}, {inputs['eps']})"
     got = _array_result(results.value("priorities eps"), call, len(td_errors), "priorities")
     expected = prioritized.priorities_from_td_errors(td_errors, alpha, inputs["eps"])
@@ -1371,6 +1435,11 @@ def _judge_beta_at(results, inputs: dict) -> None:
     """A float growing linearly from beta_start to 1 at total_steps, then staying at 1."""
     steps = inputs["steps"]
     call = f"beta_at(step, {inputs['beta']}, {inputs['total_steps']})"
+    for index, step in enumerate(steps):
+        got = results.value(f"beta {index}")
+        expect(not (type(got) is int and got == 1 and step >= inputs["total_steps"]), f"{call} at step {step} "
+               "returned the int 1; expected a float: min(1, x) returns the int 1 once step ≥ total_steps.",
+               "use 1.0, not 1: min(…, 1.0), so that beta_at always returns a float, as the statement asks.")
     got = [plain_number(results.value(f"beta {index}"), f"{call} returned", "a float", "return a plain number: "
                         "beta_start + (1 − beta_start) * min(step / total_steps, 1).", types=(float, np.floating))
            for index in range(len(steps))]
@@ -1423,6 +1492,8 @@ def slots_inputs(rng) -> dict:
         added = int(rng.integers(3, capacity - 2))  # then one more: at least two slots stay unused while sampling
         big, small, zero, other = (int(s) for s in rng.choice(added, size=4, replace=added < 4))
         signs = rng.choice([-1.0, 1.0], size=3)
+        if signs[:2].min() > 0:  # a negative error in the first update: a priority from the signed error shows
+            signs[1] = -1.0
         seeds = [int(s) for s in rng.choice(10**6, size=3, replace=False)]
         inputs = {"capacity": capacity, "alpha": alpha, "adds": list(range(added)),
                   "first": [[big, float(signs[0] * round(rng.uniform(2.5, 6), 2))],
@@ -1530,6 +1601,7 @@ def _draw_batches(memory, batch_size: int, rounds: int, beta: float, seed: int) 
 
 def judge_slots(results, inputs: dict) -> None:
     """Add slots and update priorities, reading the tree; then sample many batches from a seeded rng."""
+    _expect_total_read(results)
     results.value("memory")
     tree = results.value("tree")
     expect(type(tree) is Opaque and tree.type_name == "utils.prioritized.SumTree", f"PrioritizedSlots(...).tree is "
@@ -1547,6 +1619,17 @@ def judge_slots(results, inputs: dict) -> None:
     for slot in inputs["fill"]:
         results.value(f"fill {slot}")
     _judge_adds(results, inputs, "fill", inputs["fill"])
+
+
+def _expect_total_read(results) -> None:
+    """Name a call of total(): the course's SumTree has total as a property (7.3's skeleton had a method)."""
+    stopped = results.entries.get(str(results.entries.get("$stopped")))
+    info = stopped.get("raised") if type(stopped) is dict else None
+    if (type(info) is dict and info.get("type") == "TypeError" and "not callable" in str(info.get("message"))
+            and re.search(r"\.total\s*\(\s*\)", str(info.get("where")))):
+        raise Mistake(f"your code raised {crash_text(info)}: self.tree.total is a number, not a method. Hint: the "
+                      "course's SumTree has total as a property (7.3's skeleton had a method total()): write "
+                      "self.tree.total, without parentheses.")
 
 
 def _tree_priorities(results, key: str) -> np.ndarray:
@@ -1588,6 +1671,7 @@ def _max_priority(results, key: str) -> float:
 def _judge_first_update(results, inputs: dict) -> None:
     """update writes (|δ| + eps)^α for its slots; max_priority becomes the largest priority so far."""
     slots, deltas = (np.array(part) for part in zip(*inputs["first"]))
+    _expect_absolute_errors(results, "first", slots, deltas)
     results.value("first")
     before = _priorities_after(inputs, "adds")[0]
     expected, largest = _priorities_after(inputs, "first")
@@ -1618,6 +1702,17 @@ def _judge_first_update(results, inputs: dict) -> None:
             returned=f"max_priority is {got_max:.4g}, expected {largest:.4g}: ")
 
 
+def _expect_absolute_errors(results, key: str, slots: np.ndarray, deltas: np.ndarray) -> None:
+    """Name the tree refusing a NaN or negative priority from an update with a negative TD error."""
+    info = results.raised(key)
+    refused = info is not None and info.get("type") == "ValueError" and "finite" in str(info.get("message"))
+    where = (info or {}).get("where", "")
+    expect(not (refused and (deltas < 0).any()), f"update({slots.tolist()}, {deltas.tolist()}) gave the tree a NaN "
+           f"or negative priority, which it refused{where}: the priorities come from the signed TD error, and a "
+           "negative error to the power α is NaN; use its absolute value.",
+           "(np.abs(td_errors) + self.eps) ** self.alpha, the same as 7.4's priorities_from.")
+
+
 def _judge_later_update(results, inputs: dict) -> None:
     """A later, smaller error must not lower max_priority."""
     slots, deltas = (np.array(part) for part in zip(*inputs["later"]))
@@ -1632,6 +1727,7 @@ def _judge_later_update(results, inputs: dict) -> None:
 def _judge_zero_error(results, inputs: dict) -> None:
     """A TD error of exactly 0 must give the priority eps^α > 0: the transition stays sampleable."""
     slots, deltas = (np.array(part) for part in zip(*inputs["zero"]))
+    _expect_absolute_errors(results, "zero", slots, deltas)
     results.value("zero")
     expected = _priorities_after(inputs, "zero")[0]
     got = _tree_priorities(results, "zero")
@@ -1702,6 +1798,10 @@ def _judge_sampling(results, inputs: dict) -> None:
     expect(np.array_equal(full_slots, slots), f"{call} drew other slots than sample({SAMPLE_BATCH}, {beta}, rng) with "
            "an rng seeded alike: β must change the weights only.", "draw the slots with the rng alone.")
     _judge_sample_weights(slots, full_weights, priorities, inputs, FULL_BETA)
+    # Small batches miss some slots, the one of the smallest priority among them: weights normalised over the whole
+    # memory instead of over the batch show there (a batch of 64 always holds that slot).
+    for batch in results.value("draws same"):
+        _judge_sample_weights(*_sample_parts(batch, f"sample(4, {beta}, rng)", 4), priorities, inputs, beta)
 
 
 def _judge_looked_up(values: np.ndarray, total: float) -> None:
@@ -1819,6 +1919,9 @@ def _judge_sample_weights(slots, weights, priorities: np.ndarray, inputs: dict, 
         + hint: prioritized.importance_weights(probabilities, size, -beta),
         "P(i) is computed from p_i^α, but the tree already holds p_i = (|δ| + eps)^α: P(i) = p_i / total." + hint:
             prioritized.importance_weights(priorities[slots] ** inputs["alpha"], size, beta),
+        "the weights are normalised by the largest weight in the whole memory, that of the smallest priority "
+        "(Baselines' choice); the course divides by the largest weight in the batch, so the largest weight of every "
+        "batch is 1." + hint: (size * probabilities) ** -beta / (size * priorities.min() / priorities.sum()) ** -beta,
     }, returned + "." + hint, returned=returned + ": ")
 
 
@@ -1860,7 +1963,8 @@ def statistics_inputs(rng) -> dict:
         inputs = {"scores": scores.tolist(), "sizes": sizes, "confidence": float(rng.choice([0.5, 0.68, 0.8, 0.9])),
                   "seeds": dict(zip(("main", "same", "other", "confidence"), seeds)),
                   "fewer": int(rng.choice([size for size in range(5, count) if size != len(RUN_SCORES)]))}
-        if len(set(inputs["scores"])) == count and any(size % 4 for size in sizes) and all(
+        # a size with n % 4 == 3 (and n > 3, where the rounded cut is not the median): round(0.25 · n) shows there
+        if len(set(inputs["scores"])) == count and any(size % 4 == 3 and size > 3 for size in sizes) and all(
                 separated([_iqm(np.array(scores[:size])), *_iqm_slips(np.array(scores[:size])).values()], same_ok=True)
                 for size in sizes):
             return inputs
@@ -1876,7 +1980,13 @@ def _iqm_slips(scores: np.ndarray) -> dict:
     """What the usual mistakes return for iqm(scores), keyed by the message."""
     size, cut = len(scores), len(scores) // 4
     ordered, rounded_up = np.sort(scores), -(-len(scores) // 4)
+    rounded = (f" round(0.25 · n) does that here: it rounds {size / 4:g} to {round(size / 4)}."
+               if round(size / 4) == rounded_up != cut else "")
     return {
+        # Before the median: with 3 runs (and by chance with 7), cutting 1 (2) runs from each end leaves the median.
+        f"it cuts {rounded_up} runs from each end of {size}: 0.25 · n rounded up (or the runs kept are those between "
+        f"the 25th and 75th percentiles).{rounded} Hint: cut floor(0.25 · n), here {cut} (n // 4 or int(0.25 * n)), as "
+        "scipy.stats.trim_mean(scores, 0.25) does.": float(np.mean(ordered[rounded_up:size - rounded_up])),
         "that is the median. Hint: the IQM is the mean of the middle runs: sort, cut floor(0.25 · n) runs from each "
         "end, average the rest (scipy.stats.trim_mean(scores, 0.25)).": float(np.median(scores)),
         "that is the plain mean. Hint: sort, cut floor(0.25 · n) runs from each end, average the rest.":
@@ -1885,10 +1995,6 @@ def _iqm_slips(scores: np.ndarray) -> dict:
         "of them in all.": float(stats.trim_mean(scores, 0.125)),
         "it cuts runs from each end without sorting first, so it drops whichever runs come first and last. Hint: "
         "np.sort(scores) before cutting.": float(np.mean(scores[cut:size - cut])),
-        # Keeping the runs between the 25th and 75th percentiles comes to the same here.
-        f"it cuts {rounded_up} runs from each end of {size}: 0.25 · n rounded up (or the runs kept are those between "
-        f"the 25th and 75th percentiles). Hint: cut floor(0.25 · n), here {cut}, as scipy.stats.trim_mean(scores, "
-        "0.25) does.": float(np.mean(ordered[rounded_up:size - rounded_up])),
         "it cuts 25% of the runs from the top only. Hint: cut floor(0.25 · n) runs from each end.":
             float(np.mean(ordered[:size - cut])),
         f"it keeps sorted[n // 4 : 3 * n // 4], which cuts {cut} runs from the bottom but {size - 3 * size // 4} from "
@@ -2079,7 +2185,7 @@ def _judge_percentiles(interval: tuple, samples: list, confidence: float) -> Non
     values = _statistic_values(samples)
     expected = tuple(np.percentile(values, [50 * (1 - confidence), 50 * (1 + confidence)]))
     close = functools.partial(np.allclose, interval, rtol=1e-9)
-    if close(expected):
+    if close(expected) or _order_statistics(interval, values, confidence):
         return
     means = [float(np.mean(sample)) for sample in samples]
     narrower = 100 * (1 - confidence), 100 * confidence
@@ -2106,6 +2212,22 @@ def _judge_percentiles(interval: tuple, samples: list, confidence: float) -> Non
            f"statistic's values on your resamples are {_numbers(expected)}." + PERCENTILE_HINT,
         returned=f"bootstrap_interval(..., confidence={confidence}) returned {_numbers(interval)}, expected "
                  f"{_numbers(expected)}: ")
+
+
+def _order_statistics(interval: tuple, values: np.ndarray, confidence: float) -> bool:
+    """Is each bound a quantile of its level by some definition: between the order statistics around it?
+
+    The statement asks for the (1 − c)/2 and (1 + c)/2 quantiles, not for np.percentile's linear interpolation:
+    np.quantile's other methods, and sorted values at int(level · n) by hand, lie within one order statistic of
+    position level · n; every named wrong level is many order statistics away.
+    """
+    ordered, count = np.sort(values), len(values)
+    for bound, level in zip(interval, ((1 - confidence) / 2, (1 + confidence) / 2)):
+        lowest, highest = max(int(np.floor(level * count)) - 1, 0), min(int(np.ceil(level * count)) + 1, count - 1)
+        slack = 1e-9 * max(abs(ordered[lowest]), abs(ordered[highest]), 1.0)
+        if not ordered[lowest] - slack <= bound <= ordered[highest] + slack:
+            return False
+    return interval[0] <= interval[1]
 
 
 def _normal_interval(interval: tuple, values: np.ndarray, confidence: float) -> str:
