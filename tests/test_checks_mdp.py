@@ -216,6 +216,13 @@ SHARPER_BACKUP_MISTAKES = [
     (lambda Q, P, R, T, g: R + g * P @ (Q.max(axis=1) * T), "the terminal mask is inverted"),
     (lambda Q, P, R, T, g: R + g * np.einsum("sat,s->ta", P, greedy_values(Q, T)), "P is contracted over its first axis"),
     (lambda Q, P, R, T, g: R + g * P.transpose(2, 1, 0) @ greedy_values(Q, T), "P is contracted over its first axis"),
+    (lambda Q, P, R, T, g: R + g * P @ np.where(T, 0.0, Q.max()), "one max over the whole of Q"),
+    (lambda Q, P, R, T, g: R + g * P @ np.where(T, 0.0, np.maximum(Q[:, 0], Q[:, 1])), "only actions 0 and 1"),
+    (lambda Q, P, R, T, g: np.where(T[:, None], 0.0, R + g * P @ Q.max(axis=1)), "zeroes the whole backup of terminal "
+                                                                                "states s, R included"),
+    (lambda Q, P, R, T, g: R + g * P @ np.where(T[:, None], 0.0, Q.max(axis=1, keepdims=True)),
+     "its arrays do not line up"),
+    (lambda Q, P, R, T, g: R + g * (P * greedy_values(Q, T)).sum(axis=1), "its arrays do not line up"),
 ]
 
 

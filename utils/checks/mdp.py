@@ -124,6 +124,9 @@ def backup_inputs(rng) -> dict:
     P = seeded.dirichlet(np.ones(states), size=(states, 3))
     R = seeded.normal(size=(states, 3))
     Q = seeded.normal(size=(states, 3))
+    alive = np.flatnonzero(~terminal)
+    if not (Q[alive].argmax(axis=1) == 2).any():  # a max over actions 0 and 1 alone then shows
+        Q[alive[0], 2] = Q[alive[0]].max() + 0.5
     corridor = (4, 0.9) if rng is None else (int(rng.integers(4, 7)), float(rng.choice(GAMMAS)))
     return {"P": P, "R": R, "terminal": terminal, "Q": Q, "gamma": 0.8 if rng is None else float(rng.choice(GAMMAS)),
             "corridor": corridor}
@@ -160,6 +163,12 @@ def judge_backup(results, inputs: dict) -> None:
                f"{crash_text(crash)}: it takes the max over axis 0, the states (on a Q with as many states as "
                "actions it runs and gives exactly that), while max_a' Q(s', a') is a max over the actions.",
                "Q.max(axis=1) gives one value per state, shape (S,).")
+    expect(not (crash and "could not be broadcast" in str(crash.get("message"))),
+           f"your backup raised {crash_text(crash or {})}: its arrays do not line up. P has shape (S, A, S') "
+           f"{P.shape}, and v(s') = (1 - terminal[s']) * max_a' Q(s', a') must have shape (S',) {(P.shape[2],)}: "
+           "P @ v then sums over s', P's last axis, and gives (S, A). A v of shape (S, 1) (keepdims=True) or a sum "
+           "of P * v over axis 1 (the actions) does not.", "v = np.where(terminal, 0.0, Q.max(axis=1)); "
+           "return R + gamma * P @ v.")
     got = results.value("backup")
     expect(np.array_equal(results.value("Q after"), Q), "your backup changed the Q array it was given.",
            "build a new array for Q' instead of writing into Q: value iteration compares old and new Q.")
@@ -195,6 +204,15 @@ def judge_backup(results, inputs: dict) -> None:
                 "the next-state values are lined up with the current state s (v[s], not v[s']): the sum over s' "
                 "of P(s'|s, a) v(s) is just v(s). Hint: P @ v sums P(s'|s, a) * v(s') over the last axis, s'.":
                     R + gamma * best_next[:, None],
+                "it takes one max over the whole of Q (Q.max() without an axis), the same v for every next state. "
+                "Hint: max_a' Q(s', a') is a max per state, over the actions: Q.max(axis=1), shape (S,).":
+                    R + gamma * P @ np.where(terminal, 0.0, np.full(Q.shape[0], Q.max())),
+                "the max covers only actions 0 and 1 (CartPole has two; this MDP has more). Hint: Q.max(axis=1) "
+                "takes the max over every action.":
+                    R + gamma * P @ np.where(terminal, 0.0, np.maximum(Q[:, 0], Q[:, 1])),
+                "the terminal mask zeroes the whole backup of terminal states s, R included, instead of v(s'). "
+                "Hint: zero max_a' Q(s', a') where terminal[s'], then take R + gamma * P @ v.":
+                    np.where(terminal[:, None], 0.0, R + gamma * P @ Q.max(axis=1)),
                 "gamma discounts the immediate reward R too. Hint: Q'(s, a) = R(s, a) + gamma * (P @ v)(s, a): "
                 "R is received now, undiscounted.":
                     gamma * (R + P @ best_next),
