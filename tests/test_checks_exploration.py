@@ -303,6 +303,8 @@ NEW_POLICY_MISTAKES = [
      "n_actions\\) output"),
     (lambda q, s, e, rng: int(rng.integers(q_values_of(q, s).unsqueeze(0).shape[0])) if rng.random() < e else
      greedy(q, s), "with ε=1 every action was 0"),
+    (lambda q, s, e, rng: int(rng.integers(3)) if rng.random() < e else int(q_values_of(q, s).max()),
+     r"with ε=0 it always returned 0, the largest Q-value \(0.7\) made an int, not its index: the greedy action is 1"),
     (lambda q, s, e, rng: int(rng.integers(3)) if rng.random() < e else int(q_values_of(q, s)[1] > q_values_of(q, s)[0]),
      r"on a state whose greedy action is 2 \(the last of 3\), it returned \[0\]: it compares only the first two "
      r"actions' Q-values.*Hint: take the argmax over all 3 Q-values"),

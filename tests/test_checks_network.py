@@ -538,6 +538,9 @@ NEW_GREEDY_MISTAKES = [
     (quiet(lambda q, s: int(q(as_float32(s).unsqueeze(0)).argmax(dim=0)[0])), greedy_batch,
      "returned action 0 for every state.*argmax over dim 0 of a \\(1, n_actions\\) output is always 0"),
     (quiet(lambda q, s: q(as_float32(s)[None]).max(0).indices[0].item()), greedy_batch, "action 0 for every state"),
+    (greedy_one, quiet(lambda q, s: (q(s)[:, 1] > q(s)[:, 0]).long()), r"greedy_actions returned \[1, 0, 0, 0, 1\]; "
+                                                                         r"expected \[1, 0, 2, 0, 2\]: it compares only "
+                                                                         r"the first two actions"),
     (greedy_one, quiet(lambda q, s: q(s).argmax(1, keepdim=True).squeeze()),
      r"greedy_actions on a \(1, 4\) batch returned a tensor of shape \(\): a squeeze\(\) dropped the batch dimension"),
 ]

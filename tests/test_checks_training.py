@@ -148,7 +148,27 @@ def adds_in_place(rewards, next_states, terminated, target_net, gamma):
     return rewards
 
 
+def float_flags_as_index(rewards, next_states, terminated, target_net, gamma):
+    """Indexes with the float flags, a NumPy habit."""
+    with torch.no_grad():
+        best = target_net(next_states).max(dim=1).values
+    best[terminated] = 0.0
+    return rewards + gamma * best
+
+
+def masked_rows_plus_all(rewards, next_states, terminated, target_net, gamma):
+    """Adds a full (B,) future term to the masked rows only."""
+    with torch.no_grad():
+        best = target_net(next_states).max(dim=1).values
+    targets = rewards.clone()
+    targets[terminated == 0] += gamma * best
+    return targets
+
+
 STUDENT_TARGET_MISTAKES = [
+    (float_flags_as_index, r"IndexError.*terminated is a float32 tensor of 1.0/0.0 flags.*terminated.bool\(\)"),
+    (masked_rows_plus_all, r"a masked selection of rows \(the rows where terminated == 0, \d+ of \d+\) met a tensor "
+                           r"of all \d+ rows"),
     (mask_on_everything, "mask multiplies the reward too.*became 0 instead of its reward"),
     (mask_on_the_reward, "mask multiplies the reward instead of the future term"),
     (max_of_everything, "one max over the whole batch"),

@@ -130,6 +130,8 @@ def plain_number(value, returned: str, expected: str, hint: str = "", types: tup
     if type(value) is np.ndarray and np.ndarray in types and value.ndim == 0 and value.dtype.kind in "iuf":
         value = value[()]  # NumPy's own scalar, checked below like any other
     scalars = tuple(t for t in types if t is not np.ndarray)  # an array of another shape is no number
+    if type(value) in TENSOR_TYPES and value.numel() == 1 and ".item()" not in hint:
+        hint = "a one-element tensor is not a Python number: convert it with .item() (or float(...) / int(...))."
     expect(is_plain(value, scalars), f"{returned} {describe(value)}; expected {expected}.", hint)
     return value.item() if type(value) in NUMPY_SCALARS else value
 

@@ -226,8 +226,8 @@ def judge_epsilon_greedy(results, inputs: dict) -> None:
         _judge_explores_at_zero(results, inputs, zero, greedy)
     expect(spy["calls"][0] > 0, "with ε=0 epsilon_greedy_action never called the q_net it was given.",
            "the greedy action comes from the q_net argument, not from a network in the notebook's globals.")
-    _judge_greedy_at_zero(zero, greedy, n_actions, "")
-    _judge_greedy_last(results, n_actions)
+    _judge_greedy_at_zero(zero, state[:n_actions], "")
+    _judge_greedy_last(results, state, n_actions)
     expect(spy["calls"][1] == 0, "epsilon_greedy_action called q_net with gradient tracking on.",
            "compute the greedy action under torch.no_grad() (your greedy_action does).")
     _judge_own_rng(results, draws[1])
@@ -239,15 +239,16 @@ def judge_epsilon_greedy(results, inputs: dict) -> None:
     _judge_greedy_share(_counts(some, inputs), greedy, epsilon)
 
 
-def _judge_greedy_last(results, n_actions: int) -> None:
+def _judge_greedy_last(results, state: np.ndarray, n_actions: int) -> None:
     """At ε = 0 on a state whose greedy action is the last one, every action must be that one."""
     last = _actions(results, "zero last", LAST_GREEDY_DRAWS, "epsilon_greedy_action returned",
                     "env.step expects a plain int: use int(...) or .item().")
-    _judge_greedy_at_zero(last, n_actions - 1, n_actions, f" (the last of {n_actions})")
+    _judge_greedy_at_zero(last, _greedy_last(state, n_actions)[:n_actions], f" (the last of {n_actions})")
 
 
-def _judge_greedy_at_zero(actions: list, greedy: int, n_actions: int, which: str) -> None:
+def _judge_greedy_at_zero(actions: list, q_values: np.ndarray, which: str) -> None:
     """At ε = 0 every action must be the greedy one; actions 0 and 1 only, where it is 2 or more, mean two compared."""
+    n_actions, greedy = len(q_values), int(np.argmax(q_values))
     if set(actions) == {greedy}:
         return
     got = sorted(set(actions))
@@ -255,6 +256,10 @@ def _judge_greedy_at_zero(actions: list, greedy: int, n_actions: int, which: str
            f"with ε=0, on a state whose greedy action is {greedy}{which}, it returned {got}: it compares only the "
            "first two actions' Q-values, or returns a fixed action.",
            f"take the argmax over all {n_actions} Q-values: int(q_values.argmax()).")
+    top = float(np.max(q_values))
+    expect(not (len(got) == 1 and got[0] in (int(top), round(top))), f"with ε=0 it always returned {got[0]}, the "
+           f"largest Q-value ({top:.3g}) made an int, not its index: the greedy action is {greedy}{which}.",
+           "take the index of the maximum: int(q_values.argmax()), not int(q_values.max()).")
     returned = f"always returned {got[0]}" if len(got) == 1 else f"returned {got}"
     raise Mistake(f"with ε=0 it {returned}; the greedy action is {greedy}{which}. "
                   "Hint: the greedy action is the argmax of the Q-values, over the action dimension.")

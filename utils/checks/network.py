@@ -611,6 +611,8 @@ def _judge_batch(results, rows: np.ndarray, n_actions: int) -> None:
                    ".max(dim=1) gives (values, indices): take the indices, or use argmax(dim=1).")
         name_the_mistake(lambda value: torch.equal(actions, value), {
             "it picks the lowest Q-value in each row. Hint: argmax, not argmin.": q_values.argmin(dim=1),
+            "it compares only the first two actions' Q-values (q[:, 1] > q[:, 0]). Hint: argmax(dim=1) over all "
+            "n_actions Q-values.": (q_values[:, 1] > q_values[:, 0]).long(),
             largest.format("truncated"): q_values.max(dim=1).values.long(),
             largest.format("rounded"): q_values.max(dim=1).values.round().long(),
         }, f"greedy_actions returned {actions.tolist()}; expected {expected.tolist()}.",

@@ -4,6 +4,7 @@ The check of the training loop (5.4) lives in utils.checks.loop and is listed he
 """
 import contextlib
 import inspect
+import re
 import sys
 import warnings
 
@@ -117,7 +118,7 @@ def judge_targets(results, inputs: dict) -> None:
     """Compare the targets on a batch (some terminal) with r + γ(1 − terminated) max Q⁻, naming the usual slips."""
     rewards, states, terminated, gamma = (inputs[k] for k in ("rewards", "next_states", "terminated", "gamma"))
     size = (len(rewards),)
-    _name_target_crash(results.raised("targets"), results.value("target_net calls"))
+    _name_target_crash(results.raised("targets"), results.value("target_net calls"), len(rewards))
     got = _targets_tensor(results.value("targets"), size)
     after = results.value("arguments after")
     if type(after) is not list or len(after) != 3:
@@ -158,7 +159,7 @@ def _same(got: torch.Tensor, wanted: torch.Tensor) -> bool:
     return got.shape == wanted.shape and got.dtype.is_floating_point and torch.allclose(got, wanted, atol=1e-5)
 
 
-def _name_target_crash(crash, target_calls) -> None:
+def _name_target_crash(crash, target_calls, batch: int) -> None:
     """Name the crashes that max over the batch, .max's (values, indices) pair, a mask and other networks cause."""
     if not crash or crash.get("not_done") or crash.get("mistake"):
         return
@@ -167,9 +168,20 @@ def _name_target_crash(crash, target_calls) -> None:
         raise Mistake(f"td_targets raised RuntimeError: {message}{where}, and target_net was never called: the "
                       "targets come from another network (q_net, or another network of the notebook?). Hint: "
                       "target_net(next_states), the argument.")
+    sizes = [int(size) for size in re.findall(r"size of tensor [ab] \((\d+)\)", message)]
+    masked = re.search(r"\[[^\]]*(terminated|done|mask|~)", where)  # the student's line indexes with the flags
+    if kind == "RuntimeError" and "must match the size" in message and batch in sizes and min(sizes) < batch \
+            and masked:
+        raise Mistake(f"td_targets raised RuntimeError: {message}{where}: a masked selection of rows (the rows "
+                      f"where terminated == 0, {min(sizes)} of {batch}) met a tensor of all {batch} rows. Hint: mask "
+                      "with arithmetic on every row at once: r + gamma * (1 - terminated) * max_a' Q_target(s', a').")
     if kind == "RuntimeError" and "must match the size" in message:
         raise Mistake(f"td_targets raised RuntimeError: {message}. That is what max over dim 0 (the batch) gives: "
                       "one value per action, not per transition. Hint: take max over the actions, dim=1.")
+    if kind == "IndexError" and "tensors used as indices must be" in message:
+        raise Mistake(f"td_targets raised IndexError: {message}{where}: terminated is a float32 tensor of 1.0/0.0 "
+                      "flags, and a float tensor cannot index. Hint: index with terminated.bool(), or mask with "
+                      "arithmetic: r + gamma * (1 - terminated) * max_a' Q_target(s', a').")
     if kind == "TypeError" and any(words in message for words in ("return_types", "tuple", "converted to an index")):
         raise Mistake(f"td_targets raised TypeError: {message}. Hint: tensor.max(dim=1) returns (values, indices); "
                       "use .max(dim=1).values.")
