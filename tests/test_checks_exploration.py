@@ -445,7 +445,34 @@ class NotebookCounter:
 
 
 CORRECT_LOOPS = [run_episodes, loop_with_while, loop_with_reset_after, logs_epsilon_too]
+def twice_at_episode_end(env, q_net, n_episodes, schedule, rng):
+    """Wrong: the counter moves once more when an episode ends."""
+    lengths, step = [], 0
+    for _ in range(n_episodes):
+        state, _ = env.reset()
+        for t in range(10_000):
+            state, _, terminated, truncated, _ = env.step(eps_greedy(q_net, state, schedule(step), rng))
+            step += 1
+            if terminated or truncated:
+                step += 1
+                break
+        lengths.append(t + 1)
+    return lengths
+
+
+def explores_with_the_action_space(env, q_net, n_episodes, schedule, rng):
+    """Wrong: explores with env.action_space.sample() instead of epsilon_greedy_action."""
+    return run_episodes(env, q_net, n_episodes, schedule, rng, policy=lambda q, s, e, r: int(
+        env.action_space.sample()) if r.random() < e else greedy(q, s))
+
+
 NEW_LOOP_MISTAKES = [
+    (twice_at_episode_end, "increased twice at the end of each episode"),
+    (explores_with_the_action_space, r"it explores with env.action_space.sample\(\)"),
+    (lambda env, q, n, schedule, rng: run_episodes(env, q, n, schedule, rng, policy=lambda q_, s, e, r: eps_greedy(
+        q_, s, r, e)), "its arguments are in another order"),
+    (lambda env, q, n, schedule, rng: run_episodes(env, q, n, lambda step: schedule, rng),
+     "the schedule function itself reached epsilon_greedy_action as ε"),
     (NotebookCounter.run_episodes, r"run_episodes asked the schedule about steps \d+, \d+, \.\.\. instead of 0, 1, "
                                    r"\.\.\.: its step counter lives on between calls"),
     (lambda *a: run_episodes(*a, clock=lambda episode, t, step: episode), "asked about the episode number"),

@@ -8,6 +8,7 @@ env and the schedule) and records the lengths, the steps the schedule was asked 
 """
 import math
 import random
+import re
 
 import numpy as np
 import torch
@@ -513,6 +514,9 @@ def _clocks(lengths: list) -> dict:
         "the schedule is never called. Hint: epsilon = schedule(global_step) before every action.": [],
         "the first step is 1. Hint: global_step counts the steps taken before this one, so it starts at 0.":
             [s + 1 for s in right],
+        "the step counter is increased twice at the end of each episode (once for the step, once more when the "
+        "episode ends), so it skips a step per episode. Hint: global_step += 1 once per env.step, nowhere else.":
+            [s + e for e, n in enumerate(lengths) for s in range(sum(lengths[:e]), sum(lengths[:e]) + n)],
     }
 
 
@@ -554,11 +558,27 @@ def _judge_old_api(results, lengths: list) -> None:
     crash = results.raised("lengths")
     if not crash or crash.get("not_done"):
         return
+    _name_loop_crash(crash)
     for name in OLD_APIS:
         key = f"old {name}"
         if results.has(key) and not results.raised(key) and _lengths(results.value(key)) == lengths:
             raise Mistake(f"run_episodes raised {crash_text(crash)}; it plays the episodes right when the env "
                           f"follows the old gym API {OLD_API_SAID[name]}")
+
+
+def _name_loop_crash(crash: dict) -> None:
+    """Name the crashes of a loop that calls epsilon_greedy_action wrongly or explores without it."""
+    kind, message = crash.get("type"), str(crash.get("message"))
+    expect(not (kind == "TypeError" and "RecordingSchedule" in message), f"run_episodes raised {crash_text(crash)}: "
+           "the schedule function itself reached epsilon_greedy_action as ε, not its value.",
+           "call it: epsilon_greedy_action(q_net, state, schedule(global_step), rng).")
+    expect(not (kind == "AttributeError" and re.search(r"'(float|int)' object has no attribute '(random|integers)'",
+                                                       message)),
+           f"run_episodes raised {crash_text(crash)}: epsilon_greedy_action got a number where it uses the rng: its "
+           "arguments are in another order.", "epsilon_greedy_action(q_net, state, epsilon, rng), in that order.")
+    expect(not (kind == "AttributeError" and "action_space" in message), f"run_episodes raised {crash_text(crash)}: "
+           "it explores with env.action_space.sample(), which neither uses ε from the schedule nor the rng it was "
+           "given.", "choose every action with epsilon_greedy_action(q_net, state, schedule(global_step), rng).")
 
 
 def _lengths(value) -> list | None:
@@ -598,6 +618,10 @@ def judge_run_episodes(results, inputs: dict) -> None:
     """Check the lengths returned, the steps the schedule was asked about and that ε reached the actions."""
     lengths, reward = inputs["lengths"], inputs["reward"]
     _judge_old_api(results, lengths)
+    for index in range(len(inputs["explore"]["seeds"])):  # the runs at ε = 1 reach the exploring branch
+        crash = results.raised(f"explore {index}")
+        if crash and not crash.get("not_done"):
+            _name_loop_crash(crash)
     hint = "count the steps of each episode and return the list of counts."
     got = plain_values(results.value("lengths"), "run_episodes returned", f"the list of episode lengths {lengths}",
                        hint)
