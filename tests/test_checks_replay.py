@@ -368,6 +368,29 @@ class LenIsPosition(Good):
         return self.position
 
 
+class SizeFromPosition(Good):
+    """size = max(size, position): stops growing once the position wraps around."""
+
+    def push(self, *transition):
+        super().push(*transition)
+        self.size = max(self.size_before, self.position)
+        self.size_before = self.size
+
+    size_before = 0
+
+
+class IndicesBelowBatchSize(Good):
+    def indices(self, batch_size):
+        super().indices(batch_size)
+        return torch.randperm(batch_size)
+
+
+class IntegerTerminated(Good):
+    def __init__(self, capacity, obs_dim=4):
+        super().__init__(capacity, obs_dim)
+        self.terminated = torch.zeros(capacity, dtype=torch.int64)
+
+
 class WrapsEarly(Good):
     """position = (position + 1) % (capacity - 1): the last slot is never written."""
 
@@ -544,6 +567,10 @@ NEW_MISTAKES = [
                            "capacity"),
     (LenIsPosition, "len\\(memory\\) is 2; expected 5. Hint: that is the write position"),
     (WrapsEarly, "a slot was never written.*not % \\(capacity - 1\\)"),
+    (SizeFromPosition, r"len\(memory\) is 4; expected 5. Hint: len stopped below capacity"),
+    (IndicesBelowBatchSize, r"the same row every time, the first. Hint: draw the indices from range\(len\(self\)\)"),
+    (IntegerTerminated, r"terminated has dtype torch.int64; expected torch.float32. Hint: store the terminated flags "
+                        r"as float32"),
     (OverwritesLast, "overwrites its last slot again and again"),
     (IntegerRewards, "the rewards lost their fractional part"),
     (IntegerStates, "without its fractional part: the states are kept in an integer tensor"),

@@ -496,6 +496,10 @@ def _judge_one(results, inputs: dict) -> None:
     if seen == list(range(first - len(seen), first)):
         raise Mistake(f"{returned}, the {len(seen)} most recently pushed. Hint: sampling must be uniformly random "
                       "over all stored transitions, not the newest ones.")
+    if seen == [0]:
+        raise Mistake(f"{returned}: the same row every time, the first. Hint: draw the indices from range(len(self)) "
+                      "(torch.randint(len(self), (batch_size,)) or torch.randperm(len(self))[:batch_size]), not from "
+                      "range(batch_size), and afresh at every call.")
     if len(seen) == 1:
         raise Mistake(f"{returned}: the same row every time. Hint: draw fresh random indices at every call.")
     if seen == list(range(first - 1)):
@@ -524,7 +528,10 @@ def _judge_ring(results, inputs: dict) -> None:
         raise Mistake(f"after {total} pushes into capacity {capacity}, len(memory) is {size}; expected {capacity}. "
                       + ("Hint: that is the write position, which wraps around to 0: keep a separate count, "
                          "size = min(size + 1, capacity), and return it from __len__." if size == position else
-                         "Hint: len never exceeds capacity: size = min(size + 1, capacity)."))
+                         "Hint: len never exceeds capacity: size = min(size + 1, capacity)." if size > capacity else
+                         "Hint: len stopped below capacity: a count taken from the write position (such as size = "
+                         "max(size, position)) stops growing once the position wraps around; count pushes with "
+                         "size = min(size + 1, capacity)."))
     rows, position = _row_count(results.value("held")), total % capacity
     if rows == position:
         raise Mistake(f"after {total} pushes into capacity {capacity}, sample({capacity}) returned {rows} rows: as "

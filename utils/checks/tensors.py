@@ -24,7 +24,10 @@ def expect_tensor(value, name: str, shape: tuple, dtype: torch.dtype) -> None:
     plain_tensor(value, f"{name} is", wanted, _not_tensor_hint(value))
     got = tuple(value.shape)
     expect(got == shape, f"{name} has shape {got}; expected {shape}.", shape_hint(got, shape))
+    flags = "terminated" in name and dtype == torch.float32 and not value.dtype.is_floating_point
     expect(value.dtype == dtype, f"{name} has dtype {value.dtype}; expected {dtype}.",
+           "store the terminated flags as float32 (1.0 or 0.0): the TD targets compute (1 - terminated) * ... with "
+           "them, in the network's float32." if flags else
            DTYPE_HINTS.get((value.dtype, dtype), f"convert with .to({dtype})."))
 
 
