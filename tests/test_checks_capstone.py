@@ -69,6 +69,9 @@ def test_right_answers_pass(capsys):
     (lambda seed: DQNConfig(seed=seed, env_id="Acrobot-v1", stop_return=-100.0, max_env_steps=500_000),
      "more than the 150,000"),
     (lambda seed: {"env_id": "Acrobot-v1"}, "returned a Python dict; expected a DQNConfig"),
+    # red team b: the seed made a float was refused as "expected a plain int, float or str"
+    (lambda seed: DQNConfig(seed=float(seed), env_id="Acrobot-v1", stop_return=-100.0),
+     r"gave seed=a Python float; expected a plain int: seed must be an int, .*Hint: pass the seed on as it was given"),
 ])
 def test_config_mistakes_are_named(config, words):
     with pytest.raises(CheckFailed, match=words):
@@ -97,6 +100,11 @@ VERDICT_MISTAKES = [
     (lambda r, e: bool(np.mean(r) >= -100), r"one threshold for every task, above -104 and at most -100 \(Acrobot-v1's "
                                             r"-100, written in\?\)"),
     (lambda r, e: np.mean(r) >= -110.0, r"one threshold for every task.*MountainCar-v0's -110"),
+    # red team b: a training curve's last episodes, a rounded mean (-110.4 counted as -110)
+    (lambda r, e: bool(np.mean(r[-10:]) >= gym.spec(e).reward_threshold),
+     r"judges the last episodes only \(returns\[-10:\]"),
+    (lambda r, e: bool(round(float(np.mean(r))) >= gym.spec(e).reward_threshold),
+     r"MountainCar-v0 mean -110.4 \(threshold -110\): True; it rounds the mean before comparing"),
 ]
 
 
@@ -128,6 +136,14 @@ def test_negative_reward_task_in_grading_runs():
     other_tasks = [seed for seed in range(20) if any(env_id not in notebook_thresholds for _, env_id in
                                                      capstone.task_inputs(np.random.default_rng(seed))["cases"])]
     assert_graded(check_negative_reward_task, (acrobot_config, notebook_tasks), "failed", "KeyError", seeds=other_tasks)
+
+
+def test_grading_runs_name_a_rounded_mean_and_the_last_episodes():
+    # every task has a case whose mean is less than 0.5 below its threshold, and one whose last episodes mislead
+    rounded = lambda r, e: bool(round(float(np.mean(r))) >= gym.spec(e).reward_threshold)  # noqa: E731
+    assert_graded(check_negative_reward_task, (acrobot_config, rounded), "failed", "rounds the mean before comparing")
+    last_ten = lambda r, e: bool(np.mean(r[-10:]) >= gym.spec(e).reward_threshold)  # noqa: E731
+    assert_graded(check_negative_reward_task, (acrobot_config, last_ten), "failed", "judges the last episodes only")
 
 
 def test_grading_runs_ask_about_mountain_car_and_another_positive_threshold():
@@ -205,6 +221,41 @@ def make_bonus(power=0.5, count_first=True, update=True, clip=True, key=None, of
     return bonus
 
 
+def beta_forgotten(counts, state, low, high, bins, beta):
+    """1/√N: β never used."""
+    cell = tuple(np.clip(np.floor((state - low) / ((high - low) / bins)), 0, bins - 1).astype(int).tolist())
+    counts[cell] = counts.get(cell, 0) + 1
+    return 1 / np.sqrt(counts[cell])
+
+
+def beta_under_the_root(counts, state, low, high, bins, beta):
+    """√(β/N) instead of β/√N."""
+    cell = tuple(np.clip(np.floor((state - low) / ((high - low) / bins)), 0, bins - 1).astype(int).tolist())
+    counts[cell] = counts.get(cell, 0) + 1
+    return np.sqrt(beta / counts[cell])
+
+
+def increment_without_default(counts, state, low, high, bins, beta):
+    """counts[cell] += 1 on a cell never seen: KeyError."""
+    cell = tuple(np.clip(np.floor((state - low) / ((high - low) / bins)), 0, bins - 1).astype(int))
+    counts[cell] += 1
+    return beta / np.sqrt(counts[cell])
+
+
+def keyed_by_the_array(counts, state, low, high, bins, beta):
+    """The index array itself as the key: unhashable."""
+    cell = np.clip(np.floor((state - low) / ((high - low) / bins)), 0, bins - 1).astype(int)
+    counts[cell] = counts.get(cell, 0) + 1
+    return beta / np.sqrt(counts[cell])
+
+
+def ceil_minus_one(counts, state, low, high, bins, beta):
+    """ceil(x) − 1 as the index: a state on a cell's lower boundary goes one cell down."""
+    cell = tuple(np.clip(np.ceil((state - low) / ((high - low) / bins)) - 1, 0, bins - 1).astype(int).tolist())
+    counts[cell] = counts.get(cell, 0) + 1
+    return beta / np.sqrt(counts[cell])
+
+
 MOUNTAIN_CAR_BOUNDS = (np.array([-1.2, -0.07]), np.array([0.6, 0.07]))
 
 
@@ -266,6 +317,16 @@ def test_right_bonuses_pass():
     (keyed_by(lambda cell, bins: ",".join(map(str, cell))), "keyed by the Python str '1,2'"),
     (keyed_by(lambda cell, bins: cell[0] * bins + cell[1]), "keyed by the Python int 6"),
     (keyed_by(lambda cell, bins: tuple(float(i) for i in cell)), "keyed by tuples holding a Python float"),
+    # red team b: β left out or under the root, a crash with no hint, a tensor, ceil − 1
+    (beta_forgotten, r"the bonus is 1/√N: β is missing\. Hint: the bonus is β/√N"),
+    (beta_under_the_root, r"the bonus is √\(β/N\): β is inside the root\. Hint: the bonus is β/√N"),
+    (increment_without_default, r"raised KeyError: .*counts\[cell\] \+= 1 cannot read it\. Hint: counts\[cell\] = "
+                                r"counts\.get\(cell, 0\) \+ 1"),
+    (keyed_by_the_array, r"unhashable type: 'numpy.ndarray'.*cannot be a dict key\. Hint: use tuple\(\.\.\.\) of the "
+                         r"cell's indices as the key"),
+    (lambda counts, state, low, high, bins, beta: torch.tensor(count_bonus(counts, state, low, high, bins, beta)),
+     r"returned a tensor of shape \(\) .*: return a float, not a tensor"),
+    (ceil_minus_one, r"a state on a cell's lower boundary is put in the cell below \(ceil\(x\) − 1"),
 ])
 def test_bonus_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
@@ -288,6 +349,14 @@ def test_count_bonus_in_grading_runs():
         return counts["course"](state)
 
     assert graded(check_count_bonus, 0, kept_alongside)["flags"] == ["calls the course's own `utils.dqn.CountBonus`"]
+
+
+def test_grading_runs_tell_beta_and_boundaries_apart():
+    # β = 1 made 1/√N and √(β/N) the right bonus; a walk without a state on an inner boundary let ceil − 1 pass.
+    assert all(capstone.bonus_inputs(np.random.default_rng(seed))["beta"] != 1.0 for seed in range(30))
+    for wrong, words in ((beta_forgotten, "β is missing"), (beta_under_the_root, "β is inside the root"),
+                         (ceil_minus_one, "lower boundary is put in the cell below")):
+        assert_graded(check_count_bonus, (wrong,), "failed", words, seeds=range(5))
 
 
 def test_the_notebook_walk_tells_every_bonus_mistake_from_every_other():

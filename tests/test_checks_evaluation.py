@@ -1,4 +1,5 @@
 """Checks of notebook 6: right answers pass, typical mistakes are named, in a notebook and in graded runs."""
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -251,7 +252,64 @@ def resets_every_step(q_net, n_episodes, seed):
     return returns
 
 
+def reseeds_one_seed_in_reset(q_net, n_episodes, seed):
+    """make_env(seed) for every episode, reseeded with env.reset(seed=seed + i): not make_env(seed + i)'s episode."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env = make_env(seed)
+        state, _ = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            state, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
+            returns[i], done = returns[i] + reward, terminated or truncated
+    return returns
+
+
+def accumulates_the_seed(q_net, n_episodes, seed):
+    """`seed += i` in the loop: the seeds drift by 0, 1, 3, 6, ..."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        seed += i
+        returns[i] = play(make_env(seed), q_net)
+    return returns
+
+
+def scores_truncation_zero(q_net, n_episodes, seed):
+    """Keeps a return only when the episode was terminated: a truncated one counts 0."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env = make_env(seed + i)
+        state, _ = env.reset()
+        total, terminated, truncated = 0.0, False, False
+        while not (terminated or truncated):
+            state, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
+            total += reward
+        returns[i] = total if terminated else 0.0
+    return returns
+
+
+def totals_from_one(q_net, n_episodes, seed):
+    """np.ones where np.zeros was meant (np.empty, as often, starts from whatever was in memory)."""
+    returns = np.ones(n_episodes)
+    for i in range(n_episodes):
+        env = make_env(seed + i)
+        state, _ = env.reset()
+        done = False
+        while not done:
+            state, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
+            returns[i] += reward
+            done = terminated or truncated
+    return returns
+
+
 STUDENT_EVALUATION_MISTAKES = [
+    # red team b: reseeded in reset(), `seed += i`, truncation scored 0, an accumulator not started at 0
+    (reseeds_one_seed_in_reset, r"made with make_env\(seed\) and reseeded in reset\(\).*Hint: use make_env\(seed \+ "
+                                r"i\) and reset\(\) without a seed"),
+    (accumulates_the_seed, r"seeds \[1000, 1001, 1003, 1006, .*: the seeds accumulate: `seed \+= i`"),
+    (scores_truncation_zero, r"truncated episodes scored 0: an episode's score is its reward sum"),
+    (totals_from_one, r"every return is off by \+1: the accumulator does not start at 0.*Hint: start each episode's "
+                      r"total at 0"),
     (resets_every_step, "reset the environment in the middle of an episode, after 1 step,"),
     (old_reset_api, "env.reset\\(\\) returns a pair \\(observation, info\\)"),
     (old_reset_api_greedy, "passed greedy_action the pair \\(observation, info\\)"),
@@ -306,7 +364,45 @@ def counts_steps(q_net, n_episodes, seed):
     return np.asarray(lengths)
 
 
-@pytest.mark.parametrize("right", [reseeds_with_its_own_seed, counts_steps])
+def numpy_seeds(q_net, n_episodes, seed):
+    """Right: the seeds of seed + np.arange(n_episodes), NumPy integers."""
+    return np.array([play(make_env(episode_seed), q_net) for episode_seed in seed + np.arange(n_episodes)])
+
+
+def recorded_statistics(q_net, n_episodes, seed):
+    """Right: gymnasium's RecordEpisodeStatistics around make_env(seed + i) gives each return."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env = gym.wrappers.RecordEpisodeStatistics(make_env(seed + i))
+        state, _ = env.reset()
+        done = False
+        while not done:
+            state, _, terminated, truncated, info = env.step(greedy_action(q_net, state))
+            done = terminated or truncated
+        returns[i] = float(info["episode"]["r"])
+    return returns
+
+
+def extra_env_for_sizes(q_net, n_episodes, seed):
+    """Right: an extra make_env(seed), never reset or stepped, only to read the number of actions."""
+    n_actions = make_env(seed).action_space.n
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env = make_env(seed + i)
+        state, _ = env.reset()
+        done = False
+        while not done:
+            action = greedy_action(q_net, state)
+            assert 0 <= action < n_actions
+            state, reward, terminated, truncated, _ = env.step(action)
+            returns[i] += reward
+            done = terminated or truncated
+    return returns
+
+
+@pytest.mark.parametrize("right", [reseeds_with_its_own_seed, counts_steps,
+                                   # red team b: NumPy seeds, a gymnasium wrapper, an env made only for its sizes
+                                   numpy_seeds, recorded_statistics, extra_env_for_sizes])
 def test_right_evaluation_variants_pass(right, capsys):
     check_evaluate_greedy(right)
     assert all(graded(check_evaluate_greedy, seed, right)["status"] == "passed" for seed in SEEDS)
@@ -380,6 +476,12 @@ STUDENT_VERDICT_MISTAKES = [
     (lambda returns: np.mean(returns, axis=0) >= REWARD_THRESHOLD, "axis=0"),
     (lambda returns: [float(np.mean(run)) >= REWARD_THRESHOLD for run in returns], "expected a NumPy array"),
     (lambda returns: returns[:, :10].mean(axis=1) >= REWARD_THRESHOLD, "first 10 episodes"),
+    # red team b: a training curve's last 10 episodes, a lower confidence bound, a rounded mean
+    (lambda returns: returns[:, -10:].mean(axis=1) >= REWARD_THRESHOLD, r"averages only the last 10 episodes"),
+    (lambda returns: returns.mean(axis=1) - returns.std(axis=1) >= REWARD_THRESHOLD,
+     r"the mean minus a standard deviation \(a lower confidence bound\).*the criterion is the mean itself"),
+    (lambda returns: np.round(returns.mean(axis=1)) >= REWARD_THRESHOLD,
+     r"rounds the mean before comparing: a mean of 474.5 or more counts as 475"),
 ]
 
 
@@ -403,6 +505,8 @@ GRADED = [  # check, a right answer, a wrong one and the words naming its mistak
      "compared with 100 × the threshold, which is the mean criterion only for runs of 100 episodes"),
     (check_solved_runs, lambda returns: returns.mean(axis=1) >= REWARD_THRESHOLD,
      lambda returns: returns.mean(axis=1) > REWARD_THRESHOLD, "> instead of >="),
+    (check_solved_runs, lambda returns: returns.mean(axis=1) >= REWARD_THRESHOLD,  # red team b: a mean of 474.6 counts
+     lambda returns: np.round(returns.mean(axis=1)) >= REWARD_THRESHOLD, "rounds the mean before comparing"),
 ]
 
 

@@ -71,6 +71,14 @@ def test_bad_seed_is_refused_clearly(bad):
         make_env(bad)
 
 
+def test_numpy_integer_seeds_make_the_same_env_as_python_ints():
+    # make_env(seed + i) over np.arange, or a seed drawn with np.random.randint, is a NumPy integer
+    for seed in (np.int64(7), np.int32(7), np.uint16(7)):
+        env = make_env(seed)
+        assert np.array_equal(env.reset()[0], make_env(7).reset()[0])
+        assert env.action_space.sample() == make_env(7).action_space.sample()
+
+
 @pytest.mark.parametrize("env_id, dimensions, frame_shape", [
     ("CartPole-v1", (4, 2), (400, 600, 3)),
     ("Acrobot-v1", (6, 3), (500, 500, 3)),

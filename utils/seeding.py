@@ -59,6 +59,7 @@ def make_env(seed: int, render: bool = False, max_episode_steps: int | None = No
     you call starts an episode drawn from the seeded generator.
     """
     _require_seed(seed)
+    seed = int(seed)  # a NumPy integer (seed + i over np.arange) is a fine seed, but gymnasium takes Python ints only
     kwargs = {"render_mode": "rgb_array"} if render else {}
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps

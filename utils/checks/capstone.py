@@ -38,6 +38,8 @@ def _threshold(env_id: str) -> float:
 
 CONFIG_FIELDS = (("seed", (int,)), ("env_id", (str,)), ("max_env_steps", (int,)),
                  ("stop_return", (int, float, type(None))))
+FIELD_KINDS = {"seed": "int", "env_id": "str", "max_env_steps": "int", "stop_return": "number or None"}
+"""What each field compared must be, as a message says it."""
 
 
 def task_inputs(rng) -> dict:
@@ -49,6 +51,8 @@ def task_inputs(rng) -> dict:
                  [[-80.0] * 60 + [-140.0] * 40, ACROBOT],  # mean -104, median -80
                  [[-80.0] * 50 + [-110.0] * 50, ACROBOT],  # mean -95, some episodes below the threshold
                  [[-80.0] * 10 + [-140.0] * 90, ACROBOT],  # mean -134, median -140, best episode -80
+                 [[-140.0] * 60 + [-80.0] * 40, ACROBOT],  # mean -116, the last episodes -80
+                 [[-111.0] * 40 + [-110.0] * 60, MOUNTAIN_CAR],  # mean -110.4: solved only if the mean is rounded
                  [[-105.0] * EPISODES, MOUNTAIN_CAR], [[-115.0] * EPISODES, MOUNTAIN_CAR],
                  [[300.0] * EPISODES, "CartPole-v0"]]  # solved at 195
         return {"seed": 3, "cases": cases}
@@ -70,9 +74,14 @@ def _verdict_cases(rng, env_id: str) -> list:
     worst_trap = [threshold + spread] * 50 + [threshold - spread + up] * 50
     # a few episodes above and most far below: the best episode is above the threshold, mean and median below.
     best_trap = [threshold + spread] * 10 + [threshold - 2 * spread] * 90
+    # the best episodes last: the last ten are above the threshold, the mean below it.
+    late_trap = [threshold - 2 * spread] * 60 + [threshold + spread] * 40
+    # a mean less than 0.5 below the threshold (whole-number returns, as a task's are): rounded, it reaches it.
+    short = int(rng.integers(1, 50))
+    rounding_trap = [threshold - 1] * short + [threshold] * (EPISODES - short)
     return [[[float(r) for r in returns], env_id] for returns in
             ([threshold + up] * EPISODES, [threshold - down] * EPISODES, [threshold] * EPISODES, median_trap,
-             worst_trap, best_trap, [float(low)] * EPISODES)]
+             worst_trap, best_trap, [float(low)] * EPISODES, late_trap, rounding_trap)]
 
 
 def probe_task(rec, inputs: dict, acrobot_config, solved) -> None:
@@ -99,8 +108,11 @@ def _judge_config(results, seed: int) -> None:
     fields = results.value("fields")
     # A dataclass takes any object in any field: those compared below must be plain values first.
     odd = next((name for name, types in CONFIG_FIELDS if type(fields.get(name)) not in types), None)
-    expect(odd is None, f"{call} gave {odd}={describe(fields.get(odd or 'seed'))}; expected a plain int, float or "
-           "str, as DQNConfig's defaults are.", "pass plain values: DQNConfig(seed=seed, ...).")
+    expect(odd is None, f"{call} gave {odd}={describe(fields.get(odd or 'seed'))}; expected a plain "
+           f"{FIELD_KINDS.get(odd or 'seed')}" + (": seed must be an int" if odd == "seed" else "") +
+           ", as DQNConfig's default is.",
+           "pass the seed on as it was given: DQNConfig(seed=seed, ...)." if odd == "seed" else
+           "pass plain values: DQNConfig(seed=seed, ...).")
     expect(fields["seed"] == seed, f"{call} gave seed={fields['seed']}.",
            "pass the seed on: DQNConfig(seed=seed, ...).")
     expect(fields["env_id"] == ACROBOT, f"{call} trains on {fields['env_id']!r}.", f"env_id=\"{ACROBOT}\".")
@@ -148,6 +160,11 @@ def _wrong_rules() -> dict:
             lambda r, t, e: r.max() >= t,
         "asks every episode to reach the threshold; the criterion is the mean. Hint: np.mean(returns) >= "
         "threshold.": lambda r, t, e: r.min() >= t,
+        "judges the last episodes only (returns[-10:], a training curve's habit); the criterion is the mean over "
+        "every episode given. Hint: np.mean(returns) >= threshold.": lambda r, t, e: r[-10:].mean() >= t,
+        "rounds the mean before comparing: a mean a little below the threshold (such as -110.4 for MountainCar's "
+        "-110) counts as reaching it. Hint: compare the mean itself, unrounded: np.mean(returns) >= threshold.":
+            lambda r, t, e: round(float(r.mean())) >= t,
     }
 
 
@@ -203,6 +220,8 @@ check_negative_reward_task = Check("8.1", "acrobot_config / solved", task_inputs
 WRITTEN_IN_BINS = (4, 5, 8, 10, 20)
 BONUS_LOW, BONUS_HIGH, BONUS_BINS, BONUS_BETA = np.array([-1.2, -0.07]), np.array([0.6, 0.07]), 4, 0.5
 """MountainCar's observation bounds, a coarse 4 x 4 grid and β: every cell index is easy to follow."""
+GRADED_BETAS = (0.1, 0.2, 0.25, 0.5)
+"""The β of grading runs: never 1, where β/√N, 1/√N and √(β/N) are one and the same."""
 
 
 def bonus_states() -> list:
@@ -225,7 +244,7 @@ def bonus_inputs(rng) -> dict:
         low = np.round(rng.uniform(-2, 0, dims), 2)
         high = low + np.round(rng.uniform(0.5, 3, dims), 2)
         inputs = {"low": low.tolist(), "high": high.tolist(), "bins": bins,
-                  "beta": float(rng.choice([0.1, 0.25, 0.5, 1.0])), "states": _walk(rng, low, high, bins)}
+                  "beta": float(rng.choice(GRADED_BETAS)), "states": _walk(rng, low, high, bins)}
         right = _reference_bonuses(inputs)
         if _bonuses_apart(right, _bonus_slips(inputs).values()):
             return inputs
@@ -239,7 +258,29 @@ def _walk(rng, low: np.ndarray, high: np.ndarray, bins: int) -> list:
     visits = [cells[i] for i in rng.choice(4, size=9)] + [cells[0], np.full(len(low), bins - 1)]
     states = [np.round(low + (cell + rng.uniform(0.05, 0.95, len(low))) * size, 4) for cell in visits]
     states.insert(int(rng.integers(1, len(states))), high.copy())  # on the upper bound: the last cell
+    # The lower corner of a visited cell, on an inner boundary in each coordinate where it has one: floor puts it
+    # in that cell, ceil − 1 in the one below (bonus_inputs redraws until the two give other bonuses).
+    corner = next((cell for cell in cells if cell.any()), None)
+    if corner is not None:
+        boundary = np.round(low + (corner + rng.uniform(0.05, 0.95, len(low))) * size, 4)
+        for i in np.flatnonzero(corner):
+            boundary[i] = _on_boundary(float(low[i]), float(high[i]), bins, int(corner[i]), float(boundary[i]))
+        states.insert(int(rng.integers(1, len(states))), boundary)
     return [state.tolist() for state in states]
+
+
+def _on_boundary(low: float, high: float, bins: int, k: int, otherwise: float) -> float:
+    """A float on the k-th inner boundary of [low, high] cut into `bins` cells, as every usual way of computing the
+    index puts it (exactly k: floor, //, (state − low) / (high − low) * bins, np.digitize on np.linspace's edges),
+    or `otherwise` when no float near low + k · size is."""
+    size, edges = (high - low) / bins, np.linspace(low, high, bins + 1)
+    start = low + k * size
+    for b in sorted({start, float(edges[k]), *np.nextafter(start, [-np.inf, np.inf])}):
+        quotients = ((b - low) / size, (b - low) / (high - low) * bins, (b - low) * bins / (high - low),
+                     (b - low) // size, float(np.floor_divide(np.float64(b - low), size)))
+        if all(q == k for q in quotients) and int(np.digitize(b, edges[1:-1])) == k:
+            return b
+    return otherwise
 
 
 def _bonuses_apart(right: list, slips) -> bool:
@@ -267,10 +308,11 @@ def _bonuses_by(inputs: dict, to_index=np.floor, clip: bool = True, cells=None, 
     low, high, bins, beta = (np.array(inputs["low"]), np.array(inputs["high"]), inputs["bins"], inputs["beta"])
     counts, bonuses = {}, []
     for state in map(np.array, inputs["states"]):
-        width = (high - low if span is None else span(low, high)) / (cells or bins)
-        index = to_index(divide(state - (low if from_low else 0), width))
-        index = np.clip(index, 0, bins - 1 if last is None else last) if clip else index
-        cell = key(state, index) if key else tuple(index.astype(int).tolist())
+        with np.errstate(divide="ignore", invalid="ignore"):  # a slip's grid may have cells of width 0 (high = 0)
+            width = (high - low if span is None else span(low, high)) / (cells or bins)
+            index = to_index(divide(state - (low if from_low else 0), width))
+            index = np.clip(index, 0, bins - 1 if last is None else last) if clip else index
+            cell = key(state, index) if key else tuple(index.astype(int).tolist())
         counts[cell] = counts.get(cell, 0) + 1
         count = len(counts) if by_cells else counts[cell]
         bonuses.append((bonus or (lambda b, n: b / np.sqrt(n)))(beta, count))
@@ -286,6 +328,10 @@ def _bonus_slips(inputs: dict) -> dict:
             [_bonuses_by(inputs, bonus=lambda b, count: b / count)],
         "the bonus grows with the count (β·√N): it must fade as the cell becomes familiar. Hint: beta / "
         "np.sqrt(count).": [_bonuses_by(inputs, bonus=lambda b, count: b * np.sqrt(count))],
+        "the bonus is 1/√N: β is missing. Hint: the bonus is β/√N, beta / np.sqrt(count), so that beta sets its "
+        "size.": [_bonuses_by(inputs, bonus=lambda b, count: 1 / np.sqrt(count))],
+        "the bonus is √(β/N): β is inside the root. Hint: the bonus is β/√N, beta / np.sqrt(count), the root of "
+        "the count only.": [_bonuses_by(inputs, bonus=lambda b, count: np.sqrt(b / count))],
         "the bonus is β/√(N + 1), with N already counting this visit. Hint: beta / np.sqrt(count) after "
         "counts[cell] += 1.": [_bonuses_by(inputs, bonus=lambda b, count: b / np.sqrt(count + 1))],
         "N is the number of cells seen so far (len(counts)), not the visits to this state's cell. Hint: "
@@ -296,6 +342,9 @@ def _bonus_slips(inputs: dict) -> dict:
         "the cell indices are rounded, not floored: a cell is [low + k * size, low + (k + 1) * size). Hint: "
         "np.floor((state - low) / cell_size), clipped to 0 .. bins - 1.":
             [_bonuses_by(inputs, np.round, clip) for clip in (False, True)],
+        "a state on a cell's lower boundary is put in the cell below (ceil(x) − 1 as the index): a cell is "
+        "[low + k * size, low + (k + 1) * size), its lower boundary included. Hint: np.floor((state - low) / "
+        "cell_size), clipped to 0 .. bins - 1.": [_bonuses_by(inputs, lambda x: np.ceil(x) - 1)],
         "a state on the upper bound falls outside the grid: clip the cell indices to 0 .. bins - 1. Hint: "
         "np.clip(np.floor((state - low) / cell_size), 0, bins - 1).": [_bonuses_by(inputs, clip=False)],
         "the cell size is (high − low) · bins; it is (high − low) / bins." + cell:
@@ -394,9 +443,19 @@ def _bonus(results, index: int, state: list) -> float:
     if error and error.get("type") == "ZeroDivisionError":
         raise Mistake("count_bonus divided by a count of 0: the visit is counted after the bonus is computed. "
                       "Hint: add 1 to the cell's count first, then return beta / sqrt(count).")
+    if error and error.get("type") == "KeyError":
+        raise Mistake(f"count_bonus raised {crash_text(error)}: on a cell's first visit its key is not in the dict "
+                      "yet, so counts[cell] += 1 cannot read it. Hint: counts[cell] = counts.get(cell, 0) + 1.")
+    if error and error.get("type") == "TypeError" and "unhashable" in str(error.get("message")):
+        raise Mistake(f"count_bonus raised {crash_text(error)}: a NumPy array (or a list) cannot be a dict key. "
+                      "Hint: use tuple(...) of the cell's indices as the key: cell = tuple(np.clip(np.floor((state - "
+                      "low) / cell_size), 0, bins - 1).astype(int).tolist()).")
     hint = "count the visit first (the first visit gives N = 1, not 0), then return beta / sqrt(count)."
-    value = float(plain_number(results.value(f"bonus {index}"), "count_bonus returned",
-                               f"a finite float (for state {state})", hint))
+    got = results.value(f"bonus {index}")
+    expect(type(got) is not torch.Tensor, f"count_bonus returned {describe(got)} for state {state}: return a float, "
+           "not a tensor.", "beta / np.sqrt(count) of plain numbers is a float; a bonus is added to the reward, a "
+           "number, before anything is stored.")
+    value = float(plain_number(got, "count_bonus returned", f"a finite float (for state {state})", hint))
     expect(np.isfinite(value), f"count_bonus returned {value} for state {state}; expected a finite float.", hint)
     return value
 

@@ -1,6 +1,7 @@
 """Checks for notebook 6: greedy evaluation over seeded episodes, the solved verdict (probe and judge, see protocol)."""
 import contextlib
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
@@ -16,6 +17,7 @@ N_EPISODES = 8
 POLICY_WEIGHTS = (0.0, -0.3, 1.0, 0.1)  # a fair linear controller: some episodes reach 500, most fall earlier
 FRESH_EPISODES = (6, 7, 9, 11, 12)  # never the notebook's 8, nor a round count a loop might hard-code
 NEAR_TIE = 1e-5  # Q-values this close: either action is greedy (float rounding may pick either)
+TIME_LIMIT = 500  # CartPole-v1's episodes are truncated after 500 steps
 OTHER_NET_EPISODES = 2  # episodes evaluated with another network: do the actions follow the q_net argument?
 
 
@@ -43,12 +45,17 @@ def evaluation_inputs(rng) -> dict:
     return {"weights": weights, "n_episodes": n_episodes, "seed": seed}
 
 
-class WatchedEnv:
-    """A CartPole made by `make_env`: records its seed, resets and actions; refuses to step a finished episode."""
+class WatchedEnv(gym.Wrapper):
+    """A CartPole made by `make_env`: records its seed, resets and actions; refuses to step a finished episode.
 
-    def __init__(self, seed, witness: Witness, **kwargs):
-        """Wrap `seeding.make_env(seed, **kwargs)`; `witness` remembers the mistakes seen."""
-        self.env, self.seed, self.witness = seeding.make_env(seed, **kwargs), seed, witness
+    A gymnasium wrapper, so that gymnasium's own wrappers (RecordEpisodeStatistics, ...) take it as they take the env
+    `make_env` gives.
+    """
+
+    def __init__(self, seed, witness: Witness, *args, **kwargs):
+        """Wrap `seeding.make_env(seed, ...)`; `witness` remembers the mistakes seen."""
+        super().__init__(seeding.make_env(seed, *args, **kwargs))
+        self.seed, self.witness = int(seed), witness  # make_env takes NumPy integers too
         self.reset_seeds, self.actions = [], []
         self.done, self.ended_by, self.steps = True, "", 0
 
@@ -89,20 +96,15 @@ class WatchedEnv:
         """What the judge needs: the seed, each reset's seed and the actions."""
         return {"seed": self.seed, "reset_seeds": self.reset_seeds, "actions": self.actions}
 
+    def used(self) -> bool:
+        """Was an episode started on it? (An env made only to read its spaces plays no part in the evaluation.)"""
+        return bool(self.reset_seeds or self.actions)
+
     def __getattr__(self, name):
-        """Everything else (close, unwrapped, spec, action_space, np_random, ...) from the real env."""
-        if name == "env":  # not set yet (e.g. in copy.copy): looking it up here would recurse forever
+        """Anything else the real env has (its own attributes, as make_env's env gives them)."""
+        if name == "env" or name.startswith("__"):  # not set yet (e.g. in copy.copy): looking it up would recurse
             raise AttributeError(name)
         return getattr(self.env, name)
-
-    def __enter__(self):
-        """`with make_env(seed) as env:` gives this watched env, as gymnasium's envs give themselves."""
-        return self
-
-    def __exit__(self, *exception):
-        """Close the real env on leaving the `with` block; exceptions propagate."""
-        self.env.close()
-        return False
 
     def __repr__(self):
         """The real env's description."""
@@ -116,7 +118,7 @@ def watching_make_env(function, made: list, witness: Witness):
     saved = {name: namespace[name] for name in ("make_env", "greedy_action") if callable(namespace.get(name))}
 
     def make_watched_env(seed, *args, **kwargs):
-        env = WatchedEnv(seed, witness, **kwargs)
+        env = WatchedEnv(seed, witness, *args, **kwargs)
         made.append(env)
         return env
 
@@ -145,12 +147,12 @@ def probe_evaluation(rec, inputs: dict, evaluate_greedy) -> None:
         rec.call("returns", evaluate_greedy, linear_q_net(inputs["weights"]), inputs["n_episodes"], inputs["seed"],
                  expect_error=True)
     rec.note("witnessed", witness.seen)
-    rec.note("envs", [env.record() for env in made])
+    rec.note("envs", [env.record() for env in made if env.used()] or [env.record() for env in made])
     made, witness = [], Witness()
     with watching_make_env(evaluate_greedy, made, witness), torch.random.fork_rng(devices=[]):
         rec.call("other net", evaluate_greedy, always_left_q_net(), OTHER_NET_EPISODES, inputs["seed"],
                  expect_error=True)
-    rec.note("other net actions", [env.actions for env in made])
+    rec.note("other net actions", [env.actions for env in made if env.used()])
 
 
 def always_left_q_net() -> nn.Module:
@@ -208,6 +210,11 @@ def _check_envs(envs: list, first: int, n_episodes: int) -> None:
     """Episode i must be the only episode of a fresh make_env(first + i), reset once, without another seed."""
     seeds = [env["seed"] for env in envs]
     expected = [first + i for i in range(n_episodes)]
+    reseeds = [env["reset_seeds"][0] if env["reset_seeds"] else None for env in envs]
+    expect(not (seeds and set(seeds) == {first} and None not in reseeds and len(set(reseeds)) > 1),
+           f"every episode's environment was made with make_env(seed) and reseeded in reset() (seeds {reseeds}): "
+           "episode i must be the first episode of make_env(seed + i), and reset(seed=...) replaces it with another.",
+           "use make_env(seed + i) and reset() without a seed.")
     if seeds != expected:
         wrong = {
             "make_env was never called. Hint: play episode i on make_env(seed + i).": [],
@@ -221,6 +228,9 @@ def _check_envs(envs: list, first: int, n_episodes: int) -> None:
             "per episode, so that each episode can be replayed on its own.": [first],
             "the episodes ran in reverse order. Hint: episode i on make_env(seed + i), for i = 0, 1, ...":
                 expected[::-1],
+            "the seeds accumulate: `seed += i` (or seed = seed + i) in the loop changes seed itself, so episode i ran "
+            "on seed + 0 + 1 + ... + i. Hint: leave seed unchanged and make episode i's environment with "
+            "make_env(seed + i).": [first + i * (i + 1) // 2 for i in range(n_episodes)],
         }
         if seeds not in wrong.values() and seeds == [first + i for i in range(len(seeds))]:
             raise Mistake(f"the environments were made with seeds {seeds}: it played {len(seeds)} episodes, but "
@@ -313,6 +323,7 @@ def _check_returns(returns, expected: np.ndarray, n_episodes: int) -> None:
     expect(np.issubdtype(returns.dtype, np.floating), f"the returns have dtype {returns.dtype}; expected float.",
            "np.array(returns, dtype=float).")
     if not np.allclose(returns, expected):
+        offset = float(returns[0] - expected[0]) if len(returns) else 0.0
         name_the_mistake(lambda value: np.allclose(returns, value), {
             "the returns are discounted. Hint: the score of an episode is the plain sum of its rewards.":
                 (1 - 0.99 ** expected) / (1 - 0.99),
@@ -321,6 +332,13 @@ def _check_returns(returns, expected: np.ndarray, n_episodes: int) -> None:
             "the returns are running totals: the return was not reset between episodes. Hint: start each "
             "episode at 0.": np.cumsum(expected),
             "the returns are in reverse episode order. Hint: returns[i] is the return of episode i.": expected[::-1],
+            # CartPole pays 1 per step: a return of TIME_LIMIT is an episode truncated at the time limit
+            "truncated episodes scored 0: an episode's score is its reward sum, whether it was terminated or "
+            f"truncated at the {TIME_LIMIT}-step limit. Hint: add every reward to the episode's total and keep it, "
+            "however the episode ended.": np.where(expected >= TIME_LIMIT, 0.0, expected),
+            f"every return is off by {offset:+g}: the accumulator does not start at 0 (np.empty leaves whatever was "
+            "in memory; a total kept from elsewhere). Hint: start each episode's total at 0: np.zeros(n_episodes), "
+            "or total = 0.0 before each episode.": expected + offset,
         }, f"evaluate_greedy returned {returns.tolist()}; the episodes' rewards add up to {expected.tolist()}.",
             returned=f"evaluate_greedy returned {returns.tolist()}, expected {expected.tolist()}: ")
 
@@ -334,8 +352,10 @@ check_evaluate_greedy = Check("6.1", "evaluate_greedy", evaluation_inputs, probe
 # --- 6.2 the solved verdict ------------------------------------------------------------
 
 def verdict_cases() -> np.ndarray:
-    """Six runs of 100 episodes on which the mean and every slip (median, minimum, maximum, sum, first 10, > and
-    v0's 195, the sums divided by the number of runs) give different verdicts."""
+    """Six runs of 100 episodes on which the mean and most slips (median, minimum, maximum, sum, first 10, > and
+    v0's 195, the sums divided by the number of runs) give different verdicts. Six runs cannot tell every slip
+    apart: the last 10 episodes, mean − std and a rounded mean are told apart on the second set, whose runs
+    separate them all (see judge_verdicts)."""
     return np.array([
         [500.0] * 4 + [490.0] * 44 + [480.0] + [460.0] * 51,  # mean exactly 475 (solved: ≥, not >), median 460
         [500.0] * 60 + [400.0] * 40,     # mean 460, median 500: not solved
@@ -383,6 +403,10 @@ def _fresh_runs(rng) -> np.ndarray:
         rng.integers(100, 501, size=episodes).astype(float),  # anything
         np.full(episodes, 500.0),  # perfect
         rng.integers(476, 501, size=episodes).astype(float),  # every episode above the threshold
+        # mean within 0.5 below the threshold (474.5 <= mean < 475): solved only if the mean is rounded
+        np.full(episodes, 475.0) - (first < int(rng.integers(1, (episodes + 1) // 2))),
+        np.where(first >= episodes - 10, float(rng.integers(380, 440)), 500.0),  # last 10 low, solved
+        np.where(first == int(rng.integers(0, episodes)), float(rng.integers(440, 470)), 500.0),  # one a little low
     ]
     return np.stack([runs[i] for i in rng.permutation(len(runs))])
 
@@ -400,8 +424,15 @@ def verdict_slips(returns: np.ndarray) -> dict:
             np.median(returns, axis=1) >= REWARD_THRESHOLD,
         "it averages only the first 10 episodes of each run. Hint: the criterion is the mean over all the "
         "episodes of a run: returns.mean(axis=1).": returns[:, :10].mean(axis=1) >= REWARD_THRESHOLD,
+        "it averages only the last 10 episodes of each run (a training curve's habit). Hint: the criterion is the "
+        "mean over all the episodes of a run: returns.mean(axis=1).": returns[:, -10:].mean(axis=1) >= REWARD_THRESHOLD,
         "it requires every episode to reach the threshold (the minimum), not the mean. Hint: the criterion "
         "is the mean return.": returns.min(axis=1) >= REWARD_THRESHOLD,
+        "it asks the mean minus a standard deviation (a lower confidence bound) to reach the threshold. Hint: the "
+        "criterion is the mean itself: returns.mean(axis=1) >= threshold.":
+            means - returns.std(axis=1) >= REWARD_THRESHOLD,
+        "it rounds the mean before comparing: a mean of 474.5 or more counts as 475. Hint: compare the mean "
+        "itself, unrounded: returns.mean(axis=1) >= threshold.": np.round(means) >= REWARD_THRESHOLD,
         "it compares the sum of the returns with the threshold. Hint: the mean, returns.mean(axis=1).":
             returns.sum(axis=1) >= REWARD_THRESHOLD,
         "the verdicts are inverted. Hint: solved means mean >= threshold.": means < REWARD_THRESHOLD,
@@ -432,11 +463,30 @@ def probe_verdicts(rec, inputs: dict, solved_runs) -> None:
 def judge_verdicts(results, inputs: dict) -> None:
     """Compare the verdicts on designed runs (100 episodes each, then another length) with mean ≥ 475 per run."""
     for name in VERDICT_SETS:
-        _judge_verdict_set(results, name, inputs[name])
+        _judge_verdict_set(results, name, inputs[name], _slips_seen_elsewhere(results, name, inputs))
 
 
-def _judge_verdict_set(results, name: str, returns: np.ndarray) -> None:
-    """The verdicts on one set of runs."""
+def _slips_seen_elsewhere(results, name: str, inputs: dict) -> list:
+    """For each slip, in verdict_slips' order: do the verdicts on the other sets of runs agree with it (True when a
+    set's verdicts cannot be read)? A slip that gives the notebook's six runs another slip's verdicts is told apart
+    on the other set."""
+    seen = [True] * len(verdict_slips(inputs[name]))
+    for other in VERDICT_SETS:
+        entry = results.entries.get(f"{other} verdicts")
+        if other == name or type(entry) is not dict or "raised" in entry:
+            continue
+        try:
+            got = results.value(f"{other} verdicts")
+        except Mistake:
+            continue
+        if type(got) is np.ndarray and got.dtype == bool and got.shape == (len(inputs[other]),):
+            slips = verdict_slips(inputs[other]).values()
+            seen = [agreed and np.array_equal(got, slip) for agreed, slip in zip(seen, slips)]
+    return seen
+
+
+def _judge_verdict_set(results, name: str, returns: np.ndarray, seen_elsewhere: list) -> None:
+    """The verdicts on one set of runs; a slip is named by the first whose verdicts `seen_elsewhere` too."""
     got = results.value(f"{name} verdicts")
     expect(np.array_equal(results.value(f"{name} after"), returns), "solved_runs changed the returns it was given.",
            "only read them.")
@@ -457,7 +507,9 @@ def _judge_verdict_set(results, name: str, returns: np.ndarray) -> None:
     if not np.array_equal(got, expected):
         means = np.round(returns.mean(axis=1), 2).tolist()
         runs = f"{len(returns)} runs of {returns.shape[1]} episodes with means {means}"
-        name_the_mistake(lambda value: np.array_equal(got, value), verdict_slips(returns),
+        slips = verdict_slips(returns)
+        slips = {message: value for (message, value), seen in zip(slips.items(), seen_elsewhere) if seen} | slips
+        name_the_mistake(lambda value: np.array_equal(got, value), slips,
                          f"solved_runs returned {got.tolist()} for {runs}; expected {expected.tolist()}.",
                          returned=f"solved_runs returned {got.tolist()} for {runs}, expected {expected.tolist()}: ")
 
