@@ -272,6 +272,8 @@ DUELING_NAMED = [
 
 
 DUELING_MISTAKES = [
+    (combining(lambda v, a: v + a - a.mean(dim=-1, keepdim=True).detach()),
+     r"the mean of A is subtracted within the graph.*the mean is cut from the gradient \(\.detach\(\)\)"),
     (combining(lambda v, a: v + a),
      r"^Exercise 7.1 \(DuelingQNetwork\): DuelingQNetwork\(\)'s output is not V \+ A − mean over the actions of "
      r"A .*: the mean advantage is not subtracted \(Q = V \+ A\).* Hint: Q = V \+ A − "

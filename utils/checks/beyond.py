@@ -470,6 +470,13 @@ def _trunk_gradients(net, states: torch.Tensor) -> dict:
         gradients = torch.autograd.grad(output.sum(), [m.weight for m in trunk], allow_unused=True,
                                         retain_graph=True) if reaches else [None] * len(trunk)
         norms[name] = [0.0 if g is None else float(g.norm()) for g in gradients]
+    # Σ_a (A(s, a) − mean_a' A(s, a')) = 0: the sum of the Q-values has no gradient with respect to A's weights,
+    # unless the mean is cut from the graph (.detach()) or is not A's own mean
+    q_values = net(states)
+    weight = heads["advantage_head"].weight
+    if type(q_values) is torch.Tensor and q_values.requires_grad:
+        gradient = torch.autograd.grad(q_values.sum(), weight, allow_unused=True)[0]
+        norms["advantage in the sum"] = [0.0 if gradient is None else float(gradient.norm() / (weight.norm() + 1))]
     return norms
 
 
@@ -485,6 +492,12 @@ def _judge_gradients(results, key: str, call: str) -> None:
                f"layers no gradient ({name}(features.detach()), or {symbol} computed under torch.no_grad()), so the "
                f"trunk does not learn from {symbol}. The Q-values are right, but training is not.", f"feed {name} the "
                f"trunk's output itself: {symbol} = self.{name}(features), without .detach().")
+    in_sum = norms.get("advantage in the sum")
+    expect(not (type(in_sum) is list and in_sum and type(in_sum[0]) is float and in_sum[0] > 1e-5), f"{call}: the "
+           "sum of the Q-values over the actions depends on A's weights, which it cannot when the mean of A is "
+           "subtracted within the graph (the centred advantages sum to 0): the mean is cut from the gradient "
+           "(.detach()), so the gradient of A ignores the centring.", "subtract A.mean(dim=-1, keepdim=True) as it "
+           "is, without .detach(): the centring is part of the network.")
 
 
 def _judge_single_state(results, key: str, call: str, case: dict) -> None:
