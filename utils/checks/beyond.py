@@ -476,7 +476,8 @@ def _trunk_gradients(net, states: torch.Tensor) -> dict:
     weight = heads["advantage_head"].weight
     if type(q_values) is torch.Tensor and q_values.requires_grad:
         gradient = torch.autograd.grad(q_values.sum(), weight, allow_unused=True)[0]
-        norms["advantage in the sum"] = [0.0 if gradient is None else float(gradient.norm() / (weight.norm() + 1))]
+        scale = float(weight.detach().norm()) + 1.0
+        norms["advantage in the sum"] = [0.0 if gradient is None else float(gradient.norm()) / scale]
     return norms
 
 
