@@ -695,6 +695,8 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
 def learn_once(q_net, target_net, optimizer, memory, config, double, targets="right", pass_loss=True):
     """One update of the loop: double-DQN targets when the config (and `double`) say so; `targets` names a slip."""
     batch = memory.sample(config.batch_size)
+    if targets == "second batch":  # the targets from one batch, the step on another
+        memory.sample(config.batch_size)
     gamma = 0.99 if targets == "gamma 0.99" else config.gamma
     states = batch.states if targets == "states" else batch.next_states
     fields = (batch.rewards, states, batch.terminated)
@@ -754,6 +756,7 @@ STUDENT_LOOP_MISTAKES = [
                                  "5.0"),
     (make_loop(hook_n="episode"), r"the first call was on_episode_end\(0, 5.0, "),
     (make_loop(reset_state=False), "the state env.reset\\(\\) returned was not used"),
+    (make_loop(targets="second batch"), r"memory.sample was called \d+ times for \d+ updates, twice per update"),
     (make_loop(reset_state="seeded"), r"passed a seed to env.reset\(\) again at the start of a later episode.*"
                                       r"Hint: call env.reset\(\) without a seed"),
     # a call with an argument missing names the function and its parameters, and the student's line

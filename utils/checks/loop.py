@@ -528,8 +528,9 @@ def _check_epsilons(run: dict, episodes: Episodes, config) -> None:
 def _check_stored(run: dict, episodes: Episodes) -> None:
     """One push per step, holding (state, action, reward, next_state, terminated) as the env gave them."""
     pushes, steps = run["pushes"], run["steps"]
-    expect(len(pushes) == steps, f"the loop pushed {len(pushes)} transitions in {steps} steps; expected one per "
-           "step.", "memory.push(state, action, reward, next_state, terminated) after every env.step.")
+    expect(len(pushes) == steps, f"the loop pushed {len(pushes)} transitions into the memory it was given in {steps} "
+           "steps; expected one per step.", "memory.push(state, action, reward, next_state, terminated) after every "
+           "env.step, into the memory argument (not a ReplayMemory the loop makes itself).")
     for k, (state, action, reward, next_state, terminated) in enumerate(pushes):
         flag, cut = episodes.flags[k]
         if bool(terminated) != flag:
@@ -594,6 +595,9 @@ def _check_updates(run: dict, episodes: Episodes, config) -> None:
                          f"expected after steps {expected[:6]}... (step n counts env steps from 1; update when n >= "
                          "learning_starts and n % train_every == 0).",
                          returned=f"optimize_step was called after steps {got[:6]}..., expected {expected[:6]}...: ")
+    expect(run["samples"] != [config.batch_size] * 2 * len(expected), f"memory.sample was called "
+           f"{len(run['samples'])} times for {len(expected)} updates, twice per update.", "sample one batch per "
+           "update and use it both for the targets and for optimize_step: batch = memory.sample(config.batch_size).")
     expect(run["samples"] == [config.batch_size] * len(expected), f"memory.sample was asked for "
            f"{run['samples'][:4]}... transitions; expected {config.batch_size} per update (config.batch_size).",
            "batch = memory.sample(config.batch_size), a fresh batch for every update.")
