@@ -370,6 +370,24 @@ class ZeroOutputLayer(Net):
         nn.init.zeros_(self.out.bias)
 
 
+class LayersInForward(nn.Module):
+    """Makes its layers in forward: new, untrained ones at every call, and none registered."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__()
+        self.sizes = obs_dim, n_actions, hidden
+
+    def forward(self, x):
+        obs_dim, n_actions, hidden = self.sizes
+        x = torch.relu(nn.Linear(obs_dim, hidden)(x))
+        return nn.Linear(hidden, n_actions)(torch.relu(nn.Linear(hidden, hidden)(x)))
+
+
+class AlwaysUnsqueezes(Net):
+    def forward(self, x):
+        return super().forward(x.unsqueeze(0))
+
+
 class SkipsMiddle(Net):
     def hidden_layers(self, x):
         return torch.relu(self.fc1(x))
@@ -450,6 +468,8 @@ NEW_NETWORK_MISTAKES = [
     (BatchNormHidden, "17,666 trainable parameters; expected 17,410: it also holds BatchNorm1d"),
     (ZeroInit, "every weight of the linear layer 4→128 is 0: with equal weights all hidden units"),
     (SkipsMiddle, "the second hidden layer \\(128→128\\) is never used in forward"),
+    (LayersInForward, "has no trainable parameters: its layers are made in forward"),
+    (AlwaysUnsqueezes, r"has shape \(1, 5, 2\): forward adds a batch dimension \(unsqueeze\(0\)\)"),
     (MiddleTwice, "the second hidden layer \\(128→128\\) is applied twice"),
     (DetachedOutput, "does not require grad"),
     (ArgmaxOutput, "is an integer tensor of shape \\(5,\\): one action index per state \\(an argmax\\), not the 2 "

@@ -181,9 +181,9 @@ def _judge_built(results, tag: str, sizes: dict, explicit) -> list:
     expect(structure["plain"] is True, f"{call} holds a parameter that is not an nn.Parameter.",
            "let nn.Linear create its weights and biases.")
     count = structure["count"]
-    expect(count > 0, f"{call} has no trainable parameters.",
-           "layers kept in a plain Python list or dict are invisible to PyTorch: assign each to self.<name>, "
-           "or use nn.Sequential / nn.ModuleList.")
+    expect(count > 0, f"{call} has no trainable parameters: its layers are made in forward (new, untrained ones at "
+           "every call), or kept in a plain Python list or dict, which PyTorch does not see.",
+           "create the layers once, in __init__, each assigned to self.<name> (or in nn.Sequential / nn.ModuleList).")
     full = {**DEFAULT_SIZES, **sizes}
     obs_dim, n_actions, hidden = full["obs_dim"], full["n_actions"], full["hidden"]
     layers = structure["linears"]
@@ -250,6 +250,10 @@ def _judge_output(results, key: str, obs_dim: int, n_actions: int) -> None:
            f"per state (an argmax), not the {n_actions} Q-values of each state.",
            "forward returns the last nn.Linear's output as it is, shape (B, n_actions); choosing the greedy action "
            "(argmax) is greedy_action's job, in exercise 3.2.")
+    expect(not (type(q_values) in TENSOR_TYPES and q_values.shape == (1, 5, n_actions)), f"the output for a batch of "
+           f"shape (5, {obs_dim}) has shape (1, 5, {n_actions}): forward adds a batch dimension (unsqueeze(0)) to an "
+           "input that has one already.", "forward takes (B, obs_dim) batches and single (obs_dim,) states alike: "
+           "nn.Linear handles both, so apply the layers to x as it is, without unsqueeze.")
     expect_tensor(q_values, f"the output for a batch of shape (5, {obs_dim})", (5, n_actions), torch.float32)
     expect(q_values.requires_grad,
            "the output does not require grad: forward ran under torch.no_grad() or detached its result.",
