@@ -118,6 +118,13 @@ class SeedOrder(Good):
         return (s, a, n, r, t)
 
 
+class SeedPushOrder(Good):
+    """push(state, action, next_state, reward, done), the seed notebook's order."""
+
+    def push(self, state, action, next_state, reward, terminated):
+        super().push(state, action, float(reward), next_state, terminated)
+
+
 class PlainTuple(Good):
     def sample(self, batch_size):
         return tuple(super().sample(batch_size))
@@ -567,6 +574,8 @@ NEW_MISTAKES = [
                            "capacity"),
     (LenIsPosition, "len\\(memory\\) is 2; expected 5. Hint: that is the write position"),
     (WrapsEarly, "a slot was never written.*not % \\(capacity - 1\\)"),
+    (SeedPushOrder, r"push raised TypeError .*a state reached a parameter that holds one number.*push's parameters are "
+                    r"in another order"),
     (SizeFromPosition, r"len\(memory\) is 4; expected 5. Hint: len stopped below capacity"),
     (IndicesBelowBatchSize, r"the same row every time, the first. Hint: draw the indices from range\(len\(self\)\)"),
     (IntegerTerminated, r"terminated has dtype torch.int64; expected torch.float32. Hint: store the terminated flags "

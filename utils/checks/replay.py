@@ -263,6 +263,12 @@ def _pushed(results, key: str, numbers, capacity: int, transitions: dict) -> Non
                           "and next_state came as Python lists, which push must accept too. Hint: "
                           "torch.as_tensor(state, dtype=torch.float32) takes arrays and lists alike "
                           "(torch.from_numpy takes only NumPy arrays).")
+        scalar_got_array = info and ("0-dimensional" in str(info.get("message"))
+                                     or "only one element tensors" in str(info.get("message")))
+        expect(not scalar_got_array, f"push raised {info and info.get('type')} ({info and info.get('message')}) on "
+               f"transition #{i}{info and info.get('where') or ''}: a state reached a parameter that holds one number "
+               "(the reward or the flag): push's parameters are in another order.", "keep the order "
+               "push(state, action, reward, next_state, terminated), as the training loop calls it.")
         results.value(f"{key} {i}")
 
 
