@@ -656,7 +656,7 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
                 updates += 1
                 if target_every == "updates" and updates % config.target_update_every == 0:
                     update_target(target_net, q_net, config.tau)
-            if target_every == "step" and n % config.target_update_every == 0:
+            if target_every in ("step", "step and episode") and n % config.target_update_every == 0:
                 update_target(target_net, q_net) if forget == "tau" else update_target(target_net, q_net, config.tau)
             if target_every == "updates everywhere" and updates % config.target_update_every == 0:
                 update_target(target_net, q_net, config.tau)
@@ -669,7 +669,7 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
                 stop = hook != "before_append" and on_episode_end is not None and on_episode_end(*hook_args)
                 if stop and hook == "call":
                     break
-                if target_every == "episode" or (target_every == "episode count"
+                if target_every in ("episode", "step and episode") or (target_every == "episode count"
                                                  and (episode + 1) % config.target_update_every == 0):
                     update_target(target_net, q_net, config.tau)
                 if update_every == "episode" and step >= config.learning_starts:
@@ -756,6 +756,7 @@ STUDENT_LOOP_MISTAKES = [
                                  "5.0"),
     (make_loop(hook_n="episode"), r"the first call was on_episode_end\(0, 5.0, "),
     (make_loop(reset_state=False), "the state env.reset\\(\\) returned was not used"),
+    (make_loop(target_every="step and episode"), "the target is also updated at the end of every episode"),
     (make_loop(targets="second batch"), r"memory.sample was called \d+ times for \d+ updates, twice per update"),
     (make_loop(reset_state="seeded"), r"passed a seed to env.reset\(\) again at the start of a later episode.*"
                                       r"Hint: call env.reset\(\) without a seed"),

@@ -745,7 +745,14 @@ def target_update_slips(config, episodes: Episodes, updates: list) -> dict:
         "the target is updated every step, ignoring config.target_update_every. Hint: update when step % "
         "config.target_update_every == 0.": [list(range(1, steps + 1))],
         "the target is updated only on learning steps. Hint: the target clock is the env step, independent "
-        "of train_every.": [[n for n in expected_target_updates(config, steps) if n in updates]],
+        "of train_every and learning_starts.": [[n for n in expected_target_updates(config, steps) if n in updates]],
+        "the target is updated only from config.learning_starts on (the copy sits inside `if n >= "
+        "learning_starts`). Hint: the target clock is the env step, independent of learning_starts: update when "
+        "n % config.target_update_every == 0 from the first step on.":
+            [[n for n in expected_target_updates(config, steps) if n >= config.learning_starts]],
+        "the target is also updated at the end of every episode (as in the seed notebook), besides every "
+        "config.target_update_every env steps. Hint: update it on the env-step clock only.":
+            [sorted(expected_target_updates(config, steps) + list(episodes.ends))],
         UPDATE_CLOCK: [[u for k, u in enumerate(updates, 1) if k % every == 0],  # counted in the update block
                        [u for k, u in enumerate(updates) if k % every == 0],  # ... before counting this one
                        [n for n in range(1, steps + 1) if done_by[n] % every == 0],  # tested at every step
