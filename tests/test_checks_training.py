@@ -707,7 +707,9 @@ def learn_once(q_net, target_net, optimizer, memory, config, double, targets="ri
         targets = dqn.double_dqn_targets(*fields, chooser, scorer, gamma)
     else:
         targets = dqn.td_targets(*fields, target_net, gamma)
-    if pass_loss:
+    if pass_loss == "swapped":  # positional, in the wrong order: the student's optimize_step then crashes
+        optimize_step(q_net, optimizer, batch, targets, config.max_grad_norm, config.loss)
+    elif pass_loss:
         optimize_step(q_net, optimizer, batch, targets, loss_kind=config.loss, max_grad_norm=config.max_grad_norm)
     else:
         optimize_step(q_net, optimizer, batch, targets)
@@ -757,6 +759,8 @@ STUDENT_LOOP_MISTAKES = [
     (make_loop(hook_n="episode"), r"the first call was on_episode_end\(0, 5.0, "),
     (make_loop(reset_state=False), "the state env.reset\\(\\) returned was not used"),
     (make_loop(target_every="step and episode"), "the target is also updated at the end of every episode"),
+    (make_loop(pass_loss="swapped"), r"optimize_step got loss_kind=5.0, max_grad_norm='mse'; the config says 'mse' "
+                                     r"and 5.0"),
     (make_loop(targets="second batch"), r"memory.sample was called \d+ times for \d+ updates, twice per update"),
     (make_loop(reset_state="seeded"), r"passed a seed to env.reset\(\) again at the start of a later episode.*"
                                       r"Hint: call env.reset\(\) without a seed"),

@@ -392,6 +392,8 @@ def judge_loop(results, inputs: dict) -> None:
                       "building blocks by these names.")
     config = dqn.DQNConfig(**inputs["config"])
     main = _run_record(results.value("main"))
+    if results.raised("main returns"):  # a crash inside optimize_step may come from the arguments the loop gave it
+        _check_step_arguments(main, config)
     returns = _outcome(results, "main returns", main)
     n = config.max_env_steps
     expect(main["steps"] == n, f"the loop took {main['steps']} environment steps; expected config.max_env_steps = "
