@@ -1,6 +1,7 @@
 """Checks of notebook 5: right answers pass, typical mistakes are named, in a notebook and in graded runs."""
 import copy
 import dataclasses
+import functools
 import json
 import re
 
@@ -222,12 +223,14 @@ def make_step(select="gather", kind=None, reduction="mean", zero_grad="first", c
             "max": lambda: q_all.max(dim=1).values,
         }[select]()
         wanted = targets.unsqueeze(1) if select == "all" else targets
-        chosen = loss_kind if kind in (None, "rmse") else kind
+        chosen = loss_kind if kind in (None, "rmse", "huber beta") else kind
         function = F.smooth_l1_loss if chosen == "huber" else F.mse_loss
+        if kind == "huber beta":
+            function = functools.partial(F.smooth_l1_loss, beta=0.5) if loss_kind == "huber" else F.mse_loss
         loss = function(predicted, wanted, reduction="mean" if reduction == "mean twice" else reduction)
         loss = loss / len(wanted) if reduction == "mean twice" else loss
         loss = loss.sqrt() if kind == "rmse" and loss_kind == "mse" else loss
-        if zero_grad == "first":
+        if zero_grad in ("first", "step twice"):
             optimizer.zero_grad()
         loss.backward()
         if zero_grad == "between":
@@ -237,6 +240,8 @@ def make_step(select="gather", kind=None, reduction="mean", zero_grad="first", c
         if max_grad_norm is not None and clip == "value":
             nn.utils.clip_grad_value_(q_net.parameters(), max_grad_norm)
         if zero_grad != "no step":
+            optimizer.step()
+        if zero_grad == "step twice":
             optimizer.step()
         return loss.item() if item else loss
     return optimize_step
@@ -282,6 +287,8 @@ def test_reference_optimize_step_passes():
     (make_step(no_grad=True), "no gradient"),
     (make_step(reduction="mean twice"), r"divided by the batch size again.*Hint: F.smooth_l1_loss and F.mse_loss "
                                         r"already average over the batch"),
+    (make_step(zero_grad="step twice"), "the weights moved twice as far as one step"),
+    (make_step(kind="huber beta"), r"F.smooth_l1_loss with beta=0.5 is not the Huber loss the course uses"),
     (make_step(kind="rmse"), r"square root of the mean squared error \(an RMSE\)"),
 ])
 def test_optimize_step_mistakes_are_named(wrong, words):

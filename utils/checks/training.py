@@ -499,6 +499,10 @@ def loss_slips(inputs: dict, kind: str) -> dict:
               "the mean of δ², with no root."] = _loss(taken, targets, kind).sqrt()
     else:
         delta = (taken - targets).abs()
+        for beta in (0.5, 2.0):
+            slips[f"F.smooth_l1_loss with beta={beta:g} is not the Huber loss the course uses, whose quadratic part "
+                  "ends at |δ| = 1. Hint: F.smooth_l1_loss(predicted, targets) with its default beta=1."] = \
+                F.smooth_l1_loss(taken, targets, beta=beta)
         slips["a hand-written Huber loss without its ½ (δ² for |δ| ≤ 1, |δ| beyond). Hint: Huber is ½δ² for "
               "|δ| ≤ 1 and |δ| − ½ beyond: F.smooth_l1_loss (beta=1) computes it."] = \
             torch.where(delta <= 1, delta**2, delta).mean()
@@ -560,6 +564,9 @@ def update_slips(inputs: dict, kind: str, max_grad_norm) -> dict:
         "the weights moved as one step of a new Adam optimiser would move them: optimize_step creates its own "
         "optimiser instead of stepping the one it was given. Hint: use the optimizer argument (its learning rate "
         "and state belong to the training run).": _reference_update(inputs, kind, max_grad_norm, optimizer="adam"),
+        "the weights moved twice as far as one step: optimizer.step() runs twice, or loss.backward() runs twice "
+        "before the step (the gradients add up). Hint: one backward() and one step() per update.":
+            [s + 2 * (r - s) for s, r in zip(start, _reference_update(inputs, kind, max_grad_norm))],
     }
     if max_grad_norm is None:
         return wrong
