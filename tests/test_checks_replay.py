@@ -125,6 +125,11 @@ class SeedPushOrder(Good):
         super().push(state, action, float(reward), next_state, terminated)
 
 
+class SwapsStateAndNext(Good):
+    def push(self, state, action, reward, next_state, terminated):
+        super().push(next_state, action, reward, state, terminated)
+
+
 class PlainTuple(Good):
     def sample(self, batch_size):
         return tuple(super().sample(batch_size))
@@ -576,6 +581,7 @@ NEW_MISTAKES = [
     (WrapsEarly, "a slot was never written.*not % \\(capacity - 1\\)"),
     (SeedPushOrder, r"push raised TypeError .*a state reached a parameter that holds one number.*push's parameters are "
                     r"in another order"),
+    (SwapsStateAndNext, r"sample\(\).states holds a next_state that was pushed .*states and next_states are swapped"),
     (SizeFromPosition, r"len\(memory\) is 4; expected 5. Hint: len stopped below capacity"),
     (IndicesBelowBatchSize, r"the same row every time, the first. Hint: draw the indices from range\(len\(self\)\)"),
     (IntegerTerminated, r"terminated has dtype torch.int64; expected torch.float32. Hint: store the terminated flags "

@@ -399,6 +399,11 @@ def _rows(results, key: str, batch_size: int, transitions: dict, stored, capacit
     _judge_following(batch, numbers, transitions)
     _judge_flags(batch, numbers, transitions)
     for row, number in enumerate(numbers):
+        if number == UNKNOWN and _numbers(batch[0][row:row + 1], transitions["next_states"])[0] >= 0:
+            raise Mistake(f"sample().states holds a next_state that was pushed (row {row}: {batch[0][row].tolist()}): "
+                          "states and next_states are swapped, in push or in sample. Hint: push(state, action, "
+                          "reward, next_state, terminated) writes state into the states tensor and next_state into "
+                          "next_states; Batch(states, actions, rewards, next_states, terminated) in that order.")
         if number == UNKNOWN:
             raise Mistake(f"sample() returned a state that was never pushed (row {row}: {batch[0][row].tolist()})"
                           f"{_integer_storage(batch[0][row], transitions['states'])}. Hint: write state into the "
