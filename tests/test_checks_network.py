@@ -383,6 +383,11 @@ class LayersInForward(nn.Module):
         return nn.Linear(hidden, n_actions)(torch.relu(nn.Linear(hidden, hidden)(x)))
 
 
+class ViewsWithFour(Net):
+    def forward(self, x):
+        return super().forward(x.view(-1, 4))
+
+
 class AlwaysUnsqueezes(Net):
     def forward(self, x):
         return super().forward(x.unsqueeze(0))
@@ -469,6 +474,8 @@ NEW_NETWORK_MISTAKES = [
     (ZeroInit, "every weight of the linear layer 4→128 is 0: with equal weights all hidden units"),
     (SkipsMiddle, "the second hidden layer \\(128→128\\) is never used in forward"),
     (LayersInForward, "has no trainable parameters: its layers are made in forward"),
+    (ViewsWithFour, r"QNetwork\(obs_dim=6, n_actions=3, hidden=32\) raised RuntimeError: shape '\[-1, 4\]' is invalid.*"
+                    r"forward reshapes with a fixed size"),
     (AlwaysUnsqueezes, r"has shape \(1, 5, 2\): forward adds a batch dimension \(unsqueeze\(0\)\)"),
     (MiddleTwice, "the second hidden layer \\(128→128\\) is applied twice"),
     (DetachedOutput, "does not require grad"),

@@ -8,6 +8,7 @@ rebuilds the course's QNetwork from those weights and compares, naming the usual
 first entries of the state, and records the actions and how the network was called.
 """
 import copy
+import re
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ from torch import nn
 
 from utils.checks.core import (TENSOR_TYPES, Mistake, describe, expect, is_plain, name_the_mistake, plain_number,
                                plain_tensor)
-from utils.checks.protocol import Check
+from utils.checks.protocol import Check, crash_text
 from utils.checks.tensors import expect_tensor, shape_hint
 from utils.networks import QNetwork
 
@@ -141,6 +142,7 @@ def judge_network(results, inputs: dict) -> None:
     _judge_function(results, inputs, layers)
     small = inputs["small"]
     layers = _judge_built(results, "small", small, None)
+    _judge_fixed_reshape(results.raised("small batch"), small)
     _judge_output(results, "small batch", small["obs_dim"], small["n_actions"])
     got = _q(results.value("small q"), inputs["small states"])
     expected = _reference(layers, small, inputs["small states"])
@@ -298,6 +300,16 @@ def _judge_deterministic(results, states: np.ndarray) -> None:
                   + "The course's training loop never switches the network to eval mode, so every Q-value, greedy "
                     "action and TD target would be random. Hint: a DQN Q-network here has no dropout: Linear, ReLU, "
                     "Linear, ReLU, Linear, nothing else.")
+
+
+def _judge_fixed_reshape(crash, sizes: dict) -> None:
+    """A reshape written with the notebook's sizes (view(-1, 4)) breaks a network built for other sizes: say so."""
+    message = str((crash or {}).get("message", ""))
+    expect(not ((crash or {}).get("type") == "RuntimeError" and re.search(r"shape '\[.*\]' is invalid for input",
+                                                                          message)),
+           f"{_call(sizes)} raised {crash_text(crash or {})} on a batch of shape (5, {sizes['obs_dim']}): forward "
+           "reshapes with a fixed size (such as view(-1, 4)), so the network works only for the notebook's sizes.",
+           "no reshape is needed: nn.Linear takes a (B, obs_dim) batch and a single (obs_dim,) state alike.")
 
 
 def _judge_initialised(layers: list) -> None:
