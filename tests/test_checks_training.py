@@ -699,6 +699,13 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
     return train_dqn
 
 
+def students_td_targets(rewards, next_states, terminated, target_net, gamma):
+    """A student's own td_targets, as the loop calls it in notebook 5."""
+    with torch.no_grad():
+        best_next = target_net(next_states).max(dim=1).values
+    return rewards + gamma * (1 - terminated) * best_next
+
+
 def learn_once(q_net, target_net, optimizer, memory, config, double, targets="right", pass_loss=True):
     """One update of the loop: double-DQN targets when the config (and `double`) say so; `targets` names a slip."""
     batch = memory.sample(config.batch_size)
@@ -706,8 +713,10 @@ def learn_once(q_net, target_net, optimizer, memory, config, double, targets="ri
         memory.sample(config.batch_size)
     gamma = 0.99 if targets == "gamma 0.99" else config.gamma
     states = batch.states if targets == "states" else batch.next_states
-    fields = (batch.rewards, states, batch.terminated)
-    if targets == "course":
+    fields = (batch.rewards, states, torch.zeros_like(batch.terminated) if targets == "no mask" else batch.terminated)
+    if targets == "arguments out of order":
+        targets = students_td_targets(batch.rewards, batch.next_states, target_net, batch.terminated, gamma)
+    elif targets == "course":
         targets = dqn.compute_targets(batch, q_net, target_net, config)
     elif config.double_dqn and double:
         chooser, scorer = (target_net, q_net) if targets == "swapped" else (q_net, target_net)
@@ -768,6 +777,10 @@ STUDENT_LOOP_MISTAKES = [
     (make_loop(target_every="step and episode"), "the target is also updated at the end of every episode"),
     (make_loop(pass_loss="swapped"), r"optimize_step got loss_kind=5.0, max_grad_norm='mse'; the config says 'mse' "
                                      r"and 5.0"),
+    (make_loop(targets="arguments out of order", double=False), r"a tensor reached the target_net parameter, so the loop "
+                                                                r"passes td_targets .* its arguments in another order"),
+    (make_loop(targets="no mask"), r"the targets bootstrap from terminal transitions too: the \(1 - batch.terminated\) "
+                                   r"mask is missing"),
     (make_loop(targets="second batch"), r"memory.sample was called \d+ times for \d+ updates, twice per update"),
     (make_loop(reset_state="seeded"), r"passed a seed to env.reset\(\) again at the start of a later episode.*"
                                       r"Hint: call env.reset\(\) without a seed"),

@@ -21,7 +21,7 @@ from torch import nn
 from utils import dqn
 from utils.checks.core import NUMBERS, TENSOR_TYPES, Mistake, expect, name_the_mistake, plain_number, plain_values
 from utils.checks.envs import Witness, old_api_crash, reset_pair_check
-from utils.checks.protocol import Check, CheckError
+from utils.checks.protocol import Check, CheckError, crash_text
 from utils.checks.wire import Opaque, describe
 from utils.networks import QNetwork
 from utils.policies import epsilon_schedule
@@ -456,6 +456,12 @@ def _outcome(results, key: str, run: dict):
     if crash and not crash.get("not_done") and not crash.get("mistake"):
         old_api = old_api_crash(crash, after_reset_only=not run["actions"])
         expect(not old_api, old_api)
+        message = str(crash.get("message"))
+        called_tensor = crash.get("type") == "TypeError" and "'Tensor' object is not callable" in message
+        expect(not (called_tensor and "target_net(" in str(crash.get("where"))), f"your code raised "
+               f"{crash_text(crash)}: a tensor reached the target_net parameter, so the loop passes td_targets (or "
+               "double_dqn_targets) its arguments in another order.", "td_targets(batch.rewards, batch.next_states, "
+               "batch.terminated, target_net, config.gamma), in the order of its parameters.")
     return results.value(key)
 
 
@@ -682,7 +688,7 @@ def _target_versions(update: dict, q_net, target_net, config) -> dict:
     rewards, states, next_states, terminated = (update[k] for k in ("rewards", "states", "next_states", "terminated"))
     double, gamma = config.double_dqn, config.gamma
 
-    def right(next_states=next_states, gamma=gamma):
+    def right(next_states=next_states, gamma=gamma, terminated=terminated):
         if double:
             return dqn.double_dqn_targets(rewards, next_states, terminated, q_net, target_net, gamma)
         return dqn.td_targets(rewards, next_states, terminated, target_net, gamma)
@@ -700,6 +706,9 @@ def _target_versions(update: dict, q_net, target_net, config) -> dict:
             dqn.double_dqn_targets(rewards, next_states, terminated, target_net, q_net, gamma) if double else None,
         "the targets use gamma = 0.99, not config.gamma": right(gamma=0.99),
         "the targets were computed from batch.states instead of batch.next_states": right(next_states=states),
+        "the targets bootstrap from terminal transitions too: the (1 - batch.terminated) mask is missing, so a "
+        "state after the end of an episode still adds gamma * max_a' Q_target(s', a')":
+            right(terminated=torch.zeros_like(terminated)) if bool(terminated.any()) else None,
     }
 
 
