@@ -317,7 +317,14 @@ def test_correct_epsilon_greedy_variants_pass(capsys):
     assert capsys.readouterr().out.count("passed") == len(CORRECT_POLICIES)
 
 
-@pytest.mark.parametrize("policy, named", NEW_POLICY_MISTAKES)
+def the_other_action(q, s, e, rng):
+    """Explores with 1 − greedy, 'the other action' of CartPole's two."""
+    return 1 - greedy(q, s) if rng.random() < e else greedy(q, s)
+
+
+@pytest.mark.parametrize("policy, named", NEW_POLICY_MISTAKES + [
+    (the_other_action, r"with ε=1, on a state whose greedy action is 2, every action was -1: the random action is "
+                       r"1 − greedy")])
 def test_a_realistic_epsilon_greedy_mistake_is_named(policy, named):
     with pytest.raises(CheckFailed, match=named):
         check_epsilon_greedy(policy)
@@ -331,7 +338,8 @@ def test_grading_epsilon_greedy(seed):
         (lambda q, s, e, rng: greedy(q, s) if rng.random() < e else int(rng.integers(len(s))), "comparison reversed"),
         (lambda q, s, e, rng: int(rng.integers(2)) if rng.random() < e else greedy(q, s), "never came"),
         (excluding_greedy, "never picks the greedy one"), (NEW_POLICY_MISTAKES[-3][0], "every action was 0"),
-        (NEW_POLICY_MISTAKES[-1][0], "compares only the first two actions' Q-values")]
+        (NEW_POLICY_MISTAKES[-1][0], "compares only the first two actions' Q-values"),
+        (the_other_action, "the random action is 1 − greedy")]
     for policy, named in fresh:
         verdict = graded(check_epsilon_greedy, seed, policy)
         assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict

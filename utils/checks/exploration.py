@@ -199,6 +199,8 @@ def probe_epsilon_greedy(rec, inputs: dict, epsilon_greedy_action) -> None:
         _greedy_last(state, n_actions)
     for draw in range(LAST_GREEDY_DRAWS):
         rec.call(f"zero last {draw}", epsilon_greedy_action, net, last.copy(), 0.0, rng)
+    for draw in range(LAST_GREEDY_DRAWS):  # ε = 1 there: "the other action", 1 − greedy, falls outside the actions
+        rec.call(f"one last {draw}", epsilon_greedy_action, net, last.copy(), 1.0, rng)
 
 
 def _greedy_last(state: np.ndarray, n_actions: int) -> np.ndarray:
@@ -232,6 +234,7 @@ def judge_epsilon_greedy(results, inputs: dict) -> None:
     expect(spy["calls"][1] == 0, "epsilon_greedy_action called q_net with gradient tracking on.",
            "compute the greedy action under torch.no_grad() (your greedy_action does).")
     _judge_own_rng(results, draws[1])
+    _judge_other_action(results, n_actions)
     counts = _counts(_actions(results, "one", draws[2], "with ε=1.0 epsilon_greedy_action returned",
                               "convert the random action too: int(rng.integers(n_actions))."), inputs)
     _judge_uniform(counts, greedy)
@@ -329,6 +332,16 @@ def _judge_own_rng(results, draws: int) -> None:
            "then the caller controls, and can reproduce, the exploration.")
     expect(spy["rng used"] is True, "with ε=1 epsilon_greedy_action never used the rng it was given "
            "(does it ever explore?).", "explore with rng.random() and rng.integers(n_actions).")
+
+
+def _judge_other_action(results, n_actions: int) -> None:
+    """At ε = 1 on a state whose greedy action is the last one, 1 − greedy (a two-action habit) is 2 − n_actions."""
+    last = _actions(results, "one last", LAST_GREEDY_DRAWS, "with ε=1.0 epsilon_greedy_action returned",
+                    "convert the random action too: int(rng.integers(n_actions)).")
+    other = 1 - (n_actions - 1)
+    expect(set(last) != {other}, f"with ε=1, on a state whose greedy action is {n_actions - 1}, every action was "
+           f"{other}: the random action is 1 − greedy, 'the other action' of a task with two actions; this one has "
+           f"{n_actions}.", "draw the random action uniformly from all the actions: int(rng.integers(n_actions)).")
 
 
 def _judge_uniform(counts: np.ndarray, greedy: int) -> None:
