@@ -15,6 +15,8 @@ from utils.checks.protocol import Check, crash_text
 from utils.checks.tensors import expect_tensor
 
 FIELDS = ("states", "actions", "rewards", "next_states", "terminated")
+FLAGS_HINT = ("store the terminated flags as float32 (1.0 or 0.0): the TD targets compute (1 - terminated) * ... with "
+              "them, in the network's float32.")
 UNWRITTEN, UNKNOWN = -1, -2  # what `_numbers` says of an all-zero row and of a row that was never pushed
 
 
@@ -303,7 +305,8 @@ def _fields(data, batch_size: int, obs_dim: int, name: str = "") -> tuple:
     shapes = {"states": (batch_size, obs_dim), "actions": (batch_size,), "rewards": (batch_size,),
               "next_states": (batch_size, obs_dim), "terminated": (batch_size,)}
     for field, value in zip(FIELDS, fields):
-        expect_tensor(value, f"{name}.{field}", shapes[field], torch.int64 if field == "actions" else torch.float32)
+        expect_tensor(value, f"{name}.{field}", shapes[field], torch.int64 if field == "actions" else torch.float32,
+                      integer_hint=FLAGS_HINT if field == "terminated" else "")
     return tuple(fields)
 
 

@@ -18,17 +18,18 @@ DTYPE_HINTS = {
 }
 
 
-def expect_tensor(value, name: str, shape: tuple, dtype: torch.dtype) -> None:
-    """Fail unless `value` is a tensor of `shape` and `dtype`, naming the usual reason when it is not."""
+def expect_tensor(value, name: str, shape: tuple, dtype: torch.dtype, integer_hint: str = "") -> None:
+    """Fail unless `value` is a tensor of `shape` and `dtype`, naming the usual reason when it is not.
+
+    `integer_hint`, if given, replaces the usual hint for integer or bool values where a float dtype is wanted.
+    """
     wanted = f"a tensor of shape {shape} and dtype {dtype}"
     plain_tensor(value, f"{name} is", wanted, _not_tensor_hint(value))
     got = tuple(value.shape)
     expect(got == shape, f"{name} has shape {got}; expected {shape}.", shape_hint(got, shape))
-    flags = "terminated" in name and dtype == torch.float32 and not value.dtype.is_floating_point
+    integer = integer_hint and dtype.is_floating_point and not value.dtype.is_floating_point
     expect(value.dtype == dtype, f"{name} has dtype {value.dtype}; expected {dtype}.",
-           "store the terminated flags as float32 (1.0 or 0.0): the TD targets compute (1 - terminated) * ... with "
-           "them, in the network's float32." if flags else
-           DTYPE_HINTS.get((value.dtype, dtype), f"convert with .to({dtype})."))
+           integer_hint if integer else DTYPE_HINTS.get((value.dtype, dtype), f"convert with .to({dtype})."))
 
 
 def shape_hint(got: tuple, expected: tuple) -> str:

@@ -2,7 +2,6 @@
 
 The check of the training loop (5.4) lives in utils.checks.loop and is listed here too.
 """
-import contextlib
 import inspect
 import re
 import sys
@@ -380,24 +379,20 @@ def probe_step(rec, inputs: dict, optimize_step) -> None:
 
 def judge_step(results, inputs: dict) -> None:
     """One step with SGD from known weights: compare the loss returned and the weights after with the reference."""
-    for name, kind, clipped in STEP_RUNS:  # a loss that a typical slip explains names it before any weight does
+    unnamed = {}  # a loss that a typical slip explains is named before any weight is compared
+    for name, kind, clipped in STEP_RUNS:
         if not clipped and not results.raised(f"{name} loss"):
-            with contextlib.suppress(UnnamedLoss):
+            try:
                 _check_loss_value(results.value(f"{name} loss"), inputs, kind)
+            except UnnamedLoss as error:
+                unnamed[name] = error
     for name, kind, clipped in STEP_RUNS:
         norm = inputs["max_grad_norm"] if clipped else None
         _name_step_crash(results.raised(f"{name} loss"), norm)
-        loss = results.value(f"{name} loss")
-        weights = results.value(f"{name} weights")
-        if clipped:
-            _check_update(weights, inputs, kind, norm)
-            continue
-        try:
-            _check_loss_value(loss, inputs, kind)
-        except UnnamedLoss as unnamed:
-            _check_update(weights, inputs, kind, None)  # a wrong order of steps explains the loss
-            raise Mistake(str(unnamed)) from None
-        _check_update(weights, inputs, kind, None)
+        results.value(f"{name} loss")
+        _check_update(results.value(f"{name} weights"), inputs, kind, norm)  # a wrong order of steps explains a loss
+        if name in unnamed:
+            raise Mistake(str(unnamed[name])) from None
     _judge_unclipped(results, inputs)
 
 
