@@ -39,7 +39,7 @@ def evaluation_inputs(rng) -> dict:
     for _ in range(200):  # about one draw in three has both kinds of episode
         weights = [float(rng.normal(0.0, 0.05)), float(rng.uniform(-0.45, -0.15)), 1.0, float(rng.uniform(0.0, 0.2))]
         n_episodes, seed = int(rng.choice(FRESH_EPISODES)), int(rng.integers(10_000, 900_000))
-        returns = [greedy_episode(linear_q_net(weights), seed + i, None)[0] for i in range(n_episodes)]
+        returns = [greedy_return(linear_q_net(weights), seed + i) for i in range(n_episodes)]
         if 500.0 in returns and min(returns) < 500 and returns != returns[::-1]:
             break
     return {"weights": weights, "n_episodes": n_episodes, "seed": seed}
@@ -246,20 +246,16 @@ def _check_envs(envs: list, first: int, n_episodes: int) -> None:
            "make_env(seed + i) already seeds the env: call env.reset() without a seed.")
 
 
-def greedy_episode(q_net: nn.Module, seed: int, reset_seed, actions=None) -> tuple:
-    """(return, greedy actions in each state, ended) of an episode on make_env(seed): greedy, or taking `actions`."""
+def greedy_return(q_net: nn.Module, seed: int) -> float:
+    """The return of a greedy episode on make_env(seed) (the lower action where the Q-values tie)."""
     env = seeding.make_env(seed)
-    state, _ = env.reset() if reset_seed is None else env.reset(seed=reset_seed)
-    total, greedy, done = 0.0, [], False
-    while not done and (actions is None or len(greedy) < len(actions)):
-        greedy.append(greedy_set(q_net, state))
-        action = min(greedy[-1]) if actions is None else actions[len(greedy) - 1]
-        if action not in (0, 1):  # the env in the kernel raised on it: nothing more to replay
-            break
-        state, reward, terminated, truncated, _ = env.step(action)
+    state, _ = env.reset()
+    total, done = 0.0, False
+    while not done:
+        state, reward, terminated, truncated, _ = env.step(min(greedy_set(q_net, state)))
         total, done = total + float(reward), terminated or truncated
     env.close()
-    return total, greedy, done
+    return total
 
 
 def greedy_set(q_net: nn.Module, state) -> set:
@@ -269,11 +265,37 @@ def greedy_set(q_net: nn.Module, state) -> set:
     return {0, 1} if abs(float(q_values[1] - q_values[0])) < NEAR_TIE else {int(q_values.argmax())}
 
 
+def replayed_states(seed: int, reset_seed, actions: list) -> tuple:
+    """(return, the state each action was taken in, ended) of `actions` replayed on a fresh make_env(seed)."""
+    env = seeding.make_env(seed)
+    state, _ = env.reset() if reset_seed is None else env.reset(seed=reset_seed)
+    total, states, done = 0.0, [], False
+    for action in actions:
+        if done:
+            break
+        states.append(state)
+        if action not in (0, 1):  # the env in the kernel raised on it: nothing more to replay
+            break
+        state, reward, terminated, truncated, _ = env.step(action)
+        total, done = total + float(reward), terminated or truncated
+    env.close()
+    return total, states, done
+
+
+def greedy_sets(q_net: nn.Module, states: list) -> list:
+    """`greedy_set` of each state, from one forward pass over all of them (ties within NEAR_TIE, as there)."""
+    if not states:
+        return []
+    with torch.no_grad():
+        q_values = q_net(torch.as_tensor(np.array(states), dtype=torch.float32))
+    return [{0, 1} if abs(gap) < NEAR_TIE else {int(gap > 0)} for gap in (q_values[:, 1] - q_values[:, 0]).tolist()]
+
+
 def replay(q_net: nn.Module, env: dict) -> dict:
     """Replay one recorded episode on a fresh env of its seed: its return, whether it ended, the greedy actions."""
-    total, greedy, done = greedy_episode(q_net, env["seed"], env["reset_seeds"][0], env["actions"])
-    return {"return": total, "done": done and len(greedy) == len(env["actions"]), "actions": env["actions"],
-            "greedy": greedy}
+    total, states, done = replayed_states(env["seed"], env["reset_seeds"][0], env["actions"])
+    return {"return": total, "done": done and len(states) == len(env["actions"]), "actions": env["actions"],
+            "greedy": greedy_sets(q_net, states)}
 
 
 def _other_net_actions(results) -> list | None:

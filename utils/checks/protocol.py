@@ -307,8 +307,9 @@ class Check:
 
     # --- what a grader calls: text in, text out --------------------------------------------
 
+    @functools.lru_cache(maxsize=None)
     def inputs_json(self, seed: int) -> str:
-        """Inputs drawn from `seed`, encoded (the grader's side)."""
+        """Inputs drawn from `seed`, encoded (the grader's side); once per seed (6.1's draw plays episodes)."""
         return wire.dumps(self.inputs(np.random.default_rng(seed)))
 
     def probe_json(self, inputs_text: str, *answers) -> str:
