@@ -37,21 +37,46 @@ def test_random_agent_video_has_one_frame_per_state(tmp_path):
     assert reader.get_meta_data()["fps"] == 50
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.stem)
-def test_student_notebook_stops_only_at_unfinished_exercises(path, tmp_path):
+def without_optional_cells(path: Path):
+    """The student notebook at `path` without notebook 7's optional live training (minutes), which nbval skips too."""
     notebook = nbformat.read(path, as_version=4)
-    # Notebook 7's optional live training (minutes) is left out, as nbval leaves it out of the solutions.
     solution = nbformat.read(ROOT / "solutions" / path.name, as_version=4)
     optional = {cell.id for cell in solution.cells if NBVAL_SKIP in cell.source.splitlines()}
     notebook.cells = [cell for cell in notebook.cells if cell.id not in optional]
-    NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    for cell in notebook.cells:
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def student_runs(tmp_path_factory) -> dict:
+    """Every student notebook, exercises untouched, run in turn in one kernel: {path: its executed cells}.
+
+    Each starts after `%reset -f`, which deletes every name the ones before it made (so a missing
+    import still fails), in a folder of its own. One kernel, not eight: a kernel start and the
+    course's imports cost about 3 s of CPU each, and a student opens the notebooks one at a time anyway.
+    """
+    folder = tmp_path_factory.mktemp("student_runs")
+    merged, spans = nbformat.v4.new_notebook(), {}
+    for path in STUDENT:
+        home = folder / path.stem
+        home.mkdir()
+        merged.cells.append(nbformat.v4.new_code_cell(f"%reset -f\n%cd -q {home}"))
+        cells = without_optional_cells(path).cells
+        spans[path] = cells
+        merged.cells.extend(cells)  # the same cell objects: execution fills in their outputs
+    NotebookClient(merged, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return spans
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.stem)
+def test_student_notebook_stops_only_at_unfinished_exercises(path, student_runs):
+    cells = student_runs[path]
+    for cell in cells:
         if "exercise" in cell.metadata:  # running an untouched exercise cell says so, in one line
             said = "".join(o.get("text", "") for o in cell.outputs if o["output_type"] == "stream")
             assert f"Exercise {cell.metadata['exercise']} is not done yet" in said
-    errors = [o for _, o in outputs(notebook) if o["output_type"] == "error"]
+    errors = [o for cell in cells if cell.cell_type == "code" for o in cell.outputs if o["output_type"] == "error"]
     assert errors, "a student notebook with exercises must stop at them"
     for error in errors:
         assert error["ename"] == "ExerciseNotDone", f"{error['ename']}: {error['evalue']}"
