@@ -20,12 +20,11 @@ Command-line options (`add_sweep_arguments`):
 import argparse
 import contextlib
 import dataclasses
-import multiprocessing
 from pathlib import Path
 from typing import Callable, Optional
 
 from tools.shard import parse_shard, part_of
-from utils.ablation import append_run, load_runs
+from utils.ablation import append_run, load_runs, training_processes
 from utils.many import train_many
 
 DEFAULT_JOBS = 2
@@ -92,7 +91,7 @@ def run_in_processes(tasks: list, path) -> None:
 
     They share one lock, to append rows to `path` one at a time.
     """
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch state forked mid-use
+    context = training_processes()
     lock = context.Lock()
     workers = [context.Process(target=function, args=args, kwargs={"lock": lock}) for function, args in tasks]
     for worker in workers:

@@ -58,7 +58,7 @@ def test_summaries_agree_with_the_rows():
 def forked_live_processes(monkeypatch):
     """run_live's processes forked from this one: the same code paths without importing torch again in each.
 
-    (Spawned processes, as run_live starts them, are tested by test_many's sweep in two processes.)
+    (Processes started as run_live starts them, from a fork server, are tested by test_many's sweep in two processes.)
     """
     monkeypatch.setattr(ablation, "LIVE_START_METHOD", "fork")
 
