@@ -408,6 +408,13 @@ class DetachedOutput(Net):
         return super().forward(x).detach()
 
 
+class DetachedHidden(Net):
+    """Detaches the first hidden activation: the first layer never gets a gradient."""
+
+    def forward(self, x):
+        return self.out(torch.relu(self.fc2(torch.relu(self.fc1(x)).detach())))
+
+
 class ModuleListNet(nn.Module):
     """Correct: the layers in an nn.ModuleList, applied in a loop."""
 
@@ -479,6 +486,7 @@ NEW_NETWORK_MISTAKES = [
     (AlwaysUnsqueezes, r"has shape \(1, 5, 2\): forward adds a batch dimension \(unsqueeze\(0\)\)"),
     (MiddleTwice, "the second hidden layer \\(128→128\\) is applied twice"),
     (DetachedOutput, "does not require grad"),
+    (DetachedHidden, "no gradient reaches the linear layer 4→128: forward cuts it off the output"),
     (ArgmaxOutput, "is an integer tensor of shape \\(5,\\): one action index per state \\(an argmax\\), not the 2 "
                    "Q-values"),
 ]
@@ -509,7 +517,7 @@ def test_grading_passes_correct_networks(seed):
 @pytest.mark.parametrize("network_class, named", [
     (DropoutBetween, "holds nn.Dropout"), (NoSecondRelu, "no ReLU between the second"), (SwappedArguments, "order"),
     (HiddenFixedAt128, "the `hidden` argument is ignored"), (ReluOutput, "clipped at 0"),
-    (ArgmaxOutput, "one action index per state"),
+    (ArgmaxOutput, "one action index per state"), (DetachedHidden, r"no gradient reaches the linear layer \d+→\d+:"),
 ])
 def test_grading_names_network_mistakes_on_fresh_inputs(network_class, named, seed):
     verdict = graded(check_q_network, seed, network_class)

@@ -100,6 +100,8 @@ def _probe_default(rec, net: nn.Module, inputs: dict) -> None:
         return
     states, x, y = (torch.as_tensor(inputs[key]) for key in ("states", "x", "y"))
     rec.call("default batch", net, torch.as_tensor(inputs["batch"]))
+    rec.call("default ungraded layers", _layers_without_gradient, net, torch.as_tensor(inputs["batch"]),
+             expect_error=True)
     rec.call("default one", net, torch.as_tensor(inputs["batch"][:1]))
     with torch.no_grad():
         rec.call("default q", net, states.clone())
@@ -110,6 +112,16 @@ def _probe_default(rec, net: nn.Module, inputs: dict) -> None:
         rec.call("default y", net, y.clone())
         rec.call("default zero", net, torch.zeros(1, 4))
         rec.call("default unbiased", _unbiased, net, [x.clone(), 2.5 * x])
+
+
+def _layers_without_gradient(net: nn.Module, batch: torch.Tensor) -> list:
+    """[[in, out], ...] of the linear layers of a copy of `net` whose weight gets no gradient from its output's sum."""
+    copied = copy.deepcopy(net)
+    output = copied(batch)
+    if not (isinstance(output, torch.Tensor) and output.requires_grad):
+        return []  # the output's own check names this
+    output.sum().backward()
+    return [[m.in_features, m.out_features] for m in copied.modules() if type(m) is nn.Linear and m.weight.grad is None]
 
 
 def _shifted(net: nn.Module, states: torch.Tensor, n_actions: int):
@@ -140,6 +152,7 @@ def judge_network(results, inputs: dict) -> None:
     _judge_deterministic(results, inputs["states"])
     _judge_initialised(layers)
     _judge_function(results, inputs, layers)
+    _judge_gradient_reaches_every_layer(results)
     small = inputs["small"]
     layers = _judge_built(results, "small", small, None)
     _judge_fixed_reshape(results.raised("small batch"), small)
@@ -149,6 +162,19 @@ def judge_network(results, inputs: dict) -> None:
     expect(_close(got, expected), f"{_call(small)}'s output is not Linear, ReLU, Linear, ReLU, Linear of its layers.",
            "build the same network whatever the sizes: only the layers' sizes depend on the arguments.")
     _judge_positional(results, small)
+
+
+def _judge_gradient_reaches_every_layer(results) -> None:
+    """A loss on the output must reach every linear layer's weight: a .detach() inside forward cuts the layers before it."""
+    key = "default ungraded layers"
+    cut = results.value(key) if results.has(key) and not results.raised(key) else []
+    if type(cut) is list and cut:
+        layers = ", ".join(f"{size[0]}→{size[1]}" for size in cut if type(size) is list and len(size) == 2)
+        them = "them" if len(cut) > 1 else "it"
+        raise Mistake(f"no gradient reaches the linear layer{'s' * (len(cut) > 1)} {layers}: forward cuts {them} off "
+                      "the output (.detach(), .data or torch.no_grad() on a hidden activation), so training would "
+                      f"never change {them}. Hint: keep forward one differentiable chain: Linear, ReLU, Linear, ReLU, "
+                      "Linear, with no .detach() inside.")
 
 
 def _explicit(results):
