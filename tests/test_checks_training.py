@@ -636,9 +636,11 @@ def update_target(target_net, q_net, tau):
 def make_loop(clock="global", store="terminated", end_on="either", target_every="step", update_every="step",
               targets_from="target", returns_kind="finished", push=True, double=True, hook="call", count_from=1,
               learn_after=">=", targets="right", api="gymnasium", pass_loss=True, hook_n="step", reset_state=True,
-              forget=None):
+              forget=None, own_target=False):
     """A train_dqn with one part done the usual wrong way."""
     def train_dqn(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=None):
+        if own_target:
+            target_net = copy.deepcopy(q_net)
         returns, episode_return, episode, t, updates = [], 0.0, 0, 0, 0
         state, _ = env.reset()
         for step in range(1, config.max_env_steps + 1):
@@ -782,6 +784,8 @@ STUDENT_LOOP_MISTAKES = [
     (make_loop(targets="no mask"), r"the targets bootstrap from terminal transitions too: the \(1 - batch.terminated\) "
                                    r"mask is missing"),
     (make_loop(targets="second batch"), r"memory.sample was called \d+ times for \d+ updates, twice per update"),
+    (make_loop(own_target=True), r"update_target was given a target network other than the loop's target_net "
+                                 r"argument.*copy.deepcopy\(q_net\)"),
     (make_loop(reset_state="seeded"), r"passed a seed to env.reset\(\) again at the start of a later episode.*"
                                       r"Hint: call env.reset\(\) without a seed"),
     # a call with an argument missing names the function and its parameters, and the student's line

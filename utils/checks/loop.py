@@ -402,6 +402,7 @@ def judge_loop(results, inputs: dict) -> None:
     _check_actions(main, episodes)
     _check_epsilons(main, episodes, config)
     _check_stored(main, episodes)
+    _check_own_target(main)
     _check_updates(main, episodes, config)
     _check_target_updates(main, episodes, config)
     expect(all(g is None or (type(g) in TENSOR_TYPES and not g.any()) for g in main["target grads"]),
@@ -614,6 +615,16 @@ def _check_updates(run: dict, episodes: Episodes, config) -> None:
            "optimize_step(q_net, optimizer, batch, targets, ...).")
     _check_step_arguments(run, config)
     _check_targets(run, config)
+
+
+def _check_own_target(run: dict) -> None:
+    """update_target must move the target_net argument: a loop with a target network of its own trains on another."""
+    expect(not any(q_right and not target_right for _, target_right, q_right, _ in run["target updates"]),
+           "update_target was given a target network other than the loop's target_net argument (with q_net as the "
+           "online network): the loop made a target network of its own (target_net = copy.deepcopy(q_net)?), so its "
+           "targets do not come from the target_net that train() built and passed in.",
+           "use the target_net parameter as it is, for the targets and in update_target(target_net, q_net, "
+           "config.tau).")
 
 
 def _check_step_arguments(run: dict, config) -> None:
