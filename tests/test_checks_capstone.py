@@ -162,6 +162,13 @@ def test_answers_that_call_the_course_code_are_flagged():
     # Both: the flag names the one the student's code called first (the check asks for the config first).
     verdict = graded(check_negative_reward_task, 0, lambda seed: tasks.task_config("acrobot", seed), course_solved)
     assert verdict["flags"] == ["calls the course's own `utils.tasks.task_config`"]
+    # The config read out of TASK_CONFIGS, which the notebook shows after the exercise, is the course's answer too.
+    copied = lambda seed: dataclasses.replace(tasks.TASK_CONFIGS["acrobot"], seed=seed)  # noqa: E731
+    assert graded(check_negative_reward_task, 0, copied, solved)["flags"] == [
+        "calls the course's own `utils.tasks.TASK_CONFIGS`"]
+    with pytest.raises(CheckFailed, match=r"your code calls the course's own `utils.tasks.TASK_CONFIGS`; the exercise "
+                                          r"wants your own code"):
+        check_negative_reward_task(copied, solved)
 
 
 # --- 8.2 ----------------------------------------------------------------------------------------

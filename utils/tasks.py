@@ -15,7 +15,28 @@ from utils.seeding import make_env
 
 ACROBOT, MOUNTAIN_CAR = "Acrobot-v1", "MountainCar-v0"
 
-TASK_CONFIGS = {
+
+class TaskConfigs(dict):
+    """A dict whose reads are calls of Python methods, which exercise 8.1's check sees (a plain dict's are not)."""
+
+    def __getitem__(self, name: str) -> DQNConfig:
+        """The config named `name`."""
+        return super().__getitem__(name)
+
+    def get(self, name: str, default=None):
+        """The config named `name`, or `default`."""
+        return super().get(name, default)
+
+    def values(self):
+        """The configs."""
+        return super().values()
+
+    def items(self):
+        """(name, config) pairs."""
+        return super().items()
+
+
+TASK_CONFIGS = TaskConfigs({
     # The recipe as it is: only the task and its solved line change.
     "acrobot": DQNConfig(env_id=ACROBOT, stop_return=reward_threshold(ACROBOT)),
     # The same on MountainCar. In results/capstone.jsonl no seed of 5 solves it: no training episode
@@ -26,7 +47,7 @@ TASK_CONFIGS = {
     # leaves the learned reward negative, so novelty ranks states without paying the car to dawdle.
     "mountaincar-remedy": DQNConfig(env_id=MOUNTAIN_CAR, stop_return=reward_threshold(MOUNTAIN_CAR),
                                     count_bonus=0.5),
-}
+})
 """Each named config, at seed 0; `task_config` gives it for another seed."""
 
 TASKS = {"acrobot": ["acrobot"], "mountaincar": ["mountaincar-default", "mountaincar-remedy"]}

@@ -211,7 +211,8 @@ def _verdict(results, index: int, env_id: str) -> bool:
 
 
 check_negative_reward_task = Check("8.1", "acrobot_config / solved", task_inputs, probe_task, judge_task,
-                                   references=("utils.tasks.task_config", "utils.evaluation.is_solved"))
+                                   references=("utils.tasks.task_config", "utils.tasks.TASK_CONFIGS",
+                                               "utils.evaluation.is_solved"))
 
 
 # --- 8.2 a count-based exploration bonus -------------------------------------------------

@@ -142,7 +142,9 @@ def _course_name(code) -> str:
 
 
 def reference_codes(names: tuple) -> dict:
-    """{id(code): name} for the code of the course's answers named 'utils.module.name' (functions, classes' methods).
+    """{id(code): name} for the code of the course's answers named 'utils.module.name'.
+
+    A function's code; a class's methods; an object's class's methods (utils.tasks.TASK_CONFIGS: its reads).
 
     Keyed by identity: code objects compare equal by content, and a student's own copy is not the course's.
     """
@@ -150,7 +152,8 @@ def reference_codes(names: tuple) -> dict:
     for name in names:
         module_name, _, attribute = name.rpartition(".")
         obj = getattr(sys.modules.get(module_name) or __import__(module_name, fromlist=["_"]), attribute)
-        functions = [v for v in vars(obj).values() if inspect.isfunction(v)] if inspect.isclass(obj) else [obj]
+        owner = obj if inspect.isclass(obj) else None if inspect.isfunction(obj) else type(obj)
+        functions = [obj] if owner is None else [v for v in vars(owner).values() if inspect.isfunction(v)]
         codes.update({id(function.__code__): name for function in functions})
     return codes
 
