@@ -790,7 +790,8 @@ STUDENT_LOOP_MISTAKES = [
                                       r"Hint: call env.reset\(\) without a seed"),
     # a call with an argument missing names the function and its parameters, and the student's line
     (make_loop(forget="tau"), r"update_target\(target_net, q_net, tau\): missing a required argument: 'tau' "
-                              r"\(line \d+ of your code: `update_target\(target_net, q_net\) if forget"),
+                              r"\(line \d+ of your code: `update_target\(target_net, q_net\) if forget.*`\)\. Hint: "
+                              r"the call does not fit the function's parameters: pass each parameter it declares"),
     (make_loop(forget="rng"), r"epsilon_greedy_action\(q_net, state, epsilon, rng\): missing a required argument: "
                               r"'rng' \(line \d+ of your code: `action = epsilon_greedy_action\(q_net, state, "
                               r"epsilon\) if"),

@@ -15,6 +15,7 @@ drawn afresh for every grading run.
 """
 import functools
 import inspect
+import re
 import sys
 
 import numpy as np
@@ -213,11 +214,20 @@ FLOAT_INDEX = "only integers, slices"
 """NumPy's IndexError for a float used as an index (x[i] with i = n / 2)."""
 
 
+CALL_MISMATCH = re.compile(r"missing (a|\d+) required|too many positional arguments|takes \d+ positional argument|"
+                           r"unexpected keyword argument|multiple values for argument")
+"""Python's TypeErrors for a call that does not fit the function's parameters."""
+
+
 def crash_hint(info: dict) -> str:
     """A hint for a crash whose cause is plain from its message alone, else ''."""
-    if info.get("type") == "IndexError" and FLOAT_INDEX in str(info.get("message")):
+    message = str(info.get("message"))
+    if info.get("type") == "IndexError" and FLOAT_INDEX in message:
         return (". Hint: an index became a float: / always gives a float in Python 3; use integer division // "
                 "(node // 2), or int(...), for indices.")
+    if info.get("type") == "TypeError" and CALL_MISMATCH.search(message):
+        return (". Hint: the call does not fit the function's parameters: pass each parameter it declares, in its "
+                "order (the message names the one that does not fit).")
     return ""
 
 
