@@ -100,7 +100,7 @@ def _probe_default(rec, net: nn.Module, inputs: dict) -> None:
         return
     states, x, y = (torch.as_tensor(inputs[key]) for key in ("states", "x", "y"))
     rec.call("default batch", net, torch.as_tensor(inputs["batch"]))
-    rec.call("default ungraded layers", _layers_without_gradient, net, torch.as_tensor(inputs["batch"]),
+    rec.call("default layers without gradient", _layers_without_gradient, net, torch.as_tensor(inputs["batch"]),
              expect_error=True)
     rec.call("default one", net, torch.as_tensor(inputs["batch"][:1]))
     with torch.no_grad():
@@ -166,7 +166,7 @@ def judge_network(results, inputs: dict) -> None:
 
 def _judge_gradient_reaches_every_layer(results) -> None:
     """A loss on the output must reach every linear layer's weight: a .detach() inside forward cuts the layers before it."""
-    key = "default ungraded layers"
+    key = "default layers without gradient"
     cut = results.value(key) if results.has(key) and not results.raised(key) else []
     if type(cut) is list and cut:
         layers = ", ".join(f"{size[0]}→{size[1]}" for size in cut if type(size) is list and len(size) == 2)
