@@ -394,12 +394,12 @@ check_sb3_wrapper(SB3QNetwork)
 
 # %% [markdown]
 # A short SB3 run with the rl-baselines3-zoo settings for CartPole (the same as the
-# benchmark below), with SB3's greedy checks every 2,000 steps, scored by the course's
-# `evaluate` through your wrapper. 4,000 steps are too few to solve CartPole; the point
-# is the plumbing (from a few seconds to half a minute, depending on the machine):
+# benchmark below), with SB3's greedy checks every 1,000 steps, scored by the course's
+# `evaluate` through your wrapper. 2,000 steps are too few to solve CartPole; the point
+# is the plumbing (from a few seconds to a quarter of a minute, depending on the machine):
 
 # %%
-sb3_run = train_sb3_with_eval(zoo_settings(4_000), seed=SEED, total_timesteps=4_000, eval_every=2_000,
+sb3_run = train_sb3_with_eval(zoo_settings(2_000), seed=SEED, total_timesteps=2_000, eval_every=1_000,
                               eval_episodes=5)
 print(f"SB3's checks at steps {sb3_run.eval_steps}: mean returns {[round(r, 1) for r in sb3_run.eval_returns]}")
 
