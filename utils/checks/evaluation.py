@@ -262,7 +262,12 @@ def greedy_set(q_net: nn.Module, state) -> set:
     """The greedy action in `state`, or both actions when their Q-values tie up to float rounding."""
     with torch.no_grad():
         q_values = q_net(torch.as_tensor(state, dtype=torch.float32))
-    return {0, 1} if abs(float(q_values[1] - q_values[0])) < NEAR_TIE else {int(q_values.argmax())}
+    return greedy_of_gap(float(q_values[1] - q_values[0]))
+
+
+def greedy_of_gap(gap: float) -> set:
+    """The greedy actions when Q(s, 1) − Q(s, 0) = gap: both when they tie up to float rounding."""
+    return {0, 1} if abs(gap) < NEAR_TIE else {int(gap > 0)}
 
 
 def replayed_states(seed: int, reset_seed, actions: list) -> tuple:
@@ -288,7 +293,7 @@ def greedy_sets(q_net: nn.Module, states: list) -> list:
         return []
     with torch.no_grad():
         q_values = q_net(torch.as_tensor(np.array(states), dtype=torch.float32))
-    return [{0, 1} if abs(gap) < NEAR_TIE else {int(gap > 0)} for gap in (q_values[:, 1] - q_values[:, 0]).tolist()]
+    return [greedy_of_gap(gap) for gap in (q_values[:, 1] - q_values[:, 0]).tolist()]
 
 
 def replay(q_net: nn.Module, env: dict) -> dict:
