@@ -17,8 +17,9 @@ from test_checks_core import AlwaysCloseArray, AlwaysCloseTensor, Anything, Regi
 @pytest.mark.parametrize("value", [
     None, True, 3, -2.5, "text", [1, 2.0, "x"], (1, (2, 3)), {"a": [1], "b": (None,)},
     float("nan"), float("-inf"), np.float32(1.5), np.int64(7), np.bool_(True),
-    np.arange(6, dtype=np.int32).reshape(2, 3), np.zeros((0, 4)), np.array(2.5),
+    np.arange(6, dtype=np.int32).reshape(2, 3), np.zeros((0, 4)), np.array(2.5), np.arange(6.0).reshape(2, 3).T,
     torch.tensor([[1.0, 2.0]], requires_grad=True), torch.arange(3), torch.nn.Parameter(torch.ones(2)),
+    torch.arange(6.0).reshape(2, 3).T,
 ])
 def test_plain_values_travel_unchanged(value):
     back = wire.loads(wire.dumps(value))
@@ -38,6 +39,7 @@ def test_plain_values_travel_unchanged(value):
     (SneakyFloat(1.0), "a Python SneakyFloat"), (np.zeros(3).view(AlwaysCloseArray), "a Python AlwaysCloseArray"),
     (torch.zeros(2).as_subclass(AlwaysCloseTensor), "a Python AlwaysCloseTensor"),
     (np.array([Anything()], dtype=object), "a NumPy array of shape (1,) and dtype object"),
+    (np.arange(3, dtype=">i8"), "a NumPy array of shape (3,) and dtype >i8"),  # its bytes would read back wrong
     (QNetwork(hidden=4), "a Python QNetwork"), ({1: "a"}, "a Python dict"),
 ])
 def test_anything_else_travels_only_as_its_description(rigged, described):
@@ -49,6 +51,7 @@ def test_anything_else_travels_only_as_its_description(rigged, described):
 @pytest.mark.parametrize("text, words", [
     ('{"$pickle": "gASV"}', "unknown tag"),
     ('{"$ndarray": {"dtype": "object", "shape": [1], "data": ""}}', "no valid dtype"),
+    ('{"$ndarray": {"dtype": ["float64"], "shape": [1], "data": ""}}', "no valid dtype"),
     ('{"$ndarray": {"dtype": "float64", "shape": [3], "data": "AAAA"}}', "wrong number of bytes"),
     ('{"$tensor": {"dtype": "float32", "shape": [-1], "data": ""}}', "no valid shape"),
     ('{"a": 1, "b": 2}', "unexpected data"),

@@ -17,6 +17,9 @@ import torch
 # The dtypes that travel as data; any other (object, strings, complex) travels as a description.
 DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
 TORCH_DTYPES = {getattr(torch, name): name for name in DTYPES}
+# Native byte order only: an array whose bytes are swapped would be read back wrong, so it travels opaque.
+NUMPY_DTYPES = {np.dtype(name): name for name in DTYPES}
+DTYPES_BY_NAME = {name: np.dtype(name) for name in DTYPES}
 NUMPY_SCALARS = {np.dtype(name).type: name for name in DTYPES}
 ALL_NUMPY_SCALARS = frozenset(np.dtype(code).type for code in np.typecodes["All"])
 MAX_DEPTH = 12
@@ -77,12 +80,12 @@ def encode(value, depth: int = 0):
         return items if kind is list else {"$tuple": items}
     if kind is dict and all(type(key) is str for key in value):
         return {"$dict": {key: encode(item, depth + 1) for key, item in list(value.items())[:MAX_ITEMS]}}
-    if kind is np.ndarray and value.dtype.name in DTYPES:
-        return {"$ndarray": array_data(value)}
+    if kind is np.ndarray and value.dtype in NUMPY_DTYPES:  # a dict lookup: dtype.name costs more than the rest
+        return {"$ndarray": array_data(value, NUMPY_DTYPES[value.dtype])}
     if kind in NUMPY_SCALARS:
-        return {"$npscalar": array_data(np.asarray(value))}
+        return {"$npscalar": array_data(np.asarray(value), NUMPY_SCALARS[kind])}
     if kind in (torch.Tensor, torch.nn.Parameter) and value.dtype in TORCH_DTYPES and value.layout == torch.strided:
-        data = array_data(value.detach().cpu().contiguous().numpy())
+        data = array_data(value.detach().cpu().contiguous().numpy(), TORCH_DTYPES[value.dtype])
         return {"$tensor": data | {"requires_grad": value.requires_grad, "parameter": kind is torch.nn.Parameter}}
     return opaque(value)
 
@@ -93,10 +96,9 @@ def opaque(value) -> dict:
     return {"$opaque": [describe(value), f"{kind.__module__}.{kind.__qualname__}"]}
 
 
-def array_data(array: np.ndarray) -> dict:
-    """An array's dtype, shape and bytes (C order, base64)."""
-    return {"dtype": array.dtype.name, "shape": list(array.shape),
-            "data": base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")}
+def array_data(array: np.ndarray, dtype_name: str) -> dict:
+    """An array's dtype (named `dtype_name`), shape and bytes (C order, base64)."""
+    return {"dtype": dtype_name, "shape": list(array.shape), "data": base64.b64encode(array.tobytes()).decode("ascii")}
 
 
 def decode(data, depth: int = 0):
@@ -129,16 +131,16 @@ def decode(data, depth: int = 0):
 
 def array_from(body: dict) -> np.ndarray:
     """A writable NumPy array from its dtype, shape and base64 bytes."""
-    if type(body) is not dict or body.get("dtype") not in DTYPES:
+    dtype = DTYPES_BY_NAME.get(body.get("dtype")) if type(body) is dict and type(body.get("dtype")) is str else None
+    if dtype is None:
         raise WireError("an array in the record has no valid dtype")
     shape = body.get("shape")
     if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
         raise WireError("an array in the record has no valid shape")
-    raw = base64.b64decode(str(body.get("data", "")), validate=True)
-    dtype = np.dtype(body["dtype"])
+    raw = bytearray(base64.b64decode(str(body.get("data", "")), validate=True))  # a bytearray: the array is writable
     if len(raw) != dtype.itemsize * math.prod(shape):
         raise WireError("an array in the record has the wrong number of bytes for its shape")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
 def tensor_from(body: dict) -> torch.Tensor:
