@@ -1,6 +1,7 @@
 """utils.sb3_bridge: the DQNConfig → SB3 mapping, the adapter, SB3's early stopping, and the committed comparison."""
 import dataclasses
 import inspect
+import tempfile
 
 import numpy as np
 import pytest
@@ -104,9 +105,11 @@ def test_early_stopping_runs_the_checks_keeps_the_best_model_and_is_reproducible
     assert first.eval_returns[:2] != other.eval_returns
 
 
-def test_early_stopping_stops_at_the_threshold():
+def test_early_stopping_stops_at_the_threshold_and_leaves_no_log_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # SB3's default logger makes SB3-<date> folders there
     run = short_run(3, threshold=5.0)
     assert run.stopped_early and run.env_steps == run.eval_steps[-1] == 500
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith("SB3-")] == []
 
 
 def test_the_committed_comparison_is_complete_and_consistent():

@@ -16,6 +16,7 @@ from typing import NamedTuple, Optional, Union
 import torch
 from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewardThreshold
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.monitor import Monitor
 from torch import nn
 
@@ -155,8 +156,11 @@ def course_q_net(model: DQN) -> BatchedQ:
 
 
 def new_dqn(kwargs: dict, env_id: str = ENV_ID) -> DQN:
-    """SB3's DQN with `kwargs` (seed included) on the CPU, training on make_env(seed)."""
-    return DQN("MlpPolicy", make_env(kwargs["seed"], env_id=env_id), device="cpu", verbose=0, **kwargs)
+    """SB3's DQN with `kwargs` (seed included) on the CPU, training on make_env(seed), logging nowhere."""
+    model = DQN("MlpPolicy", make_env(kwargs["seed"], env_id=env_id), device="cpu", verbose=0, **kwargs)
+    # Without a logger of its own, every learn() makes an empty folder SB3-<date> in the user's temp folder.
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 @dataclasses.dataclass
