@@ -726,10 +726,10 @@ def paired_table(summaries, baseline="default", confidence=0.95):
 paired_table(summaries)
 
 # %% [markdown]
-# The correlations are small and negative: a seed that is quick for the recipe is, if
-# anything, slow for an option. So ignoring the pairing made the intervals slightly
-# narrower, not wider; resampled as pairs they widen by a few hundred steps, and no
-# verdict changes.
+# The correlations are weak to moderate, and negative ($-0.09$ to $-0.35$): a seed that is
+# quick for the recipe is, if anything, slow for an option. So ignoring the pairing made
+# the intervals slightly narrower, not wider; resampled as pairs they are 650 to 890 steps
+# wider (compare the 98.75% columns), and no verdict changes.
 
 # %% [markdown]
 # One more number before the conclusions: how far $\beta$ got. It anneals over the budget
@@ -786,9 +786,9 @@ for variant in ("prioritized", "all three"):
 # process per CPU core, and each process trains its share as one batch of agents
 # (`utils.many.train_many`: the agents learn side by side, each exactly as it would alone).
 # Each of the next three cells trains one variant on the first ten of the ablation's seeds,
-# with a progress bar: 20 seconds to a minute each on a quiet 2-core laptop (each bar
-# shows how long it took where this notebook was run), longer on a busy or single-core
-# one. They are optional; nothing later needs them.
+# with a progress bar: about half a minute to a minute each on a quiet 2-core machine
+# (each bar shows how long it took where this notebook was run), longer on a busy or
+# single-core one. They are optional; nothing later needs them.
 
 # %%
 # NBVAL_SKIP

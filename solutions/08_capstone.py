@@ -155,8 +155,8 @@ for row in task_runs:
 # counted from 0; "best check": the highest mean return of a greedy check.) For
 # Acrobot, all 5 runs stopped at a confirmed greedy check, between about 12,000 and
 # 26,000 steps, and all evaluate above $-100$. The road there was not smooth: seed 4's
-# greedy checks swung between good scores and the worst possible, $-500$ (a policy that
-# never swings up), before its stop:
+# greedy checks swung between scores near the line and the worst possible, $-500$ (a
+# policy that never swings up), before the check that stopped it:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -170,8 +170,8 @@ print("acrobot, seed 4, greedy checks:", [round(r) for r in seed_4["check_return
 #
 # The agent that ships with the course is the seed-0 run, retrained by
 # `python -m tools.train_checkpoint --task acrobot`. On this video's start state it swings
-# up well within the 101 steps a return of $-100$ allows (the line under the video says
-# how many steps it took; the video plays at Acrobot's own 15 frames per second):
+# up within the 101 steps a return of $-100$ allows, if not by much (the line under the
+# video says how many steps it took; the video plays at Acrobot's own 15 frames per second):
 
 # %%
 acrobot_net, acrobot_config_shipped = load_checkpoint(SHIPPED_CHECKPOINT.with_name("dqn_acrobot.pt"))
@@ -412,9 +412,10 @@ print(f"the best model, scored by the course's evaluate on 20 held-out episodes:
 #
 # `python -m benchmarks.sb3_compare` trained, on the held-out seeds 200–229 (never used to
 # choose a setting, on any task), the course's DQN with its recipe; SB3's DQN with the zoo
-# settings for their 50,000 steps, keeping the final model; and the same SB3 run with
-# `EvalCallback` and `StopTrainingOnRewardThreshold` (checks every 1,000 steps on 20
-# episodes, stop at 500, best model kept, at most 100,000 steps). Every agent was then
+# settings for their 50,000 steps (50,176: SB3 collects 256 steps at a time), keeping the
+# final model; and the same SB3 run with `EvalCallback` and `StopTrainingOnRewardThreshold`
+# (checks every 1,000 steps on 20 episodes, stop at 500, best model kept, at most 100,000
+# steps). Every agent was then
 # scored by the course's `evaluate` on 100 held-out episodes. All runs used one torch
 # thread and took turns seed by seed, so that they saw the same machine load (two
 # processes at once, one per half of the seeds, on a 2-core machine); their wall times
