@@ -269,8 +269,9 @@ print(f"measured: {both / draws:.4f}   B(B-1)/(N(N-1)) = {B * (B - 1) / (N * (N 
 # (next state) $+ 4$ (terminated) $= 48$ bytes, so $10{,}000$ transitions take 480 kB,
 # allocated once. (The seed notebook's "400 KB" counted 10 float32 numbers.)
 #
-# The seed notebook stored instead a Python tuple of four tiny tensors per transition,
-# each of shape `(1, 4)` or `(1, 1)`. The payload is the same, but every tensor is a
+# The seed notebook stored instead a Python tuple of four tiny tensors per transition
+# (state, action, next state, reward: shapes `(1, 4)`, `(1, 1)`, `(1, 4)` and `(1,)`). The
+# payload is about the same (44 bytes, without a terminal flag), but every tensor is a
 # Python object plus a C++ tensor and storage record plus its own small heap allocation,
 # and every tuple is one more object. Measure both, with the process's resident memory
 # before and after (the numbers vary a little between runs and machines):
@@ -292,11 +293,11 @@ print(f"tuples of 1-row tensors: {tuple_bytes / capacity:6.0f} bytes per transit
 print(f"preallocated ring buffer: {buffer_bytes / capacity:6.0f} bytes per transition, {buffer_bytes / 1e6:.2f} MB in all")
 
 # %% [markdown]
-# Dozens of times more memory for the tuples, all of it overhead. Still only megabytes
+# Dozens of times more memory for the tuples, nearly all of it overhead. Still only megabytes
 # for CartPole, but with image observations or a million transitions (as in Mnih et
 # al. 2015) the layout decides whether the memory fits at all. Speed differs too: the seed
 # rebuilt every batch with `torch.cat` over Python lists at every step, while the ring
-# buffer indexes five tensors once.
+# buffer indexes five tensors once (the times vary by machine; their ratio less so):
 
 # %%
 buffer = ReplayMemory(capacity)
@@ -315,9 +316,12 @@ for name, draw in (("tuples + torch.cat", sample_tuples), ("ring buffer", lambda
 
 # %% [markdown]
 # > **Common pitfall: sampling with replacement.** `torch.randint(len(self), (B,))` can
-# > return the same index twice, so a batch may hold duplicates. With $B \ll N$ it
-# > happens rarely, which is exactly why it goes unnoticed; `torch.randperm` (or
-# > `random.sample`) draws distinct indices.
+# > return the same index twice, so a batch may hold duplicates, and not rarely: by the
+# > birthday problem a batch of $B$ from $N$ holds one with probability about
+# > $1 - e^{-B(B-1)/2N}$, 87% for $B = 64$ from the 1,000 transitions held when learning
+# > starts (rare only when $B^2 \ll N$). A duplicate just counts one transition twice,
+# > which is why it goes unnoticed; `torch.randperm` (or `random.sample`) draws distinct
+# > indices.
 #
 # ## Recap
 #

@@ -230,7 +230,7 @@ for episode, (length, start) in enumerate(zip(lengths, starts)):
 # On the fake clock ε is about 0.36 in the third episode and about 0.06 by the tenth,
 # after fewer than 200 real steps: exploration is over before the agent has
 # learned anything, and the replay memory fills with near-greedy experience of an
-# untrained network. On the global step ε is still about 0.8. The fix is the one counter
+# untrained network. On the global step ε is still about 0.75. The fix is the one counter
 # of Exercise 4.3.
 
 # %% [markdown]

@@ -15,8 +15,8 @@
 # save it (notebook 6 evaluates and films it), and watch how its values grow.
 #
 # **Prerequisites:** notebooks 1–4 (their reference versions are imported from `utils`, so
-# you can start here). **Time:** about 90–120 minutes, plus a minute or less of training
-# (step counts and times vary by machine).
+# you can start here). **Time:** about 90–120 minutes, plus seconds to a minute or two of
+# training (step counts and times vary by machine).
 
 # %%
 import numpy as np

@@ -316,8 +316,9 @@ print(f"the {len(visited):,} visited states span θ in [{visited[:, 2].min():+.3
 #   last 50,000 transitions, and the course's agent stopped at 17,052 steps, so its memory
 #   held every transition of its run, including the nearly random first steps of training
 #   (ε starts at 1) and every ε-greedy episode that failed, and each failure passes close
-#   to the limits. Inside the limits, an odd colour is therefore not simply a
-#   state the agent never saw: look for the darkened ties first.
+#   to the limits. Inside the limits, an odd colour is therefore seldom a state the
+#   agent never saw (the exceptions are corners that even failing episodes hardly reach,
+#   a pole leaning far one way while swinging back fast): look for the darkened ties first.
 # * **The value map** is highest in the band of states from which the pole can be caught,
 #   and falls towards the corners where the pole leans and falls the same way.
 #
@@ -374,10 +375,11 @@ print(f"the course's agent stopped after {shipped_steps:,} steps: {shipped_sweep
 # * The trained agent balances for the full 500 steps; its Q-function encodes a
 #   controller that weighs the pole's angle against its angular velocity.
 # * Read a Q-map with the physics beside it: where every action sequence falls on the same
-#   step (a doomed tie) the greedy choice is arbitrary, and only the terminal states
-#   beyond the limits are pure extrapolation. After $k$ sweeps (hard target copies made
-#   after learning started) the values are near $100\,(1-0.99^k)$, well below
-#   $1/(1-\gamma) = 100$; the policy needs only their ordering.
+#   step (a doomed tie) the greedy choice is arbitrary; the terminal states beyond the
+#   limits are pure extrapolation, and the few corners inside them that episodes hardly
+#   reach nearly so. After $k$ sweeps (hard target copies made after learning started)
+#   the values are near $100\,(1-0.99^k)$, well below $1/(1-\gamma) = 100$; the policy
+#   needs only their ordering.
 #
 # **Where next:** change one `DQNConfig` field at a time in notebook 5 (no double DQN,
 # `tau=0.005` with `target_update_every=1`, `loss="mse"`, no greedy checks with

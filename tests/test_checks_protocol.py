@@ -1,11 +1,13 @@
 """Checks in two halves: what travels between probe and judge, and how a grader uses each half."""
 import json
+import random
 
 import numpy as np
 import pytest
 import torch
 
-from utils import mdp
+from utils import dqn, mdp, policies
+from utils.checks import check_epsilon_greedy, check_td_targets, check_update_target
 from utils.checks import wire
 from utils.checks.core import CheckFailed, ExerciseNotDone, expect
 from utils.checks.mdp import check_bellman_backup, check_discounted_return
@@ -183,3 +185,37 @@ def test_notebook_1_answers_learnt_by_heart_fail_a_grading_run():
     for inputs in map(check_discounted_return.inputs_json, range(5)):
         record = check_discounted_return.probe_json(inputs, lambda rewards, gamma: 4.807)
         assert check_discounted_return.verdict_json(inputs, record)["status"] == "failed"
+
+
+def random_streams():
+    """The global random streams' states: torch's, NumPy's legacy one, Python's."""
+    return torch.get_rng_state().numpy().tobytes(), repr(np.random.get_state()), random.getstate()
+
+
+def own_update_target(target_net, q_net, tau):
+    """A right answer to exercise 5.3, written out."""
+    with torch.no_grad():
+        for target, online in zip(target_net.parameters(), q_net.parameters()):
+            target.lerp_(online, tau)
+
+
+def draws_then_returns_none(*args):
+    """A wrong answer that draws from every global stream first."""
+    torch.rand(3), np.random.rand(3), random.random()
+
+
+@pytest.mark.parametrize("check, answer", [
+    (check_epsilon_greedy, own_copy(policies.epsilon_greedy_action)), (check_td_targets, own_copy(dqn.td_targets)),
+    (check_update_target, own_update_target), (check_epsilon_greedy, draws_then_returns_none),
+])
+def test_a_check_leaves_the_notebooks_random_streams_as_they_were(check, answer, capsys):
+    inputs = check.inputs_json(1)  # drawn in the grader's process, not the kernel
+    torch.manual_seed(3), np.random.seed(3), random.seed(3)
+    before = random_streams()
+    try:
+        check(answer)
+    except CheckFailed:
+        assert answer is draws_then_returns_none
+    assert random_streams() == before, "what the notebook prints after a check would depend on the check's draws"
+    check.probe_json(inputs, answer)  # the grader's half in the kernel
+    assert random_streams() == before

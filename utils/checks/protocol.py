@@ -13,12 +13,15 @@ judge in its own process (`verdict_json`): nothing the kernel does can change ho
 read, only what it says, and a record that says the right thing needs right answers to inputs
 drawn afresh for every grading run.
 """
+import contextlib
 import functools
 import inspect
+import random
 import re
 import sys
 
 import numpy as np
+import torch
 
 from utils.checks import wire
 from utils.checks.core import CheckFailed, ExerciseNotDone, Mistake, not_done_message, student_line
@@ -109,6 +112,22 @@ class _Nothing:
 
 
 _NOTHING = _Nothing()
+
+
+@contextlib.contextmanager
+def random_streams_kept():
+    """Restore the global random streams (torch's, NumPy's legacy one, Python's) afterwards.
+
+    A check builds networks and calls code that may draw from them; without this, what a notebook
+    prints after a check cell would depend on how the check (and the student's answer) drew.
+    """
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])
 
 
 def raised(error: BaseException) -> dict:
@@ -261,13 +280,18 @@ class Check:
 
     def __call__(self, *answers) -> None:
         """The notebook's check: probe and judge here, through the grader's encoding; one line when it passes."""
+        with random_streams_kept():
+            self._check_here(answers)
+        print(f"✅ {self.label}: passed")
+
+    def _check_here(self, answers: tuple) -> None:
+        """Probe and judge `answers` in this process; raise CheckFailed or ExerciseNotDone unless they pass."""
         inputs_text = wire.dumps(self.inputs(None))
         record = wire.from_json(self.probe_json(inputs_text, *answers))
         refused = self.refusal(record)
         if refused:
             raise CheckFailed(f"{self.label}: {refused}")
         self.decide(wire.loads(inputs_text), record)
-        print(f"✅ {self.label}: passed")
 
     def run_probe(self, inputs, answers: tuple) -> dict:
         """Run the probe on the student's answers; the record (never raises for the student's code)."""
@@ -328,7 +352,8 @@ class Check:
     def probe_json(self, inputs_text: str, *answers) -> str:
         """The probe's record on encoded inputs, encoded (the kernel's side)."""
         try:
-            return wire.to_json(self.run_probe(wire.loads(inputs_text), answers))
+            with random_streams_kept():
+                return wire.to_json(self.run_probe(wire.loads(inputs_text), answers))
         except wire.WireError as error:
             return wire.to_json({"entries": {}, "course_calls": [], "unreadable": str(error)})
 
