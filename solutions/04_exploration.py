@@ -162,6 +162,7 @@ check_epsilon_greedy(epsilon_greedy_action)
 # $\sqrt{p(1-p)/n}$ of the prediction $p$:
 
 # %%
+# NBVAL_CHECK_OUTPUT
 q_net = QNetwork()
 state = make_env(SEED).reset()[0]
 greedy = greedy_action(q_net, state)
@@ -219,6 +220,7 @@ check_run_episodes(run_episodes)
 # > exponential schedule, on the fake clock and on the global step:
 
 # %%
+# NBVAL_CHECK_OUTPUT
 lengths = run_episodes(make_env(SEED), QNetwork(), 10, lambda t: seed_epsilon(t), np.random.default_rng(SEED))
 starts = np.cumsum([0] + lengths[:-1])
 print("episode  length  global step  eps (global step)  fake clock  eps (fake clock)")
