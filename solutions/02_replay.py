@@ -44,6 +44,7 @@ setup_notebook(SEED)  # seeds random/NumPy/torch, one torch thread, notices for 
 # they happened:
 
 # %%
+# NBVAL_CHECK_OUTPUT
 def random_transitions(env, n_steps: int) -> tuple:
     """States and next states of `n_steps` random-policy steps, in the order they happened."""
     states, next_states = [], []
@@ -97,6 +98,7 @@ pair_scatter({
 # pole angle with $B = 32$:
 
 # %%
+# NBVAL_CHECK_OUTPUT
 B = 32
 consecutive_means = angles[: len(angles) // B * B].reshape(-1, B).mean(axis=1)
 random_means = np.array([angles[torch.randperm(len(angles))[:B].numpy()].mean() for _ in range(500)])
@@ -253,6 +255,7 @@ for field, value in zip(Batch._fields, tiny.sample(2)):
 # batch.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 N, B, draws = 20, 5, 4000
 memory = ReplayMemory(N)
 for t in range(N):

@@ -120,6 +120,7 @@ print(f"{'total':28s} {count_parameters(network):6,d}")
 # nothing like the 1 to 100 they should become. Training (notebook 5) fixes that.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 q_net, env = QNetwork(), make_env(SEED)
 start_states = torch.as_tensor(np.array([env.reset()[0] for _ in range(4)]))
 print(q_net(start_states).detach())
@@ -176,6 +177,7 @@ check_greedy(greedy_action, greedy_actions)
 # the lengths change completely: nothing has been learned yet.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 def greedy_episode_length(env, q_net: nn.Module) -> int:
     """Play one episode with `greedy_action` and return how many steps it lasted."""
     state, _ = env.reset()

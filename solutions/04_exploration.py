@@ -18,6 +18,7 @@
 # 40–60 minutes.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 import math
 
 import numpy as np

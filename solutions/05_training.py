@@ -456,6 +456,7 @@ check_train_dqn(train_dqn)
 # documented in `utils/dqn.py`:
 
 # %%
+# NBVAL_CHECK_OUTPUT
 config = DQNConfig(seed=SEED)
 config
 
@@ -566,6 +567,7 @@ print("weights identical:", same, "| config identical:", reloaded_config == resu
 # agent that is just as valid; what matters is the evaluation above.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 shipped_net, _ = load_checkpoint(SHIPPED_CHECKPOINT)
 identical = all(torch.equal(a, b) for a, b in zip(shipped_net.state_dict().values(), result.q_net.state_dict().values()))
 print("weights identical to the course's reference agent:", identical)

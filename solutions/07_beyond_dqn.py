@@ -472,6 +472,7 @@ line_plot(td_errors, {"share of draws": np.bincount(drawn, minlength=8) / drawn.
 # otherwise idle, to measure yours (several minutes).
 
 # %%
+# NBVAL_CHECK_OUTPUT
 step_costs = load_step_costs()
 print(f"measured on: {step_costs['machine']}, load average {step_costs['load_average']}, by {step_costs['command']}")
 print(f"{'variant':<12}{'update µs':>10}{'action µs':>11}{'loop µs per env step':>22}{'loop x default':>16}")

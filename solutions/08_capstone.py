@@ -339,6 +339,7 @@ print(f"Fisher's exact test (as if independent): p = "
 # "none". `utils.sb3_bridge.CONFIG_TO_SB3` records each one:
 
 # %%
+# NBVAL_CHECK_OUTPUT
 print(mapping_table())
 
 # %% [markdown]
@@ -399,11 +400,13 @@ check_sb3_wrapper(SB3QNetwork)
 # is the plumbing (from a few seconds to a quarter of a minute, depending on the machine):
 
 # %%
+# NBVAL_CHECK_OUTPUT
 sb3_run = train_sb3_with_eval(zoo_settings(2_000), seed=SEED, total_timesteps=2_000, eval_every=1_000,
                               eval_episodes=5)
 print(f"SB3's checks at steps {sb3_run.eval_steps}: mean returns {[round(r, 1) for r in sb3_run.eval_returns]}")
 
 # %%
+# NBVAL_CHECK_OUTPUT
 returns = evaluate(SB3QNetwork(sb3_run.model), n_episodes=20)
 print(f"the best model, scored by the course's evaluate on 20 held-out episodes: mean {returns.mean():.1f}")
 
