@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from utils import dqn, mdp, policies
-from utils.checks import check_epsilon_greedy, check_td_targets, check_update_target
-from utils.checks import wire
+from utils.checks import check_epsilon_greedy, check_td_targets, check_update_target, wire
 from utils.checks.core import CheckFailed, ExerciseNotDone, expect
 from utils.checks.mdp import check_bellman_backup, check_discounted_return
 from utils.checks.protocol import Check, course_implementation
