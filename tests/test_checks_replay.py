@@ -417,6 +417,15 @@ class OverwritesLast(Good):
         self.position = min(self.size, self.capacity - 1)
 
 
+class RewardNeverStored(Good):
+    """push leaves the reward slot as it was: here NaN, as storage from torch.empty can hold."""
+
+    def push(self, state, action, reward, next_state, terminated):
+        slot = self.position
+        super().push(state, action, reward, next_state, terminated)
+        self.rewards[slot] = float("nan")
+
+
 class IntegerRewards(Good):
     def __init__(self, capacity, obs_dim=4):
         super().__init__(capacity, obs_dim)
@@ -588,6 +597,7 @@ NEW_MISTAKES = [
                         r"as float32"),
     (OverwritesLast, "overwrites its last slot again and again"),
     (IntegerRewards, "the rewards lost their fractional part"),
+    (RewardNeverStored, r"but rewards=nan \(that transition has"),
     (IntegerStates, "without its fractional part: the states are kept in an integer tensor"),
     (NextFromFollowingRow, "next_states holds the state of the following push"),
     (ArraysOnly, LISTS),

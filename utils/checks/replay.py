@@ -489,8 +489,9 @@ def _judge_row(batch: tuple, row: int, number: int, transitions: dict) -> None:
             raise Mistake(f"row {row} of a sample has reward {got} where transition #{number} was pushed with "
                           f"{expected[field]}: the rewards lost their fractional part. Hint: keep the rewards as they "
                           "are, in a float32 tensor (not an integer one copied from actions, no int(reward)).")
-        # np.isclose's test (rtol 1e-5, atol 1e-8) written out: this runs for every row of every sample
-        if abs(got - expected[field]) > 1e-8 + 1e-5 * abs(expected[field]):
+        # np.isclose's test (rtol 1e-5, atol 1e-8) written out, as it runs for every row of every sample; `not <=`,
+        # so that a NaN (a field push never wrote) fails as it does there
+        if not abs(got - expected[field]) <= 1e-8 + 1e-5 * abs(expected[field]):
             raise Mistake(f"row {row} of a sample holds the state of transition #{number} but {field}={got} (that "
                           f"transition has {expected[field]}). Hint: use the same indices for every field, and write "
                           "every field at the same position in push.")
