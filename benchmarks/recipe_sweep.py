@@ -3,15 +3,20 @@
     python -m benchmarks.recipe_sweep --json results/recipe_sweep.jsonl   # stages 1 and 2, seeds 20-39
     python -m benchmarks.recipe_sweep --candidates before eps5k --seeds 20-39
     python -m benchmarks.recipe_sweep --stage 3       # the stricter stops, on their own seeds 50-89
+    python -m benchmarks.recipe_sweep --stage 4       # more confirmation episodes, all tuning seeds 0-99
 
 Each candidate is a set of changes to the recipe as it stood before this sweep (the
 `BEFORE` settings); every candidate trains on the same seeds, each seed's agents together
 as one batch (utils.many, bit for bit as alone), then plays 100 greedy episodes on the
 held-out evaluation seeds. Rows are appended to the results file as runs finish; running
 again skips the runs already there (benchmarks.sweep: --jobs, --shard, --merge). At the
-end it prints, per candidate, the runs, the perfect ones (all 100 episodes at 500), the
+end it prints, per candidate, the runs, the perfect ones (every evaluation episode at 500), the
 median env steps to the first confirmed perfect check with its 95% bootstrap interval,
 and the median gradient updates, which with the env steps set a run's wall time.
+
+Stage 4 evaluates each run on 2,000 episodes (results/confirm_sweep.jsonl) and also
+prints each candidate's failed episodes, with an exact sign test of the per-seed failure
+counts against the recipe it starts from, Bonferroni-corrected for its two candidates.
 """
 import argparse
 import sys
@@ -22,12 +27,12 @@ from benchmarks.solve_rate import parse_seeds
 from benchmarks.sweep import Sweep, add_sweep_arguments, merge_parts, run_sweep
 from utils.ablation import variant_row
 from utils.dqn import DQNConfig
-from utils.seeding import RECIPE_SWEEP_SEEDS, STOP_SWEEP_SEEDS, seed_span
-from utils.stats import bootstrap_ci
+from utils.seeding import CONFIRM_SWEEP_SEEDS, RECIPE_SWEEP_SEEDS, STOP_SWEEP_SEEDS, seed_span
+from utils.stats import bootstrap_ci, sign_test_p
 
 # The recipe before this sweep; candidates change it, and the winner became DQNConfig's defaults.
 BEFORE = dict(eps_decay_steps=10_000, train_every=4, lr=2e-3, target_update_every=500, check_every=2_000,
-              batch_size=64, learning_starts=1_000)
+              batch_size=64, learning_starts=1_000, confirm_episodes=100)
 CANDIDATES = {
     # Stage 1: each change alone, and a few together.
     "before": {},
@@ -63,12 +68,25 @@ CANDIDATES = {
                                                         target_update_every=125, confirm_episodes=300),
     "eps2.5k+train2+check1k+target125+confirm900": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
                                                          target_update_every=125, confirm_episodes=900),
+    # Stage 4 (--stage 4): more confirmation episodes, judged by failures over 2,000 held-out episodes per run.
+    "eps2.5k+train2+check1k+target125+confirm980": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
+                                                        target_update_every=125, confirm_episodes=980),
+    "eps2.5k+train2+check1k+target125+confirm1979": dict(eps_decay_steps=2_500, train_every=2, check_every=1_000,
+                                                         target_update_every=125, confirm_episodes=1979),
 }
 RESULTS = "results/recipe_sweep.jsonl"
-STAGE_3 = [name for name in CANDIDATES if name.startswith("eps2.5k+train2+check1k+target125+confirm")]
-STAGES = {"1-2": ([name for name in CANDIDATES if name not in STAGE_3], RECIPE_SWEEP_SEEDS),
-          "3": (["eps2.5k+train2+check1k+target125", *STAGE_3], STOP_SWEEP_SEEDS)}
-"""Each stage's candidates and tuning seeds (stage 3 on seeds no earlier stage saw)."""
+CONFIRM_RESULTS = "results/confirm_sweep.jsonl"
+"""Stage 4's rows: evaluated on 2,000 episodes, not 100, so kept apart from the earlier stages'."""
+STAGE_2_CHOICE = "eps2.5k+train2+check1k+target125"
+STAGE_3 = [f"{STAGE_2_CHOICE}+confirm{n}" for n in (300, 900)]
+STAGE_4 = [f"{STAGE_2_CHOICE}+confirm{n}" for n in (980, 1979)]
+STAGES = {"1-2": ([name for name in CANDIDATES if name not in STAGE_3 + STAGE_4], RECIPE_SWEEP_SEEDS),
+          "3": ([STAGE_2_CHOICE, *STAGE_3], STOP_SWEEP_SEEDS),
+          "4": ([STAGE_2_CHOICE, *STAGE_4], CONFIRM_SWEEP_SEEDS)}
+"""Each stage's candidates and tuning seeds (stage 3 on seeds no earlier stage saw, stage 4 on all 100)."""
+CONFIRM_EVAL_EPISODES = 2_000
+"""Stage 4 counts failed episodes out of this many per run: a policy that fails one episode in a few hundred
+scores 100 out of 100 more often than not, so 100 episodes cannot tell such stops apart."""
 
 
 def candidate_config(name: str, seed: int) -> DQNConfig:
@@ -81,13 +99,19 @@ def candidate_row(name: str, config: DQNConfig, result, hook) -> dict:
     return variant_row(name, config, result)
 
 
+def confirm_row(name: str, config: DQNConfig, result, hook) -> dict:
+    """Stage 4's row of one trained run, evaluated on CONFIRM_EVAL_EPISODES held-out episodes."""
+    return variant_row(name, config, result, eval_episodes=CONFIRM_EVAL_EPISODES)
+
+
 def describe(row: dict) -> str:
     """The progress line of one saved run."""
     return (f"{row['variant']:<32} seed {row['seed']:>3}: {row['env_steps']:>7,} steps, {row['updates']:>6,} updates, "
-            f"{row['n_500']:>3}/100 at 500")
+            f"{row['n_500']:>4}/{row['eval_episodes']} at 500")
 
 
 RECIPE = Sweep(key="variant", config=candidate_config, row=candidate_row, describe=describe)
+CONFIRM = Sweep(key="variant", config=candidate_config, row=confirm_row, describe=describe)
 
 
 def report(rows: list, names: list) -> None:
@@ -105,27 +129,57 @@ def report(rows: list, names: list) -> None:
               f"{np.median([r['updates'] for r in runs]):>15,.0f}")
 
 
+def failures_report(rows: list, baseline: str, names: list) -> None:
+    """Per candidate: failed evaluation episodes, runs with any, and the sign test of per-seed failures against
+    `baseline` (paired by seed), Bonferroni-corrected for the candidates compared with it."""
+    failures = {name: {r["seed"]: r["eval_episodes"] - r["n_500"] for r in rows if r["variant"] == name}
+                for name in names}
+    seeds = sorted(set.intersection(*(set(f) for f in failures.values())))
+    if not seeds or baseline not in names:
+        return
+    comparisons = len(names) - 1
+    print(f"\nfailed episodes of {rows[0]['eval_episodes']:,} per run, {len(seeds)} seeds; sign test against "
+          f"{baseline}, Bonferroni x{comparisons}")
+    for name in names:
+        own = [failures[name][s] for s in seeds]
+        line = f"{name:<48}{sum(own):>6} failed{sum(f > 0 for f in own):>4} runs with any"
+        if name != baseline:
+            base = [failures[baseline][s] for s in seeds]
+            fewer, more = sum(a < b for a, b in zip(own, base)), sum(a > b for a, b in zip(own, base))
+            p = min(1.0, comparisons * sign_test_p(own, base))
+            line += f"   fewer on {fewer} seeds, more on {more}: p = {p:.2g}"
+        print(line)
+
+
 def main(argv=None) -> int:
     """Run (or resume) the sweep, then print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=list(STAGES), default="1-2",
                         help="the stage whose candidates and seeds are the defaults (1-2: seeds "
-                             f"{seed_span(STAGES['1-2'][1])}; 3: the stricter stops, seeds {seed_span(STAGES['3'][1])})")
+                             f"{seed_span(STAGES['1-2'][1])}; 3: the stricter stops, seeds "
+                             f"{seed_span(STAGES['3'][1])}; 4: more confirmation episodes, seeds "
+                             f"{seed_span(STAGES['4'][1])})")
     parser.add_argument("--candidates", nargs="+", choices=list(CANDIDATES),
                         help="candidates to run (default: the stage's)")
     parser.add_argument("--seeds", type=parse_seeds, help="tuning seeds (default: the stage's, utils.seeding)")
-    parser.add_argument("--json", default=RESULTS, help=f"results file, one JSON line per run (default {RESULTS})")
+    parser.add_argument("--json", help=f"results file, one JSON line per run (default {RESULTS}; stage 4: "
+                                       f"{CONFIRM_RESULTS})")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
     args.candidates = args.candidates or STAGES[args.stage][0]
     args.seeds = args.seeds or list(STAGES[args.stage][1])
+    sweep = CONFIRM if args.stage == "4" else RECIPE
+    args.json = args.json or (CONFIRM_RESULTS if args.stage == "4" else RESULTS)
     if any(seed >= 100 for seed in args.seeds):
         parser.error("tuning seeds are below 100: 100 and above are kept for reporting")
     if args.merge:
-        rows = merge_parts(RECIPE, args.json, args.merge)
+        rows = merge_parts(sweep, args.json, args.merge)
     else:
-        rows = run_sweep(RECIPE, args.json, args.candidates, args.seeds, args.jobs, args.shard)
-    report([r for r in rows if r["seed"] in args.seeds], args.candidates)
+        rows = run_sweep(sweep, args.json, args.candidates, args.seeds, args.jobs, args.shard)
+    rows = [r for r in rows if r["seed"] in args.seeds]
+    report(rows, args.candidates)
+    if args.stage == "4":
+        failures_report(rows, STAGE_2_CHOICE, args.candidates)
     return 0
 
 

@@ -9,7 +9,7 @@ from benchmarks.capstone import parse_tasks
 from utils.ablation import load_runs
 from utils.dqn import DQNConfig
 from utils.evaluation import reward_threshold
-from utils.tasks import RESULTS, TASK_CONFIGS, TASKS, ExplorationLog, run_task, task_config, task_of
+from utils.tasks import RESULTS, TASK_CONFIGS, TASK_STOP, TASKS, ExplorationLog, run_task, task_config, task_of
 
 ROWS = load_runs(RESULTS)
 
@@ -22,10 +22,11 @@ def test_every_config_belongs_to_one_task_and_stops_at_its_threshold():
 
 
 def test_the_acrobot_and_default_mountaincar_configs_keep_the_recipe():
-    # Only the task and its solved line differ from the recipe: the failure is the recipe's.
+    # Only the task, its solved line and the stop's confirmation differ from the recipe: the failure is the recipe's.
     for name in ("acrobot", "mountaincar-default"):
         config = TASK_CONFIGS[name]
-        assert config == DQNConfig(env_id=config.env_id, stop_return=config.stop_return)
+        assert config == DQNConfig(env_id=config.env_id, stop_return=config.stop_return, **TASK_STOP)
+    assert TASK_STOP == {"confirm_episodes": 100}  # the results and the Acrobot checkpoint were trained with it
 
 
 def test_task_config_sets_the_seed_and_overrides():

@@ -274,6 +274,6 @@ def test_a_committed_run_begins_in_a_batch_of_its_own_as_it_began():
 @pytest.mark.reproduce
 def test_a_committed_run_is_reproduced_in_a_batch_of_its_own():
     committed = min((r for r in ROWS if r["impl"] == "many"), key=lambda r: r["env_steps"])
-    config = DQNConfig(seed=committed["seed"])
+    config = DQNConfig(**committed["config"])  # the recipe as it ran then (its stop had 100 confirmation episodes)
     fresh = run_row("many", config, train_many([config])[0], agents=committed["agents"])
     assert {k: v for k, v in fresh.items() if k != "wall_s"} == {k: v for k, v in committed.items() if k != "wall_s"}

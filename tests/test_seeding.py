@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.recipe_sweep import CONFIRM_EVAL_EPISODES, CONFIRM_RESULTS, STAGES, candidate_config
 from benchmarks.recipe_sweep import RESULTS as RECIPE_SWEEP_RESULTS
-from benchmarks.recipe_sweep import STAGES, candidate_config
 from utils.ablation import RESULTS as ABLATION_RESULTS
 from utils.ablation import load_runs
 from utils.dqn import DQNConfig
 from utils.sb3_bridge import RECIPE_VS_SB3, SB3_RESULTS
 from utils.seeding import (ABLATION_SEEDS, ABLATION_TUNING_SEEDS, BATCH_CHECK_SEEDS, CAPSTONE_SEEDS,
-                           CARTPOLE_TUNING_SEEDS, HELD_OUT_SEEDS, NOTEBOOK_SEED, RECIPE_REPORT_SEEDS,
-                           STOP_SWEEP_SEEDS, TASK_TUNING_SEEDS, env_dimensions, make_env, seed_everything, seed_span)
+                           CARTPOLE_TUNING_SEEDS, CONFIRM_SWEEP_SEEDS, HELD_OUT_SEEDS, NOTEBOOK_SEED,
+                           RECIPE_REPORT_SEEDS, STOP_SWEEP_SEEDS, TASK_TUNING_SEEDS, env_dimensions, make_env,
+                           seed_everything, seed_span)
 from utils.tasks import RESULTS as TASK_RESULTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +103,8 @@ def test_envs_dqn_cannot_run_are_refused_clearly(env_id, message):
 
 
 def test_held_out_seeds_were_never_used_to_choose_anything():
-    used = {NOTEBOOK_SEED, *CARTPOLE_TUNING_SEEDS, *STOP_SWEEP_SEEDS, *TASK_TUNING_SEEDS, *ABLATION_TUNING_SEEDS,
+    used = {NOTEBOOK_SEED, *CARTPOLE_TUNING_SEEDS, *STOP_SWEEP_SEEDS, *CONFIRM_SWEEP_SEEDS, *TASK_TUNING_SEEDS,
+            *ABLATION_TUNING_SEEDS,
             *ABLATION_SEEDS, *CAPSTONE_SEEDS, *BATCH_CHECK_SEEDS}
     assert not used & set(HELD_OUT_SEEDS)
     assert not set(CAPSTONE_SEEDS) & set(TASK_TUNING_SEEDS)
@@ -115,7 +117,7 @@ def test_every_notebook_uses_the_notebook_seed(path):
 
 
 def test_cartpole_was_never_tuned_on_the_seeds_the_recipe_is_reported_on():
-    tuned = {*CARTPOLE_TUNING_SEEDS, *STOP_SWEEP_SEEDS, *ABLATION_TUNING_SEEDS, NOTEBOOK_SEED}
+    tuned = {*CARTPOLE_TUNING_SEEDS, *STOP_SWEEP_SEEDS, *CONFIRM_SWEEP_SEEDS, *ABLATION_TUNING_SEEDS, NOTEBOOK_SEED}
     assert not tuned & set(RECIPE_REPORT_SEEDS)
 
 
@@ -126,11 +128,20 @@ def test_committed_results_ran_on_their_seed_range(results, seeds):
     assert {row["seed"] for row in load_runs(results)} == set(seeds)
 
 
+def stage_grid(*stages) -> list:
+    """The (seed, candidate) runs of `stages`, sorted."""
+    return sorted((seed, name) for stage in stages for name in STAGES[stage][0] for seed in STAGES[stage][1])
+
+
 def test_the_committed_recipe_sweep_ran_each_stage_on_its_own_tuning_seeds():
     rows = load_runs(ROOT / RECIPE_SWEEP_RESULTS)
-    grid = {(seed, name) for names, seeds in STAGES.values() for name in names for seed in seeds}
-    assert sorted((row["seed"], row["variant"]) for row in rows) == sorted(grid)
-    assert max(seed for seed, _ in grid) < 100
-    # The candidate chosen in stage 2, and kept in stage 3, is DQNConfig's defaults: the recipe.
-    assert candidate_config(STAGES["3"][0][0], seed=7) == DQNConfig(seed=7)
+    assert sorted((row["seed"], row["variant"]) for row in rows) == stage_grid("1-2", "3")
+    confirm_rows = load_runs(ROOT / CONFIRM_RESULTS)
+    assert sorted((row["seed"], row["variant"]) for row in confirm_rows) == stage_grid("4")
+    assert {row["eval_episodes"] for row in confirm_rows} == {CONFIRM_EVAL_EPISODES}
+    assert max(seed for seed, _ in stage_grid(*STAGES)) < 100
+    # Stage 4 starts from the candidate chosen in stage 2 (kept in stage 3), as it ran then;
+    # its last candidate, chosen there, is DQNConfig's defaults: the recipe.
+    assert candidate_config(STAGES["4"][0][0], seed=7) == DQNConfig(seed=7, confirm_episodes=100)
+    assert candidate_config(STAGES["4"][0][-1], seed=7) == DQNConfig(seed=7)
 

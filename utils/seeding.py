@@ -22,6 +22,8 @@ RECIPE_SWEEP_SEEDS = range(20, 40)
 """CartPole-v1: the seeds of the sweep that chose today's recipe (`benchmarks.recipe_sweep`), among the tuning seeds."""
 STOP_SWEEP_SEEDS = range(50, 90)
 """CartPole-v1: the third stage of `benchmarks.recipe_sweep` (a stricter stop), tuning seeds no earlier stage used."""
+CONFIRM_SWEEP_SEEDS = range(0, 100)
+"""CartPole-v1: the fourth stage of `benchmarks.recipe_sweep` (how many confirmation episodes), on every tuning seed."""
 ABLATION_TUNING_SEEDS = range(40, 50)
 """Notebook 7's ablation: the seeds each variant's learning rate is chosen on."""
 ABLATION_SEEDS = range(110, 140)
