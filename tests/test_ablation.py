@@ -22,6 +22,12 @@ PREFIX_STEPS = 3_000
 
 
 @pytest.mark.slow
+def test_the_committed_runs_are_each_variants_config_with_the_ablations_stop():
+    for row in ROWS:
+        assert DQNConfig(**row["config"]) == tuned_config(row["variant"], row["seed"])
+    assert tuned_config("default", 0).confirm_episodes == 100 != DQNConfig().confirm_episodes
+
+
 @pytest.mark.parametrize("variant", ["default", "n-step 3"])
 def test_a_committed_run_begins_as_a_fresh_run_begins(variant):
     # Not prioritized replay: its β anneals over max_env_steps, so a shorter budget changes every batch's weights.
