@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from utils import ablation
-from utils.ablation import RESULTS, VARIANTS, curve_band, load_runs, run_live, runs_of, tuned_config, variant_summary
+from utils.ablation import (RESULTS, TUNING_RESULTS, VARIANTS, curve_band, load_runs, run_live, runs_of, tuned_config,
+                            tuned_lrs, variant_summary)
 from utils.dqn import DQNConfig
 from utils.seeding import ABLATION_SEEDS
 from utils.widgets import ABLATION_GRID, MODE_VARIABLE, ablation_explorer
@@ -21,13 +22,14 @@ PREFIX_STEPS = 3_000
 """Env steps of a committed run that a fresh run repeats in `make check` (whole runs: `make reproduce`)."""
 
 
-@pytest.mark.slow
 def test_the_committed_runs_are_each_variants_config_with_the_ablations_stop():
+    lrs = tuned_lrs(load_runs(TUNING_RESULTS))
     for row in ROWS:
-        assert DQNConfig(**row["config"]) == tuned_config(row["variant"], row["seed"])
+        assert DQNConfig(**row["config"]) == tuned_config(row["variant"], row["seed"], lrs)
     assert tuned_config("default", 0).confirm_episodes == 100 != DQNConfig().confirm_episodes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["default", "n-step 3"])
 def test_a_committed_run_begins_as_a_fresh_run_begins(variant):
     # Not prioritized replay: its β anneals over max_env_steps, so a shorter budget changes every batch's weights.

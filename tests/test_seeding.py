@@ -104,8 +104,7 @@ def test_envs_dqn_cannot_run_are_refused_clearly(env_id, message):
 
 def test_held_out_seeds_were_never_used_to_choose_anything():
     used = {NOTEBOOK_SEED, *CARTPOLE_TUNING_SEEDS, *STOP_SWEEP_SEEDS, *CONFIRM_SWEEP_SEEDS, *TASK_TUNING_SEEDS,
-            *ABLATION_TUNING_SEEDS,
-            *ABLATION_SEEDS, *CAPSTONE_SEEDS, *BATCH_CHECK_SEEDS}
+            *ABLATION_TUNING_SEEDS, *ABLATION_SEEDS, *CAPSTONE_SEEDS, *BATCH_CHECK_SEEDS}
     assert not used & set(HELD_OUT_SEEDS)
     assert not set(CAPSTONE_SEEDS) & set(TASK_TUNING_SEEDS)
     assert seed_span(HELD_OUT_SEEDS) == "200-229" and seed_span(range(3, 4)) == "3-3"
