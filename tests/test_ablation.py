@@ -6,7 +6,7 @@ import pytest
 
 from utils import ablation
 from utils.ablation import (RESULTS, TUNING_RESULTS, VARIANTS, curve_band, load_runs, run_live, runs_of, tuned_config,
-                            tuned_lrs, variant_summary)
+                            tuned_lrs, tuning_config, variant_summary)
 from utils.dqn import DQNConfig
 from utils.seeding import ABLATION_SEEDS
 from utils.widgets import ABLATION_GRID, MODE_VARIABLE, ablation_explorer
@@ -22,11 +22,12 @@ PREFIX_STEPS = 3_000
 """Env steps of a committed run that a fresh run repeats in `make check` (whole runs: `make reproduce`)."""
 
 
-def test_the_committed_runs_are_each_variants_config_with_the_ablations_stop():
+def test_the_committed_runs_are_each_variants_config_with_its_tuned_rate():
     lrs = tuned_lrs(load_runs(TUNING_RESULTS))
     for row in ROWS:
         assert DQNConfig(**row["config"]) == tuned_config(row["variant"], row["seed"], lrs)
-    assert tuned_config("default", 0).confirm_episodes == 100 != DQNConfig().confirm_episodes
+    for row in load_runs(TUNING_RESULTS):
+        assert DQNConfig(**row["config"]) == tuning_config(row["variant"], row["seed"])
 
 
 @pytest.mark.slow

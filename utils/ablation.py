@@ -31,11 +31,6 @@ VARIANTS = {
 }
 """Each variant: the DQNConfig fields it changes from the course's default recipe."""
 
-ABLATION_STOP = {"confirm_episodes": 100}
-"""The greedy checks' stop every variant shares: the recipe's when the ablation ran (results/), before stage 4
-of benchmarks.recipe_sweep raised the recipe's confirmation to 1,979 episodes. Kept, so that `make ablation`
-and notebook 7's live runs reproduce the committed rows; the variants are compared under one stop either way."""
-
 LR_FACTORS = (0.25, 0.5, 1.0, 2.0)
 """Each variant's learning rate is chosen among the recipe's times these factors, on tuning seeds of its
 own (Schaul et al. cut the step size by 4 for prioritized replay; an option may want another than the
@@ -53,7 +48,7 @@ def variant_config(variant: str, seed: int, **overrides) -> DQNConfig:
     """The DQNConfig of `variant` for `seed` (overrides such as a shorter max_env_steps on top)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {list(VARIANTS)}")
-    return DQNConfig(seed=seed, **VARIANTS[variant], **{**ABLATION_STOP, **overrides})
+    return DQNConfig(seed=seed, **VARIANTS[variant], **overrides)
 
 
 def tuning_name(variant: str, factor: float) -> str:
