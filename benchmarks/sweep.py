@@ -20,6 +20,8 @@ Command-line options (`add_sweep_arguments`):
 import argparse
 import contextlib
 import dataclasses
+import signal
+import threading
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -94,14 +96,42 @@ def run_in_processes(tasks: list, path) -> None:
     context = training_processes()
     lock = context.Lock()
     workers = [context.Process(target=function, args=args, kwargs={"lock": lock}) for function, args in tasks]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    with sigterm_as_exit():
+        try:
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        finally:
+            for worker in (worker for worker in workers if worker.pid is not None):
+                worker.terminate()  # a no-op for a finished worker; after Ctrl-C or a `kill`, no worker goes on
+                worker.join()
     failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
     if failed:
         raise SystemExit(f"{len(failed)} of {len(workers)} worker processes failed (exit codes {failed}); the rows "
                          f"they saved are in {path}: run the same command again to resume")
+
+
+@contextlib.contextmanager
+def sigterm_as_exit():
+    """Within it, SIGTERM (a plain `kill`, a scheduler's cancel) raises SystemExit, so that cleanup code runs.
+
+    Python's default for SIGTERM ends the process at once, and the worker processes, which
+    only Ctrl-C (sent to the whole process group) reached, went on appending rows.
+    Outside the main thread, where no handler can be set, it changes nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(f"stopped by signal {signum}; the rows saved so far stay: run the same command to resume")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def save_row(path, row: dict, lock=None) -> None:

@@ -1,6 +1,10 @@
 """utils.many: N agents trained at once, each exactly as `train` trains it alone; benchmarks.sweep and its results."""
 import dataclasses
 import hashlib
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +24,8 @@ from utils.seeding import BATCH_CHECK_SEEDS, make_env
 from utils.stats import bootstrap_ci
 from utils.tasks import exploration_log_for, task_config
 
-RESULTS = Path(__file__).resolve().parent.parent / "results" / "many_vs_single.jsonl"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results" / "many_vs_single.jsonl"
 COMMITTED_SEEDS = list(BATCH_CHECK_SEEDS)
 
 # Short runs whose greedy checks run and sometimes pass (a mean of 25 is reachable in 1,500 steps).
@@ -227,6 +232,61 @@ def test_a_sweep_in_two_processes_writes_the_same_rows(tmp_path):
     together = run_sweep(TINY_SWEEP, tmp_path / "two.jsonl", ["small", "big"], [0, 1], jobs=2)
     key = lambda row: (row["name"], row["seed"])  # noqa: E731
     assert sorted(together, key=key) == sorted(alone, key=key)
+
+
+# A sweep whose two worker processes each note their pid in the folder given, then wait 5 minutes.
+WAITING_SWEEP = """
+import os, sys, time
+from pathlib import Path
+from benchmarks.sweep import run_in_processes
+
+
+def note_pid_and_wait(folder, lock=None):
+    (Path(folder) / f"{os.getpid()}.pid").touch()
+    time.sleep(300)
+
+
+if __name__ == "__main__":
+    run_in_processes([(note_pid_and_wait, (sys.argv[1],))] * 2, Path(sys.argv[1]) / "rows.jsonl")
+"""
+
+
+def worker_pids(folder: Path) -> list[int]:
+    """The pids the waiting sweep's workers noted."""
+    return [int(path.stem) for path in folder.glob("*.pid")]
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` exists and has not ended (a zombie has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_a_sweep_stopped_by_a_plain_kill_stops_its_worker_processes(tmp_path):
+    script = tmp_path / "waiting_sweep.py"
+    script.write_text(WAITING_SWEEP)
+    sweep = subprocess.Popen([sys.executable, str(script), str(tmp_path)], cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while len(worker_pids(tmp_path)) < 2:
+            assert sweep.poll() is None and time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.1)
+        sweep.terminate()  # SIGTERM, as `kill PID` sends
+        assert sweep.wait(timeout=60) != 0
+        deadline = time.monotonic() + 10
+        while any(map(running, worker_pids(tmp_path))) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(running, worker_pids(tmp_path))), "a worker went on after its sweep was killed"
+        assert "stopped by signal 15" in sweep.stderr.read().decode()
+    finally:
+        sweep.kill()
+        for pid in filter(running, worker_pids(tmp_path)):
+            os.kill(pid, 9)
 
 
 def test_shards_cover_the_grid_once():
