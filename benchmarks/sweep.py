@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from tools.shard import parse_shard, part_of
-from utils.ablation import append_run, load_runs, training_processes
+from utils.ablation import append_run, load_runs, stop_processes, training_processes
 from utils.many import train_many
 
 DEFAULT_JOBS = 2
@@ -103,9 +103,7 @@ def run_in_processes(tasks: list, path) -> None:
             for worker in workers:
                 worker.join()
         finally:
-            for worker in (worker for worker in workers if worker.pid is not None):
-                worker.terminate()  # a no-op for a finished worker; after Ctrl-C or a `kill`, no worker goes on
-                worker.join()
+            stop_processes(workers)  # after Ctrl-C or a `kill`, no worker goes on appending rows
     failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
     if failed:
         raise SystemExit(f"{len(failed)} of {len(workers)} worker processes failed (exit codes {failed}); the rows "

@@ -110,6 +110,13 @@ def training_processes():
     return context
 
 
+def stop_processes(workers: list) -> None:
+    """Terminate and join every started process of `workers` (a no-op for one that has finished)."""
+    for worker in (worker for worker in workers if worker.pid is not None):
+        worker.terminate()
+        worker.join()
+
+
 def run_live(variant: str, seeds, eval_episodes: int = 100, jobs: int | None = None, **overrides) -> list:
     """Train `variant` (its tuned learning rate) on `seeds` as batches of agents, with a progress bar; its rows.
 
@@ -183,9 +190,7 @@ def run_live_shares(variant: str, shares: list, eval_episodes: int, report: Call
             rows_left -= event == "row"
             report(share, event, value)
     finally:
-        for worker in (worker for worker in workers if worker.pid is not None):
-            worker.terminate()  # a no-op for a finished worker; after an interrupt (a student's Stop), no run goes on
-            worker.join()
+        stop_processes(workers)  # after an interrupt (a student's Stop), no run goes on
 
 
 def variant_row(variant: str, config: DQNConfig, result, eval_episodes: int = 100) -> dict:
