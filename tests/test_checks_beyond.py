@@ -146,6 +146,13 @@ class PythonListTrunk(nn.Module):
         return self.value_head(x) + a - a.mean(dim=-1, keepdim=True)
 
 
+class NoSuperInit(PythonListTrunk):
+    """Forgets super().__init__(): assigning the first layer fails."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        self.trunk = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU())
+
+
 def centred_in_place(v, a):
     a -= a.mean(dim=-1, keepdim=True)  # changes the advantage head's output tensor itself
     return v + a
@@ -268,6 +275,9 @@ DUELING_NAMED = [
     (DetachedStream, r"DuelingQNetwork\(\): V's gradient never reaches the shared trunk.*Hint: feed value_head the "
                      r"trunk's output itself: V = self.value_head\(features\), without .detach\(\)"),
     (DetachedAdvantage, "A's gradient never reaches the shared trunk"),
+    # red team: super().__init__() forgotten, named by the hint every nn.Module exercise gives
+    (NoSuperInit, r"raised AttributeError: cannot assign module before Module.__init__\(\) call.*Hint: an nn.Module "
+                  r"subclass must call super\(\).__init__\(\) first in its __init__"),
 ]
 
 

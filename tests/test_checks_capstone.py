@@ -456,6 +456,13 @@ class GlobalModel(SharedModel):
         return LAST_MODEL["model"].q_net(states.reshape(-1, states.shape[-1])).reshape(*states.shape[:-1], -1)
 
 
+class NoSuperInit(SB3QNetwork):
+    """Forgets super().__init__(): the model is kept, and the first call fails inside nn.Module."""
+
+    def __init__(self, model):
+        self.model = model
+
+
 SHARED = r"after a second SB3QNetwork was built around a model of Acrobot-v1, the first one no longer answered with " \
          r"its own model's Q-values: the model is kept outside the instance.*Hint: keep it on the instance"
 FIRST_ROW = wrapper(lambda model, s: model.q_net(s.reshape(-1, s.shape[-1]))[0])
@@ -499,6 +506,8 @@ def test_right_wrappers_pass():
      r"RuntimeError: .*\(line \d+ of your code: .*a size of CartPole's \(4 observations or 2 actions\) is written in"),
     (wrapper(lambda model, s: model.q_net(s.reshape(-1, s.shape[-1])).reshape(*s.shape[:-1], 2)),
      r"Acrobot-v1 .*for a batch \(5, 6\) your code raised RuntimeError"),
+    (NoSuperInit, r"your code raised AttributeError: 'NoSuperInit' object has no attribute '_\w+'.*Hint: an "
+                  r"nn.Module subclass must call super\(\).__init__\(\) first in its __init__"),
     *NAMED_WRAPPER_MISTAKES,
 ])
 def test_wrapper_mistakes_are_named(wrong, words):

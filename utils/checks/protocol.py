@@ -238,6 +238,10 @@ CALL_MISMATCH = re.compile(r"missing (a|\d+) required|too many positional argume
 """Python's TypeErrors for a call that does not fit the function's parameters."""
 
 
+MODULE_NOT_SET_UP = re.compile(r"before Module\.__init__\(\) call|has no attribute '_(\w*hooks|parameters|buffers|modules)'")
+"""PyTorch's AttributeErrors for an nn.Module whose __init__ never ran nn.Module.__init__ (at a layer, or at a call)."""
+
+
 def crash_hint(info: dict) -> str:
     """A hint for a crash whose cause is plain from its message alone, else ''."""
     message = str(info.get("message"))
@@ -247,6 +251,9 @@ def crash_hint(info: dict) -> str:
     if info.get("type") == "TypeError" and CALL_MISMATCH.search(message):
         return (". Hint: the call does not fit the function's parameters: pass each parameter it declares, in its "
                 "order (the message names the one that does not fit).")
+    if info.get("type") == "AttributeError" and MODULE_NOT_SET_UP.search(message):
+        return (". Hint: an nn.Module subclass must call super().__init__() first in its __init__, before it sets "
+                "anything on self.")
     return ""
 
 
