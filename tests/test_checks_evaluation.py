@@ -71,6 +71,20 @@ def evaluate_reading_the_env(q_net, n_episodes, seed):
     return np.array(returns)
 
 
+def evaluate_with_float64_states(q_net, n_episodes, seed):
+    """Wrong: makes each state a float64 tensor, which the float32 network refuses."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env, done = make_env(seed + i), False
+        state, _ = env.reset()
+        while not done:
+            with torch.no_grad():
+                action = int(q_net(torch.tensor(state, dtype=torch.float64)).argmax())
+            state, reward, terminated, truncated, _ = env.step(action)
+            returns[i], done = returns[i] + reward, terminated or truncated
+    return returns
+
+
 @pytest.mark.parametrize("right", [make_evaluate(), evaluate_in_with_blocks, evaluate_reading_the_env])
 def test_right_evaluations_pass(right, capsys):
     check_evaluate_greedy(right)
@@ -88,6 +102,7 @@ def test_right_evaluations_pass(right, capsys):
     (make_evaluate(total="discounted"), "discounted"),
     (make_evaluate(result="mean"), "returned the mean return"),
     (make_evaluate(result="list"), "expected a NumPy array"),
+    (evaluate_with_float64_states, r"raised RuntimeError: .*same dtype.*Hint: the network's weights are float32"),
 ])
 def test_evaluation_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):

@@ -308,6 +308,10 @@ NEW_POLICY_MISTAKES = [
     (lambda q, s, e, rng: int(rng.integers(3)) if rng.random() < e else int(q_values_of(q, s)[1] > q_values_of(q, s)[0]),
      r"on a state whose greedy action is 2 \(the last of 3\), it returned \[0\]: it compares only the first two "
      r"actions' Q-values.*Hint: take the argmax over all 3 Q-values"),
+    # red team: the state made a float64 tensor, which the float32 network refuses
+    (lambda q, s, e, rng: int(rng.integers(3)) if rng.random() < e else
+     int(torch.no_grad()(q)(torch.tensor(s, dtype=torch.float64)).argmax()),
+     r"raised RuntimeError: .*same dtype.*Hint: the network's weights are float32 and it was given float64 numbers"),
 ]
 
 

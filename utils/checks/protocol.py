@@ -242,6 +242,10 @@ MODULE_NOT_SET_UP = re.compile(r"before Module\.__init__\(\) call|has no attribu
 """PyTorch's AttributeErrors for an nn.Module whose __init__ never ran nn.Module.__init__ (at a layer, or at a call)."""
 
 
+FLOAT64_INPUT = re.compile(r"have the same dtype, but got:? (Double and Float|double != float)")
+"""PyTorch's RuntimeErrors for float64 numbers (NumPy's default) given to a float32 layer."""
+
+
 def crash_hint(info: dict) -> str:
     """A hint for a crash whose cause is plain from its message alone, else ''."""
     message = str(info.get("message"))
@@ -251,6 +255,9 @@ def crash_hint(info: dict) -> str:
     if info.get("type") == "TypeError" and CALL_MISMATCH.search(message):
         return (". Hint: the call does not fit the function's parameters: pass each parameter it declares, in its "
                 "order (the message names the one that does not fit).")
+    if info.get("type") == "RuntimeError" and FLOAT64_INPUT.search(message):
+        return (". Hint: the network's weights are float32 and it was given float64 numbers (NumPy's default); make "
+                "the input float32: torch.as_tensor(state, dtype=torch.float32).")
     if info.get("type") == "AttributeError" and MODULE_NOT_SET_UP.search(message):
         return (". Hint: an nn.Module subclass must call super().__init__() first in its __init__, before it sets "
                 "anything on self.")
