@@ -1380,6 +1380,11 @@ SLOTS_MISTAKES = [
                         r"\[1, .*\]: the weights are normalised by the largest weight in the whole memory, that of "
                         r"the smallest priority \(Baselines' choice\); the course divides by the largest weight in "
                         r"the batch"),
+    # red team c: priorities_from(td_errors, self.alpha), its default eps in place of the memory's own
+    (slots_with(priorities=lambda self, td_errors: priorities_from(td_errors, self.alpha)),
+     r"after update\(\[2, 4\], \[0.0, 1.2\]\) the tree holds .*: a TD error of 0 got the priority of priorities_from's "
+     r"default eps, 1e-6, not of this memory's eps, 1e-05: update leaves out self.eps.*Hint: priorities_from\(td_errors, "
+     r"self.alpha, self.eps\)"),
     pytest.param(SIGNED_ERRORS, r"update\(\[1, 3\], \[3.0, -0.5\]\) gave the tree a NaN or negative priority, which it "
                                 r"refused \(line \d+ of your code: .*\): the priorities come from the signed TD error, "
                                 r"and a negative error to the power α is NaN; use its absolute value", marks=WARNS),
@@ -1408,7 +1413,9 @@ def test_prioritized_slots_in_grading_runs():
                          (INDEPENDENT_DRAWS, "are not one in each of 64 equal segments"),
                          (slots_with(sample=sampling_slots(proportional_to_powered)), "in proportion to p^α"),
                          (NARROW_SEGMENTS[0][0], "the segments are total / (batch_size + 1)"),
-                         (MEMORY_NORMALISED, "the largest weight in the whole memory")):
+                         (MEMORY_NORMALISED, "the largest weight in the whole memory"),
+                         (slots_with(priorities=lambda self, td_errors: priorities_from(td_errors, self.alpha)),
+                          "update leaves out self.eps")):
         assert_graded(check_prioritized_slots, (wrong,), "failed", words)
     hard_coded_capacity = slots_with(add=lambda self, slot: (self.tree.set(slot, self.max_priority),
                                                              setattr(self, "size", min(self.size + 1, 8))))

@@ -8,6 +8,7 @@ ones for a grading run, on which every named mistake still gives a result other 
 import functools
 import itertools
 import re
+from typing import Optional
 
 import numpy as np
 import torch
@@ -1476,6 +1477,7 @@ check_per_weights = Check("7.4", "priorities_from / importance_weights / beta_at
 
 SLOTS_CAPACITY = 8
 SLOTS_ALPHA = 0.6
+SLOTS_EPS = 1e-5  # not priorities_from's default 1e-6: an update that leaves out self.eps shows at the zero error
 FIRST_ERRORS = ((1, 3.0), (3, -0.5))  # (slot, TD error) of the first gradient step
 LATER_ERRORS = ((1, 0.1),)  # a smaller error later: max_priority must not go down
 ZERO_ERRORS = ((2, 0.0), (4, 1.2))  # a TD error of exactly 0 must still leave a priority eps^α > 0
@@ -1488,8 +1490,8 @@ FULL_BETA = 1.0
 # while every named wrong sampler is more than 0.06 off for some slot.
 FREQUENCY_TOLERANCE = 0.035
 ADD_HINT = " Hint: self.tree.set(slot, self.max_priority)."
-# Priorities are compared to 1e-4: whether eps is in them is the zero-error stage's question, and leaving
-# it out changes the priority of an error of 0.05 by 1e-5 of itself.
+# Priorities are compared to 1e-4: whether eps is in them is the zero-error stage's question, and the memory's
+# eps (at most 2e-5) changes the priority of the first update's smallest error, 0.2, by at most 8e-5 of itself.
 PRIORITY_RTOL = 1e-4
 SIZE_HINT = "count the slots in use in add: self.size = min(self.size + 1, capacity)."
 
@@ -1497,7 +1499,7 @@ SIZE_HINT = "count the slots in use in add: self.size = min(self.size + 1, capac
 def slots_inputs(rng) -> dict:
     """Slots to add, TD errors to update with, generator seeds for sampling, and the adds that fill the memory."""
     if rng is None:
-        return {"capacity": SLOTS_CAPACITY, "alpha": SLOTS_ALPHA, "adds": [0, 1, 2, 3, 4],
+        return {"capacity": SLOTS_CAPACITY, "alpha": SLOTS_ALPHA, "eps": SLOTS_EPS, "adds": [0, 1, 2, 3, 4],
                 "first": [list(pair) for pair in FIRST_ERRORS], "later": [list(pair) for pair in LATER_ERRORS],
                 "next": 5, "beta": BETA, "seeds": {"weights": 5, "same": 5, "other": 6, "frequencies": 11},
                 "zero": [list(pair) for pair in ZERO_ERRORS], "fill": [6, 7, 0]}
@@ -1509,7 +1511,8 @@ def slots_inputs(rng) -> dict:
         if signs[:2].min() > 0:  # a negative error in the first update: a priority from the signed error shows
             signs[1] = -1.0
         seeds = [int(s) for s in rng.choice(10**6, size=3, replace=False)]
-        inputs = {"capacity": capacity, "alpha": alpha, "adds": list(range(added)),
+        inputs = {"capacity": capacity, "alpha": alpha, "eps": float(rng.choice([1e-5, 2e-5])),
+                  "adds": list(range(added)),
                   "first": [[big, float(signs[0] * round(rng.uniform(2.5, 6), 2))],
                             [small, float(signs[1] * round(rng.uniform(0.2, 0.9), 2))]],
                   "later": [[big, round(float(rng.uniform(0.05, 0.5)), 2)]], "next": added,
@@ -1531,16 +1534,17 @@ def _samplers_apart(inputs: dict) -> bool:
                np.abs(powered / powered.sum() - expected).max()) > 0.06
 
 
-def _priorities_after(inputs: dict, stage: str) -> tuple:
-    """(the tree's priorities, max_priority) the right memory has after `stage`."""
+def _priorities_after(inputs: dict, stage: str, eps: Optional[float] = None) -> tuple:
+    """(the tree's priorities, max_priority) the right memory has after `stage` (with another `eps`: a wrong one's)."""
     alpha, priorities, largest = inputs["alpha"], np.zeros(inputs["capacity"]), 1.0
+    eps = inputs["eps"] if eps is None else eps
     for name in ("adds", "first", "later", "next", "zero", "fill"):
         if name in ("adds", "next", "fill"):
             slots = inputs[name] if type(inputs[name]) is list else [inputs[name]]
             priorities[slots] = largest
         else:
             slots, errors = zip(*inputs[name])
-            new = prioritized.priorities_from_td_errors(errors, alpha, EPS)
+            new = prioritized.priorities_from_td_errors(errors, alpha, eps)
             priorities[list(slots)] = new
             largest = max(largest, float(new.max()))
         if name == stage:
@@ -1556,7 +1560,7 @@ def _sampled_priorities(inputs: dict) -> np.ndarray:
 def probe_slots(rec, inputs: dict, slots_class) -> None:
     """Add slots and update priorities, reading the tree; sample many batches from seeded generators; fill up."""
     capacity = inputs["capacity"]
-    memory = rec.call("memory", slots_class, capacity, inputs["alpha"])
+    memory = rec.call("memory", slots_class, capacity, inputs["alpha"], inputs["eps"])
     tree = rec.call("tree", getattr, memory, "tree", None)
     if type(tree) is not prioritized.SumTree:
         return
@@ -1693,7 +1697,7 @@ def _judge_first_update(results, inputs: dict) -> None:
     called = f"update({slots.tolist()}, {deltas.tolist()})"
     if not np.allclose(got, expected, rtol=PRIORITY_RTOL):
         without_alpha, added = before.copy(), before.copy()
-        without_alpha[slots] = np.abs(deltas) + EPS
+        without_alpha[slots] = np.abs(deltas) + inputs["eps"]
         added[slots] += expected[slots]
         name_the_mistake(lambda value: np.allclose(got, value, rtol=PRIORITY_RTOL), {
             "the priorities were not updated after the step, so every transition keeps the priority it was added "
@@ -1748,6 +1752,11 @@ def _judge_zero_error(results, inputs: dict) -> None:
     if np.allclose(got, expected, rtol=1e-6, atol=0):
         return
     called = f"update({slots.tolist()}, {deltas.tolist()})"
+    if np.allclose(got, _priorities_after(inputs, "zero", eps=EPS)[0], rtol=1e-6, atol=0):
+        raise Mistake(f"after {called} the tree holds {_numbers(got)}, expected {_numbers(expected)}: a TD error of 0 "
+                      f"got the priority of priorities_from's default eps, 1e-6, not of this memory's eps, "
+                      f"{inputs['eps']:g}: update leaves out self.eps. Hint: priorities_from(td_errors, self.alpha, "
+                      "self.eps).")
     zeroed = slots[deltas == 0]
     expect(not np.any(got[zeroed] == 0), f"after {called} slot {zeroed[0]} has priority 0: a TD error of exactly 0 "
            "gives priority 0, and that transition is never sampled again.", "(|δ| + eps) ** alpha: eps > 0 keeps "
