@@ -257,9 +257,11 @@ print(f"the loss fell by more than 90%: {demo_losses[-1] < 0.1 * demo_losses[0]}
 # > **Common pitfall: the target updated once per episode, and DQN credited with soft
 # > updates.** The seed notebook soft-updated with $\tau = 0.005$ at the end of each
 # > *episode*: with episodes of ~20 steps, the target then trailed hundreds of episodes
-# > behind and learning crawled. A soft update belongs to every *step*. The seed also
-# > presented soft updates as DQN's idea; DQN copied the weights every $C$ steps, and
-# > Polyak updates come from DDPG. Both work; name them correctly.
+# > behind and learning crawled. A soft update belongs to every *step* (in the course's loop,
+# > which updates the target every `target_update_every` steps whatever $\tau$ is, a config
+# > with `target_update_every = 1`). The seed also presented soft updates as DQN's idea;
+# > DQN copied the weights every $C$ steps, and Polyak updates come from DDPG. Both work;
+# > name them correctly.
 
 # %% [markdown]
 # ### Exercise 5.3: the target-network update

@@ -669,6 +669,8 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
                 update_target(target_net, q_net) if forget == "tau" else update_target(target_net, q_net, config.tau)
             if target_every == "updates everywhere" and updates % config.target_update_every == 0:
                 update_target(target_net, q_net, config.tau)
+            if target_every == "soft every step" and (config.tau < 1 or n % config.target_update_every == 0):
+                update_target(target_net, q_net, config.tau)
             ended = terminated or truncated if end_on == "either" else terminated
             if ended:
                 hook_args = (step if hook_n == "step" else episode, episode_return, epsilon, q_net)
@@ -777,6 +779,11 @@ STUDENT_LOOP_MISTAKES = [
     (make_loop(hook_n="episode"), r"the first call was on_episode_end\(0, 5.0, "),
     (make_loop(reset_state=False), "the state env.reset\\(\\) returned was not used"),
     (make_loop(target_every="step and episode"), "the target is also updated at the end of every episode"),
+    # red team c: "a soft update belongs to every step" (section 5.3) read as: with tau < 1, update at every step
+    (make_loop(target_every="soft every step"), r"with config.tau = 0.5 update_target was called after steps \[1, 2, 3, "
+                                                r"4, 5, 6\]\.\.\., expected \[10, 20, 30, 40, 50, 60\]\.\.\.: with tau < 1 "
+                                                r"the target is updated at every step.*Hint: if n % "
+                                                r"config.target_update_every == 0: update_target"),
     (make_loop(pass_loss="swapped"), r"optimize_step got loss_kind=5.0, max_grad_norm='mse'; the config says 'mse' "
                                      r"and 5.0"),
     (make_loop(targets="arguments out of order", double=False), r"a tensor reached the target_net parameter, so the loop "

@@ -838,6 +838,13 @@ def _check_double_and_soft(results, config) -> None:
                    "q_net, target_net, config.gamma) when config.double_dqn is True.")
     taus = sorted({update[3] for update in second["target updates"]}, key=repr)
     expect(taus == [config.tau], f"with config.tau = {config.tau} update_target got tau = {taus}.", "pass config.tau.")
+    got, expected = [update[0] for update in second["target updates"]], expected_target_updates(config, second["steps"])
+    every_step = len(got) > len(expected) and got == list(range(1, len(got) + 1))
+    expect(got == expected, f"with config.tau = {config.tau} update_target was called after steps {got[:6]}..., "
+           f"expected {expected[:6]}...: " + ("with tau < 1 the target is updated at every step, but the loop updates it "
+           "every config.target_update_every env steps whatever tau is (a soft update at every step is a config "
+           "with target_update_every = 1)." if every_step else "the soft update's clock is not the hard copy's."),
+           "if n % config.target_update_every == 0: update_target(target_net, q_net, config.tau), for any tau.")
 
 
 def _check_episode_end_hook(results, inputs: dict, config) -> None:
