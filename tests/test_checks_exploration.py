@@ -306,12 +306,8 @@ NEW_POLICY_MISTAKES = [
     (lambda q, s, e, rng: int(rng.integers(3)) if rng.random() < e else int(q_values_of(q, s).max()),
      r"with ε=0 it always returned 0, the largest Q-value \(0.7\) made an int, not its index: the greedy action is 1"),
     (lambda q, s, e, rng: int(rng.integers(3)) if rng.random() < e else int(q_values_of(q, s)[1] > q_values_of(q, s)[0]),
-     r"on a state whose greedy action is 2 \(the last of 3\), it returned \[0\]: it compares only the first two "
+     r"on a state whose greedy action is 2 \(the last of 3\), it returned \[1\]: it compares only the first two "
      r"actions' Q-values.*Hint: take the argmax over all 3 Q-values"),
-    # red team: the state made a float64 tensor, which the float32 network refuses
-    (lambda q, s, e, rng: int(rng.integers(3)) if rng.random() < e else
-     int(torch.no_grad()(q)(torch.tensor(s, dtype=torch.float64)).argmax()),
-     r"raised RuntimeError: .*same dtype.*Hint: the network's weights are float32 and it was given float64 numbers"),
 ]
 
 
@@ -326,7 +322,29 @@ def the_other_action(q, s, e, rng):
     return 1 - greedy(q, s) if rng.random() < e else greedy(q, s)
 
 
-@pytest.mark.parametrize("policy, named", NEW_POLICY_MISTAKES + [
+def greedy_from_zero(q, s):
+    """Wrong: a running maximum that starts from 0, so a state whose Q-values are all negative gets action 0."""
+    best_action, best_q = 0, 0.0
+    for action, value in enumerate(q_values_of(q, s).tolist()):
+        if value > best_q:
+            best_action, best_q = action, value
+    return best_action
+
+
+RED_TEAM_C_POLICY_MISTAKES = [
+    # the greedy branch's running maximum starts from 0
+    (lambda q, s, e, rng: int(rng.integers(3)) if rng.random() < e else greedy_from_zero(q, s),
+     r"with ε=0, on a state whose greedy action is 2 \(the last of 3\) and whose Q-values are all negative, it "
+     r"returned \[0\]: the running maximum starts from 0.*Hint: start from the first Q-value or from float\('-inf'\)"),
+    # the state made a float64 tensor, which the float32 network refuses
+    (lambda q, s, e, rng: int(rng.integers(3)) if rng.random() < e else
+     int(torch.no_grad()(q)(torch.tensor(s, dtype=torch.float64)).argmax()),
+     r"raised RuntimeError: .*same dtype.*Hint: the network's weights are float32 and it was given float64 numbers"),
+]
+"""Red team c: realistic mistakes found after the hidden sets."""
+
+
+@pytest.mark.parametrize("policy, named", RED_TEAM_C_POLICY_MISTAKES + NEW_POLICY_MISTAKES + [
     (the_other_action, r"with ε=1, on a state whose greedy action is 2, every action was -1: the random action is "
                        r"1 − greedy")])
 def test_a_realistic_epsilon_greedy_mistake_is_named(policy, named):

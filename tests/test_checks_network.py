@@ -557,6 +557,16 @@ def greedy_batch_by_max(q_net, states):
         return torch.max(q_net(states), dim=1).indices
 
 
+@quiet
+def best_from_zero(q_net, state):
+    """Wrong: a running maximum that starts from 0, so a state whose Q-values are all negative gets action 0."""
+    best_action, best_q = 0, 0.0
+    for action, q in enumerate(q_net(as_float32(state)).tolist()):
+        if q > best_q:
+            best_action, best_q = action, q
+    return best_action
+
+
 NEW_GREEDY_MISTAKES = [
     (quiet(lambda q, s: int(q(as_float32(s)).max())), greedy_batch,
      r"returned 0 for Q-values \[0.1, 0.9, -0.3\]; expected 1: it returns the largest Q-value itself \(0.9\), made an "
@@ -578,6 +588,10 @@ NEW_GREEDY_MISTAKES = [
                                                                          r"the first two actions"),
     (greedy_one, quiet(lambda q, s: q(s).argmax(1, keepdim=True).squeeze()),
      r"greedy_actions on a \(1, 4\) batch returned a tensor of shape \(\): a squeeze\(\) dropped the batch dimension"),
+    # red team c: the running maximum starts from 0
+    (best_from_zero, greedy_batch, r"greedy_action returned 0 for Q-values \[-0.2, -0.4, -0.1\], all negative; expected "
+                                   r"2: the running maximum starts from 0 \(best = 0.0\).*Hint: start from the first "
+                                   r"Q-value or from float\('-inf'\)"),
 ]
 
 
@@ -605,6 +619,12 @@ def test_grading_greedy(seed):
             "action 0 for every state", "action 0 for every state"]):
         verdict = graded(check_greedy, seed, one, batch)
         assert verdict["status"] == "failed" and re.search(named, verdict["message"]), verdict
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_grading_run_has_a_state_whose_q_values_are_all_negative(seed):
+    verdict = graded(check_greedy, seed, best_from_zero, greedy_batch)
+    assert verdict["status"] == "failed" and "the running maximum starts from 0" in verdict["message"], verdict
 
 
 NOTEBOOK_ANSWERS = {0.1: 1, 2.0: 0, -0.2: 2, 0.3: 0, -5.0: 2}

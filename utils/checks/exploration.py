@@ -204,9 +204,17 @@ def probe_epsilon_greedy(rec, inputs: dict, epsilon_greedy_action) -> None:
 
 
 def _greedy_last(state: np.ndarray, n_actions: int) -> np.ndarray:
-    """`state` with its greedy Q-value swapped into the last action's place (a greedy action of 2 or more)."""
+    """`state` with its greedy Q-value swapped into the last action's place (a greedy action of 2 or more).
+
+    Its Q-values are all moved below -1.5, action 1's above action 0's: a running maximum started from 0
+    returns 0 there, comparing actions 0 and 1 returns 1, and the largest Q-value made an int is no action.
+    """
     swapped, greedy = state.copy(), int(np.argmax(state[:n_actions]))
     swapped[[greedy, n_actions - 1]] = swapped[[n_actions - 1, greedy]]
+    q_values = swapped[:n_actions]  # a view: the changes below are the state's
+    q_values -= q_values.max() + 1.6
+    if q_values[1] < q_values[0]:
+        q_values[[0, 1]] = q_values[[1, 0]]
     return swapped
 
 
@@ -256,6 +264,10 @@ def _judge_greedy_at_zero(actions: list, q_values: np.ndarray, which: str) -> No
     if set(actions) == {greedy}:
         return
     got = sorted(set(actions))
+    expect(not (got == [0] and np.max(q_values) < 0), f"with ε=0, on a state whose greedy action is {greedy}{which} and "
+           "whose Q-values are all negative, it returned [0]: the running maximum starts from 0 (best = 0.0), above "
+           "every Q-value of this state, so it never moves.", "start from the first Q-value or from float('-inf'), "
+           "or take int(q_values.argmax()).")
     expect(greedy < 2 or not set(actions) <= {0, 1},
            f"with ε=0, on a state whose greedy action is {greedy}{which}, it returned {got}: it compares only the "
            "first two actions' Q-values, or returns a fixed action.",

@@ -531,7 +531,8 @@ def greedy_inputs(rng) -> dict:
     n_actions = int(rng.choice([3, 4]))
     obs_dim, batch = n_actions + int(rng.integers(1, 3)), int(rng.integers(5, 8))
     for _ in range(1000):  # a few draws at most
-        rows = np.array([_greedy_row(rng, n_actions, obs_dim) for _ in range(batch)], dtype=np.float32)
+        rows = np.array([_greedy_row(rng, n_actions, obs_dim) for _ in range(batch - 1)]
+                        + [_negative_row(rng, n_actions, obs_dim)], dtype=np.float32)
         if any(int(row[1] > row[0]) != int(row[:n_actions].argmax()) for row in rows):
             break
     return {"rows": rows, "n_actions": n_actions, "seed": int(rng.integers(0, 2**31))}
@@ -549,6 +550,20 @@ def _greedy_row(rng, n_actions: int, obs_dim: int) -> np.ndarray:
         q_values = np.round(rng.uniform(-9, top, size=n_actions), 1)  # some close to the top: a random choice shows
         q_values[rng.integers(n_actions)] = top
         if len(set(q_values.tolist())) == n_actions and int(q_values[1] > q_values[0]) != int(q_values.argmin()):
+            break
+    extra = q_values.max() + rng.uniform(0.5, 3, size=obs_dim - n_actions)
+    return np.concatenate([q_values, np.round(extra, 1)])
+
+
+def _negative_row(rng, n_actions: int, obs_dim: int) -> np.ndarray:
+    """A state whose Q-values are all below -1.5, its greedy action not 0 and action 1's above action 0's.
+
+    A running maximum started from 0 returns 0 there, comparing actions 0 and 1 returns 1, and the
+    largest Q-value made an int is no action; the rest of the state is larger still, as in _greedy_row.
+    """
+    for _ in range(1000):  # a few draws at most
+        q_values = np.round(rng.uniform(-9, -1.5, size=n_actions), 1)
+        if len(set(q_values.tolist())) == n_actions and q_values.argmax() > 1 and q_values[1] > q_values[0]:
             break
     extra = q_values.max() + rng.uniform(0.5, 3, size=obs_dim - n_actions)
     return np.concatenate([q_values, np.round(extra, 1)])
@@ -582,11 +597,25 @@ def judge_greedy(results, inputs: dict) -> None:
            "(1, n_actions) output is always 0: that dimension is the batch, of size 1.",
            "take the argmax over the actions, the last dimension (argmax(dim=-1) or argmax(dim=1) of a (1, n_actions) "
            "output), or call q_net on the state without adding a batch dimension.")
+    _judge_max_from_zero([actions[0] for actions in per_state], rows, n_actions)
     for row, actions in zip(rows, per_state):
         expect(len(set(actions)) == 1, f"greedy_action returned {actions} in {REPEATS} calls on the same state: it is "
                "random.", "greedy means the argmax of the Q-values, the same action every time for the same state.")
         _judge_greedy_value(actions[0], row, n_actions)
     _judge_batch(results, rows, n_actions)
+
+
+def _judge_max_from_zero(actions: list, rows: np.ndarray, n_actions: int) -> None:
+    """Right where some Q-value is positive, 0 where all are negative: a running maximum that starts from 0."""
+    q_values = rows[:, :n_actions]
+    from_zero = [int(q.argmax()) if q.max() > 0 else 0 for q in q_values]
+    negative = [i for i, q in enumerate(q_values) if q.max() < 0 and q.argmax() != 0]
+    if negative and actions == from_zero:
+        q = q_values[negative[0]]
+        raise Mistake(f"greedy_action returned 0 for Q-values {[round(float(v), 2) for v in q]}, all negative; "
+                      f"expected {int(q.argmax())}: the running maximum starts from 0 (best = 0.0), above every "
+                      "Q-value of this state, so it never moves. Hint: start from the first Q-value or from "
+                      "float('-inf'), or take int(q_values.argmax()).")
 
 
 def _judge_one_state(results, key: str, row: np.ndarray, n_actions: int) -> int:
