@@ -223,6 +223,9 @@ SHARPER_BACKUP_MISTAKES = [
     (lambda Q, P, R, T, g: R + g * P @ np.where(T[:, None], 0.0, Q.max(axis=1, keepdims=True)),
      "its arrays do not line up"),
     (lambda Q, P, R, T, g: R + g * (P * greedy_values(Q, T)).sum(axis=1), "its arrays do not line up"),
+    # red team c: the max over actions starts from 0, so a state whose Q-values are all negative gets 0
+    (lambda Q, P, R, T, g: R + g * P @ np.where(T, 0.0, np.max(Q, axis=1, initial=0.0)),
+     "the max over actions starts from 0"),
 ]
 
 

@@ -125,6 +125,8 @@ def backup_inputs(rng) -> dict:
     R = seeded.normal(size=(states, 3))
     Q = seeded.normal(size=(states, 3))
     alive = np.flatnonzero(~terminal)
+    if not (Q[alive].max(axis=1) < 0).any():  # a max started from 0 then shows
+        Q[alive[-1]] = -np.abs(Q[alive[-1]]) - 0.1
     if not (Q[alive].argmax(axis=1) == 2).any():  # a max over actions 0 and 1 alone then shows
         Q[alive[0], 2] = Q[alive[0]].max() + 0.5
     corridor = (4, 0.9) if rng is None else (int(rng.integers(4, 7)), float(rng.choice(GAMMAS)))
@@ -207,6 +209,10 @@ def judge_backup(results, inputs: dict) -> None:
                 "it takes one max over the whole of Q (Q.max() without an axis), the same v for every next state. "
                 "Hint: max_a' Q(s', a') is a max per state, over the actions: Q.max(axis=1), shape (S,).":
                     R + gamma * P @ np.where(terminal, 0.0, np.full(Q.shape[0], Q.max())),
+                "the max over actions starts from 0 (best = 0.0, or initial=0): a next state whose Q-values are all "
+                "negative gets v(s') = 0 instead of its largest Q-value. Hint: start from the first action's Q-value "
+                "or from -inf, or use Q.max(axis=1).":
+                    R + gamma * P @ np.where(terminal, 0.0, np.maximum(Q.max(axis=1), 0.0)),
                 "the max covers only actions 0 and 1 (CartPole has two; this MDP has more). Hint: Q.max(axis=1) "
                 "takes the max over every action.":
                     R + gamma * P @ np.where(terminal, 0.0, np.maximum(Q[:, 0], Q[:, 1])),
