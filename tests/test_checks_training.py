@@ -1,4 +1,5 @@
 """Checks of notebook 5: right answers pass, typical mistakes are named, in a notebook and in graded runs."""
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -636,7 +637,7 @@ def update_target(target_net, q_net, tau):
 def make_loop(clock="global", store="terminated", end_on="either", target_every="step", update_every="step",
               targets_from="target", returns_kind="finished", push=True, double=True, hook="call", count_from=1,
               learn_after=">=", targets="right", api="gymnasium", pass_loss=True, hook_n="step", reset_state=True,
-              forget=None, own_target=False):
+              forget=None, own_target=False, learn_under=contextlib.nullcontext):
     """A train_dqn with one part done the usual wrong way."""
     def train_dqn(env, config, q_net, target_net, optimizer, memory, rng, on_episode_end=None):
         if own_target:
@@ -660,8 +661,9 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
             state, episode_return, t = next_state, episode_return + reward, t + 1
             started = n >= config.learning_starts if learn_after == ">=" else n > config.learning_starts
             if started and n % config.train_every == 0 and update_every == "step":
-                learn_once(q_net, target_net if targets_from == "target" else q_net, optimizer, memory, config, double,
-                           targets, pass_loss)
+                with learn_under():
+                    learn_once(q_net, target_net if targets_from == "target" else q_net, optimizer, memory, config,
+                               double, targets, pass_loss)
                 updates += 1
                 if target_every == "updates" and updates % config.target_update_every == 0:
                     update_target(target_net, q_net, config.tau)
@@ -722,6 +724,9 @@ def learn_once(q_net, target_net, optimizer, memory, config, double, targets="ri
         targets = students_td_targets(batch.rewards, batch.next_states, target_net, batch.terminated, gamma)
     elif targets == "course":
         targets = dqn.compute_targets(batch, q_net, target_net, config)
+    elif targets == "inference mode":
+        with torch.inference_mode():
+            targets = dqn.td_targets(*fields, target_net, gamma)
     elif config.double_dqn and double:
         chooser, scorer = (target_net, q_net) if targets == "swapped" else (q_net, target_net)
         targets = dqn.double_dqn_targets(*fields, chooser, scorer, gamma)
@@ -779,6 +784,14 @@ STUDENT_LOOP_MISTAKES = [
     (make_loop(hook_n="episode"), r"the first call was on_episode_end\(0, 5.0, "),
     (make_loop(reset_state=False), "the state env.reset\\(\\) returned was not used"),
     (make_loop(target_every="step and episode"), "the target is also updated at the end of every episode"),
+    # red team c: the whole learning step under torch.no_grad() or torch.inference_mode()
+    (make_loop(learn_under=torch.no_grad), r"raised RuntimeError: element 0 of tensors does not require grad .*Hint: "
+                                           r"the loss has no gradient"),
+    (make_loop(learn_under=torch.inference_mode), r"raised RuntimeError: .*Hint: the loss has no gradient: it was "
+                                                  r"computed with autograd off, under torch.no_grad\(\) or "
+                                                  r"torch.inference_mode\(\)"),
+    (make_loop(targets="inference mode"), r"raised RuntimeError: Inference tensors cannot be saved for backward.*Hint: "
+                                          r"a tensor made under torch.inference_mode\(\) cannot be used by a loss"),
     # red team c: "a soft update belongs to every step" (section 5.3) read as: with tau < 1, update at every step
     (make_loop(target_every="soft every step"), r"with config.tau = 0.5 update_target was called after steps \[1, 2, 3, "
                                                 r"4, 5, 6\]\.\.\., expected \[10, 20, 30, 40, 50, 60\]\.\.\.: with tau < 1 "
@@ -1085,6 +1098,18 @@ SHARPER_TARGET_MISTAKES = [
 @pytest.mark.parametrize("wrong, words", SHARPER_TARGET_MISTAKES)
 def test_a_wrong_discount_is_named_in_the_notebook_and_when_graded(wrong, words):
     assert_named_both_ways(check_td_targets, wrong, words, SEEDS[0])
+
+
+def inference_mode_targets(rewards, next_states, terminated, target_net, gamma):
+    """Wrong: the right targets, made under torch.inference_mode(), which a loss cannot save for backward."""
+    with torch.inference_mode():
+        return rewards + gamma * (1 - terminated) * target_net(next_states).max(dim=1).values
+
+
+def test_targets_made_under_inference_mode_are_named_in_the_notebook_and_when_graded():
+    assert_named_both_ways(check_td_targets, inference_mode_targets, r"the targets were made under "
+                           r"torch.inference_mode\(\): .*Inference tensors cannot be saved for backward.*Hint: compute "
+                           r"them under `with torch.no_grad\(\):`", SEEDS[0])
 
 
 def step_with(predict=None, loss=None, clip=None):

@@ -246,6 +246,12 @@ FLOAT64_INPUT = re.compile(r"have the same dtype, but got:? (Double and Float|do
 """PyTorch's RuntimeErrors for float64 numbers (NumPy's default) given to a float32 layer."""
 
 
+NO_GRADIENT = "does not require grad and does not have a grad_fn"
+"""PyTorch's RuntimeError for backward() on a loss computed with autograd off."""
+INFERENCE_TENSOR = "Inference tensors cannot be saved for backward"
+"""PyTorch's RuntimeError for a loss built from a tensor made under torch.inference_mode()."""
+
+
 def crash_hint(info: dict) -> str:
     """A hint for a crash whose cause is plain from its message alone, else ''."""
     message = str(info.get("message"))
@@ -258,6 +264,13 @@ def crash_hint(info: dict) -> str:
     if info.get("type") == "RuntimeError" and FLOAT64_INPUT.search(message):
         return (". Hint: the network's weights are float32 and it was given float64 numbers (NumPy's default); make "
                 "the input float32: torch.as_tensor(state, dtype=torch.float32).")
+    if info.get("type") == "RuntimeError" and NO_GRADIENT in message:
+        return (". Hint: the loss has no gradient: it was computed with autograd off, under torch.no_grad() or "
+                "torch.inference_mode() (or from detached tensors). Only the targets go without gradient: compute "
+                "Q(s, a) = q_net(states) and the loss with gradients on.")
+    if info.get("type") == "RuntimeError" and INFERENCE_TENSOR in message:
+        return (". Hint: a tensor made under torch.inference_mode() cannot be used by a loss that is trained: make "
+                "the targets under `with torch.no_grad():` instead.")
     if info.get("type") == "AttributeError" and MODULE_NOT_SET_UP.search(message):
         return (". Hint: an nn.Module subclass must call super().__init__() first in its __init__, before it sets "
                 "anything on self.")

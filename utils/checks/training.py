@@ -104,7 +104,8 @@ def probe_targets(rec, inputs: dict, td_targets) -> None:
     """Call td_targets on copies of the batch (recording them and the target network's calls after), then variants."""
     net = WatchedLinear(inputs["weight"], inputs["bias"])
     given = [inputs[name].clone() for name in ("rewards", "next_states", "terminated")]
-    rec.call("targets", td_targets, *given, net, inputs["gamma"], expect_error=True)
+    targets = rec.call("targets", td_targets, *given, net, inputs["gamma"], expect_error=True)
+    rec.note("inference tensor", type(targets) is torch.Tensor and targets.is_inference())
     rec.note("arguments after", given)
     rec.note("target_net calls", net.calls)
     rewards, states, terminated = (inputs[name].clone() for name in ("rewards", "next_states", "terminated"))
@@ -127,6 +128,10 @@ def judge_targets(results, inputs: dict) -> None:
                f"td_targets changed its `{name}` argument in place.",
                "build a new tensor (rewards + ...) instead of writing into the arguments: the batch is reused.")
     _expect_target_shape(got, size, inputs["weight"].shape[0])
+    expect(results.value("inference tensor") is not True, "the targets were made under torch.inference_mode(): "
+           "such a tensor cannot be used by a loss that is trained (PyTorch: \"Inference tensors cannot be saved for "
+           "backward\"), so training would fail at loss.backward().", "compute them under `with torch.no_grad():`, "
+           "which the loss can use.")
     expect(not got.requires_grad, "the targets require grad: gradients would flow into the target network.",
            "compute the targets under `with torch.no_grad():` (or .detach() them): the target is a fixed label, "
            "only Q(s, a) of the online network is trained.")
