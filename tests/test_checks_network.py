@@ -557,6 +557,12 @@ def greedy_batch_by_max(q_net, states):
         return torch.max(q_net(states), dim=1).indices
 
 
+def no_grad_without_parentheses(q_net, states):
+    """Wrong: `with torch.no_grad:`, the class itself, not a context manager."""
+    with torch.no_grad:
+        return q_net(states).argmax(dim=1)
+
+
 @quiet
 def best_from_zero(q_net, state):
     """Wrong: a running maximum that starts from 0, so a state whose Q-values are all negative gets action 0."""
@@ -588,6 +594,17 @@ NEW_GREEDY_MISTAKES = [
                                                                          r"the first two actions"),
     (greedy_one, quiet(lambda q, s: q(s).argmax(1, keepdim=True).squeeze()),
      r"greedy_actions on a \(1, 4\) batch returned a tensor of shape \(\): a squeeze\(\) dropped the batch dimension"),
+    # red team c: torch.from_numpy, which refuses the list the statement allows
+    (quiet(lambda q, s: int(q(torch.from_numpy(s).float()).argmax())), greedy_batch,
+     r"greedy_action\(q_net, state\) with the state as a Python list \[0.1, 0.9, -0.3, 7.0\] raised TypeError: .*: the "
+     r"statement allows a list.*Hint: convert with torch.as_tensor\(state, dtype=torch.float32\)"),
+    # red team c: torch.no_grad without its parentheses, and .numpy() of Q-values that require grad
+    (greedy_one, no_grad_without_parentheses, r"raised TypeError: 'type' object does not support the context manager "
+                                              r"protocol.*Hint: `with` needs the context manager that a call makes: "
+                                              r"`with torch.no_grad\(\):`, with its parentheses"),
+    (greedy_one, lambda q, s: torch.as_tensor(q(s).numpy().argmax(axis=1)), r"raised RuntimeError: Can't call numpy\(\) "
+                                                                            r"on Tensor that requires grad.*Hint: call "
+                                                                            r"the network under `with torch.no_grad\(\):`"),
     # red team c: the running maximum starts from 0
     (best_from_zero, greedy_batch, r"greedy_action returned 0 for Q-values \[-0.2, -0.4, -0.1\], all negative; expected "
                                    r"2: the running maximum starts from 0 \(best = 0.0\).*Hint: start from the first "

@@ -579,6 +579,8 @@ def probe_greedy(rec, inputs: dict, greedy_action, greedy_actions) -> None:
                 net = ScriptedQNet(rows.shape[1], n_actions)
                 rec.call(f"one {index} {repeat}", greedy_action, net, row.astype(np.float64))  # as an env may give it
                 rec.note(f"one {index} {repeat} calls", [net.calls, net.calls_with_grad])
+        rec.call("list", greedy_action, ScriptedQNet(rows.shape[1], n_actions), rows[0].astype(np.float64).tolist(),
+                 expect_error=True)  # the statement allows a list
         net = ScriptedQNet(rows.shape[1], n_actions)
         rec.call("batch", greedy_actions, net, torch.tensor(rows, dtype=torch.float32))
         rec.note("batch calls", [net.calls, net.calls_with_grad])
@@ -602,7 +604,20 @@ def judge_greedy(results, inputs: dict) -> None:
         expect(len(set(actions)) == 1, f"greedy_action returned {actions} in {REPEATS} calls on the same state: it is "
                "random.", "greedy means the argmax of the Q-values, the same action every time for the same state.")
         _judge_greedy_value(actions[0], row, n_actions)
+    _judge_list_state(results, rows[0], n_actions)
     _judge_batch(results, rows, n_actions)
+
+
+def _judge_list_state(results, row: np.ndarray, n_actions: int) -> None:
+    """One state given as a Python list, as the statement allows, must give the action its array gives."""
+    shown, info = [round(float(x), 2) for x in row], results.raised("list")
+    expect(not info, f"greedy_action(q_net, state) with the state as a Python list {shown} raised "
+           f"{crash_text(info or {})}: the statement allows a list.", "convert with torch.as_tensor(state, "
+           "dtype=torch.float32), which takes lists and NumPy arrays alike (torch.from_numpy takes arrays only).")
+    action, expected = results.value("list"), int(row[:n_actions].argmax())
+    expect(type(action) is int and action == expected, f"greedy_action(q_net, state) with the state as a Python list "
+           f"{shown} returned {describe(action)}; expected {expected}, the action its NumPy array gives.",
+           "convert with torch.as_tensor(state, dtype=torch.float32) whatever the state's type.")
 
 
 def _judge_max_from_zero(actions: list, rows: np.ndarray, n_actions: int) -> None:

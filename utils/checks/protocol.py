@@ -250,6 +250,10 @@ NO_GRADIENT = "does not require grad and does not have a grad_fn"
 """PyTorch's RuntimeError for backward() on a loss computed with autograd off."""
 INFERENCE_TENSOR = "Inference tensors cannot be saved for backward"
 """PyTorch's RuntimeError for a loss built from a tensor made under torch.inference_mode()."""
+NUMPY_OF_GRAPH = "Can't call numpy() on Tensor that requires grad"
+"""PyTorch's RuntimeError for .numpy() of a network's output computed with autograd on."""
+NOT_A_CONTEXT = "object does not support the context manager protocol"
+"""Python's TypeError for `with torch.no_grad:`, without the call."""
 
 
 def crash_hint(info: dict) -> str:
@@ -271,6 +275,12 @@ def crash_hint(info: dict) -> str:
     if info.get("type") == "RuntimeError" and INFERENCE_TENSOR in message:
         return (". Hint: a tensor made under torch.inference_mode() cannot be used by a loss that is trained: make "
                 "the targets under `with torch.no_grad():` instead.")
+    if info.get("type") == "RuntimeError" and NUMPY_OF_GRAPH in message:
+        return (". Hint: call the network under `with torch.no_grad():` (choosing an action needs no gradient); "
+                "its output can then become a NumPy array.")
+    if info.get("type") == "TypeError" and NOT_A_CONTEXT in message:
+        return (". Hint: `with` needs the context manager that a call makes: `with torch.no_grad():`, with its "
+                "parentheses.")
     if info.get("type") == "AttributeError" and MODULE_NOT_SET_UP.search(message):
         return (". Hint: an nn.Module subclass must call super().__init__() first in its __init__, before it sets "
                 "anything on self.")
