@@ -109,8 +109,8 @@ print(f"time limit {acrobot.spec.max_episode_steps} steps; solved at a mean retu
 # Write `acrobot_config(seed) -> DQNConfig`: the course's recipe with the given seed, on
 # `"Acrobot-v1"`, whose greedy checks stop at Acrobot's registered threshold (read it with
 # `gym.spec("Acrobot-v1").reward_threshold`), with the recipe's budget of 100,000
-# environment steps (`DQNConfig`'s default, so you need not set it; the check accepts up
-# to 150,000).
+# environment steps (`DQNConfig`'s default, so you need not set it; the check accepts
+# 100,000 to 150,000).
 # Then write `solved(returns, env_id) -> bool`: whether the mean of `returns` reaches the
 # registered threshold of `env_id`, for any task (CartPole's 475 as well as Acrobot's
 # $-100$).

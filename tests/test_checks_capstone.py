@@ -68,6 +68,13 @@ def test_right_answers_pass(capsys):
     (lambda seed: DQNConfig(seed=0, env_id="Acrobot-v1", stop_return=-100.0), "gave seed=0"),
     (lambda seed: DQNConfig(seed=seed, env_id="Acrobot-v1", stop_return=-100.0, max_env_steps=500_000),
      "more than the 150,000"),
+    # red team c: the episode's time limit taken for the training budget, and a budget below the recipe's
+    (lambda seed: DQNConfig(seed=seed, env_id="Acrobot-v1", stop_return=-100.0,
+                            max_env_steps=gym.spec("Acrobot-v1").max_episode_steps),
+     r"max_env_steps is 500, Acrobot's time limit per episode \(max_episode_steps\), not the training budget.*Hint: "
+     r"keep the recipe's budget, DQNConfig's default 100,000"),
+    (lambda seed: DQNConfig(seed=seed, env_id="Acrobot-v1", stop_return=-100.0, max_env_steps=10_000),
+     r"max_env_steps is 10,000, less than the recipe's budget of 100,000.*Hint: keep the recipe's budget"),
     (lambda seed: {"env_id": "Acrobot-v1"}, "returned a Python dict; expected a DQNConfig"),
     # red team b: the seed made a float was refused as "expected a plain int, float or str"
     (lambda seed: DQNConfig(seed=float(seed), env_id="Acrobot-v1", stop_return=-100.0),

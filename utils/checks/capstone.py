@@ -130,8 +130,14 @@ def _judge_config(results, seed: int) -> None:
             "Hint: stop at the task's threshold, -100.": None,
         }, f"stop_return is {stop!r}; expected Acrobot's threshold {threshold}. Hint: "
            "gym.spec(\"Acrobot-v1\").reward_threshold.")
-    expect(fields["max_env_steps"] <= BUDGET, f"max_env_steps is {fields['max_env_steps']:,}, more than the "
-           f"{BUDGET:,} this exercise allows.", "Acrobot is solved well within 100,000 steps.")
+    steps, recipe = fields["max_env_steps"], DQNConfig.max_env_steps
+    expect(steps <= BUDGET, f"max_env_steps is {steps:,}, more than the {BUDGET:,} this exercise allows.",
+           f"Acrobot is solved well within {recipe:,} steps.")
+    expect(steps != gym.spec(ACROBOT).max_episode_steps, f"max_env_steps is {steps:,}, Acrobot's time limit per "
+           "episode (max_episode_steps), not the training budget: training would end after one episode, before "
+           "learning starts.", f"keep the recipe's budget, DQNConfig's default {recipe:,} (leave max_env_steps out).")
+    expect(steps >= recipe, f"max_env_steps is {steps:,}, less than the recipe's budget of {recipe:,}.",
+           f"keep the recipe's budget, DQNConfig's default {recipe:,} (leave max_env_steps out).")
 
 
 def _wrong_rules() -> dict:
