@@ -128,11 +128,11 @@ def test_a_typical_epsilon_greedy_mistake_is_named(policy, named):
 
 
 def run_episodes(env, q_net, n_episodes, schedule, rng, clock=lambda episode, t, step: step, until_truncated=True,
-                 policy=eps_greedy, new_state=True):
-    """A correct loop, or with `clock`, `until_truncated`, `policy` or `new_state` one of the typical wrong ones."""
+                 policy=eps_greedy, new_state=True, reset=lambda env: env.reset()):
+    """A correct loop, or with `clock`, `until_truncated`, `policy`, `new_state` or `reset` a typical wrong one."""
     lengths, step = [], 0
     for episode in range(n_episodes):
-        state, _ = env.reset()
+        state, _ = reset(env)
         for t in range(10_000):
             action = policy(q_net, state, schedule(clock(episode, t, step)), rng)
             next_state, _, terminated, truncated, _ = env.step(action)
@@ -496,6 +496,19 @@ def explores_with_the_action_space(env, q_net, n_episodes, schedule, rng):
         env.action_space.sample()) if r.random() < e else greedy(q, s))
 
 
+def done_set_once(env, q_net, n_episodes, schedule, rng):
+    """Wrong: `done = False` once, before the episodes: every episode after the first is reset, never stepped."""
+    lengths, step, done = [], 0, False
+    for _ in range(n_episodes):
+        state, _ = env.reset()
+        length = 0
+        while not done:
+            state, _, terminated, truncated, _ = env.step(eps_greedy(q_net, state, schedule(step), rng))
+            step, length, done = step + 1, length + 1, terminated or truncated
+        lengths.append(length)
+    return lengths
+
+
 NEW_LOOP_MISTAKES = [
     (twice_at_episode_end, "increased twice at the end of each episode"),
     (explores_with_the_action_space, r"it explores with env.action_space.sample\(\)"),
@@ -521,6 +534,11 @@ NEW_LOOP_MISTAKES = [
     (lambda *a: run_episodes(*a, policy=lambda q, s, e, rng: greedy(q, s)), "with schedule\\(step\\) = 1 every one "
                                                                              "of the \\d+ actions was the greedy one"),
     (lambda *a: run_episodes(*a, policy=lambda q, s, e, rng: eps_greedy(q, s, 0.0, rng)), "ε never reaches"),
+    # red team c: a seeded reset at every episode, and a done flag set once for all episodes
+    (lambda *a: run_episodes(*a, reset=lambda env: env.reset(seed=0)),
+     r"passed a seed to env.reset\(\) at the start of episode 2.*Hint: call env.reset\(\) without a seed"),
+    (done_set_once, r"run_episodes returned \[\d+(, 0)+\]: every episode after the first has 0 steps: the flag that "
+                    r"ends an episode \(done = False\) is set once, before the episodes.*Hint: set done = False"),
 ]
 
 

@@ -428,10 +428,11 @@ class ScriptedEpisodes:
         """Episodes of the given lengths; stepping an ended episode, or resetting too often, raises a Mistake."""
         self.lengths, self.truncated, self.reward, self.state = lengths, truncated, reward, state
         self.n_actions = n_actions
-        self.episode, self.t, self.done, self.actions = -1, 0, True, []
+        self.episode, self.t, self.done, self.actions, self.seeded = -1, 0, True, [], []
 
     def reset(self, seed=None, options=None):
-        """Start the next episode."""
+        """Start the next episode (noting whether it was given a seed)."""
+        self.seeded.append(seed is not None)
         self.episode, self.t, self.done = self.episode + 1, 0, False
         return state_at(self.state, self.n_actions, 0), {}
 
@@ -557,6 +558,7 @@ def probe_run_episodes(rec, inputs: dict, run_episodes) -> None:
         raise ProbeStopped("lengths")
     rec.note("steps", schedule.steps)
     rec.note("actions", env.actions)
+    rec.note("seeded resets", env.seeded)
     explore = inputs["explore"]
     for index, seed in enumerate(explore["seeds"]):
         env = ScriptedEpisodes(explore["lengths"], [False] * len(explore["lengths"]), inputs["reward"], state,
@@ -661,8 +663,16 @@ def judge_run_episodes(results, inputs: dict) -> None:
             "each length is one too long. Hint: count the env.step calls of the episode.": [n + 1 for n in lengths],
             f"it returned each episode's total reward (the reward here is {reward} per step); expected its length, "
             "the number of steps. Hint: count steps, not rewards.": [reward * n for n in lengths],
+            "every episode after the first has 0 steps: the flag that ends an episode (done = False) is set once, "
+            "before the episodes, so each later episode is reset but never stepped. Hint: set done = False after each "
+            "env.reset(), at the start of every episode.": lengths[:1] + [0] * (len(lengths) - 1),
         }, f"run_episodes returned {shown} for episodes of lengths {lengths}; expected {lengths}. Hint: {hint}",
             returned=f"run_episodes returned {shown}: ")
+    seeded = results.value("seeded resets")
+    later = next((episode for episode, given in enumerate(seeded, 1) if given and episode > 1), None)
+    expect(later is None, f"run_episodes passed a seed to env.reset() at the start of episode {later}: "
+           "a seeded reset restarts the env's random generator, so every episode would start in the same state.",
+           "call env.reset() without a seed: the env was seeded once, when it was made.")
     steps, clocks = results.value("steps"), _clocks(lengths)
     expect(type(steps) is list, "the schedule's record could not be read.")
     steps = _once_per_step(steps, clocks[""])
@@ -671,7 +681,8 @@ def judge_run_episodes(results, inputs: dict) -> None:
         wrong = dict(list(clocks.items())[1:])
         name_the_mistake(lambda value: steps == value, wrong,
                          f"the schedule was asked about steps {steps}; expected 0, 1, ..., {sum(lengths) - 1} "
-                         "(one call per step, counting across episodes).",
+                         "(one call per step, counting across episodes). Hint: before every action, epsilon = "
+                         "schedule(global_step); after every env.step, global_step += 1, never reset.",
                          returned=f"the schedule was asked about steps {steps}: ")
     _judge_fresh_counter(results, inputs)
     greedy, actions = greedy_path(inputs["state"], inputs["n_actions"], lengths), results.value("actions")
