@@ -217,6 +217,7 @@ CORRECT_SCHEDULES = [
 NEW_SCHEDULE_MISTAKES = [
     (lambda step, start, end, decay: 1 - linear(step, start, end, decay), "returns 1 - ε"),
     (lambda step, start, end, decay: linear(step + 1, start, end, decay), "one step ahead"),
+    (lambda step, start, end, decay: linear(step - 1, start, end, decay), "one step behind"),  # red team c
     (lambda step, start, end, decay: linear(step, start, end, decay + 1), "one step late"),
     (lambda step, start, end, decay: max(end, start * (1 - min(step / decay, 1))), "towards 0 instead of end, then "
                                                                                    "stops at end"),
@@ -229,6 +230,18 @@ def test_correct_schedules_pass(capsys):
     for schedule in CORRECT_SCHEDULES:
         check_epsilon_schedule(schedule)
     assert capsys.readouterr().out.count("passed") == len(CORRECT_SCHEDULES)
+
+
+@pytest.mark.parametrize("schedule", [
+    lambda step, start, end, decay: round(linear(step, start, end, decay), 6),
+    lambda step, start, end, decay: float(np.float32(start) + np.float32(min(step / decay, 1)) * np.float32(end - start)),
+    lambda step, start, end, decay: torch.tensor(linear(step, start, end, decay), dtype=torch.float32).item(),
+])
+def test_a_schedule_off_by_float32_rounding_passes_in_the_notebook_and_when_graded(schedule, capsys):
+    check_epsilon_schedule(schedule)  # red team c: these failed when graded ("returned 0.7061; expected 0.7061")
+    assert "passed" in capsys.readouterr().out
+    for seed in SEEDS:
+        assert graded(check_epsilon_schedule, seed, schedule)["status"] == "passed"
 
 
 @pytest.mark.parametrize("schedule, named", NEW_SCHEDULE_MISTAKES)

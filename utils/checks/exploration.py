@@ -23,6 +23,9 @@ SCHEDULES = ((1.0, 0.05, 1000), (0.5, 0.1, 10))
 STATE = np.array([0.2, 0.7, -0.4, 9.0], dtype=np.float32)  # greedy action 1 of 3 under ScriptedQNet
 EPSILON = 0.2
 LAST_GREEDY_DRAWS = 20  # calls at ε = 0 on a state whose greedy action is the last one
+EPSILON_TOLERANCE = 1e-6
+"""How far ε may be off: float32 arithmetic or rounding to 6 decimals is, while one step of the slowest
+schedule graded, (0.8 - 0.1) / 5000 = 1.4e-4, is over a hundred times more."""
 COURSE = DQNConfig()
 INTS = (int,)  # what env.step wants; a NumPy int is named as a mistake (the hint says int(...))
 
@@ -67,11 +70,11 @@ def judge_schedule(results, inputs: dict) -> None:
         checked = steps[:5]
         values = [_epsilon(results, index, step, (start, end, decay)) for step in checked]
         expected = [linear_epsilon(step, start, end, decay) for step in checked]
-        if not np.allclose(values, expected, rtol=0, atol=1e-9):
+        if not np.allclose(values, expected, rtol=0, atol=EPSILON_TOLERANCE):
             _name_schedule_mistake(results, inputs, index, values, expected)
         extra = [(step, _epsilon(results, index, step, (start, end, decay))) for step in steps[5:]]
         wrong = next(((step, v) for step, v in extra if not math.isclose(v, linear_epsilon(step, start, end, decay),
-                                                                         abs_tol=1e-9)), None)
+                                                                         abs_tol=EPSILON_TOLERANCE)), None)
         if wrong:
             raise Mistake(f"epsilon_schedule({wrong[0]}, {start}, {end}, {decay}) returned {wrong[1]:.4g}; expected "
                           f"{linear_epsilon(wrong[0], start, end, decay):.4g}. Hint: "
@@ -107,7 +110,8 @@ def _name_schedule_mistake(results, inputs: dict, index: int, values: list, expe
     start, end, decay = inputs["schedules"][index]
     steps = inputs["steps"][index][:5]
     fractions = [step / decay for step in steps]
-    wrong = next(i for i, (v, e) in enumerate(zip(values, expected)) if not math.isclose(v, e, abs_tol=1e-9))
+    wrong = next(i for i, (v, e) in enumerate(zip(values, expected)) if not math.isclose(v, e,
+                                                                                       abs_tol=EPSILON_TOLERANCE))
     returned = (f"epsilon_schedule at steps {list(steps)} returned {[round(v, 4) for v in values]}, "
                 f"expected {[round(e, 4) for e in expected]}: ")
     formula = "ε(step) = start + min(step / decay_steps, 1) * (end - start)"
@@ -119,7 +123,7 @@ def _name_schedule_mistake(results, inputs: dict, index: int, values: list, expe
                     f"{expected[wrong]:.4g}. Hint: {formula}"
                     + (": ε(0) must be start (are start and end swapped, or is a max(...) clamp written as min(...)?)"
                        if wrong == 0 else "."))
-    matches = lambda candidate: np.allclose(values, candidate, rtol=0, atol=1e-9)  # noqa: E731
+    matches = lambda candidate: np.allclose(values, candidate, rtol=0, atol=EPSILON_TOLERANCE)  # noqa: E731
     others = [tuple(s) for s in (*inputs["schedules"], *SCHEDULES) if tuple(s) != (start, end, decay)]
     with_others = [[linear_epsilon(step, *other) for step in steps] for other in others]
     floor = values[-1]  # ε at 3 * decay_steps, where the schedule settles; tried after every other slip
@@ -140,6 +144,8 @@ def _name_schedule_mistake(results, inputs: dict, index: int, values: list, expe
             [1 - linear_epsilon(step, start, end, decay) for step in steps],
         "it is one step ahead: it counts from step + 1, so ε(0) is not start. Hint: use step itself.":
             [linear_epsilon(step + 1, start, end, decay) for step in steps],
+        "it is one step behind: it counts from step - 1, so ε(0) is above start. Hint: use step itself.":
+            [linear_epsilon(step - 1, start, end, decay) for step in steps],
         "it reaches end one step early: it divides by decay_steps - 1. Hint: use step / decay_steps.":
             [linear_epsilon(step, start, end, decay - 1) for step in steps],
         "it reaches end one step late: it divides by decay_steps + 1. Hint: use step / decay_steps.":
