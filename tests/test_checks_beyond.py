@@ -1069,6 +1069,17 @@ RIGHT_PER = ((priorities_from, importance_weights, beta_at),
               lambda s, b0, total: float(np.clip(b0 + (1 - b0) * s / total, b0, 1.0))))
 
 
+def float32_priorities(td_errors, alpha, eps=1e-6):
+    """Right, in float32 through torch: as precise as the networks' own numbers."""
+    return torch.as_tensor(td_errors, dtype=torch.float32).abs().add(eps).pow(alpha).numpy()
+
+
+def test_float32_priorities_pass_in_the_notebook_and_when_graded(capsys):
+    check_per_weights(float32_priorities, importance_weights, beta_at)  # red team c: failed, "returned 0.6597548; ..."
+    assert "passed" in capsys.readouterr().out
+    assert_graded(check_per_weights, (float32_priorities, importance_weights, beta_at), "passed")
+
+
 def test_right_per_functions_pass(capsys):
     for answers in RIGHT_PER:
         check_per_weights(*answers)
