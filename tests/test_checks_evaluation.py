@@ -497,6 +497,9 @@ STUDENT_VERDICT_MISTAKES = [
      r"the mean minus a standard deviation \(a lower confidence bound\).*the criterion is the mean itself"),
     (lambda returns: np.round(returns.mean(axis=1)) >= REWARD_THRESHOLD,
      r"rounds the mean before comparing: a mean of 474.5 or more counts as 475"),
+    # red team c: the mean rounded to one decimal, as it is printed
+    (lambda returns: np.round(returns.mean(axis=1), 1) >= REWARD_THRESHOLD,
+     r"rounds the mean to one decimal before comparing: a mean of 474.95 or more counts as 475.0"),
 ]
 
 
@@ -522,6 +525,8 @@ GRADED = [  # check, a right answer, a wrong one and the words naming its mistak
      lambda returns: returns.mean(axis=1) > REWARD_THRESHOLD, "> instead of >="),
     (check_solved_runs, lambda returns: returns.mean(axis=1) >= REWARD_THRESHOLD,  # red team b: a mean of 474.6 counts
      lambda returns: np.round(returns.mean(axis=1)) >= REWARD_THRESHOLD, "rounds the mean before comparing"),
+    (check_solved_runs, lambda returns: returns.mean(axis=1) >= REWARD_THRESHOLD,  # red team c: 474.95 counts
+     lambda returns: np.round(returns.mean(axis=1), 1) >= REWARD_THRESHOLD, "rounds the mean to one decimal"),
 ]
 
 

@@ -432,6 +432,7 @@ def _fresh_runs(rng) -> np.ndarray:
         rng.integers(476, 501, size=episodes).astype(float),  # every episode above the threshold
         # mean within 0.5 below the threshold (474.5 <= mean < 475): solved only if the mean is rounded
         np.full(episodes, 475.0) - (first < int(rng.integers(1, (episodes + 1) // 2))),
+        np.full(episodes, 475.0) - (first < 1),  # mean 475 - 1/episodes: solved only if rounded to one decimal
         np.where(first >= episodes - 10, float(rng.integers(380, 440)), 500.0),  # last 10 low, solved
         np.where(first == int(rng.integers(0, episodes)), float(rng.integers(440, 470)), 500.0),  # one a little low
     ]
@@ -460,6 +461,8 @@ def verdict_slips(returns: np.ndarray) -> dict:
             means - returns.std(axis=1) >= REWARD_THRESHOLD,
         "it rounds the mean before comparing: a mean of 474.5 or more counts as 475. Hint: compare the mean "
         "itself, unrounded: returns.mean(axis=1) >= threshold.": np.round(means) >= REWARD_THRESHOLD,
+        "it rounds the mean to one decimal before comparing: a mean of 474.95 or more counts as 475.0. Hint: compare "
+        "the mean itself, unrounded: returns.mean(axis=1) >= threshold.": np.round(means, 1) >= REWARD_THRESHOLD,
         "it compares the sum of the returns with the threshold. Hint: the mean, returns.mean(axis=1).":
             returns.sum(axis=1) >= REWARD_THRESHOLD,
         "the verdicts are inverted. Hint: solved means mean >= threshold.": means < REWARD_THRESHOLD,
