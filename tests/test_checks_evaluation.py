@@ -71,6 +71,20 @@ def evaluate_reading_the_env(q_net, n_episodes, seed):
     return np.array(returns)
 
 
+def evaluate_with_a_batch_argmax(q_net, n_episodes, seed):
+    """Wrong: argmax(dim=1), a batch's habit, on the Q-values of one state, which have one dimension."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env, done = make_env(seed + i), False
+        state, _ = env.reset()
+        while not done:
+            with torch.no_grad():
+                action = int(q_net(torch.as_tensor(state)).argmax(dim=1))
+            state, reward, terminated, truncated, _ = env.step(action)
+            returns[i], done = returns[i] + reward, terminated or truncated
+    return returns
+
+
 def evaluate_with_float64_states(q_net, n_episodes, seed):
     """Wrong: makes each state a float64 tensor, which the float32 network refuses."""
     returns = np.zeros(n_episodes)
@@ -103,6 +117,8 @@ def test_right_evaluations_pass(right, capsys):
     (make_evaluate(result="mean"), "returned the mean return"),
     (make_evaluate(result="list"), "expected a NumPy array"),
     (evaluate_with_float64_states, r"raised RuntimeError: .*same dtype.*Hint: the network's weights are float32"),
+    (evaluate_with_a_batch_argmax, r"raised IndexError: Dimension out of range \(expected to be in range of \[-1, 0\], "
+                                   r"but got 1\).*Hint: the tensor has one dimension, as one state's Q-values do"),
 ])
 def test_evaluation_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):

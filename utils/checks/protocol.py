@@ -250,6 +250,8 @@ NO_GRADIENT = "does not require grad and does not have a grad_fn"
 """PyTorch's RuntimeError for backward() on a loss computed with autograd off."""
 INFERENCE_TENSOR = "Inference tensors cannot be saved for backward"
 """PyTorch's RuntimeError for a loss built from a tensor made under torch.inference_mode()."""
+ONE_DIMENSION = "Dimension out of range (expected to be in range of [-1, 0], but got 1)"
+"""PyTorch's IndexError for dim=1 on a one-dimensional tensor, such as one state's Q-values."""
 NUMPY_OF_GRAPH = "Can't call numpy() on Tensor that requires grad"
 """PyTorch's RuntimeError for .numpy() of a network's output computed with autograd on."""
 NOT_A_CONTEXT = "object does not support the context manager protocol"
@@ -275,6 +277,9 @@ def crash_hint(info: dict) -> str:
     if info.get("type") == "RuntimeError" and INFERENCE_TENSOR in message:
         return (". Hint: a tensor made under torch.inference_mode() cannot be used by a loss that is trained: make "
                 "the targets under `with torch.no_grad():` instead.")
+    if info.get("type") == "IndexError" and ONE_DIMENSION in message:
+        return (". Hint: the tensor has one dimension, as one state's Q-values do (shape (n_actions,)): dim=1 is a "
+                "batch's; use dim=-1, or argmax() without dim.")
     if info.get("type") == "RuntimeError" and NUMPY_OF_GRAPH in message:
         return (". Hint: call the network under `with torch.no_grad():` (choosing an action needs no gradient); "
                 "its output can then become a NumPy array.")
