@@ -353,7 +353,9 @@ def test_count_bonus_in_grading_runs():
     for wrong, words in ((make_bonus(power=1.0), "β/N, not β/√N"), (make_bonus(clip=False), "upper bound"),
                          (count_bonus_rounded, "rounded, not floored"), (count_before_visit, "before this visit"),
                          (keyed_by(lambda cell, bins: str(cell)), "keyed by the Python str"),
-                         (counted_on_the_side, "is still empty after a walk")):
+                         (counted_on_the_side, "is still empty after a walk"),
+                         # red team c: the graded walk never repeats a state, so this was named "the dict is not updated"
+                         (make_bonus(key=lambda state, index: tuple(state.tolist())), "keyed by the state itself")):
         assert_graded(check_count_bonus, (wrong,), "failed", words)
     check_count_bonus(bonus_on_mountain_car)  # passes in the notebook
     assert_graded(check_count_bonus, (bonus_on_mountain_car,), "failed")

@@ -290,6 +290,11 @@ def _on_boundary(low: float, high: float, bins: int, k: int, otherwise: float) -
     return otherwise
 
 
+NEVER_FADES = "the bonus never fades"
+KEYED_BY_STATE = ("the counts are keyed by the state itself, not by its grid cell: every new state counts as unseen. "
+                  "Hint: key = tuple of the cell indices, floor((state - low) / cell_size).")
+
+
 def _bonuses_apart(right: list, slips) -> bool:
     """Does every usual mistake's list of bonuses differ clearly from the right one (and not barely from another)?"""
     candidates = [candidate for group in slips for candidate in group]
@@ -343,8 +348,8 @@ def _bonus_slips(inputs: dict) -> dict:
         "counts[cell] += 1.": [_bonuses_by(inputs, bonus=lambda b, count: b / np.sqrt(count + 1))],
         "N is the number of cells seen so far (len(counts)), not the visits to this state's cell. Hint: "
         "beta / np.sqrt(counts[cell]).": [_bonuses_by(inputs, bonus=None, by_cells=True)],
-        "the bonus never fades: the counts dict it is given is not updated (a copy of it, or a dict of its own, "
-        "may be). Hint: update the dict passed in, in place: counts[cell] = counts.get(cell, 0) + 1.":
+        NEVER_FADES + ": the counts dict it is given is not updated (a copy of it, or a dict of its own, may be). "
+        "Hint: update the dict passed in, in place: counts[cell] = counts.get(cell, 0) + 1.":
             [[beta] * len(inputs["states"])],
         "the cell indices are rounded, not floored: a cell is [low + k * size, low + (k + 1) * size). Hint: "
         "np.floor((state - low) / cell_size), clipped to 0 .. bins - 1.":
@@ -376,8 +381,7 @@ def _bonus_slips(inputs: dict) -> dict:
            for fixed in WRITTEN_IN_BINS if fixed != bins},
         "the cell is found from the first coordinate only; every coordinate has its index." + cell:
             [_bonuses_by(inputs, key=lambda state, index: int(index[0]))],
-        "the counts are keyed by the state itself, not by its grid cell: every new state counts as unseen. Hint: "
-        "key = tuple of the cell indices, floor((state - low) / cell_size).":
+        KEYED_BY_STATE:
             [_bonuses_by(inputs, key=lambda state, index: tuple(state.tolist()))],
     }
 
@@ -405,10 +409,25 @@ def judge_bonus(results, inputs: dict) -> None:
     if np.allclose(got, expected):
         _judge_keys(keys, _cells(inputs))
         return
-    name_the_mistake(lambda candidates: any(np.allclose(got, c) for c in candidates), _bonus_slips(inputs),
+    if _keyed_by_state(keys, inputs["states"]):
+        raise Mistake(f"count_bonus gave {np.round(got, 3).tolist()}: {KEYED_BY_STATE}")
+    slips = _bonus_slips(inputs)
+    if type(keys) is list and keys:  # counts were written into the dict given: a bonus that never fades has another cause
+        slips = {message: bonuses for message, bonuses in slips.items() if not message.startswith(NEVER_FADES)}
+    name_the_mistake(lambda candidates: any(np.allclose(got, c) for c in candidates), slips,
                      f"count_bonus gave {np.round(got, 3).tolist()}; expected β/√N: {np.round(expected, 3).tolist()}. "
                      "Hint: cell = floor((state - low) / ((high - low) / bins)) per coordinate, clipped to the grid.",
                      returned=f"count_bonus gave {np.round(got, 3).tolist()}: ")
+
+
+def _keyed_by_state(keys, states: list) -> bool:
+    """Are the counts dict's keys the walk's states themselves, one per distinct state?"""
+    distinct = list(dict.fromkeys(tuple(float(x) for x in state) for state in states))
+    try:
+        got = [tuple(float(x) for x in key) for key in keys]
+    except (TypeError, ValueError):  # keys that are not sequences of numbers
+        return False
+    return len(got) == len(distinct) and all(len(k) == len(d) and np.allclose(k, d) for k, d in zip(got, distinct))
 
 
 def _cells(inputs: dict) -> list:
