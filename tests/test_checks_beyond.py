@@ -802,6 +802,17 @@ class RootLeftOut(SumTree):
             self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
 
 
+class RootLeftOutOnTheLeft(SumTree):
+    """Wrong: `while node > 2` recomputes the root only for slots in the right half."""
+
+    def update(self, slot, priority):
+        node = slot + self.capacity
+        self.nodes[node] = priority
+        while node > 2:
+            node //= 2
+            self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
+
+
 class LeafOnly(SumTree):
     def update(self, slot, priority):
         self.nodes[slot + self.capacity] = priority
@@ -869,6 +880,13 @@ class SubtractsRight(SumTree):
 class NodeNumber(SumTree):
     def find(self, value):
         return super().find(value) + self.capacity
+
+
+class SlotPlusOne(SumTree):
+    """Wrong: the slot counted from 1, node − capacity + 1."""
+
+    def find(self, value):
+        return super().find(value) + 1
 
 
 class FloatSlot(SumTree):
@@ -946,6 +964,8 @@ SUM_TREE_MISTAKES = [
     (ComparesRightChild, "it compares the value with the right child's sum"),
     (SubtractsRight, "going right, it subtracts the right child's sum"),
     (NodeNumber, "returns the leaf's node number, not its slot"),
+    (SlotPlusOne, r"returned 5, expected 4: the slots are counted from 1: node − capacity \+ 1\. Hint: slot = node − "
+                  r"capacity"),  # red team c: was named as a missing subtraction
     (FloatSlot, r"returned a Python float; expected a slot number, an int"),
     (WholeTreeRecomputed, r"at capacity 1024, update\(0, 2\) read or wrote \d{4,} entries of nodes; a leaf and its "
                           r"ancestors are 11 nodes\. Hint: .*O\(log capacity\)"),
@@ -1015,6 +1035,8 @@ def test_sum_tree_in_grading_runs():
     assert_graded(check_sum_tree, (children_at(-1),), "failed", "node k's children are 2k and 2k + 1")
     assert_graded(check_sum_tree, (RelativeMargin,), "passed")
     assert_graded(check_sum_tree, (AddsToAncestors,), "failed", "update adds the new priority to every ancestor")
+    # red team c: with a new priority of 0, a stale root was named as adding to every ancestor
+    assert_graded(check_sum_tree, (RootLeftOutOnTheLeft,), "failed", "node 1 (the root) holds")
     assert_graded(check_sum_tree, (LeavesScanned,), "failed", "not a scan of the leaves")
     check_sum_tree(RecordingTree)
     check_sum_tree(HardCodedTree)  # passes in the notebook, with the slots a right tree found there

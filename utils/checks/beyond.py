@@ -1078,6 +1078,10 @@ def _judge_overwrite(results, index: int, priorities: np.ndarray, slot: int, pri
     leaf = len(priorities) + slot
     nodes = _nodes(results, key)
     got = (float(nodes[leaf]) if leaf < len(nodes) else float("nan"), _total(results, key))
+    capacity = len(priorities)
+    if nodes.shape == (2 * capacity,) and [k for k in range(1, capacity) if nodes[k] != nodes[2 * k] + nodes[2 * k + 1]] \
+            == [1]:  # only the root is stale: it was left out, whatever the priority (adding 0 looks the same)
+        _expect_sums(results, key, priorities, after)
     if got != (priority, priorities.sum()):
         name_the_mistake(lambda value: got == value, {
             "update adds the new priority to the old one instead of replacing it. Hint: set the leaf to the new "
@@ -1136,7 +1140,9 @@ def _judge_finds(results, keys: list, priorities: np.ndarray, values) -> None:
                  for description, ways in mistakes.items() if any(way(value) == got for way in ways)}
     if agreement:
         raise Mistake(returned + max(agreement, key=agreement.get))  # the first of the best ones, in the dict's order
-    raise Mistake(f"{about} find({value:g}) returned {got}; expected slot {expected}.")
+    raise Mistake(f"{about} find({value:g}) returned {got}; expected slot {expected}. Hint: from the root, go left "
+                  "if value < the left child's sum, else go right with value − left sum, down to a leaf; its slot is "
+                  "node − capacity.")
 
 
 def _prefix_slot(prefix_sums: np.ndarray, value: float) -> int:
@@ -1153,6 +1159,8 @@ def _find_mistakes(priorities: np.ndarray) -> dict:
     return {
         "it returns the leaf's node number, not its slot. Hint: slot = node − capacity.":
             (lambda value: _prefix_slot(np.cumsum(priorities), value) + len(priorities),),
+        "the slots are counted from 1: node − capacity + 1. Hint: slot = node − capacity, so that the first leaf, "
+        "node capacity, is slot 0.": (lambda value: _prefix_slot(np.cumsum(priorities), value) + 1,),
         "going right, it does not subtract the left child's sum from the value. Hint: when value >= the left "
         "sum, go right with value − left sum (the right subtree's prefix sums start at 0).":
             descents(subtracts=False),
