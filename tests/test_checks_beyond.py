@@ -88,6 +88,14 @@ def with_features(features):
     return type("Trunk", (Dueling,), {"features": features})
 
 
+class NoValueBias(Dueling):
+    """Wrong: the value head without its bias."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        self.value_head = nn.Linear(hidden, 1, bias=False)
+
+
 class AdvantageOne(Dueling):
     def __init__(self, obs_dim=4, n_actions=2, hidden=128):
         super().__init__(obs_dim, n_actions, hidden)
@@ -275,6 +283,9 @@ DUELING_NAMED = [
     (DetachedStream, r"DuelingQNetwork\(\): V's gradient never reaches the shared trunk.*Hint: feed value_head the "
                      r"trunk's output itself: V = self.value_head\(features\), without .detach\(\)"),
     (DetachedAdvantage, "A's gradient never reaches the shared trunk"),
+    # red team c: a head without its bias (its Q-values were named as a wrong combination of V and A)
+    (NoValueBias, r"DuelingQNetwork\(\) has a linear layer without a bias \(bias=False\), in value_head.*Hint: keep "
+                  r"nn.Linear's default bias=True"),
     # red team: super().__init__() forgotten, named by the hint every nn.Module exercise gives
     (NoSuperInit, r"raised AttributeError: cannot assign module before Module.__init__\(\) call.*Hint: an nn.Module "
                   r"subclass must call super\(\).__init__\(\) first in its __init__"),

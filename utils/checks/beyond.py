@@ -245,6 +245,8 @@ def _dueling_layout(net, dims: dict) -> dict:
               "heads": {name: _linear_shape(head) for name, head in heads.items()},
               "trunk": sorted(_linear_shape(m) for m in trunk)}
     layout["unregistered"] = _unregistered(net)
+    layout["without_bias"] = [name for name, head in heads.items() if type(head) is nn.Linear and head.bias is None] \
+        + ["the trunk"] * any(m.bias is None for m in trunk)
     layout["loadable"] = layout["plain_parameters"] and _has_sizes(layout, dims)
     return layout
 
@@ -363,6 +365,10 @@ def _judge_layout(layout, built, call: str, dims: dict) -> None:
                       "registered, so they are not among the network's parameters: the optimizer never trains them, "
                       "and .to(device) and state_dict() leave them out. Hint: use nn.ModuleList / nn.Sequential: "
                       f"self.{name} = nn.ModuleList([...]) or nn.Sequential(...).")
+    without = layout.get("without_bias") if type(layout.get("without_bias")) is list else []
+    expect(not without, f"{call} has a linear layer without a bias (bias=False), in {' and '.join(map(str, without))}: "
+           "V(s) and A(s, a) are affine in the features, each layer with its own bias.",
+           "keep nn.Linear's default bias=True in every layer.")
     expect(sorted(shapes) == wanted, f"{call} has the linear layers "
            f"{', '.join(f'Linear({a}, {b})' for a, b in sorted(shapes)) or 'none'} besides its heads; expected "
            f"Linear({dims['obs_dim']}, {dims['hidden']}) and Linear({dims['hidden']}, {dims['hidden']}).",
