@@ -1140,6 +1140,19 @@ SHARPER_STEP_MISTAKES = [
 ]
 
 
+def step_from_next_states(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):
+    """Wrong: Q(s, a) read from batch.next_states."""
+    return step_with(predict=lambda q, a: q_net(batch.next_states).gather(1, a.unsqueeze(1)).squeeze(1))(
+        q_net, optimizer, batch, targets, loss_kind, max_grad_norm)
+
+
+def test_a_loss_no_slip_explains_is_shown_rather_than_the_order_of_the_steps():
+    # red team c: the weights were compared first, and their fallback blamed the order of zero_grad, backward, step
+    assert_named_both_ways(check_optimize_step, step_from_next_states, r"optimize_step returned loss [\d.]+; expected "
+                           r"[\d.]+ \(huber between Q\(s, a\) of the taken actions.*Hint: predicted = "
+                           r"q_net\(batch.states\)", SEEDS[0])
+
+
 @pytest.mark.parametrize("wrong, words", SHARPER_STEP_MISTAKES)
 def test_gather_on_the_batch_l1_and_clipping_with_none_are_named_in_the_notebook_and_when_graded(wrong, words):
     assert_named_both_ways(check_optimize_step, wrong, words, SEEDS[0])

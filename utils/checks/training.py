@@ -395,7 +395,8 @@ def judge_step(results, inputs: dict) -> None:
         norm = inputs["max_grad_norm"] if clipped else None
         _name_step_crash(results.raised(f"{name} loss"), norm)
         results.value(f"{name} loss")
-        _check_update(results.value(f"{name} weights"), inputs, kind, norm)  # a wrong order of steps explains a loss
+        # a wrong order of steps explains a loss; a wrong loss, unless the order explains it, explains the weights
+        _check_update(results.value(f"{name} weights"), inputs, kind, norm, unexplained=unnamed.get(name))
         if name in unnamed:
             raise Mistake(str(unnamed[name])) from None
     _judge_unclipped(results, inputs)
@@ -523,8 +524,11 @@ def _check_loss_value(loss, inputs: dict, kind: str) -> None:
     named = next((words for words, value in loss_slips(inputs, kind).items()
                   if np.isclose(loss, float(value), rtol=1e-4)), None)
     expect(named is None, f"optimize_step returned loss {loss:.5f}, expected {expected:.5f}: {named}")
+    function = "F.smooth_l1_loss" if kind == "huber" else "F.mse_loss"
     raise UnnamedLoss(f"optimize_step returned loss {loss:.5f}; expected {expected:.5f} ({kind} between Q(s, a) of "
-                      "the taken actions and the targets, averaged over the batch, before the step).")
+                      "the taken actions and the targets, averaged over the batch, before the step). Hint: predicted = "
+                      "q_net(batch.states).gather(1, batch.actions.unsqueeze(1)).squeeze(1), then "
+                      f"{function}(predicted, targets).")
 
 
 class UnnamedLoss(Exception):
@@ -581,8 +585,11 @@ def update_slips(inputs: dict, kind: str, max_grad_norm) -> dict:
     }
 
 
-def _check_update(weights, inputs: dict, kind: str, max_grad_norm, atol: float = 1e-6) -> None:
-    """Compare the weights after the student's step with one SGD step on fresh (clipped) gradients."""
+def _check_update(weights, inputs: dict, kind: str, max_grad_norm, atol: float = 1e-6, unexplained=None) -> None:
+    """Compare the weights after the student's step with one SGD step on fresh (clipped) gradients.
+
+    `unexplained`, the message of a wrong loss no slip explains, is the message when no slip of the update does.
+    """
     shapes = [p.shape for p in inputs["weights"].values()]
     expect(type(weights) is list and all(type(w) in TENSOR_TYPES for w in weights),
            "after optimize_step, q_net holds a parameter that is not an nn.Parameter.",
@@ -596,7 +603,7 @@ def _check_update(weights, inputs: dict, kind: str, max_grad_norm, atol: float =
         return
     if max_grad_norm is None and [g.shape for g in got] == shapes:
         _clipped_although_none(got, inputs, kind, atol)
-    name_the_mistake(matches, update_slips(inputs, kind, max_grad_norm),
+    name_the_mistake(matches, update_slips(inputs, kind, max_grad_norm), str(unexplained) if unexplained else
                      f"after one SGD step (lr={inputs['lr']}) the weights differ from those of one step on the {kind} "
                      "loss" + (f" with the gradient norm clipped to {max_grad_norm}" if max_grad_norm else "") + ". "
                      "Hint: optimizer.zero_grad(); loss.backward(); (clip); optimizer.step().")
