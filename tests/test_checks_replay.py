@@ -177,6 +177,23 @@ class LenPastCapacity(Good):
         return self.pushed
 
 
+class SamplesFromPushes(Good):
+    """Wrong: len is right, but sample draws below the number of pushes, which keeps growing once full."""
+
+    def __init__(self, capacity, obs_dim=4):
+        super().__init__(capacity, obs_dim)
+        self.pushed = 0
+
+    def push(self, *transition):
+        super().push(*transition)
+        self.pushed += 1
+
+    def indices(self, batch_size):
+        if batch_size > len(self):
+            raise ValueError("not enough transitions")
+        return torch.randperm(self.pushed)[:batch_size]
+
+
 class HardCodedFour(Good):
     def __init__(self, capacity, obs_dim=4):
         super().__init__(capacity, 4)
@@ -288,6 +305,8 @@ def test_a_template_is_not_done():
     (NoWrap, "IndexError.*wrap"),
     (StopsWhenFull, r"holds \[0, 1, 2, 3, 4\].*stopped storing"),
     (LenPastCapacity, "len\\(memory\\) is 7"),
+    (SamplesFromPushes, r"sample\(5\) raised IndexError: .*out of bounds.*: it draws indices below the number of pushes "
+                        r"\(7\).*Hint: draw below len\(self\)"),  # red team c: a raw IndexError before
     (HardCodedFour, "obs_dim=2.*hard-coded 4"),
     (DequeMemory, "holds no tensor with 5 rows.*deque.*preallocated"),
     (DictOfLists, "holds no tensor with 5 rows; expected preallocated storage"),

@@ -548,6 +548,12 @@ def _judge_ring(results, inputs: dict) -> None:
                          "Hint: len stopped below capacity: a count taken from the write position (such as size = "
                          "max(size, position)) stops growing once the position wraps around; count pushes with "
                          "size = min(size + 1, capacity)."))
+    info = results.raised("held")
+    if info and info.get("type") == "IndexError" and "out of bounds" in str(info.get("message")):
+        raise Mistake(f"after {total} pushes into capacity {capacity}, sample({capacity}) raised {crash_text(info)}: "
+                      f"it draws indices below the number of pushes ({total}), which keeps growing once the memory is "
+                      f"full, not below the {capacity} transitions held. Hint: draw below len(self): "
+                      "torch.randperm(len(self))[:batch_size].")
     rows, position = _row_count(results.value("held")), total % capacity
     if rows == position:
         raise Mistake(f"after {total} pushes into capacity {capacity}, sample({capacity}) returned {rows} rows: as "
