@@ -76,8 +76,10 @@ setup_notebook(SEED)  # seeds random/NumPy/torch, one torch thread, notices for 
 #   arguments, not fixed numbers. `nn.Sequential` is the shortest way.
 # * `forward(states)` takes a float32 tensor of shape `(B, obs_dim)` and returns the
 #   float32 tensor of Q-values of shape `(B, n_actions)`: ReLU after each hidden layer,
-#   **nothing** after the last one. Do not use `torch.no_grad()` here: training needs the
-#   gradients.
+#   **nothing** after the last one. One state, shape `(obs_dim,)`, gives its Q-values, shape
+#   `(n_actions,)`: `greedy_action` below relies on it, and `nn.Linear` and ReLU take any
+#   leading shape, so it comes free unless `forward` reshapes. Do not use `torch.no_grad()`
+#   here: training needs the gradients.
 
 # %% exercise="3.1: QNetwork"
 class QNetwork(nn.Module):

@@ -458,6 +458,13 @@ class ArgmaxOutput(Net):
         return super().forward(x).argmax(dim=-1)
 
 
+class ReshapesByBatchSize(Net):
+    """Wrong: flattens with states.size(0), a batch's first dimension: one state of shape (4,) becomes (4, 1)."""
+
+    def forward(self, x):
+        return super().forward(x.view(x.size(0), -1))
+
+
 class WrapsCourseNetwork(nn.Module):
     def __init__(self, obs_dim=4, n_actions=2, hidden=128):
         super().__init__()
@@ -489,6 +496,9 @@ NEW_NETWORK_MISTAKES = [
     (DetachedHidden, "no gradient reaches the linear layer 4→128: forward cuts it off the output"),
     (ArgmaxOutput, "is an integer tensor of shape \\(5,\\): one action index per state \\(an argmax\\), not the 2 "
                    "Q-values"),
+    # red team c: greedy_action, in this notebook and after, gives the network one state at a time
+    (ReshapesByBatchSize, r"for one state, shape \(4,\), the network raised RuntimeError: .*greedy_action gives the "
+                          r"network one state at a time.*Hint: "),
 ]
 
 

@@ -103,6 +103,7 @@ def _probe_default(rec, net: nn.Module, inputs: dict) -> None:
     rec.call("default layers without gradient", _layers_without_gradient, net, torch.as_tensor(inputs["batch"]),
              expect_error=True)
     rec.call("default one", net, torch.as_tensor(inputs["batch"][:1]))
+    rec.call("default single", net, torch.as_tensor(inputs["batch"][0]), expect_error=True)
     with torch.no_grad():
         rec.call("default q", net, states.clone())
         rec.call("default q again", net, states.clone())
@@ -162,6 +163,7 @@ def judge_network(results, inputs: dict) -> None:
     expect(_close(got, expected), f"{_call(small)}'s output is not Linear, ReLU, Linear, ReLU, Linear of its layers.",
            "build the same network whatever the sizes: only the layers' sizes depend on the arguments.")
     _judge_positional(results, small)
+    _judge_single_state(results, results.value("default batch"), 4, 2)
 
 
 def _judge_gradient_reaches_every_layer(results) -> None:
@@ -286,6 +288,20 @@ def _judge_output(results, key: str, obs_dim: int, n_actions: int) -> None:
     expect(q_values.requires_grad,
            "the output does not require grad: forward ran under torch.no_grad() or detached its result.",
            "forward must stay differentiable so the network can be trained; use no_grad only when selecting actions.")
+
+
+def _judge_single_state(results, batch_q, obs_dim: int, n_actions: int) -> None:
+    """One state, shape (obs_dim,), must give its Q-values, shape (n_actions,): greedy_action relies on it."""
+    said = f"for one state, shape ({obs_dim},), the network"
+    why = "greedy_action gives the network one state at a time (in this notebook and the ones after)"
+    info = results.raised("default single")
+    expect(not info, f"{said} raised {crash_text(info or {})}: {why}.", "layers that take any leading shape "
+           "(nn.Linear and ReLU, or nn.Sequential of them) handle it; don't reshape with states.size(0) or view(B, -1).")
+    q_values = plain_tensor(results.value("default single"), f"{said} returned", "a tensor of Q-values",
+                            "return the last nn.Linear's output.")
+    expect(tuple(q_values.shape) == (n_actions,) and torch.allclose(q_values, batch_q[0], atol=1e-5),
+           f"{said} returned shape {tuple(q_values.shape)}; expected ({n_actions},), its row of the batch's Q-values: "
+           f"{why}.", "return the last layer's output as it is, without adding or removing dimensions.")
 
 
 def _judge_batch_of_one(q_values, obs_dim: int, n_actions: int) -> None:
