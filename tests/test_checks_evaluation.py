@@ -519,6 +519,32 @@ STUDENT_VERDICT_MISTAKES = [
 ]
 
 
+def evaluate_keeping_the_last_reward(q_net, n_episodes, seed):
+    """Wrong: returns[i] = reward keeps the last step's reward, not the sum."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env, done = make_env(seed + i), False
+        state, _ = env.reset()
+        while not done:
+            state, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
+            returns[i], done = reward, terminated or truncated
+    return returns
+
+
+def solved_by_the_last_100_of_all_runs(returns):
+    """Wrong: each run's verdict from the 100 returns before its end in the flattened array."""
+    flat, n = returns.reshape(-1), returns.shape[1]
+    return np.array([flat[max(0, (i + 1) * n - 100):(i + 1) * n].mean() >= REWARD_THRESHOLD for i in range(len(returns))])
+
+
+@pytest.mark.parametrize("check, wrong", [(check_evaluate_greedy, evaluate_keeping_the_last_reward),
+                                          (check_solved_runs, solved_by_the_last_100_of_all_runs)])
+def test_a_mistake_no_slip_explains_still_gets_a_hint(check, wrong):
+    with pytest.raises(CheckFailed, match="Hint: "):  # red team c: these two fallbacks had none
+        check(wrong)
+    assert "Hint: " in graded(check, SEEDS[0], wrong)["message"]
+
+
 @pytest.mark.parametrize("wrong, words", STUDENT_VERDICT_MISTAKES)
 def test_students_verdict_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):

@@ -647,8 +647,10 @@ def make_loop(clock="global", store="terminated", end_on="either", target_every=
         for step in range(1, config.max_env_steps + 1):
             n = step if count_from == 1 else step - 1  # the counter the loop's tests use
             ticks = {"global": step - 1, "episode": t, "fake": 500 * episode + t, "constant": 0,
-                     "episode_index": episode}[clock]
+                     "episode_index": episode, "multiplied": step - 1}[clock]
             epsilon = epsilon_schedule(ticks, config.eps_start, config.eps_end, config.eps_decay_steps)
+            if clock == "multiplied":  # the seed notebook's habit: ε times a factor at every step
+                epsilon = max(config.eps_end, config.eps_start * 0.99 ** (step - 1))
             action = epsilon_greedy_action(q_net, state, epsilon) if forget == "rng" else \
                 epsilon_greedy_action(q_net, state, epsilon, rng)
             if api == "old_step":
@@ -784,6 +786,8 @@ STUDENT_LOOP_MISTAKES = [
     (make_loop(hook_n="episode"), r"the first call was on_episode_end\(0, 5.0, "),
     (make_loop(reset_state=False), "the state env.reset\\(\\) returned was not used"),
     (make_loop(target_every="step and episode"), "the target is also updated at the end of every episode"),
+    # red team c: ε multiplied by a factor at every step, which no slip explains, still gets a hint
+    (make_loop(clock="multiplied"), r"the ε values used were .*Hint: epsilon = epsilon_schedule\(n - 1, "),
     # red team c: the whole learning step under torch.no_grad() or torch.inference_mode()
     (make_loop(learn_under=torch.no_grad), r"raised RuntimeError: element 0 of tensors does not require grad .*Hint: "
                                            r"the loss has no gradient"),

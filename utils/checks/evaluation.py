@@ -366,7 +366,8 @@ def _check_returns(returns, expected: np.ndarray, n_episodes: int) -> None:
             f"every return is off by {offset:+g}: the accumulator does not start at 0 (np.empty leaves whatever was "
             "in memory; a total kept from elsewhere). Hint: start each episode's total at 0: np.zeros(n_episodes), "
             "or total = 0.0 before each episode.": expected + offset,
-        }, f"evaluate_greedy returned {returns.tolist()}; the episodes' rewards add up to {expected.tolist()}.",
+        }, f"evaluate_greedy returned {returns.tolist()}; the episodes' rewards add up to {expected.tolist()}. Hint: "
+           "returns[i] is the sum of every reward of episode i: start it at 0 and add (+=) each step's reward.",
             returned=f"evaluate_greedy returned {returns.tolist()}, expected {expected.tolist()}: ")
 
 
@@ -540,7 +541,9 @@ def _judge_verdict_set(results, name: str, returns: np.ndarray, seen_elsewhere: 
         slips = verdict_slips(returns)
         slips = {message: value for (message, value), seen in zip(slips.items(), seen_elsewhere) if seen} | slips
         name_the_mistake(lambda value: np.array_equal(got, value), slips,
-                         f"solved_runs returned {got.tolist()} for {runs}; expected {expected.tolist()}.",
+                         f"solved_runs returned {got.tolist()} for {runs}; expected {expected.tolist()}. Hint: a run "
+                         "is solved when the mean of all its episodes' returns reaches the threshold: "
+                         "returns.mean(axis=1) >= REWARD_THRESHOLD.",
                          returned=f"solved_runs returned {got.tolist()} for {runs}, expected {expected.tolist()}: ")
 
 

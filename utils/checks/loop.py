@@ -530,7 +530,9 @@ def _check_epsilons(run: dict, episodes: Episodes, config) -> None:
         return
     name_the_mistake(lambda value: _equal(got, value), epsilon_slips(config, episodes),
                      f"the ε values used were {_round(got[:8])}...; expected epsilon_schedule(step, ...) at steps 0, "
-                     f"1, 2, ...: {_round(expected[:8])}...",
+                     f"1, 2, ...: {_round(expected[:8])}.... Hint: epsilon = epsilon_schedule(n - 1, config.eps_start, "
+                     "config.eps_end, config.eps_decay_steps) before each action, with n the env step counted across "
+                     "episodes (a linear schedule, not ε multiplied by a factor).",
                      returned=f"the ε values used were {_round(got[:6])}..., expected {_round(expected[:6])}...: ")
 
 
