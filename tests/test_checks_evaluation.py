@@ -71,6 +71,19 @@ def evaluate_reading_the_env(q_net, n_episodes, seed):
     return np.array(returns)
 
 
+def evaluate_from_a_zero_state(q_net, n_episodes, seed):
+    """Wrong: resets, but chooses the first action in a state of zeros, not the one reset returned."""
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        env, done = make_env(seed + i), False
+        env.reset()
+        state = np.zeros(4, dtype=np.float32)
+        while not done:
+            state, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
+            returns[i], done = returns[i] + reward, terminated or truncated
+    return returns
+
+
 def evaluate_with_a_batch_argmax(q_net, n_episodes, seed):
     """Wrong: argmax(dim=1), a batch's habit, on the Q-values of one state, which have one dimension."""
     returns = np.zeros(n_episodes)
@@ -117,6 +130,8 @@ def test_right_evaluations_pass(right, capsys):
     (make_evaluate(result="mean"), "returned the mean return"),
     (make_evaluate(result="list"), "expected a NumPy array"),
     (evaluate_with_float64_states, r"raised RuntimeError: .*same dtype.*Hint: the network's weights are float32"),
+    (evaluate_from_a_zero_state, r"actions were not the greedy one, each the first action of an episode: the first "
+                                 r"action is not chosen in the state env.reset\(\) returned"),  # red team c: "explores"
     (evaluate_with_a_batch_argmax, r"raised IndexError: Dimension out of range \(expected to be in range of \[-1, 0\], "
                                    r"but got 1\).*Hint: the tensor has one dimension, as one state's Q-values do"),
 ])

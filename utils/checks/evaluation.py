@@ -329,6 +329,10 @@ def _check_greedy(played: list, other_net_actions: list | None) -> None:
     expect(not stale, f"{off} of {steps} actions were not the greedy one in the current state: every action is the "
            "greedy one of the episode's first state, so `state` is never updated.",
            "state = next_state after every step (the first value env.step returns).")
+    at_start = all(a in g for episode in played for a, g in zip(episode["actions"][1:], episode["greedy"][1:]))
+    expect(not at_start, f"{off} of {steps} actions were not the greedy one, each the first action of an episode: the "
+           "first action is not chosen in the state env.reset() returned.", "state, _ = env.reset(), then "
+           "greedy_action(q_net, state) with that state.")
     raise Mistake(f"{off} of {steps} actions were not the greedy one: the evaluation explores (ε > 0) or samples "
                   "actions. Hint: evaluate the greedy policy: greedy_action(q_net, state) at every step, no "
                   "randomness.")
