@@ -726,6 +726,9 @@ def learn_once(q_net, target_net, optimizer, memory, config, double, targets="ri
         targets = students_td_targets(batch.rewards, batch.next_states, target_net, batch.terminated, gamma)
     elif targets == "course":
         targets = dqn.compute_targets(batch, q_net, target_net, config)
+    elif targets == "double overwritten":  # double-DQN targets, then plain ones in their place (an `else` missing)
+        dqn.double_dqn_targets(*fields, q_net, target_net, gamma)
+        targets = dqn.td_targets(*fields, target_net, gamma)
     elif targets == "inference mode":
         with torch.inference_mode():
             targets = dqn.td_targets(*fields, target_net, gamma)
@@ -820,6 +823,13 @@ STUDENT_LOOP_MISTAKES = [
                               r"'rng' \(line \d+ of your code: `action = epsilon_greedy_action\(q_net, state, "
                               r"epsilon\) if"),
 ]
+
+
+def test_plain_targets_after_the_double_ones_fail_on_grading_seeds_where_the_second_run_was_short():
+    # red team c: on these seeds the double-DQN run was so short that its targets equalled the plain ones
+    for seed in (0, 16, 23, 27, 28):
+        verdict = graded(check_train_dqn, seed, make_loop(targets="double overwritten"))
+        assert verdict["status"] == "failed" and "the targets were plain TD targets" in verdict["message"], verdict
 
 
 @pytest.mark.parametrize("wrong, words", STUDENT_LOOP_MISTAKES)

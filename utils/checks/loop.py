@@ -68,7 +68,7 @@ def _fresh_loop_inputs(rng) -> dict:
               "tau": float(rng.choice([1.0, 0.7, 0.8])), "eps_start": float(rng.choice([1.0, 0.9])),
               "eps_end": float(rng.choice([0.05, 0.1, 0.2])), "eps_decay_steps": int(rng.integers(30, 90)),
               "hidden": int(rng.choice([6, 8, 10])), "max_grad_norm": norm, "lr": float(rng.choice([2e-3, 5e-3]))}
-    second = {"max_env_steps": learning_starts + int(rng.integers(20, 40)), "double_dqn": True,
+    second = {"max_env_steps": learning_starts + int(rng.integers(40, 70)), "double_dqn": True,
               "tau": float(rng.choice([0.3, 0.4, 0.6])), "lr": 0.05, "loss": "huber" if loss == "mse" else "mse",
               "max_grad_norm": 5.0 if norm is None else None}
     return {"lengths": [int(n) for n in lengths], "time_limit": time_limit, "config": config, "second": second,
