@@ -1324,7 +1324,13 @@ class ThroughTheCourse(PrioritizedSlots):
         return prioritized.stratified_values(self.tree.total, batch_size, rng)
 
 
-RIGHT_SLOTS = (PrioritizedSlots, SegmentBounds)
+def max_without_eps(self, slots, td_errors):
+    """Right enough: max_priority from |δ|^α, eps left out of the max only (red team b: numerically harmless)."""
+    self.tree.update(slots, self.priorities(td_errors))
+    self.max_priority = max(self.max_priority, float(np.abs(td_errors).max() ** self.alpha))
+
+
+RIGHT_SLOTS = (PrioritizedSlots, SegmentBounds, slots_with(update=max_without_eps))
 INDEPENDENT_DRAWS = slots_with(values=lambda self, b, rng: rng.uniform(0, self.tree.total, b))
 UNBOUNDED_SIZE = slots_with(add=adding(lambda self: self.max_priority))
 NO_EPS = slots_with(priorities=lambda self, td_errors: np.abs(td_errors) ** self.alpha)

@@ -1766,10 +1766,12 @@ def _judge_zero_error(results, inputs: dict) -> None:
     results.value("zero")
     expected = _priorities_after(inputs, "zero")[0]
     got = _tree_priorities(results, "zero")
-    if np.allclose(got, expected, rtol=1e-6, atol=0):
+    # 1e-5: a max_priority taken without eps, |δ|^α, is up to 5.6e-6 off and harmless; eps^α with the default eps
+    # instead of the memory's is 3 to 8 times off
+    if np.allclose(got, expected, rtol=1e-5, atol=0):
         return
     called = f"update({slots.tolist()}, {deltas.tolist()})"
-    if np.allclose(got, _priorities_after(inputs, "zero", eps=EPS)[0], rtol=1e-6, atol=0):
+    if np.allclose(got, _priorities_after(inputs, "zero", eps=EPS)[0], rtol=1e-5, atol=0):
         raise Mistake(f"after {called} the tree holds {_numbers(got)}, expected {_numbers(expected)}: a TD error of 0 "
                       f"got the priority of priorities_from's default eps, 1e-6, not of this memory's eps, "
                       f"{inputs['eps']:g}: update leaves out self.eps. Hint: priorities_from(td_errors, self.alpha, "
@@ -1778,7 +1780,8 @@ def _judge_zero_error(results, inputs: dict) -> None:
     expect(not np.any(got[zeroed] == 0), f"after {called} slot {zeroed[0]} has priority 0: a TD error of exactly 0 "
            "gives priority 0, and that transition is never sampled again.", "(|δ| + eps) ** alpha: eps > 0 keeps "
            "every priority positive.")
-    raise Mistake(f"after {called} the tree holds {_numbers(got)}; expected {_numbers(expected)}. Hint: priorities "
+    shown, wanted = _apart(got, expected)
+    raise Mistake(f"after {called} the tree holds {shown}; expected {wanted}. Hint: priorities "
                   "(|δ| + eps) ** alpha for those slots, the others unchanged.")
 
 

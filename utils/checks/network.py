@@ -296,7 +296,8 @@ def _judge_single_state(results, batch_q, obs_dim: int, n_actions: int) -> None:
     why = "greedy_action gives the network one state at a time (in this notebook and the ones after)"
     info = results.raised("default single")
     expect(not info, f"{said} raised {crash_text(info or {})}: {why}.", "layers that take any leading shape "
-           "(nn.Linear and ReLU, or nn.Sequential of them) handle it; don't reshape with states.size(0) or view(B, -1).")
+           "(nn.Linear and ReLU, or nn.Sequential of them) handle it; don't reshape with states.size(0), view(B, -1) or "
+           "nn.Flatten().")
     q_values = plain_tensor(results.value("default single"), f"{said} returned", "a tensor of Q-values",
                             "return the last nn.Linear's output.")
     expect(tuple(q_values.shape) == (n_actions,) and torch.allclose(q_values, batch_q[0], atol=1e-5),
