@@ -229,67 +229,43 @@ def failure(info: dict) -> Exception:
     return Mistake(f"your code raised {crash_text(info)}{crash_hint(info)}")
 
 
-FLOAT_INDEX = "only integers, slices"
-"""NumPy's IndexError for a float used as an index (x[i] with i = n / 2)."""
-
-
-CALL_MISMATCH = re.compile(r"missing (a|\d+) required|too many positional arguments|takes \d+ positional argument|"
-                           r"unexpected keyword argument|multiple values for argument")
-"""Python's TypeErrors for a call that does not fit the function's parameters."""
-
-
-MODULE_NOT_SET_UP = re.compile(r"before Module\.__init__\(\) call|has no attribute '_(\w*hooks|parameters|buffers|modules)'")
-"""PyTorch's AttributeErrors for an nn.Module whose __init__ never ran nn.Module.__init__ (at a layer, or at a call)."""
-
-
-FLOAT64_INPUT = re.compile(r"have the same dtype, but got:? (Double and Float|double != float)")
-"""PyTorch's RuntimeErrors for float64 numbers (NumPy's default) given to a float32 layer."""
-
-
-NO_GRADIENT = "does not require grad and does not have a grad_fn"
-"""PyTorch's RuntimeError for backward() on a loss computed with autograd off."""
-INFERENCE_TENSOR = "Inference tensors cannot be saved for backward"
-"""PyTorch's RuntimeError for a loss built from a tensor made under torch.inference_mode()."""
-ONE_DIMENSION = "Dimension out of range (expected to be in range of [-1, 0], but got 1)"
-"""PyTorch's IndexError for dim=1 on a one-dimensional tensor, such as one state's Q-values."""
-NUMPY_OF_GRAPH = "Can't call numpy() on Tensor that requires grad"
-"""PyTorch's RuntimeError for .numpy() of a network's output computed with autograd on."""
-NOT_A_CONTEXT = "object does not support the context manager protocol"
-"""Python's TypeError for `with torch.no_grad:`, without the call."""
+CRASH_HINTS = (  # (the exception's type, a pattern of its message, the hint): crashes whose cause the message shows
+    ("IndexError", re.compile(re.escape("only integers, slices")),  # NumPy's, for x[i] with i = n / 2
+     "an index became a float: / always gives a float in Python 3; use integer division // (node // 2), or int(...), "
+     "for indices."),
+    ("TypeError", re.compile(r"missing (a|\d+) required|too many positional arguments|takes \d+ positional argument|"
+                             r"unexpected keyword argument|multiple values for argument"),
+     "the call does not fit the function's parameters: pass each parameter it declares, in its order (the message "
+     "names the one that does not fit)."),
+    ("RuntimeError", re.compile(r"have the same dtype, but got:? (Double and Float|double != float)"),
+     "the network's weights are float32 and it was given float64 numbers (NumPy's default); make the input float32: "
+     "torch.as_tensor(state, dtype=torch.float32)."),
+    ("RuntimeError", re.compile(re.escape("does not require grad and does not have a grad_fn")),  # backward()
+     "the loss has no gradient: it was computed with autograd off, under torch.no_grad() or torch.inference_mode() (or "
+     "from detached tensors). Only the targets go without gradient: compute Q(s, a) = q_net(states) and the loss with "
+     "gradients on."),
+    ("RuntimeError", re.compile(re.escape("Inference tensors cannot be saved for backward")),
+     "a tensor made under torch.inference_mode() cannot be used by a loss that is trained: make the targets under "
+     "`with torch.no_grad():` instead."),
+    ("IndexError", re.compile(re.escape("Dimension out of range (expected to be in range of [-1, 0], but got 1)")),
+     "the tensor has one dimension, as one state's Q-values do (shape (n_actions,)): dim=1 is a batch's; use dim=-1, "
+     "or argmax() without dim."),
+    ("RuntimeError", re.compile(re.escape("Can't call numpy() on Tensor that requires grad")),
+     "call the network under `with torch.no_grad():` (choosing an action needs no gradient); its output can then "
+     "become a NumPy array."),
+    ("TypeError", re.compile(re.escape("object does not support the context manager protocol")),  # `with torch.no_grad:`
+     "`with` needs the context manager that a call makes: `with torch.no_grad():`, with its parentheses."),
+    ("AttributeError", re.compile(r"before Module\.__init__\(\) call|has no attribute '_(\w*hooks|parameters|buffers|"
+                                  r"modules)'"),  # an nn.Module whose nn.Module.__init__ never ran
+     "an nn.Module subclass must call super().__init__() first in its __init__, before it sets anything on self."),
+)
 
 
 def crash_hint(info: dict) -> str:
-    """A hint for a crash whose cause is plain from its message alone, else ''."""
-    message = str(info.get("message"))
-    if info.get("type") == "IndexError" and FLOAT_INDEX in message:
-        return (". Hint: an index became a float: / always gives a float in Python 3; use integer division // "
-                "(node // 2), or int(...), for indices.")
-    if info.get("type") == "TypeError" and CALL_MISMATCH.search(message):
-        return (". Hint: the call does not fit the function's parameters: pass each parameter it declares, in its "
-                "order (the message names the one that does not fit).")
-    if info.get("type") == "RuntimeError" and FLOAT64_INPUT.search(message):
-        return (". Hint: the network's weights are float32 and it was given float64 numbers (NumPy's default); make "
-                "the input float32: torch.as_tensor(state, dtype=torch.float32).")
-    if info.get("type") == "RuntimeError" and NO_GRADIENT in message:
-        return (". Hint: the loss has no gradient: it was computed with autograd off, under torch.no_grad() or "
-                "torch.inference_mode() (or from detached tensors). Only the targets go without gradient: compute "
-                "Q(s, a) = q_net(states) and the loss with gradients on.")
-    if info.get("type") == "RuntimeError" and INFERENCE_TENSOR in message:
-        return (". Hint: a tensor made under torch.inference_mode() cannot be used by a loss that is trained: make "
-                "the targets under `with torch.no_grad():` instead.")
-    if info.get("type") == "IndexError" and ONE_DIMENSION in message:
-        return (". Hint: the tensor has one dimension, as one state's Q-values do (shape (n_actions,)): dim=1 is a "
-                "batch's; use dim=-1, or argmax() without dim.")
-    if info.get("type") == "RuntimeError" and NUMPY_OF_GRAPH in message:
-        return (". Hint: call the network under `with torch.no_grad():` (choosing an action needs no gradient); "
-                "its output can then become a NumPy array.")
-    if info.get("type") == "TypeError" and NOT_A_CONTEXT in message:
-        return (". Hint: `with` needs the context manager that a call makes: `with torch.no_grad():`, with its "
-                "parentheses.")
-    if info.get("type") == "AttributeError" and MODULE_NOT_SET_UP.search(message):
-        return (". Hint: an nn.Module subclass must call super().__init__() first in its __init__, before it sets "
-                "anything on self.")
-    return ""
+    """A hint for a crash whose cause is plain from its type and message alone, else ''."""
+    kind, message = info.get("type"), str(info.get("message"))
+    return next((f". Hint: {hint}" for wanted, pattern, hint in CRASH_HINTS
+                 if kind == wanted and pattern.search(message)), "")
 
 
 def crash_text(info: dict) -> str:
