@@ -1107,10 +1107,11 @@ def float32_priorities(td_errors, alpha, eps=1e-6):
     return torch.as_tensor(td_errors, dtype=torch.float32).abs().add(eps).pow(alpha).numpy()
 
 
-def test_float32_priorities_pass_in_the_notebook_and_when_graded(capsys):
-    check_per_weights(float32_priorities, importance_weights, beta_at)  # red team c: failed, "returned 0.6597548; ..."
+@pytest.mark.parametrize("right", [float32_priorities, lambda *args: float32_priorities(*args).astype(np.float64)])
+def test_float32_priorities_pass_in_the_notebook_and_when_graded(right, capsys):
+    check_per_weights(right, importance_weights, beta_at)  # red team c: failed, "returned 0.6597548; ..."
     assert "passed" in capsys.readouterr().out
-    assert_graded(check_per_weights, (float32_priorities, importance_weights, beta_at), "passed")
+    assert_graded(check_per_weights, (right, importance_weights, beta_at), "passed")
 
 
 def test_right_per_functions_pass(capsys):
