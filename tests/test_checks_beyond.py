@@ -88,6 +88,23 @@ def with_features(features):
     return type("Trunk", (Dueling,), {"features": features})
 
 
+class Float64Inside(Dueling):
+    """Right: float64 layers inside, float32 states in and Q-values out."""
+
+    def __init__(self, obs_dim=4, n_actions=2, hidden=128):
+        super().__init__(obs_dim, n_actions, hidden)
+        self.double()
+
+    def forward(self, x):
+        return super().forward(x.double()).float()
+
+
+def test_a_network_computing_in_float64_inside_passes(capsys):
+    check_dueling_network(Float64Inside)  # red team c5: its float64 trunk output crashed the check's comparison
+    assert "passed" in capsys.readouterr().out
+    assert_graded(check_dueling_network, (Float64Inside,), "passed")
+
+
 class NoValueBias(Dueling):
     """Wrong: the value head without its bias."""
 

@@ -413,8 +413,8 @@ def _judge_forward(results, key: str, call: str, case: dict, states: torch.Tenso
 
 
 def _close(got: torch.Tensor):
-    """A test: is a candidate tensor `got`, up to float32 rounding?"""
-    return lambda value: value.shape == got.shape and torch.allclose(got, value, rtol=1e-4, atol=1e-5)
+    """A test: is a candidate tensor `got`, up to float32 rounding (whatever the two tensors' float dtypes)?"""
+    return lambda value: value.shape == got.shape and torch.allclose(got.double(), value.double(), rtol=1e-4, atol=1e-5)
 
 
 def _judge_trunk(heads: dict, features: torch.Tensor, call: str, case: dict, states: torch.Tensor) -> None:
