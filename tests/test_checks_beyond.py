@@ -599,6 +599,10 @@ N_STEP_MISTAKES = [
      r"< T = 5\), a state with a future\. Hint: drop the bootstrap term only when terminated and t \+ m == T"),
     (n_step_with(drops=lambda d, t, m, length: d and t >= length - 4),
      "the target of step t = 1 has no bootstrap term"),
+    # red team c5: every window cut short by the end drops its bootstrap, truncated or not ("t + m = 5 < T = 5" before)
+    (n_step_with(drops=lambda d, t, m, length: (d and t + m == length) or t + 3 > length),
+     r"terminated=False, .*: the target of step t = 3 has no bootstrap term, but its window ends at s_T, where the "
+     r"episode was truncated, not terminated: s_T has a future the time limit cut off \(so does step 4\)\. Hint:"),
     (n_discounts_always, r"raised ValueError: shapes \(3,\) and \(2,\) not aligned.*: near the episode's end a window "
                          r"holds fewer than n rewards.*Hint: stop the window at the episode's end"),  # hidden set C
     # hidden set C: the caller's arrays changed in place, with right targets

@@ -729,12 +729,13 @@ def _bootstrap_rows(targets: np.ndarray, inputs: dict, n: int, terminated: bool,
             "s_T; every other target bootstraps from bootstrap_values[t + m − 1].")
     wrongly_dropped = [t for t in range(length) if as_dropped[t] and not as_kept[t] and right[t] != dropped[t]]
     if wrongly_dropped:
-        t = wrongly_dropped[0]
+        t, others = wrongly_dropped[0], wrongly_dropped[1:]
         m = min(n, length - t)
-        return (f"{returned}the target of step t = {t} has no bootstrap term, but its window ends at s_{t + m} "
-                f"(t + m = {t + m} < T = {length}), a state with a future"
-                + (f" (so do steps {', '.join(map(str, wrongly_dropped))})" if len(wrongly_dropped) > 1 else "")
-                + f". {rule}")
+        where = (f"s_{t + m} (t + m = {t + m} < T = {length}), a state with a future" if t + m < length else
+                 f"s_T, where the episode was truncated, not terminated: s_T has a future the time limit cut off")
+        return (f"{returned}the target of step t = {t} has no bootstrap term, but its window ends at {where}"
+                + (f" (so do{'es' * (len(others) == 1)} step{'s' * (len(others) > 1)} {', '.join(map(str, others))})"
+                   if others else "") + f". {rule}")
     wrongly_kept = [t for t in range(length) if as_kept[t] and not as_dropped[t] and right[t] != kept[t]]
     if not wrongly_kept:
         return ""
