@@ -732,7 +732,7 @@ def _bootstrap_rows(targets: np.ndarray, inputs: dict, n: int, terminated: bool,
         t, others = wrongly_dropped[0], wrongly_dropped[1:]
         m = min(n, length - t)
         where = (f"s_{t + m} (t + m = {t + m} < T = {length}), a state with a future" if t + m < length else
-                 f"s_T, where the episode was truncated, not terminated: s_T has a future the time limit cut off")
+                 "s_T, where the episode was truncated, not terminated: s_T has a future the time limit cut off")
         return (f"{returned}the target of step t = {t} has no bootstrap term, but its window ends at {where}"
                 + (f" (so do{'es' * (len(others) == 1)} step{'s' * (len(others) > 1)} {', '.join(map(str, others))})"
                    if others else "") + f". {rule}")
