@@ -235,6 +235,13 @@ def make_bonus(power=0.5, count_first=True, update=True, clip=True, key=None, of
     return bonus
 
 
+def counted_twice(counts, state, low, high, bins, beta):
+    """Wrong: the visit counted twice; the cells are right."""
+    cell = tuple(np.clip(np.floor((state - low) / ((high - low) / bins)), 0, bins - 1).astype(int).tolist())
+    counts[cell] = counts.get(cell, 0) + 2
+    return beta / np.sqrt(counts[cell])
+
+
 def beta_forgotten(counts, state, low, high, bins, beta):
     """1/√N: β never used."""
     cell = tuple(np.clip(np.floor((state - low) / ((high - low) / bins)), 0, bins - 1).astype(int).tolist())
@@ -341,6 +348,13 @@ def test_right_bonuses_pass():
     (lambda counts, state, low, high, bins, beta: torch.tensor(count_bonus(counts, state, low, high, bins, beta)),
      r"returned a tensor of shape \(\) .*: return a float, not a tensor"),
     (ceil_minus_one, r"a state on a cell's lower boundary is put in the cell below \(ceil\(x\) − 1"),
+    # red team c5: MountainCar's bounds in place of the arguments passed the notebook, whose walk is MountainCar's;
+    # a bonus off with the cells right was sent to the cells
+    (bonus_on_mountain_car, r"with other bounds, low = \[-2.0, -1.0\] and high = \[2.0, 1.0\], count_bonus gave "
+                            r"\[0.5, 0.354, 0.289\], the bonuses of MountainCar's bounds: low and high are not read "
+                            r"from the arguments.*Hint: use the low and high arguments"),
+    (counted_twice, r"the counts dict's keys are the right cells, so the count or the bonus is off.*Hint: "
+                    r"counts\[cell\] = counts.get\(cell, 0\) \+ 1"),
 ])
 def test_bonus_mistakes_are_named(wrong, words):
     with pytest.raises(CheckFailed, match=words):
@@ -357,8 +371,7 @@ def test_count_bonus_in_grading_runs():
                          # red team c: the graded walk never repeats a state, so this was named "the dict is not updated"
                          (make_bonus(key=lambda state, index: tuple(state.tolist())), "keyed by the state itself")):
         assert_graded(check_count_bonus, (wrong,), "failed", words)
-    check_count_bonus(bonus_on_mountain_car)  # passes in the notebook
-    assert_graded(check_count_bonus, (bonus_on_mountain_car,), "failed")
+    assert_graded(check_count_bonus, (bonus_on_mountain_car,), "failed")  # and in the notebook: the walk in other bounds
 
     def kept_alongside(counts, state, low, high, bins, beta):
         counts.setdefault("course", CountBonus(low, high, bins, beta))

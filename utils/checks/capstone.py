@@ -227,6 +227,9 @@ check_negative_reward_task = Check("8.1", "acrobot_config / solved", task_inputs
 WRITTEN_IN_BINS = (4, 5, 8, 10, 20)
 BONUS_LOW, BONUS_HIGH, BONUS_BINS, BONUS_BETA = np.array([-1.2, -0.07]), np.array([0.6, 0.07]), 4, 0.5
 """MountainCar's observation bounds, a coarse 4 x 4 grid and β: every cell index is easy to follow."""
+OTHER_BOUNDS = {"low": [-2.0, -1.0], "high": [2.0, 1.0], "states": [[-1.9, -0.9], [-1.5, -0.2], [-1.3, -0.5]]}
+"""After the notebook's MountainCar walk, a walk in other bounds: cells (0, 0), (0, 1), (0, 1) there, but all
+(0, 0) in MountainCar's bounds, so bounds read from an env rather than the arguments show."""
 GRADED_BETAS = (0.1, 0.2, 0.25, 0.5)
 """The β of grading runs: never 1, where β/√N, 1/√N and √(β/N) are one and the same."""
 
@@ -245,7 +248,7 @@ def bonus_inputs(rng) -> dict:
     """Bounds, a grid, β and a walk of states that revisits cells, crosses boundaries and reaches the upper bound."""
     if rng is None:
         return {"low": BONUS_LOW.tolist(), "high": BONUS_HIGH.tolist(), "bins": BONUS_BINS, "beta": BONUS_BETA,
-                "states": bonus_states()}
+                "states": bonus_states(), "other": OTHER_BOUNDS}
     for _ in range(1000):  # a few draws at most
         dims, bins = int(rng.integers(2, 4)), int(rng.integers(3, 7))
         low = np.round(rng.uniform(-2, 0, dims), 2)
@@ -393,6 +396,12 @@ def probe_bonus(rec, inputs: dict, count_bonus) -> None:
         rec.call(f"bonus {index}", count_bonus, counts, np.array(state), low.copy(), high.copy(), inputs["bins"],
                  inputs["beta"])
     rec.note("keys", list(counts))
+    other = inputs.get("other")  # the notebook's walk only: a grading run's bounds are fresh already
+    if other:
+        counts, low, high = {}, np.array(other["low"]), np.array(other["high"])
+        for index, state in enumerate(other["states"]):
+            rec.call(f"other {index}", count_bonus, counts, np.array(state), low.copy(), high.copy(), inputs["bins"],
+                     inputs["beta"])
 
 
 def judge_bonus(results, inputs: dict) -> None:
@@ -408,16 +417,39 @@ def judge_bonus(results, inputs: dict) -> None:
     expected = _reference_bonuses(inputs)
     if np.allclose(got, expected):
         _judge_keys(keys, _cells(inputs))
+        _judge_other_bounds(results, inputs)
         return
     if _keyed_by_state(keys, inputs["states"]):
         raise Mistake(f"count_bonus gave {np.round(got, 3).tolist()}: {KEYED_BY_STATE}")
     slips = _bonus_slips(inputs)
     if type(keys) is list and keys:  # counts were written into the dict given: a bonus that never fades has another cause
         slips = {message: bonuses for message, bonuses in slips.items() if not message.startswith(NEVER_FADES)}
+    cells_right = type(keys) is list and sorted(map(str, keys)) == sorted(map(str, _cells(inputs)))
     name_the_mistake(lambda candidates: any(np.allclose(got, c) for c in candidates), slips,
-                     f"count_bonus gave {np.round(got, 3).tolist()}; expected β/√N: {np.round(expected, 3).tolist()}. "
-                     "Hint: cell = floor((state - low) / ((high - low) / bins)) per coordinate, clipped to the grid.",
+                     f"count_bonus gave {np.round(got, 3).tolist()}; expected β/√N: {np.round(expected, 3).tolist()}"
+                     + (": the counts dict's keys are the right cells, so the count or the bonus is off. Hint: "
+                        "counts[cell] = counts.get(cell, 0) + 1, then return beta / np.sqrt(counts[cell])."
+                        if cells_right else ". Hint: cell = floor((state - low) / ((high - low) / bins)) per "
+                        "coordinate, clipped to the grid."),
                      returned=f"count_bonus gave {np.round(got, 3).tolist()}: ")
+
+
+def _judge_other_bounds(results, inputs: dict) -> None:
+    """On the walk in other bounds, the bonuses must follow those bounds, not MountainCar's."""
+    other = inputs.get("other")
+    if not other:
+        return
+    got = [plain_number(results.value(f"other {index}"), "count_bonus returned", "a float",
+                        "return beta / np.sqrt(count) as a number.") for index in range(len(other["states"]))]
+    expected = _reference_bonuses({**inputs, **other})
+    if np.allclose(got, expected):
+        return
+    bounds = f"low = {other['low']} and high = {other['high']}"
+    expect(not np.allclose(got, _reference_bonuses({**inputs, "states": other["states"]})), f"with other bounds, "
+           f"{bounds}, count_bonus gave {np.round(got, 3).tolist()}, the bonuses of MountainCar's bounds: low and "
+           "high are not read from the arguments.", "use the low and high arguments, whatever task they come from.")
+    raise Mistake(f"with other bounds, {bounds}, count_bonus gave {np.round(got, 3).tolist()}; expected "
+                  f"{np.round(expected, 3).tolist()}. Hint: compute the cells from the low, high and bins arguments.")
 
 
 def _keyed_by_state(keys, states: list) -> bool:
