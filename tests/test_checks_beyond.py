@@ -825,24 +825,19 @@ class FloatNode(SumTree):
             self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
 
 
-class RootLeftOut(SumTree):
+def root_left_out(above: int):
+    """A tree whose update recomputes ancestors only while the node is above `above`."""
     def update(self, slot, priority):
         node = slot + self.capacity
         self.nodes[node] = priority
-        while node > 3:
+        while node > above:
             node //= 2
             self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
+    return type("RootLeftOut", (SumTree,), {"update": update})
 
 
-class RootLeftOutOnTheLeft(SumTree):
-    """Wrong: `while node > 2` recomputes the root only for slots in the right half."""
-
-    def update(self, slot, priority):
-        node = slot + self.capacity
-        self.nodes[node] = priority
-        while node > 2:
-            node //= 2
-            self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
+RootLeftOut = root_left_out(3)
+RootLeftOutOnTheLeft = root_left_out(2)  # `while node > 2` recomputes the root only for slots in the right half
 
 
 class LeafOnly(SumTree):

@@ -71,48 +71,32 @@ def evaluate_reading_the_env(q_net, n_episodes, seed):
     return np.array(returns)
 
 
-def evaluate_from_a_zero_state(q_net, n_episodes, seed):
-    """Wrong: resets, but chooses the first action in a state of zeros, not the one reset returned."""
-    returns = np.zeros(n_episodes)
-    for i in range(n_episodes):
-        env, done = make_env(seed + i), False
-        env.reset()
-        state = np.zeros(4, dtype=np.float32)
-        while not done:
-            state, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
-            returns[i], done = returns[i] + reward, terminated or truncated
-    return returns
+def evaluate_by_hand(act=greedy_action, first_state=lambda reset_state: reset_state, add=lambda total, r: total + r):
+    """An evaluation written out step by step, choosing actions with `act`, starting from `first_state`, summing with
+    `add`: the right one by default, or one of the red team's wrong ones."""
+    def evaluate_greedy(q_net, n_episodes, seed):
+        returns = np.zeros(n_episodes)
+        for i in range(n_episodes):
+            env, done = make_env(seed + i), False
+            state = first_state(env.reset()[0])
+            while not done:
+                with torch.no_grad():
+                    action = act(q_net, state)
+                state, reward, terminated, truncated, _ = env.step(action)
+                returns[i], done = add(returns[i], reward), terminated or truncated
+        return returns
+    return evaluate_greedy
 
 
-def evaluate_with_a_batch_argmax(q_net, n_episodes, seed):
-    """Wrong: argmax(dim=1), a batch's habit, on the Q-values of one state, which have one dimension."""
-    returns = np.zeros(n_episodes)
-    for i in range(n_episodes):
-        env, done = make_env(seed + i), False
-        state, _ = env.reset()
-        while not done:
-            with torch.no_grad():
-                action = int(q_net(torch.as_tensor(state)).argmax(dim=1))
-            state, reward, terminated, truncated, _ = env.step(action)
-            returns[i], done = returns[i] + reward, terminated or truncated
-    return returns
+# red team c: wrong evaluations whose messages named another mistake or gave no hint
+FROM_A_ZERO_STATE = evaluate_by_hand(first_state=lambda reset_state: np.zeros(4, dtype=np.float32))
+BATCH_ARGMAX = evaluate_by_hand(act=lambda q_net, state: int(q_net(torch.as_tensor(state)).argmax(dim=1)))
+FLOAT64_STATES = evaluate_by_hand(act=lambda q_net, state: int(q_net(torch.tensor(state, dtype=torch.float64)).argmax()))
+KEEPS_THE_LAST_REWARD = evaluate_by_hand(add=lambda total, reward: reward)
 
 
-def evaluate_with_float64_states(q_net, n_episodes, seed):
-    """Wrong: makes each state a float64 tensor, which the float32 network refuses."""
-    returns = np.zeros(n_episodes)
-    for i in range(n_episodes):
-        env, done = make_env(seed + i), False
-        state, _ = env.reset()
-        while not done:
-            with torch.no_grad():
-                action = int(q_net(torch.tensor(state, dtype=torch.float64)).argmax())
-            state, reward, terminated, truncated, _ = env.step(action)
-            returns[i], done = returns[i] + reward, terminated or truncated
-    return returns
-
-
-@pytest.mark.parametrize("right", [make_evaluate(), evaluate_in_with_blocks, evaluate_reading_the_env])
+@pytest.mark.parametrize("right", [make_evaluate(), evaluate_in_with_blocks, evaluate_reading_the_env,
+                                   evaluate_by_hand()])
 def test_right_evaluations_pass(right, capsys):
     check_evaluate_greedy(right)
     assert "passed" in capsys.readouterr().out
@@ -129,10 +113,10 @@ def test_right_evaluations_pass(right, capsys):
     (make_evaluate(total="discounted"), "discounted"),
     (make_evaluate(result="mean"), "returned the mean return"),
     (make_evaluate(result="list"), "expected a NumPy array"),
-    (evaluate_with_float64_states, r"raised RuntimeError: .*same dtype.*Hint: the network's weights are float32"),
-    (evaluate_from_a_zero_state, r"actions were not the greedy one, each the first action of an episode: the first "
+    (FLOAT64_STATES, r"raised RuntimeError: .*same dtype.*Hint: the network's weights are float32"),
+    (FROM_A_ZERO_STATE, r"actions were not the greedy one, each the first action of an episode: the first "
                                  r"action is not chosen in the state env.reset\(\) returned"),  # red team c: "explores"
-    (evaluate_with_a_batch_argmax, r"raised IndexError: Dimension out of range \(expected to be in range of \[-1, 0\], "
+    (BATCH_ARGMAX, r"raised IndexError: Dimension out of range \(expected to be in range of \[-1, 0\], "
                                    r"but got 1\).*Hint: the tensor has one dimension, as one state's Q-values do"),
 ])
 def test_evaluation_mistakes_are_named(wrong, words):
@@ -534,25 +518,13 @@ STUDENT_VERDICT_MISTAKES = [
 ]
 
 
-def evaluate_keeping_the_last_reward(q_net, n_episodes, seed):
-    """Wrong: returns[i] = reward keeps the last step's reward, not the sum."""
-    returns = np.zeros(n_episodes)
-    for i in range(n_episodes):
-        env, done = make_env(seed + i), False
-        state, _ = env.reset()
-        while not done:
-            state, reward, terminated, truncated, _ = env.step(greedy_action(q_net, state))
-            returns[i], done = reward, terminated or truncated
-    return returns
-
-
 def solved_by_the_last_100_of_all_runs(returns):
     """Wrong: each run's verdict from the 100 returns before its end in the flattened array."""
     flat, n = returns.reshape(-1), returns.shape[1]
     return np.array([flat[max(0, (i + 1) * n - 100):(i + 1) * n].mean() >= REWARD_THRESHOLD for i in range(len(returns))])
 
 
-@pytest.mark.parametrize("check, wrong", [(check_evaluate_greedy, evaluate_keeping_the_last_reward),
+@pytest.mark.parametrize("check, wrong", [(check_evaluate_greedy, KEEPS_THE_LAST_REWARD),
                                           (check_solved_runs, solved_by_the_last_100_of_all_runs)])
 def test_a_mistake_no_slip_explains_still_gets_a_hint(check, wrong):
     with pytest.raises(CheckFailed, match="Hint: "):  # red team c: these two fallbacks had none
