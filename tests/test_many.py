@@ -108,10 +108,18 @@ def test_a_stacked_network_computes_each_agents_numbers_and_gradients(network):
         alone = [net(s[0] if rows == 1 else s) for net, s in zip(own, states)]
         together = stacked(states.reshape(-1, 4)).reshape(3, rows, 2)
         assert all(torch.equal(together[k].reshape(alone[k].shape), alone[k]) for k in range(3))
-    states = torch.randn(3, 64, 4)
+    assert_each_agents_gradients(own, stacked, rows=64)
+    # Products below SMALL_PRODUCT run agent by agent, with their gradients too.
+    small = [network(4, 2, 8) for _ in range(3)]
+    assert_each_agents_gradients(small, stack_networks(small), rows=3)
+
+
+def assert_each_agents_gradients(own: list, stacked, rows: int) -> None:
+    """The stacked network's gradient of Σ_k (agent k's loss) is, for each agent, its own network's gradient."""
+    states = torch.randn(len(own), rows, 4)
     for net, s in zip(own, states):
         net(s).square().mean().backward()
-    stacked(states.reshape(-1, 4)).reshape(3, 64, 2).square().mean(dim=(1, 2)).sum().backward()
+    stacked(states.reshape(-1, 4)).reshape(len(own), rows, 2).square().mean(dim=(1, 2)).sum().backward()
     for k, net in enumerate(own):
         for (name, param), stacked_param in zip(net.named_parameters(), stacked.parameters()):
             assert torch.equal(stacked_param.grad[k].reshape(param.shape), param.grad), name

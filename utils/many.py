@@ -40,13 +40,12 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from torch import nn
 from torch.optim.adam import adam
 
 from utils.cartpole_physics import cartpole_steps, one_physics, time_limit
-from utils.dqn import (CountBonus, DQNConfig, TrainingMonitor, TrainResult, compute_targets, dqn_loss, q_values_taken,
+from utils.dqn import (LOSSES, CountBonus, DQNConfig, TrainingMonitor, TrainResult, compute_targets, q_values_taken,
                        run_parts, sample_batch, torch_threads, transition_writer, update_target)
 from utils.policies import epsilon_schedule
 from utils.replay import DiscountedBatch
@@ -107,7 +106,7 @@ class StackedLinear(nn.Module):
         agents, out_features, in_features = self.weight.shape
         grouped = rows.reshape(agents, -1, in_features)
         if grouped.shape[1] * in_features * out_features < SMALL_PRODUCT:
-            return self._agent_by_agent(grouped)
+            return self._agent_by_agent(grouped).reshape(-1, out_features)
         if torch.is_grad_enabled():
             return StackedLinearFunction.apply(grouped, self.weight, self.bias).reshape(-1, out_features)
         return stacked_linear(grouped, self.weight, self.bias).reshape(-1, out_features)
@@ -118,13 +117,11 @@ class StackedLinear(nn.Module):
         self.bias = nn.Parameter(self.bias.detach()[index])
 
     def _agent_by_agent(self, grouped: torch.Tensor) -> torch.Tensor:
-        """Each agent's rows (N, R, in) through its own layer as nn.Linear computes them → (N·R, out).
+        """Each agent's rows (N, R, in) through its own layer as nn.Linear computes them → (N, R, out).
 
-        A single row goes in as a vector, as `greedy_action` passes one state.
+        nn.Linear multiplies one state, a vector, as a one-row matrix: addmm gives its numbers.
         """
-        rows = grouped[:, 0] if grouped.shape[1] == 1 else grouped
-        return torch.cat([F.linear(x, w, b).reshape(-1, w.shape[0])
-                          for x, w, b in zip(rows.unbind(), self.weight.unbind(), self.bias[:, 0].unbind())])
+        return torch.stack([torch.addmm(b, x, w.t()) for x, w, b in zip(grouped, self.weight, self.bias)])
 
 
 def stack_networks(networks: Sequence[nn.Module]) -> nn.Module:
@@ -226,10 +223,16 @@ def agent_blocks(stacked: torch.Tensor, first: int, stop: int) -> list:
 
 def agents_loss(predicted: torch.Tensor, targets: torch.Tensor, kind: str, weights: Optional[torch.Tensor],
                 agents: int) -> torch.Tensor:
-    """Σ over agents of `dqn_loss` on each agent's own rows: the sum leaves each agent's gradient its own."""
-    columns = [t.view(agents, -1).unbind() for t in (predicted, targets)]
-    columns.append(weights.view(agents, -1).unbind() if weights is not None else [None] * agents)
-    return torch.stack([dqn_loss(p, t, kind, w) for p, t, w in zip(*columns)]).sum()
+    """Σ over agents of `dqn_loss` on each agent's own rows: the sum leaves each agent's gradient its own.
+
+    One elementwise loss for all rows, then each agent's mean: each row's gradient is the
+    one `dqn_loss` gives it alone, bit for bit (tests/test_many.py), at one autograd node
+    instead of one per agent.
+    """
+    per_row = LOSSES[kind](predicted, targets, reduction="none")
+    if weights is not None:
+        per_row = weights * per_row
+    return per_row.view(agents, -1).mean(1).sum()
 
 
 def clip_per_agent(network: nn.Module, max_norm: float) -> None:
