@@ -16,7 +16,7 @@ from utils.checks import CheckFailed, ExerciseNotDone
 from utils.checks import check_optimize_step, check_td_targets, check_train_dqn, check_update_target
 from utils.checks import wire
 from utils.policies import epsilon_greedy_action, epsilon_schedule
-from test_checks_core import (assert_named_both_ways, graded, AlwaysCloseParameter, AlwaysCloseTensor, Anything, RegisteredIntegral, RegisteredReal,
+from test_checks_core import (assert_graded, assert_named_both_ways, graded, AlwaysCloseParameter, AlwaysCloseTensor, Anything, RegisteredIntegral, RegisteredReal,
                               own_copy, rig_parameters)
 
 SEEDS = (1, 2, 3)  # grading runs: inputs drawn from each
@@ -1152,6 +1152,17 @@ SHARPER_STEP_MISTAKES = [
     (step_with(clip=lambda params, norm: nn.utils.clip_grad_norm_(params, 1.0 if norm is None else norm)),
      "the gradient was clipped although max_grad_norm is None"),
 ]
+
+
+def test_one_hot_without_num_classes_fails_everywhere_with_a_hint_and_with_it_passes():
+    # red team c: batches held every action, so F.one_hot(actions) passed the notebook and 59 of 60 grading runs
+    short = step_with(predict=lambda q, a: (q * F.one_hot(a).float()).sum(dim=1))
+    for seed in SEEDS:
+        assert_named_both_ways(check_optimize_step, short, r"must match the size.*Hint: F.one_hot\(actions\) has "
+                               r"max\(actions\) \+ 1 columns.*num_classes=n_actions", seed)
+    full = step_with(predict=lambda q, a: (q * F.one_hot(a, num_classes=q.shape[1]).float()).sum(dim=1))
+    check_optimize_step(full)
+    assert_graded(check_optimize_step, (full,), "passed", seeds=SEEDS)
 
 
 def step_from_next_states(q_net, optimizer, batch, targets, loss_kind="huber", max_grad_norm=None):

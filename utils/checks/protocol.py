@@ -229,7 +229,7 @@ def failure(info: dict) -> Exception:
     return Mistake(f"your code raised {crash_text(info)}{crash_hint(info)}")
 
 
-CRASH_HINTS = (  # (the exception's type, a pattern of its message, the hint): crashes whose cause the message shows
+CRASH_HINTS = (  # (the exception's type, a pattern of its message and line, the hint): crashes whose cause these show
     ("IndexError", re.compile(re.escape("only integers, slices")),  # NumPy's, for x[i] with i = n / 2
      "an index became a float: / always gives a float in Python 3; use integer division // (node // 2), or int(...), "
      "for indices."),
@@ -255,6 +255,10 @@ CRASH_HINTS = (  # (the exception's type, a pattern of its message, the hint): c
      "become a NumPy array."),
     ("TypeError", re.compile(re.escape("object does not support the context manager protocol")),  # `with torch.no_grad:`
      "`with` needs the context manager that a call makes: `with torch.no_grad():`, with its parentheses."),
+    ("RuntimeError", re.compile(r"must match the size of tensor b .*one_hot", re.DOTALL),  # the code line is searched too
+     "F.one_hot(actions) has max(actions) + 1 columns, fewer than the network's actions when a batch lacks the last "
+     "action (a batch need not hold every action): pass num_classes=n_actions, or pick Q(s, a) with "
+     "q_net(states).gather(1, actions.unsqueeze(1)).squeeze(1)."),
     ("AttributeError", re.compile(r"before Module\.__init__\(\) call|has no attribute '_(\w*hooks|parameters|buffers|"
                                   r"modules)'"),  # an nn.Module whose nn.Module.__init__ never ran
      "an nn.Module subclass must call super().__init__() first in its __init__, before it sets anything on self."),
@@ -262,8 +266,8 @@ CRASH_HINTS = (  # (the exception's type, a pattern of its message, the hint): c
 
 
 def crash_hint(info: dict) -> str:
-    """A hint for a crash whose cause is plain from its type and message alone, else ''."""
-    kind, message = info.get("type"), str(info.get("message"))
+    """A hint for a crash whose cause is plain from its type, its message and the line that raised it, else ''."""
+    kind, message = info.get("type"), f"{info.get('message')}{info.get('where', '')}"
     return next((f". Hint: {hint}" for wanted, pattern, hint in CRASH_HINTS
                  if kind == wanted and pattern.search(message)), "")
 

@@ -300,7 +300,7 @@ check_td_targets = Check("5.1", "td_targets", targets_inputs, probe_targets, jud
 LR = 0.1
 STALE_GRAD = 0.3
 MAX_GRAD_NORM = 0.05
-ACTIONS = torch.tensor([0, 2, 1, 0, 1, 2])
+ACTIONS = torch.tensor([0, 1, 1, 0, 0, 1])  # of 3 actions: a batch need not hold the last one (F.one_hot's default)
 OFFSETS = torch.tensor([3.0, -0.2, 0.5, -2.5, 0.1, 4.0])  # |error| > 1 on half the rows: Huber ≠ MSE/2
 STEP_RUNS = (("huber", "huber", False), ("mse", "mse", False), ("clipped", "huber", True))
 """(name, loss_kind, clipped) of the three steps the check takes, each from the same weights."""
@@ -315,11 +315,12 @@ def step_inputs(rng) -> dict:
         net, states = seeded(7, lambda: (QNetwork(obs_dim=4, n_actions=3, hidden=8), torch.randn(6, 4)))
         return _step_inputs(net, states, ACTIONS.clone(), OFFSETS.clone(), LR, STALE_GRAD, MAX_GRAD_NORM)
     for _ in range(1000):  # a few draws at most
-        obs_dim, n_actions = int(rng.integers(3, 7)), int(rng.integers(2, 5))
+        obs_dim, n_actions = int(rng.integers(3, 7)), int(rng.integers(3, 5))
         hidden, batch = int(rng.integers(6, 11)), int(rng.integers(6, 10))
         net = seeded(int(rng.integers(2**31)), lambda: QNetwork(obs_dim, n_actions, hidden))
         states = torch.tensor(rng.normal(size=(batch, obs_dim)), dtype=torch.float32)
-        actions = torch.as_tensor(rng.integers(n_actions, size=batch))
+        # Never the last action, as in the notebook: F.one_hot(actions) without num_classes then has too few columns.
+        actions = torch.as_tensor(rng.integers(n_actions - 1, size=batch))
         offsets = rng.uniform(1.5, 4.0, size=batch) * rng.choice([-1.0, 1.0], size=batch)
         offsets[rng.choice(batch, size=batch // 2, replace=False)] *= 0.1  # |error| < 1 on about half the rows
         inputs = _step_inputs(net, states, actions, torch.tensor(offsets, dtype=torch.float32),
