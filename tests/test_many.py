@@ -16,7 +16,7 @@ from benchmarks.sweep import Sweep, merge_parts, run_sweep
 from tools.shard import parse_shard, part_of
 from utils.ablation import load_runs
 from utils.dqn import DQNConfig, train
-from utils.evaluation import REWARD_THRESHOLD
+from utils.evaluation import REWARD_THRESHOLD, config_record
 from utils.many import (PER_AGENT_FIELDS, Agent, AgentBatch, AgentsAdam, CartPoleArrays, VectorEnv, stack_networks,
                         train_many)
 from utils.networks import DuelingQNetwork, QNetwork
@@ -315,6 +315,9 @@ ROWS = load_runs(RESULTS)
 def test_the_committed_comparison_is_complete():
     assert sorted((r["impl"], r["seed"]) for r in ROWS) == [(i, s) for i in ("many", "single") for s in COMMITTED_SEEDS]
     assert {r["agents"] for r in ROWS if r["impl"] == "many"} == {len(COMMITTED_SEEDS)}
+    # Every run is the recipe as it stands: a change of its defaults (its stop, say) asks for a rerun.
+    stale = [(r["impl"], r["seed"]) for r in ROWS if r["config"] != config_record(DQNConfig(seed=r["seed"]))]
+    assert not stale, f"runs of another recipe than today's DQNConfig: {stale}; rerun benchmarks.many_vs_single"
 
 
 def test_many_solves_as_often_as_single_runs_in_as_many_steps():
