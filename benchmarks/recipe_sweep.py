@@ -20,6 +20,7 @@ counts against the recipe it starts from, Bonferroni-corrected for its two candi
 """
 import argparse
 import sys
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -80,10 +81,6 @@ CONFIRM_RESULTS = "results/confirm_sweep.jsonl"
 STAGE_2_CHOICE = "eps2.5k+train2+check1k+target125"
 STAGE_3 = [f"{STAGE_2_CHOICE}+confirm{n}" for n in (300, 900)]
 STAGE_4 = [f"{STAGE_2_CHOICE}+confirm{n}" for n in (980, 1979)]
-STAGES = {"1-2": ([name for name in CANDIDATES if name not in STAGE_3 + STAGE_4], RECIPE_SWEEP_SEEDS),
-          "3": ([STAGE_2_CHOICE, *STAGE_3], STOP_SWEEP_SEEDS),
-          "4": ([STAGE_2_CHOICE, *STAGE_4], CONFIRM_SWEEP_SEEDS)}
-"""Each stage's candidates and tuning seeds (stage 3 on seeds no earlier stage saw, stage 4 on all 100)."""
 CONFIRM_EVAL_EPISODES = 2_000
 """Stage 4 counts failed episodes out of this many per run: a policy that fails one episode in a few hundred
 scores 100 out of 100 more often than not, so 100 episodes cannot tell such stops apart."""
@@ -112,6 +109,23 @@ def describe(row: dict) -> str:
 
 RECIPE = Sweep(key="variant", config=candidate_config, row=candidate_row, describe=describe)
 CONFIRM = Sweep(key="variant", config=candidate_config, row=confirm_row, describe=describe)
+
+
+class Stage(NamedTuple):
+    """One stage of the sweep: its candidates, tuning seeds, sweep and results file, and the candidate whose
+    per-seed failures the others are tested against (None: no such test)."""
+    candidates: list
+    seeds: range
+    sweep: Sweep
+    results: str
+    failures_against: Optional[str] = None
+
+
+STAGES = {"1-2": Stage([name for name in CANDIDATES if name not in STAGE_3 + STAGE_4], RECIPE_SWEEP_SEEDS,
+                       RECIPE, RESULTS),
+          "3": Stage([STAGE_2_CHOICE, *STAGE_3], STOP_SWEEP_SEEDS, RECIPE, RESULTS),
+          "4": Stage([STAGE_2_CHOICE, *STAGE_4], CONFIRM_SWEEP_SEEDS, CONFIRM, CONFIRM_RESULTS, STAGE_2_CHOICE)}
+"""Each stage (stage 3 on seeds no earlier stage saw, stage 4 on all 100 tuning seeds)."""
 
 
 def report(rows: list, names: list) -> None:
@@ -156,9 +170,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=list(STAGES), default="1-2",
                         help="the stage whose candidates and seeds are the defaults (1-2: seeds "
-                             f"{seed_span(STAGES['1-2'][1])}; 3: the stricter stops, seeds "
-                             f"{seed_span(STAGES['3'][1])}; 4: more confirmation episodes, seeds "
-                             f"{seed_span(STAGES['4'][1])})")
+                             f"{seed_span(STAGES['1-2'].seeds)}; 3: the stricter stops, seeds "
+                             f"{seed_span(STAGES['3'].seeds)}; 4: more confirmation episodes, seeds "
+                             f"{seed_span(STAGES['4'].seeds)})")
     parser.add_argument("--candidates", nargs="+", choices=list(CANDIDATES),
                         help="candidates to run (default: the stage's)")
     parser.add_argument("--seeds", type=parse_seeds, help="tuning seeds (default: the stage's, utils.seeding)")
@@ -166,20 +180,19 @@ def main(argv=None) -> int:
                                        f"{CONFIRM_RESULTS})")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
-    args.candidates = args.candidates or STAGES[args.stage][0]
-    args.seeds = args.seeds or list(STAGES[args.stage][1])
-    sweep = CONFIRM if args.stage == "4" else RECIPE
-    args.json = args.json or (CONFIRM_RESULTS if args.stage == "4" else RESULTS)
-    if any(seed >= 100 for seed in args.seeds):
+    stage = STAGES[args.stage]
+    candidates, seeds = args.candidates or stage.candidates, args.seeds or list(stage.seeds)
+    path = args.json or stage.results
+    if any(seed >= 100 for seed in seeds):
         parser.error("tuning seeds are below 100: 100 and above are kept for reporting")
     if args.merge:
-        rows = merge_parts(sweep, args.json, args.merge)
+        rows = merge_parts(stage.sweep, path, args.merge)
     else:
-        rows = run_sweep(sweep, args.json, args.candidates, args.seeds, args.jobs, args.shard)
-    rows = [r for r in rows if r["seed"] in args.seeds]
-    report(rows, args.candidates)
-    if args.stage == "4":
-        failures_report(rows, STAGE_2_CHOICE, args.candidates)
+        rows = run_sweep(stage.sweep, path, candidates, seeds, args.jobs, args.shard)
+    rows = [r for r in rows if r["seed"] in seeds]
+    report(rows, candidates)
+    if stage.failures_against is not None:
+        failures_report(rows, stage.failures_against, candidates)
     return 0
 
 

@@ -129,7 +129,8 @@ def test_committed_results_ran_on_their_seed_range(results, seeds):
 
 def stage_grid(*stages) -> list:
     """The (seed, candidate) runs of `stages`, sorted."""
-    return sorted((seed, name) for stage in stages for name in STAGES[stage][0] for seed in STAGES[stage][1])
+    return sorted((seed, name) for stage in stages for name in STAGES[stage].candidates
+                  for seed in STAGES[stage].seeds)
 
 
 def test_the_committed_recipe_sweep_ran_each_stage_on_its_own_tuning_seeds():
@@ -141,6 +142,6 @@ def test_the_committed_recipe_sweep_ran_each_stage_on_its_own_tuning_seeds():
     assert max(seed for seed, _ in stage_grid(*STAGES)) < 100
     # Stage 4 starts from the candidate chosen in stage 2 (kept in stage 3), as it ran then;
     # its last candidate, chosen there, is DQNConfig's defaults: the recipe.
-    assert candidate_config(STAGES["4"][0][0], seed=7) == DQNConfig(seed=7, confirm_episodes=100)
-    assert candidate_config(STAGES["4"][0][-1], seed=7) == DQNConfig(seed=7)
+    assert candidate_config(STAGES["4"].candidates[0], seed=7) == DQNConfig(seed=7, confirm_episodes=100)
+    assert candidate_config(STAGES["4"].candidates[-1], seed=7) == DQNConfig(seed=7)
 
