@@ -1159,7 +1159,7 @@ def test_one_hot_without_num_classes_fails_everywhere_with_a_hint_and_with_it_pa
     short = step_with(predict=lambda q, a: (q * F.one_hot(a).float()).sum(dim=1))
     for seed in SEEDS:
         assert_named_both_ways(check_optimize_step, short, r"must match the size.*Hint: F.one_hot\(actions\) has "
-                               r"max\(actions\) \+ 1 columns.*num_classes=n_actions", seed)
+                               r"max\(actions\) \+ 1 columns.*pass num_classes, the number of actions", seed)
     full = step_with(predict=lambda q, a: (q * F.one_hot(a, num_classes=q.shape[1]).float()).sum(dim=1))
     check_optimize_step(full)
     assert_graded(check_optimize_step, (full,), "passed", seeds=SEEDS)

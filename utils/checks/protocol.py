@@ -257,8 +257,8 @@ CRASH_HINTS = (  # (the exception's type, a pattern of its message and line, the
      "`with` needs the context manager that a call makes: `with torch.no_grad():`, with its parentheses."),
     ("RuntimeError", re.compile(r"must match the size of tensor b .*one_hot", re.DOTALL),  # the code line is searched too
      "F.one_hot(actions) has max(actions) + 1 columns, fewer than the network's actions when a batch lacks the last "
-     "action (a batch need not hold every action): pass num_classes=n_actions, or pick Q(s, a) with "
-     "q_net(states).gather(1, actions.unsqueeze(1)).squeeze(1)."),
+     "action (a batch need not hold every action): pass num_classes, the number of actions (the Q-values' "
+     "shape[1]), or pick Q(s, a) with q_net(states).gather(1, actions.unsqueeze(1)).squeeze(1)."),
     ("AttributeError", re.compile(r"before Module\.__init__\(\) call|has no attribute '_(\w*hooks|parameters|buffers|"
                                   r"modules)'"),  # an nn.Module whose nn.Module.__init__ never ran
      "an nn.Module subclass must call super().__init__() first in its __init__, before it sets anything on self."),
