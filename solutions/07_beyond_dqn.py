@@ -753,8 +753,8 @@ for variant in ("prioritized", "all three"):
 # For each variant at the learning rate its own tuning seeds chose, on thirty seeds that
 # chose nothing, with every other setting the recipe's:
 #
-# * **Final score: not measurable here.** Under the course's stop rule nearly every run
-#   ends at 500 (149 of 150 above), so the final score cannot separate the variants. That
+# * **Final score: not measurable here.** Under the course's stop rule every run ends above
+#   475 and 149 of 150 at exactly 500, so the final score cannot separate the variants. That
 #   is a property of this protocol on an easy task, not evidence that the options do
 #   nothing.
 # * **Sample efficiency: n-step returns, with twice the recipe's learning rate, help.**
