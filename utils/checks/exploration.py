@@ -15,7 +15,7 @@ import torch
 
 from utils.checks.core import Mistake, expect, is_plain, name_the_mistake, plain_number, plain_values
 from utils.checks.envs import OLD_RESET, OLD_STEP
-from utils.checks.network import ScriptedQNet
+from utils.checks.network import MAX_FROM_ZERO, MAX_FROM_ZERO_HINT, ScriptedQNet
 from utils.checks.protocol import Check, ProbeStopped, crash_text
 from utils.dqn import DQNConfig
 
@@ -271,9 +271,7 @@ def _judge_greedy_at_zero(actions: list, q_values: np.ndarray, which: str) -> No
         return
     got = sorted(set(actions))
     expect(not (got == [0] and np.max(q_values) < 0), f"with ε=0, on a state whose greedy action is {greedy}{which} and "
-           "whose Q-values are all negative, it returned [0]: the running maximum starts from 0 (best = 0.0), above "
-           "every Q-value of this state, so it never moves.", "start from the first Q-value or from float('-inf'), "
-           "or take int(q_values.argmax()).")
+           f"whose Q-values are all negative, it returned [0]: {MAX_FROM_ZERO}.", MAX_FROM_ZERO_HINT)
     expect(greedy < 2 or not set(actions) <= {0, 1},
            f"with ε=0, on a state whose greedy action is {greedy}{which}, it returned {got}: it compares only the "
            "first two actions' Q-values, or returns a fixed action.",

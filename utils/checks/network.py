@@ -637,6 +637,12 @@ def _judge_list_state(results, row: np.ndarray, n_actions: int) -> None:
            "convert with torch.as_tensor(state, dtype=torch.float32) whatever the state's type.")
 
 
+MAX_FROM_ZERO = ("the running maximum starts from 0 (best = 0.0), above every Q-value of this state, so it never "
+                 "moves")
+MAX_FROM_ZERO_HINT = "start from the first Q-value or from float('-inf'), or take int(q_values.argmax())."
+"""What greedy_action (3.2) and epsilon_greedy_action (4.2) are told when they pick 0 among all-negative Q-values."""
+
+
 def _judge_max_from_zero(actions: list, rows: np.ndarray, n_actions: int) -> None:
     """Right where some Q-value is positive, 0 where all are negative: a running maximum that starts from 0."""
     q_values = rows[:, :n_actions]
@@ -645,9 +651,7 @@ def _judge_max_from_zero(actions: list, rows: np.ndarray, n_actions: int) -> Non
     if negative and actions == from_zero:
         q = q_values[negative[0]]
         raise Mistake(f"greedy_action returned 0 for Q-values {[round(float(v), 2) for v in q]}, all negative; "
-                      f"expected {int(q.argmax())}: the running maximum starts from 0 (best = 0.0), above every "
-                      "Q-value of this state, so it never moves. Hint: start from the first Q-value or from "
-                      "float('-inf'), or take int(q_values.argmax()).")
+                      f"expected {int(q.argmax())}: {MAX_FROM_ZERO}. Hint: {MAX_FROM_ZERO_HINT}")
 
 
 def _judge_one_state(results, key: str, row: np.ndarray, n_actions: int) -> int:
